@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds and runs the native unit tests of src-native/core (no Node) with doctest.
+#   scripts/native-tests.sh            g++, -O1, warnings as errors
+#   SANITIZE=1 scripts/native-tests.sh clang++ with ASan + UBSan
+# Extra arguments go to the doctest binary (e.g. -tc="gso*").
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+out=build-native
+mkdir -p "$out"
+core=$(node scripts/sources.js core)
+tests=$(ls test-native/*.cc)
+flags=(-std=c++17 -g -Wall -Wextra -Werror -Isrc-native/core -I/usr/include/doctest)
+if [ "${SANITIZE:-0}" = 1 ]; then
+  cxx=${CXX_SAN:-clang++-14}
+  bin=$out/unit_tests_san
+  flags+=(-O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+else
+  cxx=${CXX:-g++}
+  bin=$out/unit_tests
+  flags+=(-O1)
+fi
+# shellcheck disable=SC2086
+"$cxx" "${flags[@]}" $core $tests -o "$bin"
+"$bin" "$@"

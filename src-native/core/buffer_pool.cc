@@ -1,0 +1,82 @@
+#include "buffer_pool.h"
+
+#include <cassert>
+
+namespace tunio {
+
+namespace {
+// Memory is taken from the system one 256 KiB chunk at a time: 4 large slots or 128 small
+// ones. Small enough that a small cap is honoured closely, large enough that growth is rare.
+constexpr size_t kChunkBytes = 256 * 1024;
+constexpr uint32_t kClassSize[2] = {BufferPool::kSmallSlotSize, BufferPool::kLargeSlotSize};
+}  // namespace
+
+BufferPool::BufferPool(size_t cap_bytes) : cap_(cap_bytes < kMinCapBytes ? kMinCapBytes : cap_bytes) {
+  stats_.cap_bytes = cap_;
+}
+
+BufferPool::~BufferPool() = default;
+
+bool BufferPool::can_acquire(size_t size) const {
+  if (size > kLargeSlotSize) return false;
+  uint8_t cls = size <= kSmallSlotSize ? 0 : 1;
+  if (free_[cls]) return true;
+  return stats_.reserved_bytes + kChunkBytes <= cap_;
+}
+
+bool BufferPool::grow(uint8_t size_class) {
+  if (stats_.reserved_bytes + kChunkBytes > cap_) return false;
+  const uint32_t slot_size = kClassSize[size_class];
+  const size_t count = kChunkBytes / slot_size;
+  Chunk chunk;
+  // new[] without () leaves the bytes uninitialised: the kernel or the user fills them.
+  chunk.memory.reset(new uint8_t[kChunkBytes]);
+  chunk.slots.reset(new Slot[count]);
+  for (size_t i = 0; i < count; i++) {
+    Slot& s = chunk.slots[i];
+    s.data = chunk.memory.get() + i * slot_size;
+    s.capacity = slot_size;
+    s.size_class = size_class;
+    s.pool = this;
+    s.next_free = free_[size_class];
+    free_[size_class] = &s;
+  }
+  chunks_.push_back(std::move(chunk));
+  stats_.reserved_bytes += kChunkBytes;
+  return true;
+}
+
+Slot* BufferPool::acquire(size_t size) {
+  if (size > kLargeSlotSize) {
+    ++stats_.lease_failures;
+    return nullptr;
+  }
+  const uint8_t cls = size <= kSmallSlotSize ? 0 : 1;
+  if (!free_[cls] && !grow(cls)) {
+    ++stats_.lease_failures;
+    return nullptr;
+  }
+  Slot* s = free_[cls];
+  free_[cls] = s->next_free;
+  s->next_free = nullptr;
+  s->refs = 1;
+  stats_.in_use_bytes += s->capacity;
+  stats_.slots_in_use++;
+  stats_.acquired++;
+  if (stats_.in_use_bytes > stats_.high_water_bytes) stats_.high_water_bytes = stats_.in_use_bytes;
+  return s;
+}
+
+void BufferPool::unref(Slot* slot) {
+  assert(slot->refs > 0);
+  if (--slot->refs == 0) slot->pool->release_slot(slot);
+}
+
+void BufferPool::release_slot(Slot* s) {
+  stats_.in_use_bytes -= s->capacity;
+  stats_.slots_in_use--;
+  s->next_free = free_[s->size_class];
+  free_[s->size_class] = s;
+}
+
+}  // namespace tunio

@@ -1,0 +1,109 @@
+// Bounded buffer pool with two size classes and refcounted slots.
+//
+// Why: every packet tunio hands to JavaScript lives in memory owned by this pool, so the
+// hot path never calls malloc/free per packet and RSS is bounded by `cap_bytes`. A slot is
+// refcounted so that several packets can be views of one 64 KiB receive slot (a UDP GRO
+// read split into datagrams, or a GSO superpacket split into segments written back to back).
+//
+// Threading: a pool belongs to one thread (one Node environment); nothing here is atomic.
+// No Node headers: this file is unit-tested and fuzzed on its own.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace tunio {
+
+class BufferPool;
+
+// One reusable buffer. The header lives outside the data so the data stays aligned and
+// a stray write past a packet cannot corrupt pool bookkeeping.
+struct Slot {
+  uint8_t* data = nullptr;
+  uint32_t capacity = 0;
+  uint32_t refs = 0;
+  uint8_t size_class = 0;
+  Slot* next_free = nullptr;
+  BufferPool* pool = nullptr;
+};
+
+struct PoolStats {
+  uint64_t cap_bytes = 0;        // configured upper bound of reserved memory
+  uint64_t reserved_bytes = 0;   // memory taken from the system (never given back while alive)
+  uint64_t in_use_bytes = 0;     // capacity of slots with at least one reference
+  uint64_t high_water_bytes = 0; // max of in_use_bytes
+  uint64_t slots_in_use = 0;
+  uint64_t lease_failures = 0;   // acquire() calls refused because the cap was reached
+  uint64_t leaked = 0;           // references dropped by GC instead of release() (set by owners)
+  uint64_t acquired = 0;         // total successful acquire() calls
+};
+
+class BufferPool {
+ public:
+  static constexpr uint32_t kSmallSlotSize = 2048;   // one packet up to MTU ~1,900 + headroom
+  static constexpr uint32_t kLargeSlotSize = 65536;  // superpackets, GRO reads, jumbo packets
+  static constexpr uint32_t kMaxLeaseSize = kLargeSlotSize;
+  static constexpr size_t kDefaultCapBytes = 64u << 20;
+  static constexpr size_t kMinCapBytes = 2 * kLargeSlotSize;
+
+  explicit BufferPool(size_t cap_bytes = kDefaultCapBytes);
+  ~BufferPool();
+  BufferPool(const BufferPool&) = delete;
+  BufferPool& operator=(const BufferPool&) = delete;
+
+  // A slot of at least `size` bytes with refs == 1, or nullptr when `size` is larger than a
+  // large slot or the cap would be exceeded (counted in lease_failures). O(1).
+  Slot* acquire(size_t size);
+  // Same but forces the large class (receive buffers that must hold a superpacket).
+  Slot* acquire_large() { return acquire(kLargeSlotSize); }
+
+  static void ref(Slot* slot) { ++slot->refs; }
+  // Drops one reference; the slot returns to its free list when the last one goes. O(1).
+  static void unref(Slot* slot);
+
+  void count_leak() { ++stats_.leaked; }
+  const PoolStats& stats() const { return stats_; }
+  size_t cap_bytes() const { return cap_; }
+  // True when acquire(size) would succeed without exceeding the cap.
+  bool can_acquire(size_t size) const;
+
+ private:
+  void release_slot(Slot* slot);
+  bool grow(uint8_t size_class);
+
+  struct Chunk {
+    std::unique_ptr<uint8_t[]> memory;
+    std::unique_ptr<Slot[]> slots;
+  };
+  size_t cap_;
+  Slot* free_[2] = {nullptr, nullptr};
+  std::vector<Chunk> chunks_;
+  PoolStats stats_;
+};
+
+// Move-only owner of one slot reference.
+class SlotRef {
+ public:
+  SlotRef() = default;
+  explicit SlotRef(Slot* adopt) : slot_(adopt) {}
+  SlotRef(const SlotRef&) = delete;
+  SlotRef& operator=(const SlotRef&) = delete;
+  SlotRef(SlotRef&& o) noexcept : slot_(o.slot_) { o.slot_ = nullptr; }
+  SlotRef& operator=(SlotRef&& o) noexcept {
+    if (this != &o) { reset(); slot_ = o.slot_; o.slot_ = nullptr; }
+    return *this;
+  }
+  ~SlotRef() { reset(); }
+  static SlotRef share(Slot* s) { BufferPool::ref(s); return SlotRef(s); }
+  void reset() { if (slot_) { BufferPool::unref(slot_); slot_ = nullptr; } }
+  Slot* get() const { return slot_; }
+  Slot* release() { Slot* s = slot_; slot_ = nullptr; return s; }
+  explicit operator bool() const { return slot_ != nullptr; }
+
+ private:
+  Slot* slot_ = nullptr;
+};
+
+}  // namespace tunio

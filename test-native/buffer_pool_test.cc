@@ -1,0 +1,84 @@
+#include <doctest.h>
+
+#include <vector>
+
+#include "buffer_pool.h"
+#include "packet.h"
+
+using tunio::BufferPool;
+using tunio::Slot;
+using tunio::SlotRef;
+
+TEST_CASE("pool: size classes and reuse") {
+  BufferPool pool(1 << 20);
+  Slot* small = pool.acquire(100);
+  REQUIRE(small != nullptr);
+  CHECK(small->capacity == BufferPool::kSmallSlotSize);
+  Slot* exact = pool.acquire(BufferPool::kSmallSlotSize);
+  CHECK(exact->capacity == BufferPool::kSmallSlotSize);
+  Slot* large = pool.acquire(BufferPool::kSmallSlotSize + 1);
+  REQUIRE(large != nullptr);
+  CHECK(large->capacity == BufferPool::kLargeSlotSize);
+  CHECK(pool.acquire(BufferPool::kLargeSlotSize + 1) == nullptr);
+  CHECK(pool.stats().lease_failures == 1);
+
+  uint8_t* first = small->data;
+  BufferPool::unref(small);
+  Slot* again = pool.acquire(10);
+  CHECK(again->data == first);  // LIFO free list: memory is reused, not re-allocated
+  BufferPool::unref(again);
+  BufferPool::unref(exact);
+  BufferPool::unref(large);
+  CHECK(pool.stats().in_use_bytes == 0);
+  CHECK(pool.stats().slots_in_use == 0);
+}
+
+TEST_CASE("pool: refcounted views keep the parent until the last one goes") {
+  BufferPool pool(1 << 20);
+  Slot* parent = pool.acquire_large();
+  SlotRef a(parent);
+  SlotRef b = SlotRef::share(parent);
+  SlotRef c = SlotRef::share(parent);
+  CHECK(parent->refs == 3);
+  a.reset();
+  b.reset();
+  CHECK(pool.stats().in_use_bytes == BufferPool::kLargeSlotSize);
+  c.reset();
+  CHECK(pool.stats().in_use_bytes == 0);
+}
+
+TEST_CASE("pool: the cap bounds reserved memory and a full pool fails cleanly") {
+  const size_t cap = 1 << 20;  // 1 MiB = 16 large slots
+  BufferPool pool(cap);
+  std::vector<Slot*> held;
+  for (;;) {
+    Slot* s = pool.acquire_large();
+    if (!s) break;
+    held.push_back(s);
+  }
+  CHECK(held.size() == cap / BufferPool::kLargeSlotSize);
+  CHECK(pool.stats().reserved_bytes <= cap);
+  CHECK(pool.stats().lease_failures == 1);
+  CHECK_FALSE(pool.can_acquire(1));  // no small chunk fits either
+  uint64_t reserved = pool.stats().reserved_bytes;
+  BufferPool::unref(held.back());
+  held.pop_back();
+  CHECK(pool.can_acquire(BufferPool::kLargeSlotSize));
+  Slot* s = pool.acquire_large();
+  CHECK(s != nullptr);
+  held.push_back(s);
+  CHECK(pool.stats().reserved_bytes == reserved);  // reused, not grown
+  CHECK(pool.stats().high_water_bytes == cap);
+  for (Slot* h : held) BufferPool::unref(h);
+  CHECK(pool.stats().in_use_bytes == 0);
+}
+
+TEST_CASE("pool: a million cycles reserve nothing new after the first") {
+  BufferPool pool(8 << 20);
+  for (int i = 0; i < 1000000; i++) {
+    Slot* s = pool.acquire(1400);
+    BufferPool::unref(s);
+  }
+  CHECK(pool.stats().reserved_bytes == 256 * 1024);
+  CHECK(pool.stats().acquired == 1000000);
+}
