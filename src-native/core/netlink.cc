@@ -1,0 +1,555 @@
+// rtnetlink client; see netlink.h and docs/netlink.md.
+#include "netlink.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_link.h>
+#include <linux/if_addr.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+
+namespace tunio {
+
+std::string DevError::message() const {
+  if (ok()) return "ok";
+  std::string m = call + ": " + strerror(err);
+  if (!detail.empty()) m += " (" + detail + ")";
+  return m;
+}
+
+DevError DevError::make(int err, std::string call, std::string detail) {
+  DevError e;
+  e.err = err;
+  e.call = std::move(call);
+  e.detail = std::move(detail);
+  return e;
+}
+
+// ---------------------------------------------------------------------------------------
+// CIDR and name validation
+
+bool parse_cidr(const std::string& text, Cidr* out, std::string* why) {
+  auto fail = [&](const std::string& reason) {
+    if (why) *why = "invalid address '" + text + "': " + reason;
+    return false;
+  };
+  size_t slash = text.find('/');
+  if (slash == std::string::npos) return fail("missing /prefix (e.g. 10.8.0.1/24)");
+  if (text.find('/', slash + 1) != std::string::npos) return fail("more than one '/'");
+  std::string addr = text.substr(0, slash);
+  std::string pfx = text.substr(slash + 1);
+  if (addr.empty()) return fail("empty address");
+  // Only plain decimal digits: strtoul would accept " 24", "+24", "0x18".
+  if (pfx.empty() || pfx.size() > 3) return fail("prefix must be 1 to 3 decimal digits");
+  unsigned prefix = 0;
+  for (char c : pfx) {
+    if (c < '0' || c > '9') return fail("prefix must be decimal digits");
+    prefix = prefix * 10 + unsigned(c - '0');
+  }
+  Cidr c;
+  if (inet_pton(AF_INET, addr.c_str(), c.addr) == 1) {
+    c.family = 4;
+    if (prefix > 32) return fail("IPv4 prefix must be 0..32");
+  } else if (inet_pton(AF_INET6, addr.c_str(), c.addr) == 1) {
+    c.family = 6;
+    if (prefix > 128) return fail("IPv6 prefix must be 0..128");
+  } else {
+    return fail("not an IPv4 or IPv6 address (zones like %eth0 are not accepted)");
+  }
+  c.prefix = uint8_t(prefix);
+  if (out) *out = c;
+  return true;
+}
+
+std::string format_cidr(const Cidr& cidr) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (cidr.family != 4 && cidr.family != 6) return "<none>";
+  inet_ntop(cidr.family == 4 ? AF_INET : AF_INET6, cidr.addr, buf, sizeof buf);
+  return std::string(buf) + "/" + std::to_string(cidr.prefix);
+}
+
+bool valid_ifname(const std::string& name, bool allow_template, std::string* why) {
+  auto fail = [&](const std::string& reason) {
+    if (why) *why = "invalid interface name '" + name + "': " + reason;
+    return false;
+  };
+  if (name.empty()) return fail("empty");
+  if (name.size() >= IFNAMSIZ)
+    return fail("longer than " + std::to_string(IFNAMSIZ - 1) + " bytes");
+  if (name == "." || name == "..") return fail("'.' and '..' are reserved");
+  int percents = 0;
+  for (size_t i = 0; i < name.size(); ++i) {
+    unsigned char ch = static_cast<unsigned char>(name[i]);
+    if (ch == '/' || ch == ':' || std::isspace(ch) || ch == 0)
+      return fail("contains '/', ':', NUL or whitespace");
+    if (ch == '%') {
+      if (!allow_template) return fail("'%' is not allowed here");
+      if (i + 1 >= name.size() || name[i + 1] != 'd')
+        return fail("'%' must be followed by 'd' (a template like tun%d)");
+      ++percents;
+    }
+  }
+  if (percents > 1) return fail("at most one %d");
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------
+// Message building
+
+namespace {
+
+// A request buffer: nlmsghdr + family header + attributes. 512 bytes is more than any of
+// our requests need (the largest is an address: 16 + 8 + 2 * 20 bytes).
+struct Request {
+  alignas(NLMSG_ALIGNTO) uint8_t buf[512];
+  size_t len = 0;
+
+  nlmsghdr* hdr() { return reinterpret_cast<nlmsghdr*>(buf); }
+
+  Request(uint16_t type, uint16_t flags, const void* body, size_t body_len) {
+    memset(buf, 0, sizeof buf);
+    len = NLMSG_LENGTH(body_len);
+    hdr()->nlmsg_type = type;
+    hdr()->nlmsg_flags = flags;
+    if (body_len) memcpy(NLMSG_DATA(hdr()), body, body_len);
+    len = NLMSG_ALIGN(len);
+    hdr()->nlmsg_len = uint32_t(len);
+  }
+
+  void attr(uint16_t type, const void* data, size_t data_len) {
+    size_t need = RTA_SPACE(data_len);
+    // Cannot happen with the attributes we send (names and addresses are bounded), but if it
+    // ever did, a zero nlmsg_len makes transact() refuse the request instead of sending a
+    // truncated one.
+    if (len + need > sizeof buf) { hdr()->nlmsg_len = 0; len = sizeof buf; return; }
+    rtattr* rta = reinterpret_cast<rtattr*>(buf + len);
+    rta->rta_type = type;
+    rta->rta_len = uint16_t(RTA_LENGTH(data_len));
+    memcpy(RTA_DATA(rta), data, data_len);
+    len += need;
+    if (hdr()->nlmsg_len != 0) hdr()->nlmsg_len = uint32_t(len);
+  }
+  void u32(uint16_t type, uint32_t v) { attr(type, &v, sizeof v); }
+};
+
+template <typename T>
+bool attr_u32(const rtattr* rta, T* out) {
+  if (RTA_PAYLOAD(rta) < sizeof(uint32_t)) return false;
+  uint32_t v;
+  memcpy(&v, RTA_DATA(rta), sizeof v);
+  *out = T(v);
+  return true;
+}
+
+uint8_t attr_u8(const rtattr* rta) {
+  return RTA_PAYLOAD(rta) >= 1 ? *static_cast<const uint8_t*>(RTA_DATA(rta)) : 0;
+}
+
+void parse_tun_info(const rtattr* data, int len, TunLinkInfo* tun) {
+  tun->present = true;
+  for (const rtattr* a = data; RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+    switch (a->rta_type) {
+      case IFLA_TUN_TYPE: tun->type = attr_u8(a); break;
+      case IFLA_TUN_PI: tun->pi = attr_u8(a) != 0; break;
+      case IFLA_TUN_VNET_HDR: tun->vnet_hdr = attr_u8(a) != 0; break;
+      case IFLA_TUN_PERSIST: tun->persist = attr_u8(a) != 0; break;
+      case IFLA_TUN_MULTI_QUEUE: tun->multi_queue = attr_u8(a) != 0; break;
+      case IFLA_TUN_NUM_QUEUES: attr_u32(a, &tun->num_queues); break;
+      case IFLA_TUN_NUM_DISABLED_QUEUES: attr_u32(a, &tun->num_disabled_queues); break;
+      case IFLA_TUN_OWNER: { uint32_t v; if (attr_u32(a, &v)) tun->owner = int64_t(v); break; }
+      case IFLA_TUN_GROUP: { uint32_t v; if (attr_u32(a, &v)) tun->group = int64_t(v); break; }
+      default: break;
+    }
+  }
+  // The kernel reports "no owner" as (uid_t)-1.
+  if (tun->owner == int64_t(UINT32_MAX)) tun->owner = -1;
+  if (tun->group == int64_t(UINT32_MAX)) tun->group = -1;
+}
+
+}  // namespace
+
+bool parse_link_message(const uint8_t* msg, size_t len, LinkInfo* out) {
+  if (len < NLMSG_LENGTH(sizeof(ifinfomsg))) return false;
+  const nlmsghdr* h = reinterpret_cast<const nlmsghdr*>(msg);
+  if (h->nlmsg_type != RTM_NEWLINK || h->nlmsg_len > len ||
+      h->nlmsg_len < NLMSG_LENGTH(sizeof(ifinfomsg)))
+    return false;
+  const ifinfomsg* ifi = static_cast<const ifinfomsg*>(NLMSG_DATA(h));
+  LinkInfo li;
+  li.ifindex = ifi->ifi_index;
+  li.flags = ifi->ifi_flags;
+  int alen = int(h->nlmsg_len - NLMSG_LENGTH(sizeof(ifinfomsg)));
+  for (const rtattr* a = IFLA_RTA(ifi); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+    switch (a->rta_type) {
+      case IFLA_IFNAME:
+        li.name.assign(static_cast<const char*>(RTA_DATA(a)),
+                       strnlen(static_cast<const char*>(RTA_DATA(a)), RTA_PAYLOAD(a)));
+        break;
+      case IFLA_MTU: attr_u32(a, &li.mtu); break;
+      case IFLA_TXQLEN: attr_u32(a, &li.txqlen); break;
+      case IFLA_GSO_MAX_SIZE: attr_u32(a, &li.gso_max_size); break;
+      case IFLA_GSO_MAX_SEGS: attr_u32(a, &li.gso_max_segs); break;
+      case IFLA_STATS64: {
+        // Copy out: the attribute is only 4-byte aligned inside the message.
+        rtnl_link_stats64 s;
+        memset(&s, 0, sizeof s);
+        memcpy(&s, RTA_DATA(a), std::min(sizeof s, size_t(RTA_PAYLOAD(a))));
+        li.stats.rx_packets = s.rx_packets;
+        li.stats.tx_packets = s.tx_packets;
+        li.stats.rx_bytes = s.rx_bytes;
+        li.stats.tx_bytes = s.tx_bytes;
+        li.stats.rx_errors = s.rx_errors;
+        li.stats.tx_errors = s.tx_errors;
+        li.stats.rx_dropped = s.rx_dropped;
+        li.stats.tx_dropped = s.tx_dropped;
+        li.has_stats = true;
+        break;
+      }
+      case IFLA_LINKINFO: {
+        int nlen = int(RTA_PAYLOAD(a));
+        const rtattr* info_data = nullptr;
+        int info_data_len = 0;
+        for (const rtattr* n = static_cast<const rtattr*>(RTA_DATA(a)); RTA_OK(n, nlen);
+             n = RTA_NEXT(n, nlen)) {
+          if (n->rta_type == IFLA_INFO_KIND) {
+            li.kind.assign(static_cast<const char*>(RTA_DATA(n)),
+                           strnlen(static_cast<const char*>(RTA_DATA(n)), RTA_PAYLOAD(n)));
+          } else if (n->rta_type == IFLA_INFO_DATA) {
+            info_data = static_cast<const rtattr*>(RTA_DATA(n));
+            info_data_len = int(RTA_PAYLOAD(n));
+          }
+        }
+        if (li.kind == "tun" && info_data) parse_tun_info(info_data, info_data_len, &li.tun);
+        break;
+      }
+      default: break;
+    }
+  }
+  *out = std::move(li);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------
+// Socket
+
+Rtnl::~Rtnl() { close(); }
+
+Rtnl::Rtnl(Rtnl&& o) noexcept : fd_(o.fd_), seq_(o.seq_), port_id_(o.port_id_) { o.fd_ = -1; }
+
+Rtnl& Rtnl::operator=(Rtnl&& o) noexcept {
+  if (this != &o) {
+    close();
+    fd_ = o.fd_;
+    seq_ = o.seq_;
+    port_id_ = o.port_id_;
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+void Rtnl::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+DevError Rtnl::open() {
+  close();
+  int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return DevError::make(errno, "socket(AF_NETLINK)");
+  sockaddr_nl sa;
+  memset(&sa, 0, sizeof sa);
+  sa.nl_family = AF_NETLINK;  // nl_pid 0: the kernel assigns a unique port id
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
+    int e = errno;
+    ::close(fd);
+    return DevError::make(e, "bind(AF_NETLINK)");
+  }
+  socklen_t slen = sizeof sa;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &slen) < 0) {
+    int e = errno;
+    ::close(fd);
+    return DevError::make(e, "getsockname(AF_NETLINK)");
+  }
+  // Best effort: extended acks give a reason string ("too big gso_max_size"); CAP_ACK stops
+  // the kernel from echoing our whole request back inside every error.
+  int one = 1;
+  (void)setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  (void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  fd_ = fd;
+  port_id_ = sa.nl_pid;
+  // A seed that differs between sockets keeps a stale answer from matching by accident.
+  seq_ = uint32_t(getpid()) << 8;
+  return DevError::success();
+}
+
+namespace {
+
+// Extracts NLMSGERR_ATTR_MSG from an extended ack, if present.
+std::string extack_message(const nlmsghdr* h) {
+  if (!(h->nlmsg_flags & NLM_F_ACK_TLVS)) return std::string();
+  const nlmsgerr* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
+  size_t off = NLMSG_LENGTH(sizeof(nlmsgerr));
+  // Without NLM_F_CAPPED the original request follows the nlmsgerr and precedes the TLVs.
+  if (!(h->nlmsg_flags & NLM_F_CAPPED)) off += NLMSG_ALIGN(e->msg.nlmsg_len - NLMSG_HDRLEN);
+  if (off >= h->nlmsg_len) return std::string();
+  int len = int(h->nlmsg_len - off);
+  for (const rtattr* a = reinterpret_cast<const rtattr*>(reinterpret_cast<const uint8_t*>(h) + off);
+       RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+    if (a->rta_type == NLMSGERR_ATTR_MSG) {
+      const char* s = static_cast<const char*>(RTA_DATA(a));
+      return std::string(s, strnlen(s, RTA_PAYLOAD(a)));
+    }
+  }
+  return std::string();
+}
+
+}  // namespace
+
+DevError Rtnl::transact(void* req, size_t len, const char* op, uint16_t reply_type,
+                        std::vector<uint8_t>* reply) {
+  if (fd_ < 0) return DevError::make(EBADF, op, "netlink socket not open");
+  nlmsghdr* h = static_cast<nlmsghdr*>(req);
+  if (h->nlmsg_len != len) return DevError::make(EMSGSIZE, op, "request did not fit");
+  h->nlmsg_seq = ++seq_;
+  h->nlmsg_pid = 0;
+  h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+  sockaddr_nl kernel;
+  memset(&kernel, 0, sizeof kernel);
+  kernel.nl_family = AF_NETLINK;
+  ssize_t n;
+  do {
+    n = ::sendto(fd_, req, len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return DevError::make(errno, std::string("sendto(") + op + ")");
+
+  // RTM_GETLINK replies can exceed 4 KiB with many attributes; 32 KiB is plenty for one link.
+  std::vector<uint8_t> buf(32768);
+  bool got_reply = reply_type == 0;
+  for (;;) {
+    // A bounded wait: the kernel always answers an NLM_F_ACK request, so silence means
+    // something is badly wrong and we must not hang the caller forever.
+    pollfd p{fd_, POLLIN, 0};
+    int pr;
+    do { pr = ::poll(&p, 1, 5000); } while (pr < 0 && errno == EINTR);
+    if (pr < 0) return DevError::make(errno, std::string("poll(") + op + ")");
+    if (pr == 0) return DevError::make(ETIMEDOUT, op, "no netlink ack within 5 s");
+    sockaddr_nl from;
+    socklen_t flen = sizeof from;
+    n = ::recvfrom(fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &flen);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return DevError::make(errno, std::string("recvfrom(") + op + ")");
+    }
+    if (from.nl_pid != 0) continue;  // only the kernel may answer
+    int rem = int(n);
+    for (const nlmsghdr* m = reinterpret_cast<const nlmsghdr*>(buf.data()); NLMSG_OK(m, rem);
+         m = NLMSG_NEXT(m, rem)) {
+      if (m->nlmsg_seq != h->nlmsg_seq || m->nlmsg_pid != port_id_) continue;  // stale
+      if (m->nlmsg_type == NLMSG_ERROR) {
+        if (m->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr)))
+          return DevError::make(EPROTO, op, "truncated NLMSG_ERROR");
+        const nlmsgerr* e = static_cast<const nlmsgerr*>(NLMSG_DATA(m));
+        if (e->error != 0) return DevError::make(-e->error, op, extack_message(m));
+        if (!got_reply) return DevError::make(ENODATA, op, "kernel acked without a reply");
+        return DevError::success();
+      }
+      if (reply_type != 0 && m->nlmsg_type == reply_type && !got_reply) {
+        const uint8_t* p8 = reinterpret_cast<const uint8_t*>(m);
+        if (reply) reply->assign(p8, p8 + m->nlmsg_len);
+        got_reply = true;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Link operations
+
+namespace {
+
+ifinfomsg link_header(int ifindex) {
+  ifinfomsg ifi;
+  memset(&ifi, 0, sizeof ifi);
+  ifi.ifi_family = AF_UNSPEC;
+  ifi.ifi_index = ifindex;
+  return ifi;
+}
+
+}  // namespace
+
+// RTM_NEWLINK without NLM_F_CREATE on an existing ifindex modifies that link (what
+// `ip link set` sends); RTM_SETLINK would work too but NEWLINK is the path that is kept
+// feature-complete in the kernel.
+DevError Rtnl::set_mtu(int ifindex, uint32_t mtu) {
+  ifinfomsg ifi = link_header(ifindex);
+  Request r(RTM_NEWLINK, 0, &ifi, sizeof ifi);
+  r.u32(IFLA_MTU, mtu);
+  return transact(r.buf, r.len, "RTM_NEWLINK(IFLA_MTU)", 0, nullptr);
+}
+
+DevError Rtnl::set_up(int ifindex, bool up) {
+  ifinfomsg ifi = link_header(ifindex);
+  ifi.ifi_change = IFF_UP;  // only touch IFF_UP
+  ifi.ifi_flags = up ? IFF_UP : 0;
+  Request r(RTM_NEWLINK, 0, &ifi, sizeof ifi);
+  return transact(r.buf, r.len, up ? "RTM_NEWLINK(IFF_UP)" : "RTM_NEWLINK(down)", 0, nullptr);
+}
+
+DevError Rtnl::set_txqlen(int ifindex, uint32_t txqlen) {
+  ifinfomsg ifi = link_header(ifindex);
+  Request r(RTM_NEWLINK, 0, &ifi, sizeof ifi);
+  r.u32(IFLA_TXQLEN, txqlen);
+  return transact(r.buf, r.len, "RTM_NEWLINK(IFLA_TXQLEN)", 0, nullptr);
+}
+
+DevError Rtnl::set_gso_max_size(int ifindex, uint32_t size) {
+  ifinfomsg ifi = link_header(ifindex);
+  Request r(RTM_NEWLINK, 0, &ifi, sizeof ifi);
+  r.u32(IFLA_GSO_MAX_SIZE, size);
+  DevError e = transact(r.buf, r.len, "RTM_NEWLINK(IFLA_GSO_MAX_SIZE)", 0, nullptr);
+  if (!e.ok() && e.detail.empty() && (e.err == EOPNOTSUPP || e.err == EINVAL))
+    e.detail = "this kernel may only accept gso_max_size at link creation, or the value "
+               "exceeds the device's tso_max_size";
+  return e;
+}
+
+namespace {
+
+Request address_request(uint16_t type, uint16_t flags, int ifindex, const Cidr& c) {
+  ifaddrmsg ifa;
+  memset(&ifa, 0, sizeof ifa);
+  ifa.ifa_family = c.family == 4 ? AF_INET : AF_INET6;
+  ifa.ifa_prefixlen = c.prefix;
+  ifa.ifa_scope = RT_SCOPE_UNIVERSE;
+  ifa.ifa_index = uint32_t(ifindex);
+  if (c.family == 6) ifa.ifa_flags = IFA_F_NODAD;
+  Request r(type, flags, &ifa, sizeof ifa);
+  size_t alen = c.family == 4 ? 4 : 16;
+  // IPv4 needs both: IFA_LOCAL is the interface's own address, IFA_ADDRESS the peer (equal
+  // to local unless point-to-point with a distinct peer). IPv6 uses IFA_ADDRESS alone.
+  if (c.family == 4) r.attr(IFA_LOCAL, c.addr, alen);
+  r.attr(IFA_ADDRESS, c.addr, alen);
+  if (c.family == 6) r.u32(IFA_FLAGS, IFA_F_NODAD);
+  return r;
+}
+
+}  // namespace
+
+DevError Rtnl::add_address(int ifindex, const Cidr& cidr) {
+  if (cidr.family != 4 && cidr.family != 6)
+    return DevError::make(EAFNOSUPPORT, "RTM_NEWADDR", "address family must be 4 or 6");
+  Request r = address_request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifindex, cidr);
+  DevError e = transact(r.buf, r.len, "RTM_NEWADDR", 0, nullptr);
+  if (!e.ok() && e.detail.empty()) e.detail = format_cidr(cidr);
+  return e;
+}
+
+DevError Rtnl::del_address(int ifindex, const Cidr& cidr) {
+  if (cidr.family != 4 && cidr.family != 6)
+    return DevError::make(EAFNOSUPPORT, "RTM_DELADDR", "address family must be 4 or 6");
+  Request r = address_request(RTM_DELADDR, 0, ifindex, cidr);
+  DevError e = transact(r.buf, r.len, "RTM_DELADDR", 0, nullptr);
+  if (!e.ok() && e.detail.empty()) e.detail = format_cidr(cidr);
+  return e;
+}
+
+DevError Rtnl::get_link_impl(void* req, size_t len, LinkInfo* out) {
+  std::vector<uint8_t> reply;
+  DevError e = transact(req, len, "RTM_GETLINK", RTM_NEWLINK, &reply);
+  if (!e.ok()) return e;
+  if (!parse_link_message(reply.data(), reply.size(), out))
+    return DevError::make(EPROTO, "RTM_GETLINK", "malformed RTM_NEWLINK reply");
+  return DevError::success();
+}
+
+DevError Rtnl::get_link(int ifindex, LinkInfo* out) {
+  ifinfomsg ifi = link_header(ifindex);
+  Request r(RTM_GETLINK, 0, &ifi, sizeof ifi);
+  return get_link_impl(r.buf, r.len, out);
+}
+
+DevError Rtnl::get_link_by_name(const std::string& name, LinkInfo* out) {
+  std::string why;
+  if (!valid_ifname(name, false, &why)) return DevError::make(EINVAL, "RTM_GETLINK", why);
+  ifinfomsg ifi = link_header(0);
+  Request r(RTM_GETLINK, 0, &ifi, sizeof ifi);
+  r.attr(IFLA_IFNAME, name.c_str(), name.size() + 1);
+  DevError e = get_link_impl(r.buf, r.len, out);
+  if (!e.ok() && e.detail.empty()) e.detail = name;
+  return e;
+}
+
+DevError Rtnl::list_addresses(int ifindex, std::vector<AddressInfo>* out) {
+  if (fd_ < 0) return DevError::make(EBADF, "RTM_GETADDR", "netlink socket not open");
+  out->clear();
+  ifaddrmsg ifa;
+  memset(&ifa, 0, sizeof ifa);
+  ifa.ifa_family = AF_UNSPEC;
+  Request r(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, &ifa, sizeof ifa);
+  r.hdr()->nlmsg_seq = ++seq_;
+  sockaddr_nl kernel;
+  memset(&kernel, 0, sizeof kernel);
+  kernel.nl_family = AF_NETLINK;
+  ssize_t n;
+  do {
+    n = ::sendto(fd_, r.buf, r.len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return DevError::make(errno, "sendto(RTM_GETADDR)");
+  std::vector<uint8_t> buf(32768);
+  for (;;) {
+    pollfd p{fd_, POLLIN, 0};
+    int pr;
+    do { pr = ::poll(&p, 1, 5000); } while (pr < 0 && errno == EINTR);
+    if (pr < 0) return DevError::make(errno, "poll(RTM_GETADDR)");
+    if (pr == 0) return DevError::make(ETIMEDOUT, "RTM_GETADDR", "dump did not finish in 5 s");
+    n = ::recv(fd_, buf.data(), buf.size(), 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return DevError::make(errno, "recv(RTM_GETADDR)");
+    }
+    int rem = int(n);
+    for (const nlmsghdr* m = reinterpret_cast<const nlmsghdr*>(buf.data()); NLMSG_OK(m, rem);
+         m = NLMSG_NEXT(m, rem)) {
+      if (m->nlmsg_seq != r.hdr()->nlmsg_seq) continue;
+      if (m->nlmsg_type == NLMSG_DONE) return DevError::success();
+      if (m->nlmsg_type == NLMSG_ERROR) {
+        const nlmsgerr* e = static_cast<const nlmsgerr*>(NLMSG_DATA(m));
+        if (e->error != 0) return DevError::make(-e->error, "RTM_GETADDR", extack_message(m));
+        continue;
+      }
+      if (m->nlmsg_type != RTM_NEWADDR || m->nlmsg_len < NLMSG_LENGTH(sizeof(ifaddrmsg)))
+        continue;
+      const ifaddrmsg* a = static_cast<const ifaddrmsg*>(NLMSG_DATA(m));
+      if (int(a->ifa_index) != ifindex) continue;
+      if (a->ifa_family != AF_INET && a->ifa_family != AF_INET6) continue;
+      AddressInfo info;
+      info.cidr.family = a->ifa_family == AF_INET ? 4 : 6;
+      info.cidr.prefix = a->ifa_prefixlen;
+      info.flags = a->ifa_flags;
+      size_t alen = info.cidr.family == 4 ? 4 : 16;
+      bool have_local = false;
+      int arem = int(m->nlmsg_len - NLMSG_LENGTH(sizeof(ifaddrmsg)));
+      for (const rtattr* at = IFA_RTA(a); RTA_OK(at, arem); at = RTA_NEXT(at, arem)) {
+        if ((at->rta_type == IFA_LOCAL || (at->rta_type == IFA_ADDRESS && !have_local)) &&
+            RTA_PAYLOAD(at) >= alen) {
+          memcpy(info.cidr.addr, RTA_DATA(at), alen);
+          if (at->rta_type == IFA_LOCAL) have_local = true;
+        } else if (at->rta_type == IFA_FLAGS) {
+          attr_u32(at, &info.flags);
+        }
+      }
+      out->push_back(info);
+    }
+  }
+}
+
+}  // namespace tunio

@@ -1,0 +1,332 @@
+// TUN/TAP device; see tun_device.h for the contract.
+#include "tun_device.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <utility>
+
+namespace tunio {
+
+namespace {
+
+constexpr int kMaxQueues = 256;  // the kernel's MAX_TAP_QUEUES
+
+// Owns one fd until released into the TunDevice.
+// TODO(unify): replace with unique_fd.h from the UDP side once it lands.
+class ScopedFd {
+ public:
+  explicit ScopedFd(int fd = -1) : fd_(fd) {}
+  ~ScopedFd() { if (fd_ >= 0) ::close(fd_); }
+  ScopedFd(const ScopedFd&) = delete;
+  ScopedFd& operator=(const ScopedFd&) = delete;
+  int get() const { return fd_; }
+  int release() { int f = fd_; fd_ = -1; return f; }
+  void reset(int fd) { if (fd_ >= 0) ::close(fd_); fd_ = fd; }
+ private:
+  int fd_;
+};
+
+void copy_name(ifreq* ifr, const std::string& name) {
+  // Length was validated (< IFNAMSIZ) by the caller; the memset leaves the NUL.
+  memcpy(ifr->ifr_name, name.data(), std::min(name.size(), size_t(IFNAMSIZ - 1)));
+}
+
+// Opens /dev/net/tun and binds it to `name` with `flags`. On success `*real_name` is the
+// name the kernel used (it fills in "tun%d" templates).
+DevError open_queue(const std::string& name, short flags, ScopedFd* out, std::string* real_name) {
+  // O_NONBLOCK: every queue is polled by an event loop; a blocking read would stall it.
+  // O_CLOEXEC: a child process must not inherit (and keep alive) our device.
+  ScopedFd fd(::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));
+  if (fd.get() < 0) return DevError::make(errno, "open(/dev/net/tun)");
+  ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  copy_name(&ifr, name);
+  ifr.ifr_flags = flags;
+  if (::ioctl(fd.get(), TUNSETIFF, &ifr) < 0) {
+    int e = errno;
+    if (e == EBUSY && (flags & IFF_TUN_EXCL) && !name.empty() &&
+        if_nametoindex(name.c_str()) != 0) {
+      // Lost a race with someone creating the same name after our existence check.
+      return DevError::make(EEXIST, "ioctl(TUNSETIFF)",
+                            "a device named '" + name + "' already exists");
+    }
+    return DevError::make(e, "ioctl(TUNSETIFF)", name.empty() ? std::string() : name);
+  }
+  real_name->assign(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
+  out->reset(fd.release());
+  return DevError::success();
+}
+
+enum class OffloadTier { kUsoTso, kTso, kNone };
+
+unsigned tier_mask(OffloadTier t) {
+  switch (t) {
+    case OffloadTier::kUsoTso:
+      return TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | kTunFUso4 | kTunFUso6;
+    case OffloadTier::kTso: return TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+    case OffloadTier::kNone: return 0;
+  }
+  return 0;
+}
+
+TunOffload offload_for(unsigned mask, bool vnet_hdr) {
+  TunOffload o;
+  o.vnet_hdr = vnet_hdr;
+  o.csum = mask & TUN_F_CSUM;
+  o.tso4 = mask & TUN_F_TSO4;
+  o.tso6 = mask & TUN_F_TSO6;
+  o.uso = (mask & (kTunFUso4 | kTunFUso6)) == (kTunFUso4 | kTunFUso6);
+  return o;
+}
+
+}  // namespace
+
+TunDevice::TunDevice(TunDevice&& o) noexcept
+    : fds_(std::move(o.fds_)),
+      name_(std::move(o.name_)),
+      ifindex_(o.ifindex_),
+      offload_(o.offload_),
+      mode_(o.mode_),
+      multi_queue_(o.multi_queue_) {
+  o.fds_.clear();
+}
+
+TunDevice& TunDevice::operator=(TunDevice&& o) noexcept {
+  if (this != &o) {
+    close();
+    fds_ = std::move(o.fds_);
+    o.fds_.clear();
+    name_ = std::move(o.name_);
+    ifindex_ = o.ifindex_;
+    offload_ = o.offload_;
+    mode_ = o.mode_;
+    multi_queue_ = o.multi_queue_;
+  }
+  return *this;
+}
+
+void TunDevice::close() {
+  for (int fd : fds_) ::close(fd);
+  fds_.clear();
+}
+
+DevError TunDevice::open(const TunOptions& opts, TunDevice* out) {
+  out->close();
+  std::string why;
+  if (opts.queues < 1 || opts.queues > kMaxQueues)
+    return DevError::make(EINVAL, "TunDevice::open",
+                          "queues must be 1.." + std::to_string(kMaxQueues));
+  if (!opts.name.empty() && !valid_ifname(opts.name, !opts.attach, &why))
+    return DevError::make(EINVAL, "TunDevice::open", why);
+  if (opts.attach && opts.name.empty())
+    return DevError::make(EINVAL, "TunDevice::open", "attach needs the name of the device");
+  if (opts.owner < -1 || opts.owner >= int64_t(UINT32_MAX) || opts.group < -1 ||
+      opts.group >= int64_t(UINT32_MAX))
+    return DevError::make(EINVAL, "TunDevice::open", "owner/group must be -1 or a valid id");
+
+  const bool is_template = opts.name.find('%') != std::string::npos;
+  bool multi_queue = opts.queues > 1;
+  OffloadMode offload_mode = opts.offload;
+
+  if (opts.attach) {
+    // Look before we leap: TUNSETIFF on an existing device rewrites its device-wide flags,
+    // so mismatches must be caught while we can still refuse without side effects.
+    Rtnl nl;
+    DevError e = nl.open();
+    if (!e.ok()) return e;
+    LinkInfo li;
+    e = nl.get_link_by_name(opts.name, &li);
+    if (e.err == ENODEV)
+      return DevError::make(ENODEV, "TunDevice::open(attach)",
+                            "no device named '" + opts.name + "' to attach to");
+    if (!e.ok()) return e;
+    if (li.kind != "tun")
+      return DevError::make(EINVAL, "TunDevice::open(attach)",
+                            "'" + opts.name + "' is not a tun/tap device (kind '" + li.kind + "')");
+    if (li.tun.present) {  // kernels >= 4.20 describe the tun; older ones: trust the caller
+      const uint8_t want_type = opts.mode == TunMode::kTap ? IFF_TAP : IFF_TUN;
+      if (li.tun.type != want_type)
+        return DevError::make(EINVAL, "TunDevice::open(attach)",
+                              "'" + opts.name + "' is a " + (li.tun.type == IFF_TAP ? "tap" : "tun") +
+                                  " device, the other mode was requested");
+      if (opts.queues > 1 && !li.tun.multi_queue)
+        return DevError::make(EINVAL, "TunDevice::open(attach)",
+                              "'" + opts.name + "' is single-queue; cannot open " +
+                                  std::to_string(opts.queues) + " queues");
+      multi_queue = li.tun.multi_queue;
+      if (!multi_queue && li.tun.num_queues > 0)
+        return DevError::make(EBUSY, "TunDevice::open(attach)",
+                              "single-queue device '" + opts.name + "' already has a reader");
+      if (li.tun.num_queues > 0) {
+        // Other readers rely on the device's current header setting; do not flip it.
+        if (li.tun.vnet_hdr && offload_mode == OffloadMode::kOff)
+          return DevError::make(EINVAL, "TunDevice::open(attach)",
+                                "attached queues use the virtio header; offload 'off' would "
+                                "remove it for all of them");
+        if (!li.tun.vnet_hdr && offload_mode == OffloadMode::kOn)
+          return DevError::make(EINVAL, "TunDevice::open(attach)",
+                                "attached queues run without the virtio header; offload 'on' "
+                                "would add it for all of them");
+        if (!li.tun.vnet_hdr) offload_mode = OffloadMode::kOff;  // auto adopts theirs
+      }
+    }
+  } else if (!opts.name.empty() && !is_template && if_nametoindex(opts.name.c_str()) != 0) {
+    // With IFF_MULTI_QUEUE (and for a persistent device without a reader) the kernel would
+    // silently attach us to the existing device. IFF_TUN_EXCL below closes the race.
+    return DevError::make(EEXIST, "TunDevice::open",
+                          "a device named '" + opts.name +
+                              "' already exists (set attach to open queues on it)");
+  }
+
+  short base_flags = short((opts.mode == TunMode::kTap ? IFF_TAP : IFF_TUN) | IFF_NO_PI);
+  if (multi_queue) base_flags = short(base_flags | IFF_MULTI_QUEUE);
+
+  // At most two rounds: with the virtio header, then (auto mode on a kernel refusing every
+  // offload) without it, because a header that never carries anything is pure overhead.
+  bool vnet = offload_mode != OffloadMode::kOff;
+  for (;;) {
+    TunDevice dev;
+    dev.mode_ = opts.mode;
+    dev.multi_queue_ = multi_queue;
+    short flags = base_flags;
+    if (vnet) flags = short(flags | IFF_VNET_HDR);
+
+    ScopedFd fd0;
+    std::string real_name;
+    DevError e = open_queue(opts.name, short(flags | (opts.attach ? 0 : IFF_TUN_EXCL)), &fd0,
+                            &real_name);
+    if (!e.ok()) return e;
+    dev.fds_.push_back(fd0.release());
+    dev.name_ = real_name;
+    const int f0 = dev.fds_[0];
+
+    if (vnet) {
+      // The kernel's default is 10 already, but a persistent device keeps whatever size its
+      // last user set (12 for virtio 1.0), and our readv layout assumes exactly 10.
+      int sz = int(kVnetHdrLen);
+      if (::ioctl(f0, TUNSETVNETHDRSZ, &sz) < 0)
+        return DevError::make(errno, "ioctl(TUNSETVNETHDRSZ)");
+    }
+
+    unsigned accepted = 0;
+    if (offload_mode == OffloadMode::kOff) {
+      if (::ioctl(f0, TUNSETOFFLOAD, 0u) < 0) return DevError::make(errno, "ioctl(TUNSETOFFLOAD, 0)");
+    } else {
+      // Probe from best to worst; the kernel rejects any bit it does not know with EINVAL,
+      // which is exactly the feature test we want (no version-string parsing).
+      bool ok = false;
+      int last_err = 0;
+      for (OffloadTier t : {OffloadTier::kUsoTso, OffloadTier::kTso}) {
+        if (::ioctl(f0, TUNSETOFFLOAD, tier_mask(t)) == 0) {
+          accepted = tier_mask(t);
+          ok = true;
+          break;
+        }
+        last_err = errno;
+      }
+      if (!ok) {
+        if (offload_mode == OffloadMode::kOn)
+          return DevError::make(last_err, "ioctl(TUNSETOFFLOAD)",
+                                "offload 'on' requires TSO (TUN_F_CSUM|TUN_F_TSO4|TUN_F_TSO6), "
+                                "which this kernel refused");
+        // auto: no offloads at all. Clear the mask, then reopen without the header.
+        if (::ioctl(f0, TUNSETOFFLOAD, 0u) < 0)
+          return DevError::make(errno, "ioctl(TUNSETOFFLOAD, 0)");
+        if (vnet) {
+          vnet = false;
+          continue;  // `dev` closes fd0; a device we created goes away with it
+        }
+      }
+    }
+    dev.offload_ = offload_for(accepted, vnet);
+
+    if (opts.owner >= 0 && ::ioctl(f0, TUNSETOWNER, static_cast<unsigned long>(opts.owner)) < 0)
+      return DevError::make(errno, "ioctl(TUNSETOWNER)");
+    if (opts.group >= 0 && ::ioctl(f0, TUNSETGROUP, static_cast<unsigned long>(opts.group)) < 0)
+      return DevError::make(errno, "ioctl(TUNSETGROUP)");
+
+    for (int q = 1; q < opts.queues; ++q) {
+      ScopedFd fd;
+      std::string n;
+      // No IFF_TUN_EXCL: we are attaching to the device fd0 created or joined.
+      e = open_queue(real_name, flags, &fd, &n);
+      if (!e.ok()) {
+        e.detail = "queue " + std::to_string(q) + (e.detail.empty() ? "" : ": " + e.detail);
+        return e;
+      }
+      dev.fds_.push_back(fd.release());
+    }
+
+    dev.ifindex_ = int(if_nametoindex(real_name.c_str()));
+    if (dev.ifindex_ == 0) return DevError::make(errno, "if_nametoindex", real_name);
+
+    // Last, so that any failure above leaves no persistent device behind.
+    if (!opts.attach || opts.persist) {
+      if (::ioctl(f0, TUNSETPERSIST, opts.persist ? 1 : 0) < 0)
+        return DevError::make(errno, opts.persist ? "ioctl(TUNSETPERSIST, 1)"
+                                                  : "ioctl(TUNSETPERSIST, 0)");
+    }
+    *out = std::move(dev);
+    return DevError::success();
+  }
+}
+
+ssize_t TunDevice::read_raw(int q, uint8_t* vnet_hdr10, uint8_t* buf, size_t cap) {
+  int fd = queue_fd(q);
+  if (fd < 0) return -EBADF;
+  ssize_t n;
+  if (offload_.vnet_hdr) {
+    if (!vnet_hdr10) return -EINVAL;
+    iovec iov[2] = {{vnet_hdr10, kVnetHdrLen}, {buf, cap}};
+    do { n = ::readv(fd, iov, 2); } while (n < 0 && errno == EINTR);
+    if (n < 0) return -errno;
+    // The kernel always writes the whole header before any packet byte.
+    if (size_t(n) < kVnetHdrLen) return -EIO;
+    return n - ssize_t(kVnetHdrLen);
+  }
+  do { n = ::read(fd, buf, cap); } while (n < 0 && errno == EINTR);
+  return n < 0 ? -errno : n;
+}
+
+ssize_t TunDevice::write_raw(int q, const iovec* iov, int iovcnt) {
+  int fd = queue_fd(q);
+  if (fd < 0) return -EBADF;
+  ssize_t n;
+  do { n = ::writev(fd, iov, iovcnt); } while (n < 0 && errno == EINTR);
+  return n < 0 ? -errno : n;
+}
+
+namespace {
+
+DevError set_queue(int fd, bool attach) {
+  ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_flags = attach ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE;
+  if (::ioctl(fd, TUNSETQUEUE, &ifr) < 0)
+    return DevError::make(errno, attach ? "ioctl(TUNSETQUEUE, IFF_ATTACH_QUEUE)"
+                                        : "ioctl(TUNSETQUEUE, IFF_DETACH_QUEUE)");
+  return DevError::success();
+}
+
+}  // namespace
+
+DevError TunDevice::detach_queue(int q) {
+  int fd = queue_fd(q);
+  if (fd < 0) return DevError::make(EBADF, "TunDevice::detach_queue", "no queue " + std::to_string(q));
+  return set_queue(fd, false);
+}
+
+DevError TunDevice::attach_queue(int q) {
+  int fd = queue_fd(q);
+  if (fd < 0) return DevError::make(EBADF, "TunDevice::attach_queue", "no queue " + std::to_string(q));
+  return set_queue(fd, true);
+}
+
+}  // namespace tunio
