@@ -1,0 +1,191 @@
+#include "gso_split.h"
+
+#include <cstring>
+
+#include "checksum.h"
+#include "ip_headers.h"
+
+namespace tunio {
+
+const char* split_result_name(SplitResult r) {
+  switch (r) {
+    case SplitResult::ok: return "ok";
+    case SplitResult::no_memory: return "no_memory";
+    case SplitResult::empty: return "empty";
+    case SplitResult::unsupported_gso_type: return "unsupported_gso_type";
+    case SplitResult::bad_gso_size: return "bad_gso_size";
+    case SplitResult::bad_ip_version: return "bad_ip_version";
+    case SplitResult::truncated: return "truncated";
+    case SplitResult::bad_ip_header: return "bad_ip_header";
+    case SplitResult::bad_ip_length: return "bad_ip_length";
+    case SplitResult::ip_fragment: return "ip_fragment";
+    case SplitResult::unsupported_l4: return "unsupported_l4";
+    case SplitResult::bad_l4_header: return "bad_l4_header";
+    case SplitResult::bad_csum_offsets: return "bad_csum_offsets";
+    case SplitResult::needs_split: return "needs_split";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// Validates a CHECKSUM_PARTIAL request: the 2-byte field must lie inside the packet and at
+// an even distance from csum_start (otherwise the stored value would straddle two summed
+// words and never verify). The kernel's skb_checksum_help only checks the bounds.
+bool csum_offsets_ok(size_t len, uint16_t csum_start, uint16_t csum_offset) {
+  if (csum_offset % 2 != 0) return false;
+  return static_cast<size_t>(csum_start) + csum_offset + 2 <= len;
+}
+
+// Completes a partial checksum in place: the field already holds the pseudo-header sum,
+// so summing [csum_start, len) including it and complementing gives the final value. Like
+// the kernel (CSUM_MANGLED_0) a result of 0 is stored as 0xFFFF, which is the same value in
+// ones-complement arithmetic and required for UDP.
+void finish_partial(uint8_t* pkt, size_t len, uint16_t csum_start, uint16_t csum_offset) {
+  const uint16_t c = checksum_finish(checksum_add(pkt + csum_start, len - csum_start, 0));
+  store_be16(pkt + csum_start + csum_offset, udp_checksum_field(c));
+}
+
+SplitResult map_ip_error(ParseError e) {
+  switch (e) {
+    case ParseError::truncated: return SplitResult::truncated;
+    case ParseError::bad_version: return SplitResult::bad_ip_version;
+    case ParseError::bad_ihl: return SplitResult::bad_ip_header;
+    case ParseError::bad_total_length: return SplitResult::bad_ip_length;
+    default: return SplitResult::bad_ip_header;
+  }
+}
+
+}  // namespace
+
+SplitResult complete_checksum(const VirtioNetHdr& h, uint8_t* pkt, size_t len) {
+  if (h.gso_kind() != VIRTIO_NET_HDR_GSO_NONE) return SplitResult::needs_split;
+  if (len == 0) return SplitResult::empty;
+  if (!(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) return SplitResult::ok;
+  if (!csum_offsets_ok(len, h.csum_start, h.csum_offset)) return SplitResult::bad_csum_offsets;
+  finish_partial(pkt, len, h.csum_start, h.csum_offset);
+  return SplitResult::ok;
+}
+
+SplitResult gso_split(const VirtioNetHdr& h, const uint8_t* pkt, size_t len, SegmentSink& sink,
+                      SplitStats* stats) {
+  SplitStats local;
+  SplitStats& st = stats ? *stats : local;
+  st = SplitStats{};
+  if (len == 0) return SplitResult::empty;
+
+  const uint8_t kind = h.gso_kind();
+  if (kind == VIRTIO_NET_HDR_GSO_NONE) {
+    if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+        !csum_offsets_ok(len, h.csum_start, h.csum_offset)) {
+      return SplitResult::bad_csum_offsets;
+    }
+    uint8_t* out = sink.reserve(len);
+    if (!out) return SplitResult::no_memory;
+    std::memcpy(out, pkt, len);
+    if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) finish_partial(out, len, h.csum_start, h.csum_offset);
+    sink.commit(len);
+    st.segments = 1;
+    st.bytes = static_cast<uint32_t>(len);
+    return SplitResult::ok;
+  }
+
+  const bool tcp = kind == VIRTIO_NET_HDR_GSO_TCPV4 || kind == VIRTIO_NET_HDR_GSO_TCPV6;
+  if (!tcp && kind != VIRTIO_NET_HDR_GSO_UDP_L4) return SplitResult::unsupported_gso_type;
+  if (h.gso_size == 0) return SplitResult::bad_gso_size;
+
+  IpHeaderInfo ip;
+  ParseError pe = parse_ip(pkt, len, &ip);
+  if (pe != ParseError::ok) return map_ip_error(pe);
+  if ((kind == VIRTIO_NET_HDR_GSO_TCPV4 && ip.version != 4) ||
+      (kind == VIRTIO_NET_HDR_GSO_TCPV6 && ip.version != 6)) {
+    return SplitResult::bad_ip_version;
+  }
+  // The superpacket's own length fields must describe exactly the bytes we got: anything else
+  // means the header and the buffer disagree and we would be guessing where the payload ends.
+  if (ip.total_len != len) return SplitResult::bad_ip_length;
+  if (ip.fragment) return SplitResult::ip_fragment;
+  const uint8_t proto = tcp ? kIpProtoTcp : kIpProtoUdp;
+  if (ip.protocol != proto) return SplitResult::unsupported_l4;
+
+  const size_t ihl = ip.header_len;
+  const uint8_t* l4 = pkt + ihl;
+  const size_t l4_len = len - ihl;
+  size_t l4_hdr_len;
+  uint32_t seq0 = 0;
+  if (tcp) {
+    TcpHeaderInfo th;
+    pe = parse_tcp(l4, l4_len, &th);
+    if (pe == ParseError::l4_truncated) return SplitResult::truncated;
+    if (pe != ParseError::ok) return SplitResult::bad_l4_header;
+    l4_hdr_len = th.header_len;
+    seq0 = th.seq;
+  } else {
+    // The superpacket's UDP length field is rewritten per segment, so only the header's
+    // presence matters (parse_udp would also insist on length <= l4_len, which the kernel
+    // guarantees but we do not need).
+    if (l4_len < kUdpHeaderLen) return SplitResult::truncated;
+    l4_hdr_len = kUdpHeaderLen;
+  }
+  if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+    // The kernel's csum_start/csum_offset must point at the checksum field of the header we
+    // parsed; otherwise the packet is not what the virtio header says it is.
+    const uint16_t want = tcp ? kTcpChecksumOffset : kUdpChecksumOffset;
+    if (h.csum_start != ihl || h.csum_offset != want) return SplitResult::bad_csum_offsets;
+  }
+
+  const size_t hdr_len = ihl + l4_hdr_len;
+  st.hdr_len = static_cast<uint16_t>(hdr_len);
+  const size_t payload = len - hdr_len;
+  const size_t gso = h.gso_size;
+  const size_t nseg = payload == 0 ? 1 : (payload + gso - 1) / gso;
+  const uint16_t id0 = ip.version == 4 ? load_be16(pkt + 4) : 0;
+  const uint8_t* src = pkt + ip.src_offset;
+  const uint8_t* dst = pkt + ip.dst_offset;
+  const size_t csum_at = ihl + (tcp ? kTcpChecksumOffset : kUdpChecksumOffset);
+
+  size_t off = 0;
+  for (size_t i = 0; i < nseg; i++) {
+    const size_t seg_payload = payload - off < gso ? payload - off : gso;
+    const size_t seg_len = hdr_len + seg_payload;
+    uint8_t* out = sink.reserve(seg_len);
+    if (!out) return SplitResult::no_memory;
+    std::memcpy(out, pkt, hdr_len);
+    std::memcpy(out + hdr_len, pkt + hdr_len + off, seg_payload);
+
+    if (ip.version == 4) {
+      store_be16(out + 2, static_cast<uint16_t>(seg_len));
+      store_be16(out + 4, static_cast<uint16_t>(id0 + i));  // wraps like the kernel's
+      store_be16(out + 10, 0);
+      store_be16(out + 10, internet_checksum(out, ihl));
+    } else {
+      store_be16(out + 4, static_cast<uint16_t>(seg_len - kIpv6HeaderLen));
+    }
+    const size_t seg_l4_len = seg_len - ihl;
+    uint8_t* o4 = out + ihl;
+    if (tcp) {
+      store_be32(o4 + 4, seq0 + static_cast<uint32_t>(off));
+      uint8_t flags = o4[13];
+      if (i + 1 != nseg) flags &= static_cast<uint8_t>(~(kTcpFin | kTcpPsh));
+      if (i != 0) flags &= static_cast<uint8_t>(~kTcpCwr);
+      o4[13] = flags;
+    } else {
+      store_be16(o4 + 4, static_cast<uint16_t>(seg_l4_len));
+    }
+    store_be16(out + csum_at, 0);
+    const uint16_t pseudo = ip.version == 4
+                                ? pseudo_header_sum_v4(src, dst, proto, static_cast<uint32_t>(seg_l4_len))
+                                : pseudo_header_sum_v6(src, dst, proto, static_cast<uint32_t>(seg_l4_len));
+    uint16_t c = checksum_finish(checksum_add(o4, seg_l4_len, pseudo));
+    if (!tcp) c = udp_checksum_field(c);
+    store_be16(out + csum_at, c);
+
+    sink.commit(seg_len);
+    st.segments++;
+    st.bytes += static_cast<uint32_t>(seg_len);
+    off += seg_payload;
+  }
+  return SplitResult::ok;
+}
+
+}  // namespace tunio
