@@ -1,0 +1,12 @@
+/**
+ * tunio: packet I/O for VPN data planes in Node.js.
+ * See README.md for the API in use and docs/ for the design notes.
+ */
+export { Lease, PacketBatch } from './lease'
+export type { Endpoint, LocalAddress, GsoInfo } from './lease'
+export { Pool, getDefaultPool, MAX_LEASE_SIZE } from './pool'
+export type { PoolOptions, PoolStats } from './pool'
+export { setLeaseDebug, leakReports } from './leak-debug'
+export type { LeakReport } from './leak-debug'
+export type { TunioError, TunioErrorCode } from './errors'
+export { isSupportedPlatform } from './binding'

@@ -1,0 +1,176 @@
+/**
+ * Leases: zero-copy views of packets in pool memory, released explicitly.
+ *
+ * A PacketBatch wraps the native batch of one read. Lease objects and their Buffers are made
+ * only when asked for (at(i), iteration), so a batch handed straight to send()/write() costs
+ * one call, not one JS object per packet. See docs/ownership.md for the rules.
+ */
+import { leaseReleased, tunioError } from './errors'
+import type { NativeBatch, NativeGsoMeta, NativeMeta } from './native'
+import { leakTracker } from './leak-debug'
+
+/** An IP address and port as tunio reports them (v4-mapped IPv6 is shown as plain IPv4). */
+export interface Endpoint { address: string, family: 'IPv4' | 'IPv6', port: number }
+/** A local (destination) address of a received datagram, with the interface it came in on. */
+export interface LocalAddress { address: string, family: 'IPv4' | 'IPv6', ifindex?: number }
+/** GSO metadata of a superpacket delivered whole (`split: false`). */
+export type GsoInfo = NativeGsoMeta
+
+export class Lease implements Disposable {
+  readonly #batch: PacketBatch
+  readonly #index: number
+  #buffer: Buffer | undefined
+  #meta: NativeMeta | undefined
+  #held = true
+
+  /** @internal */
+  constructor (batch: PacketBatch, index: number) {
+    this.#batch = batch
+    this.#index = index
+  }
+
+  /** True until release() or until ownership moved to send()/write(). */
+  get held (): boolean { return this.#held }
+
+  /**
+   * A Buffer over exactly the packet's bytes (no copy where the runtime allows external
+   * buffers; see docs/ownership.md for the copy fallback). After release() it is detached and
+   * reads as zero-length, so it can never show another packet's bytes.
+   */
+  get buffer (): Buffer {
+    if (!this.#held) throw leaseReleased()
+    if (this.#buffer === undefined) this.#buffer = this.#batch.native.buffer(this.#index)
+    return this.#buffer
+  }
+
+  /** Length of the packet in bytes (0 once released). */
+  get length (): number {
+    return this.#held ? this.#batch.native.lengthOf(this.#index) : 0
+  }
+
+  /** UDP: the sender of a received datagram. */
+  get remote (): Endpoint | undefined { return this.#metadata().remote as Endpoint | undefined }
+  /** UDP: the address the datagram was sent to (IP_PKTINFO), for answering from it. */
+  get local (): LocalAddress | undefined { return this.#metadata().local as LocalAddress | undefined }
+  /** UDP: ECN bits of the outer IP header. */
+  get ecn (): number { return this.#metadata().ecn }
+  /** TUN with `split: false`: GSO metadata of a superpacket. */
+  get gso (): GsoInfo | undefined { return this.#metadata().gso }
+
+  #metadata (): NativeMeta {
+    if (this.#meta === undefined) {
+      if (!this.#held) throw leaseReleased()
+      this.#meta = this.#batch.native.meta(this.#index)
+    }
+    return this.#meta
+  }
+
+  /** Shortens the packet to `length` bytes (e.g. after writing a shorter ciphertext). */
+  truncate (length: number): void {
+    if (!this.#held) throw leaseReleased()
+    this.#batch.native.truncate(this.#index, length)
+    if (this.#buffer !== undefined && this.#buffer.length !== length) {
+      // A view of the new length; the old one stays valid until release (same memory).
+      this.#buffer = this.#buffer.subarray(0, length)
+    }
+  }
+
+  /** Returns the memory to the pool. Throws ERR_TUNIO_LEASE_RELEASED when called twice. */
+  release (): void {
+    if (!this.#held) throw leaseReleased()
+    this.#held = false
+    this.#batch.native.release(this.#index, this.#buffer)
+    this.#buffer = undefined
+  }
+
+  [Symbol.dispose] (): void {
+    if (this.#held) this.release()
+  }
+
+  /**
+   * @internal Ownership moves to a device: copies are written back, views detached, and the
+   * lease reads as released. The packet itself stays in the native batch for the device to take.
+   */
+  surrenderView (): void {
+    if (!this.#held) throw leaseReleased()
+    this.#held = false
+    const buf = this.#buffer
+    if (buf !== undefined) {
+      this.#batch.native.writeBack(this.#index, buf)
+      this.#batch.native.detach(buf)
+      this.#buffer = undefined
+    }
+  }
+
+  /** @internal Moves this one packet out into a native batch of its own, for a device. */
+  surrender (): NativeBatch {
+    this.surrenderView()
+    return this.#batch.native.extract(this.#index)
+  }
+
+  /** @internal */
+  get index (): number { return this.#index }
+  /** @internal */
+  get batch (): PacketBatch { return this.#batch }
+}
+
+export class PacketBatch implements Iterable<Lease>, Disposable {
+  /** @internal */
+  readonly native: NativeBatch
+  readonly #leases: Array<Lease | undefined>
+
+  /** @internal */
+  constructor (native: NativeBatch) {
+    this.native = native
+    this.#leases = new Array(native.size())
+    leakTracker.track(this, native)
+  }
+
+  /** Number of packets in the batch (released ones included). */
+  get length (): number { return this.#leases.length }
+
+  /** Number of packets still held (neither released nor handed to a device). */
+  get live (): number { return this.native.live() }
+
+  /** The lease of packet `i` (negative counts from the end, like Array.prototype.at). */
+  at (i: number): Lease | undefined {
+    const n = this.#leases.length
+    const index = i < 0 ? n + i : i
+    if (!Number.isInteger(index) || index < 0 || index >= n) return undefined
+    let lease = this.#leases[index]
+    if (lease === undefined) {
+      lease = new Lease(this, index)
+      this.#leases[index] = lease
+    }
+    return lease
+  }
+
+  * [Symbol.iterator] (): Iterator<Lease> {
+    for (let i = 0; i < this.#leases.length; i++) yield this.at(i) as Lease
+  }
+
+  /** Releases every lease still held; returns how many were released. Never throws twice. */
+  release (): number {
+    let released = 0
+    for (const lease of this.#leases) {
+      if (lease !== undefined && lease.held) { lease.release(); released++ }
+    }
+    return released + this.native.releaseAll()
+  }
+
+  [Symbol.dispose] (): void { this.release() }
+
+  /** @internal Ownership of every held packet moves to a device; returns the native batch. */
+  surrender (): NativeBatch {
+    for (const lease of this.#leases) {
+      if (lease !== undefined && lease.held) lease.surrenderView()
+    }
+    return this.native
+  }
+}
+
+export function assertLeaseLike (value: unknown): void {
+  if (!(value instanceof Lease) && !(value instanceof PacketBatch) && !Buffer.isBuffer(value)) {
+    throw tunioError('ERR_TUNIO_INVALID_ARG', 'expected a Lease, a PacketBatch or a Buffer')
+  }
+}

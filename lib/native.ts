@@ -1,0 +1,40 @@
+/** Shapes of the native addon's exports (internal; the public API is in index.ts). */
+
+export interface NativeEndpoint { address: string, family: 'IPv4' | 'IPv6', port?: number, ifindex?: number }
+
+export interface NativeGsoMeta {
+  type: number, ecn: boolean, needsCsum: boolean, hdrLen: number, size: number, csumStart: number, csumOffset: number
+}
+
+export interface NativeMeta { remote?: NativeEndpoint, local?: NativeEndpoint, ecn: number, gso?: NativeGsoMeta }
+
+export interface NativeBatch {
+  size (): number
+  live (): number
+  lengthOf (i: number): number
+  buffer (i: number): Buffer
+  release (i: number, view?: Buffer): boolean
+  releaseAll (): number
+  detach (view: ArrayBufferView | ArrayBuffer): boolean
+  writeBack (i: number, view: Buffer): boolean
+  truncate (i: number, length: number): number
+  meta (i: number): NativeMeta
+  extract (i: number): NativeBatch
+}
+
+export interface NativePoolStats {
+  capBytes: number, reservedBytes: number, inUseBytes: number, highWaterBytes: number, slotsInUse: number,
+  leaseFailures: number, leaked: number, acquired: number, externalBuffers: boolean
+}
+
+export interface NativePool {
+  lease (size: number): NativeBatch
+  stats (): NativePoolStats
+}
+
+export interface NativeBinding {
+  NativePool: new (capBytes: number) => NativePool
+  NativeBatch: new () => NativeBatch
+  setExternalBuffers (allowed: boolean): void
+  [name: string]: unknown
+}

@@ -1,0 +1,73 @@
+/** Buffer pools: bounded memory that every packet of a device lives in. */
+import { binding } from './binding'
+import { invalidOption, tunioError } from './errors'
+import { Lease, PacketBatch } from './lease'
+import type { NativePool } from './native'
+
+export interface PoolOptions {
+  /** Upper bound of memory the pool reserves, in bytes (default 64 MiB, minimum 128 KiB). */
+  capBytes?: number
+}
+
+export interface PoolStats {
+  capBytes: number
+  /** Memory taken from the system so far (grows in 256 KiB chunks up to capBytes). */
+  reservedBytes: number
+  /** Memory held by leases, batches and in-flight packets. */
+  inUseBytes: number
+  highWaterBytes: number
+  slotsInUse: number
+  /** Leases refused because the cap was reached. */
+  leaseFailures: number
+  /** Packets that were garbage-collected without release(). */
+  leaked: number
+  acquired: number
+  /** False when the runtime forbids external buffers and lease buffers are copies. */
+  externalBuffers: boolean
+}
+
+export const MAX_LEASE_SIZE = 65536
+const MIN_CAP = 128 * 1024
+const MAX_CAP = 2 ** 40
+
+export class Pool {
+  /** @internal */
+  readonly native: NativePool
+
+  constructor (options: PoolOptions = {}) {
+    if (options === null || typeof options !== 'object') throw invalidOption('pool', 'must be an object')
+    for (const key of Object.keys(options)) {
+      if (key !== 'capBytes') throw invalidOption(key, 'unknown option for a pool')
+    }
+    const cap = options.capBytes ?? 64 * 1024 * 1024
+    if (typeof cap !== 'number' || !Number.isInteger(cap) || cap < MIN_CAP || cap > MAX_CAP) {
+      throw invalidOption('capBytes', `must be an integer between ${MIN_CAP} and ${MAX_CAP}`)
+    }
+    const { NativePool: NativePoolCtor } = binding()
+    this.native = new NativePoolCtor(cap)
+  }
+
+  /**
+   * A fresh lease of `size` bytes for the caller to fill (e.g. ciphertext), then hand to
+   * send()/write() or release(). The bytes are not zeroed. Throws ERR_TUNIO_POOL_EXHAUSTED
+   * when the cap is reached.
+   */
+  lease (size: number): Lease {
+    if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > MAX_LEASE_SIZE) {
+      throw tunioError('ERR_TUNIO_INVALID_ARG', `size must be an integer between 0 and ${MAX_LEASE_SIZE}`)
+    }
+    return new PacketBatch(this.native.lease(size)).at(0) as Lease
+  }
+
+  stats (): PoolStats {
+    return this.native.stats()
+  }
+}
+
+let defaultPool: Pool | undefined
+
+/** The pool devices use when none is given: one per thread (worker_threads each get theirs). */
+export function getDefaultPool (): Pool {
+  if (defaultPool === undefined) defaultPool = new Pool()
+  return defaultPool
+}

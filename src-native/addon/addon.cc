@@ -1,0 +1,41 @@
+// Module entry: registers the wrapped classes in per-environment instance data
+// (NODE_API_MODULE with node-addon-api is context-aware: Init runs once per environment).
+#include <napi.h>
+
+#include "addon_data.h"
+#include "batch_wrap.h"
+#include "pool_wrap.h"
+
+namespace tunio {
+
+namespace {
+
+// setExternalBuffers(false) forces the copy path that runtimes without external buffers take.
+Napi::Value SetExternalBuffers(const Napi::CallbackInfo& info) {
+  GetAddonData(info.Env())->external_buffers = info.Length() > 0 && info[0].ToBoolean().Value();
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);  // deleted by Node when the environment goes away
+
+  Napi::Function pool = PoolWrap::Define(env);
+  data->pool_ctor = Napi::Persistent(pool);
+  exports.Set("NativePool", pool);
+
+  Napi::Function batch = BatchWrap::Define(env);
+  data->batch_ctor = Napi::Persistent(batch);
+  exports.Set("NativeBatch", batch);
+
+  exports.Set("setExternalBuffers", Napi::Function::New(env, SetExternalBuffers));
+  return exports;
+}
+
+}  // namespace tunio
+
+static Napi::Object InitTunio(Napi::Env env, Napi::Object exports) { return tunio::Init(env, exports); }
+
+NODE_API_MODULE(tunio, InitTunio)

@@ -1,0 +1,284 @@
+#include "batch_wrap.h"
+
+#include <cstring>
+
+#include "addon_data.h"
+#include "endpoint_js.h"
+#include "errors.h"
+
+namespace tunio {
+
+namespace {
+
+void FinalizeView(Napi::Env /*env*/, uint8_t* /*data*/, ViewRecord* record) {
+  record->finalized = true;
+  record->ref.reset();
+  if (!record->entry_alive) delete record;
+}
+
+// Called by the batch entry when it lets go of its view (release, move or batch GC).
+void EntryDropsView(ViewRecord* record) {
+  record->entry_alive = false;
+  record->ref.reset();
+  if (record->finalized) delete record;
+}
+
+}  // namespace
+
+bool DetachView(Napi::Env env, Napi::Value value) {
+  napi_value arraybuffer = nullptr;
+  if (value.IsArrayBuffer()) {
+    arraybuffer = value;
+  } else if (value.IsTypedArray()) {
+    if (napi_get_typedarray_info(env, value, nullptr, nullptr, nullptr, &arraybuffer, nullptr) != napi_ok) return false;
+  } else {
+    return false;
+  }
+  bool detached = false;
+  if (napi_is_detached_arraybuffer(env, arraybuffer, &detached) == napi_ok && detached) return true;
+  return napi_detach_arraybuffer(env, arraybuffer) == napi_ok;
+}
+
+Napi::Function BatchWrap::Define(Napi::Env env) {
+  return DefineClass(env, "NativeBatch",
+                     {
+                         InstanceMethod<&BatchWrap::Size>("size"),
+                         InstanceMethod<&BatchWrap::Live>("live"),
+                         InstanceMethod<&BatchWrap::LengthOf>("lengthOf"),
+                         InstanceMethod<&BatchWrap::Buffer>("buffer"),
+                         InstanceMethod<&BatchWrap::Release>("release"),
+                         InstanceMethod<&BatchWrap::ReleaseAll>("releaseAll"),
+                         InstanceMethod<&BatchWrap::Detach>("detach"),
+                         InstanceMethod<&BatchWrap::WriteBack>("writeBack"),
+                         InstanceMethod<&BatchWrap::Truncate>("truncate"),
+                         InstanceMethod<&BatchWrap::Meta>("meta"),
+                         InstanceMethod<&BatchWrap::Extract>("extract"),
+                     });
+}
+
+Napi::Object BatchWrap::Create(Napi::Env env, std::shared_ptr<BufferPool> pool, std::vector<Packet>&& packets) {
+  Napi::Object obj = GetAddonData(env)->batch_ctor.New({});
+  BatchWrap* self = BatchWrap::Unwrap(obj);
+  self->pool_ = std::move(pool);
+  self->packets_ = std::move(packets);
+  self->views_.assign(self->packets_.size(), nullptr);
+  self->live_ = self->packets_.size();
+  return obj;
+}
+
+BatchWrap* BatchWrap::Unwrap(Napi::Value value) {
+  if (!value.IsObject()) return nullptr;
+  Napi::Env env = value.Env();
+  Napi::Object obj = value.As<Napi::Object>();
+  bool is_batch = false;
+  napi_instanceof(env, obj, GetAddonData(env)->batch_ctor.Value(), &is_batch);
+  if (!is_batch) return nullptr;
+  return Napi::ObjectWrap<BatchWrap>::Unwrap(obj);
+}
+
+BatchWrap::BatchWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BatchWrap>(info) {}
+
+BatchWrap::~BatchWrap() {
+  // Reached only by GC: whatever is still held was never released by its owner.
+  for (size_t i = 0; i < packets_.size(); i++) {
+    if (packets_[i].valid()) {
+      pool_->count_leak();
+      DropEntry(static_cast<uint32_t>(i));
+    }
+  }
+}
+
+void BatchWrap::DropEntry(uint32_t index) {
+  if (views_[index]) {
+    EntryDropsView(views_[index]);
+    views_[index] = nullptr;
+  }
+  if (packets_[index].valid()) {
+    packets_[index].slot.reset();
+    live_--;
+  }
+}
+
+void BatchWrap::TakeAll(std::vector<Packet>& out) {
+  for (size_t i = 0; i < packets_.size(); i++) {
+    if (!packets_[i].valid()) continue;
+    if (views_[i]) {
+      EntryDropsView(views_[i]);
+      views_[i] = nullptr;
+    }
+    out.push_back(std::move(packets_[i]));
+    live_--;
+  }
+}
+
+bool BatchWrap::CheckIndex(const Napi::CallbackInfo& info, uint32_t* index) {
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    ThrowTypeError(info.Env(), "ERR_TUNIO_INVALID_ARG", "index must be a number");
+    return false;
+  }
+  int64_t i = info[0].As<Napi::Number>().Int64Value();
+  if (i < 0 || static_cast<uint64_t>(i) >= packets_.size()) {
+    ThrowRangeError(info.Env(), "ERR_TUNIO_INVALID_ARG", "index out of range");
+    return false;
+  }
+  *index = static_cast<uint32_t>(i);
+  return true;
+}
+
+Napi::Value BatchWrap::Size(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(packets_.size()));
+}
+
+Napi::Value BatchWrap::Live(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(live_));
+}
+
+Napi::Value BatchWrap::LengthOf(const Napi::CallbackInfo& info) {
+  uint32_t i;
+  if (!CheckIndex(info, &i)) return Napi::Value();
+  if (!packets_[i].valid()) return Napi::Number::New(info.Env(), -1);
+  return Napi::Number::New(info.Env(), packets_[i].length);
+}
+
+Napi::Value BatchWrap::Buffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t i;
+  if (!CheckIndex(info, &i)) return Napi::Value();
+  Packet& p = packets_[i];
+  if (!p.valid()) {
+    ThrowError(env, "ERR_TUNIO_LEASE_RELEASED", "lease was already released or handed to send()/write()");
+    return Napi::Value();
+  }
+  AddonData* data = GetAddonData(env);
+  if (data->external_buffers && !views_[i]) {
+    auto* record = new ViewRecord{pool_, SlotRef::share(p.slot.get())};
+    napi_value result;
+    napi_status status = napi_create_external_buffer(
+        env, p.length, p.data(),
+        [](napi_env e, void* d, void* hint) {
+          FinalizeView(Napi::Env(e), static_cast<uint8_t*>(d), static_cast<ViewRecord*>(hint));
+        },
+        record, &result);
+    if (status == napi_ok) {
+      views_[i] = record;
+      return Napi::Value(env, result);
+    }
+    record->ref.reset();
+    delete record;
+    if (status != napi_no_external_buffers_allowed) {
+      ThrowError(env, "ERR_TUNIO_NAPI", "napi_create_external_buffer failed");
+      return Napi::Value();
+    }
+    // The runtime forbids external buffers (Electron's V8 sandbox): copy from now on.
+    data->external_buffers = false;
+  }
+  // Copy mode (or a second Buffer for the same entry): a copy whose changes are written back
+  // by writeBack() before ownership moves to a device (lib/lease.ts does that).
+  return Napi::Buffer<uint8_t>::Copy(env, p.data(), p.length);
+}
+
+Napi::Value BatchWrap::Release(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t i;
+  if (!CheckIndex(info, &i)) return Napi::Value();
+  if (!packets_[i].valid()) return Napi::Boolean::New(env, false);
+  // Detach first: from here on no JS view can read the bytes, so the slot can be reused now.
+  if (info.Length() > 1 && !info[1].IsUndefined()) DetachView(env, info[1]);
+  DropEntry(i);
+  return Napi::Boolean::New(env, true);
+}
+
+Napi::Value BatchWrap::ReleaseAll(const Napi::CallbackInfo& info) {
+  size_t released = 0;
+  for (size_t i = 0; i < packets_.size(); i++) {
+    if (packets_[i].valid()) {
+      DropEntry(static_cast<uint32_t>(i));
+      released++;
+    }
+  }
+  return Napi::Number::New(info.Env(), static_cast<double>(released));
+}
+
+Napi::Value BatchWrap::Detach(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1) return Napi::Boolean::New(info.Env(), false);
+  return Napi::Boolean::New(info.Env(), DetachView(info.Env(), info[0]));
+}
+
+Napi::Value BatchWrap::WriteBack(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t i;
+  if (!CheckIndex(info, &i)) return Napi::Value();
+  if (!packets_[i].valid() || info.Length() < 2 || !info[1].IsBuffer()) return Napi::Boolean::New(env, false);
+  auto buf = info[1].As<Napi::Buffer<uint8_t>>();
+  if (buf.Data() == packets_[i].data()) return Napi::Boolean::New(env, true);  // zero-copy view
+  size_t n = buf.Length() < packets_[i].length ? buf.Length() : packets_[i].length;
+  std::memcpy(packets_[i].data(), buf.Data(), n);
+  return Napi::Boolean::New(env, true);
+}
+
+// Shortens a lease (e.g. ciphertext shorter than the slot asked for). Growing is refused: the
+// slot capacity beyond the original length may belong to a neighbouring view.
+Napi::Value BatchWrap::Truncate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t i;
+  if (!CheckIndex(info, &i)) return Napi::Value();
+  if (!packets_[i].valid()) {
+    ThrowError(env, "ERR_TUNIO_LEASE_RELEASED", "lease was already released or handed to send()/write()");
+    return Napi::Value();
+  }
+  if (info.Length() < 2 || !info[1].IsNumber()) {
+    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "length must be a number");
+    return Napi::Value();
+  }
+  int64_t n = info[1].As<Napi::Number>().Int64Value();
+  if (n < 0 || n > packets_[i].length) {
+    ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "length must be between 0 and the lease's length");
+    return Napi::Value();
+  }
+  packets_[i].length = static_cast<uint32_t>(n);
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// Moves packet i into a new batch of its own (one lease handed to a device on its own).
+Napi::Value BatchWrap::Extract(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t i;
+  if (!CheckIndex(info, &i)) return Napi::Value();
+  if (!packets_[i].valid()) {
+    ThrowError(env, "ERR_TUNIO_LEASE_RELEASED", "lease was already released or handed to send()/write()");
+    return Napi::Value();
+  }
+  if (views_[i]) {
+    EntryDropsView(views_[i]);
+    views_[i] = nullptr;
+  }
+  std::vector<Packet> one;
+  one.push_back(std::move(packets_[i]));
+  live_--;
+  return Create(env, pool_, std::move(one));
+}
+
+Napi::Value BatchWrap::Meta(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t i;
+  if (!CheckIndex(info, &i)) return Napi::Value();
+  const Packet& p = packets_[i];
+  Napi::Object meta = Napi::Object::New(env);
+  if (!p.remote.empty()) meta.Set("remote", EndpointToJs(env, p.remote, true));
+  if (!p.local.empty()) meta.Set("local", EndpointToJs(env, p.local, false));
+  meta.Set("ecn", Napi::Number::New(env, p.ecn));
+  if (p.gso.gso_type != 0 || p.gso.flags != 0) {
+    Napi::Object g = Napi::Object::New(env);
+    g.Set("type", Napi::Number::New(env, p.gso.gso_type));
+    g.Set("ecn", Napi::Boolean::New(env, p.gso.ecn));
+    g.Set("needsCsum", Napi::Boolean::New(env, (p.gso.flags & 1) != 0));
+    g.Set("hdrLen", Napi::Number::New(env, p.gso.hdr_len));
+    g.Set("size", Napi::Number::New(env, p.gso.gso_size));
+    g.Set("csumStart", Napi::Number::New(env, p.gso.csum_start));
+    g.Set("csumOffset", Napi::Number::New(env, p.gso.csum_offset));
+    meta.Set("gso", g);
+  }
+  return meta;
+}
+
+}  // namespace tunio

@@ -1,0 +1,71 @@
+// PacketBatch on the native side: the packets of one read (or one pool.lease()), each entry
+// owning one slot reference until it is released or moved to send()/write().
+//
+// JavaScript creates Lease objects lazily (batch.at(i)); a batch passed straight to
+// send()/write() never materialises a JS object or Buffer per packet, which is what keeps the
+// per-packet cost off the JS thread.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <vector>
+
+#include "buffer_pool.h"
+#include "packet.h"
+
+namespace tunio {
+
+// Keeps the slot alive for as long as a zero-copy Buffer over it exists. Shared between the
+// batch entry and the Buffer's finalizer; whichever lets go last frees it. On release() the
+// Buffer is detached first (no JS view can see the bytes any more), then the slot reference
+// is dropped at once so the memory is reused without waiting for GC.
+struct ViewRecord {
+  std::shared_ptr<BufferPool> pool;  // the slot points into this pool
+  SlotRef ref;
+  bool entry_alive = true;
+  bool finalized = false;
+};
+
+class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  static Napi::Object Create(Napi::Env env, std::shared_ptr<BufferPool> pool, std::vector<Packet>&& packets);
+  static BatchWrap* Unwrap(Napi::Value value);  // nullptr if not a batch
+
+  explicit BatchWrap(const Napi::CallbackInfo& info);
+  ~BatchWrap() override;
+
+  // Moves every live packet out (ownership goes to a device) and detaches nothing: the JS side
+  // detaches the Buffers it created before calling into the device.
+  void TakeAll(std::vector<Packet>& out);
+  size_t live() const { return live_; }
+  const std::shared_ptr<BufferPool>& pool() const { return pool_; }
+
+ private:
+  Napi::Value Size(const Napi::CallbackInfo& info);
+  Napi::Value Live(const Napi::CallbackInfo& info);
+  Napi::Value LengthOf(const Napi::CallbackInfo& info);
+  Napi::Value Buffer(const Napi::CallbackInfo& info);
+  Napi::Value Release(const Napi::CallbackInfo& info);
+  Napi::Value ReleaseAll(const Napi::CallbackInfo& info);
+  Napi::Value Detach(const Napi::CallbackInfo& info);
+  Napi::Value WriteBack(const Napi::CallbackInfo& info);
+  Napi::Value Truncate(const Napi::CallbackInfo& info);
+  Napi::Value Meta(const Napi::CallbackInfo& info);
+  Napi::Value Extract(const Napi::CallbackInfo& info);
+
+  bool CheckIndex(const Napi::CallbackInfo& info, uint32_t* index);
+  void DropEntry(uint32_t index);
+
+  std::shared_ptr<BufferPool> pool_;
+  std::vector<Packet> packets_;
+  std::vector<ViewRecord*> views_;
+  size_t live_ = 0;
+};
+
+// Detaches the ArrayBuffer behind a Buffer/TypedArray/ArrayBuffer so every view of it reads as
+// zero-length. Returns false (no exception) when the value is not detachable.
+bool DetachView(Napi::Env env, Napi::Value value);
+
+}  // namespace tunio

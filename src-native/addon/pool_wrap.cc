@@ -1,0 +1,78 @@
+#include "pool_wrap.h"
+
+#include <vector>
+
+#include "addon_data.h"
+#include "batch_wrap.h"
+#include "errors.h"
+
+namespace tunio {
+
+Napi::Function PoolWrap::Define(Napi::Env env) {
+  return DefineClass(env, "NativePool",
+                     {InstanceMethod<&PoolWrap::Lease>("lease"), InstanceMethod<&PoolWrap::Stats>("stats")});
+}
+
+PoolWrap* PoolWrap::Unwrap(Napi::Value value) {
+  if (!value.IsObject()) return nullptr;
+  Napi::Env env = value.Env();
+  bool is_pool = false;
+  napi_instanceof(env, value, GetAddonData(env)->pool_ctor.Value(), &is_pool);
+  return is_pool ? Napi::ObjectWrap<PoolWrap>::Unwrap(value.As<Napi::Object>()) : nullptr;
+}
+
+// new NativePool(capBytes): the JS layer validates options; this re-checks the type only.
+PoolWrap::PoolWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PoolWrap>(info) {
+  size_t cap = BufferPool::kDefaultCapBytes;
+  if (info.Length() > 0 && info[0].IsNumber()) {
+    double v = info[0].As<Napi::Number>().DoubleValue();
+    if (v > 0) cap = static_cast<size_t>(v);
+  }
+  pool_ = std::make_shared<BufferPool>(cap);
+}
+
+Napi::Value PoolWrap::Lease(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "size must be a number");
+    return Napi::Value();
+  }
+  double size = info[0].As<Napi::Number>().DoubleValue();
+  if (!(size >= 0 && size <= BufferPool::kMaxLeaseSize) || size != static_cast<double>(static_cast<int64_t>(size))) {
+    ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG",
+                    "size must be an integer between 0 and " + std::to_string(BufferPool::kMaxLeaseSize));
+    return Napi::Value();
+  }
+  Slot* slot = pool_->acquire(static_cast<size_t>(size));
+  if (!slot) {
+    ThrowError(env, "ERR_TUNIO_POOL_EXHAUSTED",
+               "buffer pool is full (cap " + std::to_string(pool_->cap_bytes()) +
+                   " bytes): release leases or raise poolCapBytes");
+    return Napi::Value();
+  }
+  std::vector<Packet> packets(1);
+  packets[0].slot = SlotRef(slot);
+  packets[0].length = static_cast<uint32_t>(size);
+  return BatchWrap::Create(env, pool_, std::move(packets));
+}
+
+Napi::Object PoolStatsToJs(Napi::Env env, const PoolStats& s) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("capBytes", Napi::Number::New(env, static_cast<double>(s.cap_bytes)));
+  o.Set("reservedBytes", Napi::Number::New(env, static_cast<double>(s.reserved_bytes)));
+  o.Set("inUseBytes", Napi::Number::New(env, static_cast<double>(s.in_use_bytes)));
+  o.Set("highWaterBytes", Napi::Number::New(env, static_cast<double>(s.high_water_bytes)));
+  o.Set("slotsInUse", Napi::Number::New(env, static_cast<double>(s.slots_in_use)));
+  o.Set("leaseFailures", Napi::Number::New(env, static_cast<double>(s.lease_failures)));
+  o.Set("leaked", Napi::Number::New(env, static_cast<double>(s.leaked)));
+  o.Set("acquired", Napi::Number::New(env, static_cast<double>(s.acquired)));
+  return o;
+}
+
+Napi::Value PoolWrap::Stats(const Napi::CallbackInfo& info) {
+  Napi::Object o = PoolStatsToJs(info.Env(), pool_->stats());
+  o.Set("externalBuffers", Napi::Boolean::New(info.Env(), GetAddonData(info.Env())->external_buffers));
+  return o;
+}
+
+}  // namespace tunio
