@@ -449,7 +449,7 @@ DevError Rtnl::add_address(int ifindex, const Cidr& cidr) {
     return DevError::make(EAFNOSUPPORT, "RTM_NEWADDR", "address family must be 4 or 6");
   Request r = address_request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifindex, cidr);
   DevError e = transact(r.buf, r.len, "RTM_NEWADDR", 0, nullptr);
-  if (!e.ok() && e.detail.empty()) e.detail = format_cidr(cidr);
+  if (!e.ok()) e.detail = format_cidr(cidr) + (e.detail.empty() ? "" : ": " + e.detail);
   return e;
 }
 
@@ -458,7 +458,7 @@ DevError Rtnl::del_address(int ifindex, const Cidr& cidr) {
     return DevError::make(EAFNOSUPPORT, "RTM_DELADDR", "address family must be 4 or 6");
   Request r = address_request(RTM_DELADDR, 0, ifindex, cidr);
   DevError e = transact(r.buf, r.len, "RTM_DELADDR", 0, nullptr);
-  if (!e.ok() && e.detail.empty()) e.detail = format_cidr(cidr);
+  if (!e.ok()) e.detail = format_cidr(cidr) + (e.detail.empty() ? "" : ": " + e.detail);
   return e;
 }
 

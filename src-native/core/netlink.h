@@ -70,6 +70,7 @@ struct TunLinkInfo {
   bool vnet_hdr = false;
   bool persist = false;
   bool multi_queue = false;
+  // The kernel reports these two only for multi-queue devices (0 otherwise).
   uint32_t num_queues = 0;           // attached queues (fds)
   uint32_t num_disabled_queues = 0;  // detached with IFF_DETACH_QUEUE
   int64_t owner = -1;

@@ -161,9 +161,8 @@ DevError TunDevice::open(const TunOptions& opts, TunDevice* out) {
                               "'" + opts.name + "' is single-queue; cannot open " +
                                   std::to_string(opts.queues) + " queues");
       multi_queue = li.tun.multi_queue;
-      if (!multi_queue && li.tun.num_queues > 0)
-        return DevError::make(EBUSY, "TunDevice::open(attach)",
-                              "single-queue device '" + opts.name + "' already has a reader");
+      // A single-queue device with a reader makes TUNSETIFF fail with EBUSY by itself (and
+      // the kernel does not report num_queues for it), so only multi-queue needs this check.
       if (li.tun.num_queues > 0) {
         // Other readers rely on the device's current header setting; do not flip it.
         if (li.tun.vnet_hdr && offload_mode == OffloadMode::kOff)
