@@ -1,0 +1,727 @@
+#include "udp_socket.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+#ifndef SOL_UDP
+#define SOL_UDP IPPROTO_UDP
+#endif
+
+namespace tunio {
+
+namespace {
+
+// Errors that describe one peer or one datagram rather than the socket. On receive they are
+// ICMP-originated (the kernel converts port/host/net unreachable, frag-needed, parameter
+// problem, admin-prohibited into these); on send they can also come straight from routing.
+// Either way the socket is fine and the next datagram may well succeed.
+bool is_icmp_error(int e) {
+  switch (e) {
+    case ECONNREFUSED: case EHOSTUNREACH: case EHOSTDOWN: case ENONET: case ENETUNREACH:
+    case ENETDOWN: case EMSGSIZE: case EPROTO: case EACCES: case ENOPROTOOPT: case EOPNOTSUPP:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Errors that mean the socket itself is unusable (or our memory is wrong): no point going on.
+bool is_fatal_send_error(int e) { return e == EBADF || e == ENOTSOCK || e == EFAULT; }
+
+bool same_local(const IpEndpoint& a, const IpEndpoint& b) {
+  if (a.family != b.family) return false;
+  if (a.family == 0) return true;
+  return a.ifindex == b.ifindex &&
+         std::memcmp(a.addr, b.addr, a.family == 4 ? 4 : 16) == 0;
+}
+
+bool same_dest(const IpEndpoint& a, const IpEndpoint& b) {
+  return a.same_address_port(b) && (a.family != 6 || a.scope_id == b.scope_id);
+}
+
+const IpEndpoint kNoEndpoint{};
+
+inline const IpEndpoint& effective_dest(const Packet& p, const IpEndpoint* default_to) {
+  if (!p.remote.empty()) return p.remote;
+  return default_to ? *default_to : kNoEndpoint;
+}
+
+inline bool packet_invalid(const Packet& p) { return p.length > 0 && !p.valid(); }
+
+bool is_v4_mapped(const in6_addr& a) {
+  static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return std::memcmp(a.s6_addr, prefix, 12) == 0;
+}
+
+void set_from_in6(IpEndpoint& ep, const in6_addr& a) {
+  if (is_v4_mapped(a)) {
+    ep.family = 4;
+    std::memcpy(ep.addr, a.s6_addr + 12, 4);
+  } else {
+    ep.family = 6;
+    std::memcpy(ep.addr, a.s6_addr, 16);
+  }
+}
+
+// Appends one cmsg at `*cursor` (the caller's buffer is cmsghdr-aligned and large enough).
+// Done by hand instead of CMSG_NXTHDR: glibc's CMSG_NXTHDR reads the next header's cmsg_len,
+// which would force zeroing the whole buffer before every send.
+inline void put_cmsg(uint8_t*& cursor, int level, int type, const void* data, size_t len) {
+  cmsghdr* cm = reinterpret_cast<cmsghdr*>(cursor);
+  cm->cmsg_level = level;
+  cm->cmsg_type = type;
+  cm->cmsg_len = CMSG_LEN(len);
+  std::memcpy(CMSG_DATA(cm), data, len);
+  cursor += CMSG_SPACE(len);
+}
+
+int setopt_int(int fd, int level, int name, int value) {
+  return ::setsockopt(fd, level, name, &value, sizeof value);
+}
+
+int pmtu_value(PmtuMode mode) {
+  switch (mode) {
+    case PmtuMode::kDo: return IP_PMTUDISC_DO;
+    case PmtuMode::kProbe: return IP_PMTUDISC_PROBE;
+    case PmtuMode::kDont:
+    default: return IP_PMTUDISC_DONT;
+  }
+}
+
+}  // namespace
+
+void PeerErrorCounts::add(int err, uint64_t n) {
+  switch (err) {
+    case ECONNREFUSED: conn_refused += n; break;
+    case EHOSTUNREACH: case EHOSTDOWN: case ENONET: case EACCES: host_unreach += n; break;
+    case ENETUNREACH: case ENETDOWN: net_unreach += n; break;
+    case EMSGSIZE: msg_size += n; break;
+    default: other += n; break;
+  }
+}
+
+// --- planner -------------------------------------------------------------------------------
+
+size_t plan_udp_sends(const Packet* pkts, size_t n, const IpEndpoint* default_to,
+                      const SendPlanLimits& limits, std::vector<SendGroup>& out) {
+  out.clear();
+  const bool gso = limits.gso && limits.max_segments >= 2;
+  size_t i = 0;
+  while (i < n) {
+    const Packet& head = pkts[i];
+    SendGroup g;
+    g.first = static_cast<uint32_t>(i);
+    g.count = 1;
+    if (packet_invalid(head)) {
+      g.invalid = true;
+      out.push_back(g);
+      i++;
+      continue;
+    }
+    const uint32_t size = head.length;
+    // A segment size must fit the u16 cmsg and a run needs at least two datagrams to fit.
+    if (gso && size > 0 && size <= 0xffff && size * 2 <= limits.max_payload) {
+      const IpEndpoint& dest = effective_dest(head, default_to);
+      uint64_t total = size;
+      size_t j = i + 1;
+      while (j < n && j - i < limits.max_segments) {
+        const Packet& p = pkts[j];
+        if (packet_invalid(p) || p.length == 0 || p.length > size) break;
+        if (total + p.length > limits.max_payload) break;
+        if (p.ecn != head.ecn || !same_local(p.local, head.local) ||
+            !same_dest(effective_dest(p, default_to), dest)) {
+          break;
+        }
+        total += p.length;
+        j++;
+        if (p.length < size) break;  // a shorter datagram can only be the last segment
+      }
+      g.count = static_cast<uint32_t>(j - i);
+      if (g.count > 1) g.gso_size = static_cast<uint16_t>(size);
+    }
+    out.push_back(g);
+    i += g.count;
+  }
+  return out.size();
+}
+
+// --- addresses -------------------------------------------------------------------------------
+
+socklen_t endpoint_to_sockaddr(const IpEndpoint& ep, int socket_family, sockaddr_in6* out) {
+  std::memset(out, 0, sizeof *out);
+  if (ep.family == 4 && socket_family == AF_INET) {
+    sockaddr_in* sin = reinterpret_cast<sockaddr_in*>(out);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(ep.port);
+    std::memcpy(&sin->sin_addr, ep.addr, 4);
+    return sizeof(sockaddr_in);
+  }
+  if (ep.family == 4) {  // AF_INET6 socket: v4-mapped (dual-stack)
+    out->sin6_family = AF_INET6;
+    out->sin6_port = htons(ep.port);
+    out->sin6_addr.s6_addr[10] = 0xff;
+    out->sin6_addr.s6_addr[11] = 0xff;
+    std::memcpy(out->sin6_addr.s6_addr + 12, ep.addr, 4);
+    return sizeof(sockaddr_in6);
+  }
+  if (ep.family == 6) {  // on an AF_INET socket the kernel answers EAFNOSUPPORT
+    out->sin6_family = AF_INET6;
+    out->sin6_port = htons(ep.port);
+    std::memcpy(out->sin6_addr.s6_addr, ep.addr, 16);
+    out->sin6_scope_id = ep.scope_id;
+    return sizeof(sockaddr_in6);
+  }
+  return 0;
+}
+
+IpEndpoint endpoint_from_sockaddr(const sockaddr* sa, socklen_t len) {
+  IpEndpoint ep;
+  if (sa->sa_family == AF_INET && len >= static_cast<socklen_t>(sizeof(sockaddr_in))) {
+    const sockaddr_in* sin = reinterpret_cast<const sockaddr_in*>(sa);
+    ep.family = 4;
+    std::memcpy(ep.addr, &sin->sin_addr, 4);
+    ep.port = ntohs(sin->sin_port);
+  } else if (sa->sa_family == AF_INET6 && len >= static_cast<socklen_t>(sizeof(sockaddr_in6))) {
+    const sockaddr_in6* sin6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    set_from_in6(ep, sin6->sin6_addr);
+    ep.port = ntohs(sin6->sin6_port);
+    if (ep.family == 6) ep.scope_id = sin6->sin6_scope_id;
+  }
+  return ep;
+}
+
+// --- open ------------------------------------------------------------------------------------
+
+UdpOpenResult UdpSocket::open(const UdpOptions& options) {
+  UdpOpenResult result;
+  std::unique_ptr<UdpSocket> sock(new (std::nothrow) UdpSocket());
+  if (!sock) {
+    result.error = SysError::make(ENOMEM, "new UdpSocket");
+    return result;
+  }
+  result.error = sock->init(options);
+  if (result.error.ok()) result.socket = std::move(sock);
+  return result;  // on failure `sock` closes the fd
+}
+
+UdpSocket::~UdpSocket() = default;
+
+SysError UdpSocket::init(const UdpOptions& o) {
+  if (o.bind.family != 4 && o.bind.family != 6) return SysError::make(EINVAL, "options(bind)");
+  if (o.batch_size == 0 || o.batch_size > kMaxUdpBatch) {
+    return SysError::make(EINVAL, "options(batch_size)");
+  }
+  family_ = o.bind.family == 4 ? AF_INET : AF_INET6;
+  batch_ = o.batch_size;
+  force_gso_eio_ = o.force_gso_eio_once;
+  // Non-blocking: the addon waits with uv_poll. Close-on-exec: a child_process must not
+  // inherit (and keep open) the VPN's socket.
+  fd_.reset(::socket(family_, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP));
+  if (!fd_) return SysError::from_errno("socket");
+  const int fd = fd_.get();
+  const bool v6 = family_ == AF_INET6;
+  const bool dual = v6 && !o.ipv6_only;
+
+  if (v6 && setopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, o.ipv6_only ? 1 : 0) != 0) {
+    return SysError::from_errno("setsockopt(IPV6_V6ONLY)");
+  }
+  if (o.reuse_port && setopt_int(fd, SOL_SOCKET, SO_REUSEPORT, 1) != 0) {
+    return SysError::from_errno("setsockopt(SO_REUSEPORT)");
+  }
+  // The FORCE variants pass net.core.[rw]mem_max (needs CAP_NET_ADMIN); a VPN at line rate
+  // wants several MiB. Without the capability, fall back to the capped plain option.
+  if (o.recv_buffer > 0 && setopt_int(fd, SOL_SOCKET, SO_RCVBUFFORCE, o.recv_buffer) != 0 &&
+      setopt_int(fd, SOL_SOCKET, SO_RCVBUF, o.recv_buffer) != 0) {
+    return SysError::from_errno("setsockopt(SO_RCVBUF)");
+  }
+  if (o.send_buffer > 0 && setopt_int(fd, SOL_SOCKET, SO_SNDBUFFORCE, o.send_buffer) != 0 &&
+      setopt_int(fd, SOL_SOCKET, SO_SNDBUF, o.send_buffer) != 0) {
+    return SysError::from_errno("setsockopt(SO_SNDBUF)");
+  }
+  // Destination address + ifindex of each datagram: lets a server on 0.0.0.0/[::] answer from
+  // the address the peer wrote to (sticky source, like wireguard-go). On a dual-stack socket
+  // IPV6_RECVPKTINFO also covers IPv4 datagrams (as v4-mapped).
+  if (v6) {
+    if (setopt_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1) != 0) {
+      return SysError::from_errno("setsockopt(IPV6_RECVPKTINFO)");
+    }
+    if (setopt_int(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, 1) != 0) {
+      return SysError::from_errno("setsockopt(IPV6_RECVTCLASS)");
+    }
+    // IPv4 datagrams on a dual-stack socket report their TOS only through the IPv4 option.
+    if (dual && setopt_int(fd, IPPROTO_IP, IP_RECVTOS, 1) != 0) {
+      return SysError::from_errno("setsockopt(IP_RECVTOS)");
+    }
+  } else {
+    if (setopt_int(fd, IPPROTO_IP, IP_PKTINFO, 1) != 0) {
+      return SysError::from_errno("setsockopt(IP_PKTINFO)");
+    }
+    if (setopt_int(fd, IPPROTO_IP, IP_RECVTOS, 1) != 0) {
+      return SysError::from_errno("setsockopt(IP_RECVTOS)");
+    }
+  }
+  if (o.pmtu != PmtuMode::kSystem) {
+    const int value = pmtu_value(o.pmtu);  // IPV6_PMTUDISC_* have the same values
+    if ((!v6 || dual) && setopt_int(fd, IPPROTO_IP, IP_MTU_DISCOVER, value) != 0) {
+      return SysError::from_errno("setsockopt(IP_MTU_DISCOVER)");
+    }
+    if (v6 && setopt_int(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, value) != 0) {
+      return SysError::from_errno("setsockopt(IPV6_MTU_DISCOVER)");
+    }
+  }
+  // Deliberately no IP_RECVERR / IPV6_RECVERR (and so no MSG_ERRQUEUE reads): with it, every
+  // ICMP error for every peer of an unconnected socket is queued on the error queue, charged
+  // to the receive buffer, and must be drained with extra syscalls or it starves reception.
+  // Without it the kernel still reports hard ICMP errors on connected sockets through the
+  // pending socket error (returned once by the next recvmmsg/sendmsg, handled below), and an
+  // unconnected VPN socket has no use for per-datagram ICMP detail: peers are judged by the
+  // tunnel's own keepalives, and an unauthenticated ICMP must not tear anything down.
+
+  if (o.gso != Offload::kOff) {
+    features_.gso = udp_probe_gso(fd);
+    if (!features_.gso && o.gso == Offload::kOn) {
+      return SysError::make(errno ? errno : EOPNOTSUPP, "getsockopt(UDP_SEGMENT) (gso: on)");
+    }
+    if (features_.gso) features_.max_gso_segments = udp_max_gso_segments();
+  }
+  if (o.gro != Offload::kOff) {
+    features_.gro = udp_enable_gro(fd);
+    if (!features_.gro && o.gro == Offload::kOn) {
+      return SysError::from_errno("setsockopt(UDP_GRO) (gro: on)");
+    }
+  }
+
+  sockaddr_in6 sa;
+  socklen_t len = endpoint_to_sockaddr(o.bind, family_, &sa);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0) return SysError::from_errno("bind");
+  len = sizeof sa;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+    return SysError::from_errno("getsockname");
+  }
+  local_ = endpoint_from_sockaddr(reinterpret_cast<sockaddr*>(&sa), len);
+  if (!o.connect.empty()) {
+    len = endpoint_to_sockaddr(o.connect, family_, &sa);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0) {
+      return SysError::from_errno("connect");
+    }
+    peer_ = endpoint_from_sockaddr(reinterpret_cast<sockaddr*>(&sa), len);
+    // connect() may have bound a specific source address (it was a wildcard).
+    len = sizeof sa;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0) {
+      local_ = endpoint_from_sockaddr(reinterpret_cast<sockaddr*>(&sa), len);
+    }
+  }
+
+  // All scratch for the hot path, once. (Throws only on OOM at open; built with
+  // -fno-exceptions that is an abort, as for any allocation in the addon.)
+  plan_.reserve(batch_);
+  send_msgs_.resize(batch_);
+  send_iov_.resize(batch_);
+  send_names_.resize(batch_);
+  send_cmsg_.resize(batch_ * kSendCmsgSpace);
+  recv_msgs_.resize(batch_);
+  recv_iov_.resize(batch_);
+  recv_names_.resize(batch_);
+  recv_cmsg_.resize(batch_ * kRecvCmsgSpace);
+  recv_slots_.assign(batch_, nullptr);
+  return SysError::none();
+}
+
+int UdpSocket::recv_buffer_size() const {
+  int v = 0;
+  socklen_t len = sizeof v;
+  return ::getsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &v, &len) == 0 ? v : -1;
+}
+
+int UdpSocket::send_buffer_size() const {
+  int v = 0;
+  socklen_t len = sizeof v;
+  return ::getsockopt(fd_.get(), SOL_SOCKET, SO_SNDBUF, &v, &len) == 0 ? v : -1;
+}
+
+// --- errors ----------------------------------------------------------------------------------
+
+void UdpSocket::record_error(int err, const char* call, const IpEndpoint* remote) {
+  SocketError e;
+  e.err = err;
+  e.call = call;
+  if (remote) e.remote = *remote;
+  if (errors_count_ == kErrorQueue) {  // full: overwrite the oldest
+    errors_[errors_head_] = e;
+    errors_head_ = (errors_head_ + 1) % kErrorQueue;
+    errors_overwritten_++;
+  } else {
+    errors_[(errors_head_ + errors_count_) % kErrorQueue] = e;
+    errors_count_++;
+  }
+}
+
+std::vector<SocketError> UdpSocket::take_errors() {
+  std::vector<SocketError> out;
+  out.reserve(errors_count_);
+  for (size_t i = 0; i < errors_count_; i++) out.push_back(errors_[(errors_head_ + i) % kErrorQueue]);
+  errors_head_ = 0;
+  errors_count_ = 0;
+  return out;
+}
+
+// --- receive ---------------------------------------------------------------------------------
+
+RecvResult UdpSocket::recv_batch(BufferPool& pool, std::vector<Packet>& out, size_t max_messages,
+                                 RecvStats& stats) {
+  RecvResult result;
+  const size_t want = std::min<size_t>(max_messages, batch_);
+  if (want == 0) return result;
+  // One large slot per message: the kernel needs room for a whole GRO read (up to 64 KiB).
+  // Fewer slots than wanted just means a smaller batch; none at all is backpressure.
+  size_t slots = 0;
+  while (slots < want) {
+    Slot* s = pool.acquire_large();
+    if (!s) break;
+    recv_slots_[slots++] = s;
+  }
+  if (slots == 0) {
+    stats.pool_exhausted++;
+    result.status = RecvStatus::kPoolExhausted;
+    return result;
+  }
+  auto release_from = [this](size_t from, size_t to) {
+    for (size_t i = from; i < to; i++) {
+      BufferPool::unref(recv_slots_[i]);
+      recv_slots_[i] = nullptr;
+    }
+  };
+
+  int n = -1;
+  int peer_errors = 0;
+  for (;;) {
+    for (size_t i = 0; i < slots; i++) {
+      recv_iov_[i].iov_base = recv_slots_[i]->data;
+      recv_iov_[i].iov_len = recv_slots_[i]->capacity;
+      msghdr& h = recv_msgs_[i].msg_hdr;
+      h.msg_name = &recv_names_[i];
+      h.msg_namelen = sizeof(sockaddr_in6);
+      h.msg_iov = &recv_iov_[i];
+      h.msg_iovlen = 1;
+      h.msg_control = &recv_cmsg_[i * kRecvCmsgSpace];
+      h.msg_controllen = kRecvCmsgSpace;
+      h.msg_flags = 0;
+      recv_msgs_[i].msg_len = 0;
+    }
+    n = ::recvmmsg(fd_.get(), recv_msgs_.data(), static_cast<unsigned>(slots), 0, nullptr);
+    stats.recvmmsg_calls++;
+    if (n >= 0) break;
+    const int e = errno;
+    if (e == EINTR) continue;
+    if (e == EAGAIN || e == EWOULDBLOCK) {
+      release_from(0, slots);
+      stats.would_block++;
+      result.status = RecvStatus::kWouldBlock;
+      return result;
+    }
+    // A pending ICMP error (connected socket): the kernel hands it out once, instead of data,
+    // when the queue is empty, or on the call after a partial batch. Record it and read on.
+    // Bounded so a storm of errors cannot keep this loop spinning.
+    if (is_icmp_error(e) && peer_errors < 8) {
+      peer_errors++;
+      stats.errors.add(e);
+      record_error(e, "recvmmsg", peer_.empty() ? nullptr : &peer_);
+      continue;
+    }
+    release_from(0, slots);
+    if (is_icmp_error(e)) return result;  // kOk, nothing read: the caller may try again
+    result.status = RecvStatus::kError;
+    result.error = SysError::make(e, "recvmmsg");
+    return result;
+  }
+
+  for (int i = 0; i < n; i++) {
+    Slot* slot = recv_slots_[i];
+    recv_slots_[i] = nullptr;
+    const mmsghdr& m = recv_msgs_[i];
+    const msghdr& h = m.msg_hdr;
+    const uint32_t len = m.msg_len;
+    stats.messages++;
+    if (h.msg_flags & MSG_TRUNC) {
+      stats.dropped_truncated++;
+      BufferPool::unref(slot);
+      continue;
+    }
+    uint32_t seg = 0;
+    IpEndpoint local;
+    uint8_t ecn = 0;
+    for (cmsghdr* cm = CMSG_FIRSTHDR(&h); cm; cm = CMSG_NXTHDR(const_cast<msghdr*>(&h), cm)) {
+      if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+        int v;
+        std::memcpy(&v, CMSG_DATA(cm), sizeof v);
+        if (v > 0) seg = static_cast<uint32_t>(v);
+      } else if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+        in_pktinfo pi;
+        std::memcpy(&pi, CMSG_DATA(cm), sizeof pi);
+        // ipi_spec_dst, not ipi_addr: the local address to answer from (they differ only for
+        // broadcast/multicast destinations, which are not valid sources).
+        local.family = 4;
+        std::memcpy(local.addr, &pi.ipi_spec_dst, 4);
+        local.ifindex = static_cast<uint32_t>(pi.ipi_ifindex);
+      } else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
+        in6_pktinfo pi;
+        std::memcpy(&pi, CMSG_DATA(cm), sizeof pi);
+        set_from_in6(local, pi.ipi6_addr);
+        local.ifindex = pi.ipi6_ifindex;
+      } else if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_TOS) {
+        ecn = *CMSG_DATA(cm) & 0x3;  // one byte on receive
+      } else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_TCLASS) {
+        int v;
+        std::memcpy(&v, CMSG_DATA(cm), sizeof v);
+        ecn = static_cast<uint8_t>(v & 0x3);
+      }
+    }
+    if ((h.msg_flags & MSG_CTRUNC) && features_.gro) {
+      // The GRO segment size may be what got cut off: splitting wrongly would hand the
+      // tunnel garbage datagrams, so this read is dropped (cannot happen with our buffer size).
+      stats.dropped_ctrunc++;
+      BufferPool::unref(slot);
+      continue;
+    }
+    const IpEndpoint remote =
+        endpoint_from_sockaddr(reinterpret_cast<const sockaddr*>(h.msg_name), h.msg_namelen);
+    if (seg == 0 || seg > len) seg = len;  // not coalesced: one datagram (maybe 0 bytes)
+    const uint32_t count = len == 0 ? 1 : (len + seg - 1) / seg;
+    if (count > 1) stats.gro_reads++;
+    for (uint32_t k = 0; k < count; k++) {
+      out.emplace_back();
+      Packet& p = out.back();
+      // The first packet adopts the slot reference recvmmsg filled; the others share it.
+      p.slot = k == 0 ? SlotRef(slot) : SlotRef::share(slot);
+      p.offset = k * seg;
+      p.length = std::min(seg, len - p.offset);
+      p.remote = remote;
+      p.local = local;
+      p.ecn = ecn;
+    }
+    stats.datagrams += count;
+    stats.bytes += len;
+    result.datagrams += count;
+  }
+  release_from(static_cast<size_t>(n), slots);
+  return result;
+}
+
+// --- send ------------------------------------------------------------------------------------
+
+size_t UdpSocket::fill_send_cmsgs(size_t m, const Packet& first, const IpEndpoint& dest) {
+  uint8_t* const start = &send_cmsg_[m * kSendCmsgSpace];
+  uint8_t* cursor = start;
+  const SendGroup& g = plan_[m];
+  if (g.gso_size) {
+    const uint16_t size = g.gso_size;
+    put_cmsg(cursor, SOL_UDP, UDP_SEGMENT, &size, sizeof size);
+  }
+  // Which IP layer handles this datagram: an IPv4 destination on a dual-stack socket takes
+  // the IPv4 path, which reads only SOL_IP options (plus IPV6_PKTINFO).
+  const uint8_t path = dest.empty() ? (peer_.empty() ? (family_ == AF_INET ? 4 : 6) : peer_.family)
+                                    : dest.family;
+  if (first.local.family == 4) {
+    in_pktinfo pi{};
+    pi.ipi_ifindex = static_cast<int>(first.local.ifindex);
+    std::memcpy(&pi.ipi_spec_dst, first.local.addr, 4);
+    put_cmsg(cursor, IPPROTO_IP, IP_PKTINFO, &pi, sizeof pi);
+  } else if (first.local.family == 6) {
+    in6_pktinfo pi{};
+    std::memcpy(&pi.ipi6_addr, first.local.addr, 16);
+    pi.ipi6_ifindex = first.local.ifindex;
+    put_cmsg(cursor, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof pi);
+  }
+  if (first.ecn) {
+    const int tos = first.ecn & 0x3;
+    if (path == 4) {
+      put_cmsg(cursor, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+    } else {
+      put_cmsg(cursor, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
+    }
+  }
+  return static_cast<size_t>(cursor - start);
+}
+
+void UdpSocket::build_send_messages(const Packet* pkts, const IpEndpoint* default_to) {
+  size_t iov = 0;
+  for (size_t m = 0; m < plan_.size(); m++) {
+    const SendGroup& g = plan_[m];
+    msghdr& h = send_msgs_[m].msg_hdr;
+    send_msgs_[m].msg_len = 0;
+    h.msg_flags = 0;
+    h.msg_iov = &send_iov_[iov];
+    h.msg_iovlen = 0;
+    h.msg_control = nullptr;
+    h.msg_controllen = 0;
+    h.msg_name = nullptr;
+    h.msg_namelen = 0;
+    if (g.invalid) continue;
+    const Packet& first = pkts[g.first];
+    const IpEndpoint& dest = effective_dest(first, default_to);
+    const socklen_t nl = endpoint_to_sockaddr(dest, family_, &send_names_[m]);
+    if (nl) {
+      h.msg_name = &send_names_[m];
+      h.msg_namelen = nl;
+    }
+    // Scatter-gather straight from the packets; packets that sit back to back in one slot
+    // (segments of one superpacket) collapse into one iovec.
+    size_t used = 0;
+    for (uint32_t k = g.first; k < g.first + g.count; k++) {
+      const Packet& p = pkts[k];
+      uint8_t* base = p.valid() ? p.data() : nullptr;
+      if (used > 0) {
+        iovec& last = send_iov_[iov + used - 1];
+        if (base && last.iov_base &&
+            static_cast<uint8_t*>(last.iov_base) + last.iov_len == base) {
+          last.iov_len += p.length;
+          continue;
+        }
+      }
+      send_iov_[iov + used].iov_base = base;
+      send_iov_[iov + used].iov_len = p.length;
+      used++;
+    }
+    h.msg_iovlen = used;
+    iov += used;
+    const size_t clen = fill_send_cmsgs(m, first, dest);
+    if (clen) {
+      h.msg_control = &send_cmsg_[m * kSendCmsgSpace];
+      h.msg_controllen = clen;
+    }
+  }
+}
+
+SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* default_to,
+                                 SendStats& stats) {
+  SendResult result;
+  size_t consumed = 0;  // packets [0, consumed) are sent or dropped
+  bool stop = false;
+  while (!stop && consumed < pkts.size()) {
+    const size_t base = consumed;
+    const size_t window = std::min<size_t>(pkts.size() - base, batch_);
+    SendPlanLimits limits;
+    limits.gso = features_.gso;
+    limits.max_segments = features_.max_gso_segments;
+    plan_udp_sends(pkts.data() + base, window, default_to, limits, plan_);
+    build_send_messages(pkts.data() + base, default_to);
+
+    auto group_bytes = [&](const SendGroup& g) {
+      uint64_t b = 0;
+      for (uint32_t k = g.first; k < g.first + g.count; k++) b += pkts[base + k].length;
+      return b;
+    };
+    auto drop_group = [&](size_t m, int err, const char* call) {
+      const SendGroup& g = plan_[m];
+      const Packet& first = pkts[base + g.first];
+      stats.dropped.add(err, g.count);
+      record_error(err, call, &effective_dest(first, default_to));
+      result.dropped += g.count;
+      consumed = base + g.first + g.count;
+    };
+
+    size_t m = 0;
+    while (m < plan_.size()) {
+      if (plan_[m].invalid) {
+        stats.dropped_invalid += plan_[m].count;
+        result.dropped += plan_[m].count;
+        consumed = base + plan_[m].first + plan_[m].count;
+        m++;
+        continue;
+      }
+      size_t end = m + 1;
+      while (end < plan_.size() && !plan_[end].invalid) end++;
+      int err = 0;
+      const char* call = nullptr;
+      bool forced = false;
+      if (force_gso_eio_) {
+        size_t j = m;
+        while (j < end && plan_[j].gso_size == 0) j++;
+        if (j == m) {
+          force_gso_eio_ = false;
+          forced = true;
+          err = EIO;
+          call = "sendmsg";
+        } else if (j < end) {
+          end = j;  // send what precedes it; the forced failure hits the GSO message next
+        }
+      }
+      int sent_msgs = 0;
+      if (!forced) {
+        if (end - m == 1) {
+          call = "sendmsg";
+          stats.sendmsg_calls++;
+          sent_msgs = ::sendmsg(fd_.get(), &send_msgs_[m].msg_hdr, 0) >= 0 ? 1 : -1;
+        } else {
+          call = "sendmmsg";
+          stats.sendmmsg_calls++;
+          sent_msgs = ::sendmmsg(fd_.get(), &send_msgs_[m], static_cast<unsigned>(end - m), 0);
+        }
+        if (sent_msgs < 0) err = errno;
+      }
+      if (!forced && sent_msgs >= 0) {
+        // sendmmsg stops at the first failing message and returns the count before it; the
+        // next round starts at that message and gets its error directly.
+        for (int k = 0; k < sent_msgs; k++, m++) {
+          const SendGroup& g = plan_[m];
+          stats.datagrams += g.count;
+          stats.bytes += group_bytes(g);
+          if (g.gso_size) {
+            stats.gso_sends++;
+            stats.gso_segments += g.count;
+          }
+          result.sent += g.count;
+          consumed = base + g.first + g.count;
+        }
+        continue;
+      }
+      if (err == EINTR) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK) {
+        stats.would_block++;
+        result.status = SendStatus::kWouldBlock;
+        stop = true;
+        break;
+      }
+      if (err == ENOBUFS || err == ENOMEM) {
+        stats.no_buffers++;
+        result.status = SendStatus::kNoBuffers;
+        stop = true;
+        break;
+      }
+      if ((err == EIO || err == EINVAL) && plan_[m].gso_size) {
+        // EIO: the route's device cannot segment (no UDP checksum offload, xfrm, ...).
+        // EINVAL: a segment larger than the path MTU allows, or more segments than the
+        // kernel takes. Either way: no GSO on this socket from now on, and the very same
+        // datagrams go out again without it, so nothing is lost.
+        features_.gso = false;
+        stats.gso_fallbacks++;
+        record_error(err, call, &effective_dest(pkts[base + plan_[m].first], default_to));
+        break;  // the outer loop replans from `consumed`, now without GSO
+      }
+      if (is_fatal_send_error(err)) {
+        result.status = SendStatus::kError;
+        result.error = SysError::make(err, call);
+        stop = true;
+        break;
+      }
+      // Anything else concerns this datagram or its peer (ICMP-reported refusal/unreachable
+      // of an earlier datagram, no route, EMSGSIZE, EPERM from a firewall, ...): drop it,
+      // count it, keep the socket and the rest of the batch going.
+      drop_group(m, err, call);
+      m++;
+    }
+  }
+  pkts.erase(pkts.begin(), pkts.begin() + static_cast<std::ptrdiff_t>(consumed));
+  result.consumed = consumed;
+  return result;
+}
+
+}  // namespace tunio

@@ -1,0 +1,261 @@
+// The UDP socket core: batched, zero-copy datagram I/O for a VPN transport.
+//
+//   receive: recvmmsg into 64 KiB pool slots, UDP_GRO reads split into one Packet per
+//            datagram (views of the same slot), destination address/ifindex and ECN per packet
+//   send:    runs of equal-size datagrams to one peer go out as one UDP_SEGMENT (GSO) message,
+//            everything of one call in one sendmsg/sendmmsg, scatter-gather from the packets
+//
+// No Node headers, no exceptions: every failure is a SysError {errno, call}. One socket
+// belongs to one thread; nothing is locked. The hot path (recv_batch/send_batch) does not
+// allocate: the mmsghdr/iovec/cmsg/sockaddr arrays live in the socket and are reused.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "buffer_pool.h"
+#include "packet.h"
+#include "sys_error.h"
+#include "udp_features.h"
+#include "unique_fd.h"
+
+namespace tunio {
+
+// auto: use when the kernel supports it; on: fail open() when it does not; off: never.
+enum class Offload : uint8_t { kAuto, kOn, kOff };
+
+// What IP_MTU_DISCOVER / IPV6_MTU_DISCOVER to set (see kDont for the default's reasoning).
+enum class PmtuMode : uint8_t {
+  // IP_PMTUDISC_DONT (default). The outer packets of a VPN have a size fixed by the tunnel
+  // MTU the user configured; with DF set a path with a smaller MTU either answers EMSGSIZE
+  // (DO: we could only drop) or silently blackholes (PROBE). Clearing DF lets the path
+  // fragment instead, so the tunnel keeps working, slower, and the inner protocols' own PMTU
+  // discovery (or a lower tunnel MTU) fixes the rest. This is what kernel WireGuard does (its
+  // sends pass df=0); wireguard-go sets nothing, i.e. the system default WANT. IPv6 routers
+  // never fragment, so for IPv6 this only means the host fragments to the learned path MTU.
+  kDont,
+  kSystem,  // leave the system default (net.ipv4.ip_no_pmtu_disc; normally WANT)
+  kDo,      // IP_PMTUDISC_DO: DF set, EMSGSIZE above the known path MTU (counted drops)
+  kProbe,   // IP_PMTUDISC_PROBE: DF set, ignore the path MTU (for callers that probe themselves)
+};
+
+struct UdpOptions {
+  IpEndpoint bind;          // required; family 4 -> AF_INET socket, 6 -> AF_INET6; port 0 = any
+  bool ipv6_only = false;   // IPv6 binds: false = dual-stack (IPV6_V6ONLY=0), IPv4 peers
+                            // appear as plain IPv4 endpoints everywhere
+  IpEndpoint connect;       // optional peer (family 0 = unconnected)
+  bool reuse_port = false;  // SO_REUSEPORT (one socket per worker/queue on one port)
+  int recv_buffer = 0;      // SO_RCVBUF(FORCE) in bytes; 0 = system default
+  int send_buffer = 0;      // SO_SNDBUF(FORCE) in bytes; 0 = system default
+  Offload gso = Offload::kAuto;
+  Offload gro = Offload::kAuto;
+  uint32_t batch_size = 64;  // messages per recvmmsg / packets per send round, 1..128
+  PmtuMode pmtu = PmtuMode::kDont;
+  // TEST ONLY: the next send that would carry a UDP_SEGMENT cmsg fails as if the kernel had
+  // answered EIO (a device without UDP checksum offload), exercising the GSO fallback.
+  bool force_gso_eio_once = false;
+};
+
+constexpr uint32_t kMaxUdpBatch = 128;
+
+// Errors the kernel reports for a peer (mostly ICMP-originated): counted per kind.
+struct PeerErrorCounts {
+  uint64_t conn_refused = 0;  // ECONNREFUSED: ICMP port unreachable
+  uint64_t host_unreach = 0;  // EHOSTUNREACH, EHOSTDOWN, ENONET, EACCES (admin prohibited)
+  uint64_t net_unreach = 0;   // ENETUNREACH, ENETDOWN
+  uint64_t msg_size = 0;      // EMSGSIZE: larger than the path MTU with DF, or than 64 KiB
+  uint64_t other = 0;         // anything else that concerns one datagram (EPROTO, EINVAL, ...)
+  void add(int err, uint64_t n = 1);
+  uint64_t total() const { return conn_refused + host_unreach + net_unreach + msg_size + other; }
+};
+
+struct RecvStats {
+  uint64_t recvmmsg_calls = 0;   // every recvmmsg syscall, including failed ones
+  uint64_t messages = 0;         // kernel messages read (a GRO read counts once)
+  uint64_t datagrams = 0;        // Packets produced
+  uint64_t bytes = 0;            // payload bytes of those Packets
+  uint64_t gro_reads = 0;        // messages that carried more than one datagram
+  uint64_t dropped_truncated = 0;  // MSG_TRUNC: larger than a 64 KiB slot (cannot happen for
+                                   // UDP over IPv4/IPv6 without jumbograms; counted, not hidden)
+  uint64_t dropped_ctrunc = 0;     // MSG_CTRUNC with GRO on: segment size unknown, so dropped
+  uint64_t pool_exhausted = 0;   // calls that read nothing because the pool had no slot
+  uint64_t would_block = 0;      // calls that ended with EAGAIN and nothing read
+  PeerErrorCounts errors;        // errors recvmmsg reported (socket keeps working)
+};
+
+struct SendStats {
+  uint64_t sendmsg_calls = 0;    // every sendmsg syscall, including failed ones
+  uint64_t sendmmsg_calls = 0;   // every sendmmsg syscall, including failed ones
+  uint64_t datagrams = 0;        // datagrams the kernel accepted (a GSO send counts each segment)
+  uint64_t bytes = 0;            // their payload bytes
+  uint64_t gso_sends = 0;        // messages that carried a UDP_SEGMENT cmsg
+  uint64_t gso_segments = 0;     // datagrams sent inside those messages
+  uint64_t gso_fallbacks = 0;    // EIO/EINVAL on a GSO send: GSO switched off, data re-sent
+  uint64_t would_block = 0;      // EAGAIN: send buffer full
+  uint64_t no_buffers = 0;       // ENOBUFS/ENOMEM: a qdisc/driver queue full (retry later)
+  PeerErrorCounts dropped;       // datagrams dropped because of an error for their peer
+  uint64_t dropped_invalid = 0;  // packets with a length but no memory (caller bug), dropped
+};
+
+// One error the kernel reported, kept so the caller can turn it into an event.
+struct SocketError {
+  int err = 0;
+  const char* call = nullptr;  // "sendmsg", "sendmmsg", "recvmmsg"
+  IpEndpoint remote;           // the datagram's peer (send), or the connected peer; may be empty
+};
+
+enum class RecvStatus : uint8_t {
+  kOk,             // zero or more packets appended; call again while readable
+  kWouldBlock,     // nothing more to read now (EAGAIN)
+  kPoolExhausted,  // the pool has no free 64 KiB slot: stop reading until leases come back
+  kError,          // unexpected failure (EBADF, EFAULT, ...): see `error`
+};
+
+struct RecvResult {
+  RecvStatus status = RecvStatus::kOk;
+  size_t datagrams = 0;  // Packets appended to `out`
+  SysError error;
+};
+
+enum class SendStatus : uint8_t {
+  kOk,          // every packet was consumed (sent, or dropped and counted)
+  kWouldBlock,  // EAGAIN: wait for POLLOUT, then send the rest
+  kNoBuffers,   // ENOBUFS: like kWouldBlock, but POLLOUT may already be set: retry on a timer
+  kError,       // unexpected failure (EBADF, EFAULT, ...): see `error`
+};
+
+struct SendResult {
+  SendStatus status = SendStatus::kOk;
+  size_t sent = 0;      // datagrams the kernel accepted
+  size_t dropped = 0;   // datagrams dropped (peer errors, invalid packets), counted in stats
+  size_t consumed = 0;  // sent + dropped: removed from the front of the caller's vector
+  SysError error;
+};
+
+// --- the send planner (pure; unit-tested alone) -------------------------------------------
+
+struct SendPlanLimits {
+  bool gso = false;
+  uint16_t max_segments = kLegacyMaxGsoSegments;
+  uint32_t max_payload = kMaxUdpPayload;  // summed payload of one UDP_SEGMENT message
+};
+
+// One message of the plan: packets [first, first + count) of the input.
+struct SendGroup {
+  uint32_t first = 0;
+  uint32_t count = 0;
+  uint16_t gso_size = 0;  // non-zero only when count > 1: the UDP_SEGMENT cmsg value
+  bool invalid = false;   // a packet with a length but no slot: dropped, never sent
+};
+
+// Splits `pkts[0..n)` into messages. Consecutive packets go into one UDP_SEGMENT message when
+// they have the same destination (Packet.remote, or `default_to` when empty), the same source
+// (Packet.local address + ifindex) and the same ECN bits, and every one has the size of the
+// first except a shorter last one (which ends the run). A run ends at `max_segments` datagrams
+// or before the summed payload would exceed `max_payload`. 0-byte datagrams are never part of
+// a run (a zero segment would vanish). A message of one datagram never carries gso_size.
+// Writes into `out` (cleared first; reserve it to stay allocation-free). Returns out.size().
+size_t plan_udp_sends(const Packet* pkts, size_t n, const IpEndpoint* default_to,
+                      const SendPlanLimits& limits, std::vector<SendGroup>& out);
+
+// --- address helpers ----------------------------------------------------------------------
+
+// sockaddr for `ep` suited to a socket of `socket_family` (AF_INET6 sockets get IPv4 as
+// v4-mapped). Returns the length, 0 when `ep` is empty.
+socklen_t endpoint_to_sockaddr(const IpEndpoint& ep, int socket_family, sockaddr_in6* out);
+// IpEndpoint from a kernel sockaddr; v4-mapped IPv6 becomes plain IPv4.
+IpEndpoint endpoint_from_sockaddr(const sockaddr* sa, socklen_t len);
+
+// --- the socket ---------------------------------------------------------------------------
+
+class UdpSocket;
+
+struct UdpOpenResult {
+  std::unique_ptr<UdpSocket> socket;  // null on failure
+  SysError error;
+};
+
+class UdpSocket {
+ public:
+  static UdpOpenResult open(const UdpOptions& options);
+  ~UdpSocket();
+  UdpSocket(const UdpSocket&) = delete;
+  UdpSocket& operator=(const UdpSocket&) = delete;
+
+  int fd() const { return fd_.get(); }
+  int family() const { return family_; }  // AF_INET or AF_INET6
+  const IpEndpoint& local_address() const { return local_; }  // after bind: real port
+  const IpEndpoint& peer() const { return peer_; }            // empty when unconnected
+  const UdpFeatures& features() const { return features_; }
+  uint32_t batch_size() const { return batch_; }
+  // Effective kernel buffer sizes (getsockopt; the kernel doubles what was asked for).
+  int recv_buffer_size() const;
+  int send_buffer_size() const;
+
+  // Reads up to min(max_messages, batch_size) kernel messages with one recvmmsg (more calls
+  // only to step over reported peer errors). Each message lands in its own 64 KiB pool slot;
+  // a UDP_GRO message becomes one Packet per datagram, all views of that slot, so `out` can
+  // receive more Packets than messages (up to 64-128 per message). Appends to `out`; reserve
+  // it (batch_size * max segments) to keep this allocation-free.
+  RecvResult recv_batch(BufferPool& pool, std::vector<Packet>& out, size_t max_messages,
+                        RecvStats& stats);
+
+  // Sends `pkts` in order, to Packet.remote or else `*default_to` (null/empty on a connected
+  // socket: the peer). Per packet, Packet.local (when set) picks the source address/ifindex
+  // and Packet.ecn (when non-zero) the ECN bits. Consumed packets (sent or dropped) are
+  // erased from the front of `pkts`, which releases their slots; on kWouldBlock/kNoBuffers/
+  // kError the rest stays for the caller to retry.
+  SendResult send_batch(std::vector<Packet>& pkts, const IpEndpoint* default_to, SendStats& stats);
+
+  // Drains the recent-error queue (oldest first). Bounded: when the caller does not drain,
+  // the oldest entries are overwritten and counted in errors_overwritten().
+  std::vector<SocketError> take_errors();
+  uint64_t errors_overwritten() const { return errors_overwritten_; }
+
+  // TEST ONLY: same as UdpOptions::force_gso_eio_once.
+  void set_force_gso_eio_once(bool on) { force_gso_eio_ = on; }
+
+ private:
+  UdpSocket() = default;
+  SysError init(const UdpOptions& o);
+  void record_error(int err, const char* call, const IpEndpoint* remote);
+  void build_send_messages(const Packet* pkts, const IpEndpoint* default_to);
+  size_t fill_send_cmsgs(size_t m, const Packet& first, const IpEndpoint& dest);
+
+  static constexpr size_t kSendCmsgSpace = 128;  // UDP_SEGMENT + in6_pktinfo + TCLASS = 88
+  static constexpr size_t kRecvCmsgSpace = 256;  // GRO + PKTINFO(v4 and v6) + TOS: < 200
+  static constexpr size_t kErrorQueue = 32;
+
+  UniqueFd fd_;
+  int family_ = 0;
+  IpEndpoint local_;
+  IpEndpoint peer_;
+  UdpFeatures features_;
+  uint32_t batch_ = 0;
+  bool force_gso_eio_ = false;
+
+  // Send scratch, sized for batch_ packets/messages once in open().
+  std::vector<SendGroup> plan_;
+  std::vector<mmsghdr> send_msgs_;
+  std::vector<iovec> send_iov_;
+  std::vector<sockaddr_in6> send_names_;
+  std::vector<uint8_t> send_cmsg_;  // batch_ * kSendCmsgSpace, cmsghdr-aligned per message
+  // Receive scratch.
+  std::vector<mmsghdr> recv_msgs_;
+  std::vector<iovec> recv_iov_;
+  std::vector<sockaddr_in6> recv_names_;
+  std::vector<uint8_t> recv_cmsg_;
+  std::vector<Slot*> recv_slots_;
+
+  SocketError errors_[kErrorQueue];
+  size_t errors_head_ = 0;  // oldest
+  size_t errors_count_ = 0;
+  uint64_t errors_overwritten_ = 0;
+};
+
+}  // namespace tunio
