@@ -8,7 +8,7 @@
         "src-native/core"
       ],
       "defines": [
-        "NAPI_VERSION=8",
+        "NAPI_EXPERIMENTAL",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
         "NAPI_DISABLE_CPP_EXCEPTIONS"
       ],

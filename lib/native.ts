@@ -29,6 +29,7 @@ export interface NativePoolStats {
 
 export interface NativePool {
   lease (size: number): NativeBatch
+  leaseBatch (count: number, size: number): NativeBatch
   stats (): NativePoolStats
 }
 

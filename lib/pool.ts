@@ -59,6 +59,17 @@ export class Pool {
     return new PacketBatch(this.native.lease(size)).at(0) as Lease
   }
 
+  /** `count` fresh leases of `size` bytes in one batch (all or nothing), e.g. for a batch of ciphertexts. */
+  leaseBatch (count: number, size: number): PacketBatch {
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > 4096) {
+      throw tunioError('ERR_TUNIO_INVALID_ARG', 'count must be an integer between 0 and 4096')
+    }
+    if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > MAX_LEASE_SIZE) {
+      throw tunioError('ERR_TUNIO_INVALID_ARG', `size must be an integer between 0 and ${MAX_LEASE_SIZE}`)
+    }
+    return new PacketBatch(this.native.leaseBatch(count, size))
+  }
+
   stats (): PoolStats {
     return this.native.stats()
   }

@@ -10,7 +10,7 @@ namespace tunio {
 
 namespace {
 
-void FinalizeView(Napi::Env /*env*/, uint8_t* /*data*/, ViewRecord* record) {
+void FinalizeView(uint8_t* /*data*/, ViewRecord* record) {
   record->finalized = true;
   record->ref.reset();
   if (!record->entry_alive) delete record;
@@ -155,8 +155,10 @@ Napi::Value BatchWrap::Buffer(const Napi::CallbackInfo& info) {
     napi_value result;
     napi_status status = napi_create_external_buffer(
         env, p.length, p.data(),
-        [](napi_env e, void* d, void* hint) {
-          FinalizeView(Napi::Env(e), static_cast<uint8_t*>(d), static_cast<ViewRecord*>(hint));
+        // A basic (GC-time) finalizer: it touches no JS, so Node runs it during GC instead
+        // of queueing it for a later turn of the loop.
+        [](node_api_basic_env, void* d, void* hint) {
+          FinalizeView(static_cast<uint8_t*>(d), static_cast<ViewRecord*>(hint));
         },
         record, &result);
     if (status == napi_ok) {

@@ -10,7 +10,8 @@ namespace tunio {
 
 Napi::Function PoolWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativePool",
-                     {InstanceMethod<&PoolWrap::Lease>("lease"), InstanceMethod<&PoolWrap::Stats>("stats")});
+                     {InstanceMethod<&PoolWrap::Lease>("lease"), InstanceMethod<&PoolWrap::LeaseBatch>("leaseBatch"),
+                      InstanceMethod<&PoolWrap::Stats>("stats")});
 }
 
 PoolWrap* PoolWrap::Unwrap(Napi::Value value) {
@@ -53,6 +54,34 @@ Napi::Value PoolWrap::Lease(const Napi::CallbackInfo& info) {
   std::vector<Packet> packets(1);
   packets[0].slot = SlotRef(slot);
   packets[0].length = static_cast<uint32_t>(size);
+  return BatchWrap::Create(env, pool_, std::move(packets));
+}
+
+// leaseBatch(count, size): `count` fresh leases in one batch, all or nothing.
+Napi::Value PoolWrap::LeaseBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "count and size must be numbers");
+    return Napi::Value();
+  }
+  int64_t count = info[0].As<Napi::Number>().Int64Value();
+  int64_t size = info[1].As<Napi::Number>().Int64Value();
+  if (count < 0 || count > 4096 || size < 0 || size > BufferPool::kMaxLeaseSize) {
+    ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "count must be 0..4096 and size 0..65536");
+    return Napi::Value();
+  }
+  std::vector<Packet> packets(static_cast<size_t>(count));
+  for (auto& p : packets) {
+    Slot* slot = pool_->acquire(static_cast<size_t>(size));
+    if (!slot) {
+      // packets already filled release their slots as the vector goes out of scope
+      ThrowError(env, "ERR_TUNIO_POOL_EXHAUSTED",
+                 "buffer pool is full (cap " + std::to_string(pool_->cap_bytes()) + " bytes): release leases or raise poolCapBytes");
+      return Napi::Value();
+    }
+    p.slot = SlotRef(slot);
+    p.length = static_cast<uint32_t>(size);
+  }
   return BatchWrap::Create(env, pool_, std::move(packets));
 }
 

@@ -19,6 +19,7 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
 
  private:
   Napi::Value Lease(const Napi::CallbackInfo& info);
+  Napi::Value LeaseBatch(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   std::shared_ptr<BufferPool> pool_;
 };
