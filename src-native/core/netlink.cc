@@ -293,6 +293,25 @@ DevError Rtnl::open() {
 
 namespace {
 
+// Walks the messages of one datagram. Own code instead of NLMSG_OK/NLMSG_NEXT: those mix
+// signed and unsigned lengths, and with an unsigned length NLMSG_NEXT can wrap around.
+class MsgIter {
+ public:
+  MsgIter(const uint8_t* p, size_t len) : p_(p), rem_(len) {}
+  const nlmsghdr* next() {
+    if (rem_ < sizeof(nlmsghdr)) return nullptr;
+    const nlmsghdr* m = reinterpret_cast<const nlmsghdr*>(p_);
+    if (m->nlmsg_len < sizeof(nlmsghdr) || m->nlmsg_len > rem_) return nullptr;
+    size_t step = std::min(size_t(NLMSG_ALIGN(m->nlmsg_len)), rem_);
+    p_ += step;
+    rem_ -= step;
+    return m;
+  }
+ private:
+  const uint8_t* p_;
+  size_t rem_;
+};
+
 // Extracts NLMSGERR_ATTR_MSG from an extended ack, if present.
 std::string extack_message(const nlmsghdr* h) {
   if (!(h->nlmsg_flags & NLM_F_ACK_TLVS)) return std::string();
@@ -350,9 +369,7 @@ DevError Rtnl::transact(void* req, size_t len, const char* op, uint16_t reply_ty
       return DevError::make(errno, std::string("recvfrom(") + op + ")");
     }
     if (from.nl_pid != 0) continue;  // only the kernel may answer
-    int rem = int(n);
-    for (const nlmsghdr* m = reinterpret_cast<const nlmsghdr*>(buf.data()); NLMSG_OK(m, rem);
-         m = NLMSG_NEXT(m, rem)) {
+    for (MsgIter it(buf.data(), size_t(n)); const nlmsghdr* m = it.next();) {
       if (m->nlmsg_seq != h->nlmsg_seq || m->nlmsg_pid != port_id_) continue;  // stale
       if (m->nlmsg_type == NLMSG_ERROR) {
         if (m->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr)))
@@ -516,9 +533,7 @@ DevError Rtnl::list_addresses(int ifindex, std::vector<AddressInfo>* out) {
       if (errno == EINTR) continue;
       return DevError::make(errno, "recv(RTM_GETADDR)");
     }
-    int rem = int(n);
-    for (const nlmsghdr* m = reinterpret_cast<const nlmsghdr*>(buf.data()); NLMSG_OK(m, rem);
-         m = NLMSG_NEXT(m, rem)) {
+    for (MsgIter it(buf.data(), size_t(n)); const nlmsghdr* m = it.next();) {
       if (m->nlmsg_seq != r.hdr()->nlmsg_seq) continue;
       if (m->nlmsg_type == NLMSG_DONE) return DevError::success();
       if (m->nlmsg_type == NLMSG_ERROR) {
