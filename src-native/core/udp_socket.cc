@@ -623,7 +623,8 @@ SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* de
       const SendGroup& g = plan_[m];
       const Packet& first = pkts[base + g.first];
       stats.dropped.add(err, g.count);
-      record_error(err, call, &effective_dest(first, default_to));
+      const IpEndpoint& dest = effective_dest(first, default_to);
+      record_error(err, call, dest.empty() ? &peer_ : &dest);
       result.dropped += g.count;
       consumed = base + g.first + g.count;
     };
@@ -703,7 +704,8 @@ SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* de
         // datagrams go out again without it, so nothing is lost.
         features_.gso = false;
         stats.gso_fallbacks++;
-        record_error(err, call, &effective_dest(pkts[base + plan_[m].first], default_to));
+        const IpEndpoint& dest = effective_dest(pkts[base + plan_[m].first], default_to);
+        record_error(err, call, dest.empty() ? &peer_ : &dest);
         break;  // the outer loop replans from `consumed`, now without GSO
       }
       if (is_fatal_send_error(err)) {

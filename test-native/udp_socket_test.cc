@@ -1,0 +1,660 @@
+// UdpSocket against the real kernel on loopback (127.0.0.1, ::1): GSO/GRO, batching,
+// addresses, ECN, the GSO fallback, ICMP errors and pool backpressure. Runs as root.
+#include <doctest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <poll.h>
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "buffer_pool.h"
+#include "packet.h"
+#include "udp_features.h"
+#include "udp_socket.h"
+
+using namespace tunio;
+
+namespace {
+
+IpEndpoint ep(const char* text, uint16_t port) {
+  IpEndpoint e;
+  if (inet_pton(AF_INET, text, e.addr) == 1) {
+    e.family = 4;
+  } else {
+    REQUIRE(inet_pton(AF_INET6, text, e.addr) == 1);
+    e.family = 6;
+  }
+  e.port = port;
+  return e;
+}
+
+bool same_addr(const IpEndpoint& a, const IpEndpoint& b) {
+  return a.family == b.family && std::memcmp(a.addr, b.addr, a.family == 4 ? 4 : 16) == 0;
+}
+
+std::unique_ptr<UdpSocket> open_ok(UdpOptions o) {
+  UdpOpenResult r = UdpSocket::open(o);
+  INFO("open failed: ", errno_name(r.error.err), " in ", (r.error.call ? r.error.call : "?"));
+  REQUIRE(r.socket);
+  return std::move(r.socket);
+}
+
+std::unique_ptr<UdpSocket> open_at(const char* addr, uint16_t port = 0) {
+  UdpOptions o;
+  o.bind = ep(addr, port);
+  o.recv_buffer = 8 << 20;  // many datagrams in flight on loopback without drops
+  return open_ok(o);
+}
+
+uint8_t pattern(uint32_t tag, uint32_t i) { return static_cast<uint8_t>(tag * 131u + i * 7u + (i >> 8)); }
+
+Packet make_packet(BufferPool& pool, uint32_t len, uint32_t tag) {
+  Slot* s = pool.acquire(len == 0 ? 1 : len);
+  REQUIRE(s != nullptr);
+  for (uint32_t i = 0; i < len; i++) s->data[i] = pattern(tag, i);
+  Packet p;
+  p.slot = SlotRef(s);
+  p.length = len;
+  return p;
+}
+
+bool bytes_ok(const Packet& p, uint32_t tag) {
+  for (uint32_t i = 0; i < p.length; i++) {
+    if (p.data()[i] != pattern(tag, i)) return false;
+  }
+  return true;
+}
+
+bool wait_for(int fd, short events, int timeout_ms = 2000) {
+  pollfd pfd{fd, events, 0};
+  return ::poll(&pfd, 1, timeout_ms) == 1 && (pfd.revents & (events | POLLERR));
+}
+
+// Reads until `n` datagrams arrived (or 2 s of silence).
+void recv_n(UdpSocket& s, BufferPool& pool, std::vector<Packet>& out, size_t n, RecvStats& st) {
+  while (out.size() < n) {
+    RecvResult r = s.recv_batch(pool, out, 64, st);
+    REQUIRE(r.status != RecvStatus::kError);
+    REQUIRE(r.status != RecvStatus::kPoolExhausted);
+    if (r.status == RecvStatus::kWouldBlock && !wait_for(s.fd(), POLLIN)) break;
+  }
+}
+
+uint16_t closed_port() {
+  auto s = open_at("127.0.0.1");
+  return s->local_address().port;  // closed again when `s` goes
+}
+
+}  // namespace
+
+TEST_CASE("udp socket: open binds, reports the real port, validates options") {
+  auto s = open_at("127.0.0.1");
+  CHECK(s->family() == AF_INET);
+  CHECK(s->local_address().family == 4);
+  CHECK(s->local_address().port != 0);
+  CHECK(same_addr(s->local_address(), ep("127.0.0.1", 0)));
+  CHECK((::fcntl(s->fd(), F_GETFL) & O_NONBLOCK) != 0);
+  CHECK((::fcntl(s->fd(), F_GETFD) & FD_CLOEXEC) != 0);
+  // As root SO_RCVBUFFORCE passes net.core.rmem_max; the kernel reports double the request.
+  CHECK(s->recv_buffer_size() >= 8 << 20);
+  int pmtu = -1;
+  socklen_t len = sizeof pmtu;
+  REQUIRE(::getsockopt(s->fd(), IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, &len) == 0);
+  CHECK(pmtu == IP_PMTUDISC_DONT);
+
+  UdpOptions bad;
+  bad.bind = ep("127.0.0.1", 0);
+  bad.batch_size = 129;
+  UdpOpenResult r = UdpSocket::open(bad);
+  CHECK_FALSE(r.socket);
+  CHECK(r.error.err == EINVAL);
+  CHECK(std::strcmp(r.error.call, "options(batch_size)") == 0);
+  UdpOptions nobind;
+  r = UdpSocket::open(nobind);
+  CHECK(r.error.err == EINVAL);
+
+  // Same port twice: EADDRINUSE from bind, unless both ask for SO_REUSEPORT.
+  UdpOptions again;
+  again.bind = s->local_address();
+  r = UdpSocket::open(again);
+  CHECK(r.error.err == EADDRINUSE);
+  CHECK(std::strcmp(r.error.call, "bind") == 0);
+  UdpOptions rp;
+  rp.bind = ep("127.0.0.1", 0);
+  rp.reuse_port = true;
+  rp.pmtu = PmtuMode::kDo;
+  auto a = open_ok(rp);
+  rp.bind = a->local_address();
+  auto b = open_ok(rp);
+  CHECK(b->local_address().port == a->local_address().port);
+  REQUIRE(::getsockopt(a->fd(), IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, &len) == 0);
+  CHECK(pmtu == IP_PMTUDISC_DO);
+}
+
+TEST_CASE("udp features: GSO, GRO and the probed segment limit of this kernel") {
+  SysError err;
+  const uint16_t probed = udp_probe_max_gso_segments(&err);
+  CHECK(err.ok());
+  CHECK((probed == 64 || probed == 128));
+  CHECK(udp_max_gso_segments() == probed);
+  MESSAGE("UDP_SEGMENT max segments on this kernel: ", probed);
+
+  UdpOptions o;
+  o.bind = ep("127.0.0.1", 0);
+  o.gso = Offload::kOn;  // this kernel has both; "on" must then succeed
+  o.gro = Offload::kOn;
+  auto s = open_ok(o);
+  CHECK(s->features().gso);
+  CHECK(s->features().gro);
+  CHECK(s->features().max_gso_segments == probed);
+  o.gso = Offload::kOff;
+  o.gro = Offload::kOff;
+  auto off = open_ok(o);
+  CHECK_FALSE(off->features().gso);
+  CHECK_FALSE(off->features().gro);
+  CHECK(off->features().max_gso_segments == 0);
+}
+
+TEST_CASE("udp socket: 64 equal datagrams go out as one GSO sendmsg and come back as one GRO read") {
+  BufferPool pool;
+  auto tx = open_at("127.0.0.1");
+  auto rx = open_at("127.0.0.1");
+  REQUIRE(tx->features().gso);
+  REQUIRE(rx->features().gro);
+  std::vector<Packet> pkts;
+  for (uint32_t i = 0; i < 64; i++) pkts.push_back(make_packet(pool, 1000, i));
+  const IpEndpoint to = rx->local_address();
+  SendStats st;
+  SendResult r = tx->send_batch(pkts, &to, st);
+  CHECK(r.status == SendStatus::kOk);
+  CHECK(r.sent == 64);
+  CHECK(r.consumed == 64);
+  CHECK(pkts.empty());
+  CHECK(st.sendmsg_calls == 1);
+  CHECK(st.sendmmsg_calls == 0);
+  CHECK(st.gso_sends == 1);
+  CHECK(st.gso_segments == 64);
+  CHECK(st.datagrams == 64);
+  CHECK(st.bytes == 64000);
+
+  REQUIRE(wait_for(rx->fd(), POLLIN));
+  std::vector<Packet> got;
+  RecvStats rs;
+  RecvResult rr = rx->recv_batch(pool, got, 64, rs);
+  CHECK(rr.status == RecvStatus::kOk);
+  CHECK(rs.recvmmsg_calls == 1);
+  CHECK(rs.messages == 1);
+  CHECK(rs.gro_reads == 1);
+  REQUIRE(got.size() == 64);
+  CHECK(rr.datagrams == 64);
+  const unsigned lo = if_nametoindex("lo");
+  for (uint32_t i = 0; i < 64; i++) {
+    CAPTURE(i);
+    CHECK(got[i].slot.get() == got[0].slot.get());  // views of one 64 KiB slot
+    CHECK(got[i].offset == i * 1000);
+    CHECK(got[i].length == 1000);
+    CHECK(bytes_ok(got[i], i));
+    CHECK(got[i].remote.same_address_port(tx->local_address()));
+    CHECK(same_addr(got[i].local, ep("127.0.0.1", 0)));
+    CHECK(got[i].local.ifindex == lo);
+    CHECK(got[i].ecn == 0);
+  }
+  CHECK(got[0].slot.get()->refs == 64);
+  const uint64_t before = pool.stats().slots_in_use;
+  got.clear();  // the last view returns the slot
+  CHECK(pool.stats().slots_in_use == before - 1);
+  CHECK(rx->recv_batch(pool, got, 64, rs).status == RecvStatus::kWouldBlock);
+}
+
+TEST_CASE("udp socket: a GRO read with a shorter last datagram; without GRO each arrives alone") {
+  BufferPool pool;
+  auto tx = open_at("127.0.0.1");
+  UdpOptions o;
+  o.bind = ep("127.0.0.1", 0);
+  o.recv_buffer = 8 << 20;
+  auto gro_rx = open_ok(o);
+  o.gro = Offload::kOff;
+  auto plain_rx = open_ok(o);
+  for (UdpSocket* rx : {gro_rx.get(), plain_rx.get()}) {
+    std::vector<Packet> pkts;
+    for (uint32_t i = 0; i < 10; i++) pkts.push_back(make_packet(pool, 1200, 100 + i));
+    pkts.push_back(make_packet(pool, 77, 110));
+    const IpEndpoint to = rx->local_address();
+    SendStats st;
+    CHECK(tx->send_batch(pkts, &to, st).sent == 11);
+    CHECK(st.gso_sends == 1);
+    std::vector<Packet> got;
+    RecvStats rs;
+    recv_n(*rx, pool, got, 11, rs);
+    REQUIRE(got.size() == 11);
+    for (uint32_t i = 0; i < 11; i++) {
+      CAPTURE(i);
+      CHECK(got[i].length == (i < 10 ? 1200u : 77u));
+      CHECK(bytes_ok(got[i], 100 + i));
+    }
+    if (rx == gro_rx.get()) {
+      CHECK(rs.messages == 1);
+      CHECK(got[10].slot.get() == got[0].slot.get());
+    } else {
+      CHECK(rs.messages == 11);  // the kernel segmented for a socket without UDP_GRO
+      CHECK(rs.gro_reads == 0);
+    }
+  }
+}
+
+TEST_CASE("udp socket: 0-byte and 65,507-byte datagrams") {
+  BufferPool pool;
+  auto tx = open_at("127.0.0.1");
+  auto rx = open_at("127.0.0.1");
+  std::vector<Packet> pkts;
+  pkts.push_back(make_packet(pool, 0, 1));
+  pkts.push_back(make_packet(pool, 65507, 2));
+  pkts.push_back(make_packet(pool, 0, 3));
+  pkts.push_back(make_packet(pool, 1, 4));
+  const IpEndpoint to = rx->local_address();
+  SendStats st;
+  SendResult r = tx->send_batch(pkts, &to, st);
+  CHECK(r.status == SendStatus::kOk);
+  CHECK(r.sent == 4);
+  CHECK(st.sendmmsg_calls == 1);  // four messages, one syscall
+  CHECK(st.sendmsg_calls == 0);
+  CHECK(st.gso_sends == 0);
+  CHECK(st.bytes == 65508);
+
+  std::vector<Packet> got;
+  RecvStats rs;
+  recv_n(*rx, pool, got, 4, rs);
+  REQUIRE(got.size() == 4);
+  CHECK(got[0].length == 0);
+  CHECK(got[1].length == 65507);
+  CHECK(bytes_ok(got[1], 2));
+  CHECK(got[2].length == 0);
+  CHECK(got[3].length == 1);
+  CHECK(bytes_ok(got[3], 4));
+  CHECK(rs.datagrams == 4);
+  CHECK(rs.bytes == 65508);
+  CHECK(rs.dropped_truncated == 0);
+}
+
+TEST_CASE("udp socket: mixed sizes to many peers arrive complete and in order") {
+  BufferPool pool;
+  auto tx = open_at("127.0.0.1");
+  std::vector<std::unique_ptr<UdpSocket>> peers;
+  for (int i = 0; i < 4; i++) peers.push_back(open_at("127.0.0.1"));
+  // Runs of varying length and size per peer, interleaved; tags record the order per peer.
+  std::vector<Packet> pkts;
+  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> expected(4);  // (tag, len)
+  uint32_t seed = 12345, tag = 0;
+  auto rnd = [&seed](uint32_t n) {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 16) % n;
+  };
+  while (pkts.size() < 300) {
+    const uint32_t peer = rnd(4);
+    const uint32_t run = 1 + rnd(12);
+    const uint32_t size = 1 + rnd(1500);
+    for (uint32_t k = 0; k < run; k++) {
+      const uint32_t len = (k == run - 1 && rnd(2)) ? rnd(size) : size;  // maybe shorter last
+      pkts.push_back(make_packet(pool, len, tag));
+      pkts.back().remote = peers[peer]->local_address();
+      expected[peer].push_back({tag, len});
+      tag++;
+    }
+  }
+  const size_t total = pkts.size();
+  SendStats st;
+  SendResult r = tx->send_batch(pkts, nullptr, st);
+  CHECK(r.status == SendStatus::kOk);
+  CHECK(r.sent == total);
+  CHECK(pkts.empty());
+  CHECK(st.datagrams == total);
+  CHECK(st.gso_sends > 0);
+  const uint64_t syscalls = st.sendmsg_calls + st.sendmmsg_calls;
+  MESSAGE(total, " datagrams in ", syscalls, " syscalls, ", st.gso_sends, " GSO messages");
+  CHECK(syscalls <= (total + 63) / 64);  // one syscall per 64-packet window
+
+  for (int p = 0; p < 4; p++) {
+    CAPTURE(p);
+    std::vector<Packet> got;
+    RecvStats rs;
+    recv_n(*peers[p], pool, got, expected[p].size(), rs);
+    REQUIRE(got.size() == expected[p].size());
+    for (size_t i = 0; i < got.size(); i++) {
+      CAPTURE(i);
+      CHECK(got[i].length == expected[p][i].second);
+      CHECK(bytes_ok(got[i], expected[p][i].first));
+      CHECK(got[i].remote.same_address_port(tx->local_address()));
+    }
+  }
+}
+
+TEST_CASE("udp socket: IPv6 on ::1 with GSO, GRO and ECN") {
+  BufferPool pool;
+  auto tx = open_at("::1");
+  auto rx = open_at("::1");
+  CHECK(tx->family() == AF_INET6);
+  CHECK(rx->local_address().family == 6);
+  std::vector<Packet> pkts;
+  for (uint32_t i = 0; i < 40; i++) {
+    pkts.push_back(make_packet(pool, 1280, i));
+    pkts.back().ecn = 2;  // ECT(0)
+  }
+  const IpEndpoint to = rx->local_address();
+  SendStats st;
+  CHECK(tx->send_batch(pkts, &to, st).sent == 40);
+  CHECK(st.sendmsg_calls == 1);
+  CHECK(st.gso_sends == 1);
+  std::vector<Packet> got;
+  RecvStats rs;
+  recv_n(*rx, pool, got, 40, rs);
+  REQUIRE(got.size() == 40);
+  CHECK(rs.messages == 1);
+  for (uint32_t i = 0; i < 40; i++) {
+    CAPTURE(i);
+    CHECK(bytes_ok(got[i], i));
+    CHECK(got[i].ecn == 2);
+    CHECK(got[i].remote.family == 6);
+    CHECK(got[i].remote.same_address_port(tx->local_address()));
+    CHECK(same_addr(got[i].local, ep("::1", 0)));
+  }
+}
+
+TEST_CASE("udp socket: a dual-stack socket sees IPv4 peers as plain IPv4 and answers them") {
+  BufferPool pool;
+  UdpOptions o;
+  o.bind = ep("::", 0);
+  o.ipv6_only = false;
+  auto dual = open_ok(o);
+  CHECK(dual->family() == AF_INET6);
+  CHECK(dual->local_address().family == 6);
+  auto v4 = open_at("127.0.0.1");
+
+  std::vector<Packet> pkts;
+  pkts.push_back(make_packet(pool, 500, 1));
+  pkts.back().ecn = 1;  // ECT(1): reported through IP_RECVTOS on the dual-stack socket
+  const IpEndpoint to = ep("127.0.0.1", dual->local_address().port);
+  SendStats st;
+  CHECK(v4->send_batch(pkts, &to, st).sent == 1);
+  std::vector<Packet> got;
+  RecvStats rs;
+  recv_n(*dual, pool, got, 1, rs);
+  REQUIRE(got.size() == 1);
+  CHECK(bytes_ok(got[0], 1));
+  CHECK(got[0].remote.family == 4);  // not ::ffff:127.0.0.1
+  CHECK(got[0].remote.same_address_port(v4->local_address()));
+  CHECK(got[0].local.family == 4);
+  CHECK(same_addr(got[0].local, ep("127.0.0.1", 0)));
+  CHECK(got[0].local.ifindex == if_nametoindex("lo"));
+  CHECK(got[0].ecn == 1);
+
+  // Answer from the address it came in on, with ECN, the way a server replies.
+  std::vector<Packet> reply;
+  reply.push_back(make_packet(pool, 300, 2));
+  reply.back().remote = got[0].remote;
+  reply.back().local = got[0].local;
+  reply.back().ecn = 2;
+  SendStats dst;
+  SendResult r = dual->send_batch(reply, nullptr, dst);
+  CHECK(r.status == SendStatus::kOk);
+  CHECK(r.sent == 1);
+  std::vector<Packet> back;
+  recv_n(*v4, pool, back, 1, rs);
+  REQUIRE(back.size() == 1);
+  CHECK(bytes_ok(back[0], 2));
+  CHECK(back[0].ecn == 2);
+  CHECK(back[0].remote.family == 4);
+  CHECK(back[0].remote.port == dual->local_address().port);
+
+  // IPv6 peers on the same socket stay IPv6.
+  auto v6 = open_at("::1");
+  std::vector<Packet> six;
+  six.push_back(make_packet(pool, 10, 3));
+  const IpEndpoint to6 = ep("::1", dual->local_address().port);
+  CHECK(v6->send_batch(six, &to6, st).sent == 1);
+  std::vector<Packet> got6;
+  recv_n(*dual, pool, got6, 1, rs);
+  REQUIRE(got6.size() == 1);
+  CHECK(got6[0].remote.family == 6);
+  CHECK(same_addr(got6[0].local, ep("::1", 0)));
+}
+
+TEST_CASE("udp socket: per-packet source address on a wildcard socket (IP_PKTINFO)") {
+  BufferPool pool;
+  auto tx = open_at("0.0.0.0");
+  auto rx = open_at("127.0.0.1");
+  std::vector<Packet> pkts;
+  for (uint32_t i = 0; i < 3; i++) {
+    pkts.push_back(make_packet(pool, 200, i));
+    pkts.back().local = ep(i == 1 ? "127.0.0.3" : "127.0.0.2", 0);
+  }
+  const IpEndpoint to = rx->local_address();
+  SendStats st;
+  CHECK(tx->send_batch(pkts, &to, st).sent == 3);
+  std::vector<Packet> got;
+  RecvStats rs;
+  recv_n(*rx, pool, got, 3, rs);
+  REQUIRE(got.size() == 3);
+  CHECK(same_addr(got[0].remote, ep("127.0.0.2", 0)));
+  CHECK(same_addr(got[1].remote, ep("127.0.0.3", 0)));
+  CHECK(same_addr(got[2].remote, ep("127.0.0.2", 0)));
+  for (uint32_t i = 0; i < 3; i++) CHECK(got[i].remote.port == tx->local_address().port);
+}
+
+TEST_CASE("udp socket: forced GSO EIO falls back to sendmmsg and loses nothing") {
+  BufferPool pool;
+  UdpOptions o;
+  o.bind = ep("127.0.0.1", 0);
+  o.force_gso_eio_once = true;
+  auto tx = open_ok(o);
+  auto rx = open_at("127.0.0.1");
+  auto other = open_at("127.0.0.1");
+  REQUIRE(tx->features().gso);
+  std::vector<Packet> pkts;
+  // One datagram to another peer first: it goes out before the failing GSO message.
+  pkts.push_back(make_packet(pool, 99, 1000));
+  pkts.back().remote = other->local_address();
+  for (uint32_t i = 0; i < 64; i++) {
+    pkts.push_back(make_packet(pool, 1000, i));
+    pkts.back().remote = rx->local_address();
+  }
+  SendStats st;
+  SendResult r = tx->send_batch(pkts, nullptr, st);
+  CHECK(r.status == SendStatus::kOk);
+  CHECK(r.sent == 65);
+  CHECK(r.dropped == 0);
+  CHECK(pkts.empty());
+  CHECK(st.gso_fallbacks == 1);
+  CHECK(st.gso_sends == 0);
+  CHECK(st.datagrams == 65);
+  CHECK_FALSE(tx->features().gso);
+  std::vector<SocketError> errors = tx->take_errors();
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].err == EIO);
+  CHECK(errors[0].remote.same_address_port(rx->local_address()));
+  CHECK(tx->take_errors().empty());
+
+  std::vector<Packet> got;
+  RecvStats rs;
+  recv_n(*rx, pool, got, 64, rs);
+  REQUIRE(got.size() == 64);
+  for (uint32_t i = 0; i < 64; i++) CHECK(bytes_ok(got[i], i));
+  std::vector<Packet> got_other;
+  recv_n(*other, pool, got_other, 1, rs);
+  REQUIRE(got_other.size() == 1);
+  CHECK(bytes_ok(got_other[0], 1000));
+
+  // GSO stays off for this socket: equal datagrams now go out one message each.
+  for (uint32_t i = 0; i < 8; i++) {
+    pkts.push_back(make_packet(pool, 1000, i));
+    pkts.back().remote = rx->local_address();
+  }
+  SendStats st2;
+  CHECK(tx->send_batch(pkts, nullptr, st2).sent == 8);
+  CHECK(st2.gso_sends == 0);
+  CHECK(st2.sendmmsg_calls == 1);
+}
+
+TEST_CASE("udp socket: ICMP port unreachable does not kill a connected socket") {
+  BufferPool pool;
+  const uint16_t port = closed_port();
+  UdpOptions o;
+  o.bind = ep("127.0.0.1", 0);
+  o.connect = ep("127.0.0.1", port);
+  auto c = open_ok(o);
+  CHECK(c->peer().same_address_port(ep("127.0.0.1", port)));
+
+  std::vector<Packet> pkts;
+  pkts.push_back(make_packet(pool, 100, 1));
+  SendStats st;
+  CHECK(c->send_batch(pkts, nullptr, st).sent == 1);  // connected: no destination needed
+  // The ICMP error arrives as a pending socket error (POLLERR).
+  REQUIRE(wait_for(c->fd(), 0));
+
+  // The next send reports it (it belongs to the earlier datagram) and that message is
+  // dropped and counted; the one after it goes out.
+  pkts.push_back(make_packet(pool, 100, 2));
+  pkts.push_back(make_packet(pool, 200, 3));
+  SendResult r = c->send_batch(pkts, nullptr, st);
+  CHECK(r.status == SendStatus::kOk);
+  CHECK(r.dropped == 1);
+  CHECK(r.sent == 1);
+  CHECK(pkts.empty());
+  CHECK(st.dropped.conn_refused == 1);
+  std::vector<SocketError> errors = c->take_errors();
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].err == ECONNREFUSED);
+  CHECK(std::strcmp(errors[0].call, "sendmmsg") == 0);
+  CHECK(errors[0].remote.same_address_port(c->peer()));
+
+  // The ICMP for datagram 3 is picked up by the receive side: recorded, not fatal.
+  REQUIRE(wait_for(c->fd(), 0));
+  std::vector<Packet> got;
+  RecvStats rs;
+  RecvResult rr = c->recv_batch(pool, got, 64, rs);
+  CHECK(rr.status == RecvStatus::kWouldBlock);
+  CHECK(rs.errors.conn_refused == 1);
+  errors = c->take_errors();
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].err == ECONNREFUSED);
+  CHECK(std::strcmp(errors[0].call, "recvmmsg") == 0);
+
+  // Now something listens on the port: the same socket sends and receives again.
+  auto server = open_at("127.0.0.1", port);
+  pkts.push_back(make_packet(pool, 321, 4));
+  r = c->send_batch(pkts, nullptr, st);
+  CHECK(r.sent == 1);
+  CHECK(r.dropped == 0);
+  std::vector<Packet> at_server;
+  recv_n(*server, pool, at_server, 1, rs);
+  REQUIRE(at_server.size() == 1);
+  CHECK(bytes_ok(at_server[0], 4));
+  std::vector<Packet> reply;
+  reply.push_back(make_packet(pool, 12, 5));
+  reply.back().remote = at_server[0].remote;
+  CHECK(server->send_batch(reply, nullptr, st).sent == 1);
+  recv_n(*c, pool, got, 1, rs);
+  REQUIRE(got.size() == 1);
+  CHECK(bytes_ok(got[0], 5));
+}
+
+TEST_CASE("udp socket: an unconnected socket shrugs off a closed port (no IP_RECVERR)") {
+  BufferPool pool;
+  auto s = open_at("127.0.0.1");
+  auto rx = open_at("127.0.0.1");
+  const IpEndpoint dead = ep("127.0.0.1", closed_port());
+  std::vector<Packet> pkts;
+  for (uint32_t i = 0; i < 3; i++) {
+    pkts.push_back(make_packet(pool, 50 + i, i));
+    pkts.back().remote = i == 1 ? rx->local_address() : dead;
+  }
+  SendStats st;
+  CHECK(s->send_batch(pkts, nullptr, st).sent == 3);
+  for (uint32_t i = 0; i < 2; i++) {
+    pkts.push_back(make_packet(pool, 60, 10 + i));
+    pkts.back().remote = i == 0 ? dead : rx->local_address();
+  }
+  SendResult r = s->send_batch(pkts, nullptr, st);
+  CHECK(r.sent == 2);
+  CHECK(st.dropped.total() == 0);
+  std::vector<Packet> got;
+  RecvStats rs;
+  recv_n(*rx, pool, got, 2, rs);
+  REQUIRE(got.size() == 2);
+  CHECK(bytes_ok(got[0], 1));
+  CHECK(bytes_ok(got[1], 11));
+  CHECK(s->recv_batch(pool, got, 64, rs).status == RecvStatus::kWouldBlock);
+  CHECK(s->take_errors().empty());
+}
+
+TEST_CASE("udp socket: an exhausted pool stops reading and leaves datagrams queued") {
+  BufferPool senders;
+  BufferPool pool(256 * 1024);  // exactly four 64 KiB slots
+  std::vector<SlotRef> held;
+  for (int i = 0; i < 4; i++) {
+    held.emplace_back(pool.acquire_large());
+    REQUIRE(held.back());
+  }
+  REQUIRE(pool.acquire_large() == nullptr);
+  auto tx = open_at("127.0.0.1");
+  auto rx = open_at("127.0.0.1");
+  std::vector<Packet> pkts;
+  for (uint32_t i = 0; i < 3; i++) pkts.push_back(make_packet(senders, 100 + i, i));  // 3 messages
+  const IpEndpoint to = rx->local_address();
+  SendStats st;
+  CHECK(tx->send_batch(pkts, &to, st).sent == 3);
+  REQUIRE(wait_for(rx->fd(), POLLIN));
+
+  std::vector<Packet> got;
+  RecvStats rs;
+  RecvResult r = rx->recv_batch(pool, got, 64, rs);
+  CHECK(r.status == RecvStatus::kPoolExhausted);
+  CHECK(rs.pool_exhausted == 1);
+  CHECK(rs.recvmmsg_calls == 0);  // nothing read, nothing dropped: still in the kernel queue
+  CHECK(got.empty());
+
+  held.pop_back();  // one slot back: one message per call
+  r = rx->recv_batch(pool, got, 64, rs);
+  CHECK(r.status == RecvStatus::kOk);
+  REQUIRE(got.size() == 1);
+  CHECK(bytes_ok(got[0], 0));
+  CHECK(rx->recv_batch(pool, got, 64, rs).status == RecvStatus::kPoolExhausted);
+  got.clear();
+  held.clear();
+  r = rx->recv_batch(pool, got, 64, rs);
+  REQUIRE(got.size() == 2);
+  CHECK(bytes_ok(got[0], 1));
+  CHECK(bytes_ok(got[1], 2));
+  CHECK(pool.stats().slots_in_use == 2);  // unused slots of the batch went straight back
+  CHECK(rx->recv_batch(pool, got, 64, rs).status == RecvStatus::kWouldBlock);
+}
+
+TEST_CASE("udp socket: invalid packets are dropped and counted, the rest is sent") {
+  BufferPool pool;
+  auto tx = open_at("127.0.0.1");
+  auto rx = open_at("127.0.0.1");
+  std::vector<Packet> pkts;
+  pkts.push_back(make_packet(pool, 10, 1));
+  Packet bad;
+  bad.length = 10;  // a length but no memory
+  pkts.push_back(std::move(bad));
+  pkts.push_back(make_packet(pool, 10, 3));
+  const IpEndpoint to = rx->local_address();
+  SendStats st;
+  SendResult r = tx->send_batch(pkts, &to, st);
+  CHECK(r.sent == 2);
+  CHECK(r.dropped == 1);
+  CHECK(r.consumed == 3);
+  CHECK(st.dropped_invalid == 1);
+  std::vector<Packet> got;
+  RecvStats rs;
+  recv_n(*rx, pool, got, 2, rs);
+  REQUIRE(got.size() == 2);
+  CHECK(bytes_ok(got[0], 1));
+  CHECK(bytes_ok(got[1], 3));
+}
