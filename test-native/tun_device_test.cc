@@ -209,8 +209,22 @@ TEST_CASE("tun: name validation and templates") {
   o.name = "bad/name";
   CHECK(TunDevice::open(o, &tun).err == EINVAL);
   o.name = "tunio%d";
+  o.owner = 65534;
+  o.group = 65533;
   REQUIRE_OK(TunDevice::open(o, &tun));
   CHECK(tun.name() == "tunio0");
+  {
+    tunio::Rtnl nl;
+    REQUIRE_OK(nl.open());
+    tunio::LinkInfo li;
+    REQUIRE_OK(nl.get_link(tun.ifindex(), &li));
+    CHECK(li.tun.owner == 65534);  // TUNSETOWNER / TUNSETGROUP reached the device
+    CHECK(li.tun.group == 65533);
+  }
+  o.owner = -2;
+  CHECK(TunDevice::open(o, &tun).err == EINVAL);
+  o.owner = -1;
+  o.group = -1;
   o.queues = 0;
   CHECK(TunDevice::open(o, &tun).err == EINVAL);
   CHECK_FALSE(tun.is_open());  // a failed open leaves the target closed

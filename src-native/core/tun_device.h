@@ -93,7 +93,7 @@ class TunDevice {
   // go to `vnet_hdr10` and the packet to `buf` (readv, no copy); otherwise `vnet_hdr10` may
   // be null and is untouched. Returns the packet length (without the header), or -errno:
   // -EAGAIN when the queue is empty, -EBADF for a bad queue. A packet larger than `cap`
-  // is truncated by the kernel; pass a 64 KiB buffer when offloads are on.
+  // is not delivered whole; pass a 64 KiB buffer when offloads are on (superpackets).
   ssize_t read_raw(int q, uint8_t* vnet_hdr10, uint8_t* buf, size_t cap);
   // Writes one packet (the caller includes the 10-byte vnet header as the first bytes when
   // offload().vnet_hdr is true). Returns bytes written (including the header) or -errno.
