@@ -60,10 +60,12 @@ TEST_CASE("pool: the cap bounds reserved memory and a full pool fails cleanly") 
   CHECK(pool.stats().reserved_bytes <= cap);
   CHECK(pool.stats().lease_failures == 1);
   CHECK_FALSE(pool.can_acquire(1));  // no small chunk fits either
+  CHECK_FALSE(pool.can_acquire_count(BufferPool::kLargeSlotSize, 1));
   uint64_t reserved = pool.stats().reserved_bytes;
   BufferPool::unref(held.back());
   held.pop_back();
   CHECK(pool.can_acquire(BufferPool::kLargeSlotSize));
+  CHECK_FALSE(pool.can_acquire_count(BufferPool::kLargeSlotSize, 2));
   Slot* s = pool.acquire_large();
   CHECK(s != nullptr);
   held.push_back(s);
@@ -71,6 +73,16 @@ TEST_CASE("pool: the cap bounds reserved memory and a full pool fails cleanly") 
   CHECK(pool.stats().high_water_bytes == cap);
   for (Slot* h : held) BufferPool::unref(h);
   CHECK(pool.stats().in_use_bytes == 0);
+}
+
+TEST_CASE("pool: can_acquire_count counts free slots and room to grow") {
+  BufferPool pool(1 << 20);  // 4 chunks of 4 large slots
+  CHECK(pool.can_acquire_count(BufferPool::kLargeSlotSize, 16));
+  CHECK_FALSE(pool.can_acquire_count(BufferPool::kLargeSlotSize, 17));
+  Slot* a = pool.acquire_large();  // grows one chunk: 3 free + 3 chunks of room
+  CHECK(pool.can_acquire_count(BufferPool::kLargeSlotSize, 15));
+  CHECK_FALSE(pool.can_acquire_count(BufferPool::kLargeSlotSize, 16));
+  BufferPool::unref(a);
 }
 
 TEST_CASE("pool: a million cycles reserve nothing new after the first") {

@@ -5,6 +5,7 @@
 #include "addon_data.h"
 #include "batch_wrap.h"
 #include "pool_wrap.h"
+#include "tun_wrap.h"
 
 namespace tunio {
 
@@ -29,6 +30,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function batch = BatchWrap::Define(env);
   data->batch_ctor = Napi::Persistent(batch);
   exports.Set("NativeBatch", batch);
+
+  Napi::Function tun = TunWrap::Define(env);
+  data->tun_ctor = Napi::Persistent(tun);
+  exports.Set("NativeTun", tun);
 
   exports.Set("setExternalBuffers", Napi::Function::New(env, SetExternalBuffers));
   return exports;

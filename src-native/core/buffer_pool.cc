@@ -17,11 +17,13 @@ BufferPool::BufferPool(size_t cap_bytes) : cap_(cap_bytes < kMinCapBytes ? kMinC
 
 BufferPool::~BufferPool() = default;
 
-bool BufferPool::can_acquire(size_t size) const {
+bool BufferPool::can_acquire_count(size_t size, size_t count) const {
   if (size > kLargeSlotSize) return false;
-  uint8_t cls = size <= kSmallSlotSize ? 0 : 1;
-  if (free_[cls]) return true;
-  return stats_.reserved_bytes + kChunkBytes <= cap_;
+  const uint8_t cls = size <= kSmallSlotSize ? 0 : 1;
+  if (free_count_[cls] >= count) return true;
+  const size_t per_chunk = kChunkBytes / kClassSize[cls];
+  const size_t chunks_needed = (count - free_count_[cls] + per_chunk - 1) / per_chunk;
+  return stats_.reserved_bytes + chunks_needed * kChunkBytes <= cap_;
 }
 
 bool BufferPool::grow(uint8_t size_class) {
@@ -41,6 +43,7 @@ bool BufferPool::grow(uint8_t size_class) {
     s.next_free = free_[size_class];
     free_[size_class] = &s;
   }
+  free_count_[size_class] += count;
   chunks_.push_back(std::move(chunk));
   stats_.reserved_bytes += kChunkBytes;
   return true;
@@ -58,6 +61,7 @@ Slot* BufferPool::acquire(size_t size) {
   }
   Slot* s = free_[cls];
   free_[cls] = s->next_free;
+  free_count_[cls]--;
   s->next_free = nullptr;
   s->refs = 1;
   stats_.in_use_bytes += s->capacity;
@@ -77,6 +81,7 @@ void BufferPool::release_slot(Slot* s) {
   stats_.slots_in_use--;
   s->next_free = free_[s->size_class];
   free_[s->size_class] = s;
+  free_count_[s->size_class]++;
 }
 
 }  // namespace tunio

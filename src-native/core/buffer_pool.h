@@ -67,7 +67,9 @@ class BufferPool {
   const PoolStats& stats() const { return stats_; }
   size_t cap_bytes() const { return cap_; }
   // True when acquire(size) would succeed without exceeding the cap.
-  bool can_acquire(size_t size) const;
+  bool can_acquire(size_t size) const { return can_acquire_count(size, 1); }
+  // True when `count` acquire(size) calls in a row would all succeed.
+  bool can_acquire_count(size_t size, size_t count) const;
 
  private:
   void release_slot(Slot* slot);
@@ -79,6 +81,7 @@ class BufferPool {
   };
   size_t cap_;
   Slot* free_[2] = {nullptr, nullptr};
+  size_t free_count_[2] = {0, 0};
   std::vector<Chunk> chunks_;
   PoolStats stats_;
 };

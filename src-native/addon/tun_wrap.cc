@@ -1,0 +1,407 @@
+#include "tun_wrap.h"
+
+#include <cerrno>
+
+#include "addon_data.h"
+#include "batch_wrap.h"
+#include "errors.h"
+#include "netlink.h"
+#include "packet_input.h"
+#include "pool_wrap.h"
+
+namespace tunio {
+
+namespace {
+
+std::string GetString(Napi::Object o, const char* key, const std::string& def = "") {
+  Napi::Value v = o.Get(key);
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : def;
+}
+int64_t GetInt(Napi::Object o, const char* key, int64_t def) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().Int64Value() : def;
+}
+bool GetBool(Napi::Object o, const char* key, bool def) {
+  Napi::Value v = o.Get(key);
+  return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : def;
+}
+
+void ThrowDevError(Napi::Env env, const char* code, const std::string& what, const DevError& e) {
+  std::string msg = what;
+  if (!e.detail.empty()) msg += " (" + e.detail + ")";
+  ThrowSysError(env, code, msg, e.err, e.call.c_str());
+}
+
+// Largest superpacket whose split segments (each <= mtu) still fit one UDP_SEGMENT send of
+// at most 65,507 bytes, with room for IPv6 + TCP headers with options (80 bytes).
+uint32_t DefaultGsoMaxSize(uint32_t mtu) {
+  if (mtu < 576) mtu = 576;
+  const uint32_t segments = 65507 / mtu;
+  return segments * (mtu - 80) + 80;
+}
+
+Napi::Object StatsToJs(Napi::Env env, const TunStats& s) {
+  Napi::Object o = Napi::Object::New(env);
+  auto set = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
+  set("packetsIn", s.packets_in);
+  set("bytesIn", s.bytes_in);
+  set("superpacketsIn", s.superpackets_in);
+  set("segmentsIn", s.segments_in);
+  set("packetsOut", s.packets_out);
+  set("bytesOut", s.bytes_out);
+  set("superpacketsOut", s.superpackets_out);
+  set("segmentsOut", s.segments_out);
+  set("checksumsCompleted", s.checksums_completed);
+  Napi::Object sys = Napi::Object::New(env);
+  sys.Set("read", Napi::Number::New(env, static_cast<double>(s.read_calls)));
+  sys.Set("writev", Napi::Number::New(env, static_cast<double>(s.write_calls)));
+  o.Set("syscalls", sys);
+  Napi::Object drops = Napi::Object::New(env);
+  drops.Set("malformed", Napi::Number::New(env, static_cast<double>(s.drop_malformed)));
+  drops.Set("poolExhausted", Napi::Number::New(env, static_cast<double>(s.drop_pool_exhausted)));
+  drops.Set("writeRejected", Napi::Number::New(env, static_cast<double>(s.drop_write_rejected)));
+  drops.Set("queueFull", Napi::Number::New(env, static_cast<double>(s.drop_queue_full)));
+  drops.Set("oversize", Napi::Number::New(env, static_cast<double>(s.drop_oversize)));
+  o.Set("drops", drops);
+  set("readErrors", s.read_errors);
+  set("coalesceFallbacks", s.coalesce_fallbacks);
+  set("poolWaits", s.pool_waits);
+  return o;
+}
+
+void AddStats(TunStats& a, const TunStats& b) {
+  a.packets_in += b.packets_in; a.bytes_in += b.bytes_in;
+  a.superpackets_in += b.superpackets_in; a.segments_in += b.segments_in;
+  a.packets_out += b.packets_out; a.bytes_out += b.bytes_out;
+  a.superpackets_out += b.superpackets_out; a.segments_out += b.segments_out;
+  a.read_calls += b.read_calls; a.write_calls += b.write_calls;
+  a.checksums_completed += b.checksums_completed;
+  a.drop_malformed += b.drop_malformed; a.drop_pool_exhausted += b.drop_pool_exhausted;
+  a.drop_write_rejected += b.drop_write_rejected; a.drop_queue_full += b.drop_queue_full;
+  a.drop_oversize += b.drop_oversize; a.read_errors += b.read_errors;
+  a.coalesce_fallbacks += b.coalesce_fallbacks; a.pool_waits += b.pool_waits;
+}
+
+}  // namespace
+
+Napi::Function TunWrap::Define(Napi::Env env) {
+  return DefineClass(env, "NativeTun",
+                     {
+                         InstanceMethod<&TunWrap::ReadBatch>("readBatch"),
+                         InstanceMethod<&TunWrap::Write>("write"),
+                         InstanceMethod<&TunWrap::WatchReadable>("watchReadable"),
+                         InstanceMethod<&TunWrap::Stats>("stats"),
+                         InstanceMethod<&TunWrap::Info>("info"),
+                         InstanceMethod<&TunWrap::LinkStats>("linkStats"),
+                         InstanceMethod<&TunWrap::Close>("close"),
+                     });
+}
+
+// new NativeTun(options, pool, onReadable(queue)): options are validated by lib/tun.ts.
+TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(info), env_(info.Env()) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsObject() || !info[2].IsFunction()) {
+    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "NativeTun(options, pool, onReadable)");
+    return;
+  }
+  PoolWrap* pool = PoolWrap::Unwrap(info[1]);
+  if (!pool) {
+    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "pool must be a tunio Pool");
+    return;
+  }
+  pool_ = pool->pool();
+  Napi::Object o = info[0].As<Napi::Object>();
+
+  TunOptions opts;
+  opts.name = GetString(o, "name");
+  opts.mode = GetString(o, "mode", "tun") == "tap" ? TunMode::kTap : TunMode::kTun;
+  std::string offload = GetString(o, "offload", "auto");
+  opts.offload = offload == "on" ? OffloadMode::kOn : offload == "off" ? OffloadMode::kOff : OffloadMode::kAuto;
+  opts.queues = static_cast<int>(GetInt(o, "queues", 1));
+  opts.attach = GetBool(o, "attach", false);
+  opts.persist = GetBool(o, "persist", false);
+  opts.owner = GetInt(o, "owner", -1);
+  opts.group = GetInt(o, "group", -1);
+  write_queue_limit_ = static_cast<size_t>(GetInt(o, "writeQueueLength", 4096));
+
+  DevError e = TunDevice::open(opts, &dev_);
+  if (!e.ok()) {
+    const char* code = e.err == EEXIST ? "ERR_TUNIO_TUN_EXISTS"
+                       : e.err == ENOTSUP && offload == "on" ? "ERR_TUNIO_OFFLOAD_REFUSED" : "ERR_TUNIO_TUN_OPEN";
+    ThrowDevError(env, code, "cannot open TUN device" + (opts.name.empty() ? std::string() : " \"" + opts.name + "\""), e);
+    return;
+  }
+
+  // Link configuration through our own rtnetlink module (docs/netlink.md).
+  const bool configure = !opts.attach || GetBool(o, "configureLink", false);
+  if (configure) {
+    Rtnl nl;
+    e = nl.open();
+    const int ifindex = dev_.ifindex();
+    int64_t mtu = GetInt(o, "mtu", 0);
+    if (e.ok() && mtu > 0) e = nl.set_mtu(ifindex, static_cast<uint32_t>(mtu));
+    int64_t txq = GetInt(o, "txqueuelen", 0);
+    if (e.ok() && txq > 0) e = nl.set_txqlen(ifindex, static_cast<uint32_t>(txq));
+    if (e.ok() && dev_.offload().tso4) {
+      int64_t want = GetInt(o, "gsoMaxSize", 0);
+      LinkInfo li;
+      uint32_t link_mtu = static_cast<uint32_t>(mtu);
+      if (link_mtu == 0 && nl.get_link(ifindex, &li).ok()) link_mtu = li.mtu;
+      uint32_t size = want > 0 ? static_cast<uint32_t>(want) : DefaultGsoMaxSize(link_mtu);
+      DevError ge = nl.set_gso_max_size(ifindex, size);
+      if (ge.ok()) {
+        gso_max_size_set_ = true;
+        gso_max_size_ = size;
+      } else if (want > 0) {
+        e = ge;  // asked for explicitly: an error; by default: reported in info()
+      } else {
+        gso_max_size_error_ = ge.message();
+      }
+    }
+    if (e.ok() && o.Get("addresses").IsArray()) {
+      Napi::Array addrs = o.Get("addresses").As<Napi::Array>();
+      for (uint32_t i = 0; e.ok() && i < addrs.Length(); i++) {
+        Cidr cidr;
+        std::string text = addrs.Get(i).ToString().Utf8Value();
+        std::string why;
+        if (!parse_cidr(text, &cidr, &why)) {
+          dev_.close();
+          ThrowTypeError(env, "ERR_TUNIO_INVALID_OPTION", "invalid option \"addresses\": " + text + ": " + why);
+          return;
+        }
+        e = nl.add_address(ifindex, cidr);
+      }
+    }
+    if (e.ok() && GetBool(o, "up", true)) e = nl.set_up(ifindex, true);
+    if (!e.ok()) {
+      std::string name = dev_.name();
+      dev_.close();
+      ThrowDevError(env, "ERR_TUNIO_LINK_CONFIG", "cannot configure link " + name, e);
+      return;
+    }
+  }
+
+  TunIoOptions io;
+  io.split = GetBool(o, "split", true);
+  io.coalesce_tcp = GetBool(o, "coalesceTcp", true);
+  io.coalesce_udp = GetBool(o, "coalesceUdp", true);
+  io.batch_size = static_cast<uint32_t>(GetInt(o, "batchSize", 64));
+
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  queues_.resize(static_cast<size_t>(dev_.queues()));
+  for (int q = 0; q < dev_.queues(); q++) {
+    Queue& queue = queues_[static_cast<size_t>(q)];
+    queue.io = std::make_unique<TunQueueIo>(&dev_, q, io);
+    queue.watcher = std::make_unique<FdWatcher>(loop, dev_.queue_fd(q),
+                                                [this, q](int events, int status) { OnReady(q, events, status); });
+  }
+  on_readable_ = Napi::Persistent(info[2].As<Napi::Function>());
+  napi_async_init(env, Value(), Napi::String::New(env, "tunio.Tun"), &async_context_);
+  napi_add_env_cleanup_hook(env, CleanupHook, this);
+  self_ref_ = Napi::Persistent(Value());  // strong while open: poll callbacks need `this`
+}
+
+TunWrap::~TunWrap() {
+  CloseAll();
+}
+
+void TunWrap::CleanupHook(void* arg) {
+  static_cast<TunWrap*>(arg)->CloseAll();
+}
+
+void TunWrap::CloseAll() {
+  if (closed_) return;
+  closed_ = true;
+  for (Queue& q : queues_) {
+    if (q.watcher) q.watcher->close();  // before the fd goes: epoll must not see a stale fd
+    q.pending.clear();
+  }
+  dev_.close();
+  if (async_context_) {
+    napi_async_destroy(env_, async_context_);
+    async_context_ = nullptr;
+  }
+}
+
+bool TunWrap::QueueArg(const Napi::CallbackInfo& info, size_t index, int* q) {
+  if (closed_) {
+    ThrowError(info.Env(), "ERR_TUNIO_CLOSED", "TUN device is closed");
+    return false;
+  }
+  int64_t v = info.Length() > index && info[index].IsNumber() ? info[index].As<Napi::Number>().Int64Value() : 0;
+  if (v < 0 || v >= static_cast<int64_t>(queues_.size())) {
+    ThrowRangeError(info.Env(), "ERR_TUNIO_INVALID_ARG", "queue index out of range");
+    return false;
+  }
+  *q = static_cast<int>(v);
+  return true;
+}
+
+// readBatch(queue) -> NativeBatch | 0 (nothing to read now) | 1 (pool full: backpressure)
+Napi::Value TunWrap::ReadBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int q;
+  if (!QueueArg(info, 0, &q)) return Napi::Value();
+  Queue& queue = queues_[static_cast<size_t>(q)];
+  std::vector<Packet> out;
+  int err = 0;
+  IoStatus st = queue.io->read_batch(*pool_, out, queue.stats, &err);
+  if (!out.empty()) return BatchWrap::Create(env, pool_, std::move(out));
+  if (st == IoStatus::kError) {
+    ThrowSysError(env, "ERR_TUNIO_TUN_READ", "reading from " + dev_.name() + " failed", err, "readv");
+    return Napi::Value();
+  }
+  return Napi::Number::New(env, st == IoStatus::kPoolExhausted ? 1 : 0);
+}
+
+// watchReadable(queue, on): the JS reader asks to be called back when the queue has packets.
+Napi::Value TunWrap::WatchReadable(const Napi::CallbackInfo& info) {
+  int q;
+  if (!QueueArg(info, 0, &q)) return Napi::Value();
+  bool on = info.Length() > 1 && info[1].ToBoolean().Value();
+  Queue& queue = queues_[static_cast<size_t>(q)];
+  queue.want_read = on;
+  queue.watcher->want_readable(on);
+  return info.Env().Undefined();
+}
+
+void TunWrap::OnReady(int q, int events, int status) {
+  if (closed_) return;
+  Queue& queue = queues_[static_cast<size_t>(q)];
+  if (status < 0 || (events & UV_WRITABLE)) {
+    Flush(q);
+  }
+  if (status < 0 || (events & UV_READABLE)) {
+    // One-shot: the reader re-arms when it wants more (pull-based, no reads nobody asked for).
+    queue.want_read = false;
+    queue.watcher->want_readable(false);
+    Napi::HandleScope scope(env_);
+    napi_value argv[1] = {Napi::Number::New(env_, q)};
+    napi_value result;
+    napi_make_callback(env_, async_context_, Value(), on_readable_.Value(), 1, argv, &result);
+  }
+}
+
+void TunWrap::Flush(int q) {
+  Queue& queue = queues_[static_cast<size_t>(q)];
+  int err = 0;
+  IoStatus st = queue.io->write_batch(queue.pending, queue.stats, &err);
+  if (st == IoStatus::kError) {
+    // The fd itself is broken (EBADF...): drop what waits, the reader will see the error.
+    queue.stats.drop_write_rejected += queue.pending.size();
+    queue.pending.clear();
+  }
+  queue.watcher->want_writable(!queue.pending.empty());
+}
+
+// write(queue, items) -> packets accepted (queued or written). Ownership of batches moves here.
+Napi::Value TunWrap::Write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int q;
+  if (!QueueArg(info, 0, &q)) return Napi::Value();
+  Queue& queue = queues_[static_cast<size_t>(q)];
+  const size_t before = queue.pending.size();
+  CollectResult r = CollectPackets(env, info[1], *pool_, queue.pending);
+  queue.stats.drop_pool_exhausted += r.pool_drops;
+  size_t added = queue.pending.size() - before;
+  if (queue.pending.size() > write_queue_limit_) {
+    // Bounded queue: drop the newest beyond the limit (they were never accepted).
+    size_t excess = queue.pending.size() - write_queue_limit_;
+    if (excess > added) excess = added;
+    queue.pending.resize(queue.pending.size() - excess);
+    queue.stats.drop_queue_full += excess;
+    added -= excess;
+  }
+  if (!r.ok) return Napi::Value();
+  Flush(q);
+  return Napi::Number::New(env, static_cast<double>(added));
+}
+
+Napi::Value TunWrap::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  TunStats total;
+  Napi::Array per = Napi::Array::New(env, queues_.size());
+  size_t queued = 0;
+  for (size_t i = 0; i < queues_.size(); i++) {
+    AddStats(total, queues_[i].stats);
+    Napi::Object qs = StatsToJs(env, queues_[i].stats);
+    qs.Set("writeQueued", Napi::Number::New(env, static_cast<double>(queues_[i].pending.size())));
+    per.Set(static_cast<uint32_t>(i), qs);
+    queued += queues_[i].pending.size();
+  }
+  Napi::Object o = StatsToJs(env, total);
+  o.Set("writeQueued", Napi::Number::New(env, static_cast<double>(queued)));
+  o.Set("queues", per);
+  bool tcp = false, udp = false;
+  for (auto& q : queues_) {
+    if (q.io) { tcp = tcp || q.io->coalescing_tcp(); udp = udp || q.io->coalescing_udp(); }
+  }
+  o.Set("coalescingTcp", Napi::Boolean::New(env, tcp));
+  o.Set("coalescingUdp", Napi::Boolean::New(env, udp));
+  o.Set("pool", PoolStatsToJs(env, pool_->stats()));
+  return o;
+}
+
+Napi::Value TunWrap::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("name", Napi::String::New(env, dev_.name()));
+  o.Set("ifindex", Napi::Number::New(env, dev_.ifindex()));
+  o.Set("queues", Napi::Number::New(env, dev_.queues()));
+  o.Set("multiQueue", Napi::Boolean::New(env, dev_.multi_queue()));
+  const TunOffload& off = dev_.offload();
+  Napi::Object of = Napi::Object::New(env);
+  of.Set("vnetHdr", Napi::Boolean::New(env, off.vnet_hdr));
+  of.Set("csum", Napi::Boolean::New(env, off.csum));
+  of.Set("tso4", Napi::Boolean::New(env, off.tso4));
+  of.Set("tso6", Napi::Boolean::New(env, off.tso6));
+  of.Set("uso", Napi::Boolean::New(env, off.uso));
+  o.Set("offload", of);
+  if (gso_max_size_set_) o.Set("gsoMaxSize", Napi::Number::New(env, gso_max_size_));
+  if (!gso_max_size_error_.empty()) o.Set("gsoMaxSizeError", Napi::String::New(env, gso_max_size_error_));
+  return o;
+}
+
+// linkStats(): the kernel's view (IFLA_STATS64, mtu, flags) through rtnetlink.
+Napi::Value TunWrap::LinkStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) {
+    ThrowError(env, "ERR_TUNIO_CLOSED", "TUN device is closed");
+    return Napi::Value();
+  }
+  Rtnl nl;
+  LinkInfo li;
+  DevError e = nl.open();
+  if (e.ok()) e = nl.get_link(dev_.ifindex(), &li);
+  if (!e.ok()) {
+    ThrowDevError(env, "ERR_TUNIO_LINK_CONFIG", "cannot read link " + dev_.name(), e);
+    return Napi::Value();
+  }
+  Napi::Object o = Napi::Object::New(env);
+  auto set = [&](const char* k, double v) { o.Set(k, Napi::Number::New(env, v)); };
+  set("mtu", li.mtu);
+  set("txqueuelen", li.txqlen);
+  set("gsoMaxSize", li.gso_max_size);
+  o.Set("up", Napi::Boolean::New(env, (li.flags & 1) != 0));
+  set("rxPackets", static_cast<double>(li.stats.rx_packets));
+  set("txPackets", static_cast<double>(li.stats.tx_packets));
+  set("rxBytes", static_cast<double>(li.stats.rx_bytes));
+  set("txBytes", static_cast<double>(li.stats.tx_bytes));
+  set("rxErrors", static_cast<double>(li.stats.rx_errors));
+  set("txErrors", static_cast<double>(li.stats.tx_errors));
+  set("rxDropped", static_cast<double>(li.stats.rx_dropped));
+  set("txDropped", static_cast<double>(li.stats.tx_dropped));
+  return o;
+}
+
+Napi::Value TunWrap::Close(const Napi::CallbackInfo& info) {
+  if (!closed_) {
+    CloseAll();
+    napi_remove_env_cleanup_hook(env_, CleanupHook, this);
+    self_ref_.Reset();
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace tunio

@@ -1,0 +1,60 @@
+// The TUN device as JavaScript sees it (lib/tun.ts wraps this): open + link configuration,
+// per-queue batched reads and writes, fd watching, stats.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <vector>
+
+#include "buffer_pool.h"
+#include "fd_watcher.h"
+#include "tun_device.h"
+#include "tun_io.h"
+
+namespace tunio {
+
+class TunWrap : public Napi::ObjectWrap<TunWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit TunWrap(const Napi::CallbackInfo& info);
+  ~TunWrap() override;
+
+ private:
+  struct Queue {
+    std::unique_ptr<TunQueueIo> io;
+    std::unique_ptr<FdWatcher> watcher;
+    std::vector<Packet> pending;  // accepted by write(), waiting for the fd
+    bool want_read = false;
+    TunStats stats;
+  };
+
+  Napi::Value ReadBatch(const Napi::CallbackInfo& info);
+  Napi::Value Write(const Napi::CallbackInfo& info);
+  Napi::Value WatchReadable(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value LinkStats(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  bool QueueArg(const Napi::CallbackInfo& info, size_t index, int* q);
+  void Flush(int q);
+  void OnReady(int q, int events, int status);
+  void CloseAll();
+  static void CleanupHook(void* arg);
+
+  Napi::Env env_;
+  TunDevice dev_;
+  std::shared_ptr<BufferPool> pool_;
+  std::vector<Queue> queues_;
+  Napi::FunctionReference on_readable_;
+  Napi::ObjectReference self_ref_;  // keeps the JS object alive while the device is open
+  napi_async_context async_context_ = nullptr;
+  size_t write_queue_limit_ = 4096;
+  bool closed_ = false;
+  bool gso_max_size_set_ = false;
+  uint32_t gso_max_size_ = 0;
+  std::string gso_max_size_error_;
+};
+
+}  // namespace tunio

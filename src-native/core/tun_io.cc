@@ -1,0 +1,294 @@
+#include "tun_io.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "virtio_net_hdr.h"
+
+namespace tunio {
+
+namespace {
+
+// Packs packets back to back into 64 KiB pool slots. Each committed packet is a view that
+// shares its slot, so a split superpacket's equal-size segments sit contiguous in memory: the
+// UDP side can hand them to one sendmsg(UDP_SEGMENT) as adjacent iovecs.
+class PackingSink final : public SegmentSink {
+ public:
+  PackingSink(BufferPool& pool, std::vector<Packet>& out) : pool_(pool), out_(out) {}
+  ~PackingSink() override {
+    if (cur_) BufferPool::unref(cur_);
+  }
+  uint8_t* reserve(size_t len) override {
+    if (len > BufferPool::kLargeSlotSize) return nullptr;
+    if (!cur_ || off_ + len > cur_->capacity) {
+      Slot* s = pool_.acquire_large();
+      if (!s) return nullptr;
+      if (cur_) BufferPool::unref(cur_);
+      cur_ = s;
+      off_ = 0;
+    }
+    return cur_->data + off_;
+  }
+  void commit(size_t len) override {
+    Packet p;
+    p.slot = SlotRef::share(cur_);
+    p.offset = off_;
+    p.length = static_cast<uint32_t>(len);
+    out_.push_back(std::move(p));
+    off_ += static_cast<uint32_t>(len);
+  }
+  // Room left in the current slot without taking a new one.
+  size_t room() const { return cur_ ? cur_->capacity - off_ : 0; }
+
+ private:
+  BufferPool& pool_;
+  std::vector<Packet>& out_;
+  Slot* cur_ = nullptr;
+  uint32_t off_ = 0;
+};
+
+// Writes each segment of a re-split superpacket straight to the TUN (the EINVAL fallback).
+class WritingSink final : public SegmentSink {
+ public:
+  WritingSink(TunDevice* dev, int queue, bool vnet) : dev_(dev), queue_(queue), vnet_(vnet) {}
+  uint8_t* reserve(size_t len) override { return len <= sizeof buf_ ? buf_ : nullptr; }
+  void commit(size_t len) override {
+    uint8_t hdr[kVirtioNetHdrLen] = {0};
+    iovec iov[2];
+    int n = 0;
+    if (vnet_) iov[n++] = {hdr, sizeof hdr};
+    iov[n++] = {buf_, len};
+    ssize_t r = dev_->write_raw(queue_, iov, n);
+    calls++;
+    if (r < 0) {
+      failed++;
+    } else {
+      written++;
+      bytes += len;
+    }
+  }
+  uint64_t calls = 0, written = 0, failed = 0, bytes = 0;
+
+ private:
+  TunDevice* dev_;
+  int queue_;
+  bool vnet_;
+  uint8_t buf_[65536];
+};
+
+// A superpacket of 64 KiB split into MSS-sized segments grows by one header per segment;
+// two fresh large slots always hold it (see read_batch).
+constexpr size_t kSlotsPerSuperpacket = 2;
+
+}  // namespace
+
+TunQueueIo::TunQueueIo(TunDevice* dev, int queue, TunIoOptions opts)
+    : dev_(dev), queue_(queue), opts_(opts), scratch_(new uint8_t[65536]) {
+  const TunOffload& off = dev->offload();
+  vnet_ = off.vnet_hdr;
+  coalesce_tcp_ = vnet_ && off.tso4 && off.tso6 && opts.coalesce_tcp;
+  coalesce_udp_ = vnet_ && off.uso && opts.coalesce_udp;
+  GroOptions g;
+  g.tcp = coalesce_tcp_;
+  g.udp = coalesce_udp_;
+  coalescer_ = GroCoalescer(g);
+}
+
+IoStatus TunQueueIo::read_batch(BufferPool& pool, std::vector<Packet>& out, TunStats& stats, int* err) {
+  PackingSink sink(pool, out);
+  const size_t cap = 65536;
+  for (uint32_t i = 0; i < opts_.batch_size; i++) {
+    // Backpressure: read only what we can store. Memory for a worst-case split must be there
+    // before the kernel hands us the packet, or it would be lost.
+    if (sink.room() < cap && !pool.can_acquire_count(BufferPool::kLargeSlotSize, kSlotsPerSuperpacket)) {
+      stats.pool_waits++;
+      return IoStatus::kPoolExhausted;
+    }
+    uint8_t hdr_bytes[kVirtioNetHdrLen];
+    ssize_t n = dev_->read_raw(queue_, vnet_ ? hdr_bytes : nullptr, scratch_.get(), cap);
+    stats.read_calls++;
+    if (n < 0) {
+      if (n == -EAGAIN || n == -EWOULDBLOCK) return IoStatus::kWouldBlock;
+      if (n == -EINTR) continue;
+      stats.read_errors++;
+      *err = static_cast<int>(-n);
+      return IoStatus::kError;
+    }
+    const size_t len = static_cast<size_t>(n);
+    VirtioNetHdr h;
+    if (vnet_ && !decode_virtio_net_hdr(hdr_bytes, sizeof hdr_bytes, &h)) {
+      stats.drop_malformed++;
+      continue;
+    }
+    const bool gso = vnet_ && h.gso_kind() != VIRTIO_NET_HDR_GSO_NONE;
+    if (gso && opts_.split) {
+      SplitStats ss;
+      const size_t before = out.size();
+      SplitResult r = gso_split(h, scratch_.get(), len, sink, &ss);
+      const size_t produced = out.size() - before;
+      if (r == SplitResult::no_memory) stats.drop_pool_exhausted++;
+      else if (r != SplitResult::ok) stats.drop_malformed++;
+      if (produced > 0) {
+        stats.superpackets_in++;
+        stats.segments_in += produced;
+        stats.packets_in += produced;
+        stats.bytes_in += ss.bytes;
+      }
+      continue;
+    }
+    if (vnet_ && !gso && (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
+      if (complete_checksum(h, scratch_.get(), len) != SplitResult::ok) {
+        stats.drop_malformed++;
+        continue;
+      }
+      stats.checksums_completed++;
+    }
+    if (len == 0) {
+      stats.drop_malformed++;
+      continue;
+    }
+    uint8_t* dst = sink.reserve(len);
+    if (!dst) {
+      stats.drop_pool_exhausted++;
+      return IoStatus::kPoolExhausted;
+    }
+    std::memcpy(dst, scratch_.get(), len);
+    sink.commit(len);
+    if (gso) {  // split: false, the superpacket goes out whole with its metadata
+      Packet& p = out.back();
+      p.gso.gso_type = h.gso_kind();
+      p.gso.ecn = (h.gso_type & VIRTIO_NET_HDR_GSO_ECN) != 0;
+      p.gso.flags = h.flags;
+      p.gso.hdr_len = h.hdr_len;
+      p.gso.gso_size = h.gso_size;
+      p.gso.csum_start = h.csum_start;
+      p.gso.csum_offset = h.csum_offset;
+      stats.superpackets_in++;
+    }
+    stats.packets_in++;
+    stats.bytes_in += len;
+  }
+  return IoStatus::kOk;
+}
+
+ssize_t TunQueueIo::write_one(std::vector<Packet>& pkts, const GroWrite& w, const GroPlan& plan) {
+  uint8_t hdr[kVirtioNetHdrLen];
+  iov_.clear();
+  if (vnet_) {
+    encode_virtio_net_hdr(w.hdr, hdr);
+    iov_.push_back({hdr, sizeof hdr});
+  }
+  const Packet& head = pkts[w.packet];
+  iov_.push_back({head.data(), head.length});
+  for (uint32_t m = 0; m < w.members_count; m++) {
+    const GroMember& g = plan.members[w.members_begin + m];
+    iov_.push_back({pkts[g.packet].data() + g.offset, g.length});
+  }
+  return dev_->write_raw(queue_, iov_.data(), static_cast<int>(iov_.size()));
+}
+
+bool TunQueueIo::write_segments_one_by_one(std::vector<Packet>& pkts, const GroWrite& w, const GroPlan& plan,
+                                           TunStats& stats) {
+  // Gather the coalesced packet (head + slices) and split it again: gso_split gives back the
+  // member packets exactly (see gro_coalesce.h), each written on its own without a GSO type.
+  size_t len = 0;
+  const Packet& head = pkts[w.packet];
+  std::memcpy(scratch_.get(), head.data(), head.length);
+  len = head.length;
+  for (uint32_t m = 0; m < w.members_count; m++) {
+    const GroMember& g = plan.members[w.members_begin + m];
+    std::memcpy(scratch_.get() + len, pkts[g.packet].data() + g.offset, g.length);
+    len += g.length;
+  }
+  auto sink = std::make_unique<WritingSink>(dev_, queue_, vnet_);
+  SplitResult r = gso_split(w.hdr, scratch_.get(), len, *sink);
+  stats.write_calls += sink->calls;
+  stats.packets_out += sink->written;
+  stats.bytes_out += sink->bytes;
+  stats.drop_write_rejected += sink->failed;
+  const uint64_t expected = w.members_count + 1;
+  if (r != SplitResult::ok && sink->written + sink->failed < expected) {
+    stats.drop_malformed += expected - sink->written - sink->failed;
+  }
+  return r == SplitResult::ok;
+}
+
+IoStatus TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats, int* err) {
+  while (!pkts.empty()) {
+    if (!plan_active_) {
+      // Plan at most one kernel-sized batch at a time; the rest waits in `pkts`.
+      plan_n_ = pkts.size() < kMaxPlan ? pkts.size() : kMaxPlan;
+      gro_in_.resize(plan_n_);
+      for (size_t i = 0; i < plan_n_; i++) {
+        Packet& p = pkts[i];
+        gro_in_[i].data = p.valid() ? p.data() : nullptr;
+        gro_in_[i].len = p.valid() ? p.length : 0;
+      }
+      if (coalesce_tcp_ || coalesce_udp_) {
+        GroOptions g = coalescer_.options();
+        if (g.tcp != coalesce_tcp_ || g.udp != coalesce_udp_) {
+          g.tcp = coalesce_tcp_;
+          g.udp = coalesce_udp_;
+          coalescer_ = GroCoalescer(g);
+        }
+        coalescer_.plan(gro_in_.data(), plan_n_, &plan_);
+      } else {
+        plan_.writes.clear();
+        plan_.members.clear();
+        for (size_t i = 0; i < plan_n_; i++) {
+          GroWrite w;
+          w.packet = static_cast<uint32_t>(i);
+          w.total_len = gro_in_[i].len;
+          plan_.writes.push_back(w);
+        }
+      }
+      plan_pos_ = 0;
+      plan_active_ = true;
+    }
+    while (plan_pos_ < plan_.writes.size()) {
+      const GroWrite& w = plan_.writes[plan_pos_];
+      const Packet& head = pkts[w.packet];
+      const uint64_t count = w.members_count + 1;
+      if (!head.valid() || head.length == 0) {
+        stats.drop_malformed += count;
+        plan_pos_++;
+        continue;
+      }
+      ssize_t r = write_one(pkts, w, plan_);
+      stats.write_calls++;
+      if (r >= 0) {
+        stats.packets_out += count;
+        stats.bytes_out += w.total_len;
+        if (w.members_count > 0) {
+          stats.superpackets_out++;
+          stats.segments_out += count;
+        }
+        plan_pos_++;
+        continue;
+      }
+      const int e = static_cast<int>(-r);
+      if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) return IoStatus::kWouldBlock;  // resume here
+      if (e == EINTR) continue;
+      if (w.members_count > 0 && e == EINVAL) {
+        // Some kernels (2024 stable backports) refuse coalesced writes: nothing is lost, the
+        // segments go one by one, and this queue stops coalescing.
+        stats.coalesce_fallbacks++;
+        coalesce_tcp_ = coalesce_udp_ = false;
+        write_segments_one_by_one(pkts, w, plan_, stats);
+        plan_pos_++;
+        continue;
+      }
+      if (e == EBADF || e == EBADFD || e == EFAULT) {
+        *err = e;
+        return IoStatus::kError;
+      }
+      stats.drop_write_rejected += count;  // EINVAL, EMSGSIZE, ...: this packet only
+      plan_pos_++;
+    }
+    pkts.erase(pkts.begin(), pkts.begin() + static_cast<std::ptrdiff_t>(plan_n_));
+    plan_active_ = false;
+  }
+  return IoStatus::kOk;
+}
+
+}  // namespace tunio

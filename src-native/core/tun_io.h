@@ -1,0 +1,97 @@
+// Batched packet I/O on one TUN queue: the read path (readv of [virtio hdr][superpacket],
+// GSO split into packed pool slots) and the write path (GRO coalescing, one writev per
+// superpacket, fallbacks). The device handshake lives in tun_device.*, the packet surgery in
+// gso_split.* / gro_coalesce.*; this file is the policy between them. No Node headers.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "buffer_pool.h"
+#include "gro_coalesce.h"
+#include "gso_split.h"
+#include "packet.h"
+#include "tun_device.h"
+
+namespace tunio {
+
+struct TunStats {
+  uint64_t packets_in = 0;        // IP packets delivered to the reader (after splitting)
+  uint64_t bytes_in = 0;
+  uint64_t superpackets_in = 0;   // reads that carried a GSO superpacket
+  uint64_t segments_in = 0;       // packets those superpackets were split into
+  uint64_t packets_out = 0;       // IP packets accepted by the kernel (members of superpackets counted each)
+  uint64_t bytes_out = 0;
+  uint64_t superpackets_out = 0;  // coalesced writes
+  uint64_t segments_out = 0;      // packets carried by coalesced writes
+  uint64_t read_calls = 0;        // readv/read syscalls (including the one that got EAGAIN)
+  uint64_t write_calls = 0;       // writev syscalls
+  uint64_t checksums_completed = 0;  // non-GSO packets whose NEEDS_CSUM checksum we filled in
+  // drops by reason
+  uint64_t drop_malformed = 0;    // superpacket or checksum request the packet code refused
+  uint64_t drop_pool_exhausted = 0;  // split ran out of pool memory half-way (rare: we reserve first)
+  uint64_t drop_write_rejected = 0;  // EINVAL/EMSGSIZE/... on writing one packet
+  uint64_t drop_queue_full = 0;   // the bounded write queue was full
+  uint64_t drop_oversize = 0;     // a packet larger than 64 KiB handed to write()
+  uint64_t read_errors = 0;       // read failures other than EAGAIN
+  // fallbacks
+  uint64_t coalesce_fallbacks = 0;  // a coalesced write got EINVAL: re-sent one by one, coalescing off
+  uint64_t pool_waits = 0;        // read_batch stopped because the pool could not guarantee room
+};
+
+enum class IoStatus : uint8_t { kOk, kWouldBlock, kPoolExhausted, kError };
+
+struct TunIoOptions {
+  bool split = true;           // false: deliver superpackets whole with their GsoMeta
+  bool coalesce_tcp = true;    // used only when the kernel accepted TSO
+  bool coalesce_udp = true;    // used only when the kernel accepted USO
+  uint32_t batch_size = 64;    // kernel reads per read_batch
+};
+
+class TunQueueIo {
+ public:
+  TunQueueIo(TunDevice* dev, int queue, TunIoOptions opts);
+
+  // Reads up to batch_size packets (superpackets split) into `out`. Stops early with
+  // kWouldBlock when the queue is empty, kPoolExhausted when the pool cannot hold one more
+  // worst-case superpacket (backpressure: nothing is read that could not be stored), kError on
+  // a read failure other than EAGAIN (`err`). Packets already appended stay valid in any case.
+  IoStatus read_batch(BufferPool& pool, std::vector<Packet>& out, TunStats& stats, int* err);
+
+  // Writes packets from the front of `pkts` (coalescing what it can), removing what the
+  // kernel took or what was dropped. kWouldBlock: the fd is full (EAGAIN), the rest stays.
+  IoStatus write_batch(std::vector<Packet>& pkts, TunStats& stats, int* err);
+
+  bool coalescing_tcp() const { return coalesce_tcp_; }
+  bool coalescing_udp() const { return coalesce_udp_; }
+
+ private:
+  // Writes one planned write; returns bytes, or -errno.
+  ssize_t write_one(std::vector<Packet>& pkts, const GroWrite& w, const GroPlan& plan);
+  // A coalesced write the kernel refused: re-split it and write the segments one by one.
+  bool write_segments_one_by_one(std::vector<Packet>& pkts, const GroWrite& w, const GroPlan& plan,
+                                 TunStats& stats);
+
+  TunDevice* dev_;
+  int queue_;
+  TunIoOptions opts_;
+  bool vnet_ = false;
+  bool coalesce_tcp_ = false;
+  bool coalesce_udp_ = false;
+  std::unique_ptr<uint8_t[]> scratch_;  // one superpacket read from the kernel
+  GroCoalescer coalescer_;
+  GroPlan plan_;
+  std::vector<GroPacket> gro_in_;
+  std::vector<iovec> iov_;
+  // A plan in progress (a write hit EAGAIN): its coalesced heads are already patched, so it
+  // must be resumed, not re-planned.
+  static constexpr size_t kMaxPlan = 256;
+  bool plan_active_ = false;
+  size_t plan_pos_ = 0;
+  size_t plan_n_ = 0;
+};
+
+}  // namespace tunio
