@@ -6,6 +6,7 @@
 #include "batch_wrap.h"
 #include "pool_wrap.h"
 #include "tun_wrap.h"
+#include "udp_wrap.h"
 
 namespace tunio {
 
@@ -34,6 +35,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function tun = TunWrap::Define(env);
   data->tun_ctor = Napi::Persistent(tun);
   exports.Set("NativeTun", tun);
+
+  Napi::Function udp = UdpWrap::Define(env);
+  data->udp_ctor = Napi::Persistent(udp);
+  exports.Set("NativeUdp", udp);
 
   exports.Set("setExternalBuffers", Napi::Function::New(env, SetExternalBuffers));
   return exports;

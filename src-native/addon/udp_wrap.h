@@ -1,0 +1,56 @@
+// The UDP socket as JavaScript sees it (lib/udp.ts wraps this): batched receive with GRO,
+// batched send with GSO, a bounded send queue drained when the socket is writable.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <vector>
+
+#include "buffer_pool.h"
+#include "fd_watcher.h"
+#include "udp_socket.h"
+
+namespace tunio {
+
+class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit UdpWrap(const Napi::CallbackInfo& info);
+  ~UdpWrap() override;
+
+ private:
+  Napi::Value RecvBatch(const Napi::CallbackInfo& info);
+  Napi::Value Send(const Napi::CallbackInfo& info);
+  Napi::Value WatchReadable(const Napi::CallbackInfo& info);
+  Napi::Value TakeErrors(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value ForceGsoEio(const Napi::CallbackInfo& info);
+
+  bool CheckOpen(Napi::Env env);
+  void Flush();
+  void OnReady(int events, int status);
+  void CloseAll();
+  static void CleanupHook(void* arg);
+
+  Napi::Env env_;
+  std::unique_ptr<UdpSocket> socket_;
+  std::shared_ptr<BufferPool> pool_;
+  std::unique_ptr<FdWatcher> watcher_;
+  uv_timer_t* retry_timer_ = nullptr;  // ENOBUFS: POLLOUT may already be set, so retry on a timer
+  std::vector<Packet> pending_;
+  size_t send_queue_limit_ = 4096;
+  uint64_t drop_queue_full_ = 0;
+  uint64_t drop_pool_exhausted_ = 0;
+  uint64_t send_errors_ = 0;
+  RecvStats recv_stats_;
+  SendStats send_stats_;
+  Napi::FunctionReference on_readable_;
+  Napi::ObjectReference self_ref_;
+  napi_async_context async_context_ = nullptr;
+  bool closed_ = false;
+};
+
+}  // namespace tunio
