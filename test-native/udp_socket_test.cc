@@ -8,6 +8,11 @@
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <poll.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
 
 #include <cstring>
 #include <memory>
@@ -657,4 +662,78 @@ TEST_CASE("udp socket: invalid packets are dropped and counted, the rest is sent
   REQUIRE(got.size() == 2);
   CHECK(bytes_ok(got[0], 1));
   CHECK(bytes_ok(got[1], 3));
+}
+
+namespace {
+
+// A throw-away network namespace with a veth whose root qdisc is a 1 kbit/s token bucket:
+// datagrams routed out of it stay queued (charged to the sender's send buffer) for seconds,
+// which is how a real congested uplink fills a socket. Deleted in the destructor.
+struct SlowNetns {
+  std::string name = "tunio-udp-" + std::to_string(::getpid());
+  bool ok = false;
+  SlowNetns() {
+    const std::string n = name;
+    const std::string cmd =
+        "ip netns add " + n + " && ip -n " + n + " link add v0 type veth peer name v1" +
+        " && ip -n " + n + " link set v0 up && ip -n " + n + " link set v1 up" +
+        " && ip -n " + n + " addr add 10.99.0.1/24 dev v0" +
+        // a static neighbour: no ARP resolution queue in the way
+        " && ip -n " + n + " neigh add 10.99.0.2 lladdr 02:00:00:00:00:02 dev v0 nud permanent" +
+        " && ip netns exec " + n + " tc qdisc add dev v0 root tbf rate 1kbit burst 1600 limit 1000000";
+    ok = std::system(cmd.c_str()) == 0;
+  }
+  ~SlowNetns() { std::system(("ip netns del " + name + " 2>/dev/null").c_str()); }
+};
+
+// Runs `fn` with this thread inside the namespace (sockets keep the namespace they were
+// created in), and always comes back.
+template <typename Fn>
+void in_netns(const std::string& name, Fn fn) {
+  const int self = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  const int target = ::open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(self >= 0);
+  REQUIRE(target >= 0);
+  REQUIRE(::setns(target, CLONE_NEWNET) == 0);
+  fn();
+  const int back = ::setns(self, CLONE_NEWNET);
+  ::close(target);
+  ::close(self);
+  REQUIRE(back == 0);
+}
+
+}  // namespace
+
+TEST_CASE("udp socket: a full send buffer returns would_block and keeps the rest in order") {
+  SlowNetns ns;
+  REQUIRE(ns.ok);
+  BufferPool pool;
+  std::unique_ptr<UdpSocket> tx;
+  in_netns(ns.name, [&] {
+    UdpOptions o;
+    o.bind = ep("10.99.0.1", 0);
+    o.send_buffer = 4096;  // the kernel's minimum (~4.6 KiB): two or three datagrams
+    o.gso = Offload::kOff;
+    UdpOpenResult r = UdpSocket::open(o);
+    tx = std::move(r.socket);
+  });
+  REQUIRE(tx);
+  std::vector<Packet> pkts;
+  for (uint32_t i = 0; i < 64; i++) pkts.push_back(make_packet(pool, 1400, i));
+  const IpEndpoint to = ep("10.99.0.2", 9);
+  SendStats st;
+  SendResult r = tx->send_batch(pkts, &to, st);
+  CHECK(r.status == SendStatus::kWouldBlock);
+  CHECK(st.would_block == 1);
+  CHECK(r.sent > 0);
+  CHECK(r.sent < 64);
+  CHECK(r.consumed == r.sent);
+  REQUIRE(pkts.size() == 64 - r.consumed);
+  CHECK(bytes_ok(pkts[0], static_cast<uint32_t>(r.consumed)));  // the rest, still in order
+  CHECK_FALSE(wait_for(tx->fd(), POLLOUT, 0));  // the caller waits for writability
+  // Trying again while full consumes nothing and loses nothing.
+  SendResult again = tx->send_batch(pkts, &to, st);
+  CHECK(again.status == SendStatus::kWouldBlock);
+  CHECK(again.consumed == 0);
+  CHECK(pkts.size() == 64 - r.consumed);
 }

@@ -691,6 +691,8 @@ SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* de
         stop = true;
         break;
       }
+      // ENOBUFS: skb allocation or a device queue refused. (A qdisc drop is NOT reported for
+      // UDP without IP_RECVERR: the kernel counts it in SNDBUFERRORS and returns success.)
       if (err == ENOBUFS || err == ENOMEM) {
         stats.no_buffers++;
         result.status = SendStatus::kNoBuffers;
