@@ -1,0 +1,72 @@
+/** Option validation shared by openTun() and openUdp(): every error names its option. */
+import { invalidOption } from './errors'
+
+export function checkKnownKeys (options: object, known: readonly string[], what: string): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw invalidOption(key, `unknown option for ${what} (known: ${known.join(', ')})`)
+  }
+}
+
+export function intOption (name: string, value: unknown, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalidOption(name, `must be an integer between ${min} and ${max}, got ${JSON.stringify(value)}`)
+  }
+  return value
+}
+
+export function boolOption (name: string, value: unknown): boolean | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'boolean') throw invalidOption(name, `must be a boolean, got ${JSON.stringify(value)}`)
+  return value
+}
+
+export function offloadOption (name: string, value: unknown): 'auto' | 'on' | 'off' {
+  if (value === undefined || value === 'auto') return 'auto'
+  if (value === true || value === 'on') return 'on'
+  if (value === false || value === 'off') return 'off'
+  throw invalidOption(name, `must be 'auto', true or false, got ${JSON.stringify(value)}`)
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
+
+export function isIPv4 (s: string): boolean { return IPV4.test(s) }
+
+export function isIPv6 (s: string): boolean {
+  // net.isIPv6 is exact and well kept; use it instead of a hand-written grammar.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return (require('net') as typeof import('net')).isIPv6(s)
+}
+
+export function cidrOption (name: string, value: unknown): string {
+  if (typeof value !== 'string') throw invalidOption(name, `must be a CIDR string like "10.8.0.1/24", got ${JSON.stringify(value)}`)
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(value)
+  if (!m) throw invalidOption(name, `"${value}" is not a CIDR (address/prefix)`)
+  const [, addr, prefixText] = m
+  const prefix = Number(prefixText)
+  if (isIPv4(addr) && prefix <= 32) return value
+  if (isIPv6(addr) && prefix <= 128) return value
+  throw invalidOption(name, `"${value}" is not a valid IPv4 or IPv6 CIDR`)
+}
+
+export interface HostPort { address: string, port: number }
+
+/** "1.2.3.4:5", "[::1]:5", ":5" (any address) or { address, port }. */
+export function endpointOption (name: string, value: unknown, defaultAddress = '0.0.0.0'): HostPort {
+  let address: string
+  let port: number
+  if (typeof value === 'string') {
+    const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value)
+    if (!m) throw invalidOption(name, `"${value}" is not address:port (use [addr]:port for IPv6)`)
+    address = m[1] ?? (m[2] === '' ? defaultAddress : m[2])
+    port = Number(m[3])
+  } else if (value !== null && typeof value === 'object' && typeof (value as HostPort).address === 'string') {
+    address = (value as HostPort).address
+    port = (value as HostPort).port
+  } else {
+    throw invalidOption(name, 'must be "address:port" or { address, port }')
+  }
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidOption(name, `port ${port} is out of range 0-65535`)
+  if (!isIPv4(address) && !isIPv6(address)) throw invalidOption(name, `"${address}" is not an IPv4 or IPv6 address`)
+  return { address, port }
+}

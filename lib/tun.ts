@@ -1,0 +1,210 @@
+/** TUN devices with virtio-net offloads: batched reads (GSO split) and coalesced writes. */
+import { binding } from './binding'
+import { closedError, invalidOption } from './errors'
+import type { PacketBatch } from './lease'
+import type { NativeBatch } from './native'
+import { boolOption, checkKnownKeys, cidrOption, intOption, offloadOption } from './options'
+import { toNativeItems, type PacketInput } from './packets'
+import { Pool, getDefaultPool, type PoolStats } from './pool'
+import { BatchReader, type NativeReadResult } from './reader'
+
+export interface TunOptions {
+  /** Interface name (max 15 bytes); omitted: the kernel picks tun%d. */
+  name?: string
+  /** 'tun' (IP packets, default) or 'tap' (Ethernet frames). */
+  mode?: 'tun' | 'tap'
+  /** 'auto' (default): the best the kernel accepts; true: fail if TSO is refused; false: none. */
+  offload?: 'auto' | boolean
+  /** Queues (IFF_MULTI_QUEUE when > 1), one fd each. */
+  queues?: number
+  /** Attach to an existing (multi-queue) device instead of creating one. */
+  attach?: boolean
+  persist?: boolean
+  owner?: number
+  group?: number
+  mtu?: number
+  /** Addresses to add, e.g. ['10.8.0.1/24', 'fd08::1/64']. */
+  addresses?: string[]
+  /** Bring the link up (default true). */
+  up?: boolean
+  txqueuelen?: number
+  /** Largest superpacket the kernel may hand us; default fits one UDP_SEGMENT send after splitting. */
+  gsoMaxSize?: number
+  /** false: deliver superpackets whole with `lease.gso` instead of one lease per IP packet. */
+  split?: boolean
+  coalesceTcp?: boolean
+  coalesceUdp?: boolean
+  /** Kernel reads per read() batch (default 64). */
+  batchSize?: number
+  /** Packets write() may hold while the device is not writable (default 4096); more are dropped and counted. */
+  writeQueueLength?: number
+  pool?: Pool
+}
+
+export interface TunOffload { vnetHdr: boolean, csum: boolean, tso4: boolean, tso6: boolean, uso: boolean }
+
+export interface TunQueueStats {
+  packetsIn: number, bytesIn: number, superpacketsIn: number, segmentsIn: number
+  packetsOut: number, bytesOut: number, superpacketsOut: number, segmentsOut: number
+  checksumsCompleted: number
+  syscalls: { read: number, writev: number }
+  drops: { malformed: number, poolExhausted: number, writeRejected: number, queueFull: number, oversize: number }
+  readErrors: number
+  /** Coalesced writes the kernel refused (EINVAL): re-sent one by one, coalescing turned off. */
+  coalesceFallbacks: number
+  poolWaits: number
+  writeQueued: number
+}
+
+export interface TunStats extends TunQueueStats {
+  queues: TunQueueStats[]
+  coalescingTcp: boolean
+  coalescingUdp: boolean
+  pool: PoolStats
+}
+
+export interface LinkStats {
+  mtu: number, txqueuelen: number, gsoMaxSize: number, up: boolean
+  rxPackets: number, txPackets: number, rxBytes: number, txBytes: number
+  rxErrors: number, txErrors: number, rxDropped: number, txDropped: number
+}
+
+interface NativeTun {
+  readBatch (q: number): NativeReadResult
+  write (q: number, items: Array<NativeBatch | Uint8Array>): number
+  watchReadable (q: number, on: boolean): void
+  stats (): TunStats
+  info (): { name: string, ifindex: number, queues: number, multiQueue: boolean, offload: TunOffload, gsoMaxSize?: number, gsoMaxSizeError?: string }
+  linkStats (): LinkStats
+  close (): void
+}
+
+const KNOWN = ['name', 'mode', 'offload', 'queues', 'attach', 'persist', 'owner', 'group', 'mtu', 'addresses', 'up',
+  'txqueuelen', 'gsoMaxSize', 'split', 'coalesceTcp', 'coalesceUdp', 'batchSize', 'writeQueueLength', 'pool'] as const
+
+function validate (options: TunOptions): Record<string, unknown> {
+  if (options === null || typeof options !== 'object') throw invalidOption('options', 'must be an object')
+  checkKnownKeys(options, KNOWN, 'openTun()')
+  const o: Record<string, unknown> = {}
+  if (options.name !== undefined) {
+    if (typeof options.name !== 'string' || options.name.length === 0) throw invalidOption('name', 'must be a non-empty string')
+    if (Buffer.byteLength(options.name) > 15) throw invalidOption('name', `"${options.name}" is longer than 15 bytes (IFNAMSIZ)`)
+    if (/[\s/:]/.test(options.name) || options.name === '.' || options.name === '..') throw invalidOption('name', `"${options.name}" is not a valid interface name`)
+    o.name = options.name
+  }
+  if (options.mode !== undefined && options.mode !== 'tun' && options.mode !== 'tap') throw invalidOption('mode', "must be 'tun' or 'tap'")
+  o.mode = options.mode ?? 'tun'
+  o.offload = offloadOption('offload', options.offload)
+  o.queues = intOption('queues', options.queues, 1, 256) ?? 1
+  o.attach = boolOption('attach', options.attach) ?? false
+  o.persist = boolOption('persist', options.persist) ?? false
+  o.owner = intOption('owner', options.owner, 0, 2 ** 32 - 2)
+  o.group = intOption('group', options.group, 0, 2 ** 32 - 2)
+  o.mtu = intOption('mtu', options.mtu, 68, 65535)
+  if (options.addresses !== undefined) {
+    if (!Array.isArray(options.addresses)) throw invalidOption('addresses', 'must be an array of CIDR strings')
+    o.addresses = options.addresses.map((a) => cidrOption('addresses', a))
+  }
+  o.up = boolOption('up', options.up) ?? true
+  o.txqueuelen = intOption('txqueuelen', options.txqueuelen, 1, 2 ** 31 - 1)
+  o.gsoMaxSize = intOption('gsoMaxSize', options.gsoMaxSize, 1280, 65536)
+  o.split = boolOption('split', options.split) ?? true
+  o.coalesceTcp = boolOption('coalesceTcp', options.coalesceTcp) ?? true
+  o.coalesceUdp = boolOption('coalesceUdp', options.coalesceUdp) ?? true
+  o.batchSize = intOption('batchSize', options.batchSize, 1, 1024) ?? 64
+  o.writeQueueLength = intOption('writeQueueLength', options.writeQueueLength, 1, 1 << 20) ?? 4096
+  if (options.pool !== undefined && !(options.pool instanceof Pool)) throw invalidOption('pool', 'must be a tunio Pool')
+  return o
+}
+
+/** One queue of a device: each can be read and written on its own (one per worker/thread). */
+export class TunQueue implements AsyncIterable<PacketBatch> {
+  readonly index: number
+  readonly #tun: Tun
+  /** @internal */
+  readonly reader: BatchReader
+
+  /** @internal */
+  constructor (tun: Tun, native: NativeTun, index: number) {
+    this.#tun = tun
+    this.index = index
+    this.reader = new BatchReader(() => native.readBatch(index), (on) => native.watchReadable(index, on))
+  }
+
+  /** The next batch of packets (one lease per IP packet), or null once the device is closed. */
+  read (): Promise<PacketBatch | null> { return this.reader.read() }
+
+  /** Writes packets; leases and batches move to the device. Returns how many were accepted. */
+  write (packets: PacketInput): number { return this.#tun.writeQueue(this.index, packets) }
+
+  [Symbol.asyncIterator] (): AsyncIterator<PacketBatch> { return this.reader.iterate() }
+}
+
+export class Tun implements AsyncIterable<PacketBatch> {
+  /** The device's real name (the kernel's choice when none was given). */
+  readonly name: string
+  readonly ifindex: number
+  /** What the kernel accepted. */
+  readonly offload: TunOffload
+  /** gso_max_size set on the link, when the kernel took it. */
+  readonly gsoMaxSize: number | undefined
+  readonly pool: Pool
+  readonly queues: readonly TunQueue[]
+  readonly #native: NativeTun
+  #closed = false
+
+  /** @internal use openTun() */
+  constructor (options: TunOptions) {
+    const o = validate(options)
+    this.pool = options.pool ?? getDefaultPool()
+    const { NativeTun: Ctor } = binding() as unknown as { NativeTun: new (o: object, p: unknown, cb: (q: number) => void) => NativeTun }
+    const queues: TunQueue[] = []
+    this.#native = new Ctor(o, this.pool.native, (q: number) => queues[q]?.reader.onReadable())
+    const info = this.#native.info()
+    this.name = info.name
+    this.ifindex = info.ifindex
+    this.offload = info.offload
+    this.gsoMaxSize = info.gsoMaxSize
+    for (let q = 0; q < info.queues; q++) queues.push(new TunQueue(this, this.#native, q))
+    this.queues = queues
+  }
+
+  get closed (): boolean { return this.#closed }
+
+  /** Reads the next batch from queue 0 (see queues[i] for the others). */
+  read (): Promise<PacketBatch | null> { return this.queues[0].read() }
+
+  /** Writes packets on queue 0. Leases and batches move to the device (ownership). */
+  write (packets: PacketInput): number { return this.writeQueue(0, packets) }
+
+  /** @internal */
+  writeQueue (q: number, packets: PacketInput): number {
+    if (this.#closed) throw closedError(`TUN device ${this.name}`)
+    return this.#native.write(q, toNativeItems(packets))
+  }
+
+  [Symbol.asyncIterator] (): AsyncIterator<PacketBatch> { return this.queues[0][Symbol.asyncIterator]() }
+
+  stats (): TunStats { return this.#native.stats() }
+
+  /** The kernel's counters for the link (rtnetlink IFLA_STATS64), as `ip -s link` shows them. */
+  linkStats (): LinkStats {
+    if (this.#closed) throw closedError(`TUN device ${this.name}`)
+    return this.#native.linkStats()
+  }
+
+  /** Closes every queue; pending reads resolve as end of stream. Idempotent. */
+  close (): void {
+    if (this.#closed) return
+    this.#closed = true
+    for (const q of this.queues) q.reader.close()
+    this.#native.close()
+  }
+
+  [Symbol.dispose] (): void { this.close() }
+}
+
+/** Opens (or attaches to) a TUN device and configures its link. Needs CAP_NET_ADMIN. */
+export async function openTun (options: TunOptions = {}): Promise<Tun> {
+  return new Tun(options)
+}

@@ -1,0 +1,161 @@
+/** UDP sockets with recvmmsg + UDP_GRO on receive and sendmsg(UDP_SEGMENT)/sendmmsg on send. */
+import { EventEmitter } from 'events'
+import { binding } from './binding'
+import { closedError, invalidOption, type TunioError } from './errors'
+import type { PacketBatch } from './lease'
+import type { NativeBatch } from './native'
+import { boolOption, checkKnownKeys, endpointOption, intOption, offloadOption, type HostPort } from './options'
+import { toNativeItems, type PacketInput } from './packets'
+import { Pool, getDefaultPool, type PoolStats } from './pool'
+import { BatchReader, type NativeReadResult } from './reader'
+
+export interface UdpOptions {
+  /** "0.0.0.0:51820", "[::]:51820" (dual-stack unless ipv6Only), ":0" or { address, port }. */
+  bind: string | HostPort
+  ipv6Only?: boolean
+  /** Connect to one peer (then send() needs no destination). */
+  connect?: string | HostPort
+  /** SO_REUSEPORT: one socket per worker on the same port. */
+  reusePort?: boolean
+  recvBufferSize?: number
+  sendBufferSize?: number
+  /** UDP_SEGMENT on send: 'auto' (default), true (fail if unsupported), false. */
+  gso?: 'auto' | boolean
+  /** UDP_GRO on receive: 'auto' (default), true (fail if unsupported), false. */
+  gro?: 'auto' | boolean
+  /** Messages per recvmmsg (default 64, max 128). */
+  batchSize?: number
+  /** Datagrams send() may hold while the socket is not writable (default 4096); more are dropped and counted. */
+  sendQueueLength?: number
+  pool?: Pool
+}
+
+export interface UdpFeatures { gso: boolean, gro: boolean, maxGsoSegments: number }
+
+export interface PeerErrorCounts { connRefused: number, hostUnreachable: number, netUnreachable: number, messageSize: number, other: number }
+
+export interface UdpStats {
+  datagramsIn: number, bytesIn: number, groReads: number, messagesIn: number
+  datagramsOut: number, bytesOut: number, gsoSends: number, gsoSegments: number
+  /** GSO sends the kernel refused (EIO/EINVAL): GSO turned off, the datagrams re-sent without it. */
+  gsoFallbacks: number
+  syscalls: { recvmmsg: number, sendmsg: number, sendmmsg: number }
+  drops: { truncated: number, queueFull: number, poolExhausted: number, invalid: number, sendFailed: number, peer: PeerErrorCounts }
+  waits: { sendWouldBlock: number, sendNoBuffers: number, recvPoolExhausted: number }
+  recvErrors: PeerErrorCounts
+  sendQueued: number
+  pool: PoolStats
+}
+
+interface NativeUdp {
+  recvBatch (): NativeReadResult
+  send (items: Array<NativeBatch | Uint8Array>, to?: HostPort): number
+  watchReadable (on: boolean): void
+  takeErrors (): TunioError[]
+  stats (): UdpStats
+  info (): { local: HostPort & { family: string }, peer?: HostPort, features: UdpFeatures, recvBufferSize: number, sendBufferSize: number }
+  forceGsoEioOnce (): void
+  close (): void
+}
+
+const KNOWN = ['bind', 'ipv6Only', 'connect', 'reusePort', 'recvBufferSize', 'sendBufferSize', 'gso', 'gro',
+  'batchSize', 'sendQueueLength', 'pool'] as const
+
+function validate (options: UdpOptions): Record<string, unknown> {
+  if (options === null || typeof options !== 'object') throw invalidOption('options', 'must be an object')
+  checkKnownKeys(options, KNOWN, 'openUdp()')
+  if (options.bind === undefined) throw invalidOption('bind', 'is required, e.g. "0.0.0.0:51820"')
+  const o: Record<string, unknown> = { bind: endpointOption('bind', options.bind) }
+  if (options.connect !== undefined) o.connect = endpointOption('connect', options.connect)
+  o.ipv6Only = boolOption('ipv6Only', options.ipv6Only) ?? false
+  o.reusePort = boolOption('reusePort', options.reusePort) ?? false
+  o.recvBufferSize = intOption('recvBufferSize', options.recvBufferSize, 1024, 1 << 30)
+  o.sendBufferSize = intOption('sendBufferSize', options.sendBufferSize, 1024, 1 << 30)
+  o.gso = offloadOption('gso', options.gso)
+  o.gro = offloadOption('gro', options.gro)
+  o.batchSize = intOption('batchSize', options.batchSize, 1, 128) ?? 64
+  o.sendQueueLength = intOption('sendQueueLength', options.sendQueueLength, 1, 1 << 20) ?? 4096
+  if (options.pool !== undefined && !(options.pool instanceof Pool)) throw invalidOption('pool', 'must be a tunio Pool')
+  return o
+}
+
+/**
+ * Events: 'peerError' (TunioError with code ERR_TUNIO_UDP_PEER, errno such as ECONNREFUSED,
+ * and `remote` when known). They never close the socket; stats count them too.
+ */
+export class Udp extends EventEmitter implements AsyncIterable<PacketBatch> {
+  readonly local: HostPort
+  readonly features: UdpFeatures
+  readonly pool: Pool
+  readonly #native: NativeUdp
+  readonly #reader: BatchReader
+  #closed = false
+
+  /** @internal use openUdp() */
+  constructor (options: UdpOptions) {
+    super()
+    const o = validate(options)
+    this.pool = options.pool ?? getDefaultPool()
+    const { NativeUdp: Ctor } = binding() as unknown as { NativeUdp: new (o: object, p: unknown, cb: () => void) => NativeUdp }
+    let reader: BatchReader | undefined
+    this.#native = new Ctor(o, this.pool.native, () => reader?.onReadable())
+    reader = new BatchReader(() => this.#recv(), (on) => this.#native.watchReadable(on))
+    this.#reader = reader
+    const info = this.#native.info()
+    this.local = { address: info.local.address, port: info.local.port }
+    this.features = info.features
+  }
+
+  get closed (): boolean { return this.#closed }
+
+  #recv (): NativeReadResult {
+    const r = this.#native.recvBatch()
+    this.#drainErrors()
+    return r
+  }
+
+  #drainErrors (): void {
+    const errors = this.#native.takeErrors()
+    for (const err of errors) this.emit('peerError', err)
+  }
+
+  /** The next batch of datagrams (each lease has .remote, .local, .ecn), or null once closed. */
+  read (): Promise<PacketBatch | null> { return this.#reader.read() }
+
+  [Symbol.asyncIterator] (): AsyncIterator<PacketBatch> { return this.#reader.iterate() }
+
+  /**
+   * Sends datagrams (one packet each). Leases and batches move to the socket; equal-size runs
+   * to one destination go out as one UDP_SEGMENT send. `to` overrides each packet's own
+   * destination (a received lease keeps its sender as destination). Returns how many were
+   * accepted (sent or queued while the socket is not writable).
+   */
+  send (datagrams: PacketInput, to?: string | HostPort): number {
+    if (this.#closed) throw closedError('UDP socket')
+    const dest = to === undefined ? undefined : endpointOption('to', to)
+    const n = this.#native.send(toNativeItems(datagrams), dest)
+    this.#drainErrors()
+    return n
+  }
+
+  stats (): UdpStats { return this.#native.stats() }
+
+  /** Test hook: the next GSO send behaves as if the kernel returned EIO. */
+  forceGsoEioOnce (): void {
+    if (this.#closed) throw closedError('UDP socket')
+    this.#native.forceGsoEioOnce()
+  }
+
+  close (): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#reader.close()
+    this.#native.close()
+  }
+
+  [Symbol.dispose] (): void { this.close() }
+}
+
+export async function openUdp (options: UdpOptions): Promise<Udp> {
+  return new Udp(options)
+}
