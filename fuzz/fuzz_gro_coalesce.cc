@@ -1,0 +1,171 @@
+// libFuzzer target for the GRO write planner. Input layout:
+//   byte 0: bit0 tcp, bit1 udp, bit2 "repair" (fix lengths and checksums of every packet so
+//           the fuzzer reaches the coalescing logic instead of dying in validation)
+//   byte 1: max_segments (0..69)
+//   then packets as [u16 big-endian length][bytes], the last one cut to what is left.
+// Invariants: every packet is written exactly once, per write order follows input order
+// within a group, singles are untouched with a zero virtio header, groups are <= 65535
+// bytes and <= max_segments, and gso_split of each group returns its members (apart from
+// IPv4 ID, IPv4 header checksum and L4 checksum, which the split recomputes).
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "fuzz_util.h"
+#include "gro_coalesce.h"
+#include "gso_split.h"
+
+using namespace tunio;
+
+namespace {
+
+void repair(std::vector<uint8_t>& p) {
+  const size_t n = p.size();
+  if (n < 1) return;
+  size_t ihl;
+  uint8_t proto;
+  uint64_t pseudo_base;
+  if ((p[0] >> 4) == 4) {
+    if (n < 20 || n > 65535) return;
+    ihl = static_cast<size_t>(p[0] & 15) * 4;
+    if (ihl < 20 || ihl > n) return;
+    p[2] = static_cast<uint8_t>(n >> 8);
+    p[3] = static_cast<uint8_t>(n);
+    p[10] = p[11] = 0;
+    const uint16_t c = static_cast<uint16_t>(~fz::naive_fold(fz::naive_sum(p.data(), ihl)));
+    p[10] = static_cast<uint8_t>(c >> 8);
+    p[11] = static_cast<uint8_t>(c);
+    proto = p[9];
+    pseudo_base = fz::naive_sum(p.data() + 12, 8);
+  } else if ((p[0] >> 4) == 6) {
+    if (n < 40 || n - 40 > 65535) return;
+    ihl = 40;
+    p[4] = static_cast<uint8_t>((n - 40) >> 8);
+    p[5] = static_cast<uint8_t>(n - 40);
+    proto = p[6];
+    pseudo_base = fz::naive_sum(p.data() + 8, 32);
+  } else {
+    return;
+  }
+  const size_t l4_len = n - ihl;
+  size_t csum_at;
+  if (proto == 6 && l4_len >= 20) {
+    csum_at = ihl + 16;
+  } else if (proto == 17 && l4_len >= 8) {
+    p[ihl + 4] = static_cast<uint8_t>(l4_len >> 8);
+    p[ihl + 5] = static_cast<uint8_t>(l4_len);
+    csum_at = ihl + 6;
+  } else {
+    return;
+  }
+  p[csum_at] = p[csum_at + 1] = 0;
+  const uint64_t pseudo = pseudo_base + proto + (l4_len >> 16) + (l4_len & 0xffff);
+  uint16_t c = static_cast<uint16_t>(~fz::naive_fold(fz::naive_sum(p.data() + ihl, l4_len, pseudo)));
+  if (proto == 17 && c == 0) c = 0xffff;
+  p[csum_at] = static_cast<uint8_t>(c >> 8);
+  p[csum_at + 1] = static_cast<uint8_t>(c);
+}
+
+struct Sink : SegmentSink {
+  std::vector<std::vector<uint8_t>> segs;
+  std::vector<uint8_t> pending;
+  uint8_t* reserve(size_t len) override {
+    pending.assign(len, 0xEE);
+    return pending.data();
+  }
+  void commit(size_t len) override {
+    pending.resize(len);
+    segs.push_back(pending);
+  }
+};
+
+// Compares a split segment with the original member, ignoring what the split recomputes.
+bool same_except_recomputed(const std::vector<uint8_t>& seg, const std::vector<uint8_t>& orig) {
+  if (seg.size() != orig.size() || seg.empty()) return false;
+  const size_t ihl = (orig[0] >> 4) == 4 ? static_cast<size_t>(orig[0] & 15) * 4 : 40;
+  const uint8_t proto = (orig[0] >> 4) == 4 ? orig[9] : orig[6];
+  const size_t csum_at = ihl + (proto == 6 ? 16 : 6);
+  for (size_t i = 0; i < seg.size(); i++) {
+    if ((orig[0] >> 4) == 4 && (i == 4 || i == 5 || i == 10 || i == 11)) continue;
+    if (i == csum_at || i == csum_at + 1) continue;
+    if (seg[i] != orig[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 2) return 0;
+  GroOptions opts;
+  opts.tcp = data[0] & 1;
+  opts.udp = data[0] & 2;
+  const bool fix = data[0] & 4;
+  opts.max_segments = data[1] % 70;
+  data += 2;
+  size -= 2;
+
+  std::vector<std::vector<uint8_t>> pkts;
+  while (size > 0 && pkts.size() < 256) {
+    size_t n = size >= 2 ? static_cast<size_t>(data[0] << 8 | data[1]) : 0;
+    const size_t hdr = size >= 2 ? 2 : size;
+    data += hdr;
+    size -= hdr;
+    if (n > size) n = size;
+    pkts.emplace_back(data, data + n);
+    data += n;
+    size -= n;
+    if (fix) repair(pkts.back());
+  }
+  const std::vector<std::vector<uint8_t>> original = pkts;
+  std::vector<GroPacket> views;
+  for (auto& p : pkts) views.push_back({p.empty() ? nullptr : p.data(), static_cast<uint32_t>(p.size())});
+
+  GroCoalescer gro(opts);
+  GroPlan plan;
+  gro.plan(views.data(), views.size(), &plan);
+
+  std::vector<int> seen(pkts.size(), 0);
+  size_t members_used = 0;
+  for (const GroWrite& w : plan.writes) {
+    fz::require(w.packet < pkts.size());
+    seen[w.packet]++;
+    if (w.members_count == 0) {
+      fz::require(w.hdr == VirtioNetHdr{});
+      fz::require(pkts[w.packet] == original[w.packet]);
+      fz::require(w.total_len == pkts[w.packet].size());
+      continue;
+    }
+    fz::require(w.members_begin == members_used);
+    members_used += w.members_count;
+    fz::require(members_used <= plan.members.size());
+    fz::require(w.members_count + 1 <= opts.max_segments);
+    std::vector<uint8_t> bytes = pkts[w.packet];
+    uint32_t prev = w.packet;
+    for (uint32_t k = 0; k < w.members_count; k++) {
+      const GroMember& m = plan.members[w.members_begin + k];
+      fz::require(m.packet < pkts.size() && m.packet > prev);  // input order within a group
+      prev = m.packet;
+      seen[m.packet]++;
+      fz::require(static_cast<size_t>(m.offset) + m.length == pkts[m.packet].size());
+      fz::require(pkts[m.packet] == original[m.packet]);  // members are never modified
+      bytes.insert(bytes.end(), pkts[m.packet].begin() + m.offset, pkts[m.packet].end());
+    }
+    fz::require(bytes.size() == w.total_len);
+    fz::require(bytes.size() <= 65535);
+    Sink sink;
+    SplitStats st;
+    fz::require(gso_split(w.hdr, bytes.data(), bytes.size(), sink, &st) == SplitResult::ok);
+    fz::require(st.hdr_len == w.hdr.hdr_len);
+    fz::require(sink.segs.size() == w.members_count + 1);
+    for (size_t k = 0; k < sink.segs.size(); k++) {
+      const uint32_t idx = k == 0 ? w.packet : plan.members[w.members_begin + k - 1].packet;
+      fz::require(same_except_recomputed(sink.segs[k], original[idx]));
+    }
+  }
+  fz::require(members_used == plan.members.size());
+  for (int s : seen) fz::require(s == 1);
+  fz::require(plan.stats.writes == plan.writes.size());
+  return 0;
+}
