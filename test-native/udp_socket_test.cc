@@ -398,23 +398,31 @@ TEST_CASE("udp socket: a dual-stack socket sees IPv4 peers as plain IPv4 and ans
   CHECK(got[0].local.ifindex == if_nametoindex("lo"));
   CHECK(got[0].ecn == 1);
 
-  // Answer from the address it came in on, with ECN, the way a server replies.
+  // Answer from the address it came in on, with ECN, the way a server replies: ten equal
+  // datagrams, so the IPv4 path of the IPv6 socket also carries UDP_SEGMENT + IP_PKTINFO + IP_TOS.
   std::vector<Packet> reply;
-  reply.push_back(make_packet(pool, 300, 2));
-  reply.back().remote = got[0].remote;
-  reply.back().local = got[0].local;
-  reply.back().ecn = 2;
+  for (uint32_t i = 0; i < 10; i++) {
+    reply.push_back(make_packet(pool, 300, 20 + i));
+    reply.back().remote = got[0].remote;
+    reply.back().local = got[0].local;
+    reply.back().ecn = 2;
+  }
   SendStats dst;
   SendResult r = dual->send_batch(reply, nullptr, dst);
   CHECK(r.status == SendStatus::kOk);
-  CHECK(r.sent == 1);
+  CHECK(r.sent == 10);
+  CHECK(dst.gso_sends == 1);
+  CHECK(dst.sendmsg_calls == 1);
   std::vector<Packet> back;
-  recv_n(*v4, pool, back, 1, rs);
-  REQUIRE(back.size() == 1);
-  CHECK(bytes_ok(back[0], 2));
-  CHECK(back[0].ecn == 2);
-  CHECK(back[0].remote.family == 4);
-  CHECK(back[0].remote.port == dual->local_address().port);
+  recv_n(*v4, pool, back, 10, rs);
+  REQUIRE(back.size() == 10);
+  for (uint32_t i = 0; i < 10; i++) {
+    CAPTURE(i);
+    CHECK(bytes_ok(back[i], 20 + i));
+    CHECK(back[i].ecn == 2);
+    CHECK(back[i].remote.family == 4);
+    CHECK(back[i].remote.port == dual->local_address().port);
+  }
 
   // IPv6 peers on the same socket stay IPv6.
   auto v6 = open_at("::1");

@@ -667,8 +667,10 @@ SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* de
           sent_msgs = ::sendmmsg(fd_.get(), &send_msgs_[m], static_cast<unsigned>(end - m), 0);
         }
         if (sent_msgs < 0) err = errno;
+        // sendmmsg never returns 0 for vlen >= 1; if it ever did, looping would spin.
+        if (sent_msgs == 0) err = EAGAIN;
       }
-      if (!forced && sent_msgs >= 0) {
+      if (!forced && sent_msgs > 0) {
         // sendmmsg stops at the first failing message and returns the count before it; the
         // next round starts at that message and gets its error directly.
         for (int k = 0; k < sent_msgs; k++, m++) {
