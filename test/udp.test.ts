@@ -1,0 +1,305 @@
+// UDP over loopback: integrity (boundaries, bytes, remote), GSO/GRO really used, EIO fallback,
+// peer errors, ownership moves of received leases, and the copy fallback in a worker.
+import t from 'tap'
+import * as crypto from 'crypto'
+import * as dgram from 'dgram'
+import * as path from 'path'
+import { Worker } from 'worker_threads'
+import { openUdp, type Udp, type Lease } from '../lib/index'
+
+const dist = path.join(__dirname, '..', 'dist', 'index.js')
+
+interface Got { data: Buffer, remote: { address: string, family: string, port: number } | undefined }
+
+function payload (seed: string, size: number): Buffer {
+  const out = Buffer.alloc(size)
+  let block = crypto.createHash('sha256').update(seed).digest()
+  for (let off = 0; off < size; off += 32) {
+    block.copy(out, off, 0, Math.min(32, size - off))
+    block = crypto.createHash('sha256').update(block).digest()
+  }
+  return out
+}
+
+const digest = (b: Uint8Array): string => crypto.createHash('sha256').update(b).digest('hex') + ':' + b.length
+
+/** Reads until `n` datagrams arrived (copies them out and releases the leases). */
+async function collect (sock: Udp, n: number, timeoutMs = 5000): Promise<Got[]> {
+  const got: Got[] = []
+  const deadline = Date.now() + timeoutMs
+  while (got.length < n) {
+    const left = deadline - Date.now()
+    if (left <= 0) throw new Error(`timed out with ${got.length}/${n} datagrams`)
+    let timer: NodeJS.Timeout | undefined
+    const batch = await Promise.race([
+      sock.read(),
+      new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), left) })
+    ])
+    clearTimeout(timer)
+    if (batch === 'timeout') throw new Error(`timed out with ${got.length}/${n} datagrams`)
+    if (batch === null) throw new Error('socket closed')
+    for (const lease of batch) {
+      got.push({ data: Buffer.from(lease.buffer), remote: lease.remote })
+      lease.release()
+    }
+  }
+  return got
+}
+
+function sameMultiset (t: Tap.Test, got: Got[], expected: Array<{ data: Buffer, port: number, address: string }>, what: string): void {
+  const key = (d: Uint8Array, address: string | undefined, port: number | undefined): string => `${address}:${port}:${digest(d)}`
+  const exp = expected.map((e) => key(e.data, e.address, e.port)).sort()
+  const act = got.map((g) => key(g.data, g.remote?.address, g.remote?.port)).sort()
+  t.equal(got.length, expected.length, `${what}: count`)
+  t.same(act, exp, `${what}: boundaries, bytes and remote intact`)
+}
+
+const SIZES = [0, 1, 1400, 9000, 65507]
+
+async function mixedRound (t: Tap.Test, bindRx: string, bindTx: string, txAddress: string, expectRemote: string, senders: number): Promise<void> {
+  const rx = await openUdp({ bind: bindRx })
+  const txs: Udp[] = []
+  try {
+    for (let i = 0; i < senders; i++) txs.push(await openUdp({ bind: bindTx }))
+    const dest = { address: txAddress, port: rx.local.port }
+    let total = 0
+    for (const [i, tx] of txs.entries()) {
+      // One sender at a time, so the receive buffer never overflows with 64 KiB datagrams.
+      const bufs = SIZES.map((s) => payload(`${bindRx}-${i}-${s}`, s))
+      t.equal(tx.send(bufs, dest), bufs.length, 'all accepted')
+      const got = await collect(rx, bufs.length)
+      sameMultiset(t, got, bufs.map((data) => ({ data, port: tx.local.port, address: expectRemote })), `sender ${i}`)
+      total += got.length
+      t.equal(got.find((g) => g.data.length === 0)?.data.length, 0, 'the 0-byte datagram arrived')
+    }
+    t.equal(rx.stats().datagramsIn, total, 'stats count every datagram')
+    t.ok(rx.stats().syscalls.recvmmsg > 0, 'received with recvmmsg')
+  } finally {
+    for (const tx of txs) tx.close()
+    rx.close()
+  }
+}
+
+t.test('IPv4: mixed sizes from 8 peers arrive with boundaries, bytes and remote intact', async (t) => {
+  await mixedRound(t, '127.0.0.1:0', '127.0.0.1:0', '127.0.0.1', '127.0.0.1', 8)
+})
+
+t.test('IPv6 [::1]: mixed sizes from 4 peers', async (t) => {
+  await mixedRound(t, '[::1]:0', '[::1]:0', '::1', '::1', 4)
+})
+
+t.test('dual-stack [::]:0 shows an IPv4 sender as plain IPv4', async (t) => {
+  await mixedRound(t, '[::]:0', '127.0.0.1:0', '127.0.0.1', '127.0.0.1', 2)
+  const rx = await openUdp({ bind: '[::]:0' })
+  const tx = await openUdp({ bind: '127.0.0.1:0' })
+  try {
+    tx.send(Buffer.from('hi'), { address: '127.0.0.1', port: rx.local.port })
+    const batch = await rx.read()
+    const lease = batch?.at(0) as Lease
+    t.same(lease.remote, { address: '127.0.0.1', family: 'IPv4', port: tx.local.port })
+    batch?.release()
+  } finally { tx.close(); rx.close() }
+})
+
+t.test('GSO and GRO: 64 x 1000 bytes are one sendmsg and one coalesced read', async (t) => {
+  const rx = await openUdp({ bind: '127.0.0.1:0' })
+  const tx = await openUdp({ bind: '127.0.0.1:0' })
+  try {
+    t.equal(tx.features.gso, true, 'GSO available on loopback')
+    t.equal(rx.features.gro, true, 'GRO available on loopback')
+    const bufs = Array.from({ length: 64 }, (_, i) => payload(`gso-${i}`, 1000))
+    t.equal(tx.send(bufs, rx.local), 64)
+    const s = tx.stats()
+    t.same(s.syscalls, { recvmmsg: 0, sendmsg: 1, sendmmsg: 0 }, 'exactly one sendmsg')
+    t.equal(s.gsoSends, 1)
+    t.equal(s.gsoSegments, 64)
+    t.equal(s.datagramsOut, 64)
+    const batch = await rx.read()
+    if (batch === null) throw new Error('closed')
+    t.equal(batch.length, 64, 'one read split back into 64 leases')
+    const r = rx.stats()
+    t.equal(r.groReads, 1, 'one coalesced GRO read')
+    t.equal(r.syscalls.recvmmsg, 1, 'one recvmmsg')
+    t.equal(r.datagramsIn, 64)
+    let i = 0
+    for (const lease of batch) {
+      t.equal(digest(lease.buffer), digest(bufs[i]), `segment ${i} in order and intact`)
+      t.equal(lease.remote?.port, tx.local.port)
+      i++
+    }
+    t.equal(batch.release(), 64)
+  } finally { tx.close(); rx.close() }
+})
+
+t.test('GSO: 64 x 1400 bytes (more than one UDP_SEGMENT message holds) arrive complete', async (t) => {
+  const rx = await openUdp({ bind: '127.0.0.1:0' })
+  const tx = await openUdp({ bind: '127.0.0.1:0' })
+  try {
+    const bufs = Array.from({ length: 64 }, (_, i) => payload(`gso14-${i}`, 1400))
+    t.equal(tx.send(bufs, rx.local), 64)
+    const s = tx.stats()
+    t.equal(s.gsoSends, 2, 'split over two GSO messages')
+    t.equal(s.gsoSegments, 64)
+    t.equal(s.syscalls.sendmsg + s.syscalls.sendmmsg, 1, 'in one syscall (sendmmsg)')
+    t.equal(s.syscalls.sendmmsg, 1)
+    const got = await collect(rx, 64)
+    t.same(got.map((g) => digest(g.data)), bufs.map(digest), 'all 64 in order and intact')
+    t.ok(rx.stats().groReads >= 1 && rx.stats().groReads <= 2, 'coalesced on receive')
+  } finally { tx.close(); rx.close() }
+})
+
+t.test('forced EIO on a GSO send falls back without losing anything', async (t) => {
+  const rx = await openUdp({ bind: '127.0.0.1:0' })
+  const tx = await openUdp({ bind: '127.0.0.1:0' })
+  try {
+    tx.forceGsoEioOnce()
+    const bufs = Array.from({ length: 64 }, (_, i) => payload(`eio-${i}`, 1000))
+    t.equal(tx.send(bufs, rx.local), 64)
+    const got = await collect(rx, 64)
+    t.same(got.map((g) => digest(g.data)), bufs.map(digest), 'nothing lost')
+    const s = tx.stats()
+    t.equal(s.gsoFallbacks, 1)
+    t.equal(s.datagramsOut, 64)
+    t.equal(s.drops.sendFailed, 0)
+    // After the fallback GSO is off for this socket: later sends still arrive, without UDP_SEGMENT.
+    const more = Array.from({ length: 16 }, (_, i) => payload(`eio2-${i}`, 1000))
+    t.equal(tx.send(more, rx.local), 16)
+    const got2 = await collect(rx, 16)
+    t.same(got2.map((g) => digest(g.data)), more.map(digest))
+    const s2 = tx.stats()
+    t.equal(s2.gsoFallbacks, 1, 'fallback counted once')
+    t.equal(s2.gsoSends, s.gsoSends, 'no GSO sends after the fallback')
+    // Finding: `features` is a snapshot taken in the constructor, so it keeps saying gso: true.
+    t.equal(tx.features.gso, false, 'features report GSO off after the fallback',
+      { todo: 'Udp.features is captured once in the constructor and never updated after a GSO fallback' })
+  } finally { tx.close(); rx.close() }
+})
+
+async function freePort (): Promise<number> {
+  const s = dgram.createSocket('udp4')
+  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve))
+  const port = s.address().port
+  await new Promise<void>((resolve) => s.close(() => resolve()))
+  return port
+}
+
+async function unreachable (t: Tap.Test, connected: boolean): Promise<void> {
+  const port = await freePort()
+  const dest = { address: '127.0.0.1', port }
+  const tx = await openUdp(connected ? { bind: '127.0.0.1:0', connect: dest } : { bind: '127.0.0.1:0' })
+  let rx: Udp | undefined
+  try {
+    const errors: Array<{ code?: string, errno?: unknown, remote?: unknown }> = []
+    tx.on('peerError', (err) => errors.push(err))
+    // The ICMP error is reported by the next syscall, so it may take a second send.
+    for (let i = 0; i < 5 && errors.length === 0; i++) {
+      t.equal(tx.send(Buffer.from('nobody home'), dest), 1, 'send accepted')
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    const todo = connected ? undefined : 'unconnected sockets never report ECONNREFUSED (no IP_RECVERR, by design in udp_socket.cc)'
+    t.ok(errors.length >= 1, 'peerError emitted', { todo })
+    if (errors.length >= 1) {
+      t.equal(errors[0].code, 'ERR_TUNIO_UDP_PEER')
+      t.equal(errors[0].errno, 'ECONNREFUSED')
+      t.same(errors[0].remote, { address: '127.0.0.1', family: 'IPv4', port })
+      const st = tx.stats()
+      t.ok(st.recvErrors.connRefused + st.drops.peer.connRefused >= 1, 'counted in stats')
+    }
+    t.equal(tx.closed, false, 'socket stays open')
+    rx = await openUdp({ bind: `127.0.0.1:${port}` })
+    const bufs = [payload('later-1', 100), payload('later-2', 1400)]
+    t.equal(tx.send(bufs, dest), 2)
+    const got = await collect(rx, 2)
+    sameMultiset(t, got, bufs.map((data) => ({ data, port: tx.local.port, address: '127.0.0.1' })), 'after binding')
+  } finally { rx?.close(); tx.close() }
+}
+
+t.test('unreachable peer (connected socket): peerError ECONNREFUSED, the socket stays usable', async (t) => {
+  await unreachable(t, true)
+})
+
+t.test('unreachable peer (unconnected socket): the socket stays usable', async (t) => {
+  await unreachable(t, false)
+})
+
+t.test('leases of a received batch move to send() and echo back intact', async (t) => {
+  const a = await openUdp({ bind: '127.0.0.1:0' })
+  const b = await openUdp({ bind: '127.0.0.1:0' })
+  try {
+    const bufs = [0, 1, 500, 1400, 9000].map((s) => payload(`echo-${s}`, s))
+    a.send(bufs, b.local)
+    let batch = await b.read()
+    if (batch === null) throw new Error('closed')
+    // Collect everything (GRO could not merge these unequal sizes, but one read may not get all).
+    const batches = [batch]
+    let n = batch.length
+    while (n < bufs.length) { batch = await b.read(); if (batch === null) throw new Error('closed'); batches.push(batch); n += batch.length }
+    const leases = batches.flatMap((x) => [...x])
+    const views = leases.map((l) => l.buffer)
+    // First lease alone, the rest as whole batches (a received lease keeps its sender as destination).
+    t.equal(b.send(leases[0]), 1)
+    t.equal(leases[0].held, false)
+    t.equal(b.send(batches), bufs.length - 1)
+    for (const [i, l] of leases.entries()) {
+      t.equal(l.held, false, `lease ${i} reads as released`)
+      t.equal(l.length, 0, `lease ${i} length 0`)
+      t.equal(views[i].length, 0, `old view ${i} detached`)
+    }
+    t.throws(() => leases[1].release(), { code: 'ERR_TUNIO_LEASE_RELEASED' })
+    const got = await collect(a, bufs.length)
+    sameMultiset(t, got, bufs.map((data) => ({ data, port: b.local.port, address: '127.0.0.1' })), 'echo')
+    t.equal(b.pool.stats().inUseBytes, 0, 'nothing left in use once sent')
+  } finally { a.close(); b.close() }
+})
+
+function runWorker (code: string, env: NodeJS.ProcessEnv): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(code, { eval: true, workerData: { dist }, env })
+    let result: unknown
+    w.on('message', (m) => { result = m })
+    w.on('error', reject)
+    w.on('exit', (c) => (c === 0 ? resolve(result) : reject(new Error(`worker exited with ${c}`))))
+  })
+}
+
+t.test('copy fallback (TUNIO_NO_EXTERNAL_BUFFERS=1): send/receive and JS-filled leases', async (t) => {
+  const r = await runWorker(`
+    const { parentPort, workerData } = require('worker_threads')
+    const { openUdp } = require(workerData.dist)
+    ;(async () => {
+      const a = await openUdp({ bind: '127.0.0.1:0' })
+      const b = await openUdp({ bind: '127.0.0.1:0' })
+      const bufs = [Buffer.alloc(0), Buffer.alloc(700, 3), Buffer.alloc(1400, 9)]
+      a.send(bufs, b.local)
+      const l = a.pool.lease(300)
+      for (let i = 0; i < 300; i++) l.buffer[i] = (i * 7) & 0xff
+      a.send(l, b.local)
+      const gso = Array.from({ length: 8 }, (_, i) => Buffer.alloc(1000, i + 1))
+      a.send(gso, b.local)
+      const got = []
+      while (got.length < 12) {
+        const batch = await b.read()
+        for (const x of batch) { got.push({ hex: Buffer.from(x.buffer).toString('hex'), port: x.remote.port }); x.release() }
+      }
+      // Echo a received batch back: ownership moves, the copies are written back first.
+      b.send(Buffer.alloc(64, 5), a.local)
+      const rb = await a.read()
+      for (const x of rb) x.buffer.fill(0xee)
+      a.send(rb, b.local)
+      const echo = await b.read()
+      const echoHex = [...echo].map((x) => Buffer.from(x.buffer).toString('hex'))
+      echo.release()
+      parentPort.postMessage({ external: a.pool.stats().externalBuffers, got, echoHex, port: a.local.port, inUse: a.pool.stats().inUseBytes })
+      a.close(); b.close()
+    })().catch((e) => { console.error(e); process.exit(1) })
+  `, { ...process.env, TUNIO_NO_EXTERNAL_BUFFERS: '1' }) as { external: boolean, got: Array<{ hex: string, port: number }>, echoHex: string[], port: number, inUse: number }
+  t.equal(r.external, false, 'copies, not external buffers')
+  const filled = Buffer.alloc(300)
+  for (let i = 0; i < 300; i++) filled[i] = (i * 7) & 0xff
+  const expected = [Buffer.alloc(0), Buffer.alloc(700, 3), Buffer.alloc(1400, 9), filled,
+    ...Array.from({ length: 8 }, (_, i) => Buffer.alloc(1000, i + 1))].map((b) => b.toString('hex')).sort()
+  t.same(r.got.map((g) => g.hex).sort(), expected, 'bytes right, including the JS-filled lease')
+  t.ok(r.got.every((g) => g.port === r.port), 'remote right')
+  t.same(r.echoHex, [Buffer.alloc(64, 0xee).toString('hex')], 'writes to a received copy reach the wire')
+  t.equal(r.inUse, 0)
+})
