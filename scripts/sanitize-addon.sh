@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Builds the addon with ASan + UBSan (clang-14) into build-asan/Release/tunio.node, without
+# touching build/Release, then runs the tap suite against it.
+#   scripts/sanitize-addon.sh                 build + tap (all of test/**/*.test.ts)
+#   scripts/sanitize-addon.sh test/x.test.ts  build + tap on the given files
+#   SANITIZE_BUILD_ONLY=1 scripts/sanitize-addon.sh
+#
+# How the sanitized addon gets loaded: lib/binding.ts loads through node-gyp-build from the
+# package directory (prebuilds/, then build/Release). Until the loader takes an override, this
+# script swaps build/Release/tunio.node for the sanitized one and puts the original back on
+# exit (trap; also on failure or Ctrl-C). Do not run another build or test of this checkout at
+# the same time.
+#
+# Runtime: node itself is not instrumented, so the ASan runtime is LD_PRELOADed (the addon is
+# linked with -shared-libsan and leaves the runtime's symbols to the preload).
+#   detect_leaks=0  LeakSanitizer reports V8's and node's own process-lifetime allocations
+#                   (isolate, snapshot, ICU, libuv, OpenSSL) that are never freed at exit; they
+#                   drown any real addon leak. Pool memory is accounted by pool.stats() and
+#                   tested there (inUseBytes, leaked) instead.
+#   handle_segv=0   V8 uses SIGSEGV for WebAssembly bounds checks and its own crash handler.
+#   halt_on_error / abort_on_error: the first report fails the run (non-zero exit).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+cc=${CC_SAN:-clang-14}
+cxx=${CXX_SAN:-clang++-14}
+out=$root/build-asan
+san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g"
+
+echo "== sanitize-addon: building ASan+UBSan addon with $cxx"
+mkdir -p "$out/Release"
+# build-asan/ is scratch output: keep it out of git without touching .gitignore.
+printf '*\n' >"$out/.gitignore"
+work=$(mktemp -d "$out/tree.XXXXXX")
+cleanup_work() { rm -rf "$work"; }
+trap cleanup_work EXIT
+
+# The minimal tree binding.gyp needs: its sources, the source list script and node-addon-api.
+cp binding.gyp package.json "$work/"
+cp -r src-native "$work/"
+mkdir -p "$work/scripts" "$work/node_modules"
+cp scripts/sources.js "$work/scripts/"
+ln -s "$root/node_modules/node-addon-api" "$work/node_modules/node-addon-api"
+
+jobs=$(nproc 2>/dev/null || echo 2)
+# Same headers as `npm run build:native` (node-gyp run directly does not read .npmrc).
+nodedir=${npm_config_nodedir:-$(npm config get nodedir 2>/dev/null || true)}
+gyp_args=(rebuild --jobs="$jobs" --loglevel=warn)
+case "$nodedir" in ''|undefined|null) ;; *) gyp_args+=(--nodedir="$nodedir") ;; esac
+(
+  cd "$work"
+  CC=$cc CXX=$cxx \
+  CFLAGS="$san" CXXFLAGS="$san" \
+  LDFLAGS="-fsanitize=address,undefined -shared-libsan" \
+    "$root/node_modules/.bin/node-gyp" "${gyp_args[@]}"
+)
+cp "$work/build/Release/tunio.node" "$out/Release/tunio.node"
+rm -rf "$work"
+trap - EXIT
+echo "   -> build-asan/Release/tunio.node"
+
+if [ "${SANITIZE_BUILD_ONLY:-0}" = 1 ]; then exit 0; fi
+
+asan_rt=$($cc -print-file-name=libclang_rt.asan-x86_64.so)
+if [ ! -f "$asan_rt" ]; then echo "ASan runtime not found ($asan_rt): install libclang-rt-14-dev" >&2; exit 1; fi
+
+# Swap the sanitized addon in; restore the original on any exit. Restore only if the file is
+# still ours, so a concurrent rebuild of build/Release is never overwritten.
+target=build/Release/tunio.node
+backup=$out/tunio.node.orig
+mkdir -p build/Release
+had_orig=0
+if [ -f "$target" ]; then cp -p "$target" "$backup"; had_orig=1; fi
+restore() {
+  if cmp -s "$target" "$out/Release/tunio.node"; then
+    if [ "$had_orig" = 1 ]; then mv -f "$backup" "$target"; else rm -f "$target"; fi
+  else
+    echo "sanitize-addon: $target changed during the run; left as is" >&2
+  fi
+}
+trap restore EXIT
+trap 'exit 130' INT TERM
+cp "$out/Release/tunio.node" "$target"
+
+echo "== sanitize-addon: tap suite with the sanitized addon"
+export LD_PRELOAD=$asan_rt
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:handle_segv=0:halt_on_error=1:abort_on_error=1:allocator_may_return_null=1:detect_stack_use_after_return=0:print_summary=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# Slower under ASan: give each file more time than the default 180 s.
+# tap writes ASan/UBSan reports (stderr of the test process) with the failing test.
+"$root/node_modules/.bin/tap" --timeout=600 "$@"
