@@ -5,7 +5,7 @@ import { Lease, PacketBatch } from './lease'
 import type { NativePool } from './native'
 
 export interface PoolOptions {
-  /** Upper bound of memory the pool reserves, in bytes (default 64 MiB, minimum 128 KiB). */
+  /** Upper bound of memory the pool reserves, in bytes (default 64 MiB, minimum 256 KiB). */
   capBytes?: number
 }
 
@@ -27,7 +27,7 @@ export interface PoolStats {
 }
 
 export const MAX_LEASE_SIZE = 65536
-const MIN_CAP = 128 * 1024
+const MIN_CAP = 256 * 1024
 const MAX_CAP = 2 ** 40
 
 export class Pool {

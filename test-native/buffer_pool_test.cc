@@ -94,3 +94,11 @@ TEST_CASE("pool: a million cycles reserve nothing new after the first") {
   CHECK(pool.stats().reserved_bytes == 256 * 1024);
   CHECK(pool.stats().acquired == 1000000);
 }
+
+TEST_CASE("pool: the smallest cap still holds one chunk") {
+  BufferPool pool(0);
+  CHECK(pool.cap_bytes() == BufferPool::kMinCapBytes);
+  tunio::Slot* s = pool.acquire(10);
+  REQUIRE(s != nullptr);
+  BufferPool::unref(s);
+}

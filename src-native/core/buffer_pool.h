@@ -46,7 +46,7 @@ class BufferPool {
   static constexpr uint32_t kLargeSlotSize = 65536;  // superpackets, GRO reads, jumbo packets
   static constexpr uint32_t kMaxLeaseSize = kLargeSlotSize;
   static constexpr size_t kDefaultCapBytes = 64u << 20;
-  static constexpr size_t kMinCapBytes = 2 * kLargeSlotSize;
+  static constexpr size_t kMinCapBytes = 256 * 1024;  // one growth chunk
 
   explicit BufferPool(size_t cap_bytes = kDefaultCapBytes);
   ~BufferPool();
