@@ -1,6 +1,6 @@
 // UDP over loopback: integrity (boundaries, bytes, remote), GSO/GRO really used, EIO fallback,
 // peer errors, ownership moves of received leases, and the copy fallback in a worker.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import * as crypto from 'crypto'
 import * as dgram from 'dgram'
 import * as path from 'path'
@@ -46,7 +46,7 @@ async function collect (sock: Udp, n: number, timeoutMs = 5000): Promise<Got[]> 
   return got
 }
 
-function sameMultiset (t: Tap.Test, got: Got[], expected: Array<{ data: Buffer, port: number, address: string }>, what: string): void {
+function sameMultiset (t: Test, got: Got[], expected: Array<{ data: Buffer, port: number, address: string }>, what: string): void {
   const key = (d: Uint8Array, address: string | undefined, port: number | undefined): string => `${address}:${port}:${digest(d)}`
   const exp = expected.map((e) => key(e.data, e.address, e.port)).sort()
   const act = got.map((g) => key(g.data, g.remote?.address, g.remote?.port)).sort()
@@ -56,7 +56,7 @@ function sameMultiset (t: Tap.Test, got: Got[], expected: Array<{ data: Buffer, 
 
 const SIZES = [0, 1, 1400, 9000, 65507]
 
-async function mixedRound (t: Tap.Test, bindRx: string, bindTx: string, txAddress: string, expectRemote: string, senders: number): Promise<void> {
+async function mixedRound (t: Test, bindRx: string, bindTx: string, txAddress: string, expectRemote: string, senders: number): Promise<void> {
   const rx = await openUdp({ bind: bindRx })
   const txs: Udp[] = []
   try {
@@ -183,7 +183,7 @@ async function freePort (): Promise<number> {
   return port
 }
 
-async function unreachable (t: Tap.Test, connected: boolean): Promise<void> {
+async function unreachable (t: Test, connected: boolean): Promise<void> {
   const port = await freePort()
   const dest = { address: '127.0.0.1', port }
   const tx = await openUdp(connected ? { bind: '127.0.0.1:0', connect: dest } : { bind: '127.0.0.1:0' })
