@@ -1,0 +1,192 @@
+'use strict'
+// Shared by scripts/demo.js, bench/tunnel.js and test/echo-tunnel.test.ts: two network
+// namespaces joined by a veth wire, tunnel endpoints inside them, and cleanup that always runs.
+const { spawn, execFileSync } = require('child_process')
+const path = require('path')
+
+const ROOT = path.join(__dirname, '..')
+const ECHO = path.join(ROOT, 'dist', 'examples', 'echo-tunnel.js')
+const WIRE = { a: '172.31.255.1', b: '172.31.255.2' }
+const TUNNEL = { a: '10.8.0.1', b: '10.8.0.2' }
+
+function ip (...args) { return execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString() }
+function has (cmd) { try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true } catch { return false } }
+
+const live = new Set() // cleanups still to run
+let hooked = false
+function hookExit () {
+  if (hooked) return
+  hooked = true
+  process.on('exit', cleanupAll)
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(sig, () => { cleanupAll(); process.exit(130) })
+  }
+}
+function cleanupAll () { for (const c of [...live]) c() }
+
+/** Two namespaces tunio-<tag><pid>-a/-b with veth 172.31.255.1/30 <-> .2/30. */
+function createWire (tag = 'w') {
+  hookExit()
+  const base = `tunio-${tag}${process.pid}`
+  const ns = { a: `${base}-a`, b: `${base}-b` }
+  const procs = new Set()
+  const cleanup = () => {
+    live.delete(cleanup)
+    for (const p of procs) { try { process.kill(p.pid, 'SIGKILL') } catch {} }
+    for (const n of [ns.a, ns.b]) { try { ip('netns', 'del', n) } catch {} }
+  }
+  live.add(cleanup)
+  try {
+    ip('netns', 'add', ns.a)
+    ip('netns', 'add', ns.b)
+    ip('-n', ns.a, 'link', 'add', 'veth0', 'type', 'veth', 'peer', 'name', 'veth0', 'netns', ns.b)
+    for (const [side, n] of [['a', ns.a], ['b', ns.b]]) {
+      ip('-n', n, 'link', 'set', 'lo', 'up')
+      ip('-n', n, 'addr', 'add', `${WIRE[side]}/30`, 'dev', 'veth0')
+      ip('-n', n, 'link', 'set', 'veth0', 'up')
+    }
+  } catch (err) { cleanup(); throw err }
+  return { ns, procs, cleanup, exec: (side, cmd, args, opts) => execIn(ns[side], cmd, args, opts), spawn: (side, cmd, args, opts) => spawnIn(procs, ns[side], cmd, args, opts) }
+}
+
+function execIn (netns, cmd, args, opts = {}) {
+  return execFileSync('ip', ['netns', 'exec', netns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts }).toString()
+}
+
+/** Spawns in a namespace (`ip netns exec` execs, so child.pid is the command's own pid). */
+function spawnIn (procs, netns, cmd, args, opts = {}) {
+  const child = spawn('ip', ['netns', 'exec', netns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts })
+  procs.add(child)
+  child.on('exit', () => procs.delete(child))
+  child.output = ''
+  child.stdout?.on('data', (d) => { child.output += d })
+  child.stderr?.on('data', (d) => { child.output += d })
+  child.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
+  return child
+}
+
+/**
+ * Starts examples/echo-tunnel in one side. Resolves once the TUN device is up.
+ * stop() sends SIGTERM and resolves with the endpoint's final JSON stats.
+ */
+async function startEcho (wire, side, { offload = 'auto', mtu = 1420, stats = '0', onLine } = {}) {
+  const other = side === 'a' ? 'b' : 'a'
+  const child = wire.spawn(side, process.execPath, [ECHO, '--tun', 'tun0', '--address', `${TUNNEL[side]}/24`,
+    '--listen', '0.0.0.0:5555', '--peer', `${WIRE[other]}:5555`, '--mtu', String(mtu), '--offload', offload, '--stats', stats])
+  let buf = ''
+  child.stdout.on('data', (d) => {
+    buf += d
+    let i
+    while ((i = buf.indexOf('\n')) >= 0) { const line = buf.slice(0, i); buf = buf.slice(i + 1); if (onLine) onLine(line) }
+  })
+  await waitFor(() => child.output.includes('echo-tunnel: tun0') || child.exitCode !== null, 5000)
+  if (child.exitCode !== null) throw new Error(`echo-tunnel in ${side} exited: ${child.output}`)
+  return endpoint(child, 'tunio')
+}
+
+/** The socat equivalent of the echo tunnel (same wire format). */
+async function startSocat (wire, side, { mtu = 1420 } = {}) {
+  const other = side === 'a' ? 'b' : 'a'
+  const child = wire.spawn(side, 'socat', [`UDP-DATAGRAM:${WIRE[other]}:5555,bind=:5555`,
+    `TUN:${TUNNEL[side]}/24,tun-type=tun,iff-no-pi,iff-up,tun-name=tun0`])
+  await waitFor(() => { try { return wire.exec(side, 'ip', ['-o', 'link', 'show', 'tun0']).includes('UP') } catch { return child.exitCode !== null } }, 5000)
+  if (child.exitCode !== null) throw new Error(`socat in ${side} exited: ${child.output}`)
+  wire.exec(side, 'ip', ['link', 'set', 'tun0', 'mtu', String(mtu)])
+  return endpoint(child, 'socat')
+}
+
+function endpoint (child, kind) {
+  return {
+    kind,
+    child,
+    pid: child.pid,
+    async stop () {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      const t = setTimeout(() => child.kill('SIGKILL'), 3000)
+      await child.exited
+      clearTimeout(t)
+      if (kind !== 'tunio') return null
+      const last = child.output.trim().split('\n').reverse().find((l) => l.startsWith('{'))
+      return last ? JSON.parse(last) : null
+    }
+  }
+}
+
+async function waitFor (cond, ms, step = 20) {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms`)
+    await new Promise((resolve) => setTimeout(resolve, step))
+  }
+}
+
+/** utime+stime in seconds and VmHWM in KiB of a process. */
+function procUsage (pid) {
+  try {
+    const stat = require('fs').readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const ticks = Number(f[11]) + Number(f[12]) // fields 14, 15
+    const status = require('fs').readFileSync(`/proc/${pid}/status`, 'utf8')
+    const hwm = Number((/VmHWM:\s+(\d+)/.exec(status) || [0, 0])[1])
+    return { cpu: ticks / 100, hwmKiB: hwm }
+  } catch { return null }
+}
+
+/** tun read+writev + udp recvmmsg+sendmsg+sendmmsg from an endpoint's final JSON. */
+function syscalls (final) {
+  if (!final) return 0
+  const t = final.tun.syscalls; const u = final.udp.syscalls
+  return t.read + t.writev + u.recvmmsg + u.sendmsg + u.sendmmsg
+}
+
+module.exports = { ROOT, ECHO, WIRE, TUNNEL, has, createWire, startEcho, startSocat, waitFor, procUsage, syscalls, cleanupAll }
+
+/** Without ping: a TCP connect + echo round trip through the tunnel, from a to b. Returns ms. */
+async function tcpRoundTrip (wire, port = 7007) {
+  const server = wire.spawn('b', process.execPath, ['-e', `require('net').createServer((s) => s.pipe(s)).listen(${port}, '${TUNNEL.b}', () => console.log('listening'))`])
+  try {
+    await waitFor(() => server.output.includes('listening'), 5000)
+    const out = wire.exec('a', process.execPath, ['-e', `
+      const t0 = process.hrtime.bigint()
+      const s = require('net').connect(${port}, '${TUNNEL.b}', () => s.write('ping'))
+      s.setTimeout(4000, () => { console.error('timeout'); process.exit(1) })
+      s.on('data', () => { console.log(Number(process.hrtime.bigint() - t0) / 1e6); s.destroy() })`], { timeout: 6000 })
+    return Number(out.trim())
+  } finally { server.kill('SIGKILL') }
+}
+module.exports.tcpRoundTrip = tcpRoundTrip
+
+/**
+ * Sends `bytes` of random data over TCP from side `from` to the tunnel address of `to`;
+ * resolves with both sides' sha256 and the byte count the receiver saw.
+ */
+async function tcpTransfer (wire, from, to, bytes, { port = 7100, timeoutMs = 30000 } = {}) {
+  const dst = TUNNEL[to]
+  const rx = wire.spawn(to, process.execPath, ['-e', `
+    const h = require('crypto').createHash('sha256'); let n = 0
+    const srv = require('net').createServer((s) => {
+      s.on('data', (d) => { h.update(d); n += d.length })
+      s.on('end', () => { console.log(JSON.stringify({ n, hash: h.digest('hex') })); s.end(); srv.close() })
+    }).listen(${port}, '${dst}', () => console.log('listening'))`])
+  try {
+    await waitFor(() => rx.output.includes('listening') || rx.exitCode !== null, 5000)
+    const tx = wire.spawn(from, process.execPath, ['-e', `
+      const crypto = require('crypto'); const h = crypto.createHash('sha256'); let left = ${bytes}
+      const s = require('net').connect(${port}, '${dst}')
+      function pump () {
+        while (left > 0) {
+          const c = crypto.randomBytes(Math.min(left, 1 << 16)); left -= c.length; h.update(c)
+          if (!s.write(c)) return s.once('drain', pump)
+        }
+        s.end(); console.log(JSON.stringify({ hash: h.digest('hex') }))
+      }
+      s.on('connect', pump); s.on('error', (e) => { console.error(e.message); process.exit(1) })`])
+    const timer = setTimeout(() => { tx.kill('SIGKILL'); rx.kill('SIGKILL') }, timeoutMs)
+    const [txr] = await Promise.all([tx.exited, rx.exited])
+    clearTimeout(timer)
+    const parse = (c) => { const l = c.output.trim().split('\n').reverse().find((x) => x.startsWith('{')); return l ? JSON.parse(l) : {} }
+    const r = parse(rx); const s = parse(tx)
+    return { ok: txr.code === 0 && r.n === bytes && r.hash === s.hash, sent: s.hash, received: r.hash, bytes: r.n, output: tx.output + rx.output }
+  } finally { if (rx.exitCode === null) rx.kill('SIGKILL') }
+}
+module.exports.tcpTransfer = tcpTransfer
