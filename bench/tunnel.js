@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+'use strict'
+// npm run bench: TCP over a veth wire between two namespaces: direct (ceiling), tunio echo
+// tunnel with offloads on / off, and a socat tunnel. 1 and 8 streams, both directions.
+// Writes docs/bench/tunnel.{md,json,svg}. Needs root and iperf3; builds the example first.
+const { execFileSync } = require('child_process')
+const fs = require('fs')
+const os = require('os')
+const path = require('path')
+const netns = require('../scripts/netns')
+
+const RUNS = Number(process.env.BENCH_RUNS || 3)
+const SECS = Number(process.env.BENCH_SECONDS || 3)
+const OUT = path.join(netns.ROOT, 'docs', 'bench')
+const CONFIGS = ['direct', 'tunio offload on', 'tunio offload off', 'socat']
+const CELLS = [{ streams: 1, reverse: false }, { streams: 1, reverse: true }, { streams: 8, reverse: false }, { streams: 8, reverse: true }]
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function iperf (wire, target, { streams, reverse }) {
+  const server = wire.spawn('b', 'iperf3', ['-s', '-1', '-B', target])
+  await sleep(200)
+  try {
+    const args = ['-c', target, '-t', String(SECS), '-P', String(streams), '-J', ...(reverse ? ['-R'] : [])]
+    const j = JSON.parse(wire.exec('a', 'iperf3', args, { timeout: (SECS + 15) * 1000 }))
+    return { gbps: j.end.sum_received.bits_per_second / 1e9, bytes: j.end.sum_received.bytes }
+  } finally { server.kill('SIGKILL'); await server.exited }
+}
+
+async function measure (wire, config, cell) {
+  let eps = []
+  if (config.startsWith('tunio')) {
+    const offload = config.endsWith('on') ? 'on' : 'off'
+    eps = [await netns.startEcho(wire, 'a', { offload }), await netns.startEcho(wire, 'b', { offload })]
+  } else if (config === 'socat') {
+    eps = [await netns.startSocat(wire, 'a'), await netns.startSocat(wire, 'b')]
+  }
+  const target = config === 'direct' ? netns.WIRE.b : netns.TUNNEL.b
+  const before = eps.map((e) => netns.procUsage(e.pid))
+  const runs = []
+  let bytes = 0
+  try {
+    for (let i = 0; i < RUNS; i++) { const r = await iperf(wire, target, cell); runs.push(r.gbps); bytes += r.bytes }
+  } finally {
+    var after = eps.map((e) => netns.procUsage(e.pid)) // eslint-disable-line no-var
+    var finals = [] // eslint-disable-line no-var
+    for (const e of eps) finals.push(await e.stop())
+  }
+  const gb = bytes / 1e9
+  const sys = finals.reduce((s, f) => s + netns.syscalls(f), 0)
+  return {
+    config, streams: cell.streams, direction: cell.reverse ? 'b->a (-R)' : 'a->b',
+    gbps: median(runs), min: Math.min(...runs), max: Math.max(...runs), runs,
+    cpuSeconds: eps.map((e, i) => before[i] && after[i] ? +(after[i].cpu - before[i].cpu).toFixed(2) : null),
+    syscallsPerGB: config.startsWith('tunio') ? Math.round(sys / gb) : null,
+    peakRssMiB: eps.map((e, i) => after[i] ? +(after[i].hwmKiB / 1024).toFixed(1) : null),
+    drops: finals.map((f) => f ? { tun: f.tun.drops, udp: { ...f.udp.drops } } : null)
+  }
+}
+
+function table (results) {
+  const rows = ['| tunnel | streams | direction | Gbit/s (median) | min–max | CPU s (a / b) | syscalls/GB | peak RSS MiB (a / b) |',
+    '|---|---|---|---|---|---|---|---|']
+  for (const r of results) {
+    rows.push(`| ${r.config} | ${r.streams} | ${r.direction} | ${r.gbps.toFixed(2)} | ${r.min.toFixed(2)}–${r.max.toFixed(2)} | ` +
+      `${r.cpuSeconds.length ? r.cpuSeconds.join(' / ') : '–'} | ${r.syscallsPerGB ?? '–'} | ${r.peakRssMiB.length ? r.peakRssMiB.join(' / ') : '–'} |`)
+  }
+  return rows.join('\n')
+}
+
+function svg (results) {
+  const W = 760; const barH = 14; const gap = 6; const left = 260; const maxG = Math.max(...results.map((r) => r.max), 1)
+  const colors = { direct: '#888', 'tunio offload on': '#2a7', 'tunio offload off': '#27c', socat: '#c72' }
+  const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+  let y = 30
+  let body = `<text x="10" y="18" font-size="14" font-weight="bold">TCP over veth between namespaces, Gbit/s (median of ${RUNS}, whiskers min–max)</text>\n`
+  for (const r of results) {
+    const w = (v) => (v / maxG) * (W - left - 60)
+    body += `<text x="${left - 6}" y="${y + 11}" font-size="11" text-anchor="end">${esc(`${r.config}, ${r.streams} stream${r.streams > 1 ? 's' : ''}, ${r.direction}`)}</text>\n` +
+      `<rect x="${left}" y="${y}" width="${w(r.gbps).toFixed(1)}" height="${barH}" fill="${colors[r.config]}"/>\n` +
+      `<line x1="${left + w(r.min)}" x2="${left + w(r.max)}" y1="${y + barH / 2}" y2="${y + barH / 2}" stroke="#000"/>\n` +
+      `<text x="${left + w(r.max) + 4}" y="${y + 11}" font-size="11">${r.gbps.toFixed(2)}</text>\n`
+    y += barH + gap
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y + 10}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="#fff"/>\n${body}</svg>\n`
+}
+
+async function main () {
+  if (process.getuid() !== 0) { console.error('bench: needs root (network namespaces, TUN devices)'); process.exit(1) }
+  if (!netns.has('iperf3')) { console.error('bench: needs iperf3'); process.exit(1) }
+  execFileSync(process.execPath, [path.join(netns.ROOT, 'scripts', 'build-examples.js')], { stdio: 'inherit' })
+  const machine = { nproc: os.cpus().length, cpu: os.cpus()[0]?.model, kernel: os.release(), node: process.version, date: new Date().toISOString() }
+  const results = []
+  const wire = netns.createWire('b')
+  try {
+    for (const config of CONFIGS) {
+      if (config === 'socat' && !netns.has('socat')) continue
+      for (const cell of CELLS) {
+        const r = await measure(wire, config, cell)
+        results.push(r)
+        console.error(`${config}, ${cell.streams} stream(s), ${r.direction}: ${r.gbps.toFixed(2)} Gbit/s`)
+      }
+    }
+  } finally { wire.cleanup() }
+  const md = `# Tunnel benchmark\n\nMachine: ${machine.nproc} CPUs (${machine.cpu}), Linux ${machine.kernel}, Node ${machine.node}, ${machine.date}.\n` +
+    `Two network namespaces joined by veth; iperf3 ${RUNS} runs × ${SECS} s per cell. CPU s: utime+stime of each ` +
+    `tunnel process over the cell; syscalls/GB: tun read+writev + udp recvmmsg+sendmsg+sendmmsg of both endpoints per GB received; ` +
+    `peak RSS: VmHWM. Generated by \`npm run bench\` (bench/tunnel.js).\n\n${table(results)}\n\n![chart](tunnel.svg)\n`
+  fs.mkdirSync(OUT, { recursive: true })
+  fs.writeFileSync(path.join(OUT, 'tunnel.md'), md)
+  fs.writeFileSync(path.join(OUT, 'tunnel.json'), JSON.stringify({ machine, runs: RUNS, seconds: SECS, results }, null, 2) + '\n')
+  fs.writeFileSync(path.join(OUT, 'tunnel.svg'), svg(results))
+  console.log(md)
+}
+
+main().catch((err) => { console.error(`bench failed: ${err.stack}`); process.exitCode = 1 })
