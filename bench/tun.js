@@ -60,6 +60,7 @@ async function runMode (offload) {
       const out = execFileSync('ip', ['netns', 'exec', nsB, 'iperf3', '-c', '10.77.1.1', '-t', String(SECONDS), '-J'], { encoding: 'utf8', timeout: (SECONDS + 20) * 1000 })
       fw.stdin.write('stats\n'); const after = await jsonLine(fw)
       const j = JSON.parse(out)
+      const txDropped = JSON.parse(ip('-n', nsB, '-s', '-j', 'link', 'show', 'tunB'))[0].stats64.tx.dropped
       const bytes = j.end.sum_received.bytes
       const gbits = j.end.sum_received.bits_per_second / 1e9
       const sys = (s) => s.a.syscalls.read + s.a.syscalls.writev + s.b.syscalls.read + s.b.syscalls.writev
@@ -74,7 +75,7 @@ async function runMode (offload) {
         retransmits: j.end.sum_sent.retransmits,
         superIn: after.b.superpacketsIn - before.b.superpacketsIn,
         superOut: after.a.superpacketsOut - before.a.superpacketsOut,
-        errors: after.errors,
+        errors: after.errors, txDropped,
         accepted: ready.a.offload
       }
     } finally {
@@ -95,11 +96,11 @@ async function main () {
   const on = await runMode('auto')
   const off = await runMode(false)
   const gb = (r) => r.bytes / 1e9
-  const row = (name, r) => `| ${name} | ${r.gbits.toFixed(2)} | ${(r.syscalls / gb(r)).toFixed(0)} (${(r.reads / gb(r)).toFixed(0)} read + ${(r.writevs / gb(r)).toFixed(0)} writev) | ${r.cpuMs.toFixed(0)} (${r.cpuUserMs.toFixed(0)} user + ${r.cpuSysMs.toFixed(0)} sys) | ${(r.cpuMs / gb(r)).toFixed(0)} | ${r.superIn} / ${r.superOut} | ${r.retransmits} |`
+  const row = (name, r) => `| ${name} | ${r.gbits.toFixed(2)} | ${(r.syscalls / gb(r)).toFixed(0)} (${(r.reads / gb(r)).toFixed(0)} read + ${(r.writevs / gb(r)).toFixed(0)} writev) | ${r.cpuMs.toFixed(0)} (${r.cpuUserMs.toFixed(0)} user + ${r.cpuSysMs.toFixed(0)} sys) | ${(r.cpuMs / gb(r)).toFixed(0)} | ${r.superIn} / ${r.superOut} | ${r.retransmits} | ${r.txDropped} |`
   console.log(`TUN forwarder, iperf3 one TCP stream, ${SECONDS} s, nsB -> tunB -> tunio -> tunA -> nsA (node ${process.version}, kernel ${require('os').release()})`)
   console.log('')
-  console.log('| offload | Gbit/s | syscalls per GB | forwarder CPU ms | CPU ms per GB | superpackets in / out | retransmits |')
-  console.log('|---|---|---|---|---|---|---|')
+  console.log('| offload | Gbit/s | syscalls per GB | forwarder CPU ms | CPU ms per GB | superpackets in / out | retransmits | tunB tx_dropped |')
+  console.log('|---|---|---|---|---|---|---|---|')
   console.log(row(`auto (${Object.keys(on.accepted).filter((k) => on.accepted[k]).join(',')})`, on))
   console.log(row('off', off))
   console.log('')

@@ -59,14 +59,11 @@ async function transfer (wire: Wire, host: string, bytes: number, port: number):
   }
 }
 
-async function withWire (t: Tap.Test, opts: WireOptions): Promise<Wire> {
+async function withWire (t: { teardown: (fn: () => unknown) => void }, opts: WireOptions): Promise<Wire> {
   const wire = await buildWire(opts)
   t.teardown(async () => { await wire.destroy() })
   return wire
 }
-
-type Tap = { Test: any }
-declare namespace Tap { type Test = any }
 
 t.test('TUN wire through a tunio forwarder', { skip }, async (t) => {
   t.test('offload auto: 64 MB IPv4 TCP intact, superpackets both ways, no checksum errors', async (t) => {
@@ -190,6 +187,6 @@ print(sent)
     t.ok(near(la.tx.packets, skbsRead(s.a)), 'tunA tx_packets ~ skbs the forwarder read from tunA')
     t.ok(near(la.rx.packets + la.rx.dropped, skbsWritten(s.a) + s.a.drops.writeRejected), 'tunA rx(+dropped) ~ skbs written to tunA')
     t.ok(near(lb.rx.packets + lb.rx.dropped, skbsWritten(s.b) + s.b.drops.writeRejected), 'tunB rx(+dropped) ~ skbs written to tunB')
-    t.ok(near(lb.tx.bytes, s.b.bytesIn - 0) || lb.tx.bytes <= s.b.bytesIn + 1e6, `byte counts plausible (tunB tx ${lb.tx.bytes} B, forwarder read ${s.b.bytesIn} B after splitting)`)
+    t.ok(lb.tx.bytes <= s.b.bytesIn + 1e5 && lb.tx.bytes > 0.9 * s.b.bytesIn, `byte counts plausible (tunB tx ${lb.tx.bytes} B, forwarder read ${s.b.bytesIn} B after splitting)`)
   })
 })
