@@ -158,16 +158,17 @@ module.exports.tcpRoundTrip = tcpRoundTrip
 
 /**
  * Sends `bytes` of random data over TCP from side `from` to the tunnel address of `to`;
- * resolves with both sides' sha256 and the byte count the receiver saw.
+ * resolves with both sides' sha256 and the byte count the receiver saw. listenAny: the receiver
+ * listens on 0.0.0.0 (so it can start before the tunnel address exists).
  */
-async function tcpTransfer (wire, from, to, bytes, { port = 7100, timeoutMs = 30000 } = {}) {
+async function tcpTransfer (wire, from, to, bytes, { port = 7100, timeoutMs = 30000, listenAny = false } = {}) {
   const dst = TUNNEL[to]
   const rx = wire.spawn(to, process.execPath, ['-e', `
     const h = require('crypto').createHash('sha256'); let n = 0
     const srv = require('net').createServer((s) => {
       s.on('data', (d) => { h.update(d); n += d.length })
       s.on('end', () => { console.log(JSON.stringify({ n, hash: h.digest('hex') })); s.end(); srv.close() })
-    }).listen(${port}, '${dst}', () => console.log('listening'))`])
+    }).listen(${port}, '${listenAny ? '0.0.0.0' : dst}', () => console.log('listening'))`])
   try {
     await waitFor(() => rx.output.includes('listening') || rx.exitCode !== null, 5000)
     const tx = wire.spawn(from, process.execPath, ['-e', `
