@@ -9,7 +9,7 @@ const netns = require(path.join(__dirname, '..', 'scripts', 'netns.js'))
 const MB32 = 32 * 1024 * 1024
 
 if (process.getuid?.() !== 0) {
-  t.skip('needs root (network namespaces, TUN devices)')
+  t.pass('skipped: needs root (network namespaces, TUN devices)')
 } else {
   execFileSync(process.execPath, [path.join(__dirname, '..', 'scripts', 'build-examples.js')], { stdio: 'inherit' })
 
