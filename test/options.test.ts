@@ -1,0 +1,231 @@
+// Option validation of openTun(), openUdp() and new Pool(): every bad option is refused with
+// ERR_TUNIO_INVALID_OPTION, err.option set and its name in the message; system failures carry
+// their own code and errno (EADDRINUSE, EPERM without CAP_NET_ADMIN).
+import t, { type Test } from 'tap'
+import * as path from 'path'
+import { execFileSync, spawnSync } from 'child_process'
+import { openTun, openUdp, Pool } from '../lib/index'
+
+const dist = path.join(__dirname, '..', 'dist', 'index.js')
+
+interface Case { what: string, options: unknown, option: string }
+
+function expectInvalid (t: Test, err: unknown, option: string): void {
+  const e = err as { code?: string, option?: string, message?: string }
+  t.equal(e.code, 'ERR_TUNIO_INVALID_OPTION', 'code')
+  t.equal(e.option, option, 'err.option')
+  t.match(e.message, `"${option}"`, 'message names the option')
+}
+
+// Every public openTun option: wrong type and, for numbers, both ends of the range. Validation
+// runs before the device is opened, so none of these touch /dev/net/tun.
+const tunCases: Case[] = [
+  { what: 'options not an object', options: null, option: 'options' },
+  { what: 'options a string', options: 'tun0', option: 'options' },
+  { what: 'unknown key', options: { nmae: 'tun0' }, option: 'nmae' },
+  { what: 'unknown key next to valid ones', options: { name: 'tun0', queue: 2 }, option: 'queue' },
+  { what: 'name not a string', options: { name: 5 }, option: 'name' },
+  { what: 'name empty', options: { name: '' }, option: 'name' },
+  { what: 'name 16 bytes', options: { name: 'abcdefghijklmnop' }, option: 'name' },
+  { what: 'name 8 chars but 16 bytes', options: { name: 'éééééééé' }, option: 'name' },
+  { what: 'name with slash', options: { name: 'tun/0' }, option: 'name' },
+  { what: 'name with space', options: { name: 'tun 0' }, option: 'name' },
+  { what: 'name with colon', options: { name: 'tun:0' }, option: 'name' },
+  { what: 'name ..', options: { name: '..' }, option: 'name' },
+  { what: 'mode unknown', options: { mode: 'tuntap' }, option: 'mode' },
+  { what: 'mode wrong type', options: { mode: 1 }, option: 'mode' },
+  { what: 'offload string', options: { offload: 'yes' }, option: 'offload' },
+  { what: 'offload number', options: { offload: 1 }, option: 'offload' },
+  { what: 'queues 0', options: { queues: 0 }, option: 'queues' },
+  { what: 'queues 257', options: { queues: 257 }, option: 'queues' },
+  { what: 'queues fractional', options: { queues: 1.5 }, option: 'queues' },
+  { what: 'queues string', options: { queues: '2' }, option: 'queues' },
+  { what: 'queues NaN', options: { queues: NaN }, option: 'queues' },
+  { what: 'attach not boolean', options: { attach: 'true' }, option: 'attach' },
+  { what: 'persist not boolean', options: { persist: 1 }, option: 'persist' },
+  { what: 'owner negative', options: { owner: -1 }, option: 'owner' },
+  { what: 'owner (uid_t)-1', options: { owner: 2 ** 32 - 1 }, option: 'owner' },
+  { what: 'owner string', options: { owner: 'root' }, option: 'owner' },
+  { what: 'group negative', options: { group: -1 }, option: 'group' },
+  { what: 'group (gid_t)-1', options: { group: 2 ** 32 - 1 }, option: 'group' },
+  { what: 'mtu 67', options: { mtu: 67 }, option: 'mtu' },
+  { what: 'mtu 65536', options: { mtu: 65536 }, option: 'mtu' },
+  { what: 'mtu string', options: { mtu: '1500' }, option: 'mtu' },
+  { what: 'addresses not an array', options: { addresses: '10.8.0.1/24' }, option: 'addresses' },
+  { what: 'addresses without prefix', options: { addresses: ['10.8.0.1'] }, option: 'addresses' },
+  { what: 'addresses IPv4 prefix 33', options: { addresses: ['10.8.0.1/33'] }, option: 'addresses' },
+  { what: 'addresses IPv4 octet 256', options: { addresses: ['256.8.0.1/24'] }, option: 'addresses' },
+  { what: 'addresses IPv6 prefix 129', options: { addresses: ['fd08::1/129'] }, option: 'addresses' },
+  { what: 'addresses bad IPv6', options: { addresses: ['fd08::zz/64'] }, option: 'addresses' },
+  { what: 'addresses hostname', options: { addresses: ['localhost/8'] }, option: 'addresses' },
+  { what: 'addresses empty string', options: { addresses: [''] }, option: 'addresses' },
+  { what: 'addresses number entry', options: { addresses: [24] }, option: 'addresses' },
+  { what: 'addresses second entry bad', options: { addresses: ['10.8.0.1/24', 'fd08::1/'] }, option: 'addresses' },
+  { what: 'up not boolean', options: { up: 'yes' }, option: 'up' },
+  { what: 'txqueuelen 0', options: { txqueuelen: 0 }, option: 'txqueuelen' },
+  { what: 'txqueuelen 2^31', options: { txqueuelen: 2 ** 31 }, option: 'txqueuelen' },
+  { what: 'gsoMaxSize 1279', options: { gsoMaxSize: 1279 }, option: 'gsoMaxSize' },
+  { what: 'gsoMaxSize 65537', options: { gsoMaxSize: 65537 }, option: 'gsoMaxSize' },
+  { what: 'split not boolean', options: { split: 0 }, option: 'split' },
+  { what: 'coalesceTcp not boolean', options: { coalesceTcp: 'on' }, option: 'coalesceTcp' },
+  { what: 'coalesceUdp not boolean', options: { coalesceUdp: null }, option: 'coalesceUdp' },
+  { what: 'batchSize 0', options: { batchSize: 0 }, option: 'batchSize' },
+  { what: 'batchSize 1025', options: { batchSize: 1025 }, option: 'batchSize' },
+  { what: 'writeQueueLength 0', options: { writeQueueLength: 0 }, option: 'writeQueueLength' },
+  { what: 'writeQueueLength 2^20+1', options: { writeQueueLength: (1 << 20) + 1 }, option: 'writeQueueLength' },
+  { what: 'pool a plain object', options: { pool: { capBytes: 1 << 20 } }, option: 'pool' },
+  { what: 'pool null', options: { pool: null }, option: 'pool' }
+]
+
+const badEndpoints: Array<[string, unknown]> = [
+  ['no port', '127.0.0.1'],
+  ['empty port', '127.0.0.1:'],
+  ['port 65536', '127.0.0.1:65536'],
+  ['hostname', 'localhost:80'],
+  ['unbracketed IPv6', '::1:80'],
+  ['bad IPv4', '127.0.0.256:80'],
+  ['bad IPv6', '[::g]:80'],
+  ['number', 80],
+  ['null', null],
+  ['object without port', { address: '127.0.0.1' }],
+  ['object with string port', { address: '127.0.0.1', port: '80' }],
+  ['object with negative port', { address: '127.0.0.1', port: -1 }],
+  ['object with hostname', { address: 'localhost', port: 80 }],
+  ['object without address', { port: 80 }]
+]
+
+const udpCases: Case[] = [
+  { what: 'options undefined', options: undefined, option: 'options' },
+  { what: 'options null', options: null, option: 'options' },
+  { what: 'bind missing', options: {}, option: 'bind' },
+  { what: 'unknown key', options: { bind: '127.0.0.1:0', reuseport: true }, option: 'reuseport' },
+  ...badEndpoints.map(([what, bind]) => ({ what: `bind ${what}`, options: { bind }, option: 'bind' })),
+  ...badEndpoints.map(([what, connect]) => ({ what: `connect ${what}`, options: { bind: '127.0.0.1:0', connect }, option: 'connect' })),
+  { what: 'ipv6Only not boolean', options: { bind: '[::]:0', ipv6Only: 1 }, option: 'ipv6Only' },
+  { what: 'reusePort not boolean', options: { bind: '127.0.0.1:0', reusePort: 'yes' }, option: 'reusePort' },
+  { what: 'recvBufferSize 1023', options: { bind: '127.0.0.1:0', recvBufferSize: 1023 }, option: 'recvBufferSize' },
+  { what: 'recvBufferSize 2^30+1', options: { bind: '127.0.0.1:0', recvBufferSize: 2 ** 30 + 1 }, option: 'recvBufferSize' },
+  { what: 'recvBufferSize string', options: { bind: '127.0.0.1:0', recvBufferSize: '1m' }, option: 'recvBufferSize' },
+  { what: 'sendBufferSize 1023', options: { bind: '127.0.0.1:0', sendBufferSize: 1023 }, option: 'sendBufferSize' },
+  { what: 'sendBufferSize fractional', options: { bind: '127.0.0.1:0', sendBufferSize: 4096.5 }, option: 'sendBufferSize' },
+  { what: 'gso string', options: { bind: '127.0.0.1:0', gso: 'maybe' }, option: 'gso' },
+  { what: 'gro number', options: { bind: '127.0.0.1:0', gro: 0 }, option: 'gro' },
+  { what: 'batchSize 0', options: { bind: '127.0.0.1:0', batchSize: 0 }, option: 'batchSize' },
+  { what: 'batchSize 129', options: { bind: '127.0.0.1:0', batchSize: 129 }, option: 'batchSize' },
+  { what: 'sendQueueLength 0', options: { bind: '127.0.0.1:0', sendQueueLength: 0 }, option: 'sendQueueLength' },
+  { what: 'sendQueueLength 2^20+1', options: { bind: '127.0.0.1:0', sendQueueLength: (1 << 20) + 1 }, option: 'sendQueueLength' },
+  { what: 'pool a plain object', options: { bind: '127.0.0.1:0', pool: {} }, option: 'pool' }
+]
+
+const poolCases: Case[] = [
+  { what: 'options null', options: null, option: 'pool' },
+  { what: 'options a number', options: 1 << 20, option: 'pool' },
+  { what: 'unknown key', options: { cap: 1 << 20 }, option: 'cap' },
+  { what: 'capBytes below the minimum', options: { capBytes: 128 * 1024 - 1 }, option: 'capBytes' },
+  { what: 'capBytes 0', options: { capBytes: 0 }, option: 'capBytes' },
+  { what: 'capBytes above 2^40', options: { capBytes: 2 ** 40 + 1 }, option: 'capBytes' },
+  { what: 'capBytes string', options: { capBytes: '64M' }, option: 'capBytes' },
+  { what: 'capBytes fractional', options: { capBytes: 200000.5 }, option: 'capBytes' },
+  { what: 'capBytes Infinity', options: { capBytes: Infinity }, option: 'capBytes' }
+]
+
+t.test('openTun refuses every bad option by name', async (t) => {
+  for (const c of tunCases) {
+    await t.test(c.what, async (t) => {
+      let err: unknown
+      try { await openTun(c.options as never) } catch (e) { err = e }
+      t.ok(err, 'rejected')
+      expectInvalid(t, err, c.option)
+    })
+  }
+})
+
+t.test('openUdp refuses every bad option by name', async (t) => {
+  for (const c of udpCases) {
+    await t.test(c.what, async (t) => {
+      let err: unknown
+      try {
+        const udp = await openUdp(c.options as never)
+        udp.close()
+      } catch (e) { err = e }
+      t.ok(err, 'rejected')
+      expectInvalid(t, err, c.option)
+    })
+  }
+})
+
+t.test('new Pool refuses every bad option by name', async (t) => {
+  for (const c of poolCases) {
+    t.test(c.what, async (t) => {
+      let err: unknown
+      try { void new Pool(c.options as never) } catch (e) { err = e }
+      t.ok(err, 'thrown')
+      expectInvalid(t, err, c.option)
+    })
+  }
+})
+
+t.test('valid edge values are accepted', async (t) => {
+  t.doesNotThrow(() => new Pool({ capBytes: 1 << 20 }))
+  t.doesNotThrow(() => new Pool({}))
+  for (const bind of ['127.0.0.1:0', { address: '127.0.0.1', port: 0 }, '[::1]:0', ':0']) {
+    const udp = await openUdp({ bind, gso: false, gro: 'auto', batchSize: 128, recvBufferSize: 1024, sendQueueLength: 1 })
+    t.type(udp.local.port, 'number', `bind ${JSON.stringify(bind)}`)
+    t.ok(udp.local.port > 0)
+    udp.close()
+  }
+})
+
+t.test('send(…, to) validates `to` like an option', async (t) => {
+  const udp = await openUdp({ bind: '127.0.0.1:0' })
+  t.teardown(() => udp.close())
+  for (const [what, to] of badEndpoints) {
+    if (to === null) continue // null/undefined `to` mean "no override"
+    let err: unknown
+    try { udp.send([Buffer.from('x')], to as never) } catch (e) { err = e }
+    t.ok(err, `to: ${what} throws`)
+    expectInvalid(t, err, 'to')
+  }
+})
+
+t.test('port in use: binding twice without reusePort is ERR_TUNIO_UDP_OPEN / EADDRINUSE', async (t) => {
+  for (const host of ['127.0.0.1', '[::1]']) {
+    const a = await openUdp({ bind: `${host}:0` })
+    t.teardown(() => a.close())
+    const addr = `${host}:${a.local.port}`
+    await t.rejects(openUdp({ bind: addr }), { code: 'ERR_TUNIO_UDP_OPEN', errno: 'EADDRINUSE', syscall: 'bind' }, addr)
+    // one side without reusePort is still a conflict
+    await t.rejects(openUdp({ bind: addr, reusePort: true }), { code: 'ERR_TUNIO_UDP_OPEN', errno: 'EADDRINUSE' })
+  }
+  // both with reusePort share the port
+  const r1 = await openUdp({ bind: '127.0.0.1:0', reusePort: true })
+  const r2 = await openUdp({ bind: `127.0.0.1:${r1.local.port}`, reusePort: true })
+  t.equal(r2.local.port, r1.local.port, 'reusePort on both: same port')
+  r2.close()
+  r1.close()
+})
+
+function hasIpNetns (): boolean {
+  return spawnSync('ip', ['netns', 'list']).status === 0 && spawnSync('setpriv', ['--version']).status === 0
+}
+
+t.test('openTun without CAP_NET_ADMIN: ERR_TUNIO_TUN_OPEN / EPERM', { skip: !hasIpNetns() && 'needs ip netns and setpriv (util-linux)' }, async (t) => {
+  // A throwaway namespace, so that a wrongly successful open cannot leave a device on the host.
+  // Stays root (so /dev/net/tun, mode 0600 on Debian, can be opened) but with every
+  // capability gone from the bounding set: exec recomputes root's caps without CAP_NET_ADMIN.
+  const ns = `tunio-opt-${process.pid}`
+  execFileSync('ip', ['netns', 'add', ns])
+  t.teardown(() => { spawnSync('ip', ['netns', 'del', ns]) })
+  const code = `
+    require(${JSON.stringify(dist)}).openTun({ name: 'tunio-nocap' }).then(
+      (tun) => { tun.close(); console.log(JSON.stringify({ opened: true })) },
+      (e) => console.log(JSON.stringify({ code: e.code, errno: e.errno, syscall: e.syscall, message: e.message })))`
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'setpriv', '--inh-caps=-all', '--bounding-set=-all', '--',
+    process.execPath, '-e', code], { encoding: 'utf8', timeout: 60_000 })
+  t.equal(r.status, 0, `child exit (stderr: ${r.stderr})`)
+  const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}')
+  t.equal(out.code, 'ERR_TUNIO_TUN_OPEN')
+  t.equal(out.errno, 'EPERM')
+  t.match(out.syscall, /TUNSETIFF/)
+  t.match(out.message, /EPERM|not permitted/)
+})
