@@ -81,11 +81,20 @@ function validate (options: UdpOptions): Record<string, unknown> {
 
 /**
  * Events: 'peerError' (TunioError with code ERR_TUNIO_UDP_PEER, errno such as ECONNREFUSED,
- * and `remote` when known). They never close the socket; stats count them too.
+ * and `remote` when known). They never close the socket; stats count them too. ICMP errors
+ * reach a *connected* socket only: tunio does not enable IP_RECVERR (an error queue per peer
+ * costs receive-buffer memory and syscalls), so an unconnected socket never sees them.
  */
 export class Udp extends EventEmitter implements AsyncIterable<PacketBatch> {
   readonly local: HostPort
-  readonly features: UdpFeatures
+  /** What the socket uses now (GSO turns off after a fallback). */
+  get features (): UdpFeatures {
+    if (this.#closed) return { ...this.#features, gso: false, gro: false }
+    this.#features = this.#native.info().features
+    return this.#features
+  }
+
+  #features: UdpFeatures
   readonly pool: Pool
   readonly #native: NativeUdp
   readonly #reader: BatchReader
@@ -103,7 +112,7 @@ export class Udp extends EventEmitter implements AsyncIterable<PacketBatch> {
     this.#reader = reader
     const info = this.#native.info()
     this.local = { address: info.local.address, port: info.local.port }
-    this.features = info.features
+    this.#features = info.features
   }
 
   get closed (): boolean { return this.#closed }

@@ -701,7 +701,9 @@ SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* de
         stop = true;
         break;
       }
-      if ((err == EIO || err == EINVAL) && plan_[m].gso_size) {
+      if ((err == EIO || err == EINVAL || err == EMSGSIZE) && plan_[m].gso_size) {
+        // EMSGSIZE: segments larger than the path MTU cannot be GSO-sent, but each one alone
+        // can still go out (fragmented): same fallback, nothing silently dropped.
         // EIO: the route's device cannot segment (no UDP checksum offload, xfrm, ...).
         // EINVAL: a segment larger than the path MTU allows, or more segments than the
         // kernel takes. Either way: no GSO on this socket from now on, and the very same
