@@ -15,6 +15,7 @@
       "cflags!": ["-fno-exceptions", "-O3"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++14", "-O3"],
       "cflags": ["-O2", "-Wall", "-Wextra"],
+      "ldflags": ["-Wl,-z,nodelete"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"]
     }
   ]

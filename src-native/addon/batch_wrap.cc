@@ -214,7 +214,7 @@ Napi::Value BatchWrap::WriteBack(const Napi::CallbackInfo& info) {
   auto buf = info[1].As<Napi::Buffer<uint8_t>>();
   if (buf.Data() == packets_[i].data()) return Napi::Boolean::New(env, true);  // zero-copy view
   size_t n = buf.Length() < packets_[i].length ? buf.Length() : packets_[i].length;
-  std::memcpy(packets_[i].data(), buf.Data(), n);
+  if (n != 0) std::memcpy(packets_[i].data(), buf.Data(), n);  // an empty Buffer's Data() may be null
   return Napi::Boolean::New(env, true);
 }
 
