@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "netlink.h"
+#include "netns.h"
 #include "tun_device.h"
 
 using tunio::DevError;
@@ -33,42 +34,6 @@ using tunio::TunOptions;
 
 namespace {
 
-// Same helper as in netlink_test.cc (anonymous there too): the current thread lives in a
-// fresh `ip netns` namespace until destruction, which switches back and deletes it even
-// when a REQUIRE threw.
-class TestNetns {
- public:
-  TestNetns() {
-    static int counter = 0;
-    name_ = "tunio-nt-" + std::to_string(getpid()) + "-t" + std::to_string(counter++);
-    orig_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (orig_ < 0) return;
-    if (std::system(("ip netns add " + name_).c_str()) != 0) return;
-    created_ = true;
-    int fd = ::open(("/run/netns/" + name_).c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
-    entered_ = ::setns(fd, CLONE_NEWNET) == 0;
-    ::close(fd);
-  }
-  ~TestNetns() {
-    if (entered_ && ::setns(orig_, CLONE_NEWNET) != 0) {
-      perror("setns back to the original namespace");
-      std::abort();
-    }
-    if (orig_ >= 0) ::close(orig_);
-    if (created_) (void)std::system(("ip netns del " + name_).c_str());
-  }
-  TestNetns(const TestNetns&) = delete;
-  TestNetns& operator=(const TestNetns&) = delete;
-  bool ok() const { return entered_; }
-  const std::string& name() const { return name_; }
-
- private:
-  std::string name_;
-  int orig_ = -1;
-  bool created_ = false;
-  bool entered_ = false;
-};
 
 #define REQUIRE_NETNS(ns) REQUIRE_MESSAGE((ns).ok(), "cannot create a test netns (need root)")
 #define REQUIRE_OK(expr)                        \
@@ -167,7 +132,7 @@ std::vector<uint8_t> build_udp4(const uint8_t src[4], const uint8_t dst[4], uint
 }  // namespace
 
 TEST_CASE("tun: kernel-chosen name, non-blocking cloexec fd, gone on close") {
-  TestNetns ns;
+  TestNetns ns("t");
   REQUIRE_NETNS(ns);
   TunDevice tun;
   REQUIRE_OK(TunDevice::open(TunOptions(), &tun));
@@ -197,7 +162,7 @@ TEST_CASE("tun: kernel-chosen name, non-blocking cloexec fd, gone on close") {
 }
 
 TEST_CASE("tun: name validation and templates") {
-  TestNetns ns;
+  TestNetns ns("t");
   REQUIRE_NETNS(ns);
   TunDevice tun;
   TunOptions o;
@@ -237,7 +202,7 @@ TEST_CASE("tun: name validation and templates") {
 }
 
 TEST_CASE("tun: offload auto and on report what the kernel accepted") {
-  TestNetns ns;
+  TestNetns ns("t");
   REQUIRE_NETNS(ns);
   for (OffloadMode m : {OffloadMode::kAuto, OffloadMode::kOn}) {
     TunDevice tun;
@@ -262,7 +227,7 @@ TEST_CASE("tun: offload auto and on report what the kernel accepted") {
 }
 
 TEST_CASE("tun: offload off has no vnet header; a TCP SYN reads as a bare IP packet") {
-  TestNetns ns;
+  TestNetns ns("t");
   REQUIRE_NETNS(ns);
   TunDevice tun;
   TunOptions o;
@@ -300,7 +265,7 @@ TEST_CASE("tun: offload off has no vnet header; a TCP SYN reads as a bare IP pac
 }
 
 TEST_CASE("tun: offload off clears the mask a persistent device kept") {
-  TestNetns ns;
+  TestNetns ns("t");
   REQUIRE_NETNS(ns);
   {
     TunDevice tun;
@@ -335,7 +300,7 @@ TEST_CASE("tun: offload off clears the mask a persistent device kept") {
 }
 
 TEST_CASE("tun: multi-queue, attach semantics, queue detach/attach") {
-  TestNetns ns;
+  TestNetns ns("t");
   REQUIRE_NETNS(ns);
   TunDevice a;
   TunOptions o;
@@ -423,7 +388,7 @@ TEST_CASE("tun: multi-queue, attach semantics, queue detach/attach") {
 }
 
 TEST_CASE("tun: tap mode") {
-  TestNetns ns;
+  TestNetns ns("t");
   REQUIRE_NETNS(ns);
   TunDevice tap;
   TunOptions o;
@@ -447,7 +412,7 @@ TEST_CASE("tun: tap mode") {
 }
 
 TEST_CASE("tun: end-to-end UDP through the tun with the virtio header") {
-  TestNetns ns;
+  TestNetns ns("t");
   REQUIRE_NETNS(ns);
   TunDevice tun;
   TunOptions o;
