@@ -15,4 +15,5 @@ export type { TunOptions, TunOffload, TunStats, TunQueueStats, LinkStats } from 
 export { openUdp, Udp } from './udp'
 export type { UdpOptions, UdpFeatures, UdpStats, PeerErrorCounts } from './udp'
 export type { PacketInput } from './packets'
+export { sumStats } from './stats'
 export type { HostPort } from './options'

@@ -17,7 +17,15 @@ export interface TunOptions {
   offload?: 'auto' | boolean
   /** Queues (IFF_MULTI_QUEUE when > 1), one fd each. */
   queues?: number
-  /** Attach to an existing (multi-queue) device instead of creating one. */
+  /**
+   * IFF_MULTI_QUEUE even with one queue (implied by queues > 1): a device whose other queues
+   * worker threads or other processes attach (see docs/multiqueue.md).
+   */
+  multiQueue?: boolean
+  /**
+   * Open queues on an existing device instead of creating one; the link is left as it is
+   * (no mtu/addresses/up). Without it, an existing name fails with ERR_TUNIO_TUN_EXISTS.
+   */
   attach?: boolean
   persist?: boolean
   owner?: number
@@ -57,7 +65,8 @@ export interface TunQueueStats {
 }
 
 export interface TunStats extends TunQueueStats {
-  queues: TunQueueStats[]
+  /** Per queue, with `attached` (TUNSETQUEUE state). */
+  queues: Array<TunQueueStats & { attached: boolean }>
   coalescingTcp: boolean
   coalescingUdp: boolean
   pool: PoolStats
@@ -76,10 +85,11 @@ interface NativeTun {
   stats (): TunStats
   info (): { name: string, ifindex: number, queues: number, multiQueue: boolean, offload: TunOffload, gsoMaxSize?: number, gsoMaxSizeError?: string }
   linkStats (): LinkStats
+  setQueueAttached (q: number, on: boolean): void
   close (): void
 }
 
-const KNOWN = ['name', 'mode', 'offload', 'queues', 'attach', 'persist', 'owner', 'group', 'mtu', 'addresses', 'up',
+const KNOWN = ['name', 'mode', 'offload', 'queues', 'multiQueue', 'attach', 'persist', 'owner', 'group', 'mtu', 'addresses', 'up',
   'txqueuelen', 'gsoMaxSize', 'split', 'coalesceTcp', 'coalesceUdp', 'batchSize', 'writeQueueLength', 'pool'] as const
 
 function validate (options: TunOptions): Record<string, unknown> {
@@ -96,6 +106,7 @@ function validate (options: TunOptions): Record<string, unknown> {
   o.mode = options.mode ?? 'tun'
   o.offload = offloadOption('offload', options.offload)
   o.queues = intOption('queues', options.queues, 1, 256) ?? 1
+  o.multiQueue = boolOption('multiQueue', options.multiQueue) ?? false
   o.attach = boolOption('attach', options.attach) ?? false
   o.persist = boolOption('persist', options.persist) ?? false
   o.owner = intOption('owner', options.owner, 0, 2 ** 32 - 2)
@@ -121,14 +132,36 @@ function validate (options: TunOptions): Record<string, unknown> {
 export class TunQueue implements AsyncIterable<PacketBatch> {
   readonly index: number
   readonly #tun: Tun
+  readonly #native: NativeTun
+  #attached = true
   /** @internal */
   readonly reader: BatchReader
 
   /** @internal */
   constructor (tun: Tun, native: NativeTun, index: number) {
     this.#tun = tun
+    this.#native = native
     this.index = index
     this.reader = new BatchReader(() => native.readBatch(index), (on) => native.watchReadable(index, on))
+  }
+
+  /** false after detach(): the kernel steers no packet to this queue. */
+  get attached (): boolean { return this.#attached }
+
+  /**
+   * TUNSETQUEUE IFF_DETACH_QUEUE (multi-queue devices only): the kernel stops steering packets
+   * here (and drops what was waiting to be read); the fd keeps the device alive and can still
+   * write. Used by a thread that holds a device whose queues other threads attach.
+   */
+  detach (): void { this.#setAttached(false) }
+
+  /** TUNSETQUEUE IFF_ATTACH_QUEUE: undoes detach(). */
+  attach (): void { this.#setAttached(true) }
+
+  #setAttached (on: boolean): void {
+    if (this.#tun.closed) throw closedError(`TUN device ${this.#tun.name}`)
+    this.#native.setQueueAttached(this.index, on)
+    this.#attached = on
   }
 
   /** The next batch of packets (one lease per IP packet), or null once the device is closed. */
@@ -148,6 +181,8 @@ export class Tun implements AsyncIterable<PacketBatch> {
   readonly offload: TunOffload
   /** gso_max_size set on the link, when the kernel took it. */
   readonly gsoMaxSize: number | undefined
+  /** IFF_MULTI_QUEUE: other queues may be attached by name (also by other threads/processes). */
+  readonly multiQueue: boolean
   readonly pool: Pool
   readonly queues: readonly TunQueue[]
   readonly #native: NativeTun
@@ -165,6 +200,7 @@ export class Tun implements AsyncIterable<PacketBatch> {
     this.ifindex = info.ifindex
     this.offload = info.offload
     this.gsoMaxSize = info.gsoMaxSize
+    this.multiQueue = info.multiQueue
     for (let q = 0; q < info.queues; q++) queues.push(new TunQueue(this, this.#native, q))
     this.queues = queues
   }

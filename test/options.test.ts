@@ -42,6 +42,7 @@ const tunCases: Case[] = [
   { what: 'queues string', options: { queues: '2' }, option: 'queues' },
   { what: 'queues NaN', options: { queues: NaN }, option: 'queues' },
   { what: 'attach not boolean', options: { attach: 'true' }, option: 'attach' },
+  { what: 'multiQueue not boolean', options: { multiQueue: 1 }, option: 'multiQueue' },
   { what: 'persist not boolean', options: { persist: 1 }, option: 'persist' },
   { what: 'owner negative', options: { owner: -1 }, option: 'owner' },
   { what: 'owner (uid_t)-1', options: { owner: 2 ** 32 - 1 }, option: 'owner' },

@@ -94,6 +94,7 @@ Napi::Function TunWrap::Define(Napi::Env env) {
                          InstanceMethod<&TunWrap::Info>("info"),
                          InstanceMethod<&TunWrap::LinkStats>("linkStats"),
                          InstanceMethod<&TunWrap::Close>("close"),
+                         InstanceMethod<&TunWrap::SetQueueAttached>("setQueueAttached"),
                      });
 }
 
@@ -119,6 +120,7 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(inf
   opts.offload = offload == "on" ? OffloadMode::kOn : offload == "off" ? OffloadMode::kOff : OffloadMode::kAuto;
   opts.queues = static_cast<int>(GetInt(o, "queues", 1));
   opts.attach = GetBool(o, "attach", false);
+  opts.multi_queue = GetBool(o, "multiQueue", false);
   opts.persist = GetBool(o, "persist", false);
   opts.owner = GetInt(o, "owner", -1);
   opts.group = GetInt(o, "group", -1);
@@ -327,6 +329,7 @@ Napi::Value TunWrap::Stats(const Napi::CallbackInfo& info) {
     AddStats(total, queues_[i].stats);
     Napi::Object qs = StatsToJs(env, queues_[i].stats);
     qs.Set("writeQueued", Napi::Number::New(env, static_cast<double>(queues_[i].pending.size())));
+    qs.Set("attached", Napi::Boolean::New(env, queues_[i].attached));
     per.Set(static_cast<uint32_t>(i), qs);
     queued += queues_[i].pending.size();
   }
@@ -393,6 +396,30 @@ Napi::Value TunWrap::LinkStats(const Napi::CallbackInfo& info) {
   set("rxDropped", static_cast<double>(li.stats.rx_dropped));
   set("txDropped", static_cast<double>(li.stats.tx_dropped));
   return o;
+}
+
+// setQueueAttached(queue, on): TUNSETQUEUE. Detached, the queue keeps the device alive (and
+// can still write) but the kernel steers no packet to it; see tun_device.h.
+Napi::Value TunWrap::SetQueueAttached(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int q;
+  if (!QueueArg(info, 0, &q)) return Napi::Value();
+  const bool on = info.Length() > 1 && info[1].ToBoolean().Value();
+  Queue& queue = queues_[static_cast<size_t>(q)];
+  if (queue.attached == on) return env.Undefined();
+  if (!dev_.multi_queue()) {
+    ThrowError(env, "ERR_TUNIO_NOT_MULTI_QUEUE",
+               dev_.name() + " is a single-queue device: its queue cannot be " + (on ? "attached" : "detached"));
+    return Napi::Value();
+  }
+  DevError e = on ? dev_.attach_queue(q) : dev_.detach_queue(q);
+  if (!e.ok()) {
+    ThrowDevError(env, "ERR_TUNIO_TUN_QUEUE", std::string(on ? "cannot attach" : "cannot detach") + " queue " +
+                  std::to_string(q) + " of " + dev_.name(), e);
+    return Napi::Value();
+  }
+  queue.attached = on;
+  return env.Undefined();
 }
 
 Napi::Value TunWrap::Close(const Napi::CallbackInfo& info) {

@@ -26,6 +26,7 @@ class TunWrap : public Napi::ObjectWrap<TunWrap> {
     std::unique_ptr<FdWatcher> watcher;
     std::vector<Packet> pending;  // accepted by write(), waiting for the fd
     bool want_read = false;
+    bool attached = true;  // TUNSETQUEUE state: a detached queue receives nothing
     TunStats stats;
   };
 
@@ -36,6 +37,7 @@ class TunWrap : public Napi::ObjectWrap<TunWrap> {
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value LinkStats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value SetQueueAttached(const Napi::CallbackInfo& info);
 
   bool QueueArg(const Napi::CallbackInfo& info, size_t index, int* q);
   void Flush(int q);

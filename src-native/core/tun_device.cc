@@ -132,7 +132,7 @@ DevError TunDevice::open(const TunOptions& opts, TunDevice* out) {
     return DevError::make(EINVAL, "TunDevice::open", "owner/group must be -1 or a valid id");
 
   const bool is_template = opts.name.find('%') != std::string::npos;
-  bool multi_queue = opts.queues > 1;
+  bool multi_queue = opts.queues > 1 || opts.multi_queue;
   OffloadMode offload_mode = opts.offload;
 
   if (opts.attach) {
@@ -156,14 +156,15 @@ DevError TunDevice::open(const TunOptions& opts, TunDevice* out) {
         return DevError::make(EINVAL, "TunDevice::open(attach)",
                               "'" + opts.name + "' is a " + (li.tun.type == IFF_TAP ? "tap" : "tun") +
                                   " device, the other mode was requested");
-      if (opts.queues > 1 && !li.tun.multi_queue)
+      if (multi_queue && !li.tun.multi_queue)
         return DevError::make(EINVAL, "TunDevice::open(attach)",
                               "'" + opts.name + "' is single-queue; cannot open " +
-                                  std::to_string(opts.queues) + " queues");
+                                  std::to_string(opts.queues) + " queue(s) as multi-queue");
       multi_queue = li.tun.multi_queue;
       // A single-queue device with a reader makes TUNSETIFF fail with EBUSY by itself (and
       // the kernel does not report num_queues for it), so only multi-queue needs this check.
-      if (li.tun.num_queues > 0) {
+      // Detached queues count: they read with the same header once attached again.
+      if (li.tun.num_queues + li.tun.num_disabled_queues > 0) {
         // Other readers rely on the device's current header setting; do not flip it.
         if (li.tun.vnet_hdr && offload_mode == OffloadMode::kOff)
           return DevError::make(EINVAL, "TunDevice::open(attach)",

@@ -38,6 +38,9 @@ struct TunOptions {
   OffloadMode offload = OffloadMode::kAuto;
   // > 1 creates the device with IFF_MULTI_QUEUE and opens one fd per queue.
   int queues = 1;
+  // IFF_MULTI_QUEUE even with queues == 1: a device whose other queues are attached later
+  // (by worker threads or other processes opening it with attach). Implied by queues > 1.
+  bool multi_queue = false;
   // false: create a new device; fail with EEXIST if the name is taken (the kernel would
   //        otherwise silently attach us to someone else's device).
   // true:  open queues on an existing device (e.g. from another worker or a persistent one);
@@ -100,7 +103,9 @@ class TunDevice {
   ssize_t write_raw(int q, const iovec* iov, int iovcnt);
 
   // TUNSETQUEUE: a detached queue stops receiving packets (the kernel steers to the others)
-  // but keeps its fd; attach puts it back. Only for multi-queue devices.
+  // but keeps its fd, so it still holds the device (and can still write); attach puts it
+  // back. Only for multi-queue devices. The kernel drops whatever was queued for reading on
+  // it at detach time, so detaching is not a way to drain a queue before closing it.
   DevError detach_queue(int q);
   DevError attach_queue(int q);
 

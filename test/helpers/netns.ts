@@ -90,6 +90,8 @@ export function nextJsonLine (child: ChildProcess, timeoutMs = 10_000): Promise<
 }
 
 export const FORWARDER = path.join(__dirname, '..', 'fixtures', 'tun-forwarder.js')
+/** The multi-queue forwarder: one worker thread per queue pair (test/fixtures/mq-forwarder.js). */
+export const MQ_FORWARDER = path.join(__dirname, '..', 'fixtures', 'mq-forwarder.js')
 
 export interface Wire {
   nsA: string, nsB: string, nsFw: string
@@ -102,7 +104,11 @@ export interface Wire {
   destroy: () => Promise<any>
 }
 
-export interface WireOptions { offload: 'auto' | boolean, ipv6?: boolean, mtu?: number }
+export interface WireOptions {
+  offload: 'auto' | boolean, ipv6?: boolean, mtu?: number
+  /** Forward with MQ_FORWARDER and this many workers (one queue of each device each). */
+  workers?: number
+}
 
 /**
  * nsA (10.77.1.1/24, fd77:1::1/64 on tunA) <-> forwarder (both TUN fds) <-> nsB (10.77.2.1/24,
@@ -139,8 +145,9 @@ export async function buildWire (opts: WireOptions): Promise<Wire> {
     const nsA = await createNetns('a'); names.push(nsA)
     const nsB = await createNetns('b'); names.push(nsB)
     const args = ['tunA', 'tunB', String(opts.offload)]
-    if (opts.mtu !== undefined) args.push(String(opts.mtu))
-    forwarder = spawnNodeIn(nsFw, FORWARDER, args)
+    if (opts.workers !== undefined) args.push(String(opts.workers))
+    else if (opts.mtu !== undefined) args.push(String(opts.mtu))
+    forwarder = spawnNodeIn(nsFw, opts.workers !== undefined ? MQ_FORWARDER : FORWARDER, args)
     forwarder.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
     const ready = await nextJsonLine(forwarder)
     if (ready.ready !== true) throw new Error(`forwarder failed: ${ready.error} ${stderr}`)

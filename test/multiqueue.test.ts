@@ -1,0 +1,170 @@
+// Multi-queue TUN: a name another process holds is refused unless the caller attaches, and
+// worker threads that each attach one queue carry several TCP flows through a two-TUN wire
+// (test/fixtures/mq-forwarder.js) with every byte intact, traffic on both queues, and a clean
+// shutdown that leaves no fd behind.
+import t from 'tap'
+import { spawn, type ChildProcess } from 'child_process'
+import * as path from 'path'
+import { sumStats } from '../lib/index'
+import { buildWire, check, createNetns, deleteNetns, netnsSkipReason, nextJsonLine, runIn, type Wire } from './helpers/netns'
+
+const skip = netnsSkipReason()
+const dist = path.join(__dirname, '..', 'dist', 'index.js')
+
+/** `ip -d -j link show`'s tun data: numqueues (attached) and numdisabled (detached). */
+async function tunQueues (ns: string, dev: string): Promise<{ numqueues: number, numdisabled: number }> {
+  const j = JSON.parse(await check(['ip', '-n', ns, '-d', '-j', 'link', 'show', dev]))
+  return j[0].linkinfo.info_data
+}
+
+t.test('a TUN name held by another process is refused unless the caller attaches', { skip }, async (t) => {
+  const ns = await createNetns('h')
+  let holder: ChildProcess | undefined
+  t.teardown(async () => { holder?.kill('SIGKILL'); await deleteNetns(ns) })
+  // The holder: one multi-queue device (2 queues) and one single-queue device, kept open
+  // until its stdin closes.
+  holder = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', `
+    const { openTun } = require(${JSON.stringify(dist)})
+    Promise.all([openTun({ name: 'mqheld', queues: 2 }), openTun({ name: 'sqheld' })]).then((devs) => {
+      console.log(JSON.stringify({ ready: true }))
+      process.stdin.on('end', () => devs.forEach((d) => d.close())).resume()
+    }, (e) => console.log(JSON.stringify({ ready: false, error: e.message })))`], { stdio: ['pipe', 'pipe', 'inherit'] })
+  t.same(await nextJsonLine(holder), { ready: true }, 'holder process opened both devices')
+  t.match(await tunQueues(ns, 'mqheld'), { numqueues: 2, numdisabled: 0 }, 'kernel: 2 queues attached')
+
+  // A second process tries every way of opening the held names.
+  const r = await runIn(ns, [process.execPath, '-e', `
+    const { openTun } = require(${JSON.stringify(dist)})
+    const { execFileSync } = require('child_process')
+    const attempt = async (o) => {
+      try { const d = await openTun(o); return { ok: true, tun: d } } catch (e) { return { ok: false, code: e.code, errno: e.errno, message: e.message } }
+    }
+    ;(async () => {
+      const out = {}
+      for (const [k, o] of Object.entries({
+        mq2: { name: 'mqheld', queues: 2 }, mq1: { name: 'mqheld' }, mqFlag: { name: 'mqheld', multiQueue: true },
+        sq: { name: 'sqheld' }, sqAttach: { name: 'sqheld', attach: true }
+      })) { const a = await attempt(o); delete a.tun; out[k] = a }
+      const att = await attempt({ name: 'mqheld', attach: true, queues: 1 })
+      out.attach = { ok: att.ok, code: att.code, queues: att.tun?.queues.length, multiQueue: att.tun?.multiQueue }
+      out.whileAttached = JSON.parse(execFileSync('ip', ['-d', '-j', 'link', 'show', 'mqheld'])).at(0).linkinfo.info_data.numqueues
+      att.tun?.close()
+      out.afterClose = JSON.parse(execFileSync('ip', ['-d', '-j', 'link', 'show', 'mqheld'])).at(0).linkinfo.info_data.numqueues
+      console.log(JSON.stringify(out))
+    })()`])
+  t.equal(r.code, 0, `second process ran ${r.stderr}`)
+  const out = JSON.parse(r.stdout)
+  for (const k of ['mq2', 'mq1', 'mqFlag', 'sq']) {
+    t.equal(out[k].ok, false, `${k}: refused`)
+    t.equal(out[k].code, 'ERR_TUNIO_TUN_EXISTS', `${k}: ERR_TUNIO_TUN_EXISTS`)
+    t.equal(out[k].errno, 'EEXIST', `${k}: errno EEXIST`)
+    t.match(out[k].message, /"(mq|sq)held"/, `${k}: the message names the device: ${out[k].message}`)
+    t.match(out[k].message, /attach/, `${k}: the message points at attach`)
+  }
+  t.equal(out.sqAttach.ok, false, `attaching to a single-queue device someone reads fails (${out.sqAttach.code} ${out.sqAttach.errno})`)
+  t.equal(out.sqAttach.errno, 'EBUSY', 'the kernel answers EBUSY for a single-queue device in use')
+  t.same(out.attach, { ok: true, queues: 1, multiQueue: true }, `attach: true opened one more queue ${out.attach.code ?? ''}`)
+  t.equal(out.whileAttached, 3, 'the kernel counted 3 queues while the second process was attached')
+  t.equal(out.afterClose, 2, 'closing the attached queue detached it; the holder keeps its 2')
+  holder.stdin?.end()
+})
+
+const MULTI_RECEIVER = `
+const net = require('net'), crypto = require('crypto')
+const [host, port, flows] = process.argv.slice(1)
+const results = []
+const srv = net.createServer((s) => {
+  const h = crypto.createHash('sha256'); let bytes = 0; const remotePort = s.remotePort
+  s.on('data', (d) => { h.update(d); bytes += d.length })
+  s.on('end', () => {
+    results.push({ port: remotePort, bytes, sha: h.digest('hex') })
+    if (results.length === Number(flows)) process.stdout.write(JSON.stringify(results) + '\\n', () => process.exit(0))
+  })
+})
+srv.listen(Number(port), host, () => process.stdout.write(JSON.stringify({ listening: true }) + '\\n'))
+`
+
+const MULTI_SENDER = `
+const net = require('net'), crypto = require('crypto')
+const [host, port, flows, total] = process.argv.slice(1)
+const results = []
+for (let i = 0; i < Number(flows); i++) {
+  const h = crypto.createHash('sha256'); let left = Number(total)
+  const s = net.connect(Number(port), host)
+  s.on('error', (e) => { console.log(JSON.stringify({ error: e.message })); process.exit(1) })
+  const pump = () => {
+    while (left > 0) {
+      const c = crypto.randomBytes(Math.min(left, 1 << 16)); left -= c.length; h.update(c)
+      if (!s.write(c)) return s.once('drain', pump)
+    }
+    const p = s.localPort
+    s.end(() => {
+      results.push({ port: p, bytes: Number(total), sha: h.digest('hex') })
+      if (results.length === Number(flows)) console.log(JSON.stringify(results))
+    })
+  }
+  s.on('connect', pump)
+}
+`
+
+/** `flows` concurrent TCP connections of `bytes` each from nsB to host in nsA. */
+async function multiFlowTransfer (wire: Wire, host: string, port: number, flows: number, bytes: number): Promise<{ sent: any[], received: any[] }> {
+  const node = (ns: string, code: string, args: string[]): ChildProcess =>
+    spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', code, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const recv = node(wire.nsA, MULTI_RECEIVER, [host, String(port), String(flows)])
+  let send: ChildProcess | undefined
+  try {
+    const l = await nextJsonLine(recv)
+    if (l.listening !== true) throw new Error(`receiver: ${JSON.stringify(l)}`)
+    const received = nextJsonLine(recv, 90_000)
+    send = node(wire.nsB, MULTI_SENDER, [host, String(port), String(flows), String(bytes)])
+    const sent = await nextJsonLine(send, 90_000)
+    return { sent, received: await received }
+  } finally {
+    recv.kill('SIGKILL')
+    send?.kill('SIGKILL')
+  }
+}
+
+t.test('2 queues in 2 workers carry 16 TCP flows through a two-TUN wire', { skip }, async (t) => {
+  const wire = await buildWire({ offload: 'auto', workers: 2 })
+  t.teardown(async () => { await wire.destroy() })
+  t.equal(wire.ready.workers, 2, 'two workers attached')
+  t.ok(wire.ready.a.multiQueue, 'tunA is multi-queue')
+  // Several flows so that the kernel's flow hash puts some on each queue (16 flows all on one
+  // of two queues would happen with probability 2^-15).
+  const FLOWS = 16
+  const BYTES = 4 << 20
+  const r = await multiFlowTransfer(wire, '10.77.1.1', 5101, FLOWS, BYTES)
+  const byPort = (xs: any[]): any[] => [...xs].sort((x, y) => x.port - y.port)
+  t.equal(r.received.length, FLOWS, `${FLOWS} flows arrived`)
+  t.same(byPort(r.received), byPort(r.sent), 'every flow: same byte count and sha256 on both ends')
+  t.equal(r.received.reduce((n: number, x: any) => n + x.bytes, 0), FLOWS * BYTES, 'all bytes arrived')
+
+  const s = await wire.stats()
+  t.equal(s.workers.length, 2)
+  s.workers.forEach((w: any, i: number) => {
+    t.same(w.errors, [], `worker ${i}: no forwarding errors`)
+    t.equal(w.b.queues.length, 1, `worker ${i} holds one queue of tunB`)
+    t.ok(w.b.packetsIn > 100, `worker ${i}'s queue of tunB carried data (${w.b.packetsIn} packets in, ${w.b.superpacketsIn} superpackets)`)
+    t.ok(w.a.packetsIn > 0, `worker ${i}'s queue of tunA carried the ACKs (${w.a.packetsIn} packets in)`)
+  })
+  const total = sumStats(s.workers.map((w: any) => w.b))
+  t.equal(total.packetsIn, s.workers[0].b.packetsIn + s.workers[1].b.packetsIn, 'sumStats adds the workers\' counters')
+  t.equal(total.queues.length, 2, 'sumStats lists every worker\'s queue')
+  t.ok(total.bytesIn >= FLOWS * BYTES, `tunB read at least the payload bytes (${total.bytesIn})`)
+  for (const side of ['a', 'b']) {
+    t.equal(s.main[side].queues[0].attached, false, `main thread's queue of tun${side.toUpperCase()} is detached`)
+    t.equal(s.main[side].packetsIn, 0, `the detached queue of tun${side.toUpperCase()} received nothing`)
+  }
+  t.match(await tunQueues(wire.nsA, 'tunA'), { numqueues: 2, numdisabled: 1 }, 'kernel: 2 attached queues + the detached holder')
+
+  const final = await wire.destroy()
+  t.ok(final?.final, 'the forwarder printed its final line')
+  t.same(final.exitCodes, [0, 0], 'both workers exited on their own with code 0')
+  t.same(final.workers.map((w: any) => w.errors), [[], []], 'no errors while stopping')
+  t.equal(final.fds.during.tun, 6, '6 /dev/net/tun fds while running (2 held by main + 2 per worker)')
+  t.equal(final.fds.afterWorkers.tun, 2, 'after the workers exited only the main thread\'s 2 remain')
+  t.equal(final.fds.afterWorkers.total, final.fds.before.total + 2, `no other fd leaked by the workers (before ${final.fds.before.total}, after ${final.fds.afterWorkers.total})`)
+  t.equal(final.fds.afterAll.tun, 0, 'no TUN fd after closing the devices')
+})
