@@ -2,6 +2,8 @@
 # Builds and runs the native unit tests of src-native/core (no Node) with doctest.
 #   scripts/native-tests.sh            g++, -O1, warnings as errors
 #   SANITIZE=1 scripts/native-tests.sh clang++ with ASan + UBSan
+#   ARCH=arm64 scripts/native-tests.sh  cross-compiled with aarch64-linux-gnu-g++ and run under
+#                                       qemu-aarch64 (npm run test:arm64; see docs/testing.md)
 # Extra arguments go to the doctest binary (e.g. -tc="gso*").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,7 +13,14 @@ mkdir -p "$out"
 core=$(node scripts/sources.js core)
 tests=$(ls test-native/*.cc)
 flags=(-std=c++17 -g -Wall -Wextra -Werror -Isrc-native/core -I/usr/include/doctest)
-if [ "${SANITIZE:-0}" = 1 ]; then
+runner=()
+if [ "${ARCH:-}" = arm64 ]; then
+  cxx=aarch64-linux-gnu-g++
+  bin=$out/unit_tests_arm64
+  flags+=(-O1)
+  # -L: the aarch64 loader and libraries of Debian's cross toolchain packages.
+  runner=(qemu-aarch64 -L /usr/aarch64-linux-gnu)
+elif [ "${SANITIZE:-0}" = 1 ]; then
   cxx=${CXX_SAN:-clang++-14}
   bin=$out/unit_tests_san
   flags+=(-O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
@@ -22,4 +31,4 @@ else
 fi
 # shellcheck disable=SC2086
 "$cxx" "${flags[@]}" $core $tests -o "$bin"
-"$bin" "$@"
+"${runner[@]}" "$bin" "$@"

@@ -36,18 +36,15 @@ work=$(mktemp -d "$out/tree.XXXXXX")
 cleanup_work() { rm -rf "$work"; }
 trap cleanup_work EXIT
 
-# The minimal tree binding.gyp needs: its sources, the source list script and node-addon-api.
-cp binding.gyp package.json "$work/"
-cp -r src-native "$work/"
-mkdir -p "$work/scripts" "$work/node_modules"
-cp scripts/sources.js "$work/scripts/"
-ln -s "$root/node_modules/node-addon-api" "$work/node_modules/node-addon-api"
+# shellcheck source=scripts/addon-build-tree.sh
+. "$root/scripts/addon-build-tree.sh"
+addon_build_tree "$work"
 
 jobs=$(nproc 2>/dev/null || echo 2)
-# Same headers as `npm run build:native` (node-gyp run directly does not read .npmrc).
-nodedir=${npm_config_nodedir:-$(npm config get nodedir 2>/dev/null || true)}
+# Same headers as `npm run build:native`.
 gyp_args=(rebuild --jobs="$jobs" --loglevel=warn)
-case "$nodedir" in ''|undefined|null) ;; *) gyp_args+=(--nodedir="$nodedir") ;; esac
+nodedir_arg=$(node_gyp_dir_args)
+if [ -n "$nodedir_arg" ]; then gyp_args+=("$nodedir_arg"); fi
 (
   cd "$work"
   CC=$cc CXX=$cxx \

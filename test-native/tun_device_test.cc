@@ -61,8 +61,19 @@ int tso_enabled(const std::string& name) {
   memset(&ifr, 0, sizeof ifr);
   memcpy(ifr.ifr_name, name.c_str(), name.size());
   ifr.ifr_data = reinterpret_cast<char*>(&ev);
-  if (::ioctl(s.fd, SIOCETHTOOL, &ifr) < 0) return -1;
+  if (::ioctl(s.fd, SIOCETHTOOL, &ifr) < 0) return errno == ENOSYS ? -2 : -1;
   return int(ev.data);
+}
+
+// The ethtool cross-check. A kernel never answers SIOCETHTOOL with ENOSYS; qemu-user does (it
+// does not translate the ioctl), so under `npm run test:arm64` only this check is skipped.
+void check_tso(const std::string& name, int expected) {
+  int got = tso_enabled(name);
+  if (got == -2) {
+    MESSAGE("SIOCETHTOOL: ENOSYS (qemu-user does not translate it); TSO cross-check skipped");
+    return;
+  }
+  CHECK(got == expected);
 }
 
 void configure(const TunDevice& tun, const char* cidr_text) {
@@ -217,7 +228,7 @@ TEST_CASE("tun: offload auto and on report what the kernel accepted") {
     CHECK(off.tso4);
     CHECK(off.tso6);
     CHECK(off.uso);  // Linux >= 6.2 accepts TUN_F_USO4|TUN_F_USO6
-    CHECK(tso_enabled(tun.name()) == 1);
+    check_tso(tun.name(), 1);
     tunio::Rtnl nl;
     REQUIRE_OK(nl.open());
     tunio::LinkInfo li;
@@ -237,7 +248,7 @@ TEST_CASE("tun: offload off has no vnet header; a TCP SYN reads as a bare IP pac
   CHECK_FALSE(tun.offload().vnet_hdr);
   CHECK_FALSE(tun.offload().csum);
   CHECK_FALSE(tun.offload().tso4);
-  CHECK(tso_enabled("tunio-off") == 0);
+  check_tso("tunio-off", 0);
   configure(tun, "10.78.0.1/24");
 
   Sock s(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -277,7 +288,7 @@ TEST_CASE("tun: offload off clears the mask a persistent device kept") {
   }
   // Still there after close, with TSO still on: the state a later reader inherits.
   REQUIRE(if_nametoindex("tunio-pers") != 0);
-  CHECK(tso_enabled("tunio-pers") == 1);
+  check_tso("tunio-pers", 1);
 
   TunDevice tun;
   TunOptions o;
@@ -289,7 +300,7 @@ TEST_CASE("tun: offload off clears the mask a persistent device kept") {
   o.attach = true;
   REQUIRE_OK(TunDevice::open(o, &tun));
   CHECK_FALSE(tun.offload().vnet_hdr);
-  CHECK(tso_enabled("tunio-pers") == 0);
+  check_tso("tunio-pers", 0);
   tunio::Rtnl nl;
   REQUIRE_OK(nl.open());
   tunio::LinkInfo li;
