@@ -6,7 +6,8 @@
 // Invariants: every packet is written exactly once, per write order follows input order
 // within a group, singles are untouched with a zero virtio header, groups are <= 65535
 // bytes and <= max_segments, and gso_split of each group returns its members (apart from
-// IPv4 ID, IPv4 header checksum and L4 checksum, which the split recomputes).
+// IPv4 ID, IPv4 header checksum and L4 checksum, which the split recomputes), and each
+// superpacket, its partial checksum completed as the kernel would, is a valid IP packet.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -154,6 +155,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     fz::require(bytes.size() == w.total_len);
     fz::require(bytes.size() <= 65535);
+    // The superpacket as the kernel sees it: completing its CHECKSUM_PARTIAL (the field holds
+    // the pseudo-header sum; sum from csum_start, complement) must give a consistent IP
+    // packet, lengths and IPv4 header checksum included, whose L4 checksum verifies.
+    {
+      fz::require(w.hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
+      std::vector<uint8_t> done = bytes;
+      const size_t start = w.hdr.csum_start;
+      const size_t at = start + w.hdr.csum_offset;
+      fz::require(at + 2 <= done.size());
+      const uint8_t proto = (done[0] >> 4) == 4 ? done[9] : done[6];
+      uint16_t c = static_cast<uint16_t>(~fz::naive_fold(fz::naive_sum(done.data() + start, done.size() - start)));
+      if (proto == 17 && c == 0) c = 0xffff;
+      done[at] = static_cast<uint8_t>(c >> 8);
+      done[at + 1] = static_cast<uint8_t>(c);
+      size_t ihl = 0;
+      fz::check_l4_packet(done.data(), done.size(), proto, &ihl);
+      fz::require(ihl == start);
+    }
     Sink sink;
     SplitStats st;
     fz::require(gso_split(w.hdr, bytes.data(), bytes.size(), sink, &st) == SplitResult::ok);

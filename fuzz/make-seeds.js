@@ -80,6 +80,13 @@ function chunks (optByte, maxSeg, pkts) {
 }
 
 const ts = Buffer.from([1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2])
+
+// fuzz_udp_gro_split: [i32 LE gso_size][u32 LE arithmetic-only length][the read's bytes]
+function groRead (gso, virtualLen, bytes) {
+  const h = Buffer.alloc(8)
+  h.writeInt32LE(gso, 0); h.writeUInt32LE(virtualLen >>> 0, 4)
+  return Buffer.concat([h, bytes])
+}
 const seeds = {
   fuzz_checksum: {
     'odd-aligned': Buffer.concat([Buffer.from([3, 0x12, 0x34, 1]), payload(61, 5)]),
@@ -104,6 +111,15 @@ const seeds = {
       packet({ data: payload(33, 5), mode: 'partial' })]),
     'tcp4-ipopts-ecn': Buffer.concat([vnet({ type: 0x81, hdrLen: 44, gso: 50, csumStart: 24, csumOffset: 16 }),
       packet({ ipOpts: Buffer.from([1, 1, 1, 0]), data: payload(120, 6), flags: 0xd0, mode: 'partial' })])
+  },
+  fuzz_udp_gro_split: {
+    'even-run': groRead(100, 6400, payload(400, 1)),
+    'short-last': groRead(1400, 65535, payload(1400 * 3 + 17, 2)),
+    'not-coalesced': groRead(0, 0, payload(64, 3)),
+    'empty-datagram': groRead(1400, 1, Buffer.alloc(0)),
+    'gso-larger': groRead(9000, 0xffffffff, payload(300, 4)),
+    'negative-gso': groRead(-1, 0xfffffffe, payload(50, 5)),
+    'one-byte-segments': groRead(1, 0x80000001, payload(64, 6))
   },
   fuzz_gro_coalesce: {
     'tcp4-run': chunks(1, 64, [0, 1, 2, 3].map((i) => packet({ seq: 1000 + i * 100, id: 1 + i, data: payload(i === 3 ? 40 : 100, i) }))),

@@ -2,7 +2,7 @@
 # Builds every fuzz/*.cc libFuzzer target against all core sources (node scripts/sources.js
 # core) with ASan + UBSan, runs each for N seconds (default 30) on a fresh copy of its seed
 # corpus (fuzz/corpus/<target>/), and fails if any target crashes. Prints exec counts.
-#   scripts/fuzz.sh [seconds-per-target]
+#   scripts/fuzz.sh [seconds-per-target]     (npm run fuzz: 300 s per target)
 # Crash inputs are kept in build-fuzz/artifacts/<target>/ for reproduction:
 #   build-fuzz/<target> build-fuzz/artifacts/<target>/crash-...
 set -euo pipefail

@@ -1,5 +1,7 @@
 #include "udp_socket.h"
 
+#include "udp_gro_split.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
@@ -455,14 +457,12 @@ RecvResult UdpSocket::recv_batch(BufferPool& pool, std::vector<Packet>& out, siz
       BufferPool::unref(slot);
       continue;
     }
-    uint32_t seg = 0;
+    int32_t gro_size = 0;  // UDP_GRO cmsg: 0 = not coalesced
     IpEndpoint local;
     uint8_t ecn = 0;
     for (cmsghdr* cm = CMSG_FIRSTHDR(&h); cm; cm = CMSG_NXTHDR(const_cast<msghdr*>(&h), cm)) {
       if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
-        int v;
-        std::memcpy(&v, CMSG_DATA(cm), sizeof v);
-        if (v > 0) seg = static_cast<uint32_t>(v);
+        std::memcpy(&gro_size, CMSG_DATA(cm), sizeof gro_size);
       } else if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
         in_pktinfo pi;
         std::memcpy(&pi, CMSG_DATA(cm), sizeof pi);
@@ -493,16 +493,16 @@ RecvResult UdpSocket::recv_batch(BufferPool& pool, std::vector<Packet>& out, siz
     }
     const IpEndpoint remote =
         endpoint_from_sockaddr(reinterpret_cast<const sockaddr*>(h.msg_name), h.msg_namelen);
-    if (seg == 0 || seg > len) seg = len;  // not coalesced: one datagram (maybe 0 bytes)
-    const uint32_t count = len == 0 ? 1 : (len + seg - 1) / seg;
+    const UdpGroSplit split(len, gro_size);
+    const uint32_t count = split.count();
     if (count > 1) stats.gro_reads++;
     for (uint32_t k = 0; k < count; k++) {
       out.emplace_back();
       Packet& p = out.back();
       // The first packet adopts the slot reference recvmmsg filled; the others share it.
       p.slot = k == 0 ? SlotRef(slot) : SlotRef::share(slot);
-      p.offset = k * seg;
-      p.length = std::min(seg, len - p.offset);
+      p.offset = split.offset(k);
+      p.length = split.length(k);
       p.remote = remote;
       p.local = local;
       p.ecn = ecn;
