@@ -1,7 +1,10 @@
 /**
- * The one loader of the native addon: node-gyp-build looks in prebuilds/ first, then
- * build/Release. On platforms other than Linux nothing is loaded; opening a device throws
- * ERR_TUNIO_UNSUPPORTED_PLATFORM instead of failing at import time.
+ * The one loader of the native addon. node-gyp-build looks in build/Release (a build from
+ * source), then prebuilds/<platform>-<arch>/. Nothing is loaded at import time: on platforms
+ * other than Linux importing works and opening a device throws ERR_TUNIO_UNSUPPORTED_PLATFORM.
+ *
+ * TUNIO_ADDON_PATH=/abs/path/tunio.node loads that file instead. It is for tests of other
+ * builds of the same addon (the cmake-js build, the sanitized build), not for applications.
  */
 import * as path from 'path'
 import { tunioError } from './errors'
@@ -19,16 +22,23 @@ export function binding (): NativeBinding {
     throw tunioError('ERR_TUNIO_UNSUPPORTED_PLATFORM',
       `tunio supports Linux only (TUN with virtio-net headers, UDP GSO/GRO); this is ${process.platform}-${process.arch}`)
   }
+  const override = process.env.TUNIO_ADDON_PATH
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const load = require('node-gyp-build') as (dir: string) => NativeBinding
-    cached = load(path.join(__dirname, '..'))
+    if (override) {
+      cached = require(path.resolve(override)) as NativeBinding
+    } else {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const load = require('node-gyp-build') as (dir: string) => NativeBinding
+      cached = load(path.join(__dirname, '..'))
+    }
     // Test hook and escape hatch: behave as a runtime without external buffers (Electron).
     if (process.env.TUNIO_NO_EXTERNAL_BUFFERS === '1') cached.setExternalBuffers(false)
   } catch (cause) {
-    throw tunioError('ERR_TUNIO_BINDING_NOT_FOUND',
-      `tunio's native addon could not be loaded (no prebuild for ${process.platform}-${process.arch} and no build/Release): ` +
-      `run "npm rebuild tunio" with a C++ toolchain. Cause: ${(cause as Error).message}`)
+    const reason = (cause as Error).message
+    throw tunioError('ERR_TUNIO_BINDING_NOT_FOUND', override
+      ? `tunio's native addon could not be loaded from TUNIO_ADDON_PATH=${override}: ${reason}`
+      : `tunio's native addon could not be loaded (no prebuild for ${process.platform}-${process.arch} and no build/Release): ` +
+        `run "npm rebuild tunio" with a C++ toolchain. Cause: ${reason}`)
   }
   return cached
 }

@@ -5,11 +5,8 @@
 #   scripts/sanitize-addon.sh test/x.test.ts  build + tap on the given files
 #   SANITIZE_BUILD_ONLY=1 scripts/sanitize-addon.sh
 #
-# How the sanitized addon gets loaded: lib/binding.ts loads through node-gyp-build from the
-# package directory (prebuilds/, then build/Release). Until the loader takes an override, this
-# script swaps build/Release/tunio.node for the sanitized one and puts the original back on
-# exit (trap; also on failure or Ctrl-C). Do not run another build or test of this checkout at
-# the same time.
+# How the sanitized addon gets loaded: TUNIO_ADDON_PATH (honoured by lib/binding.ts) names
+# build-asan/Release/tunio.node for the tap run; build/Release is neither rebuilt nor touched.
 #
 # Runtime: node itself is not instrumented, so the ASan runtime is LD_PRELOADed (the addon is
 # linked with -shared-libsan and leaves the runtime's symbols to the preload).
@@ -62,23 +59,7 @@ if [ "${SANITIZE_BUILD_ONLY:-0}" = 1 ]; then exit 0; fi
 asan_rt=$($cc -print-file-name=libclang_rt.asan-x86_64.so)
 if [ ! -f "$asan_rt" ]; then echo "ASan runtime not found ($asan_rt): install libclang-rt-14-dev" >&2; exit 1; fi
 
-# Swap the sanitized addon in; restore the original on any exit. Restore only if the file is
-# still ours, so a concurrent rebuild of build/Release is never overwritten.
-target=build/Release/tunio.node
-backup=$out/tunio.node.orig
-mkdir -p build/Release
-had_orig=0
-if [ -f "$target" ]; then cp -p "$target" "$backup"; had_orig=1; fi
-restore() {
-  if cmp -s "$target" "$out/Release/tunio.node"; then
-    if [ "$had_orig" = 1 ]; then mv -f "$backup" "$target"; else rm -f "$target"; fi
-  else
-    echo "sanitize-addon: $target changed during the run; left as is" >&2
-  fi
-}
-trap restore EXIT
-trap 'exit 130' INT TERM
-cp "$out/Release/tunio.node" "$target"
+export TUNIO_ADDON_PATH=$out/Release/tunio.node
 
 echo "== sanitize-addon: tap suite with the sanitized addon"
 export LD_PRELOAD=$asan_rt
