@@ -132,6 +132,23 @@ function procUsage (pid) {
   } catch { return null }
 }
 
+/** /proc/net/snmp text -> { Ip: {...}, Tcp: {...}, Udp: {...}, ... } (numbers). */
+function parseSnmp (text) {
+  const out = {}
+  const lines = text.split('\n')
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    const keys = lines[i].split(/\s+/)
+    const vals = lines[i + 1].split(/\s+/)
+    const group = keys[0].replace(/:$/, '')
+    out[group] = {}
+    for (let k = 1; k < keys.length; k++) out[group][keys[k]] = Number(vals[k])
+  }
+  return out
+}
+
+/** The SNMP counters of a namespace (kernel drops by reason: InCsumErrors, RcvbufErrors, ...). */
+function snmp (netns) { return parseSnmp(execIn(netns, 'cat', ['/proc/net/snmp'])) }
+
 /** tun read+writev + udp recvmmsg+sendmsg+sendmmsg from an endpoint's final JSON. */
 function syscalls (final) {
   if (!final) return 0
@@ -139,7 +156,7 @@ function syscalls (final) {
   return t.read + t.writev + u.recvmmsg + u.sendmsg + u.sendmmsg
 }
 
-module.exports = { ROOT, ECHO, WIRE, TUNNEL, has, createWire, startEcho, startSocat, waitFor, procUsage, syscalls, cleanupAll }
+module.exports = { ROOT, ECHO, WIRE, TUNNEL, has, createWire, startEcho, startSocat, waitFor, procUsage, syscalls, cleanupAll, parseSnmp, snmp }
 
 /** Without ping: a TCP connect + echo round trip through the tunnel, from a to b. Returns ms. */
 async function tcpRoundTrip (wire, port = 7007) {
