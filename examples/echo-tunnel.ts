@@ -13,14 +13,21 @@
  * (ownership moves; tunio releases the leases once the kernel has the bytes).
  *
  * Status: one line per interval on stdout; on SIGINT/SIGTERM a final line of JSON with stats.
+ *
+ * --workers N: the main thread creates a multi-queue device and only holds it; N worker threads
+ * each attach one queue and open their own SO_REUSEPORT socket on --listen, so nothing on the
+ * packet path is shared. --steer inner-flow makes the UDP side keep each inner flow on one
+ * worker (see docs/multiqueue.md for why the tunnel needs it and what it measured).
  */
-import { openTun, openUdp, type TunioError } from '../lib/index'
+import { Worker, isMainThread, parentPort, workerData } from 'worker_threads'
+import { readFileSync, readlinkSync } from 'fs'
+import { openTun, openUdp, sumStats, type TunioError, type TunStats, type UdpStats } from '../lib/index'
 
 // ---- command line -----------------------------------------------------------------------
-interface Args { tun: string, address: string, listen: string, peer: string, mtu: number, offload: 'auto' | boolean, statsMs: number }
+interface Args { tun: string, address: string, listen: string, peer: string, mtu: number, offload: 'auto' | boolean, statsMs: number, workers: number, steer: boolean }
 
 function parseArgs (argv: string[]): Args {
-  const a: Record<string, string> = { tun: 'tun0', address: '10.8.0.1/24', listen: '0.0.0.0:5555', mtu: '1420', offload: 'auto', stats: '1s' }
+  const a: Record<string, string> = { tun: 'tun0', address: '10.8.0.1/24', listen: '0.0.0.0:5555', mtu: '1420', offload: 'auto', stats: '1s', workers: '0', steer: 'none' }
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '')
     if (!(key in a) && key !== 'peer') usage(`unknown option ${argv[i]}`)
@@ -34,18 +41,22 @@ function parseArgs (argv: string[]): Args {
   const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(a.stats)
   if (m === null) usage('--stats must look like 1s or 500ms')
   const statsMs = Number(m[1]) * (m[2] === 'ms' ? 1 : 1000)
-  return { tun: a.tun, address: a.address, listen: a.listen, peer: a.peer, mtu: Number(a.mtu), offload, statsMs }
+  const workers = Number(a.workers)
+  if (!Number.isInteger(workers) || workers < 0 || workers > 64) usage('--workers must be 0..64')
+  if (a.steer !== 'none' && a.steer !== 'inner-flow') usage('--steer must be none or inner-flow')
+  return { tun: a.tun, address: a.address, listen: a.listen, peer: a.peer, mtu: Number(a.mtu), offload, statsMs, workers, steer: a.steer === 'inner-flow' }
 }
 
 function usage (msg: string): never {
   console.error(`echo-tunnel: ${msg}\nusage: echo-tunnel --peer HOST:PORT [--tun tun0] [--address 10.8.0.1/24] ` +
-    '[--listen 0.0.0.0:5555] [--mtu 1420] [--offload auto|on|off] [--stats 1s]')
+    '[--listen 0.0.0.0:5555] [--mtu 1420] [--offload auto|on|off] [--stats 1s] [--workers N [--steer none|inner-flow]]')
   process.exit(2)
 }
 
 // ---- the tunnel -------------------------------------------------------------------------
 async function main (): Promise<void> {
   const args = parseArgs(process.argv.slice(2))
+  if (args.workers > 0) return await mainWithWorkers(args)
 
   const tun = await openTun({ name: args.tun, addresses: [args.address], mtu: args.mtu, offload: args.offload })
   const udp = await openUdp({ bind: args.listen, gso: 'auto', gro: 'auto' })
@@ -121,7 +132,99 @@ function sum (o: object): number {
   return n
 }
 
-main().catch((err: Error) => {
-  console.error(`echo-tunnel: ${err.message}`)
-  process.exit(1)
-})
+// ---- --workers N -----------------------------------------------------------------------
+interface WorkerReport { tun: TunStats, udp: UdpStats, tid: number, cpuTicks: number, peerErrors: number }
+
+/** Creates and configures the device, then holds it; the workers carry the packets. */
+async function mainWithWorkers (args: Args): Promise<void> {
+  const tun = await openTun({ name: args.tun, addresses: [args.address], mtu: args.mtu, offload: args.offload, multiQueue: true })
+  tun.queues[0].detach() // keeps the device and its configuration; the kernel steers nothing here
+  const workers: Worker[] = []
+  // One at a time: a reuseport group numbers its sockets in bind order.
+  for (let index = 0; index < args.workers; index++) {
+    const w = new Worker(__filename, { workerData: { args, index } })
+    const ready = await new Promise<{ tid: number }>((resolve, reject) => { w.once('message', resolve); w.once('error', reject) })
+    console.log(`echo-tunnel: worker ${index} tid ${ready.tid}`)
+    workers.push(w)
+  }
+  console.log(`echo-tunnel: ${tun.name} ${args.address} mtu ${args.mtu} offload ${JSON.stringify(tun.offload)} ` +
+    `workers ${args.workers} steer ${args.steer ? 'inner-flow' : 'none'} -> ${args.peer}`)
+  const ask = async (w: Worker, what: 'stats' | 'stop'): Promise<WorkerReport> => await new Promise((resolve) => {
+    const onReply = (m: { reply: string, report: WorkerReport }): void => {
+      if (m.reply === what) { w.off('message', onReply); resolve(m.report) }
+    }
+    w.on('message', onReply)
+    w.postMessage(what)
+  })
+  let last: WorkerReport[] = await Promise.all(workers.map(async (w) => await ask(w, 'stats')))
+  let lastT = process.hrtime.bigint()
+  const timer = args.statsMs > 0
+    ? setInterval(() => {
+      void Promise.all(workers.map(async (w) => await ask(w, 'stats'))).then((now) => {
+        const t = process.hrtime.bigint()
+        const gbps = (b: number): string => (b * 8 / (Number(t - lastT) / 1e9) / 1e9).toFixed(2)
+        const per = now.map((r, i) => `w${i} tun->udp ${gbps(r.tun.bytesIn - last[i].tun.bytesIn)} udp->tun ${gbps(r.udp.bytesIn - last[i].udp.bytesIn)}`)
+        const total = (rs: WorkerReport[], k: 'tun' | 'udp'): number => rs.reduce((n, r) => n + r[k].bytesIn, 0)
+        console.log(`tun->udp ${gbps(total(now, 'tun') - total(last, 'tun'))} Gbit/s udp->tun ${gbps(total(now, 'udp') - total(last, 'udp'))} Gbit/s | ${per.join(' | ')}`)
+        last = now
+        lastT = t
+      })
+    }, args.statsMs)
+    : undefined
+  let stopping = false
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return
+    stopping = true
+    if (timer !== undefined) clearInterval(timer)
+    const finals = await Promise.all(workers.map(async (w) => await ask(w, 'stop')))
+    tun.close()
+    // The same shape as the single-thread line, summed over the workers, plus each worker's own.
+    console.log(JSON.stringify({ signal, tun: sumStats(finals.map((f) => f.tun)), udp: sumStats(finals.map((f) => f.udp)), workers: finals }))
+    process.exit(0)
+  }
+  process.on('SIGINT', () => { void stop('SIGINT') })
+  process.on('SIGTERM', () => { void stop('SIGTERM') })
+}
+
+/** One worker: its own queue of the device, its own reuseport socket, its own (default) pool. */
+async function workerMain (): Promise<void> {
+  const { args, index } = workerData as { args: Args, index: number }
+  const port = parentPort as NonNullable<typeof parentPort>
+  const tun = await openTun({ name: args.tun, attach: true, offload: args.offload })
+  const udp = await openUdp({ bind: args.listen, reusePort: true, innerFlowSteering: args.steer ? args.workers : undefined })
+  let peerErrors = 0
+  udp.on('peerError', () => { peerErrors++ })
+  const loops = [
+    (async () => { for await (const batch of tun) udp.send(batch, args.peer) })(),
+    (async () => { for await (const batch of udp) tun.write(batch) })()
+  ]
+  // This thread's id and CPU time (utime + stime, in clock ticks) from /proc/thread-self.
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop())
+  const cpuTicks = (): number => {
+    const f = readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1].split(' ')
+    return Number(f[11]) + Number(f[12])
+  }
+  const report = (): WorkerReport => ({ tun: tun.stats(), udp: udp.stats(), tid, cpuTicks: cpuTicks(), peerErrors })
+  port.on('message', (m: string) => {
+    if (m === 'stats') port.postMessage({ reply: 'stats', report: report() })
+    if (m === 'stop') {
+      const final = report()
+      tun.close()
+      udp.close()
+      void Promise.allSettled(loops).then(() => { port.postMessage({ reply: 'stop', report: final }); port.close() })
+    }
+  })
+  port.postMessage({ tid, index })
+}
+
+if (isMainThread) {
+  main().catch((err: Error) => {
+    console.error(`echo-tunnel: ${err.message}`)
+    process.exit(1)
+  })
+} else {
+  workerMain().catch((err: Error) => {
+    console.error(`echo-tunnel worker: ${err.message}`)
+    process.exit(1)
+  })
+}

@@ -18,6 +18,12 @@ export interface UdpOptions {
   /** SO_REUSEPORT: one socket per worker on the same port. */
   reusePort?: boolean
   /**
+   * With reusePort: the number of sockets the group will have; each datagram goes to the
+   * socket picked by the flow of the IP packet it carries (SO_ATTACH_REUSEPORT_CBPF), so one
+   * inner flow stays on one worker. See docs/multiqueue.md.
+   */
+  innerFlowSteering?: number
+  /**
    * SO_RCVBUF in bytes (default 4 MiB). The kernel default (about 208 KiB) holds a few
    * milliseconds of traffic at gigabit rates, and a GRO socket loses a whole superpacket per
    * overflow, which TCP inside the tunnel sees as a burst of loss. Set with SO_RCVBUFFORCE
@@ -69,7 +75,7 @@ interface NativeUdp {
 /** Socket buffer default: about 30 ms at 1 Gbit/s, enough to ride out event-loop pauses. */
 const DEFAULT_SOCKET_BUFFER = 4 << 20
 
-const KNOWN = ['bind', 'ipv6Only', 'connect', 'reusePort', 'recvBufferSize', 'sendBufferSize', 'gso', 'gro',
+const KNOWN = ['bind', 'ipv6Only', 'connect', 'reusePort', 'innerFlowSteering', 'recvBufferSize', 'sendBufferSize', 'gso', 'gro',
   'batchSize', 'sendQueueLength', 'pool'] as const
 
 function validate (options: UdpOptions): Record<string, unknown> {
@@ -80,6 +86,8 @@ function validate (options: UdpOptions): Record<string, unknown> {
   if (options.connect !== undefined) o.connect = endpointOption('connect', options.connect)
   o.ipv6Only = boolOption('ipv6Only', options.ipv6Only) ?? false
   o.reusePort = boolOption('reusePort', options.reusePort) ?? false
+  o.innerFlowSteering = intOption('innerFlowSteering', options.innerFlowSteering, 1, 65535)
+  if (o.innerFlowSteering !== undefined && o.reusePort !== true) throw invalidOption('innerFlowSteering', 'needs reusePort: true')
   o.recvBufferSize = intOption('recvBufferSize', options.recvBufferSize, 1024, 1 << 30) ?? DEFAULT_SOCKET_BUFFER
   o.sendBufferSize = intOption('sendBufferSize', options.sendBufferSize, 1024, 1 << 30) ?? DEFAULT_SOCKET_BUFFER
   o.gso = offloadOption('gso', options.gso)

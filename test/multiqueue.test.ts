@@ -149,7 +149,7 @@ t.test('2 queues in 2 workers carry 16 TCP flows through a two-TUN wire', { skip
     t.ok(w.b.packetsIn > 100, `worker ${i}'s queue of tunB carried data (${w.b.packetsIn} packets in, ${w.b.superpacketsIn} superpackets)`)
     t.ok(w.a.packetsIn > 0, `worker ${i}'s queue of tunA carried the ACKs (${w.a.packetsIn} packets in)`)
   })
-  const total = sumStats(s.workers.map((w: any) => w.b))
+  const total = sumStats<any>(s.workers.map((w: any) => w.b))
   t.equal(total.packetsIn, s.workers[0].b.packetsIn + s.workers[1].b.packetsIn, 'sumStats adds the workers\' counters')
   t.equal(total.queues.length, 2, 'sumStats lists every worker\'s queue')
   t.ok(total.bytesIn >= FLOWS * BYTES, `tunB read at least the payload bytes (${total.bytesIn})`)

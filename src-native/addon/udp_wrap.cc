@@ -79,6 +79,7 @@ UdpWrap::UdpWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpWrap>(inf
   }
   opts.ipv6_only = o.Get("ipv6Only").ToBoolean().Value();
   opts.reuse_port = o.Get("reusePort").ToBoolean().Value();
+  if (o.Get("innerFlowSteering").IsNumber()) opts.inner_flow_steering = o.Get("innerFlowSteering").As<Napi::Number>().Uint32Value();
   if (o.Get("recvBufferSize").IsNumber()) opts.recv_buffer = o.Get("recvBufferSize").As<Napi::Number>().Int32Value();
   if (o.Get("sendBufferSize").IsNumber()) opts.send_buffer = o.Get("sendBufferSize").As<Napi::Number>().Int32Value();
   if (o.Get("batchSize").IsNumber()) opts.batch_size = o.Get("batchSize").As<Napi::Number>().Uint32Value();

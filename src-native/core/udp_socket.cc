@@ -1,5 +1,6 @@
 #include "udp_socket.h"
 
+#include "reuseport_steering.h"
 #include "udp_gro_split.h"
 
 #include <arpa/inet.h>
@@ -309,6 +310,11 @@ SysError UdpSocket::init(const UdpOptions& o) {
     return SysError::from_errno("getsockname");
   }
   local_ = endpoint_from_sockaddr(reinterpret_cast<sockaddr*>(&sa), len);
+  if (o.inner_flow_steering > 0) {
+    if (!o.reuse_port) return SysError::make(EINVAL, "options(inner_flow_steering without reuse_port)");
+    SysError e = attach_inner_flow_steering(fd, o.inner_flow_steering);
+    if (e) return e;
+  }
   if (!o.connect.empty()) {
     len = endpoint_to_sockaddr(o.connect, family_, &sa);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0) {

@@ -50,6 +50,9 @@ struct UdpOptions {
                             // appear as plain IPv4 endpoints everywhere
   IpEndpoint connect;       // optional peer (family 0 = unconnected)
   bool reuse_port = false;  // SO_REUSEPORT (one socket per worker/queue on one port)
+  // > 0 (with reuse_port): the reuseport group has this many sockets and picks one by the
+  // flow of the IP packet each datagram carries (reuseport_steering.h). 0: the kernel's hash.
+  uint32_t inner_flow_steering = 0;
   int recv_buffer = 0;      // SO_RCVBUF(FORCE) in bytes; 0 = system default
   int send_buffer = 0;      // SO_SNDBUF(FORCE) in bytes; 0 = system default
   Offload gso = Offload::kAuto;
