@@ -1,3 +1,5 @@
+import type { Endpoint } from './lease'
+
 /** Stable error codes. Every error tunio throws or emits carries one of these in `code`. */
 export type TunioErrorCode =
   | 'ERR_TUNIO_INVALID_OPTION'
@@ -16,6 +18,7 @@ export type TunioErrorCode =
   | 'ERR_TUNIO_UDP_OPEN'
   | 'ERR_TUNIO_UDP_SEND'
   | 'ERR_TUNIO_UDP_RECV'
+  | 'ERR_TUNIO_UDP_PEER'
   | 'ERR_TUNIO_TUN_READ'
   | 'ERR_TUNIO_TUN_WRITE'
   | 'ERR_TUNIO_QUEUE_FULL'
@@ -31,6 +34,8 @@ export interface TunioError extends Error {
   syscall?: string
   /** For invalid options: the option's name. */
   option?: string
+  /** For ERR_TUNIO_UDP_PEER ('peerError' events): the peer the ICMP error is about, when known. */
+  remote?: Endpoint
 }
 
 export function tunioError (code: TunioErrorCode, message: string, extra?: Partial<TunioError>): TunioError {
