@@ -100,6 +100,7 @@ void BatchWrap::DropEntry(uint32_t index) {
 }
 
 void BatchWrap::TakeAll(std::vector<Packet>& out) {
+  out.reserve(out.size() + live_);
   for (size_t i = 0; i < packets_.size(); i++) {
     if (!packets_[i].valid()) continue;
     if (views_[i]) {

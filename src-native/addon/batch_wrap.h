@@ -16,6 +16,10 @@
 
 namespace tunio {
 
+// Packets one read call usually hands out (a batch of split superpackets or GRO reads):
+// the vector is reserved this large up front instead of growing from empty.
+constexpr size_t kReadBatchPacketsHint = 256;
+
 // Keeps the slot alive for as long as a zero-copy Buffer over it exists. Shared between the
 // batch entry and the Buffer's finalizer; whichever lets go last frees it. On release() the
 // Buffer is detached first (no JS view can see the bytes any more), then the slot reference

@@ -140,6 +140,7 @@ Napi::Value UdpWrap::RecvBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return Napi::Value();
   std::vector<Packet> out;
+  out.reserve(kReadBatchPacketsHint);  // GRO reads carry tens of datagrams each (see tun_wrap.cc)
   RecvResult r = socket_->recv_batch(*pool_, out, socket_->batch_size(), recv_stats_);
   if (!out.empty()) return BatchWrap::Create(env, pool_, std::move(out));
   if (r.status == RecvStatus::kError) {
