@@ -6,7 +6,7 @@ import t from 'tap'
 import { spawn, type ChildProcess } from 'child_process'
 import * as path from 'path'
 import { sumStats } from '../lib/index'
-import { buildWire, check, createNetns, deleteNetns, netnsSkipReason, nextJsonLine, runIn, type Wire } from './helpers/netns'
+import { buildWire, check, createNetns, deleteNetns, netnsSkipReason, nextJsonLine, runIn } from './helpers/netns'
 
 const skip = netnsSkipReason()
 const dist = path.join(__dirname, '..', 'dist', 'index.js')
@@ -107,17 +107,20 @@ for (let i = 0; i < Number(flows); i++) {
 }
 `
 
+const byPort = (xs: any[]): any[] => [...xs].sort((x, y) => x.port - y.port)
+
 /** `flows` concurrent TCP connections of `bytes` each from nsB to host in nsA. */
-async function multiFlowTransfer (wire: Wire, host: string, port: number, flows: number, bytes: number): Promise<{ sent: any[], received: any[] }> {
+async function multiFlowTransfer (to: { ns: string, host: string }, fromNs: string, port: number, flows: number, bytes: number): Promise<{ sent: any[], received: any[] }> {
   const node = (ns: string, code: string, args: string[]): ChildProcess =>
     spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', code, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const recv = node(wire.nsA, MULTI_RECEIVER, [host, String(port), String(flows)])
+  const host = to.host
+  const recv = node(to.ns, MULTI_RECEIVER, [host, String(port), String(flows)])
   let send: ChildProcess | undefined
   try {
     const l = await nextJsonLine(recv)
     if (l.listening !== true) throw new Error(`receiver: ${JSON.stringify(l)}`)
     const received = nextJsonLine(recv, 90_000)
-    send = node(wire.nsB, MULTI_SENDER, [host, String(port), String(flows), String(bytes)])
+    send = node(fromNs, MULTI_SENDER, [host, String(port), String(flows), String(bytes)])
     const sent = await nextJsonLine(send, 90_000)
     return { sent, received: await received }
   } finally {
@@ -135,8 +138,7 @@ t.test('2 queues in 2 workers carry 16 TCP flows through a two-TUN wire', { skip
   // of two queues would happen with probability 2^-15).
   const FLOWS = 16
   const BYTES = 4 << 20
-  const r = await multiFlowTransfer(wire, '10.77.1.1', 5101, FLOWS, BYTES)
-  const byPort = (xs: any[]): any[] => [...xs].sort((x, y) => x.port - y.port)
+  const r = await multiFlowTransfer({ ns: wire.nsA, host: '10.77.1.1' }, wire.nsB, 5101, FLOWS, BYTES)
   t.equal(r.received.length, FLOWS, `${FLOWS} flows arrived`)
   t.same(byPort(r.received), byPort(r.sent), 'every flow: same byte count and sha256 on both ends')
   t.equal(r.received.reduce((n: number, x: any) => n + x.bytes, 0), FLOWS * BYTES, 'all bytes arrived')
@@ -167,4 +169,101 @@ t.test('2 queues in 2 workers carry 16 TCP flows through a two-TUN wire', { skip
   t.equal(final.fds.afterWorkers.tun, 2, 'after the workers exited only the main thread\'s 2 remain')
   t.equal(final.fds.afterWorkers.total, final.fds.before.total + 2, `no other fd leaked by the workers (before ${final.fds.before.total}, after ${final.fds.afterWorkers.total})`)
   t.equal(final.fds.afterAll.tun, 0, 'no TUN fd after closing the devices')
+})
+
+/** An IPv4 or IPv6 TCP header stack (no payload) from src:sport to dst:dport. */
+function innerPacket (v6: boolean, src: number, dst: number, sport: number, dport: number): Buffer {
+  if (!v6) {
+    const p = Buffer.alloc(40)
+    p[0] = 0x45; p.writeUInt16BE(40, 2); p[8] = 64; p[9] = 6
+    p.set([10, 8, 0, src], 12); p.set([10, 8, 0, dst], 16)
+    p.writeUInt16BE(sport, 20); p.writeUInt16BE(dport, 22)
+    return p
+  }
+  const p = Buffer.alloc(60)
+  p[0] = 0x60; p.writeUInt16BE(20, 4); p[6] = 6; p[7] = 64
+  p.set([0xfd, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, src], 8); p.set([0xfd, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, dst], 24)
+  p.writeUInt16BE(sport, 40); p.writeUInt16BE(dport, 42)
+  return p
+}
+
+t.test('innerFlowSteering keeps each carried flow (both directions) on one socket of the group', async (t) => {
+  const { openUdp } = await import('../lib/index')
+  const count = async (steer: boolean): Promise<Map<string, Set<number>>> => {
+    const group = [await openUdp({ bind: '127.0.0.1:0', reusePort: true, innerFlowSteering: steer ? 2 : undefined })]
+    group.push(await openUdp({ bind: { address: '127.0.0.1', port: group[0].local.port }, reusePort: true, innerFlowSteering: steer ? 2 : undefined }))
+    const sender = await openUdp({ bind: '127.0.0.1:0' })
+    const seen = new Map<string, Set<number>>() // flow -> indexes of the sockets that got it
+    let expected = 0
+    // Even client ports, as Linux gives connect(): a hash that only looked at low bits would
+    // put all of them on one socket.
+    for (const v6 of [false, true]) {
+      for (let i = 0; i < 16; i++) {
+        const sport = 40000 + 2 * i
+        // One send each: equal-size datagrams of one send() leave as one UDP_SEGMENT message,
+        // which the kernel delivers (and steers) as a whole.
+        sender.send([innerPacket(v6, 1, 2, sport, 5201)], group[0].local)
+        sender.send([innerPacket(v6, 2, 1, 5201, sport)], group[0].local)
+        expected += 2
+      }
+    }
+    sender.send([Buffer.from('not an IP packet')], group[0].local) // falls back to the kernel's hash
+    expected++
+    let got = 0
+    await Promise.all(group.map(async (u, index) => {
+      while (got < expected) {
+        const batch = await Promise.race([u.read(), new Promise<null>((resolve) => setTimeout(() => resolve(null), 2000))])
+        if (batch === null) break
+        for (const l of batch) {
+          got++
+          const b = l.buffer
+          const v6 = (b[0] >> 4) === 6
+          if (b.length !== (v6 ? 60 : 40)) continue // the non-IP datagram
+          const off = v6 ? 40 : 20
+          const ports = [b.readUInt16BE(off), b.readUInt16BE(off + 2)].sort((x, y) => x - y).join('-')
+          const key = `${v6 ? 'v6' : 'v4'} ${ports}`
+          if (!seen.has(key)) seen.set(key, new Set())
+          seen.get(key)?.add(index)
+        }
+        batch.release()
+      }
+    }))
+    for (const u of [...group, sender]) u.close()
+    t.equal(got, expected, `every datagram arrived (${got})`)
+    return seen
+  }
+  const steered = await count(true)
+  t.equal(steered.size, 32, '32 flows seen')
+  t.ok([...steered.values()].every((s) => s.size === 1), 'each flow, both directions, reached exactly one socket')
+  const onSocket = [0, 1].map((i) => [...steered.values()].filter((s) => s.has(i)).length)
+  t.ok(onSocket[0] > 0 && onSocket[1] > 0, `both sockets got flows (${onSocket.join(' / ')})`)
+  // Without the program one sender (one outer 4-tuple) always lands on one socket: the reason
+  // a tunnel needs it.
+  const plain = await count(false)
+  const used = new Set([...plain.values()].flatMap((s) => [...s]))
+  t.equal(used.size, 1, 'without steering every datagram of the one sender reached the same socket')
+})
+
+t.test('echo tunnel with --workers 2 --steer inner-flow: 12 TCP flows intact, both workers busy', { skip }, async (t) => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const netns = require(path.join(__dirname, '..', 'scripts', 'netns.js'))
+  const { execFileSync } = await import('child_process')
+  execFileSync(process.execPath, [path.join(__dirname, '..', 'scripts', 'build-examples.js')], { stdio: 'inherit' })
+  const wire = netns.createWire('w')
+  t.teardown(() => wire.cleanup())
+  const a = await netns.startEcho(wire, 'a', { workers: 2, steer: 'inner-flow' })
+  const b = await netns.startEcho(wire, 'b', { workers: 2, steer: 'inner-flow' })
+  // 12 flows: all of them hashed to one worker would happen with probability 2^-11.
+  const r = await multiFlowTransfer({ ns: wire.ns.b, host: netns.TUNNEL.b }, wire.ns.a, 7200, 12, 2 << 20)
+  t.equal(r.received.length, 12, '12 flows arrived')
+  t.same(byPort(r.received), byPort(r.sent), 'every flow: same byte count and sha256 on both ends')
+  const fa = await a.stop()
+  const fb = await b.stop()
+  t.equal(a.child.exitCode, 0, 'endpoint a exited cleanly')
+  t.equal(b.child.exitCode, 0, 'endpoint b exited cleanly')
+  t.equal(fa.workers.length, 2, 'a reported both workers')
+  t.equal(fa.tun.queues.length, 2, 'the summed stats list both workers\' queues')
+  fa.workers.forEach((w: any, i: number) => t.ok(w.tun.bytesIn > 1e6, `a: worker ${i} read ${w.tun.bytesIn} bytes from its queue`))
+  fb.workers.forEach((w: any, i: number) => t.ok(w.udp.bytesIn > 1e6, `b: worker ${i} received ${w.udp.bytesIn} bytes on its socket`))
+  t.equal(fa.tun.bytesIn, fa.workers[0].tun.bytesIn + fa.workers[1].tun.bytesIn, 'the aggregate is the sum of the workers')
 })

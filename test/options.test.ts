@@ -104,6 +104,8 @@ const udpCases: Case[] = [
   ...badEndpoints.map(([what, connect]) => ({ what: `connect ${what}`, options: { bind: '127.0.0.1:0', connect }, option: 'connect' })),
   { what: 'ipv6Only not boolean', options: { bind: '[::]:0', ipv6Only: 1 }, option: 'ipv6Only' },
   { what: 'reusePort not boolean', options: { bind: '127.0.0.1:0', reusePort: 'yes' }, option: 'reusePort' },
+  { what: 'innerFlowSteering without reusePort', options: { bind: '127.0.0.1:0', innerFlowSteering: 2 }, option: 'innerFlowSteering' },
+  { what: 'innerFlowSteering 0', options: { bind: '127.0.0.1:0', reusePort: true, innerFlowSteering: 0 }, option: 'innerFlowSteering' },
   { what: 'recvBufferSize 1023', options: { bind: '127.0.0.1:0', recvBufferSize: 1023 }, option: 'recvBufferSize' },
   { what: 'recvBufferSize 2^30+1', options: { bind: '127.0.0.1:0', recvBufferSize: 2 ** 30 + 1 }, option: 'recvBufferSize' },
   { what: 'recvBufferSize string', options: { bind: '127.0.0.1:0', recvBufferSize: '1m' }, option: 'recvBufferSize' },
