@@ -6,15 +6,33 @@
  * one call, not one JS object per packet. See docs/ownership.md for the rules.
  */
 import { leaseReleased, tunioError } from './errors'
-import type { NativeBatch, NativeGsoMeta, NativeMeta } from './native'
+import type { NativeBatch, NativeMeta } from './native'
 import { leakTracker } from './leak-debug'
 
 /** An IP address and port as tunio reports them (v4-mapped IPv6 is shown as plain IPv4). */
 export interface Endpoint { address: string, family: 'IPv4' | 'IPv6', port: number }
 /** A local (destination) address of a received datagram, with the interface it came in on. */
 export interface LocalAddress { address: string, family: 'IPv4' | 'IPv6', ifindex?: number }
-/** GSO metadata of a superpacket delivered whole (`split: false`). */
-export type GsoInfo = NativeGsoMeta
+/**
+ * GSO metadata of a superpacket delivered whole (`split: false`): the fields of its
+ * virtio-net header.
+ */
+export interface GsoInfo {
+  /** VIRTIO_NET_HDR_GSO_*: 0 none, 1 TCPv4, 4 TCPv6, 5 UDP (USO); the ECN bit is in `ecn`. */
+  type: number
+  /** VIRTIO_NET_HDR_GSO_ECN was set: the TCP superpacket has the ECN CWR flag set. */
+  ecn: boolean
+  /** The L4 checksum still has to be completed (VIRTIO_NET_HDR_F_NEEDS_CSUM). */
+  needsCsum: boolean
+  /** Length of the IP + L4 headers as the kernel reported it. */
+  hdrLen: number
+  /** Payload bytes per segment (gso_size). */
+  size: number
+  /** Offset of the L4 header, where checksumming starts. */
+  csumStart: number
+  /** Offset of the checksum field from csumStart. */
+  csumOffset: number
+}
 
 export class Lease implements Disposable {
   readonly #batch: PacketBatch

@@ -1,10 +1,9 @@
 /** Shapes of the native addon's exports (internal; the public API is in index.ts). */
+import type { GsoInfo } from './lease'
 
 export interface NativeEndpoint { address: string, family: 'IPv4' | 'IPv6', port?: number, ifindex?: number }
 
-export interface NativeGsoMeta {
-  type: number, ecn: boolean, needsCsum: boolean, hdrLen: number, size: number, csumStart: number, csumOffset: number
-}
+export type NativeGsoMeta = GsoInfo
 
 export interface NativeMeta { remote?: NativeEndpoint, local?: NativeEndpoint, ecn: number, gso?: NativeGsoMeta }
 
