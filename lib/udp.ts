@@ -48,15 +48,42 @@ export interface UdpFeatures { gso: boolean, gro: boolean, maxGsoSegments: numbe
 
 export interface PeerErrorCounts { connRefused: number, hostUnreachable: number, netUnreachable: number, messageSize: number, other: number }
 
+/** A 'peerError' event: the kernel reported that a datagram to `remote` failed. Never fatal. */
+export interface UdpPeerError extends TunioError {
+  code: 'ERR_TUNIO_UDP_PEER'
+  /** Where the failed datagram was going (the destination we sent to), when known. */
+  remote?: HostPort & { family: string }
+  /**
+   * 'icmp' / 'icmp6': an ICMP error from the path or the peer host (error queue, IP_RECVERR);
+   * 'local': this host refused the send (no route, prohibit route, EMSGSIZE);
+   * 'socket': a pending error whose details were lost (only errno is known).
+   */
+  origin: 'icmp' | 'icmp6' | 'local' | 'socket'
+  /** ICMP type/code as received (origin icmp/icmp6). */
+  icmpType?: number
+  icmpCode?: number
+  /** Who sent the ICMP: a router on the path, or the peer host itself. */
+  offender?: { address: string, family: string }
+  /** Path MTU reported with EMSGSIZE. */
+  mtu?: number
+}
+
 export interface UdpStats {
   datagramsIn: number, bytesIn: number, groReads: number, messagesIn: number
   datagramsOut: number, bytesOut: number, gsoSends: number, gsoSegments: number
   /** GSO sends the kernel refused (EIO/EINVAL): GSO turned off, the datagrams re-sent without it. */
   gsoFallbacks: number
-  syscalls: { recvmmsg: number, sendmsg: number, sendmmsg: number }
+  syscalls: { recvmmsg: number, sendmsg: number, sendmmsg: number, recvmsgErrqueue: number }
   drops: { truncated: number, queueFull: number, poolExhausted: number, invalid: number, sendFailed: number, peer: PeerErrorCounts }
   waits: { sendWouldBlock: number, sendNoBuffers: number, recvPoolExhausted: number }
+  /** Pending socket errors recvmmsg returned instead of data (details came from the error queue). */
   recvErrors: PeerErrorCounts
+  /** Sends refused with an earlier datagram's pending ICMP error; the same datagrams were re-sent. */
+  sendPendingErrors: number
+  /** Every reported peer error ('peerError' event), by kind. */
+  peerErrors: PeerErrorCounts
+  /** Error-queue entries by origin; events lost because nobody took them; POLLERR wake-ups. */
+  errorQueue: { icmp: number, icmp6: number, local: number, readFailures: number, eventsOverwritten: number, pollErrors: number }
   sendQueued: number
   pool: PoolStats
 }
@@ -65,7 +92,7 @@ interface NativeUdp {
   recvBatch (): NativeReadResult
   send (items: Array<NativeBatch | Uint8Array>, to?: HostPort): number
   watchReadable (on: boolean): void
-  takeErrors (): TunioError[]
+  takeErrors (): UdpPeerError[]
   stats (): UdpStats
   info (): { local: HostPort & { family: string }, peer?: HostPort, features: UdpFeatures, recvBufferSize: number, sendBufferSize: number }
   forceGsoEioOnce (): void
@@ -99,10 +126,13 @@ function validate (options: UdpOptions): Record<string, unknown> {
 }
 
 /**
- * Events: 'peerError' (TunioError with code ERR_TUNIO_UDP_PEER, errno such as ECONNREFUSED,
- * and `remote` when known). They never close the socket; stats count them too. ICMP errors
- * reach a *connected* socket only: tunio does not enable IP_RECVERR (an error queue per peer
- * costs receive-buffer memory and syscalls), so an unconnected socket never sees them.
+ * Events: 'peerError' (UdpPeerError: code ERR_TUNIO_UDP_PEER, errno such as ECONNREFUSED,
+ * EHOSTUNREACH, ENETUNREACH, EACCES, EMSGSIZE; `remote` = the destination the failed datagram
+ * was sent to, `origin`, ICMP type/code and offender). Connected and unconnected sockets alike:
+ * tunio enables IP_RECVERR/IPV6_RECVERR and reads the kernel's error queue whenever the socket
+ * is read, sent on or polls POLLERR. They never close the socket and no other datagram is lost
+ * because of them (a send the kernel refused with an earlier datagram's pending error is sent
+ * again); stats count them too. ICMP is unauthenticated: treat these as hints, not verdicts.
  */
 export class Udp extends EventEmitter implements AsyncIterable<PacketBatch> {
   readonly local: HostPort
@@ -124,9 +154,12 @@ export class Udp extends EventEmitter implements AsyncIterable<PacketBatch> {
     super()
     const o = validate(options)
     this.pool = options.pool ?? getDefaultPool()
-    const { NativeUdp: Ctor } = binding() as unknown as { NativeUdp: new (o: object, p: unknown, cb: () => void) => NativeUdp }
+    const { NativeUdp: Ctor } = binding() as unknown as { NativeUdp: new (o: object, p: unknown, cb: (errors: boolean) => void) => NativeUdp }
     let reader: BatchReader | undefined
-    this.#native = new Ctor(o, this.pool.native, () => reader?.onReadable())
+    this.#native = new Ctor(o, this.pool.native, (errors: boolean) => {
+      if (errors) this.#drainErrors()
+      reader?.onReadable()
+    })
     reader = new BatchReader(() => this.#recv(), (on) => this.#native.watchReadable(on))
     this.#reader = reader
     const info = this.#native.info()

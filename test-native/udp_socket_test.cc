@@ -513,7 +513,21 @@ TEST_CASE("udp socket: forced GSO EIO falls back to sendmmsg and loses nothing")
   CHECK(st2.sendmmsg_calls == 1);
 }
 
-TEST_CASE("udp socket: ICMP port unreachable does not kill a connected socket") {
+// Collects every error the socket reports until `n` arrived or 2 s passed, draining the error
+// queue whenever the fd polls POLLERR (what the addon does from its poll callback).
+std::vector<SocketError> collect_errors(UdpSocket& s, size_t n) {
+  std::vector<SocketError> all;
+  for (int i = 0; i < 200 && all.size() < n; i++) {
+    std::vector<SocketError> got = s.take_errors();
+    all.insert(all.end(), got.begin(), got.end());
+    if (all.size() >= n) break;
+    pollfd pfd{s.fd(), 0, 0};
+    if (::poll(&pfd, 1, 10) == 1 && (pfd.revents & POLLERR)) s.drain_error_queue();
+  }
+  return all;
+}
+
+TEST_CASE("udp socket: ICMP port unreachable on a connected socket: reported in full, nothing dropped") {
   BufferPool pool;
   const uint16_t port = closed_port();
   UdpOptions o;
@@ -526,36 +540,40 @@ TEST_CASE("udp socket: ICMP port unreachable does not kill a connected socket") 
   pkts.push_back(make_packet(pool, 100, 1));
   SendStats st;
   CHECK(c->send_batch(pkts, nullptr, st).sent == 1);  // connected: no destination needed
-  // The ICMP error arrives as a pending socket error (POLLERR).
+  // The ICMP error is queued (IP_RECVERR) and left pending: POLLERR.
   REQUIRE(wait_for(c->fd(), 0));
 
-  // The next send reports it (it belongs to the earlier datagram) and that message is
-  // dropped and counted; the one after it goes out.
+  // The next send is refused with that pending error; the socket reads the error queue and
+  // sends the same datagrams again: nothing is dropped.
   pkts.push_back(make_packet(pool, 100, 2));
   pkts.push_back(make_packet(pool, 200, 3));
   SendResult r = c->send_batch(pkts, nullptr, st);
   CHECK(r.status == SendStatus::kOk);
-  CHECK(r.dropped == 1);
-  CHECK(r.sent == 1);
+  CHECK(r.dropped == 0);
+  CHECK(r.sent == 2);
   CHECK(pkts.empty());
-  CHECK(st.dropped.conn_refused == 1);
-  std::vector<SocketError> errors = c->take_errors();
-  REQUIRE(errors.size() == 1);
-  CHECK(errors[0].err == ECONNREFUSED);
-  CHECK(std::strcmp(errors[0].call, "sendmmsg") == 0);
-  CHECK(errors[0].remote.same_address_port(c->peer()));
+  CHECK(st.dropped.total() == 0);
+  CHECK(st.pending_errors >= 1);
 
-  // The ICMP for datagram 3 is picked up by the receive side: recorded, not fatal.
-  REQUIRE(wait_for(c->fd(), 0));
+  // Each of the three datagrams drew exactly one port unreachable (loopback: no ICMP rate
+  // limit), each read from the error queue with its details.
+  std::vector<SocketError> errors = collect_errors(*c, 3);
   std::vector<Packet> got;
   RecvStats rs;
-  RecvResult rr = c->recv_batch(pool, got, 64, rs);
-  CHECK(rr.status == RecvStatus::kWouldBlock);
-  CHECK(rs.errors.conn_refused == 1);
-  errors = c->take_errors();
-  REQUIRE(errors.size() == 1);
-  CHECK(errors[0].err == ECONNREFUSED);
-  CHECK(std::strcmp(errors[0].call, "recvmmsg") == 0);
+  CHECK(c->recv_batch(pool, got, 64, rs).status == RecvStatus::kWouldBlock);
+  std::vector<SocketError> more = c->take_errors();
+  errors.insert(errors.end(), more.begin(), more.end());
+  REQUIRE(errors.size() == 3);
+  for (const SocketError& e : errors) {
+    CHECK(e.err == ECONNREFUSED);
+    CHECK(e.origin == ErrorOrigin::kIcmp);
+    CHECK(e.icmp_type == 3);  // destination unreachable
+    CHECK(e.icmp_code == 3);  // port unreachable
+    CHECK(e.remote.same_address_port(c->peer()));
+    CHECK(same_addr(e.offender, ep("127.0.0.1", 0)));
+  }
+  CHECK(c->error_queue_stats().icmp == 3);
+  CHECK(c->reported_errors().conn_refused == 3);
 
   // Now something listens on the port: the same socket sends and receives again.
   auto server = open_at("127.0.0.1", port);
@@ -576,33 +594,93 @@ TEST_CASE("udp socket: ICMP port unreachable does not kill a connected socket") 
   CHECK(bytes_ok(got[0], 5));
 }
 
-TEST_CASE("udp socket: an unconnected socket shrugs off a closed port (no IP_RECVERR)") {
+// An unconnected socket talking to many peers, one of them closed: only that one is reported,
+// with its address and port, and every datagram to the open peers arrives.
+void many_peers_one_closed(const char* any, const char* loop) {
+  BufferPool pool;
+  auto s = open_at(any);
+  std::vector<std::unique_ptr<UdpSocket>> peers;
+  for (int i = 0; i < 6; i++) peers.push_back(open_at(loop));
+  uint16_t dead_port = 0;
+  {
+    auto gone = open_at(loop);
+    dead_port = gone->local_address().port;
+  }
+  const IpEndpoint dead = ep(loop, dead_port);
+  SendStats st;
+  const int rounds = 3;
+  uint32_t tag = 0;
+  for (int round = 0; round < rounds; round++) {
+    std::vector<Packet> pkts;
+    for (size_t i = 0; i <= peers.size(); i++) {
+      pkts.push_back(make_packet(pool, 40 + static_cast<uint32_t>(i), tag++));
+      pkts.back().remote = i == 3 ? dead : peers[i < 3 ? i : i - 1]->local_address();
+    }
+    SendResult r = s->send_batch(pkts, nullptr, st);
+    CHECK(r.status == SendStatus::kOk);
+    CHECK(r.sent == peers.size() + 1);
+    CHECK(r.dropped == 0);
+  }
+  RecvStats rs;
+  for (auto& p : peers) {
+    std::vector<Packet> got;
+    recv_n(*p, pool, got, rounds, rs);
+    CHECK(got.size() == static_cast<size_t>(rounds));
+  }
+  std::vector<SocketError> errors = collect_errors(*s, rounds);
+  std::vector<Packet> none;
+  CHECK(s->recv_batch(pool, none, 64, rs).status == RecvStatus::kWouldBlock);
+  std::vector<SocketError> more = s->take_errors();
+  errors.insert(errors.end(), more.begin(), more.end());
+  CHECK(errors.size() == static_cast<size_t>(rounds));
+  for (const SocketError& e : errors) {
+    CHECK(e.err == ECONNREFUSED);
+    CHECK(e.remote.same_address_port(dead));
+    CHECK(e.origin == (dead.family == 4 ? ErrorOrigin::kIcmp : ErrorOrigin::kIcmp6));
+    CHECK(e.icmp_type == (dead.family == 4 ? 3 : 1));  // dest unreachable (ICMPv4 3, ICMPv6 1)
+    CHECK(e.icmp_code == (dead.family == 4 ? 3 : 4));  // port unreachable (3 / 4)
+  }
+  CHECK(st.dropped.total() == 0);
+}
+
+TEST_CASE("udp socket: unconnected, many peers, one closed: only it is reported (IPv4)") {
+  many_peers_one_closed("127.0.0.1", "127.0.0.1");
+}
+
+TEST_CASE("udp socket: unconnected, many peers, one closed: only it is reported (IPv6)") {
+  many_peers_one_closed("::1", "::1");
+}
+
+TEST_CASE("udp socket: unconnected dual-stack socket: ICMPv4 errors for IPv4 peers come out as IPv4") {
+  many_peers_one_closed("::", "127.0.0.1");
+}
+
+TEST_CASE("udp socket: a local EMSGSIZE is reported once, with the MTU and the destination port") {
   BufferPool pool;
   auto s = open_at("127.0.0.1");
   auto rx = open_at("127.0.0.1");
-  const IpEndpoint dead = ep("127.0.0.1", closed_port());
   std::vector<Packet> pkts;
-  for (uint32_t i = 0; i < 3; i++) {
-    pkts.push_back(make_packet(pool, 50 + i, i));
-    pkts.back().remote = i == 1 ? rx->local_address() : dead;
-  }
+  pkts.push_back(make_packet(pool, 65508, 1));  // one byte over the IPv4 UDP payload limit
+  pkts.back().remote = rx->local_address();
+  pkts.push_back(make_packet(pool, 10, 2));
+  pkts.back().remote = rx->local_address();
   SendStats st;
-  CHECK(s->send_batch(pkts, nullptr, st).sent == 3);
-  for (uint32_t i = 0; i < 2; i++) {
-    pkts.push_back(make_packet(pool, 60, 10 + i));
-    pkts.back().remote = i == 0 ? dead : rx->local_address();
-  }
   SendResult r = s->send_batch(pkts, nullptr, st);
-  CHECK(r.sent == 2);
-  CHECK(st.dropped.total() == 0);
+  CHECK(r.sent == 1);
+  CHECK(r.dropped == 1);
+  CHECK(st.dropped.msg_size == 1);
+  std::vector<SocketError> errors = s->take_errors();
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].err == EMSGSIZE);
+  CHECK(errors[0].origin == ErrorOrigin::kLocal);
+  CHECK(errors[0].remote.same_address_port(rx->local_address()));
+  CHECK(errors[0].info > 0);  // the MTU the kernel held against it
+  CHECK(s->error_queue_stats().local == 1);
   std::vector<Packet> got;
   RecvStats rs;
-  recv_n(*rx, pool, got, 2, rs);
-  REQUIRE(got.size() == 2);
-  CHECK(bytes_ok(got[0], 1));
-  CHECK(bytes_ok(got[1], 11));
-  CHECK(s->recv_batch(pool, got, 64, rs).status == RecvStatus::kWouldBlock);
-  CHECK(s->take_errors().empty());
+  recv_n(*rx, pool, got, 1, rs);
+  REQUIRE(got.size() == 1);
+  CHECK(bytes_ok(got[0], 2));
 }
 
 TEST_CASE("udp socket: an exhausted pool stops reading and leaves datagrams queued") {

@@ -5,7 +5,7 @@ import * as crypto from 'crypto'
 import * as dgram from 'dgram'
 import * as path from 'path'
 import { Worker } from 'worker_threads'
-import { openUdp, type Udp, type Lease } from '../lib/index'
+import { openUdp, type Udp, type Lease, type UdpPeerError } from '../lib/index'
 
 const dist = path.join(__dirname, '..', 'dist', 'index.js')
 
@@ -110,7 +110,7 @@ t.test('GSO and GRO: 64 x 1000 bytes are one sendmsg and one coalesced read', as
     const bufs = Array.from({ length: 64 }, (_, i) => payload(`gso-${i}`, 1000))
     t.equal(tx.send(bufs, rx.local), 64)
     const s = tx.stats()
-    t.same(s.syscalls, { recvmmsg: 0, sendmsg: 1, sendmmsg: 0 }, 'exactly one sendmsg')
+    t.same(s.syscalls, { recvmmsg: 0, sendmsg: 1, sendmmsg: 0, recvmsgErrqueue: 0 }, 'exactly one sendmsg (and no error-queue reads)')
     t.equal(s.gsoSends, 1)
     t.equal(s.gsoSegments, 64)
     t.equal(s.datagramsOut, 64)
@@ -173,52 +173,109 @@ t.test('forced EIO on a GSO send falls back without losing anything', async (t) 
   } finally { tx.close(); rx.close() }
 })
 
-async function freePort (): Promise<number> {
-  const s = dgram.createSocket('udp4')
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve))
+async function freePort (family: 'udp4' | 'udp6' = 'udp4'): Promise<number> {
+  const s = dgram.createSocket(family)
+  await new Promise<void>((resolve) => s.bind(0, family === 'udp4' ? '127.0.0.1' : '::1', resolve))
   const port = s.address().port
   await new Promise<void>((resolve) => s.close(() => resolve()))
   return port
 }
 
-async function unreachable (t: Test, connected: boolean): Promise<void> {
-  const port = await freePort()
-  const dest = { address: '127.0.0.1', port }
-  const tx = await openUdp(connected ? { bind: '127.0.0.1:0', connect: dest } : { bind: '127.0.0.1:0' })
+/** Resolves once `errors` has `n` entries (or rejects after `ms`). */
+async function waitFor (errors: unknown[], n: number, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (errors.length < n) {
+    if (Date.now() > deadline) throw new Error(`only ${errors.length}/${n} peer errors`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+async function unreachable (t: Test, connected: boolean, v6: boolean): Promise<void> {
+  const loop = v6 ? '::1' : '127.0.0.1'
+  const family = v6 ? 'IPv6' : 'IPv4'
+  const port = await freePort(v6 ? 'udp6' : 'udp4')
+  const dest = { address: loop, port }
+  const bind = v6 ? '[::1]:0' : '127.0.0.1:0'
+  const tx = await openUdp(connected ? { bind, connect: dest } : { bind })
   let rx: Udp | undefined
+  // A pending read arms POLLIN: the error queue is then drained from POLLERR, no second send needed.
+  const reading = tx.read()
   try {
-    const errors: Array<{ code?: string, errno?: unknown, remote?: unknown }> = []
-    tx.on('peerError', (err) => errors.push(err))
-    // The ICMP error is reported by the next syscall, so it may take a second send.
-    for (let i = 0; i < 5 && errors.length === 0; i++) {
-      t.equal(tx.send(Buffer.from('nobody home'), dest), 1, 'send accepted')
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-    // ICMP errors reach connected sockets only (no IP_RECVERR, documented in lib/udp.ts).
-    if (connected) t.ok(errors.length >= 1, 'peerError emitted')
-    else t.equal(errors.length, 0, 'an unconnected socket sees no ICMP errors (no IP_RECVERR)')
-    if (errors.length >= 1) {
-      t.equal(errors[0].code, 'ERR_TUNIO_UDP_PEER')
-      t.equal(errors[0].errno, 'ECONNREFUSED')
-      t.same(errors[0].remote, { address: '127.0.0.1', family: 'IPv4', port })
-      const st = tx.stats()
-      t.ok(st.recvErrors.connRefused + st.drops.peer.connRefused >= 1, 'counted in stats')
-    }
+    const errors: UdpPeerError[] = []
+    tx.on('peerError', (err: UdpPeerError) => errors.push(err))
+    t.equal(tx.send(Buffer.from('nobody home'), dest), 1, 'send accepted')
+    await waitFor(errors, 1)
+    t.equal(errors.length, 1, 'one datagram, one peerError')
+    const e = errors[0]
+    t.equal(e.code, 'ERR_TUNIO_UDP_PEER')
+    t.equal(e.errno, 'ECONNREFUSED')
+    t.same(e.remote, { address: loop, family, port }, 'the destination we sent to')
+    t.equal(e.origin, v6 ? 'icmp6' : 'icmp')
+    t.equal(e.icmpType, v6 ? 1 : 3, 'destination unreachable')
+    t.equal(e.icmpCode, v6 ? 4 : 3, 'port unreachable')
+    t.same(e.offender, { address: loop, family })
+    const st = tx.stats()
+    t.equal(st.peerErrors.connRefused, 1, 'counted in stats.peerErrors')
+    t.equal(st.errorQueue[v6 ? 'icmp6' : 'icmp'], 1, 'one error-queue entry')
+    t.ok(st.errorQueue.pollErrors >= 1, 'picked up by POLLERR')
     t.equal(tx.closed, false, 'socket stays open')
-    rx = await openUdp({ bind: `127.0.0.1:${port}` })
+    rx = await openUdp({ bind: v6 ? `[::1]:${port}` : `127.0.0.1:${port}` })
     const bufs = [payload('later-1', 100), payload('later-2', 1400)]
     t.equal(tx.send(bufs, dest), 2)
     const got = await collect(rx, 2)
-    sameMultiset(t, got, bufs.map((data) => ({ data, port: tx.local.port, address: '127.0.0.1' })), 'after binding')
+    sameMultiset(t, got, bufs.map((data) => ({ data, port: tx.local.port, address: loop })), 'the peer came up: later sends arrive')
+    t.equal(tx.stats().drops.peer.connRefused, 0, 'nothing was dropped')
+    t.equal(errors.length, 1, 'no further errors')
   } finally { rx?.close(); tx.close() }
+  t.equal(await reading, null, 'the pending read ends with the socket')
 }
 
 t.test('unreachable peer (connected socket): peerError ECONNREFUSED, the socket stays usable', async (t) => {
-  await unreachable(t, true)
+  await unreachable(t, true, false)
 })
 
-t.test('unreachable peer (unconnected socket): the socket stays usable', async (t) => {
-  await unreachable(t, false)
+t.test('unreachable peer (unconnected socket, IPv4): peerError ECONNREFUSED with its address, socket stays usable', async (t) => {
+  await unreachable(t, false, false)
+})
+
+t.test('unreachable peer (unconnected socket, IPv6): peerError ECONNREFUSED with its address, socket stays usable', async (t) => {
+  await unreachable(t, false, true)
+})
+
+t.test('unconnected socket, many peers, one closed: only that one is reported, nothing else lost', async (t) => {
+  const tx = await openUdp({ bind: '127.0.0.1:0' })
+  const peers = await Promise.all(Array.from({ length: 6 }, async () => await openUdp({ bind: '127.0.0.1:0' })))
+  const deadPort = await freePort()
+  const dead = { address: '127.0.0.1', port: deadPort }
+  try {
+    const errors: UdpPeerError[] = []
+    tx.on('peerError', (err: UdpPeerError) => errors.push(err))
+    const rounds = 4
+    const expected: Array<Array<{ data: Buffer, port: number, address: string }>> = peers.map(() => [])
+    for (let r = 0; r < rounds; r++) {
+      // One send() per round, the closed peer in the middle of the batch.
+      const items: Buffer[] = []
+      for (const [i] of peers.entries()) {
+        const data = payload(`peer-${i}-${r}`, 200 + i)
+        expected[i].push({ data, port: tx.local.port, address: '127.0.0.1' })
+        items.push(data)
+      }
+      for (const [i, p] of peers.entries()) t.equal(tx.send(items[i], p.local), 1)
+      t.equal(tx.send(Buffer.from('to nobody'), dead), 1)
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    for (const [i, p] of peers.entries()) sameMultiset(t, await collect(p, rounds), expected[i], `peer ${i}`)
+    // Errors surface on the next syscall that meets them; one more send flushes the last one.
+    t.equal(tx.send(Buffer.from('flush'), peers[0].local), 1)
+    await collect(peers[0], 1)
+    await waitFor(errors, rounds)
+    t.equal(errors.length, rounds, 'one error per datagram to the closed peer')
+    t.ok(errors.every((e) => e.errno === 'ECONNREFUSED' && e.remote?.port === deadPort), 'all of them for the closed peer')
+    const st = tx.stats()
+    t.equal(st.peerErrors.connRefused, rounds)
+    t.equal(st.drops.peer.connRefused, 0, 'no datagram dropped because of them')
+    t.comment(`sendPendingErrors ${st.sendPendingErrors}, errorQueue ${JSON.stringify(st.errorQueue)}`)
+  } finally { tx.close(); for (const p of peers) p.close() }
 })
 
 t.test('leases of a received batch move to send() and echo back intact', async (t) => {

@@ -26,7 +26,15 @@ void FdWatcher::set(int bit, bool on) {
   }
   uv_poll_start(&handle_->poll, events_, [](uv_poll_t* p, int status, int events) {
     auto* h = static_cast<Handle*>(p->data);
-    if (h->owner) h->owner->on_ready_(events, status);
+    if (!h->owner) return;
+    if (status < 0) {
+      // libuv reports POLLERR as UV_EBADF and stops the handle itself. Mirror that, so the
+      // owner's next want_*(true) really restarts polling instead of being a no-op (the
+      // owner handles the error condition, e.g. drains a socket's error queue, first).
+      uv_poll_stop(p);
+      h->owner->events_ = 0;
+    }
+    h->owner->on_ready_(events, status);
   });
 }
 

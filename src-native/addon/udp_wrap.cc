@@ -158,12 +158,25 @@ Napi::Value UdpWrap::WatchReadable(const Napi::CallbackInfo& info) {
 
 void UdpWrap::OnReady(int events, int status) {
   if (closed_) return;
+  // status < 0: POLLERR. For this socket that means the error queue holds ICMP/local errors
+  // (IP_RECVERR) or an error is pending; libuv has stopped polling. Read the queue now (it is
+  // charged to the receive buffer, and POLLERR stays up until it is empty), then let both
+  // directions run as if ready: the send queue flushes (re-arming POLLOUT if needed) and the
+  // reader re-arms POLLIN when it still wants data.
+  if (status < 0) {
+    poll_errors_++;
+    socket_->drain_error_queue();
+  }
   if (status < 0 || (events & UV_WRITABLE)) Flush();
-  if (status < 0 || (events & UV_READABLE)) {
-    watcher_->want_readable(false);  // one-shot; the reader re-arms (pull-based)
+  const bool readable = status < 0 || (events & UV_READABLE);
+  if (readable) watcher_->want_readable(false);  // one-shot; the reader re-arms (pull-based)
+  const bool errors = socket_->has_errors();
+  if (readable || errors) {
+    // onReadable(hasErrors): JS emits 'peerError' for what was recorded, then wakes readers.
     Napi::HandleScope scope(env_);
+    napi_value argv[1] = {Napi::Boolean::New(env_, errors)};
     napi_value result;
-    napi_make_callback(env_, async_context_, Value(), on_readable_.Value(), 0, nullptr, &result);
+    napi_make_callback(env_, async_context_, Value(), on_readable_.Value(), 1, argv, &result);
   }
 }
 
@@ -221,16 +234,31 @@ Napi::Value UdpWrap::Send(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(added));
 }
 
+// takeErrors() -> TunioError[]: code ERR_TUNIO_UDP_PEER, errno, syscall, plus `remote` (where
+// the failed datagram was going), `origin` ('icmp' | 'icmp6' | 'local' | 'socket'),
+// `icmpType`/`icmpCode` and `offender` (who sent the ICMP) for ICMP errors, `mtu` when known.
 Napi::Value UdpWrap::TakeErrors(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closed_) return Napi::Array::New(env, 0);
   std::vector<SocketError> errs = socket_->take_errors();
   Napi::Array arr = Napi::Array::New(env, errs.size());
   for (size_t i = 0; i < errs.size(); i++) {
-    Napi::Object e = MakeSysError(env, "ERR_TUNIO_UDP_PEER", "datagram error reported by the kernel", errs[i].err,
-                                  errs[i].call ? errs[i].call : "sendmsg")
-                         .Value();
-    if (!errs[i].remote.empty()) e.Set("remote", EndpointToJs(env, errs[i].remote, true));
+    const SocketError& se = errs[i];
+    const bool icmp = se.origin == ErrorOrigin::kIcmp || se.origin == ErrorOrigin::kIcmp6;
+    std::string message = icmp ? "ICMP error for a datagram" : "datagram error reported by the kernel";
+    if (!se.remote.empty()) {
+      const std::string addr = AddressToString(se.remote);
+      message += " to " + (se.remote.family == 6 ? "[" + addr + "]" : addr) + ":" + std::to_string(se.remote.port);
+    }
+    Napi::Object e = MakeSysError(env, "ERR_TUNIO_UDP_PEER", message, se.err, se.call ? se.call : "sendmsg").Value();
+    if (!se.remote.empty()) e.Set("remote", EndpointToJs(env, se.remote, true));
+    e.Set("origin", Napi::String::New(env, error_origin_name(se.origin)));
+    if (icmp) {
+      e.Set("icmpType", Napi::Number::New(env, se.icmp_type));
+      e.Set("icmpCode", Napi::Number::New(env, se.icmp_code));
+      if (!se.offender.empty()) e.Set("offender", EndpointToJs(env, se.offender, false));
+    }
+    if (se.err == EMSGSIZE && se.info > 0) e.Set("mtu", Napi::Number::New(env, se.info));
     arr.Set(static_cast<uint32_t>(i), e);
   }
   return arr;
@@ -268,6 +296,20 @@ Napi::Value UdpWrap::Stats(const Napi::CallbackInfo& info) {
   set(waits, "recvPoolExhausted", recv_stats_.pool_exhausted);
   o.Set("waits", waits);
   o.Set("recvErrors", PeerErrorsToJs(env, recv_stats_.errors));
+  set(o, "sendPendingErrors", send_stats_.pending_errors);
+  if (socket_) {
+    o.Set("peerErrors", PeerErrorsToJs(env, socket_->reported_errors()));
+    const ErrorQueueStats& q = socket_->error_queue_stats();
+    Napi::Object eq = Napi::Object::New(env);
+    set(eq, "icmp", q.icmp);
+    set(eq, "icmp6", q.icmp6);
+    set(eq, "local", q.local);
+    set(eq, "readFailures", q.read_failures);
+    set(eq, "eventsOverwritten", socket_->errors_overwritten());
+    set(eq, "pollErrors", poll_errors_);
+    o.Set("errorQueue", eq);
+    set(sys, "recvmsgErrqueue", q.reads);
+  }
   set(o, "sendQueued", pending_.size());
   o.Set("pool", PoolStatsToJs(env, pool_->stats()));
   return o;

@@ -45,6 +45,7 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
   uint64_t drop_queue_full_ = 0;
   uint64_t drop_pool_exhausted_ = 0;
   uint64_t send_errors_ = 0;
+  uint64_t poll_errors_ = 0;  // POLLERR wake-ups (error queue drained)
   RecvStats recv_stats_;
   SendStats send_stats_;
   Napi::FunctionReference on_readable_;

@@ -36,6 +36,12 @@ bool is_icmp_error(int e) {
   }
 }
 
+// Errors a UDP send can only return as an earlier datagram's pending ICMP error: routing,
+// neighbour resolution and netfilter never produce these for a send of our own.
+bool only_from_icmp(int e) {
+  return e == ECONNREFUSED || e == EHOSTDOWN || e == ENONET || e == EPROTO || e == ENOPROTOOPT;
+}
+
 // Errors that mean the socket itself is unusable (or our memory is wrong): no point going on.
 bool is_fatal_send_error(int e) { return e == EBADF || e == ENOTSOCK || e == EFAULT; }
 
@@ -280,13 +286,23 @@ SysError UdpSocket::init(const UdpOptions& o) {
       return SysError::from_errno("setsockopt(IPV6_MTU_DISCOVER)");
     }
   }
-  // Deliberately no IP_RECVERR / IPV6_RECVERR (and so no MSG_ERRQUEUE reads): with it, every
-  // ICMP error for every peer of an unconnected socket is queued on the error queue, charged
-  // to the receive buffer, and must be drained with extra syscalls or it starves reception.
-  // Without it the kernel still reports hard ICMP errors on connected sockets through the
-  // pending socket error (returned once by the next recvmmsg/sendmsg, handled below), and an
-  // unconnected VPN socket has no use for per-datagram ICMP detail: peers are judged by the
-  // tunnel's own keepalives, and an unauthenticated ICMP must not tear anything down.
+  // IP_RECVERR / IPV6_RECVERR: ICMP errors (port/host/net unreachable, prohibited, frag
+  // needed) for every peer of an UNCONNECTED socket are queued with the peer's address, and
+  // local send errors with their detail (EMSGSIZE + MTU). A VPN server talks to all peers
+  // through one unconnected socket, so this is the only way it can tell which peer is gone.
+  // The cost: queued errors are charged to the receive buffer until read, so they are drained
+  // as soon as any syscall reports one or the fd polls POLLERR (see drain_error_queue), and
+  // each ICMP error also leaves a pending socket error that fails the next send or receive
+  // once (send_batch re-sends that message; recv_batch reads on). It also makes the kernel
+  // report ENOBUFS when a qdisc drops a datagram (without it: silent success), which the
+  // caller already treats as "not sent, retry shortly". The tunnel must still not tear a peer
+  // down on an ICMP error alone: ICMP is unauthenticated; these are reports, not verdicts.
+  if ((!v6 || dual) && setopt_int(fd, IPPROTO_IP, IP_RECVERR, 1) != 0) {
+    return SysError::from_errno("setsockopt(IP_RECVERR)");
+  }
+  if (v6 && setopt_int(fd, IPPROTO_IPV6, IPV6_RECVERR, 1) != 0) {
+    return SysError::from_errno("setsockopt(IPV6_RECVERR)");
+  }
 
   if (o.gso != Offload::kOff) {
     features_.gso = udp_probe_gso(fd);
@@ -357,11 +373,8 @@ int UdpSocket::send_buffer_size() const {
 
 // --- errors ----------------------------------------------------------------------------------
 
-void UdpSocket::record_error(int err, const char* call, const IpEndpoint* remote) {
-  SocketError e;
-  e.err = err;
-  e.call = call;
-  if (remote) e.remote = *remote;
+void UdpSocket::record_error(const SocketError& e) {
+  reported_.add(e.err);
   if (errors_count_ == kErrorQueue) {  // full: overwrite the oldest
     errors_[errors_head_] = e;
     errors_head_ = (errors_head_ + 1) % kErrorQueue;
@@ -370,6 +383,64 @@ void UdpSocket::record_error(int err, const char* call, const IpEndpoint* remote
     errors_[(errors_head_ + errors_count_) % kErrorQueue] = e;
     errors_count_++;
   }
+}
+
+void UdpSocket::record_error(int err, const char* call, const IpEndpoint* remote) {
+  SocketError e;
+  e.err = err;
+  e.call = call;
+  e.origin = ErrorOrigin::kLocal;
+  if (remote) e.remote = *remote;
+  record_error(e);
+}
+
+ErrorDrain UdpSocket::drain_error_queue(const IpEndpoint* send_dest) {
+  ErrorDrain d;
+  for (size_t i = 0; i < kMaxDrainPerCall; i++) {
+    SocketError e;
+    int failed = 0;
+    errq_stats_.reads++;
+    const ErrorQueueRead r = read_error_queue_entry(fd_.get(), &e, &failed);
+    if (r == ErrorQueueRead::kEmpty) break;
+    if (r == ErrorQueueRead::kFailed) {
+      errq_stats_.read_failures++;
+      break;
+    }
+    switch (e.origin) {
+      case ErrorOrigin::kIcmp: errq_stats_.icmp++; d.icmp++; break;
+      case ErrorOrigin::kIcmp6: errq_stats_.icmp6++; d.icmp++; break;
+      default:
+        errq_stats_.local++;
+        d.local++;
+        d.local_err = e.err;
+        // A local error of an unconnected socket carries the destination address but port 0
+        // (the kernel fills in the connected port): the send that just failed knows it.
+        if (send_dest && e.remote.port == 0 && e.remote.family == send_dest->family &&
+            std::memcmp(e.remote.addr, send_dest->addr, e.remote.family == 4 ? 4 : 16) == 0) {
+          e.remote = *send_dest;
+        }
+        break;
+    }
+    if (e.remote.empty() && !peer_.empty()) e.remote = peer_;
+    record_error(e);
+  }
+  return d;
+}
+
+ErrorDrain UdpSocket::on_peer_error(int err, const char* call, const IpEndpoint* remote) {
+  ErrorDrain d = drain_error_queue(remote);
+  // Nothing queued: the entry was lost (no room in the receive buffer to charge it to).
+  if (d.icmp == 0 && d.local == 0) record_error_from_socket(err, call);
+  return d;
+}
+
+void UdpSocket::record_error_from_socket(int err, const char* call) {
+  SocketError e;
+  e.err = err;
+  e.call = call;
+  e.origin = ErrorOrigin::kSocket;
+  e.remote = peer_;
+  record_error(e);
 }
 
 std::vector<SocketError> UdpSocket::take_errors() {
@@ -435,13 +506,13 @@ RecvResult UdpSocket::recv_batch(BufferPool& pool, std::vector<Packet>& out, siz
       result.status = RecvStatus::kWouldBlock;
       return result;
     }
-    // A pending ICMP error (connected socket): the kernel hands it out once, instead of data,
-    // when the queue is empty, or on the call after a partial batch. Record it and read on.
-    // Bounded so a storm of errors cannot keep this loop spinning.
+    // A pending ICMP error: the kernel hands it out once, instead of data (which stays
+    // queued). Its details are on the error queue: drain that, then read on. Bounded so a
+    // storm of errors cannot keep this loop spinning.
     if (is_icmp_error(e) && peer_errors < 8) {
       peer_errors++;
       stats.errors.add(e);
-      record_error(e, "recvmmsg", peer_.empty() ? nullptr : &peer_);
+      on_peer_error(e, "recvmmsg", peer_.empty() ? nullptr : &peer_);
       continue;
     }
     release_from(0, slots);
@@ -625,15 +696,19 @@ SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* de
       for (uint32_t k = g.first; k < g.first + g.count; k++) b += pkts[base + k].length;
       return b;
     };
-    auto drop_group = [&](size_t m, int err, const char* call) {
+    auto dest_of = [&](size_t m) -> const IpEndpoint& {
+      const IpEndpoint& dest = effective_dest(pkts[base + plan_[m].first], default_to);
+      return dest.empty() ? peer_ : dest;
+    };
+    auto drop_group = [&](size_t m, int err, const char* call, bool reported) {
       const SendGroup& g = plan_[m];
-      const Packet& first = pkts[base + g.first];
       stats.dropped.add(err, g.count);
-      const IpEndpoint& dest = effective_dest(first, default_to);
-      record_error(err, call, dest.empty() ? &peer_ : &dest);
+      if (!reported) record_error(err, call, &dest_of(m));
       result.dropped += g.count;
       consumed = base + g.first + g.count;
     };
+    size_t retried_m = SIZE_MAX;  // the message being re-sent after a pending error, and how often
+    int retries = 0;
 
     size_t m = 0;
     while (m < plan_.size()) {
@@ -699,14 +774,51 @@ SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* de
         stop = true;
         break;
       }
-      // ENOBUFS: skb allocation or a device queue refused. (A qdisc drop is NOT reported for
-      // UDP without IP_RECVERR: the kernel counts it in SNDBUFERRORS and returns success.)
+      // ENOBUFS: skb allocation or a device queue refused, or (because IP_RECVERR is on) a
+      // qdisc dropped the datagram; without IP_RECVERR that drop would be a silent success
+      // counted only in SNDBUFERRORS. In every case this message did not go out: the caller
+      // retries it shortly, so a full qdisc costs a retry, not a lost datagram.
       if (err == ENOBUFS || err == ENOMEM) {
         stats.no_buffers++;
         result.status = SendStatus::kNoBuffers;
         stop = true;
         break;
       }
+      if (is_fatal_send_error(err)) {
+        result.status = SendStatus::kError;
+        result.error = SysError::make(err, call);
+        stop = true;
+        break;
+      }
+      ErrorDrain drain;
+      if (is_icmp_error(err)) {
+        // With IP_RECVERR every ICMP error about an EARLIER datagram (to any peer) also leaves
+        // a pending socket error, and the next send returns it instead of sending: this message
+        // never left. The error's details and real peer are on the error queue: read them,
+        // then send the very same message again. ECONNREFUSED and friends can only come from
+        // ICMP, so they are pending errors even when their queue entry was lost. Bounded per
+        // message, so an error storm cannot pin this loop.
+        const IpEndpoint& dest = dest_of(m);
+        drain = drain_error_queue(dest.empty() ? nullptr : &dest);
+        const bool pending = drain.icmp > 0 || only_from_icmp(err);
+        if (retried_m != m) {
+          retried_m = m;
+          retries = 0;
+        }
+        if (pending && retries < kMaxPendingRetries) {
+          retries++;
+          stats.pending_errors++;
+          if (drain.icmp == 0 && drain.local == 0) {
+            // Lost entry: the errno is all there is, and for an unconnected socket not even
+            // whose datagram it was (certainly not this message's: it was never sent).
+            record_error_from_socket(err, call);
+          }
+          continue;
+        }
+      }
+      // A local error entry with this errno was just recorded (EMSGSIZE + MTU): that is the
+      // report of this very failure, so it is not reported twice.
+      const bool reported = drain.local > 0 && drain.local_err == err;
       if ((err == EIO || err == EINVAL || err == EMSGSIZE) && plan_[m].gso_size) {
         // EMSGSIZE: segments larger than the path MTU cannot be GSO-sent, but each one alone
         // can still go out (fragmented): same fallback, nothing silently dropped.
@@ -716,20 +828,13 @@ SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* de
         // datagrams go out again without it, so nothing is lost.
         features_.gso = false;
         stats.gso_fallbacks++;
-        const IpEndpoint& dest = effective_dest(pkts[base + plan_[m].first], default_to);
-        record_error(err, call, dest.empty() ? &peer_ : &dest);
+        if (!reported) record_error(err, call, &dest_of(m));
         break;  // the outer loop replans from `consumed`, now without GSO
       }
-      if (is_fatal_send_error(err)) {
-        result.status = SendStatus::kError;
-        result.error = SysError::make(err, call);
-        stop = true;
-        break;
-      }
-      // Anything else concerns this datagram or its peer (ICMP-reported refusal/unreachable
-      // of an earlier datagram, no route, EMSGSIZE, EPERM from a firewall, ...): drop it,
-      // count it, keep the socket and the rest of the batch going.
-      drop_group(m, err, call);
+      // Anything else concerns this datagram or its peer (no route: ENETUNREACH/EHOSTUNREACH,
+      // a prohibit route: EACCES, EMSGSIZE, EPERM from a firewall, ...): drop it, count it,
+      // report it (origin local), keep the socket and the rest of the batch going.
+      drop_group(m, err, call, reported);
       m++;
     }
   }

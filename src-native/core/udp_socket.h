@@ -21,6 +21,7 @@
 #include "buffer_pool.h"
 #include "packet.h"
 #include "sys_error.h"
+#include "udp_error_queue.h"
 #include "udp_features.h"
 #include "unique_fd.h"
 
@@ -88,7 +89,8 @@ struct RecvStats {
   uint64_t dropped_ctrunc = 0;     // MSG_CTRUNC with GRO on: segment size unknown, so dropped
   uint64_t pool_exhausted = 0;   // calls that read nothing because the pool had no slot
   uint64_t would_block = 0;      // calls that ended with EAGAIN and nothing read
-  PeerErrorCounts errors;        // errors recvmmsg reported (socket keeps working)
+  PeerErrorCounts errors;        // pending socket errors recvmmsg returned instead of data (an
+                                 // ICMP error: its details come from the error queue)
 };
 
 struct SendStats {
@@ -100,16 +102,28 @@ struct SendStats {
   uint64_t gso_segments = 0;     // datagrams sent inside those messages
   uint64_t gso_fallbacks = 0;    // EIO/EINVAL on a GSO send: GSO switched off, data re-sent
   uint64_t would_block = 0;      // EAGAIN: send buffer full
-  uint64_t no_buffers = 0;       // ENOBUFS/ENOMEM: a qdisc/driver queue full (retry later)
+  uint64_t no_buffers = 0;       // ENOBUFS/ENOMEM: no skb, or (IP_RECVERR) a qdisc dropped it:
+                                 // nothing went out, the caller retries later
+  uint64_t pending_errors = 0;   // sends refused with an earlier datagram's pending ICMP error:
+                                 // the error queue was drained and the same message re-sent
   PeerErrorCounts dropped;       // datagrams dropped because of an error for their peer
   uint64_t dropped_invalid = 0;  // packets with a length but no memory (caller bug), dropped
 };
 
-// One error the kernel reported, kept so the caller can turn it into an event.
-struct SocketError {
-  int err = 0;
-  const char* call = nullptr;  // "sendmsg", "sendmmsg", "recvmmsg"
-  IpEndpoint remote;           // the datagram's peer (send), or the connected peer; may be empty
+// What the error queue delivered (IP_RECVERR / IPV6_RECVERR are always on).
+struct ErrorQueueStats {
+  uint64_t reads = 0;      // recvmsg(MSG_ERRQUEUE) calls, including the one that found it empty
+  uint64_t icmp = 0;       // entries from ICMPv4 errors
+  uint64_t icmp6 = 0;      // entries from ICMPv6 errors
+  uint64_t local = 0;      // entries for errors this host detected (EMSGSIZE with the MTU)
+  uint64_t read_failures = 0;  // recvmsg(MSG_ERRQUEUE) failed with something else than EAGAIN
+};
+
+// What one drain of the error queue found.
+struct ErrorDrain {
+  uint32_t icmp = 0;   // ICMP/ICMPv6 entries: each of them also left a pending socket error
+  uint32_t local = 0;  // local entries
+  int local_err = 0;   // errno of the last local entry (to merge it with the send that failed)
 };
 
 enum class RecvStatus : uint8_t {
@@ -215,10 +229,20 @@ class UdpSocket {
   // kError the rest stays for the caller to retry.
   SendResult send_batch(std::vector<Packet>& pkts, const IpEndpoint* default_to, SendStats& stats);
 
-  // Drains the recent-error queue (oldest first). Bounded: when the caller does not drain,
+  // Reads the kernel's error queue (bounded per call) into the recent-error queue below.
+  // recv_batch/send_batch call it whenever a syscall returns a peer error; the addon also calls
+  // it when the fd polls POLLERR. `send_dest` (the datagram whose send just failed) fills in
+  // the port of a local error, which the kernel leaves 0 on an unconnected socket.
+  ErrorDrain drain_error_queue(const IpEndpoint* send_dest = nullptr);
+  const ErrorQueueStats& error_queue_stats() const { return errq_stats_; }
+
+  // Takes the recent-error queue (oldest first). Bounded: when the caller does not take,
   // the oldest entries are overwritten and counted in errors_overwritten().
   std::vector<SocketError> take_errors();
+  bool has_errors() const { return errors_count_ > 0; }
   uint64_t errors_overwritten() const { return errors_overwritten_; }
+  // Every error recorded for the caller (each one event), by kind.
+  const PeerErrorCounts& reported_errors() const { return reported_; }
 
   // TEST ONLY: same as UdpOptions::force_gso_eio_once.
   void set_force_gso_eio_once(bool on) { force_gso_eio_ = on; }
@@ -226,13 +250,21 @@ class UdpSocket {
  private:
   UdpSocket() = default;
   SysError init(const UdpOptions& o);
+  void record_error(const SocketError& e);
   void record_error(int err, const char* call, const IpEndpoint* remote);
+  // A send/recv returned `err`, a peer error: drain the queue; when the queue held nothing,
+  // the bare errno is all there is (recorded with `remote`).
+  ErrorDrain on_peer_error(int err, const char* call, const IpEndpoint* remote);
+  // A pending error without its queue entry: only the errno (peer: the connected one, if any).
+  void record_error_from_socket(int err, const char* call);
   void build_send_messages(const Packet* pkts, const IpEndpoint* default_to);
   size_t fill_send_cmsgs(size_t m, const Packet& first, const IpEndpoint& dest);
 
   static constexpr size_t kSendCmsgSpace = 128;  // UDP_SEGMENT + in6_pktinfo + TCLASS = 88
   static constexpr size_t kRecvCmsgSpace = 256;  // GRO + PKTINFO(v4 and v6) + TOS: < 200
-  static constexpr size_t kErrorQueue = 32;
+  static constexpr size_t kErrorQueue = 64;
+  static constexpr size_t kMaxDrainPerCall = 64;  // the rest waits for the next POLLERR
+  static constexpr int kMaxPendingRetries = 4;    // re-sends of one message after pending errors
 
   UniqueFd fd_;
   int family_ = 0;
@@ -259,6 +291,8 @@ class UdpSocket {
   size_t errors_head_ = 0;  // oldest
   size_t errors_count_ = 0;
   uint64_t errors_overwritten_ = 0;
+  PeerErrorCounts reported_;
+  ErrorQueueStats errq_stats_;
 };
 
 }  // namespace tunio
