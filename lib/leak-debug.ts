@@ -14,7 +14,14 @@ export interface LeakReport {
   stack: string
 }
 
-interface Held { native: NativeBatch, stack: string }
+interface Held { native: Pick<NativeBatch, 'live'>, stack: string }
+
+/** A single lease is untracked when released, so one still tracked at GC holds its packet. */
+const ONE_HELD = { live: () => 1 }
+
+function takenAt (): string {
+  return (new Error('lease taken here').stack ?? '').split('\n').slice(3).join('\n')
+}
 
 class LeakTracker {
   enabled = process.env.TUNIO_DEBUG_LEASES === '1'
@@ -33,8 +40,16 @@ class LeakTracker {
 
   track (owner: object, native: NativeBatch): void {
     if (!this.enabled) return
-    const stack = (new Error('lease taken here').stack ?? '').split('\n').slice(2).join('\n')
-    this.#registry.register(owner, { native, stack })
+    this.#registry.register(owner, { native, stack: takenAt() })
+  }
+
+  /** A single lease (pool.lease()): reported if collected before untrackLease(). */
+  trackLease (owner: object): void {
+    this.#registry.register(owner, { native: ONE_HELD, stack: takenAt() }, owner)
+  }
+
+  untrackLease (owner: object): void {
+    this.#registry.unregister(owner)
   }
 }
 

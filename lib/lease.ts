@@ -34,48 +34,98 @@ export interface GsoInfo {
   csumOffset: number
 }
 
-export class Lease implements Disposable {
-  readonly #batch: PacketBatch
-  readonly #index: number
-  #buffer: Buffer | undefined
-  #meta: NativeMeta | undefined
-  #held = true
-
-  /** @internal */
-  constructor (batch: PacketBatch, index: number) {
-    this.#batch = batch
-    this.#index = index
-  }
-
+/**
+ * One packet in pool memory. Leases come from reads (through a PacketBatch), from
+ * `pool.lease()` / `pool.leaseFrom()`, and move to a device with send()/write().
+ */
+export abstract class Lease implements Disposable {
   /** True until release() or until ownership moved to send()/write(). */
-  get held (): boolean { return this.#held }
+  abstract get held (): boolean
 
   /**
    * A Buffer over exactly the packet's bytes (no copy where the runtime allows external
    * buffers; see docs/ownership.md for the copy fallback). After release() it is detached and
    * reads as zero-length, so it can never show another packet's bytes.
    */
+  abstract get buffer (): Buffer
+
+  /** Length of the packet in bytes (0 once released). */
+  abstract get length (): number
+
+  /** UDP: the sender of a received datagram. */
+  get remote (): Endpoint | undefined { return this.metadata().remote as Endpoint | undefined }
+  /** UDP: the address the datagram was sent to (IP_PKTINFO), for answering from it. */
+  get local (): LocalAddress | undefined { return this.metadata().local as LocalAddress | undefined }
+  /** UDP: ECN bits of the outer IP header. */
+  get ecn (): number { return this.metadata().ecn }
+  /** TUN with `split: false`: GSO metadata of a superpacket. */
+  get gso (): GsoInfo | undefined { return this.metadata().gso }
+
+  /** Shortens the packet to `length` bytes (e.g. after writing a shorter ciphertext). */
+  abstract truncate (length: number): void
+
+  /**
+   * Copies `source` into the packet at `offset` (default 0). Where the lease has no Buffer
+   * yet, the copy is made natively and no Buffer is created at all.
+   */
+  abstract set (source: Uint8Array, offset?: number): void
+
+  /** Returns the memory to the pool. Throws ERR_TUNIO_LEASE_RELEASED when called twice. */
+  abstract release (): void
+
+  [Symbol.dispose] (): void {
+    if (this.held) this.release()
+  }
+
+  /** @internal Ownership moves to a device: views are detached, the lease reads as released. */
+  abstract surrender (): NativeBatch
+
+  /** @internal */
+  protected abstract metadata (): NativeMeta
+}
+
+/** Checks set()'s arguments against a lease of `length` bytes. */
+export function checkSetArgs (source: unknown, offset: unknown, length: number): void {
+  if (!(source instanceof Uint8Array)) throw tunioError('ERR_TUNIO_INVALID_ARG', 'source must be a Buffer or Uint8Array')
+  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0 || offset + source.length > length) {
+    throw tunioError('ERR_TUNIO_INVALID_ARG', `source of ${source.length} bytes does not fit a lease of ${length} bytes at offset ${String(offset)}`)
+  }
+}
+
+/** Checks truncate()'s argument against a lease of `length` bytes. */
+export function checkTruncate (n: unknown, length: number): void {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > length) {
+    throw tunioError('ERR_TUNIO_INVALID_ARG', 'length must be an integer between 0 and the lease\'s length')
+  }
+}
+
+/** A lease of one packet of a PacketBatch (a read, or pool.leaseBatch()). */
+class BatchLease extends Lease {
+  readonly #batch: PacketBatch
+  readonly #index: number
+  #buffer: Buffer | undefined
+  #meta: NativeMeta | undefined
+  #held = true
+
+  constructor (batch: PacketBatch, index: number) {
+    super()
+    this.#batch = batch
+    this.#index = index
+  }
+
+  get held (): boolean { return this.#held }
+
   get buffer (): Buffer {
     if (!this.#held) throw leaseReleased()
     if (this.#buffer === undefined) this.#buffer = this.#batch.native.buffer(this.#index)
     return this.#buffer
   }
 
-  /** Length of the packet in bytes (0 once released). */
   get length (): number {
     return this.#held ? this.#batch.native.lengthOf(this.#index) : 0
   }
 
-  /** UDP: the sender of a received datagram. */
-  get remote (): Endpoint | undefined { return this.#metadata().remote as Endpoint | undefined }
-  /** UDP: the address the datagram was sent to (IP_PKTINFO), for answering from it. */
-  get local (): LocalAddress | undefined { return this.#metadata().local as LocalAddress | undefined }
-  /** UDP: ECN bits of the outer IP header. */
-  get ecn (): number { return this.#metadata().ecn }
-  /** TUN with `split: false`: GSO metadata of a superpacket. */
-  get gso (): GsoInfo | undefined { return this.#metadata().gso }
-
-  #metadata (): NativeMeta {
+  protected metadata (): NativeMeta {
     if (this.#meta === undefined) {
       if (!this.#held) throw leaseReleased()
       this.#meta = this.#batch.native.meta(this.#index)
@@ -83,7 +133,6 @@ export class Lease implements Disposable {
     return this.#meta
   }
 
-  /** Shortens the packet to `length` bytes (e.g. after writing a shorter ciphertext). */
   truncate (length: number): void {
     if (!this.#held) throw leaseReleased()
     this.#batch.native.truncate(this.#index, length)
@@ -93,16 +142,17 @@ export class Lease implements Disposable {
     }
   }
 
-  /** Returns the memory to the pool. Throws ERR_TUNIO_LEASE_RELEASED when called twice. */
+  set (source: Uint8Array, offset = 0): void {
+    if (!this.#held) throw leaseReleased()
+    checkSetArgs(source, offset, this.length)
+    this.buffer.set(source, offset)
+  }
+
   release (): void {
     if (!this.#held) throw leaseReleased()
     this.#held = false
     this.#batch.native.release(this.#index, this.#buffer)
     this.#buffer = undefined
-  }
-
-  [Symbol.dispose] (): void {
-    if (this.#held) this.release()
   }
 
   /**
@@ -125,17 +175,12 @@ export class Lease implements Disposable {
     this.surrenderView()
     return this.#batch.native.extract(this.#index)
   }
-
-  /** @internal */
-  get index (): number { return this.#index }
-  /** @internal */
-  get batch (): PacketBatch { return this.#batch }
 }
 
 export class PacketBatch implements Iterable<Lease>, Disposable {
   /** @internal */
   readonly native: NativeBatch
-  readonly #leases: Array<Lease | undefined>
+  readonly #leases: Array<BatchLease | undefined>
 
   /** @internal */
   constructor (native: NativeBatch) {
@@ -157,7 +202,7 @@ export class PacketBatch implements Iterable<Lease>, Disposable {
     if (!Number.isInteger(index) || index < 0 || index >= n) return undefined
     let lease = this.#leases[index]
     if (lease === undefined) {
-      lease = new Lease(this, index)
+      lease = new BatchLease(this, index)
       this.#leases[index] = lease
     }
     return lease

@@ -27,13 +27,23 @@ export interface NativePoolStats {
 }
 
 export interface NativePool {
-  lease (size: number): NativeBatch
+  acquire (size: number, viaHome: boolean): number
+  acquireView (size: number): Buffer | null
+  leaseFrom (source: Uint8Array, viaHome: boolean): number
+  home (index: number): ArrayBuffer | null
+  view (index: number, length: number): Buffer | null
+  copyOut (index: number, length: number): Buffer
+  set (index: number, offset: number, source: Uint8Array): void
+  release (index: number, view?: Buffer): boolean
+  abandon (index: number): void
+  releaseLeaked (index: number, generation: number): boolean
+  surrender (index: number, length: number, view: Buffer | undefined, isCopy: boolean): NativeBatch
   leaseBatch (count: number, size: number): NativeBatch
   stats (): NativePoolStats
 }
 
 export interface NativeBinding {
-  NativePool: new (capBytes: number) => NativePool
+  NativePool: new (capBytes: number, scratch: Uint32Array) => NativePool
   NativeBatch: new () => NativeBatch
   setExternalBuffers (allowed: boolean): void
   [name: string]: unknown

@@ -1,8 +1,11 @@
 /** Buffer pools: bounded memory that every packet of a device lives in. */
 import { binding } from './binding'
 import { invalidOption, tunioError } from './errors'
-import { Lease, PacketBatch } from './lease'
+import { PacketBatch } from './lease'
+import type { Lease } from './lease'
 import type { NativePool } from './native'
+import { createLeaseHost, leaseCopyOf, leaseFresh } from './pool-lease'
+import type { LeaseHost, LeaseMode } from './pool-lease'
 
 export interface PoolOptions {
   /** Upper bound of memory the pool reserves, in bytes (default 64 MiB, minimum 256 KiB). */
@@ -24,6 +27,12 @@ export interface PoolStats {
   acquired: number
   /** False when the runtime forbids external buffers and lease buffers are copies. */
   externalBuffers: boolean
+  /**
+   * How `pool.lease()` makes its Buffer: 'transfer' (a home ArrayBuffer per slot moved out
+   * and back with ArrayBuffer.prototype.transfer, Node >= 21), 'external' (an external Buffer
+   * per lease, Node 20) or 'copy' (no external buffers). See docs/ownership.md.
+   */
+  leaseMode: LeaseMode
 }
 
 export const MAX_LEASE_SIZE = 65536
@@ -33,6 +42,7 @@ const MAX_CAP = 2 ** 40
 export class Pool {
   /** @internal */
   readonly native: NativePool
+  readonly #host: LeaseHost
 
   constructor (options: PoolOptions = {}) {
     if (options === null || typeof options !== 'object') throw invalidOption('pool', 'must be an object')
@@ -44,7 +54,9 @@ export class Pool {
       throw invalidOption('capBytes', `must be an integer between ${MIN_CAP} and ${MAX_CAP}`)
     }
     const { NativePool: NativePoolCtor } = binding()
-    this.native = new NativePoolCtor(cap)
+    const scratch = new Uint32Array(new ArrayBuffer(8))
+    this.native = new NativePoolCtor(cap, scratch)
+    this.#host = createLeaseHost(this.native, scratch, this.native.stats().externalBuffers)
   }
 
   /**
@@ -56,7 +68,20 @@ export class Pool {
     if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > MAX_LEASE_SIZE) {
       throw tunioError('ERR_TUNIO_INVALID_ARG', `size must be an integer between 0 and ${MAX_LEASE_SIZE}`)
     }
-    return new PacketBatch(this.native.lease(size)).at(0) as Lease
+    return leaseFresh(this.#host, size)
+  }
+
+  /**
+   * A lease holding a copy of `source` (e.g. a ciphertext a crypto library produced), copied
+   * natively in the same call: no Buffer over the lease is made unless `buffer` is read.
+   * Throws ERR_TUNIO_POOL_EXHAUSTED when the cap is reached.
+   */
+  leaseFrom (source: Uint8Array): Lease {
+    if (!(source instanceof Uint8Array)) throw tunioError('ERR_TUNIO_INVALID_ARG', 'source must be a Buffer or Uint8Array')
+    if (source.length > MAX_LEASE_SIZE) {
+      throw tunioError('ERR_TUNIO_INVALID_ARG', `source must be at most ${MAX_LEASE_SIZE} bytes`)
+    }
+    return leaseCopyOf(this.#host, source)
   }
 
   /** `count` fresh leases of `size` bytes in one batch (all or nothing), e.g. for a batch of ciphertexts. */
@@ -71,7 +96,7 @@ export class Pool {
   }
 
   stats (): PoolStats {
-    return this.native.stats()
+    return { ...this.native.stats(), leaseMode: this.#host.mode }
   }
 }
 

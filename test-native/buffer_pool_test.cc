@@ -102,3 +102,23 @@ TEST_CASE("pool: the smallest cap still holds one chunk") {
   REQUIRE(s != nullptr);
   BufferPool::unref(s);
 }
+
+TEST_CASE("pool: every slot has its own index below slot_count(), stable across reuse") {
+  BufferPool pool(4u << 20);
+  std::vector<Slot*> held;
+  for (int i = 0; i < 40; i++) held.push_back(pool.acquire(i % 2 ? 100 : 40000));
+  std::vector<Slot*> by_index(pool.slot_count(), nullptr);
+  for (Slot* s : held) {
+    REQUIRE(s != nullptr);
+    REQUIRE(s->index < pool.slot_count());
+    CHECK(by_index[s->index] == nullptr);  // no two slots share an index
+    by_index[s->index] = s;
+  }
+  for (Slot* s : held) BufferPool::unref(s);
+  for (int i = 0; i < 40; i++) {
+    Slot* s = pool.acquire(i % 2 ? 100 : 40000);
+    REQUIRE(s->index < by_index.size());
+    CHECK((by_index[s->index] == nullptr || by_index[s->index] == s));  // an index names one slot for good
+    BufferPool::unref(s);
+  }
+}

@@ -96,8 +96,8 @@ t.test('truncate shortens a lease, never grows it', async (t) => {
 
 t.test('PacketBatch: length, at(), iteration, release() of what is still held', async (t) => {
   const pool = new Pool({ capBytes: 1 << 20 })
-  const lease = pool.lease(10)
-  const batch = lease.batch
+  const batch = pool.leaseBatch(1, 10)
+  const lease = batch.at(0)
   t.type(batch, PacketBatch)
   t.equal(batch.length, 1)
   t.equal(batch.at(0), lease)

@@ -58,7 +58,7 @@ Napi::Function BatchWrap::Define(Napi::Env env) {
 
 Napi::Object BatchWrap::Create(Napi::Env env, std::shared_ptr<BufferPool> pool, std::vector<Packet>&& packets) {
   Napi::Object obj = GetAddonData(env)->batch_ctor.New({});
-  BatchWrap* self = BatchWrap::Unwrap(obj);
+  BatchWrap* self = Napi::ObjectWrap<BatchWrap>::Unwrap(obj);
   self->pool_ = std::move(pool);
   self->packets_ = std::move(packets);
   self->views_.assign(self->packets_.size(), nullptr);
@@ -66,7 +66,7 @@ Napi::Object BatchWrap::Create(Napi::Env env, std::shared_ptr<BufferPool> pool, 
   return obj;
 }
 
-BatchWrap* BatchWrap::Unwrap(Napi::Value value) {
+BatchWrap* BatchWrap::FromValue(Napi::Value value) {
   if (!value.IsObject()) return nullptr;
   Napi::Env env = value.Env();
   Napi::Object obj = value.As<Napi::Object>();

@@ -35,7 +35,9 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
  public:
   static Napi::Function Define(Napi::Env env);
   static Napi::Object Create(Napi::Env env, std::shared_ptr<BufferPool> pool, std::vector<Packet>&& packets);
-  static BatchWrap* Unwrap(Napi::Value value);  // nullptr if not a batch
+  // A batch passed as an argument, type-checked (nullptr if not a batch). Not named Unwrap:
+  // node-addon-api calls T::Unwrap on every method call, where V8 has already checked `this`.
+  static BatchWrap* FromValue(Napi::Value value);
 
   explicit BatchWrap(const Napi::CallbackInfo& info);
   ~BatchWrap() override;

@@ -9,7 +9,7 @@ namespace tunio {
 
 namespace {
 bool CollectOne(Napi::Env env, Napi::Value item, BufferPool& pool, std::vector<Packet>& out, CollectResult& r) {
-  if (BatchWrap* batch = BatchWrap::Unwrap(item)) {
+  if (BatchWrap* batch = BatchWrap::FromValue(item)) {
     batch->TakeAll(out);
     return true;
   }

@@ -105,7 +105,7 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(inf
     ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "NativeTun(options, pool, onReadable)");
     return;
   }
-  PoolWrap* pool = PoolWrap::Unwrap(info[1]);
+  PoolWrap* pool = PoolWrap::FromValue(info[1]);
   if (!pool) {
     ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "pool must be a tunio Pool");
     return;

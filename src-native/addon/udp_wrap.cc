@@ -61,7 +61,7 @@ UdpWrap::UdpWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpWrap>(inf
     ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "NativeUdp(options, pool, onReadable)");
     return;
   }
-  PoolWrap* pool = PoolWrap::Unwrap(info[1]);
+  PoolWrap* pool = PoolWrap::FromValue(info[1]);
   if (!pool) {
     ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "pool must be a tunio Pool");
     return;

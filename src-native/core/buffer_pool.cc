@@ -40,10 +40,12 @@ bool BufferPool::grow(uint8_t size_class) {
     s.capacity = slot_size;
     s.size_class = size_class;
     s.pool = this;
+    s.index = static_cast<uint32_t>(slot_count_ + i);
     s.next_free = free_[size_class];
     free_[size_class] = &s;
   }
   free_count_[size_class] += count;
+  slot_count_ += count;
   chunks_.push_back(std::move(chunk));
   stats_.reserved_bytes += kChunkBytes;
   return true;

@@ -25,6 +25,9 @@ struct Slot {
   uint32_t capacity = 0;
   uint32_t refs = 0;
   uint8_t size_class = 0;
+  // Stable number of this slot within its pool (0 .. slot_count()-1): single leases are
+  // handed to JavaScript as this number rather than as an object.
+  uint32_t index = 0;
   Slot* next_free = nullptr;
   BufferPool* pool = nullptr;
 };
@@ -66,6 +69,8 @@ class BufferPool {
   void count_leak() { ++stats_.leaked; }
   const PoolStats& stats() const { return stats_; }
   size_t cap_bytes() const { return cap_; }
+  // Number of slots reserved so far (every Slot::index is below it).
+  size_t slot_count() const { return slot_count_; }
   // True when acquire(size) would succeed without exceeding the cap.
   bool can_acquire(size_t size) const { return can_acquire_count(size, 1); }
   // True when `count` acquire(size) calls in a row would all succeed.
@@ -83,6 +88,7 @@ class BufferPool {
   Slot* free_[2] = {nullptr, nullptr};
   size_t free_count_[2] = {0, 0};
   std::vector<Chunk> chunks_;
+  size_t slot_count_ = 0;
   PoolStats stats_;
 };
 

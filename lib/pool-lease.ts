@@ -1,0 +1,246 @@
+/**
+ * Single leases from `pool.lease()` and `pool.leaseFrom()`: a lease is the number of its slot
+ * in the pool's native lease table (src-native/addon/lease_table.h), not a native object.
+ *
+ * How the Buffer over the slot is made, and how a lease that is garbage-collected unreleased
+ * is noticed, depends on the runtime (the pool picks one `LeaseMode`, see docs/ownership.md):
+ *
+ * - 'transfer' (ArrayBuffer.prototype.transfer exists: Node >= 21): every slot has one
+ *   long-lived external "home" ArrayBuffer, created once. A lease moves the memory out of the
+ *   home into a new ArrayBuffer with transfer(), and release() moves it back, which detaches
+ *   the lease's ArrayBuffer and every view of it. Creating an external ArrayBuffer costs about
+ *   a microsecond in Node; a transfer costs a small fraction of that. The home's finalizer
+ *   runs only once no ArrayBuffer holds the memory: if that happens while the lease is out,
+ *   the lease leaked.
+ * - 'external' (Node 20): one external Buffer per lease, whose finalizer notices the leak.
+ *   Leases from leaseFrom() make their Buffer only if `buffer` is read; until then the Lease
+ *   object itself is watched with a FinalizationRegistry.
+ * - 'copy' (external buffers refused, as in Electron): `buffer` is a copy, written back
+ *   before ownership moves to a device; the Lease object is watched with the registry.
+ */
+import { leaseReleased, tunioError } from './errors'
+import { Lease, checkSetArgs, checkTruncate } from './lease'
+import { leakTracker } from './leak-debug'
+import type { NativeBatch, NativeMeta, NativePool } from './native'
+
+export type LeaseMode = 'transfer' | 'external' | 'copy'
+
+/** The pool state single leases share (one per Pool). */
+export interface LeaseHost {
+  readonly native: NativePool
+  mode: LeaseMode
+  /** transfer mode: each slot's home ArrayBuffer while the slot is not leased, by slot number. */
+  readonly homes: Array<ArrayBuffer | undefined>
+  /** Leases without an ArrayBuffer of their own; held value: generation * 2^32 + slot number. */
+  readonly registry: FinalizationRegistry<number>
+  /** [slot number, generation] written by the last acquire (native/pool_wrap.cc). */
+  readonly scratch: Uint32Array
+}
+
+// ES2024 members, typed here because the compile target is ES2022 (Node 20 has neither).
+interface TransferableArrayBuffer extends ArrayBuffer {
+  transfer (): ArrayBuffer
+  readonly detached: boolean
+}
+
+export const transferAvailable = typeof (ArrayBuffer.prototype as Partial<TransferableArrayBuffer>).transfer === 'function'
+
+const NO_META: NativeMeta = Object.freeze({ ecn: 0 })
+
+export function createLeaseHost (native: NativePool, scratch: Uint32Array, externalBuffers: boolean): LeaseHost {
+  // Test hook: TUNIO_NO_TRANSFER=1 takes the Node 20 path on runtimes that have transfer().
+  const transfer = transferAvailable && process.env.TUNIO_NO_TRANSFER !== '1'
+  return {
+    native,
+    mode: !externalBuffers ? 'copy' : transfer ? 'transfer' : 'external',
+    homes: [],
+    registry: new FinalizationRegistry<number>((held) => {
+      native.releaseLeaked(held % 0x100000000, Math.floor(held / 0x100000000))
+    }),
+    scratch
+  }
+}
+
+/** pool.lease(size): a fresh lease for the caller to fill. */
+export function leaseFresh (host: LeaseHost, size: number): PoolLease {
+  if (host.mode === 'transfer') {
+    const index = host.native.acquire(size, true)
+    const memory = moveOutOfHome(host, index)
+    if (memory !== undefined) return new PoolLease(host, index, size, 'transfer', memory, undefined)
+    host.mode = 'copy' // the runtime refused the external ArrayBuffer
+    return watched(new PoolLease(host, index, size, 'copy', undefined, undefined))
+  }
+  if (host.mode === 'external') {
+    const view = host.native.acquireView(size)
+    const index = host.scratch[0]
+    if (view !== null) return new PoolLease(host, index, size, 'external', undefined, view)
+    host.mode = 'copy'
+    return watched(new PoolLease(host, index, size, 'copy', undefined, undefined))
+  }
+  return watched(new PoolLease(host, host.native.acquire(size, false), size, 'copy', undefined, undefined))
+}
+
+/** pool.leaseFrom(source): a lease holding a copy of `source`, copied natively. */
+export function leaseCopyOf (host: LeaseHost, source: Uint8Array): PoolLease {
+  if (host.mode === 'transfer') {
+    const index = host.native.leaseFrom(source, true)
+    const memory = moveOutOfHome(host, index)
+    if (memory !== undefined) return new PoolLease(host, index, source.length, 'transfer', memory, undefined)
+    host.mode = 'copy'
+    return watched(new PoolLease(host, index, source.length, 'copy', undefined, undefined))
+  }
+  // external mode makes the Buffer only if asked for (PoolLease.buffer); until then, and in
+  // copy mode, the Lease object is what the registry watches.
+  return watched(new PoolLease(host, host.native.leaseFrom(source, false), source.length, host.mode, undefined, undefined))
+}
+
+function moveOutOfHome (host: LeaseHost, index: number): ArrayBuffer | undefined {
+  let home = host.homes[index]
+  if (home === undefined) {
+    const created = host.native.home(index)
+    if (created === null) return undefined
+    home = created
+  } else {
+    host.homes[index] = undefined
+  }
+  return (home as TransferableArrayBuffer).transfer()
+}
+
+function watched (lease: PoolLease): PoolLease {
+  lease.watch()
+  return lease
+}
+
+export class PoolLease extends Lease {
+  readonly #host: LeaseHost
+  readonly #index: number
+  #length: number
+  #mode: LeaseMode
+  #memory: ArrayBuffer | undefined // transfer mode: the slot's memory, moved out of its home
+  #buffer: Buffer | undefined
+  #held = true
+  #watched = false
+  #debug = false
+
+  /** @internal */
+  constructor (host: LeaseHost, index: number, length: number, mode: LeaseMode, memory: ArrayBuffer | undefined, buffer: Buffer | undefined) {
+    super()
+    this.#host = host
+    this.#index = index
+    this.#length = length
+    this.#mode = mode
+    this.#memory = memory
+    this.#buffer = buffer
+    if (leakTracker.enabled) {
+      leakTracker.trackLease(this)
+      this.#debug = true
+    }
+  }
+
+  /** @internal Registers this Lease object for GC notice (no ArrayBuffer stands for it). */
+  watch (): void {
+    const generation = this.#host.scratch[1]
+    this.#host.registry.register(this, generation * 0x100000000 + this.#index, this)
+    this.#watched = true
+  }
+
+  #unwatch (): void {
+    if (this.#watched) {
+      this.#host.registry.unregister(this)
+      this.#watched = false
+    }
+  }
+
+  get held (): boolean { return this.#held }
+
+  get length (): number { return this.#held ? this.#length : 0 }
+
+  get buffer (): Buffer {
+    if (!this.#held) throw leaseReleased()
+    let buffer = this.#buffer
+    if (buffer === undefined) {
+      if (this.#mode === 'transfer') {
+        buffer = Buffer.from(this.#memory as ArrayBuffer, 0, this.#length)
+      } else if (this.#mode === 'external') {
+        const view = this.#host.native.view(this.#index, this.#length)
+        if (view !== null) {
+          this.#unwatch() // from now on the view's finalizer notices a leak (the view may outlive us)
+          buffer = view
+        } else {
+          this.#host.mode = 'copy'
+          this.#mode = 'copy'
+          buffer = this.#host.native.copyOut(this.#index, this.#length)
+        }
+      } else {
+        buffer = this.#host.native.copyOut(this.#index, this.#length)
+      }
+      this.#buffer = buffer
+    }
+    return buffer
+  }
+
+  protected metadata (): NativeMeta {
+    if (!this.#held) throw leaseReleased()
+    return NO_META
+  }
+
+  truncate (length: number): void {
+    if (!this.#held) throw leaseReleased()
+    checkTruncate(length, this.#length)
+    this.#length = length
+    if (this.#buffer !== undefined && this.#buffer.length !== length) this.#buffer = this.#buffer.subarray(0, length)
+  }
+
+  set (source: Uint8Array, offset = 0): void {
+    if (!this.#held) throw leaseReleased()
+    checkSetArgs(source, offset, this.#length)
+    // A copy-mode Buffer is what gets written back, so it must see the bytes too.
+    if (this.#mode === 'copy' && this.#buffer !== undefined) this.#buffer.set(source, offset)
+    else this.#host.native.set(this.#index, offset, source)
+  }
+
+  release (): void {
+    if (!this.#held) throw leaseReleased()
+    this.#held = false
+    if (this.#debug) leakTracker.untrackLease(this)
+    const host = this.#host
+    if (this.#mode === 'transfer') {
+      const memory = this.#memory as TransferableArrayBuffer
+      this.#memory = undefined
+      if (memory.detached) {
+        // Someone moved the memory to an ArrayBuffer of their own: it stays out of the pool
+        // until that one is collected.
+        host.native.abandon(this.#index)
+      } else {
+        host.homes[this.#index] = memory.transfer() // detaches every view of the lease
+        host.native.release(this.#index)
+      }
+    } else {
+      this.#unwatch()
+      host.native.release(this.#index, this.#buffer)
+    }
+    this.#buffer = undefined
+  }
+
+  surrender (): NativeBatch {
+    if (!this.#held) throw leaseReleased()
+    const host = this.#host
+    if (this.#mode === 'transfer') {
+      const memory = this.#memory as TransferableArrayBuffer
+      if (memory.detached) {
+        throw tunioError('ERR_TUNIO_LEASE_RELEASED', 'the lease\'s ArrayBuffer was detached (transferred away) by someone else')
+      }
+      this.#held = false
+      host.homes[this.#index] = memory.transfer()
+      this.#memory = undefined
+    } else {
+      this.#held = false
+      this.#unwatch()
+    }
+    if (this.#debug) leakTracker.untrackLease(this)
+    // transfer mode detached the view already (moved home); the others detach it natively
+    const buffer = this.#mode === 'transfer' ? undefined : this.#buffer
+    this.#buffer = undefined
+    return host.native.surrender(this.#index, this.#length, buffer, this.#mode === 'copy')
+  }
+}

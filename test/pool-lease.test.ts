@@ -1,0 +1,63 @@
+// Single leases (pool.lease, pool.leaseFrom, lease.set) in each way a pool can make their
+// Buffers: 'transfer' (ArrayBuffer.prototype.transfer), 'external' (an external Buffer per
+// lease) and 'copy' (no external buffers). Each mode runs test/fixtures/lease-modes.js in a
+// child process started with that mode's flags and environment (see docs/ownership.md).
+import t from 'tap'
+import * as path from 'path'
+import { execFile } from 'child_process'
+
+const fixture = path.join(__dirname, 'fixtures', 'lease-modes.js')
+const dist = path.join(__dirname, '..', 'dist', 'index.js')
+const transferBuiltIn = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function'
+
+function run (nodeArgs: string[], env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [...nodeArgs, '--expose-gc', fixture, dist], { env: { ...process.env, ...env }, timeout: 60000 },
+      (err, stdout, stderr) => {
+        if (err) { reject(new Error(`${err.message}\n${stderr}`)); return }
+        resolve(JSON.parse(stdout.trim().split('\n').pop() as string))
+      })
+  })
+}
+
+const modes: Array<{ mode: string, args: string[], env: NodeJS.ProcessEnv }> = [
+  // Node 20 has transfer() behind a V8 flag only; later versions have it built in.
+  { mode: 'transfer', args: transferBuiltIn ? [] : ['--harmony-rab-gsab-transfer'], env: { TUNIO_NO_EXTERNAL_BUFFERS: '', TUNIO_NO_TRANSFER: '' } },
+  { mode: 'external', args: [], env: { TUNIO_NO_EXTERNAL_BUFFERS: '', TUNIO_NO_TRANSFER: '1' } },
+  { mode: 'copy', args: [], env: { TUNIO_NO_EXTERNAL_BUFFERS: '1' } }
+]
+
+for (const { mode, args, env } of modes) {
+  t.test(`single leases in ${mode} mode`, async (t) => {
+    const r = await run(args, env)
+    t.equal(r.mode, mode, 'the pool picked this mode')
+    t.equal(r.externalBuffers, mode !== 'copy')
+    t.same(r.length, [1400, 1400, 0], 'a Buffer of exactly the leased size')
+    t.equal(r.sameView, true, 'buffer is made once')
+    t.same(r.afterRelease, [0, 0, 0, 0, false], 'after release the view and its subarrays are detached')
+    t.equal(r.staleShowsNothing, true, 'a stale view never shows the next packet')
+    t.same(r.setVisible, [9, 8, 7], 'set() writes into the lease (seen through its Buffer)')
+    t.same(r.setBounds, Array(5).fill('ERR_TUNIO_INVALID_ARG'), 'set() refuses what does not fit')
+    t.same(r.truncated, [20, 20])
+    t.equal(r.doubleRelease, 'ERR_TUNIO_LEASE_RELEASED')
+    t.equal(r.setAfterRelease, 'ERR_TUNIO_LEASE_RELEASED')
+    t.equal(r.disposeAfterRelease, 'ok')
+    t.same(r.leaseFrom, [27, true], 'leaseFrom copies the source')
+    t.equal(r.leaseFromBadArg, 'ERR_TUNIO_INVALID_ARG')
+    t.equal(r.inUseAfterAll, 0)
+    t.equal(r.leakHeld, 15)
+    t.same(r.leakAfterGc, [0, 15], 'collected leases (with a Buffer, without, leaseFrom) return and are counted')
+    // In copy mode the kept Buffer is a copy, so the slot may go back as soon as the Lease is
+    // collected; in the zero-copy modes the Buffer keeps it (and its bytes) out of the pool.
+    t.same(r.keptBuffer, [mode === 'copy' ? 1 : 2, 300, 0x5a, 0x5a], 'a Buffer outliving its Lease keeps its bytes')
+    t.same(r.keptReleased, [0, 1], 'and returns the slot once collected, counted as one leak')
+    t.same(r.afterSend, [false, false, false, 0], 'send() takes the leases and detaches their views')
+    t.same(r.received, [[80, 0x43, 0x43], [120, 0x42, 0x42], [200, 0x41, 0x41]], 'what was written is what arrived')
+    t.equal(r.inUseAfterSend, 0)
+    t.equal(r.debugReport, true, 'debug mode reports where the leaked lease was taken')
+    if (mode === 'transfer') {
+      t.same(r.movedAway, [1, false, true], 'memory transferred away by the user stays out of the pool')
+      t.same(r.movedAwayCollected, [0, 0], 'until collected (not a leak)')
+    }
+  })
+}
