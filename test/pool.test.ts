@@ -1,6 +1,6 @@
 // Pool, leases and batches: ownership rules from docs/ownership.md, against the real addon.
 import t from 'tap'
-import { Pool, PacketBatch, MAX_LEASE_SIZE } from '../lib/index'
+import { Pool, PacketBatch, MAX_LEASE_SIZE, type Lease } from '../lib/index'
 
 t.test('lease gives a writable Buffer of exactly the asked size, release returns the memory', async (t) => {
   const pool = new Pool({ capBytes: 1 << 20 })
@@ -97,7 +97,7 @@ t.test('truncate shortens a lease, never grows it', async (t) => {
 t.test('PacketBatch: length, at(), iteration, release() of what is still held', async (t) => {
   const pool = new Pool({ capBytes: 1 << 20 })
   const batch = pool.leaseBatch(1, 10)
-  const lease = batch.at(0)
+  const lease = batch.at(0) as Lease
   t.type(batch, PacketBatch)
   t.equal(batch.length, 1)
   t.equal(batch.at(0), lease)
