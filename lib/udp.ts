@@ -2,7 +2,7 @@
 import { EventEmitter } from 'events'
 import { binding } from './binding'
 import { closedError, invalidOption, type TunioError } from './errors'
-import type { PacketBatch } from './lease'
+import type { Endpoint, PacketBatch } from './lease'
 import type { NativeBatch } from './native'
 import { boolOption, checkKnownKeys, endpointOption, intOption, offloadOption, type HostPort } from './options'
 import { toNativeItems, type PacketInput } from './packets'
@@ -52,7 +52,7 @@ export interface PeerErrorCounts { connRefused: number, hostUnreachable: number,
 export interface UdpPeerError extends TunioError {
   code: 'ERR_TUNIO_UDP_PEER'
   /** Where the failed datagram was going (the destination we sent to), when known. */
-  remote?: HostPort & { family: string }
+  remote?: Endpoint
   /**
    * 'icmp' / 'icmp6': an ICMP error from the path or the peer host (error queue, IP_RECVERR);
    * 'local': this host refused the send (no route, prohibit route, EMSGSIZE);
@@ -63,7 +63,7 @@ export interface UdpPeerError extends TunioError {
   icmpType?: number
   icmpCode?: number
   /** Who sent the ICMP: a router on the path, or the peer host itself. */
-  offender?: { address: string, family: string }
+  offender?: { address: string, family: 'IPv4' | 'IPv6' }
   /** Path MTU reported with EMSGSIZE. */
   mtu?: number
 }
