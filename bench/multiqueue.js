@@ -144,11 +144,11 @@ function report (results, machine) {
   lines.push(`iperf3 -P ${STREAMS}, ${RUNS} x ${SECS} s per configuration, a -> b through two echo-tunnel endpoints (offload on)`)
   lines.push(`machine: ${machine.nproc} CPUs (${machine.cpu}), Linux ${machine.kernel}, Node ${machine.node}`)
   lines.push('')
-  lines.push('| configuration | Gbit/s (median) | runs | vs 1 worker | worker CPU % a (sender side) | worker CPU % b (receiver side) | rest of process % a / b | machine busy % (softirq) |')
-  lines.push('|---|---:|---|---:|---|---|---|---|')
+  lines.push('| configuration | Gbit/s (median) | runs | vs 1 worker | worker CPU % a (sender side) | worker CPU % b (receiver side) | rest of process % a / b | iperf3 CPU % client / server | machine busy % (softirq) |')
+  lines.push('|---|---:|---|---:|---|---|---|---|---|')
   for (const r of results) {
     const w = (side) => r.workerCpu[side].map((x, k) => `w${k} ${x.cpuPct} (tun ${x.tunInMB} MB, udp ${x.udpInMB} MB in)`).join('; ')
-    lines.push(`| ${r.config} | ${r.gbps.toFixed(2)} | ${r.runs.join(', ')} | ${(r.gbps / base).toFixed(2)}x | ${w('a')} | ${w('b')} | ${r.restOfProcessPct.a} / ${r.restOfProcessPct.b} | ${r.machineBusyPct} (${r.softirqPct}) |`)
+    lines.push(`| ${r.config} | ${r.gbps.toFixed(2)} | ${r.runs.join(', ')} | ${(r.gbps / base).toFixed(2)}x | ${w('a')} | ${w('b')} | ${r.restOfProcessPct.a} / ${r.restOfProcessPct.b} | ${r.iperfCpu.client} / ${r.iperfCpu.server} | ${r.machineBusyPct} (${r.softirqPct}) |`)
   }
   lines.push('')
   lines.push('TCP counters, summed over the runs (a = iperf3 client / data sender, b = receiver), and iperf3\'s own retransmit count:')
