@@ -21,7 +21,7 @@
  */
 import { Worker, isMainThread, parentPort, workerData } from 'worker_threads'
 import { readFileSync, readlinkSync } from 'fs'
-import { openTun, openUdp, sumStats, type TunioError, type TunStats, type UdpStats } from '../lib/index'
+import { openTun, openUdp, sumStats, type Tun, type TunioError, type TunStats, type Udp, type UdpStats } from '../lib/index'
 
 // ---- command line -----------------------------------------------------------------------
 interface Args { tun: string, address: string, listen: string, peer: string, mtu: number, offload: 'auto' | boolean, statsMs: number, workers: number, steer: boolean }
@@ -63,39 +63,14 @@ async function main (): Promise<void> {
   console.log(`echo-tunnel: ${tun.name} ${args.address} mtu ${args.mtu} offload ${JSON.stringify(tun.offload)} ` +
     `udp ${udp.local.address}:${udp.local.port} -> ${args.peer} features ${JSON.stringify(udp.features)}`)
 
-  // The peer may not be up yet (ICMP port unreachable -> ECONNREFUSED) or unreachable for a
-  // while: tunio reports these as events and keeps going. We only count them.
-  const peerErrors: Record<string, number> = {}
-  udp.on('peerError', (err: TunioError) => {
-    const key = err.errno ?? err.code
-    peerErrors[key] = (peerErrors[key] ?? 0) + 1
-  })
-
-  // TUN -> UDP: each batch holds one lease per IP packet (superpackets already split);
-  // send() groups equal-size runs into UDP_SEGMENT sends. Ownership moves, nothing to release.
-  const outbound = (async () => {
-    for await (const batch of tun) udp.send(batch, args.peer)
-  })()
-
-  // UDP -> TUN: each lease is one datagram = one IP packet; write() coalesces TCP/UDP flows
-  // back into superpackets when the device accepted offloads.
-  const inbound = (async () => {
-    for await (const batch of udp) tun.write(batch)
-  })()
+  const { loops, peerErrors } = carry(tun, udp, args.peer)
 
   // Status lines: rates from the difference between two stats() snapshots.
-  let last = { t: process.hrtime.bigint(), tun: tun.stats(), udp: udp.stats() }
+  let last: Snapshot = { t: process.hrtime.bigint(), tun: tun.stats(), udp: udp.stats() }
   const timer = args.statsMs > 0
     ? setInterval(() => {
-      const now = { t: process.hrtime.bigint(), tun: tun.stats(), udp: udp.stats() }
-      const secs = Number(now.t - last.t) / 1e9
-      const gbps = (bytes: number): string => (bytes * 8 / secs / 1e9).toFixed(2)
-      const drops = sum(now.tun.drops) + sum(now.udp.drops) - sum(last.tun.drops) - sum(last.udp.drops)
-      console.log(
-        `tun->udp ${gbps(now.tun.bytesIn - last.tun.bytesIn)} Gbit/s ${now.tun.packetsIn - last.tun.packetsIn} pkts ` +
-        `(${now.tun.superpacketsIn - last.tun.superpacketsIn} superpkts) | ` +
-        `udp->tun ${gbps(now.udp.bytesIn - last.udp.bytesIn)} Gbit/s ${now.udp.datagramsIn - last.udp.datagramsIn} pkts ` +
-        `(${now.tun.superpacketsOut - last.tun.superpacketsOut} superpkts) | drops ${drops} | peer errors ${sum(peerErrors)}`)
+      const now: Snapshot = { t: process.hrtime.bigint(), tun: tun.stats(), udp: udp.stats() }
+      console.log(`${statusLine(last, now)} | peer errors ${sum(peerErrors)}`)
       last = now
     }, args.statsMs)
     : undefined
@@ -110,7 +85,7 @@ async function main (): Promise<void> {
     const final = { signal, tun: tun.stats(), udp: udp.stats(), peerErrors }
     tun.close()
     udp.close()
-    await Promise.allSettled([outbound, inbound])
+    await Promise.allSettled(loops)
     console.log(JSON.stringify(final))
     process.exit(process.exitCode ?? 0)
   }
@@ -118,11 +93,49 @@ async function main (): Promise<void> {
   process.on('SIGTERM', () => { void stop('SIGTERM') })
 
   // A loop that ends on its own means an I/O error: report it and stop.
-  await Promise.race([outbound, inbound]).catch((err: Error) => {
+  await Promise.race(loops).catch((err: Error) => {
     console.error(`echo-tunnel: ${err.message}`)
     process.exitCode = 1
   })
   await stop('eof')
+}
+
+/**
+ * The data plane, the same in the single-thread tunnel and in each worker: two loops that hand
+ * batches from one side to the other. Ends when either side is closed (or fails).
+ */
+function carry (tun: Tun, udp: Udp, peer: string): { loops: Array<Promise<void>>, peerErrors: Record<string, number> } {
+  // The peer may not be up yet (ICMP port unreachable -> ECONNREFUSED) or unreachable for a
+  // while: tunio reports these as events and keeps going. We only count them.
+  const peerErrors: Record<string, number> = {}
+  udp.on('peerError', (err: TunioError) => {
+    const key = err.errno ?? err.code
+    peerErrors[key] = (peerErrors[key] ?? 0) + 1
+  })
+  return {
+    peerErrors,
+    loops: [
+      // TUN -> UDP: each batch holds one lease per IP packet (superpackets already split);
+      // send() groups equal-size runs into UDP_SEGMENT sends. Ownership moves, nothing to release.
+      (async () => { for await (const batch of tun) udp.send(batch, peer) })(),
+      // UDP -> TUN: each lease is one datagram = one IP packet; write() coalesces TCP/UDP flows
+      // back into superpackets when the device accepted offloads.
+      (async () => { for await (const batch of udp) tun.write(batch) })()
+    ]
+  }
+}
+
+interface Snapshot { t: bigint, tun: TunStats, udp: UdpStats }
+
+/** Rates and counts between two stats snapshots, both directions. */
+function statusLine (last: Snapshot, now: Snapshot): string {
+  const secs = Number(now.t - last.t) / 1e9
+  const gbps = (bytes: number): string => (bytes * 8 / secs / 1e9).toFixed(2)
+  const drops = sum(now.tun.drops) + sum(now.udp.drops) - sum(last.tun.drops) - sum(last.udp.drops)
+  return `tun->udp ${gbps(now.tun.bytesIn - last.tun.bytesIn)} Gbit/s ${now.tun.packetsIn - last.tun.packetsIn} pkts ` +
+    `(${now.tun.superpacketsIn - last.tun.superpacketsIn} superpkts) | ` +
+    `udp->tun ${gbps(now.udp.bytesIn - last.udp.bytesIn)} Gbit/s ${now.udp.datagramsIn - last.udp.datagramsIn} pkts ` +
+    `(${now.tun.superpacketsOut - last.tun.superpacketsOut} superpkts) | drops ${drops}`
 }
 
 /** Sums every number in a (nested) stats object such as `drops`. */
@@ -156,18 +169,21 @@ async function mainWithWorkers (args: Args): Promise<void> {
     w.on('message', onReply)
     w.postMessage(what)
   })
-  let last: WorkerReport[] = await Promise.all(workers.map(async (w) => await ask(w, 'stats')))
-  let lastT = process.hrtime.bigint()
+  // Status lines: the single-thread line over the workers' summed stats, then each worker's share.
+  const snapshot = async (): Promise<{ all: Snapshot, each: Snapshot[] }> => {
+    const reports = await Promise.all(workers.map(async (w) => await ask(w, 'stats')))
+    const t = process.hrtime.bigint()
+    const each = reports.map((r) => ({ t, tun: r.tun, udp: r.udp }))
+    return { all: { t, tun: sumStats(reports.map((r) => r.tun)), udp: sumStats(reports.map((r) => r.udp)) }, each }
+  }
+  let last = await snapshot()
   const timer = args.statsMs > 0
     ? setInterval(() => {
-      void Promise.all(workers.map(async (w) => await ask(w, 'stats'))).then((now) => {
-        const t = process.hrtime.bigint()
-        const gbps = (b: number): string => (b * 8 / (Number(t - lastT) / 1e9) / 1e9).toFixed(2)
-        const per = now.map((r, i) => `w${i} tun->udp ${gbps(r.tun.bytesIn - last[i].tun.bytesIn)} udp->tun ${gbps(r.udp.bytesIn - last[i].udp.bytesIn)}`)
-        const total = (rs: WorkerReport[], k: 'tun' | 'udp'): number => rs.reduce((n, r) => n + r[k].bytesIn, 0)
-        console.log(`tun->udp ${gbps(total(now, 'tun') - total(last, 'tun'))} Gbit/s udp->tun ${gbps(total(now, 'udp') - total(last, 'udp'))} Gbit/s | ${per.join(' | ')}`)
+      void snapshot().then((now) => {
+        const secs = Number(now.all.t - last.all.t) / 1e9
+        const share = now.each.map((w, i) => `w${i} ${((w.tun.bytesIn + w.udp.bytesIn - last.each[i].tun.bytesIn - last.each[i].udp.bytesIn) * 8 / secs / 1e9).toFixed(2)} Gbit/s`)
+        console.log(`${statusLine(last.all, now.all)} | ${share.join(' ')}`)
         last = now
-        lastT = t
       })
     }, args.statsMs)
     : undefined
@@ -192,19 +208,14 @@ async function workerMain (): Promise<void> {
   const port = parentPort as NonNullable<typeof parentPort>
   const tun = await openTun({ name: args.tun, attach: true, offload: args.offload })
   const udp = await openUdp({ bind: args.listen, reusePort: true, innerFlowSteering: args.steer ? args.workers : undefined })
-  let peerErrors = 0
-  udp.on('peerError', () => { peerErrors++ })
-  const loops = [
-    (async () => { for await (const batch of tun) udp.send(batch, args.peer) })(),
-    (async () => { for await (const batch of udp) tun.write(batch) })()
-  ]
+  const { loops, peerErrors } = carry(tun, udp, args.peer)
   // This thread's id and CPU time (utime + stime, in clock ticks) from /proc/thread-self.
   const tid = Number(readlinkSync('/proc/thread-self').split('/').pop())
   const cpuTicks = (): number => {
     const f = readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1].split(' ')
     return Number(f[11]) + Number(f[12])
   }
-  const report = (): WorkerReport => ({ tun: tun.stats(), udp: udp.stats(), tid, cpuTicks: cpuTicks(), peerErrors })
+  const report = (): WorkerReport => ({ tun: tun.stats(), udp: udp.stats(), tid, cpuTicks: cpuTicks(), peerErrors: sum(peerErrors) })
   port.on('message', (m: string) => {
     if (m === 'stats') port.postMessage({ reply: 'stats', report: report() })
     if (m === 'stop') {
