@@ -86,6 +86,7 @@ interface NativeTun {
   info (): { name: string, ifindex: number, queues: number, multiQueue: boolean, offload: TunOffload, gsoMaxSize?: number, gsoMaxSizeError?: string }
   linkStats (): LinkStats
   setQueueAttached (q: number, on: boolean): void
+  forceCoalesceEinvalOnce (q: number): void
   close (): void
 }
 
@@ -212,6 +213,16 @@ export class Tun implements AsyncIterable<PacketBatch> {
 
   /** Writes packets on queue 0. Leases and batches move to the device (ownership). */
   write (packets: PacketInput): number { return this.writeQueue(0, packets) }
+
+  /**
+   * Test hook: the next coalesced write on `queue` (default 0) behaves as if the kernel had
+   * refused it with EINVAL, as some 2024 stable kernels do. The segments are then written one
+   * by one, coalescing turns off for the device, and stats().coalesceFallbacks counts it.
+   */
+  forceCoalesceEinvalOnce (queue = 0): void {
+    if (this.#closed) throw closedError(`TUN device ${this.name}`)
+    this.#native.forceCoalesceEinvalOnce(queue)
+  }
 
   /** @internal */
   writeQueue (q: number, packets: PacketInput): number {

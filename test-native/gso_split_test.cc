@@ -120,6 +120,8 @@ TEST_CASE("gso_split: segmentation table") {
       {"tcp4 gso_size 1", 4, false, 5, 1},
       {"tcp6 last segment shorter", 6, false, 3001, 1000},
       {"tcp6 with options and flags", 6, false, 64000, 1428, kTcpAck | kTcpPsh | kTcpCwr, {}, ts},
+      {"tcp6 FIN|PSH only on last, CWR only on first", 6, false, 3500, 1000,
+       kTcpAck | kTcpPsh | kTcpFin | kTcpCwr},
       {"udp4 USO equal", 4, true, 3600, 1200},
       {"udp4 USO last shorter", 4, true, 3601, 1200},
       {"udp6 USO last shorter", 6, true, 2999, 1000},
@@ -180,6 +182,36 @@ TEST_CASE("gso_split: UDP checksum computing to 0 is sent as 0xFFFF") {
   auto inplace = pkt;
   REQUIRE(complete_checksum(h, inplace.data(), inplace.size()) == SplitResult::ok);
   CHECK(inplace == sink2.segs[0]);
+}
+
+TEST_CASE("gso_split: UDPv6 checksum computing to 0 is sent as 0xFFFF (0 is invalid over IPv6)") {
+  tb::Ip ip;
+  ip.version = 6;
+  auto payload = tb::pattern(20, 5);
+  payload[18] = payload[19] = 0;
+  auto probe = tb::build_udp(ip, 1, 2, payload, tb::Csum::zero);
+  uint16_t s = tb::naive_fold(tb::naive_sum(&probe[40], probe.size() - 40,
+                                            tb::naive_pseudo(probe, 17, probe.size() - 40)));
+  REQUIRE(s != 0xffff);
+  uint16_t w = static_cast<uint16_t>(0xffff - s);
+  payload[18] = static_cast<uint8_t>(w >> 8);
+  payload[19] = static_cast<uint8_t>(w);
+  auto pkt = tb::build_udp(ip, 1, 2, payload, tb::Csum::partial);
+  VirtioNetHdr h;
+  h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+  h.gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
+  h.gso_size = 100;
+  h.csum_start = 40;
+  h.csum_offset = 6;
+  tb::VectorSink sink;
+  REQUIRE(gso_split(h, pkt.data(), pkt.size(), sink) == SplitResult::ok);
+  REQUIRE(sink.segs.size() == 1);
+  CHECK(tb::be16(&sink.segs[0][46]) == 0xffff);
+  CHECK(tb::checksums_valid(sink.segs[0]));
+  auto inplace = pkt;
+  h.gso_type = VIRTIO_NET_HDR_GSO_NONE;
+  REQUIRE(complete_checksum(h, inplace.data(), inplace.size()) == SplitResult::ok);
+  CHECK(tb::be16(&inplace[46]) == 0xffff);
 }
 
 TEST_CASE("gso_split: GSO_NONE with and without NEEDS_CSUM") {

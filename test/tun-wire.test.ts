@@ -133,6 +133,30 @@ t.test('TUN wire through a tunio forwarder', { skip }, async (t) => {
     t.equal(await tcpInCsumErrors(wire.nsA), csum0, 'TcpInCsumErrors in nsA unchanged')
   })
 
+  t.test('forced EINVAL on a coalesced write: segments go one by one, nothing lost, coalescing off, counted once', async (t) => {
+    const wire = await withWire(t, { offload: 'auto' })
+    t.ok(wire.ready.a.offload.tso4, 'kernel accepted TSO4 on tunA')
+    const ack = nextJsonLine(wire.forwarder)
+    wire.forwarder.stdin?.write('force-einval a\n')
+    t.equal((await ack).forced, 'tunA', 'the next coalesced write to tunA will fail with EINVAL')
+    const before = await wire.stats()
+    t.equal(before.a.coalescingTcp, true, 'tunA coalesces TCP before')
+    const csum0 = await tcpInCsumErrors(wire.nsA)
+    const r = await transfer(wire, '10.77.1.1', 16 << 20, 5005)
+    t.equal(r.received.bytes, 16 << 20, 'all bytes arrived')
+    t.equal(r.received.sha, r.sent.sha, 'sha256 matches: nothing lost')
+    const s = await wire.stats()
+    t.same(s.errors, [])
+    t.equal(s.a.coalesceFallbacks, 1, 'stats.coalesceFallbacks is 1')
+    t.equal(s.a.coalescingTcp, false, 'coalescing reports off for tunA')
+    t.equal(s.a.coalescingUdp, false)
+    t.equal(s.a.superpacketsOut, 0, 'no coalesced write reached the kernel')
+    t.ok(s.b.superpacketsIn > 0, `tunB still read superpackets (${s.b.superpacketsIn}): the split side is unaffected`)
+    t.equal(s.a.drops.writeRejected, before.a.drops.writeRejected, 'no segment of the refused write was dropped')
+    t.equal(await tcpInCsumErrors(wire.nsA), csum0, 'TcpInCsumErrors in nsA unchanged (segments had full checksums)')
+    t.comment(`after forced EINVAL: tunA packetsOut ${s.a.packetsOut}, writev ${s.a.syscalls.writev}, coalesceFallbacks ${s.a.coalesceFallbacks}, drops ${JSON.stringify(s.a.drops)}`)
+  })
+
   t.test('malformed packets from nsB: forwarder survives, later transfer intact, counters consistent', async (t) => {
     const wire = await withWire(t, { offload: 'auto' })
     // AF_PACKET on tunB reaches the TUN reader verbatim (no IP-layer fix-ups); a raw IP

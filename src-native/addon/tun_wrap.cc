@@ -95,6 +95,7 @@ Napi::Function TunWrap::Define(Napi::Env env) {
                          InstanceMethod<&TunWrap::LinkStats>("linkStats"),
                          InstanceMethod<&TunWrap::Close>("close"),
                          InstanceMethod<&TunWrap::SetQueueAttached>("setQueueAttached"),
+                         InstanceMethod<&TunWrap::ForceCoalesceEinval>("forceCoalesceEinvalOnce"),
                      });
 }
 
@@ -291,7 +292,15 @@ void TunWrap::OnReady(int q, int events, int status) {
 void TunWrap::Flush(int q) {
   Queue& queue = queues_[static_cast<size_t>(q)];
   int err = 0;
+  const uint64_t fallbacks = queue.stats.coalesce_fallbacks;
   IoStatus st = queue.io->write_batch(queue.pending, queue.stats, &err);
+  if (queue.stats.coalesce_fallbacks != fallbacks) {
+    // The kernel refuses coalesced writes: that is a property of the kernel, not of the
+    // queue, so the whole device stops coalescing.
+    for (Queue& other : queues_) {
+      if (other.io) other.io->disable_coalescing();
+    }
+  }
   if (st == IoStatus::kError) {
     // The fd itself is broken (EBADF...): drop what waits, the reader will see the error.
     queue.stats.drop_write_rejected += queue.pending.size();
@@ -431,6 +440,14 @@ Napi::Value TunWrap::Close(const Napi::CallbackInfo& info) {
     napi_remove_env_cleanup_hook(env_, CleanupHook, this);
     self_ref_.Reset();
   }
+  return info.Env().Undefined();
+}
+
+// forceCoalesceEinvalOnce(queue): TEST ONLY, see TunQueueIo::force_coalesce_einval_once.
+Napi::Value TunWrap::ForceCoalesceEinval(const Napi::CallbackInfo& info) {
+  int q;
+  if (!QueueArg(info, 0, &q)) return Napi::Value();
+  queues_[static_cast<size_t>(q)].io->force_coalesce_einval_once();
   return info.Env().Undefined();
 }
 

@@ -38,6 +38,7 @@ class TunWrap : public Napi::ObjectWrap<TunWrap> {
   Napi::Value LinkStats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value SetQueueAttached(const Napi::CallbackInfo& info);
+  Napi::Value ForceCoalesceEinval(const Napi::CallbackInfo& info);
 
   bool QueueArg(const Napi::CallbackInfo& info, size_t index, int* q);
   void Flush(int q);

@@ -1,7 +1,11 @@
 #include "tun_io.h"
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+
+#include "sys_error.h"
 
 #include "virtio_net_hdr.h"
 
@@ -84,6 +88,8 @@ constexpr size_t kSlotsPerSuperpacket = 2;
 
 TunQueueIo::TunQueueIo(TunDevice* dev, int queue, TunIoOptions opts)
     : dev_(dev), queue_(queue), opts_(opts), scratch_(new uint8_t[65536]) {
+  const char* debug = std::getenv("TUNIO_DEBUG");
+  debug_ = debug != nullptr && debug[0] != '\0' && debug[0] != '0';
   const TunOffload& off = dev->offload();
   vnet_ = off.vnet_hdr;
   coalesce_tcp_ = vnet_ && off.tso4 && off.tso6 && opts.coalesce_tcp;
@@ -213,6 +219,34 @@ bool TunQueueIo::write_segments_one_by_one(std::vector<Packet>& pkts, const GroW
   return r == SplitResult::ok;
 }
 
+// TUNIO_DEBUG=1: which packet the kernel refused, and why (errno plus the IP header fields
+// that identify it), on stderr. Off by default: rejected packets are counted, not logged.
+void TunQueueIo::log_rejected(int err, const Packet& head, uint32_t members) const {
+  const uint8_t* p = head.data();
+  const uint32_t n = head.length;
+  char what[160] = "not IP";
+  if (n >= 20 && (p[0] >> 4) == 4) {
+    std::snprintf(what, sizeof what, "IPv4 %u.%u.%u.%u -> %u.%u.%u.%u proto %u len %u", p[12], p[13], p[14],
+                  p[15], p[16], p[17], p[18], p[19], p[9], (p[2] << 8) | p[3]);
+  } else if (n >= 40 && (p[0] >> 4) == 6) {
+    std::snprintf(what, sizeof what,
+                  "IPv6 %02x%02x:%02x%02x:..:%02x%02x -> %02x%02x:%02x%02x:..:%02x%02x next header %u payload %u",
+                  p[8], p[9], p[10], p[11], p[22], p[23], p[24], p[25], p[26], p[27], p[38], p[39], p[6],
+                  (p[4] << 8) | p[5]);
+  }
+  std::fprintf(stderr, "tunio: TUN write refused (%s, errno %d): %s, %u bytes, %u coalesced members\n",
+               errno_name(err), err, what, n, members);
+}
+
+bool TunQueueIo::take_injected_error(bool coalesced) {
+  if (inject_.coalesced_only && !coalesced) return false;
+  if (inject_.skip > 0) {
+    inject_.skip--;
+    return false;
+  }
+  return true;
+}
+
 IoStatus TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats, int* err) {
   while (!pkts.empty()) {
     if (!plan_active_) {
@@ -254,8 +288,14 @@ IoStatus TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats, int
         plan_pos_++;
         continue;
       }
-      ssize_t r = write_one(pkts, w, plan_);
-      stats.write_calls++;
+      ssize_t r;
+      if (inject_.err != 0 && take_injected_error(w.members_count > 0)) {
+        r = -inject_.err;  // test hook: this write "fails" without a syscall
+        inject_.err = 0;
+      } else {
+        r = write_one(pkts, w, plan_);
+        stats.write_calls++;
+      }
       if (r >= 0) {
         stats.packets_out += count;
         stats.bytes_out += w.total_len;
@@ -282,7 +322,8 @@ IoStatus TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats, int
         *err = e;
         return IoStatus::kError;
       }
-      stats.drop_write_rejected += count;  // EINVAL, EMSGSIZE, ...: this packet only
+      stats.drop_write_rejected += count;  // EINVAL, EMSGSIZE, EIO (link down), ...: this packet only
+      if (debug_) log_rejected(e, head, w.members_count);
       plan_pos_++;
     }
     pkts.erase(pkts.begin(), pkts.begin() + static_cast<std::ptrdiff_t>(plan_n_));

@@ -6,6 +6,8 @@
 
 #include <sys/uio.h>
 
+#include <cerrno>
+
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -67,6 +69,20 @@ class TunQueueIo {
 
   bool coalescing_tcp() const { return coalesce_tcp_; }
   bool coalescing_udp() const { return coalesce_udp_; }
+  // Stops coalescing on this queue (another queue of the device hit the EINVAL fallback).
+  void disable_coalescing() { coalesce_tcp_ = coalesce_udp_ = false; }
+
+  // TEST ONLY: the next coalesced write fails as if the kernel had answered EINVAL (what some
+  // 2024 stable kernels do), exercising the one-by-one fallback through the real device.
+  void force_coalesce_einval_once() { inject_write_error_once(EINVAL, true, 0); }
+  // TEST ONLY: after `skip` more writes (of the matching kind) went to the kernel, one write
+  // fails with `err` without a syscall (coalesced_only: only coalesced writes count and fail).
+  // Lets tests reach paths the kernel rarely takes (EAGAIN on a TUN write) deterministically.
+  void inject_write_error_once(int err, bool coalesced_only, uint32_t skip) {
+    inject_.err = err;
+    inject_.coalesced_only = coalesced_only;
+    inject_.skip = skip;
+  }
 
  private:
   // Writes one planned write; returns bytes, or -errno.
@@ -81,6 +97,15 @@ class TunQueueIo {
   bool vnet_ = false;
   bool coalesce_tcp_ = false;
   bool coalesce_udp_ = false;
+  struct InjectedError {
+    int err = 0;  // 0: none pending
+    bool coalesced_only = false;
+    uint32_t skip = 0;
+  } inject_;
+  // Whether the write about to happen is the injected failure (consumes it).
+  bool take_injected_error(bool coalesced);
+  void log_rejected(int err, const Packet& head, uint32_t members) const;
+  bool debug_ = false;  // TUNIO_DEBUG set: log refused writes to stderr
   std::unique_ptr<uint8_t[]> scratch_;  // one superpacket read from the kernel
   GroCoalescer coalescer_;
   GroPlan plan_;

@@ -1,0 +1,234 @@
+// TunQueueIo against a real TUN device in a throwaway namespace: read_batch splits a USO
+// superpacket the kernel hands over, write_batch coalesces datagrams into one writev the
+// kernel delivers to a real socket, resumes a plan after EAGAIN without losing or repeating a
+// packet, and falls back to one-by-one writes when a coalesced write is refused with EINVAL.
+// (EAGAIN and EINVAL are injected at the write call; everything else is the kernel's.)
+#include <doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "buffer_pool.h"
+#include "netlink.h"
+#include "netns.h"
+#include "packet_builders.h"
+#include "tun_device.h"
+#include "tun_io.h"
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+
+using namespace tunio;
+
+namespace {
+
+struct Fd {
+  int fd;
+  explicit Fd(int f) : fd(f) {}
+  ~Fd() { if (fd >= 0) ::close(fd); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+};
+
+// A TUN "tio0" with 10.88.0.1/24, up, in the current (test) namespace.
+void open_tun(TunDevice* tun) {
+  TunOptions o;
+  o.name = "tio0";
+  DevError e = TunDevice::open(o, tun);
+  REQUIRE_MESSAGE(e.ok(), e.message());
+  Rtnl nl;
+  REQUIRE(nl.open().ok());
+  Cidr c;
+  REQUIRE(parse_cidr("10.88.0.1/24", &c));
+  REQUIRE(nl.add_address(tun->ifindex(), c).ok());
+  REQUIRE(nl.set_up(tun->ifindex(), true).ok());
+}
+
+// A UDP socket bound to 10.88.0.1:port (the kernel's side of the TUN).
+int bound_udp(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  inet_pton(AF_INET, "10.88.0.1", &a.sin_addr);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  return fd;
+}
+
+// Datagrams as the kernel would see them coming out of a peer: 10.88.0.2:5000 -> 10.88.0.1:port.
+Packet udp_packet(BufferPool& pool, uint16_t port, uint8_t seed, size_t len) {
+  tb::Ip ip;
+  const uint8_t src[4] = {10, 88, 0, 2}, dst[4] = {10, 88, 0, 1};
+  std::memcpy(ip.src4, src, 4);
+  std::memcpy(ip.dst4, dst, 4);
+  ip.id = static_cast<uint16_t>(0x100 + seed);
+  tb::Bytes b = tb::build_udp(ip, 5000, port, tb::pattern(len, seed), tb::Csum::full);
+  Slot* s = pool.acquire(b.size());
+  REQUIRE(s != nullptr);
+  std::memcpy(s->data, b.data(), b.size());
+  Packet p;
+  p.slot = SlotRef(s);
+  p.length = static_cast<uint32_t>(b.size());
+  return p;
+}
+
+// Everything the socket has now (waits up to 1 s for the first), as payloads.
+std::vector<tb::Bytes> drain(int fd, size_t want) {
+  std::vector<tb::Bytes> got;
+  for (int i = 0; i < 100 && got.size() < want; i++) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 10) <= 0) continue;
+    uint8_t buf[2048];
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) >= 0) got.emplace_back(buf, buf + n);
+  }
+  return got;
+}
+
+}  // namespace
+
+TEST_CASE("tun_io: read_batch splits a USO superpacket from the kernel into checked datagrams") {
+  TestNetns ns("io");
+  REQUIRE_MESSAGE(ns.ok(), "cannot create a test netns (need root)");
+  TunDevice tun;
+  open_tun(&tun);
+  if (!tun.offload().uso) {
+    MESSAGE("kernel did not accept USO on TUN: split of UDP superpackets not testable here");
+    return;
+  }
+  TunQueueIo io(&tun, 0, TunIoOptions());
+  // One sendmsg with UDP_SEGMENT: 8 x 1000 bytes + a 300-byte tail toward the TUN's subnet.
+  Fd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  REQUIRE(s.fd >= 0);
+  int seg = 1000;
+  REQUIRE(::setsockopt(s.fd, IPPROTO_UDP, UDP_SEGMENT, &seg, sizeof seg) == 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(9);
+  inet_pton(AF_INET, "10.88.0.2", &to.sin_addr);
+  const tb::Bytes payload = tb::pattern(8300, 7);
+  REQUIRE(::sendto(s.fd, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to) ==
+          static_cast<ssize_t>(payload.size()));
+
+  BufferPool pool;
+  TunStats st;
+  std::vector<Packet> out;
+  std::vector<tb::Bytes> ours;  // UDP to port 9 (skip IPv6 chatter after link-up)
+  for (int i = 0; i < 100 && ours.size() < 9; i++) {
+    int err = 0;
+    out.clear();
+    IoStatus r = io.read_batch(pool, out, st, &err);
+    REQUIRE(r != IoStatus::kError);
+    for (const Packet& p : out) {
+      tb::Bytes b(p.data(), p.data() + p.length);
+      if (b.size() >= 28 && (b[0] >> 4) == 4 && b[9] == 17 && tb::be16(&b[22]) == 9) ours.push_back(b);
+    }
+    if (r == IoStatus::kWouldBlock) {
+      pollfd p{tun.queue_fd(0), POLLIN, 0};
+      ::poll(&p, 1, 10);
+    }
+  }
+  REQUIRE(ours.size() == 9);
+  CHECK(st.superpackets_in >= 1);
+  CHECK(st.segments_in >= 9);
+  tb::Bytes joined;
+  for (size_t i = 0; i < ours.size(); i++) {
+    CAPTURE(i);
+    CHECK(ours[i].size() == 28 + (i < 8 ? 1000u : 300u));
+    CHECK(tb::lengths_consistent(ours[i]));
+    CHECK(tb::checksums_valid(ours[i]));
+    joined.insert(joined.end(), ours[i].begin() + 28, ours[i].end());
+  }
+  CHECK(joined == payload);
+}
+
+TEST_CASE("tun_io: write_batch coalesce, EAGAIN resume and the EINVAL fallback through the kernel") {
+  TestNetns ns("io");
+  REQUIRE_MESSAGE(ns.ok(), "cannot create a test netns (need root)");
+  TunDevice tun;
+  open_tun(&tun);
+  if (!tun.offload().uso) {
+    MESSAGE("kernel did not accept USO on TUN: UDP coalescing not testable here");
+    return;
+  }
+  TunQueueIo io(&tun, 0, TunIoOptions());
+  REQUIRE(io.coalescing_udp());
+  Fd rx1(bound_udp(7001)), rx2(bound_udp(7002));
+  BufferPool pool;
+  TunStats st;
+  int err = 0;
+
+  SUBCASE("coalesced: 10 equal datagrams of one flow are one writev, delivered as 10") {
+    std::vector<Packet> pkts;
+    for (uint8_t i = 0; i < 10; i++) pkts.push_back(udp_packet(pool, 7001, i, 1200));
+    REQUIRE(io.write_batch(pkts, st, &err) == IoStatus::kOk);
+    CHECK(pkts.empty());
+    CHECK(st.write_calls == 1);
+    CHECK(st.superpackets_out == 1);
+    CHECK(st.segments_out == 10);
+    CHECK(st.packets_out == 10);
+    std::vector<tb::Bytes> got = drain(rx1.fd, 10);
+    REQUIRE(got.size() == 10);
+    for (uint8_t i = 0; i < 10; i++) CHECK(got[i] == tb::pattern(1200, i));
+  }
+
+  SUBCASE("EAGAIN on the second write: the plan resumes there, nothing lost or repeated") {
+    std::vector<Packet> pkts;
+    for (uint8_t i = 0; i < 6; i++) pkts.push_back(udp_packet(pool, 7001, i, 800));
+    for (uint8_t i = 0; i < 6; i++) pkts.push_back(udp_packet(pool, 7002, uint8_t(50 + i), 900));
+    io.inject_write_error_once(EAGAIN, false, 1);
+    REQUIRE(io.write_batch(pkts, st, &err) == IoStatus::kWouldBlock);
+    CHECK(pkts.size() == 12);  // the plan is kept whole until it completes
+    CHECK(st.write_calls == 1);
+    REQUIRE(io.write_batch(pkts, st, &err) == IoStatus::kOk);
+    CHECK(pkts.empty());
+    CHECK(st.write_calls == 2);
+    CHECK(st.superpackets_out == 2);
+    CHECK(st.packets_out == 12);
+    std::vector<tb::Bytes> a = drain(rx1.fd, 6), b = drain(rx2.fd, 6);
+    REQUIRE(a.size() == 6);
+    REQUIRE(b.size() == 6);
+    for (uint8_t i = 0; i < 6; i++) {
+      CHECK(a[i] == tb::pattern(800, i));
+      CHECK(b[i] == tb::pattern(900, uint8_t(50 + i)));
+    }
+  }
+
+  SUBCASE("EINVAL on a coalesced write: the same segments one by one, coalescing off, counted") {
+    std::vector<Packet> pkts;
+    for (uint8_t i = 0; i < 8; i++) pkts.push_back(udp_packet(pool, 7001, i, 1000));
+    io.force_coalesce_einval_once();
+    REQUIRE(io.write_batch(pkts, st, &err) == IoStatus::kOk);
+    CHECK(pkts.empty());
+    CHECK(st.coalesce_fallbacks == 1);
+    CHECK(st.superpackets_out == 0);
+    CHECK(st.packets_out == 8);
+    CHECK(st.write_calls == 8);  // one writev per segment
+    CHECK(st.drop_write_rejected == 0);
+    CHECK_FALSE(io.coalescing_udp());
+    CHECK_FALSE(io.coalescing_tcp());
+    std::vector<tb::Bytes> got = drain(rx1.fd, 8);
+    REQUIRE(got.size() == 8);
+    for (uint8_t i = 0; i < 8; i++) CHECK(got[i] == tb::pattern(1000, i));
+    // Later batches are written packet by packet, and still arrive.
+    for (uint8_t i = 0; i < 4; i++) pkts.push_back(udp_packet(pool, 7001, uint8_t(20 + i), 1000));
+    REQUIRE(io.write_batch(pkts, st, &err) == IoStatus::kOk);
+    CHECK(st.coalesce_fallbacks == 1);
+    CHECK(st.superpackets_out == 0);
+    CHECK(st.write_calls == 12);
+    got = drain(rx1.fd, 4);
+    REQUIRE(got.size() == 4);
+    for (uint8_t i = 0; i < 4; i++) CHECK(got[i] == tb::pattern(1000, uint8_t(20 + i)));
+  }
+}
