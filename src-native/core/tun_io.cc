@@ -233,6 +233,10 @@ void TunQueueIo::log_rejected(int err, const Packet& head, uint32_t members) con
                   "IPv6 %02x%02x:%02x%02x:..:%02x%02x -> %02x%02x:%02x%02x:..:%02x%02x next header %u payload %u",
                   p[8], p[9], p[10], p[11], p[22], p[23], p[24], p[25], p[26], p[27], p[38], p[39], p[6],
                   (p[4] << 8) | p[5]);
+    if (p[6] == 58 && n > 40) {  // ICMPv6: the type tells RS (133), NS (135), MLD (143), ...
+      const size_t used = std::strlen(what);
+      std::snprintf(what + used, sizeof what - used, " icmpv6 type %u", p[40]);
+    }
   }
   std::fprintf(stderr, "tunio: TUN write refused (%s, errno %d): %s, %u bytes, %u coalesced members\n",
                errno_name(err), err, what, n, members);
@@ -288,6 +292,13 @@ IoStatus TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats, int
         plan_pos_++;
         continue;
       }
+      if (coalesce_refused_ && w.members_count > 0) {
+        // Planned before coalescing was refused: write its segments one by one too, rather
+        // than meet (and count) the same EINVAL again.
+        write_segments_one_by_one(pkts, w, plan_, stats);
+        plan_pos_++;
+        continue;
+      }
       ssize_t r;
       if (inject_.err != 0 && take_injected_error(w.members_count > 0)) {
         r = -inject_.err;  // test hook: this write "fails" without a syscall
@@ -313,7 +324,7 @@ IoStatus TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats, int
         // Some kernels (2024 stable backports) refuse coalesced writes: nothing is lost, the
         // segments go one by one, and this queue stops coalescing.
         stats.coalesce_fallbacks++;
-        coalesce_tcp_ = coalesce_udp_ = false;
+        disable_coalescing();
         write_segments_one_by_one(pkts, w, plan_, stats);
         plan_pos_++;
         continue;

@@ -70,7 +70,10 @@ class TunQueueIo {
   bool coalescing_tcp() const { return coalesce_tcp_; }
   bool coalescing_udp() const { return coalesce_udp_; }
   // Stops coalescing on this queue (another queue of the device hit the EINVAL fallback).
-  void disable_coalescing() { coalesce_tcp_ = coalesce_udp_ = false; }
+  void disable_coalescing() {
+    coalesce_tcp_ = coalesce_udp_ = false;
+    coalesce_refused_ = true;
+  }
 
   // TEST ONLY: the next coalesced write fails as if the kernel had answered EINVAL (what some
   // 2024 stable kernels do), exercising the one-by-one fallback through the real device.
@@ -105,7 +108,8 @@ class TunQueueIo {
   // Whether the write about to happen is the injected failure (consumes it).
   bool take_injected_error(bool coalesced);
   void log_rejected(int err, const Packet& head, uint32_t members) const;
-  bool debug_ = false;  // TUNIO_DEBUG set: log refused writes to stderr
+  bool debug_ = false;
+  bool coalesce_refused_ = false;  // EINVAL fallback happened: coalesced writes still planned split  // TUNIO_DEBUG set: log refused writes to stderr
   std::unique_ptr<uint8_t[]> scratch_;  // one superpacket read from the kernel
   GroCoalescer coalescer_;
   GroPlan plan_;
