@@ -12,7 +12,8 @@
  * Packets are never copied in JavaScript: a batch read from one side is handed to the other
  * (ownership moves; tunio releases the leases once the kernel has the bytes).
  *
- * Status: one line per interval on stdout; on SIGINT/SIGTERM a final line of JSON with stats.
+ * Status: one line per interval on stdout (--stats-format json: the raw stats() instead, for
+ * scripts such as scripts/soak.js); on SIGINT/SIGTERM a final line of JSON with stats.
  *
  * --workers N: the main thread creates a multi-queue device and only holds it; N worker threads
  * each attach one queue and open their own SO_REUSEPORT socket on --listen, so nothing on the
@@ -24,10 +25,10 @@ import { readFileSync, readlinkSync } from 'fs'
 import { openTun, openUdp, sumStats, type Tun, type TunioError, type TunStats, type Udp, type UdpStats } from '../lib/index'
 
 // ---- command line -----------------------------------------------------------------------
-interface Args { tun: string, address: string, listen: string, peer: string, mtu: number, offload: 'auto' | boolean, statsMs: number, workers: number, steer: boolean }
+interface Args { tun: string, address: string, listen: string, peer: string, mtu: number, offload: 'auto' | boolean, statsMs: number, statsJson: boolean, workers: number, steer: boolean }
 
 function parseArgs (argv: string[]): Args {
-  const a: Record<string, string> = { tun: 'tun0', address: '10.8.0.1/24', listen: '0.0.0.0:5555', mtu: '1420', offload: 'auto', stats: '1s', workers: '0', steer: 'none' }
+  const a: Record<string, string> = { tun: 'tun0', address: '10.8.0.1/24', listen: '0.0.0.0:5555', mtu: '1420', offload: 'auto', stats: '1s', 'stats-format': 'text', workers: '0', steer: 'none' }
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '')
     if (!(key in a) && key !== 'peer') usage(`unknown option ${argv[i]}`)
@@ -44,12 +45,13 @@ function parseArgs (argv: string[]): Args {
   const workers = Number(a.workers)
   if (!Number.isInteger(workers) || workers < 0 || workers > 64) usage('--workers must be 0..64')
   if (a.steer !== 'none' && a.steer !== 'inner-flow') usage('--steer must be none or inner-flow')
-  return { tun: a.tun, address: a.address, listen: a.listen, peer: a.peer, mtu: Number(a.mtu), offload, statsMs, workers, steer: a.steer === 'inner-flow' }
+  if (a['stats-format'] !== 'text' && a['stats-format'] !== 'json') usage('--stats-format must be text or json')
+  return { tun: a.tun, address: a.address, listen: a.listen, peer: a.peer, mtu: Number(a.mtu), offload, statsMs, statsJson: a['stats-format'] === 'json', workers, steer: a.steer === 'inner-flow' }
 }
 
 function usage (msg: string): never {
   console.error(`echo-tunnel: ${msg}\nusage: echo-tunnel --peer HOST:PORT [--tun tun0] [--address 10.8.0.1/24] ` +
-    '[--listen 0.0.0.0:5555] [--mtu 1420] [--offload auto|on|off] [--stats 1s] [--workers N [--steer none|inner-flow]]')
+    '[--listen 0.0.0.0:5555] [--mtu 1420] [--offload auto|on|off] [--stats 1s] [--stats-format text|json] [--workers N [--steer none|inner-flow]]')
   process.exit(2)
 }
 
@@ -70,7 +72,7 @@ async function main (): Promise<void> {
   const timer = args.statsMs > 0
     ? setInterval(() => {
       const now: Snapshot = { t: process.hrtime.bigint(), tun: tun.stats(), udp: udp.stats() }
-      console.log(`${statusLine(last, now)} | peer errors ${sum(peerErrors)}`)
+      console.log(args.statsJson ? JSON.stringify({ tun: now.tun, udp: now.udp, peerErrors }) : `${statusLine(last, now)} | peer errors ${sum(peerErrors)}`)
       last = now
     }, args.statsMs)
     : undefined
@@ -182,7 +184,7 @@ async function mainWithWorkers (args: Args): Promise<void> {
       void snapshot().then((now) => {
         const secs = Number(now.all.t - last.all.t) / 1e9
         const share = now.each.map((w, i) => `w${i} ${((w.tun.bytesIn + w.udp.bytesIn - last.each[i].tun.bytesIn - last.each[i].udp.bytesIn) * 8 / secs / 1e9).toFixed(2)} Gbit/s`)
-        console.log(`${statusLine(last.all, now.all)} | ${share.join(' ')}`)
+        console.log(args.statsJson ? JSON.stringify({ tun: now.all.tun, udp: now.all.udp }) : `${statusLine(last.all, now.all)} | ${share.join(' ')}`)
         last = now
       })
     }, args.statsMs)

@@ -8,6 +8,9 @@ const ROOT = path.join(__dirname, '..')
 const ECHO = path.join(ROOT, 'dist', 'examples', 'echo-tunnel.js')
 const WIRE = { a: '172.31.255.1', b: '172.31.255.2' }
 const TUNNEL = { a: '10.8.0.1', b: '10.8.0.2' }
+// Deadlines are sized for an optimised build; scripts/sanitize-addon.sh sets TUNIO_SANITIZED=1
+// (ASan + UBSan addon, several times slower), which stretches them. Volumes stay the same.
+const TIME_SCALE = process.env.TUNIO_SANITIZED === '1' ? 4 : 1
 
 function ip (...args) { return execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString() }
 function has (cmd) { try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true } catch { return false } }
@@ -69,18 +72,18 @@ function spawnIn (procs, netns, cmd, args, opts = {}) {
  * Starts examples/echo-tunnel in one side. Resolves once the TUN device is up.
  * stop() sends SIGTERM and resolves with the endpoint's final JSON stats.
  */
-async function startEcho (wire, side, { offload = 'auto', mtu = 1420, stats = '0', onLine, workers = 0, steer = 'none' } = {}) {
+async function startEcho (wire, side, { offload = 'auto', mtu = 1420, stats = '0', statsFormat = 'text', onLine, workers = 0, steer = 'none' } = {}) {
   const other = side === 'a' ? 'b' : 'a'
   const child = wire.spawn(side, process.execPath, [ECHO, '--tun', 'tun0', '--address', `${TUNNEL[side]}/24`,
     '--listen', '0.0.0.0:5555', '--peer', `${WIRE[other]}:5555`, '--mtu', String(mtu), '--offload', offload, '--stats', stats,
-    ...(workers > 0 ? ['--workers', String(workers), '--steer', steer] : [])])
+    '--stats-format', statsFormat, ...(workers > 0 ? ['--workers', String(workers), '--steer', steer] : [])])
   let buf = ''
   child.stdout.on('data', (d) => {
     buf += d
     let i
     while ((i = buf.indexOf('\n')) >= 0) { const line = buf.slice(0, i); buf = buf.slice(i + 1); if (onLine) onLine(line) }
   })
-  await waitFor(() => child.output.includes('echo-tunnel: tun0') || child.exitCode !== null, 5000)
+  await waitFor(() => child.output.includes('echo-tunnel: tun0') || child.exitCode !== null, 5000 * TIME_SCALE)
   if (child.exitCode !== null) throw new Error(`echo-tunnel in ${side} exited: ${child.output}`)
   return endpoint(child, 'tunio')
 }
@@ -103,7 +106,7 @@ function endpoint (child, kind) {
     pid: child.pid,
     async stop () {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-      const t = setTimeout(() => child.kill('SIGKILL'), 3000)
+      const t = setTimeout(() => child.kill('SIGKILL'), 3000 * TIME_SCALE)
       await child.exited
       clearTimeout(t)
       if (kind !== 'tunio') return null
@@ -157,7 +160,7 @@ function syscalls (final) {
   return t.read + t.writev + u.recvmmsg + u.sendmsg + u.sendmmsg
 }
 
-module.exports = { ROOT, ECHO, WIRE, TUNNEL, has, createWire, startEcho, startSocat, waitFor, procUsage, syscalls, cleanupAll, parseSnmp, snmp }
+module.exports = { ROOT, ECHO, WIRE, TUNNEL, TIME_SCALE, has, createWire, startEcho, startSocat, waitFor, procUsage, syscalls, cleanupAll, parseSnmp, snmp }
 
 /** Without ping: a TCP connect + echo round trip through the tunnel, from a to b. Returns ms. */
 async function tcpRoundTrip (wire, port = 7007) {
@@ -180,6 +183,7 @@ module.exports.tcpRoundTrip = tcpRoundTrip
  * listens on 0.0.0.0 (so it can start before the tunnel address exists).
  */
 async function tcpTransfer (wire, from, to, bytes, { port = 7100, timeoutMs = 30000, listenAny = false } = {}) {
+  timeoutMs *= TIME_SCALE
   const dst = TUNNEL[to]
   const rx = wire.spawn(to, process.execPath, ['-e', `
     const h = require('crypto').createHash('sha256'); let n = 0

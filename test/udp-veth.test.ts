@@ -8,6 +8,9 @@ import * as path from 'path'
 const dist = path.join(__dirname, '..', 'dist', 'index.js')
 const created: string[] = []
 let counter = 0
+// scripts/sanitize-addon.sh sets TUNIO_SANITIZED=1: the ASan addon is several times slower,
+// so deadlines stretch (volumes and assertions stay the same).
+const TIME_SCALE = process.env.TUNIO_SANITIZED === '1' ? 4 : 1
 
 function ip (...args: string[]): void { execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 }) }
 
@@ -42,13 +45,13 @@ function makePair (): { a: string, b: string } {
 }
 
 /** Runs `code` with node inside `ns`; resolves with the JSON it prints last. */
-function inNs (ns: string, code: string, input: object, onLine?: (line: string) => void): Promise<any> {
+function inNs (ns: string, code: string, input: { timeoutMs?: number, [k: string]: unknown }, onLine?: (line: string) => void): Promise<any> {
   return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', code, JSON.stringify({ dist, ...input })],
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', code, JSON.stringify({ dist, ...input, timeoutMs: (input.timeoutMs ?? 8000) * TIME_SCALE })],
       { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`child in ${ns} timed out: ${err}`)) }, 20_000)
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`child in ${ns} timed out: ${err}`)) }, 20_000 * TIME_SCALE)
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
       const lines = out.split('\n')
@@ -85,7 +88,7 @@ const RECEIVER = COMMON + `
   const rx = await openUdp({ bind: arg.bind, recvBufferSize: 4 << 20 })
   console.log('READY')
   const got = []
-  const timer = setTimeout(() => { console.log(JSON.stringify({ got, stats: rx.stats(), timeout: true })); process.exit(0) }, arg.timeoutMs || 8000)
+  const timer = setTimeout(() => { console.log(JSON.stringify({ got, stats: rx.stats(), timeout: true })); process.exit(0) }, arg.timeoutMs)
   while (got.length < arg.count) {
     const batch = await rx.read()
     for (const l of batch) { got.push({ d: digest(l.buffer), remote: l.remote }); l.release() }
