@@ -5,7 +5,8 @@
 // UDP (iperf3 -u b -> a) load for --seconds. Samples each tunnel process's RSS, open fds and
 // pool use every second, then checks what issue 6 asks of a soak:
 //   - RSS: the highest RSS after warm-up is at most 5% above the highest during warm-up
-//     (the first --warmup fraction of the run, at least 10 s): no growth under steady load;
+//     (the first --warmup fraction of the run, at least 20 s: V8's heap and the pool's
+//     reserved chunks grow to their working size in that time): no growth under steady load;
 //   - pool: in-use bytes back to 0 once the traffic has stopped;
 //   - checksums: no InCsumErrors (Ip, Icmp, Tcp, Udp) in either namespace;
 //   - fds: the count after the traffic equals the count at the end of warm-up;
@@ -83,8 +84,11 @@ async function main () {
     const samples = []
     const t0 = Date.now()
     const sample = (phase) => {
-      const poolOf = (t) => t.last ? t.last.udp.pool.inUseBytes : NaN
-      samples.push({ t: (Date.now() - t0) / 1000, phase, rssA: rssKiB(a.pid), rssB: rssKiB(b.pid), fdA: fdCount(a.pid), fdB: fdCount(b.pid), poolA: poolOf(ta), poolB: poolOf(tb) })
+      const poolOf = (t, k) => t.last ? t.last.udp.pool[k] : NaN
+      samples.push({
+        t: (Date.now() - t0) / 1000, phase, rssA: rssKiB(a.pid), rssB: rssKiB(b.pid), fdA: fdCount(a.pid), fdB: fdCount(b.pid),
+        poolA: poolOf(ta, 'inUseBytes'), poolB: poolOf(tb, 'inUseBytes'), rsvA: poolOf(ta, 'reservedBytes'), rsvB: poolOf(tb, 'reservedBytes')
+      })
     }
     let running = true
     const loads = Promise.all([tcp.exited, udp.exited]).then((r) => { running = false; return r })
@@ -118,16 +122,17 @@ async function main () {
     // ---- report --------------------------------------------------------------------------
     const mib = (k) => (k / 1024).toFixed(1)
     const load = samples.filter((s) => s.phase === 'load')
-    const warmEnd = Math.max(10, opts.seconds * opts.warmup)
+    const warmEnd = Math.max(20, opts.seconds * opts.warmup)
     const warm = load.filter((s) => s.t <= warmEnd)
     const after = load.filter((s) => s.t > warmEnd)
     const idle = samples[samples.length - 1]
     const step = Math.max(1, Math.ceil(samples.length / 24))
-    console.log('\n   t(s)  phase  RSS a MiB  RSS b MiB  fds a  fds b  pool a KiB  pool b KiB')
+    console.log('\n   t(s)  phase  RSS a MiB  RSS b MiB  fds a  fds b  pool in use a/b KiB  pool reserved a/b MiB')
     samples.forEach((s, i) => {
       if (i % step !== 0 && i !== samples.length - 1 && i !== warm.length - 1) return
       console.log(`${s.t.toFixed(0).padStart(7)}  ${s.phase.padEnd(5)}  ${mib(s.rssA).padStart(9)}  ${mib(s.rssB).padStart(9)}  ` +
-        `${String(s.fdA).padStart(5)}  ${String(s.fdB).padStart(5)}  ${(s.poolA / 1024).toFixed(0).padStart(10)}  ${(s.poolB / 1024).toFixed(0).padStart(10)}`)
+        `${String(s.fdA).padStart(5)}  ${String(s.fdB).padStart(5)}  ${`${(s.poolA / 1024).toFixed(0)}/${(s.poolB / 1024).toFixed(0)}`.padStart(19)}  ` +
+        `${`${mib(s.rsvA / 1024)}/${mib(s.rsvB / 1024)}`.padStart(21)}`)
     })
     const summary = {}
     for (const side of ['A', 'B']) {
