@@ -5,13 +5,13 @@
  * How the Buffer over the slot is made, and how a lease that is garbage-collected unreleased
  * is noticed, depends on the runtime (the pool picks one `LeaseMode`, see docs/ownership.md):
  *
- * - 'transfer' (ArrayBuffer.prototype.transfer exists: Node >= 21): every slot has one
- *   long-lived external "home" ArrayBuffer, created once. A lease moves the memory out of the
- *   home into a new ArrayBuffer with transfer(), and release() moves it back, which detaches
- *   the lease's ArrayBuffer and every view of it. Creating an external ArrayBuffer costs about
- *   a microsecond in Node; a transfer costs a small fraction of that. The home's finalizer
- *   runs only once no ArrayBuffer holds the memory: if that happens while the lease is out,
- *   the lease leaked.
+ * - 'transfer' (ArrayBuffer.prototype.transfer exists: Node >= 21): the memory of each slot
+ *   is wrapped once in an external ArrayBuffer. A lease takes that ArrayBuffer; release()
+ *   moves the memory to a fresh one with transfer(), which detaches the lease's ArrayBuffer
+ *   and every view of it, and keeps the fresh one (unseen by anyone) as the slot's "home" for
+ *   the next lease. Creating an external ArrayBuffer costs about a microsecond in Node; a
+ *   transfer a fraction of that. The wrapper's finalizer runs only once no ArrayBuffer holds
+ *   the memory: if that happens while the lease is out, the lease leaked.
  * - 'external' (Node 20): one external Buffer per lease, whose finalizer notices the leak.
  *   Leases from leaseFrom() make their Buffer only if `buffer` is read; until then the Lease
  *   object itself is watched with a FinalizationRegistry.
@@ -94,16 +94,14 @@ export function leaseCopyOf (host: LeaseHost, source: Uint8Array): PoolLease {
   return watched(new PoolLease(host, host.native.leaseFrom(source, false), source.length, host.mode, undefined, undefined))
 }
 
+// The lease takes the home ArrayBuffer itself: it was made by the previous release()'s
+// transfer() (or just now) and nobody else has ever seen it, so one transfer per lease,
+// at release, is enough.
 function moveOutOfHome (host: LeaseHost, index: number): ArrayBuffer | undefined {
-  let home = host.homes[index]
-  if (home === undefined) {
-    const created = host.native.home(index)
-    if (created === null) return undefined
-    home = created
-  } else {
-    host.homes[index] = undefined
-  }
-  return (home as TransferableArrayBuffer).transfer()
+  const home = host.homes[index]
+  if (home === undefined) return host.native.home(index) ?? undefined
+  host.homes[index] = undefined
+  return home
 }
 
 function watched (lease: PoolLease): PoolLease {
