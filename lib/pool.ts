@@ -28,9 +28,10 @@ export interface PoolStats {
   /** False when the runtime forbids external buffers and lease buffers are copies. */
   externalBuffers: boolean
   /**
-   * How `pool.lease()` makes its Buffer: 'transfer' (a home ArrayBuffer per slot moved out
-   * and back with ArrayBuffer.prototype.transfer, Node >= 21), 'external' (an external Buffer
-   * per lease, Node 20) or 'copy' (no external buffers). See docs/ownership.md.
+   * How `pool.lease()` makes its Buffer: 'transfer' (each slot's memory wrapped once in an
+   * ArrayBuffer; release() moves it to a fresh one with ArrayBuffer.prototype.transfer,
+   * Node >= 21), 'external' (an external Buffer per lease, Node 20) or 'copy' (no external
+   * buffers). See docs/ownership.md.
    */
   leaseMode: LeaseMode
 }
