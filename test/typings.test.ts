@@ -62,6 +62,20 @@ const variants: Array<{ name: string, type: 'module' | 'commonjs', options: obje
   }
 ]
 
+t.test('the tarball holds what users need and nothing of the development tree', async (t) => {
+  const files = packedFiles()
+  const present = (re: RegExp): boolean => files.some((f) => re.test(f))
+  for (const required of ['package.json', 'README.md', 'binding.gyp', 'CMakeLists.txt', 'scripts/sources.js',
+    'dist/index.js', 'dist/index.mjs', 'types/index.d.ts']) {
+    t.ok(files.includes(required), `has ${required}`)
+  }
+  t.ok(present(/^src-native\/core\/.*\.cc$/) && present(/^src-native\/addon\/.*\.cc$/), 'has the native sources (build from source)')
+  t.ok(present(/^src-native\/.*\.h$/), 'has the native headers')
+  const stray = files.filter((f) => /^(test|test-native|fuzz|bench|examples|lib|build[^/]*|node_modules|\.ci)\//.test(f) ||
+    /^dist\/(examples|lib)\//.test(f) || f.endsWith('.map') || f.endsWith('.ts') && !f.endsWith('.d.ts'))
+  t.same(stray, [], 'no tests, build trees, source maps or TypeScript sources')
+})
+
 t.test('published declarations type-check in consumer projects', async (t) => {
   const files = packedFiles()
   t.ok(files.includes('types/index.d.ts'), 'types/index.d.ts is published')
