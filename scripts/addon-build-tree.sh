@@ -4,9 +4,10 @@
 #
 #   addon_build_tree DIR   copies what binding.gyp needs into DIR: binding.gyp, package.json,
 #                          src-native/, scripts/sources.js and a node-addon-api symlink
-#   node_gyp_dir_args      prints --nodedir=... when npm has one configured (node-gyp run
-#                          directly does not read .npmrc; without it node-gyp would download
-#                          headers)
+#   node_gyp_dir_args      prints --nodedir=... : npm's configured nodedir, else /usr when the
+#                          distribution's node headers are installed (/usr/include/node), else
+#                          nothing (node-gyp run directly does not read .npmrc; without a
+#                          nodedir it would download headers)
 # Both expect $root (the repository) to be set.
 
 addon_build_tree() {
@@ -20,5 +21,8 @@ addon_build_tree() {
 
 node_gyp_dir_args() {
   local nodedir=${npm_config_nodedir:-$(npm config get nodedir 2>/dev/null || true)}
-  case "$nodedir" in ''|undefined|null) ;; *) echo "--nodedir=$nodedir" ;; esac
+  case "$nodedir" in
+    ''|undefined|null) if [ -f /usr/include/node/node_api.h ]; then echo "--nodedir=/usr"; fi ;;
+    *) echo "--nodedir=$nodedir" ;;
+  esac
 }

@@ -34,8 +34,10 @@ tarball=$(ls "$work"/tunio-*.tgz)
 echo "   $(basename "$tarball"): $(stat -c %s "$tarball") bytes"
 
 # Same header directory for node-gyp as the rest of the build (no header download).
-nodedir=$(npm config get nodedir 2>/dev/null || true)
-case "$nodedir" in ''|undefined|null) nodedir="" ;; esac
+# shellcheck source=scripts/addon-build-tree.sh
+. "$root/scripts/addon-build-tree.sh"
+nodedir_arg=$(node_gyp_dir_args)
+nodedir=${nodedir_arg#--nodedir=}
 
 # A PATH with nothing but node, npm and a POSIX shell (npm runs install scripts through sh).
 bare=$work/bare-bin

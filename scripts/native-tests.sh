@@ -14,12 +14,19 @@ core=$(node scripts/sources.js core)
 tests=$(ls test-native/*.cc)
 flags=(-std=c++17 -g -Wall -Wextra -Werror -Isrc-native/core -I/usr/include/doctest)
 runner=()
+runner_args=()
 if [ "${ARCH:-}" = arm64 ]; then
   cxx=aarch64-linux-gnu-g++
   bin=$out/unit_tests_arm64
   flags+=(-O1)
   # -L: the aarch64 loader and libraries of Debian's cross toolchain packages.
   runner=(qemu-aarch64 -L /usr/aarch64-linux-gnu)
+  # qemu-user 7.2 answers recvmsg() without a data buffer (msg_iovlen 0, as the IP_RECVERR
+  # error-queue reader calls it) with 0 and no control messages instead of performing it, so
+  # the error-queue tests cannot run there (native x64 runs them; see docs/testing.md).
+  skip="udp socket: ICMP port unreachable*,udp socket: a local EMSGSIZE*,udp socket: unconnected*"
+  echo "native-tests (arm64 under qemu): skipping test cases matching: $skip"
+  runner_args=(-tce="$skip")
 elif [ "${SANITIZE:-0}" = 1 ]; then
   cxx=${CXX_SAN:-clang++-14}
   bin=$out/unit_tests_san
@@ -31,4 +38,4 @@ else
 fi
 # shellcheck disable=SC2086
 "$cxx" "${flags[@]}" $core $tests -o "$bin"
-"${runner[@]}" "$bin" "$@"
+"${runner[@]}" "$bin" "${runner_args[@]}" "$@"

@@ -25,7 +25,7 @@ printf '*\n' >"$scratch/.gitignore"
 
 nodedir_arg=$(node_gyp_dir_args)
 if [ -z "$nodedir_arg" ]; then
-  echo "prebuild: npm has no nodedir configured; node-gyp would download headers. Set nodedir (e.g. /usr)." >&2
+  echo "prebuild: no node headers (npm nodedir or /usr/include/node); node-gyp would download them. Install them or set nodedir." >&2
   exit 1
 fi
 export npm_config_nodedir=${nodedir_arg#--nodedir=}
