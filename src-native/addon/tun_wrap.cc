@@ -102,15 +102,8 @@ Napi::Function TunWrap::Define(Napi::Env env) {
 // new NativeTun(options, pool, onReadable(queue)): options are validated by lib/tun.ts.
 TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(info), env_(info.Env()) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsObject() || !info[2].IsFunction()) {
-    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "NativeTun(options, pool, onReadable)");
-    return;
-  }
-  PoolWrap* pool = PoolWrap::FromValue(info[1]);
-  if (!pool) {
-    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "pool must be a tunio Pool");
-    return;
-  }
+  PoolWrap* pool = OpenHandle::CheckCtorArgs(info, "NativeTun(options, pool, onReadable)");
+  if (!pool) return;
   pool_ = pool->pool();
   Napi::Object o = info[0].As<Napi::Object>();
 
@@ -199,10 +192,7 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(inf
     queue.watcher = std::make_unique<FdWatcher>(loop, dev_.queue_fd(q),
                                                 [this, q](int events, int status) { OnReady(q, events, status); });
   }
-  on_readable_ = Napi::Persistent(info[2].As<Napi::Function>());
-  napi_async_init(env, Value(), Napi::String::New(env, "tunio.Tun"), &async_context_);
-  napi_add_env_cleanup_hook(env, CleanupHook, this);
-  self_ref_ = Napi::Persistent(Value());  // strong while open: poll callbacks need `this`
+  handle_.Open(env, Value(), info[2].As<Napi::Function>(), "tunio.Tun", CleanupHook, this);
 }
 
 TunWrap::~TunWrap() {
@@ -221,10 +211,7 @@ void TunWrap::CloseAll() {
     q.pending.clear();
   }
   dev_.close();
-  if (async_context_) {
-    napi_async_destroy(env_, async_context_);
-    async_context_ = nullptr;
-  }
+  handle_.Shutdown();
 }
 
 bool TunWrap::QueueArg(const Napi::CallbackInfo& info, size_t index, int* q) {
@@ -283,9 +270,7 @@ void TunWrap::OnReady(int q, int events, int status) {
     queue.want_read = false;
     queue.watcher->want_readable(false);
     Napi::HandleScope scope(env_);
-    napi_value argv[1] = {Napi::Number::New(env_, q)};
-    napi_value result;
-    napi_make_callback(env_, async_context_, Value(), on_readable_.Value(), 1, argv, &result);
+    handle_.Call({Napi::Number::New(env_, q)});
   }
 }
 
@@ -437,8 +422,7 @@ Napi::Value TunWrap::SetQueueAttached(const Napi::CallbackInfo& info) {
 Napi::Value TunWrap::Close(const Napi::CallbackInfo& info) {
   if (!closed_) {
     CloseAll();
-    napi_remove_env_cleanup_hook(env_, CleanupHook, this);
-    self_ref_.Reset();
+    handle_.Release();
   }
   return info.Env().Undefined();
 }

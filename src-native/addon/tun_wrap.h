@@ -9,6 +9,7 @@
 
 #include "buffer_pool.h"
 #include "fd_watcher.h"
+#include "open_handle.h"
 #include "tun_device.h"
 #include "tun_io.h"
 
@@ -50,9 +51,7 @@ class TunWrap : public Napi::ObjectWrap<TunWrap> {
   TunDevice dev_;
   std::shared_ptr<BufferPool> pool_;
   std::vector<Queue> queues_;
-  Napi::FunctionReference on_readable_;
-  Napi::ObjectReference self_ref_;  // keeps the JS object alive while the device is open
-  napi_async_context async_context_ = nullptr;
+  OpenHandle handle_;  // JS callback, async context, self reference (alive while open), cleanup hook
   size_t write_queue_limit_ = 4096;
   bool closed_ = false;
   bool gso_max_size_set_ = false;

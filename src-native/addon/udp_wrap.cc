@@ -3,6 +3,7 @@
 #include "addon_data.h"
 #include "batch_wrap.h"
 #include "endpoint_js.h"
+#include "open_handle.h"
 #include "errors.h"
 #include "packet_input.h"
 #include "pool_wrap.h"
@@ -57,15 +58,8 @@ Napi::Function UdpWrap::Define(Napi::Env env) {
 // new NativeUdp(options, pool, onReadable): options validated by lib/udp.ts.
 UdpWrap::UdpWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpWrap>(info), env_(info.Env()) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsObject() || !info[2].IsFunction()) {
-    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "NativeUdp(options, pool, onReadable)");
-    return;
-  }
-  PoolWrap* pool = PoolWrap::FromValue(info[1]);
-  if (!pool) {
-    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "pool must be a tunio Pool");
-    return;
-  }
+  PoolWrap* pool = OpenHandle::CheckCtorArgs(info, "NativeUdp(options, pool, onReadable)");
+  if (!pool) return;
   pool_ = pool->pool();
   Napi::Object o = info[0].As<Napi::Object>();
   UdpOptions opts;
@@ -100,10 +94,7 @@ UdpWrap::UdpWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpWrap>(inf
   retry_timer_ = new uv_timer_t;
   uv_timer_init(loop, retry_timer_);
   retry_timer_->data = this;
-  on_readable_ = Napi::Persistent(info[2].As<Napi::Function>());
-  napi_async_init(env, Value(), Napi::String::New(env, "tunio.Udp"), &async_context_);
-  napi_add_env_cleanup_hook(env, CleanupHook, this);
-  self_ref_ = Napi::Persistent(Value());
+  handle_.Open(env, Value(), info[2].As<Napi::Function>(), "tunio.Udp", CleanupHook, this);
 }
 
 UdpWrap::~UdpWrap() { CloseAll(); }
@@ -121,10 +112,7 @@ void UdpWrap::CloseAll() {
   }
   pending_.clear();
   socket_.reset();
-  if (async_context_) {
-    napi_async_destroy(env_, async_context_);
-    async_context_ = nullptr;
-  }
+  handle_.Shutdown();
 }
 
 bool UdpWrap::CheckOpen(Napi::Env env) {
@@ -174,9 +162,7 @@ void UdpWrap::OnReady(int events, int status) {
   if (readable || errors) {
     // onReadable(hasErrors): JS emits 'peerError' for what was recorded, then wakes readers.
     Napi::HandleScope scope(env_);
-    napi_value argv[1] = {Napi::Boolean::New(env_, errors)};
-    napi_value result;
-    napi_make_callback(env_, async_context_, Value(), on_readable_.Value(), 1, argv, &result);
+    handle_.Call({Napi::Boolean::New(env_, errors)});
   }
 }
 
@@ -341,8 +327,7 @@ Napi::Value UdpWrap::ForceGsoEio(const Napi::CallbackInfo& info) {
 Napi::Value UdpWrap::Close(const Napi::CallbackInfo& info) {
   if (!closed_) {
     CloseAll();
-    napi_remove_env_cleanup_hook(env_, CleanupHook, this);
-    self_ref_.Reset();
+    handle_.Release();
   }
   return info.Env().Undefined();
 }

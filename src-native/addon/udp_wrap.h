@@ -9,6 +9,7 @@
 
 #include "buffer_pool.h"
 #include "fd_watcher.h"
+#include "open_handle.h"
 #include "udp_socket.h"
 
 namespace tunio {
@@ -48,9 +49,7 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
   uint64_t poll_errors_ = 0;  // POLLERR wake-ups (error queue drained)
   RecvStats recv_stats_;
   SendStats send_stats_;
-  Napi::FunctionReference on_readable_;
-  Napi::ObjectReference self_ref_;
-  napi_async_context async_context_ = nullptr;
+  OpenHandle handle_;  // JS callback, async context, self reference, env cleanup hook
   bool closed_ = false;
 };
 

@@ -1,0 +1,42 @@
+// The JavaScript side of an fd-owning wrap (TunWrap, UdpWrap) while it is open: the callback
+// it calls from poll events (inside an async context, so async_hooks see them), a strong
+// reference to its JS object (libuv callbacks hold `this`, so the object must not be collected
+// while the fd is watched), and an env cleanup hook that closes the fd when the environment (a
+// worker) goes away before close() was called. One place for this bookkeeping, so the two
+// wraps cannot drift apart in how they open, call back and close.
+#pragma once
+
+#include <napi.h>
+
+#include <initializer_list>
+
+#include "pool_wrap.h"
+
+namespace tunio {
+
+class OpenHandle {
+ public:
+  // Checks the constructor arguments every wrap takes: (options object, pool, callback).
+  // Returns the pool, or null with a TypeError pending; `signature` names the constructor.
+  static PoolWrap* CheckCtorArgs(const Napi::CallbackInfo& info, const char* signature);
+
+  // Once the wrap is built: keeps `self` alive, registers `close_all(arg)` as env cleanup.
+  void Open(Napi::Env env, Napi::Object self, Napi::Function callback, const char* resource_name,
+            void (*close_all)(void*), void* arg);
+  // Calls the JS callback (from a libuv callback, with its own handle scope).
+  void Call(std::initializer_list<napi_value> args);
+  // From the wrap's close-everything path (idempotent): no more callbacks after this.
+  void Shutdown();
+  // From JS close(), after Shutdown: the cleanup hook and the self reference go.
+  void Release();
+
+ private:
+  napi_env env_ = nullptr;
+  Napi::FunctionReference callback_;
+  Napi::ObjectReference self_;
+  napi_async_context async_ = nullptr;
+  void (*close_all_)(void*) = nullptr;
+  void* arg_ = nullptr;
+};
+
+}  // namespace tunio
