@@ -26,23 +26,31 @@ export interface NativePoolStats {
   leaseFailures: number, leaked: number, acquired: number, externalBuffers: boolean
 }
 
+/** Opaque handle of a pool's native lease table (src-native/addon/lease_js.h). */
+export interface LeaseHandle { readonly __leaseHandle: never }
+
+/** Single-lease functions; each takes the pool's LeaseHandle first. */
+export interface NativeLeaseFunctions {
+  leaseAcquire (h: LeaseHandle, size: number, viaHome: boolean): number
+  leaseAcquireView (h: LeaseHandle, size: number): Buffer | null
+  leaseFrom (h: LeaseHandle, source: Uint8Array, viaHome: boolean): number
+  leaseHome (h: LeaseHandle, index: number): ArrayBuffer | null
+  leaseView (h: LeaseHandle, index: number, length: number): Buffer | null
+  leaseCopyOut (h: LeaseHandle, index: number, length: number): Buffer
+  leaseSet (h: LeaseHandle, index: number, offset: number, source: Uint8Array): void
+  leaseRelease (h: LeaseHandle, index: number, view?: Buffer): boolean
+  leaseAbandon (h: LeaseHandle, index: number): void
+  leaseReleaseLeaked (h: LeaseHandle, index: number, generation: number): boolean
+  leaseSurrender (h: LeaseHandle, index: number, length: number, view: Buffer | undefined, isCopy: boolean): NativeBatch
+}
+
 export interface NativePool {
-  acquire (size: number, viaHome: boolean): number
-  acquireView (size: number): Buffer | null
-  leaseFrom (source: Uint8Array, viaHome: boolean): number
-  home (index: number): ArrayBuffer | null
-  view (index: number, length: number): Buffer | null
-  copyOut (index: number, length: number): Buffer
-  set (index: number, offset: number, source: Uint8Array): void
-  release (index: number, view?: Buffer): boolean
-  abandon (index: number): void
-  releaseLeaked (index: number, generation: number): boolean
-  surrender (index: number, length: number, view: Buffer | undefined, isCopy: boolean): NativeBatch
+  leaseHandle (): LeaseHandle
   leaseBatch (count: number, size: number): NativeBatch
   stats (): NativePoolStats
 }
 
-export interface NativeBinding {
+export interface NativeBinding extends NativeLeaseFunctions {
   NativePool: new (capBytes: number, scratch: Uint32Array) => NativePool
   NativeBatch: new () => NativeBatch
   setExternalBuffers (allowed: boolean): void

@@ -21,13 +21,15 @@
 import { leaseReleased, tunioError } from './errors'
 import { Lease, checkSetArgs, checkTruncate } from './lease'
 import { leakTracker } from './leak-debug'
-import type { NativeBatch, NativeMeta, NativePool } from './native'
+import type { LeaseHandle, NativeBatch, NativeLeaseFunctions, NativeMeta } from './native'
 
 export type LeaseMode = 'transfer' | 'external' | 'copy'
 
 /** The pool state single leases share (one per Pool). */
 export interface LeaseHost {
-  readonly native: NativePool
+  /** The addon's lease functions and this pool's table (see src-native/addon/lease_js.h). */
+  readonly fns: NativeLeaseFunctions
+  readonly handle: LeaseHandle
   mode: LeaseMode
   /** transfer mode: each slot's home ArrayBuffer while the slot is not leased, by slot number. */
   readonly homes: Array<ArrayBuffer | undefined>
@@ -47,15 +49,16 @@ export const transferAvailable = typeof (ArrayBuffer.prototype as Partial<Transf
 
 const NO_META: NativeMeta = Object.freeze({ ecn: 0 })
 
-export function createLeaseHost (native: NativePool, scratch: Uint32Array, externalBuffers: boolean): LeaseHost {
+export function createLeaseHost (fns: NativeLeaseFunctions, handle: LeaseHandle, scratch: Uint32Array, externalBuffers: boolean): LeaseHost {
   // Test hook: TUNIO_NO_TRANSFER=1 takes the Node 20 path on runtimes that have transfer().
   const transfer = transferAvailable && process.env.TUNIO_NO_TRANSFER !== '1'
   return {
-    native,
+    fns,
+    handle,
     mode: !externalBuffers ? 'copy' : transfer ? 'transfer' : 'external',
     homes: [],
     registry: new FinalizationRegistry<number>((held) => {
-      native.releaseLeaked(held % 0x100000000, Math.floor(held / 0x100000000))
+      fns.leaseReleaseLeaked(handle, held % 0x100000000, Math.floor(held / 0x100000000))
     }),
     scratch
   }
@@ -64,26 +67,26 @@ export function createLeaseHost (native: NativePool, scratch: Uint32Array, exter
 /** pool.lease(size): a fresh lease for the caller to fill. */
 export function leaseFresh (host: LeaseHost, size: number): PoolLease {
   if (host.mode === 'transfer') {
-    const index = host.native.acquire(size, true)
+    const index = host.fns.leaseAcquire(host.handle, size, true)
     const memory = moveOutOfHome(host, index)
     if (memory !== undefined) return new PoolLease(host, index, size, 'transfer', memory, undefined)
     host.mode = 'copy' // the runtime refused the external ArrayBuffer
     return watched(new PoolLease(host, index, size, 'copy', undefined, undefined))
   }
   if (host.mode === 'external') {
-    const view = host.native.acquireView(size)
+    const view = host.fns.leaseAcquireView(host.handle, size)
     const index = host.scratch[0]
     if (view !== null) return new PoolLease(host, index, size, 'external', undefined, view)
     host.mode = 'copy'
     return watched(new PoolLease(host, index, size, 'copy', undefined, undefined))
   }
-  return watched(new PoolLease(host, host.native.acquire(size, false), size, 'copy', undefined, undefined))
+  return watched(new PoolLease(host, host.fns.leaseAcquire(host.handle, size, false), size, 'copy', undefined, undefined))
 }
 
 /** pool.leaseFrom(source): a lease holding a copy of `source`, copied natively. */
 export function leaseCopyOf (host: LeaseHost, source: Uint8Array): PoolLease {
   if (host.mode === 'transfer') {
-    const index = host.native.leaseFrom(source, true)
+    const index = host.fns.leaseFrom(host.handle, source, true)
     const memory = moveOutOfHome(host, index)
     if (memory !== undefined) return new PoolLease(host, index, source.length, 'transfer', memory, undefined)
     host.mode = 'copy'
@@ -91,7 +94,7 @@ export function leaseCopyOf (host: LeaseHost, source: Uint8Array): PoolLease {
   }
   // external mode makes the Buffer only if asked for (PoolLease.buffer); until then, and in
   // copy mode, the Lease object is what the registry watches.
-  return watched(new PoolLease(host, host.native.leaseFrom(source, false), source.length, host.mode, undefined, undefined))
+  return watched(new PoolLease(host, host.fns.leaseFrom(host.handle, source, false), source.length, host.mode, undefined, undefined))
 }
 
 // The lease takes the home ArrayBuffer itself: it was made by the previous release()'s
@@ -99,7 +102,7 @@ export function leaseCopyOf (host: LeaseHost, source: Uint8Array): PoolLease {
 // at release, is enough.
 function moveOutOfHome (host: LeaseHost, index: number): ArrayBuffer | undefined {
   const home = host.homes[index]
-  if (home === undefined) return host.native.home(index) ?? undefined
+  if (home === undefined) return host.fns.leaseHome(host.handle, index) ?? undefined
   host.homes[index] = undefined
   return home
 }
@@ -160,17 +163,17 @@ export class PoolLease extends Lease {
       if (this.#mode === 'transfer') {
         buffer = Buffer.from(this.#memory as ArrayBuffer, 0, this.#length)
       } else if (this.#mode === 'external') {
-        const view = this.#host.native.view(this.#index, this.#length)
+        const view = this.#host.fns.leaseView(this.#host.handle, this.#index, this.#length)
         if (view !== null) {
           this.#unwatch() // from now on the view's finalizer notices a leak (the view may outlive us)
           buffer = view
         } else {
           this.#host.mode = 'copy'
           this.#mode = 'copy'
-          buffer = this.#host.native.copyOut(this.#index, this.#length)
+          buffer = this.#host.fns.leaseCopyOut(this.#host.handle, this.#index, this.#length)
         }
       } else {
-        buffer = this.#host.native.copyOut(this.#index, this.#length)
+        buffer = this.#host.fns.leaseCopyOut(this.#host.handle, this.#index, this.#length)
       }
       this.#buffer = buffer
     }
@@ -194,7 +197,7 @@ export class PoolLease extends Lease {
     checkSetArgs(source, offset, this.#length)
     // A copy-mode Buffer is what gets written back, so it must see the bytes too.
     if (this.#mode === 'copy' && this.#buffer !== undefined) this.#buffer.set(source, offset)
-    else this.#host.native.set(this.#index, offset, source)
+    else this.#host.fns.leaseSet(this.#host.handle, this.#index, offset, source)
   }
 
   release (): void {
@@ -208,14 +211,14 @@ export class PoolLease extends Lease {
       if (memory.detached) {
         // Someone moved the memory to an ArrayBuffer of their own: it stays out of the pool
         // until that one is collected.
-        host.native.abandon(this.#index)
+        host.fns.leaseAbandon(host.handle, this.#index)
       } else {
         host.homes[this.#index] = memory.transfer() // detaches every view of the lease
-        host.native.release(this.#index)
+        host.fns.leaseRelease(host.handle, this.#index)
       }
     } else {
       this.#unwatch()
-      host.native.release(this.#index, this.#buffer)
+      host.fns.leaseRelease(host.handle, this.#index, this.#buffer)
     }
     this.#buffer = undefined
   }
@@ -239,6 +242,6 @@ export class PoolLease extends Lease {
     // transfer mode detached the view already (moved home); the others detach it natively
     const buffer = this.#mode === 'transfer' ? undefined : this.#buffer
     this.#buffer = undefined
-    return host.native.surrender(this.#index, this.#length, buffer, this.#mode === 'copy')
+    return host.fns.leaseSurrender(host.handle, this.#index, this.#length, buffer, this.#mode === 'copy')
   }
 }

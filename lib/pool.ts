@@ -54,10 +54,10 @@ export class Pool {
     if (typeof cap !== 'number' || !Number.isInteger(cap) || cap < MIN_CAP || cap > MAX_CAP) {
       throw invalidOption('capBytes', `must be an integer between ${MIN_CAP} and ${MAX_CAP}`)
     }
-    const { NativePool: NativePoolCtor } = binding()
+    const addon = binding()
     const scratch = new Uint32Array(new ArrayBuffer(8))
-    this.native = new NativePoolCtor(cap, scratch)
-    this.#host = createLeaseHost(this.native, scratch, this.native.stats().externalBuffers)
+    this.native = new addon.NativePool(cap, scratch)
+    this.#host = createLeaseHost(addon, this.native.leaseHandle(), scratch, this.native.stats().externalBuffers)
   }
 
   /**

@@ -55,6 +55,7 @@ for (const { mode, args, env } of modes) {
     t.same(r.received, [[80, 0x43, 0x43], [120, 0x42, 0x42], [200, 0x41, 0x41]], 'what was written is what arrived')
     t.equal(r.inUseAfterSend, 0)
     t.equal(r.debugReport, true, 'debug mode reports where the leaked lease was taken')
+    t.same(r.workers, [`${mode}:25`, `${mode}:25`], 'workers each lease from their own pool and are terminated holding leases')
     if (mode === 'transfer') {
       t.same(r.movedAway, [1, false, true], 'memory transferred away by the user stays out of the pool')
       t.same(r.movedAwayCollected, [0, 0], 'until collected (not a leak)')

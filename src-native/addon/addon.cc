@@ -4,6 +4,7 @@
 
 #include "addon_data.h"
 #include "batch_wrap.h"
+#include "lease_js.h"
 #include "pool_wrap.h"
 #include "tun_wrap.h"
 #include "udp_wrap.h"
@@ -40,6 +41,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->udp_ctor = Napi::Persistent(udp);
   exports.Set("NativeUdp", udp);
 
+  DefineLeaseFunctions(env, exports);
   exports.Set("setExternalBuffers", Napi::Function::New(env, SetExternalBuffers));
   return exports;
 }

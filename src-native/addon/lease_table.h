@@ -68,6 +68,11 @@ class LeaseTable : public std::enable_shared_from_this<LeaseTable> {
 
   const std::shared_ptr<BufferPool>& pool() const { return pool_; }
 
+  // Where acquires write [lease number, generation] for lib/pool-lease.ts to read: the
+  // Uint32Array the JS Pool passed in while its NativePool lives, else a private array.
+  uint32_t* scratch() { return scratch_ ? scratch_ : own_scratch_; }
+  void set_scratch(uint32_t* scratch) { scratch_ = scratch; }
+
  private:
   struct Entry {
     SlotRef slot;                       // set while leased
@@ -82,6 +87,8 @@ class LeaseTable : public std::enable_shared_from_this<LeaseTable> {
   std::shared_ptr<BufferPool> pool_;
   std::vector<Entry> entries_;           // by Slot::index, grown with the pool
   std::vector<const LeaseToken*> homes_;  // transfer mode: current home token per slot
+  uint32_t* scratch_ = nullptr;
+  uint32_t own_scratch_[2] = {0, 0};
 };
 
 }  // namespace tunio

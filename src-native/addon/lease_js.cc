@@ -1,0 +1,306 @@
+#include "lease_js.h"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "addon_data.h"
+#include "batch_wrap.h"
+#include "errors.h"
+
+namespace tunio {
+
+namespace {
+
+struct Handle {
+  std::shared_ptr<LeaseTable> table;
+};
+
+// The table named by info[0]; throws and returns nullptr for anything else. Only our own
+// Externals reach JavaScript from this addon, and only lib/pool-lease.ts passes them back.
+LeaseTable* TableOf(const Napi::CallbackInfo& info) {
+  void* data = nullptr;
+  if (info.Length() < 1 || napi_get_value_external(info.Env(), info[0], &data) != napi_ok || data == nullptr) {
+    ThrowTypeError(info.Env(), "ERR_TUNIO_INVALID_ARG", "not a lease table handle");
+    return nullptr;
+  }
+  return static_cast<Handle*>(data)->table.get();
+}
+
+// info[arg] as a lease number that is held; throws ERR_TUNIO_LEASE_RELEASED otherwise.
+bool HeldIndex(const Napi::CallbackInfo& info, const LeaseTable& table, size_t arg, uint32_t* index) {
+  if (info.Length() <= arg || !info[arg].IsNumber()) {
+    ThrowTypeError(info.Env(), "ERR_TUNIO_INVALID_ARG", "lease number must be a number");
+    return false;
+  }
+  const int64_t i = info[arg].As<Napi::Number>().Int64Value();
+  if (i < 0 || i > UINT32_MAX || !table.Held(static_cast<uint32_t>(i))) {
+    ThrowError(info.Env(), "ERR_TUNIO_LEASE_RELEASED", "lease was already released or handed to send()/write()");
+    return false;
+  }
+  *index = static_cast<uint32_t>(i);
+  return true;
+}
+
+// Takes a slot of `size` bytes for a single lease and writes [number, generation] to the
+// table's scratch; throws (returns -1) on a bad size or a full pool.
+int64_t AcquireChecked(Napi::Env env, LeaseTable& table, double size, bool via_home) {
+  if (!(size >= 0 && size <= BufferPool::kMaxLeaseSize) || size != static_cast<double>(static_cast<int64_t>(size))) {
+    ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG",
+                    "size must be an integer between 0 and " + std::to_string(BufferPool::kMaxLeaseSize));
+    return -1;
+  }
+  const int64_t index = table.Acquire(static_cast<size_t>(size), via_home);
+  if (index < 0) {
+    ThrowError(env, "ERR_TUNIO_POOL_EXHAUSTED",
+               "buffer pool is full (cap " + std::to_string(table.pool()->cap_bytes()) +
+                   " bytes): release leases or raise poolCapBytes");
+    return -1;
+  }
+  uint32_t* scratch = table.scratch();
+  scratch[0] = static_cast<uint32_t>(index);
+  scratch[1] = table.Generation(static_cast<uint32_t>(index)) & 0xfffff;
+  return index;
+}
+
+double SizeArg(const Napi::CallbackInfo& info, size_t arg) {
+  return info.Length() > arg && info[arg].IsNumber() ? info[arg].As<Napi::Number>().DoubleValue() : -1;
+}
+
+// An external Buffer over `length` bytes of lease `index`, or null when the runtime forbids
+// external buffers (from then on the pool holds leases in copy mode).
+Napi::Value ViewOf(Napi::Env env, LeaseTable& table, uint32_t index, size_t length) {
+  bool refused = false;
+  Napi::Value view = table.CreateView(env, index, length, &refused);
+  if (!view.IsEmpty()) return view;
+  if (refused) {
+    GetAddonData(env)->external_buffers = false;
+    return env.Null();
+  }
+  ThrowError(env, "ERR_TUNIO_NAPI", "napi_create_external_buffer failed");
+  return Napi::Value();
+}
+
+const uint8_t* BytesOf(const Napi::TypedArray& view) {
+  return static_cast<const uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
+}
+
+// leaseAcquire(handle, size, viaHome) -> number (transfer mode with viaHome, copy mode without).
+Napi::Value Acquire(const Napi::CallbackInfo& info) {
+  LeaseTable* table = TableOf(info);
+  if (!table) return Napi::Value();
+  const int64_t index = AcquireChecked(info.Env(), *table, SizeArg(info, 1), info[2].ToBoolean().Value());
+  if (index < 0) return Napi::Value();
+  return Napi::Number::New(info.Env(), static_cast<double>(index));
+}
+
+// leaseAcquireView(handle, size) -> Buffer | null: external mode, one call per lease; the
+// number is in scratch[0]. On null the slot is still leased (held in copy mode).
+Napi::Value AcquireView(const Napi::CallbackInfo& info) {
+  LeaseTable* table = TableOf(info);
+  if (!table) return Napi::Value();
+  const double size = SizeArg(info, 1);
+  const int64_t index = AcquireChecked(info.Env(), *table, size, false);
+  if (index < 0) return Napi::Value();
+  Napi::Value view = ViewOf(info.Env(), *table, static_cast<uint32_t>(index), static_cast<size_t>(size));
+  if (view.IsEmpty()) table->Release(static_cast<uint32_t>(index));
+  return view;
+}
+
+// leaseFrom(handle, source, viaHome) -> number: a lease holding a copy of source, in one call.
+Napi::Value LeaseFrom(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LeaseTable* table = TableOf(info);
+  if (!table) return Napi::Value();
+  if (info.Length() < 2 || !info[1].IsTypedArray()) {
+    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "source must be a Buffer or Uint8Array");
+    return Napi::Value();
+  }
+  auto source = info[1].As<Napi::TypedArray>();
+  const size_t length = source.ByteLength();
+  const int64_t index = AcquireChecked(env, *table, static_cast<double>(length), info[2].ToBoolean().Value());
+  if (index < 0) return Napi::Value();
+  if (length != 0) std::memcpy(table->SlotAt(static_cast<uint32_t>(index))->data, BytesOf(source), length);
+  return Napi::Number::New(env, static_cast<double>(index));
+}
+
+// leaseHome(handle, i) -> ArrayBuffer | null: transfer mode, the slot's memory wrapped once.
+Napi::Value Home(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LeaseTable* table = TableOf(info);
+  uint32_t index;
+  if (!table || !HeldIndex(info, *table, 1, &index)) return Napi::Value();
+  bool refused = false;
+  Napi::Value home = table->CreateHome(env, index, &refused);
+  if (!home.IsEmpty()) return home;
+  if (refused) {
+    GetAddonData(env)->external_buffers = false;
+    return env.Null();
+  }
+  ThrowError(env, "ERR_TUNIO_NAPI", "napi_create_external_arraybuffer failed");
+  return Napi::Value();
+}
+
+// leaseView(handle, i, length) -> Buffer | null: external mode, for a lease made without one.
+Napi::Value View(const Napi::CallbackInfo& info) {
+  LeaseTable* table = TableOf(info);
+  uint32_t index;
+  if (!table || !HeldIndex(info, *table, 1, &index)) return Napi::Value();
+  const double length = SizeArg(info, 2);
+  if (!(length >= 0 && length <= table->SlotAt(index)->capacity)) {
+    ThrowRangeError(info.Env(), "ERR_TUNIO_INVALID_ARG", "length beyond the lease");
+    return Napi::Value();
+  }
+  return ViewOf(info.Env(), *table, index, static_cast<size_t>(length));
+}
+
+// leaseCopyOut(handle, i, length) -> Buffer: copy mode, a copy of the lease's bytes.
+Napi::Value CopyOut(const Napi::CallbackInfo& info) {
+  LeaseTable* table = TableOf(info);
+  uint32_t index;
+  if (!table || !HeldIndex(info, *table, 1, &index)) return Napi::Value();
+  Slot* slot = table->SlotAt(index);
+  const double length = SizeArg(info, 2);
+  const size_t n = length >= 0 && length <= slot->capacity ? static_cast<size_t>(length) : 0;
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), slot->data, n);
+}
+
+// leaseSet(handle, i, offset, source): copies source into the lease at offset (lib/lease.ts
+// checks the bounds against the lease's length; this against the slot).
+Napi::Value Set(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LeaseTable* table = TableOf(info);
+  uint32_t index;
+  if (!table || !HeldIndex(info, *table, 1, &index)) return Napi::Value();
+  if (info.Length() < 4 || !info[2].IsNumber() || !info[3].IsTypedArray()) {
+    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "set(offset, source) needs a number and a Buffer or Uint8Array");
+    return Napi::Value();
+  }
+  const int64_t offset = info[2].As<Napi::Number>().Int64Value();
+  auto source = info[3].As<Napi::TypedArray>();
+  Slot* slot = table->SlotAt(index);
+  if (offset < 0 || static_cast<uint64_t>(offset) + source.ByteLength() > slot->capacity) {
+    ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "source does not fit in the lease at that offset");
+    return Napi::Value();
+  }
+  // memmove: the source may be a view of this very lease
+  if (source.ByteLength() != 0) std::memmove(slot->data + offset, BytesOf(source), source.ByteLength());
+  return env.Undefined();
+}
+
+// Detaches `view`'s ArrayBuffer; false if someone else had detached it already (then its
+// memory may live on in an ArrayBuffer tunio does not know).
+bool DetachOwnView(Napi::Env env, Napi::Value view, bool* was_detached) {
+  napi_value arraybuffer = nullptr;
+  if (napi_get_typedarray_info(env, view, nullptr, nullptr, nullptr, &arraybuffer, nullptr) != napi_ok) return false;
+  bool detached = false;
+  napi_is_detached_arraybuffer(env, arraybuffer, &detached);
+  *was_detached = detached;
+  if (detached) return false;
+  return napi_detach_arraybuffer(env, arraybuffer) == napi_ok;
+}
+
+// leaseRelease(handle, i, view?) -> boolean: detaches `view` (external and copy modes;
+// transfer mode moved the memory home already) and reuses the slot at once. A view detached
+// by someone else keeps the slot out until its memory is collected (false).
+Napi::Value Release(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LeaseTable* table = TableOf(info);
+  uint32_t index;
+  if (!table || !HeldIndex(info, *table, 1, &index)) return Napi::Value();
+  if (info.Length() > 2 && info[2].IsTypedArray()) {
+    bool was_detached = false;
+    DetachOwnView(env, info[2], &was_detached);
+    if (was_detached) {
+      table->Abandon(index);
+      return Napi::Boolean::New(env, false);
+    }
+  }
+  table->Release(index);
+  return Napi::Boolean::New(env, true);
+}
+
+// leaseAbandon(handle, i): transfer mode's release() found the memory moved away by the user.
+Napi::Value Abandon(const Napi::CallbackInfo& info) {
+  LeaseTable* table = TableOf(info);
+  uint32_t index;
+  if (!table || !HeldIndex(info, *table, 1, &index)) return Napi::Value();
+  table->Abandon(index);
+  return info.Env().Undefined();
+}
+
+// leaseReleaseLeaked(handle, i, generation): the FinalizationRegistry saw the Lease collected.
+Napi::Value ReleaseLeaked(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LeaseTable* table = TableOf(info);
+  if (!table) return Napi::Value();
+  if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber()) return Napi::Boolean::New(env, false);
+  return Napi::Boolean::New(env, table->ReleaseLeaked(info[1].As<Napi::Number>().Uint32Value(),
+                                                      info[2].As<Napi::Number>().Uint32Value()));
+}
+
+// leaseSurrender(handle, i, length, view?, isCopy) -> NativeBatch of one packet for
+// send()/write(). A copy-mode Buffer is written back first; the view is detached. A zero-copy
+// view detached by someone else: the slot stays out (abandoned) and this throws.
+Napi::Value Surrender(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LeaseTable* table = TableOf(info);
+  uint32_t index;
+  if (!table || !HeldIndex(info, *table, 1, &index)) return Napi::Value();
+  Slot* slot = table->SlotAt(index);
+  const double wanted = SizeArg(info, 2);
+  const uint32_t length = wanted >= 0 && wanted <= slot->capacity ? static_cast<uint32_t>(wanted) : slot->capacity;
+  if (info.Length() > 3 && info[3].IsTypedArray()) {
+    auto view = info[3].As<Napi::TypedArray>();
+    const bool is_copy = info[4].ToBoolean().Value();
+    if (is_copy) {
+      bool detached = false;
+      napi_is_detached_arraybuffer(env, view.ArrayBuffer(), &detached);
+      const size_t n = detached ? 0 : (view.ByteLength() < length ? view.ByteLength() : length);
+      if (n != 0) std::memcpy(slot->data, BytesOf(view), n);
+    }
+    bool was_detached = false;
+    DetachOwnView(env, view, &was_detached);
+    if (was_detached && !is_copy) {
+      table->Abandon(index);
+      ThrowError(env, "ERR_TUNIO_LEASE_RELEASED", "the lease's ArrayBuffer was detached (transferred away) by someone else");
+      return Napi::Value();
+    }
+  }
+  std::vector<Packet> packets(1);
+  packets[0].slot = table->Take(index);
+  packets[0].length = length;
+  return BatchWrap::Create(env, table->pool(), std::move(packets));
+}
+
+}  // namespace
+
+Napi::Value NewLeaseHandle(Napi::Env env, const std::shared_ptr<LeaseTable>& table) {
+  auto* handle = new Handle{table};
+  napi_value result;
+  // A basic finalizer: it only drops a C++ reference.
+  napi_status status = napi_create_external(
+      env, handle, [](node_api_basic_env, void* data, void*) { delete static_cast<Handle*>(data); }, nullptr, &result);
+  if (status != napi_ok) {
+    delete handle;
+    ThrowError(env, "ERR_TUNIO_NAPI", "napi_create_external failed");
+    return Napi::Value();
+  }
+  return Napi::Value(env, result);
+}
+
+void DefineLeaseFunctions(Napi::Env env, Napi::Object exports) {
+  exports.Set("leaseAcquire", Napi::Function::New<Acquire>(env, "leaseAcquire"));
+  exports.Set("leaseAcquireView", Napi::Function::New<AcquireView>(env, "leaseAcquireView"));
+  exports.Set("leaseFrom", Napi::Function::New<LeaseFrom>(env, "leaseFrom"));
+  exports.Set("leaseHome", Napi::Function::New<Home>(env, "leaseHome"));
+  exports.Set("leaseView", Napi::Function::New<View>(env, "leaseView"));
+  exports.Set("leaseCopyOut", Napi::Function::New<CopyOut>(env, "leaseCopyOut"));
+  exports.Set("leaseSet", Napi::Function::New<Set>(env, "leaseSet"));
+  exports.Set("leaseRelease", Napi::Function::New<Release>(env, "leaseRelease"));
+  exports.Set("leaseAbandon", Napi::Function::New<Abandon>(env, "leaseAbandon"));
+  exports.Set("leaseReleaseLeaked", Napi::Function::New<ReleaseLeaked>(env, "leaseReleaseLeaked"));
+  exports.Set("leaseSurrender", Napi::Function::New<Surrender>(env, "leaseSurrender"));
+}
+
+}  // namespace tunio
