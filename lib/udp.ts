@@ -48,6 +48,23 @@ export interface UdpFeatures { gso: boolean, gro: boolean, maxGsoSegments: numbe
 
 export interface PeerErrorCounts { connRefused: number, hostUnreachable: number, netUnreachable: number, messageSize: number, other: number }
 
+/**
+ * A 'congestion' event: the send queue started waiting because the kernel refused more for
+ * now: EAGAIN (socket send buffer full: tunio waits for POLLOUT) or ENOBUFS (a qdisc or device
+ * queue dropped the datagram: tunio retries it after 1 ms). Nothing is lost yet; `queued`
+ * datagrams wait, up to `sendQueueLength`. A 'drain' event follows when the queue is empty.
+ */
+export interface UdpCongestion { reason: 'EAGAIN' | 'ENOBUFS', queued: number }
+
+/**
+ * A 'drop' event: datagrams given to send() that will never go out. `queueFull`: the send
+ * queue already held `sendQueueLength`; `poolExhausted`: a Buffer could not be copied into the
+ * pool; `sendFailed`: the kernel refused them with `errno` (a socket-level error).
+ */
+export interface UdpDrop { reason: 'queueFull' | 'poolExhausted' | 'sendFailed', count: number, errno?: string }
+
+interface NativeSendEvent { type: 'congestion' | 'drain' | 'drop', reason?: string, count: number, errno?: string }
+
 /** A 'peerError' event: the kernel reported that a datagram to `remote` failed. Never fatal. */
 export interface UdpPeerError extends TunioError {
   code: 'ERR_TUNIO_UDP_PEER'
@@ -93,6 +110,7 @@ interface NativeUdp {
   send (items: Array<NativeBatch | Uint8Array>, to?: HostPort): number
   watchReadable (on: boolean): void
   takeErrors (): UdpPeerError[]
+  takeSendEvents (): NativeSendEvent[] | undefined
   stats (): UdpStats
   info (): { local: HostPort & { family: string }, peer?: HostPort, features: UdpFeatures, recvBufferSize: number, sendBufferSize: number }
   forceGsoEioOnce (): void
@@ -133,6 +151,10 @@ function validate (options: UdpOptions): Record<string, unknown> {
  * is read, sent on or polls POLLERR. They never close the socket and no other datagram is lost
  * because of them (a send the kernel refused with an earlier datagram's pending error is sent
  * again); stats count them too. ICMP is unauthenticated: treat these as hints, not verdicts.
+ *
+ * 'congestion' (UdpCongestion) and 'drain' (no argument): the send queue started and stopped
+ * waiting for the kernel (EAGAIN/ENOBUFS). 'drop' (UdpDrop): datagrams that will never be sent
+ * (queue full, pool exhausted, send failed). Each is also counted in stats (waits, drops).
  */
 export class Udp extends EventEmitter implements AsyncIterable<PacketBatch> {
   readonly local: HostPort
@@ -154,11 +176,12 @@ export class Udp extends EventEmitter implements AsyncIterable<PacketBatch> {
     super()
     const o = validate(options)
     this.pool = options.pool ?? getDefaultPool()
-    const { NativeUdp: Ctor } = binding() as unknown as { NativeUdp: new (o: object, p: unknown, cb: (errors: boolean) => void) => NativeUdp }
+    const { NativeUdp: Ctor } = binding() as unknown as { NativeUdp: new (o: object, p: unknown, cb: (errors: boolean, readable: boolean, sendEvents: boolean) => void) => NativeUdp }
     let reader: BatchReader | undefined
-    this.#native = new Ctor(o, this.pool.native, (errors: boolean) => {
+    this.#native = new Ctor(o, this.pool.native, (errors: boolean, readable: boolean, sendEvents: boolean) => {
       if (errors) this.#drainErrors()
-      reader?.onReadable()
+      if (sendEvents) this.#emitSendEvents()
+      if (readable) reader?.onReadable()
     })
     reader = new BatchReader(() => this.#recv(), (on) => this.#native.watchReadable(on))
     this.#reader = reader
@@ -182,6 +205,16 @@ export class Udp extends EventEmitter implements AsyncIterable<PacketBatch> {
     return r
   }
 
+  #emitSendEvents (): void {
+    const events = this.#native.takeSendEvents()
+    if (events === undefined) return
+    for (const e of events) {
+      if (e.type === 'drain') this.emit('drain')
+      else if (e.type === 'congestion') this.emit('congestion', { reason: e.reason, queued: e.count } as UdpCongestion)
+      else this.emit('drop', { reason: e.reason, count: e.count, ...(e.errno !== undefined ? { errno: e.errno } : {}) } as UdpDrop)
+    }
+  }
+
   #drainErrors (): void {
     const errors = this.#native.takeErrors()
     for (const err of errors) this.emit('peerError', err)
@@ -203,6 +236,7 @@ export class Udp extends EventEmitter implements AsyncIterable<PacketBatch> {
     const dest = to === undefined ? undefined : endpointOption('to', to)
     const n = this.#native.send(toNativeItems(datagrams), dest)
     this.#drainErrors()
+    this.#emitSendEvents()
     return n
   }
 

@@ -1,5 +1,7 @@
 #include "udp_wrap.h"
 
+#include <cstring>
+
 #include "addon_data.h"
 #include "batch_wrap.h"
 #include "endpoint_js.h"
@@ -48,6 +50,7 @@ Napi::Function UdpWrap::Define(Napi::Env env) {
                          InstanceMethod<&UdpWrap::Send>("send"),
                          InstanceMethod<&UdpWrap::WatchReadable>("watchReadable"),
                          InstanceMethod<&UdpWrap::TakeErrors>("takeErrors"),
+                         InstanceMethod<&UdpWrap::TakeSendEvents>("takeSendEvents"),
                          InstanceMethod<&UdpWrap::Stats>("stats"),
                          InstanceMethod<&UdpWrap::Info>("info"),
                          InstanceMethod<&UdpWrap::Close>("close"),
@@ -159,16 +162,55 @@ void UdpWrap::OnReady(int events, int status) {
   const bool readable = status < 0 || (events & UV_READABLE);
   if (readable) watcher_->want_readable(false);  // one-shot; the reader re-arms (pull-based)
   const bool errors = socket_->has_errors();
-  if (readable || errors) {
-    // onReadable(hasErrors): JS emits 'peerError' for what was recorded, then wakes readers.
+  const bool send_events = !send_events_.empty();
+  if (readable || errors || send_events) {
+    // onReady(hasErrors, readable, hasSendEvents): JS emits 'peerError' and the send events
+    // that were recorded, then wakes readers if the socket was readable.
     Napi::HandleScope scope(env_);
-    handle_.Call({Napi::Boolean::New(env_, errors)});
+    handle_.Call({Napi::Boolean::New(env_, errors), Napi::Boolean::New(env_, readable),
+                  Napi::Boolean::New(env_, send_events)});
   }
+}
+
+void UdpWrap::OnRetryTimer() {
+  if (closed_) return;
+  Flush();
+  if (!send_events_.empty() || socket_->has_errors()) {
+    Napi::HandleScope scope(env_);
+    handle_.Call({Napi::Boolean::New(env_, socket_->has_errors()), Napi::Boolean::New(env_, false),
+                  Napi::Boolean::New(env_, !send_events_.empty())});
+  }
+}
+
+void UdpWrap::RecordSendEvent(const char* type, const char* reason, uint64_t count, int err) {
+  constexpr size_t kMaxSendEvents = 64;
+  if (!send_events_.empty()) {
+    SendEvent& last = send_events_.back();
+    const bool same = std::strcmp(last.type, type) == 0 &&
+                      (last.reason == reason || (last.reason && reason && std::strcmp(last.reason, reason) == 0));
+    if (same && (send_events_.size() >= kMaxSendEvents || std::strcmp(type, "drop") == 0)) {
+      last.count += count;  // the same drop again (or no room left): one event with the sum
+      last.err = err ? err : last.err;
+      return;
+    }
+  }
+  if (send_events_.size() >= kMaxSendEvents) send_events_.erase(send_events_.begin());
+  send_events_.push_back({type, reason, count, err});
+}
+
+void UdpWrap::EnterCongestion(const char* reason) {
+  if (congested_) return;
+  congested_ = true;
+  RecordSendEvent("congestion", reason, pending_.size());
 }
 
 void UdpWrap::Flush() {
   if (closed_ || pending_.empty()) {
     if (watcher_) watcher_->want_writable(false);
+    if (!closed_ && congested_) {
+      congested_ = false;
+      RecordSendEvent("drain", nullptr, 0);
+    }
     return;
   }
   SendResult r = socket_->send_batch(pending_, nullptr, send_stats_);
@@ -176,15 +218,22 @@ void UdpWrap::Flush() {
     case SendStatus::kOk:
       break;
     case SendStatus::kWouldBlock:
+      EnterCongestion("EAGAIN");
       break;  // POLLOUT below
     case SendStatus::kNoBuffers:
-      uv_timer_start(retry_timer_, [](uv_timer_t* t) { static_cast<UdpWrap*>(t->data)->Flush(); }, 1, 0);
+      EnterCongestion("ENOBUFS");
+      uv_timer_start(retry_timer_, [](uv_timer_t* t) { static_cast<UdpWrap*>(t->data)->OnRetryTimer(); }, 1, 0);
       watcher_->want_writable(false);
       return;
     case SendStatus::kError:
+      RecordSendEvent("drop", "sendFailed", pending_.size(), r.error.err);
       send_errors_ += pending_.size();
       pending_.clear();
       break;
+  }
+  if (pending_.empty() && congested_) {
+    congested_ = false;
+    RecordSendEvent("drain", nullptr, 0);
   }
   watcher_->want_writable(!pending_.empty());
 }
@@ -203,6 +252,7 @@ Napi::Value UdpWrap::Send(const Napi::CallbackInfo& info) {
   const size_t before = pending_.size();
   CollectResult c = CollectPackets(env, info[0], *pool_, pending_);
   drop_pool_exhausted_ += c.pool_drops;
+  if (c.pool_drops > 0) RecordSendEvent("drop", "poolExhausted", c.pool_drops);
   if (has_to) {
     for (size_t i = before; i < pending_.size(); i++) pending_[i].remote = to;
   }
@@ -212,12 +262,32 @@ Napi::Value UdpWrap::Send(const Napi::CallbackInfo& info) {
     if (excess > added) excess = added;
     pending_.resize(pending_.size() - excess);
     drop_queue_full_ += excess;
+    if (excess > 0) RecordSendEvent("drop", "queueFull", excess);
     added -= excess;
   }
   if (!c.ok) return Napi::Value();
   // A send already waiting for POLLOUT keeps order: new datagrams queue behind it.
   if (pending_.size() == added) Flush();
   return Napi::Number::New(env, static_cast<double>(added));
+}
+
+// takeSendEvents() -> undefined (nothing happened: the common case, no allocation) or
+// [{ type, reason?, count, errno? }] in the order they happened.
+Napi::Value UdpWrap::TakeSendEvents(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (send_events_.empty()) return env.Undefined();
+  Napi::Array out = Napi::Array::New(env, send_events_.size());
+  for (size_t i = 0; i < send_events_.size(); i++) {
+    const SendEvent& e = send_events_[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("type", e.type);
+    if (e.reason) o.Set("reason", e.reason);
+    o.Set("count", Napi::Number::New(env, static_cast<double>(e.count)));
+    if (e.err) o.Set("errno", errno_name(e.err));
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  send_events_.clear();
+  return out;
 }
 
 // takeErrors() -> TunioError[]: code ERR_TUNIO_UDP_PEER, errno, syscall, plus `remote` (where

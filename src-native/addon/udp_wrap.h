@@ -25,6 +25,7 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
   Napi::Value Send(const Napi::CallbackInfo& info);
   Napi::Value WatchReadable(const Napi::CallbackInfo& info);
   Napi::Value TakeErrors(const Napi::CallbackInfo& info);
+  Napi::Value TakeSendEvents(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
@@ -32,6 +33,9 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
 
   bool CheckOpen(Napi::Env env);
   void Flush();
+  void OnRetryTimer();
+  void EnterCongestion(const char* reason);
+  void RecordSendEvent(const char* type, const char* reason, uint64_t count, int err = 0);
   void OnReady(int events, int status);
   void CloseAll();
   static void CleanupHook(void* arg);
@@ -47,6 +51,17 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
   uint64_t drop_pool_exhausted_ = 0;
   uint64_t send_errors_ = 0;
   uint64_t poll_errors_ = 0;  // POLLERR wake-ups (error queue drained)
+  // What the send side went through since JS last asked: 'congestion' (the queue started
+  // waiting on EAGAIN/ENOBUFS), 'drain' (it emptied again), 'drop' (datagrams lost, by reason).
+  // lib/udp.ts turns them into events. Bounded: repeats of the last event are merged.
+  struct SendEvent {
+    const char* type;
+    const char* reason;  // nullptr for 'drain'
+    uint64_t count;      // datagrams dropped, or queued when congestion began
+    int err;             // errno of a failed send, else 0
+  };
+  std::vector<SendEvent> send_events_;
+  bool congested_ = false;
   RecvStats recv_stats_;
   SendStats send_stats_;
   OpenHandle handle_;  // JS callback, async context, self reference, env cleanup hook
