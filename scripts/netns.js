@@ -83,7 +83,9 @@ async function startEcho (wire, side, { offload = 'auto', mtu = 1420, stats = '0
     let i
     while ((i = buf.indexOf('\n')) >= 0) { const line = buf.slice(0, i); buf = buf.slice(i + 1); if (onLine) onLine(line) }
   })
-  await waitFor(() => child.output.includes('echo-tunnel: tun0') || child.exitCode !== null, 5000 * TIME_SCALE)
+  // Start-up is node + the addon + a TUN and a socket (plus workers): well under a second on an
+  // idle machine, but CI saw more than 5 s with the machine's two cores fully loaded.
+  await waitFor(() => child.output.includes('echo-tunnel: tun0') || child.exitCode !== null, 20000 * TIME_SCALE)
   if (child.exitCode !== null) throw new Error(`echo-tunnel in ${side} exited: ${child.output}`)
   return endpoint(child, 'tunio')
 }
@@ -93,7 +95,7 @@ async function startSocat (wire, side, { mtu = 1420 } = {}) {
   const other = side === 'a' ? 'b' : 'a'
   const child = wire.spawn(side, 'socat', [`UDP-DATAGRAM:${WIRE[other]}:5555,bind=:5555`,
     `TUN:${TUNNEL[side]}/24,tun-type=tun,iff-no-pi,iff-up,tun-name=tun0`])
-  await waitFor(() => { try { return wire.exec(side, 'ip', ['-o', 'link', 'show', 'tun0']).includes('UP') } catch { return child.exitCode !== null } }, 5000)
+  await waitFor(() => { try { return wire.exec(side, 'ip', ['-o', 'link', 'show', 'tun0']).includes('UP') } catch { return child.exitCode !== null } }, 20000)
   if (child.exitCode !== null) throw new Error(`socat in ${side} exited: ${child.output}`)
   wire.exec(side, 'ip', ['link', 'set', 'tun0', 'mtu', String(mtu)])
   return endpoint(child, 'socat')
