@@ -122,3 +122,25 @@ TEST_CASE("pool: every slot has its own index below slot_count(), stable across 
     BufferPool::unref(s);
   }
 }
+
+TEST_CASE("pool: the reclaim hook runs before the pool would grow or refuse") {
+  BufferPool pool(BufferPool::kMinCapBytes);  // one chunk: 128 small slots
+  std::vector<Slot*> deferred;                // slots an owner holds back until asked
+  pool.set_reclaim([](void* held) {
+    auto* slots = static_cast<std::vector<Slot*>*>(held);
+    for (Slot* s : *slots) BufferPool::unref(s);
+    slots->clear();
+  }, &deferred);
+  for (int i = 0; i < 128; i++) deferred.push_back(pool.acquire(100));
+  const uint64_t reserved = pool.stats().reserved_bytes;
+  CHECK(pool.can_acquire_count(100, 128));  // asks the owner first
+  CHECK(deferred.empty());
+  for (int i = 0; i < 128; i++) deferred.push_back(pool.acquire(100));
+  Slot* one_more = pool.acquire(100);  // the free list is empty: the hook hands them back
+  REQUIRE(one_more != nullptr);
+  CHECK(pool.stats().reserved_bytes == reserved);
+  CHECK(pool.stats().lease_failures == 0);
+  BufferPool::unref(one_more);
+  pool.set_reclaim(nullptr, nullptr);
+  for (Slot* s : deferred) BufferPool::unref(s);
+}

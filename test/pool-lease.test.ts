@@ -45,6 +45,7 @@ for (const { mode, args, env } of modes) {
     t.same(r.leaseFrom, [27, true], 'leaseFrom copies the source')
     t.equal(r.leaseFromBadArg, 'ERR_TUNIO_INVALID_ARG')
     t.equal(r.inUseAfterAll, 0)
+    t.same(r.reclaim, [128, true, 0, 0], 'released slots are there for the next batch without growing the pool')
     t.equal(r.leakHeld, 15)
     t.same(r.leakAfterGc, [0, 15], 'collected leases (with a Buffer, without, leaseFrom) return and are counted')
     // In copy mode the kept Buffer is a copy, so the slot may go back as soon as the Lease is

@@ -45,6 +45,7 @@ bool HeldIndex(const Napi::CallbackInfo& info, const LeaseTable& table, size_t a
 // Takes a slot of `size` bytes for a single lease and writes [number, generation] to the
 // table's scratch; throws (returns -1) on a bad size or a full pool.
 int64_t AcquireChecked(Napi::Env env, LeaseTable& table, double size, bool via_home) {
+  table.DrainReleased();
   if (!(size >= 0 && size <= BufferPool::kMaxLeaseSize) || size != static_cast<double>(static_cast<int64_t>(size))) {
     ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG",
                     "size must be an integer between 0 and " + std::to_string(BufferPool::kMaxLeaseSize));
@@ -58,8 +59,8 @@ int64_t AcquireChecked(Napi::Env env, LeaseTable& table, double size, bool via_h
     return -1;
   }
   uint32_t* scratch = table.scratch();
-  scratch[0] = static_cast<uint32_t>(index);
-  scratch[1] = table.Generation(static_cast<uint32_t>(index)) & 0xfffff;
+  scratch[LeaseTable::kScratchIndex] = static_cast<uint32_t>(index);
+  scratch[LeaseTable::kScratchGeneration] = table.Generation(static_cast<uint32_t>(index)) & 0xfffff;
   return index;
 }
 
@@ -201,13 +202,15 @@ bool DetachOwnView(Napi::Env env, Napi::Value view, bool* was_detached) {
 }
 
 // leaseRelease(handle, i, view?) -> boolean: detaches `view` (external and copy modes;
-// transfer mode moved the memory home already) and reuses the slot at once. A view detached
-// by someone else keeps the slot out until its memory is collected (false).
+// transfer mode moved the memory home already, and calls this only when its release queue is
+// full) and reuses the slot at once. A view detached by someone else keeps the slot out until
+// its memory is collected (false).
 Napi::Value Release(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LeaseTable* table = TableOf(info);
   uint32_t index;
   if (!table || !HeldIndex(info, *table, 1, &index)) return Napi::Value();
+  table->DrainReleased();
   if (info.Length() > 2 && info[2].IsTypedArray()) {
     bool was_detached = false;
     DetachOwnView(env, info[2], &was_detached);

@@ -2,6 +2,24 @@
 
 namespace tunio {
 
+LeaseTable::LeaseTable(std::shared_ptr<BufferPool> pool) : pool_(std::move(pool)) {
+  pool_->set_reclaim([](void* table) { static_cast<LeaseTable*>(table)->DrainReleased(); }, this);
+}
+
+LeaseTable::~LeaseTable() { pool_->set_reclaim(nullptr, nullptr); }
+
+void LeaseTable::DrainReleased() {
+  uint32_t* s = scratch();
+  uint32_t pending = s[kScratchPending];
+  if (pending == 0) return;
+  if (pending > kReleaseQueue) pending = kReleaseQueue;  // JavaScript wrote it: stay in bounds
+  s[kScratchPending] = 0;
+  for (uint32_t i = 0; i < pending; i++) {
+    const uint32_t index = s[kScratchQueue + i];
+    if (Held(index)) Release(index);
+  }
+}
+
 int64_t LeaseTable::Acquire(size_t size, bool via_home) {
   Slot* slot = pool_->acquire(size);
   if (!slot) return -1;

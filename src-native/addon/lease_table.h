@@ -39,7 +39,24 @@ struct LeaseToken {
 
 class LeaseTable : public std::enable_shared_from_this<LeaseTable> {
  public:
-  explicit LeaseTable(std::shared_ptr<BufferPool> pool) : pool_(std::move(pool)) {}
+  explicit LeaseTable(std::shared_ptr<BufferPool> pool);
+  ~LeaseTable();
+  LeaseTable(const LeaseTable&) = delete;
+  LeaseTable& operator=(const LeaseTable&) = delete;
+
+  // The scratch words shared with lib/pool-lease.ts: the last acquire's [number, generation],
+  // then the release queue. In transfer mode release() needs no native work but handing the
+  // slot back, so JavaScript queues the number instead of calling in, and the next call into
+  // the table (or the pool, when it would otherwise grow or refuse) drains the queue: one
+  // call per lease instead of two.
+  static constexpr size_t kScratchIndex = 0;
+  static constexpr size_t kScratchGeneration = 1;
+  static constexpr size_t kScratchPending = 2;
+  static constexpr size_t kScratchQueue = 3;
+  static constexpr size_t kReleaseQueue = 32;
+  static constexpr size_t kScratchWords = kScratchQueue + kReleaseQueue;
+  // Hands back the slots of the queued releases.
+  void DrainReleased();
 
   // A slot of at least `size` bytes, now leased; its index, or -1 when the pool is full.
   // `via_home`: the lease's ArrayBuffer will be the slot's home moved out (transfer mode), so
@@ -68,10 +85,13 @@ class LeaseTable : public std::enable_shared_from_this<LeaseTable> {
 
   const std::shared_ptr<BufferPool>& pool() const { return pool_; }
 
-  // Where acquires write [lease number, generation] for lib/pool-lease.ts to read: the
-  // Uint32Array the JS Pool passed in while its NativePool lives, else a private array.
+  // The scratch words: the Uint32Array the JS Pool passed in while its NativePool lives,
+  // else a private array (set_scratch(nullptr) drains the queue first).
   uint32_t* scratch() { return scratch_ ? scratch_ : own_scratch_; }
-  void set_scratch(uint32_t* scratch) { scratch_ = scratch; }
+  void set_scratch(uint32_t* scratch) {
+    DrainReleased();
+    scratch_ = scratch;
+  }
 
  private:
   struct Entry {
@@ -88,7 +108,7 @@ class LeaseTable : public std::enable_shared_from_this<LeaseTable> {
   std::vector<Entry> entries_;           // by Slot::index, grown with the pool
   std::vector<const LeaseToken*> homes_;  // transfer mode: current home token per slot
   uint32_t* scratch_ = nullptr;
-  uint32_t own_scratch_[2] = {0, 0};
+  uint32_t own_scratch_[kScratchWords] = {};
 };
 
 }  // namespace tunio

@@ -25,8 +25,8 @@ PoolWrap* PoolWrap::FromValue(Napi::Value value) {
 }
 
 // new NativePool(capBytes, scratch): the JS layer validates options; this re-checks types only.
-// `scratch` is a Uint32Array(2) over its own ArrayBuffer (off the V8 heap, so the pointer is
-// stable) that single-lease calls write [lease number, generation] into.
+// `scratch` is a Uint32Array over its own ArrayBuffer (off the V8 heap, so the pointer is
+// stable) shared with lib/pool-lease.ts (LeaseTable::kScratch*).
 PoolWrap::PoolWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PoolWrap>(info) {
   size_t cap = BufferPool::kDefaultCapBytes;
   if (info.Length() > 0 && info[0].IsNumber()) {
@@ -37,12 +37,12 @@ PoolWrap::PoolWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PoolWrap>(
   leases_ = std::make_shared<LeaseTable>(pool_);
   if (info.Length() > 1 && info[1].IsTypedArray() &&
       info[1].As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array &&
-      info[1].As<Napi::Uint32Array>().ElementLength() >= 2) {
+      info[1].As<Napi::Uint32Array>().ElementLength() >= LeaseTable::kScratchWords) {
     auto scratch = info[1].As<Napi::Uint32Array>();
     leases_->set_scratch(scratch.Data());
     scratch_ref_ = Napi::Persistent(scratch);
   } else {
-    ThrowTypeError(info.Env(), "ERR_TUNIO_INVALID_ARG", "NativePool needs a Uint32Array(2) scratch array");
+    ThrowTypeError(info.Env(), "ERR_TUNIO_INVALID_ARG", "NativePool needs its Uint32Array of scratch words (lib/pool-lease.ts)");
   }
 }
 
@@ -94,6 +94,7 @@ Napi::Object PoolStatsToJs(Napi::Env env, const PoolStats& s) {
 }
 
 Napi::Value PoolWrap::Stats(const Napi::CallbackInfo& info) {
+  leases_->DrainReleased();  // queued releases count as released
   Napi::Object o = PoolStatsToJs(info.Env(), pool_->stats());
   o.Set("externalBuffers", Napi::Boolean::New(info.Env(), GetAddonData(info.Env())->external_buffers));
   return o;

@@ -29,8 +29,8 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
 
   std::shared_ptr<BufferPool> pool_;
   std::shared_ptr<LeaseTable> leases_;
-  // Two numbers shared with lib/pool.ts: [lease number, generation] of the last acquire, so
-  // a call can return a Buffer and the number without allocating an object for both.
+  // The scratch words shared with lib/pool-lease.ts (see LeaseTable::kScratch*), kept alive
+  // for as long as the table may write them.
   Napi::Reference<Napi::Uint32Array> scratch_ref_;
 };
 

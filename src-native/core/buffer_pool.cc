@@ -17,9 +17,10 @@ BufferPool::BufferPool(size_t cap_bytes) : cap_(cap_bytes < kMinCapBytes ? kMinC
 
 BufferPool::~BufferPool() = default;
 
-bool BufferPool::can_acquire_count(size_t size, size_t count) const {
+bool BufferPool::can_acquire_count(size_t size, size_t count) {
   if (size > kLargeSlotSize) return false;
   const uint8_t cls = size <= kSmallSlotSize ? 0 : 1;
+  if (free_count_[cls] < count && reclaim_) reclaim_(reclaim_context_);
   if (free_count_[cls] >= count) return true;
   const size_t per_chunk = kChunkBytes / kClassSize[cls];
   const size_t chunks_needed = (count - free_count_[cls] + per_chunk - 1) / per_chunk;
@@ -57,6 +58,7 @@ Slot* BufferPool::acquire(size_t size) {
     return nullptr;
   }
   const uint8_t cls = size <= kSmallSlotSize ? 0 : 1;
+  if (!free_[cls] && reclaim_) reclaim_(reclaim_context_);
   if (!free_[cls] && !grow(cls)) {
     ++stats_.lease_failures;
     return nullptr;

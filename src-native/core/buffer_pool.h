@@ -72,9 +72,15 @@ class BufferPool {
   // Number of slots reserved so far (every Slot::index is below it).
   size_t slot_count() const { return slot_count_; }
   // True when acquire(size) would succeed without exceeding the cap.
-  bool can_acquire(size_t size) const { return can_acquire_count(size, 1); }
+  bool can_acquire(size_t size) { return can_acquire_count(size, 1); }
   // True when `count` acquire(size) calls in a row would all succeed.
-  bool can_acquire_count(size_t size, size_t count) const;
+  bool can_acquire_count(size_t size, size_t count);
+
+  // An owner that hands slots back in batches (the lease table defers single-lease releases
+  // to its next call) registers this; the pool calls it before it would grow or refuse, so
+  // deferred slots are never the reason for either. nullptr unregisters.
+  using Reclaim = void (*)(void* context);
+  void set_reclaim(Reclaim fn, void* context) { reclaim_ = fn; reclaim_context_ = context; }
 
  private:
   void release_slot(Slot* slot);
@@ -89,6 +95,8 @@ class BufferPool {
   size_t free_count_[2] = {0, 0};
   std::vector<Chunk> chunks_;
   size_t slot_count_ = 0;
+  Reclaim reclaim_ = nullptr;
+  void* reclaim_context_ = nullptr;
   PoolStats stats_;
 };
 
