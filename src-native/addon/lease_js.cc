@@ -68,18 +68,24 @@ double SizeArg(const Napi::CallbackInfo& info, size_t arg) {
   return info.Length() > arg && info[arg].IsNumber() ? info[arg].As<Napi::Number>().DoubleValue() : -1;
 }
 
-// An external Buffer over `length` bytes of lease `index`, or null when the runtime forbids
-// external buffers (from then on the pool holds leases in copy mode).
-Napi::Value ViewOf(Napi::Env env, LeaseTable& table, uint32_t index, size_t length) {
-  bool refused = false;
-  Napi::Value view = table.CreateView(env, index, length, &refused);
-  if (!view.IsEmpty()) return view;
+// What an external (Array)Buffer creation hands JavaScript: the value; null when the runtime
+// forbids external buffers (from then on this environment, and the pool, use copies); or an
+// ERR_TUNIO_NAPI exception naming the call that failed.
+Napi::Value MadeOrNull(Napi::Env env, Napi::Value made, bool refused, const char* call) {
+  if (!made.IsEmpty()) return made;
   if (refused) {
     GetAddonData(env)->external_buffers = false;
     return env.Null();
   }
-  ThrowError(env, "ERR_TUNIO_NAPI", "napi_create_external_buffer failed");
+  ThrowError(env, "ERR_TUNIO_NAPI", std::string(call) + " failed");
   return Napi::Value();
+}
+
+// An external Buffer over `length` bytes of lease `index`, or null (see MadeOrNull).
+Napi::Value ViewOf(Napi::Env env, LeaseTable& table, uint32_t index, size_t length) {
+  bool refused = false;
+  Napi::Value view = table.CreateView(env, index, length, &refused);
+  return MadeOrNull(env, view, refused, "napi_create_external_buffer");
 }
 
 const uint8_t* BytesOf(const Napi::TypedArray& view) {
@@ -133,13 +139,7 @@ Napi::Value Home(const Napi::CallbackInfo& info) {
   if (!table || !HeldIndex(info, *table, 1, &index)) return Napi::Value();
   bool refused = false;
   Napi::Value home = table->CreateHome(env, index, &refused);
-  if (!home.IsEmpty()) return home;
-  if (refused) {
-    GetAddonData(env)->external_buffers = false;
-    return env.Null();
-  }
-  ThrowError(env, "ERR_TUNIO_NAPI", "napi_create_external_arraybuffer failed");
-  return Napi::Value();
+  return MadeOrNull(env, home, refused, "napi_create_external_arraybuffer");
 }
 
 // leaseView(handle, i, length) -> Buffer | null: external mode, for a lease made without one.
