@@ -72,7 +72,7 @@ async function main (): Promise<void> {
   const timer = args.statsMs > 0
     ? setInterval(() => {
       const now: Snapshot = { t: process.hrtime.bigint(), tun: tun.stats(), udp: udp.stats() }
-      console.log(args.statsJson ? JSON.stringify({ tun: now.tun, udp: now.udp, peerErrors }) : `${statusLine(last, now)} | peer errors ${sum(peerErrors)}`)
+      console.log(args.statsJson ? JSON.stringify({ tun: now.tun, udp: now.udp, peerErrors, memory: process.memoryUsage() }) : `${statusLine(last, now)} | peer errors ${sum(peerErrors)}`)
       last = now
     }, args.statsMs)
     : undefined

@@ -62,6 +62,7 @@ Napi::Object BatchWrap::Create(Napi::Env env, std::shared_ptr<BufferPool> pool, 
   self->pool_ = std::move(pool);
   self->packets_ = std::move(packets);
   self->views_.assign(self->packets_.size(), nullptr);
+  self->size_ = self->packets_.size();
   self->live_ = self->packets_.size();
   return obj;
 }
@@ -110,6 +111,15 @@ void BatchWrap::TakeAll(std::vector<Packet>& out) {
     out.push_back(std::move(packets_[i]));
     live_--;
   }
+  FreeStorageIfConsumed();
+}
+
+void BatchWrap::FreeStorageIfConsumed() {
+  if (live_ != 0 || packets_.empty()) return;
+  // Every entry was dropped (DropEntry, TakeAll and Extract clear the entry's view first), so
+  // no view record is referenced from here any more.
+  std::vector<Packet>().swap(packets_);
+  std::vector<ViewRecord*>().swap(views_);
 }
 
 bool BatchWrap::CheckIndex(const Napi::CallbackInfo& info, uint32_t* index) {
@@ -118,7 +128,7 @@ bool BatchWrap::CheckIndex(const Napi::CallbackInfo& info, uint32_t* index) {
     return false;
   }
   int64_t i = info[0].As<Napi::Number>().Int64Value();
-  if (i < 0 || static_cast<uint64_t>(i) >= packets_.size()) {
+  if (i < 0 || static_cast<uint64_t>(i) >= size_) {
     ThrowRangeError(info.Env(), "ERR_TUNIO_INVALID_ARG", "index out of range");
     return false;
   }
@@ -127,7 +137,7 @@ bool BatchWrap::CheckIndex(const Napi::CallbackInfo& info, uint32_t* index) {
 }
 
 Napi::Value BatchWrap::Size(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(packets_.size()));
+  return Napi::Number::New(info.Env(), static_cast<double>(size_));
 }
 
 Napi::Value BatchWrap::Live(const Napi::CallbackInfo& info) {
@@ -137,7 +147,7 @@ Napi::Value BatchWrap::Live(const Napi::CallbackInfo& info) {
 Napi::Value BatchWrap::LengthOf(const Napi::CallbackInfo& info) {
   uint32_t i;
   if (!CheckIndex(info, &i)) return Napi::Value();
-  if (!packets_[i].valid()) return Napi::Number::New(info.Env(), -1);
+  if (!Held(i)) return Napi::Number::New(info.Env(), -1);
   return Napi::Number::New(info.Env(), packets_[i].length);
 }
 
@@ -145,11 +155,11 @@ Napi::Value BatchWrap::Buffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t i;
   if (!CheckIndex(info, &i)) return Napi::Value();
-  Packet& p = packets_[i];
-  if (!p.valid()) {
+  if (!Held(i)) {
     ThrowError(env, "ERR_TUNIO_LEASE_RELEASED", "lease was already released or handed to send()/write()");
     return Napi::Value();
   }
+  Packet& p = packets_[i];
   AddonData* data = GetAddonData(env);
   if (data->external_buffers && !views_[i]) {
     auto* record = new ViewRecord{pool_, SlotRef::share(p.slot.get())};
@@ -184,10 +194,11 @@ Napi::Value BatchWrap::Release(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t i;
   if (!CheckIndex(info, &i)) return Napi::Value();
-  if (!packets_[i].valid()) return Napi::Boolean::New(env, false);
+  if (!Held(i)) return Napi::Boolean::New(env, false);
   // Detach first: from here on no JS view can read the bytes, so the slot can be reused now.
   if (info.Length() > 1 && !info[1].IsUndefined()) DetachView(env, info[1]);
   DropEntry(i);
+  FreeStorageIfConsumed();
   return Napi::Boolean::New(env, true);
 }
 
@@ -199,6 +210,7 @@ Napi::Value BatchWrap::ReleaseAll(const Napi::CallbackInfo& info) {
       released++;
     }
   }
+  FreeStorageIfConsumed();
   return Napi::Number::New(info.Env(), static_cast<double>(released));
 }
 
@@ -211,7 +223,7 @@ Napi::Value BatchWrap::WriteBack(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t i;
   if (!CheckIndex(info, &i)) return Napi::Value();
-  if (!packets_[i].valid() || info.Length() < 2 || !info[1].IsBuffer()) return Napi::Boolean::New(env, false);
+  if (!Held(i) || info.Length() < 2 || !info[1].IsBuffer()) return Napi::Boolean::New(env, false);
   auto buf = info[1].As<Napi::Buffer<uint8_t>>();
   if (buf.Data() == packets_[i].data()) return Napi::Boolean::New(env, true);  // zero-copy view
   size_t n = buf.Length() < packets_[i].length ? buf.Length() : packets_[i].length;
@@ -225,7 +237,7 @@ Napi::Value BatchWrap::Truncate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t i;
   if (!CheckIndex(info, &i)) return Napi::Value();
-  if (!packets_[i].valid()) {
+  if (!Held(i)) {
     ThrowError(env, "ERR_TUNIO_LEASE_RELEASED", "lease was already released or handed to send()/write()");
     return Napi::Value();
   }
@@ -247,7 +259,7 @@ Napi::Value BatchWrap::Extract(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t i;
   if (!CheckIndex(info, &i)) return Napi::Value();
-  if (!packets_[i].valid()) {
+  if (!Held(i)) {
     ThrowError(env, "ERR_TUNIO_LEASE_RELEASED", "lease was already released or handed to send()/write()");
     return Napi::Value();
   }
@@ -258,6 +270,7 @@ Napi::Value BatchWrap::Extract(const Napi::CallbackInfo& info) {
   std::vector<Packet> one;
   one.push_back(std::move(packets_[i]));
   live_--;
+  FreeStorageIfConsumed();
   return Create(env, pool_, std::move(one));
 }
 
@@ -265,8 +278,12 @@ Napi::Value BatchWrap::Meta(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t i;
   if (!CheckIndex(info, &i)) return Napi::Value();
-  const Packet& p = packets_[i];
   Napi::Object meta = Napi::Object::New(env);
+  if (i >= packets_.size()) {  // storage freed: every lease was released or moved
+    meta.Set("ecn", Napi::Number::New(env, 0));
+    return meta;
+  }
+  const Packet& p = packets_[i];
   if (!p.remote.empty()) meta.Set("remote", EndpointToJs(env, p.remote, true));
   if (!p.local.empty()) meta.Set("local", EndpointToJs(env, p.local, false));
   meta.Set("ecn", Napi::Number::New(env, p.ecn));

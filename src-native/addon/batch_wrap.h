@@ -62,11 +62,20 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
   Napi::Value Extract(const Napi::CallbackInfo& info);
 
   bool CheckIndex(const Napi::CallbackInfo& info, uint32_t* index);
+  // Entry i still holds its packet (false once released, moved or the storage freed).
+  bool Held(uint32_t i) const { return i < packets_.size() && packets_[i].valid(); }
   void DropEntry(uint32_t index);
+  // Once no entry holds a packet, frees the packet and view arrays. The JS wrapper of a
+  // consumed batch can live until the next GC, and V8 does not see native memory: a read
+  // batch reserves kReadBatchPacketsHint packets (22 KiB), so thousands of dead wrappers
+  // between two scavenges held tens of MiB of malloc heap that grew with V8's young generation
+  // (the soak's RSS steps). size_ keeps the entry count for size() and index checks.
+  void FreeStorageIfConsumed();
 
   std::shared_ptr<BufferPool> pool_;
   std::vector<Packet> packets_;
   std::vector<ViewRecord*> views_;
+  size_t size_ = 0;  // entries, also after the storage was freed
   size_t live_ = 0;
 };
 
