@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict'
 // npm run bench: TCP over a veth wire between two namespaces: direct (ceiling), tunio echo
-// tunnel with offloads on / off, and a socat tunnel. 1 and 8 streams, both directions.
+// tunnel with offloads on / TUN offloads off / every offload off (TUN and UDP), and a socat tunnel. 1 and 8 streams, both directions.
 // Writes docs/bench/tunnel.{md,json,svg}. Needs root and iperf3; builds the example first.
 const { execFileSync } = require('child_process')
 const fs = require('fs')
@@ -12,7 +12,9 @@ const netns = require('../scripts/netns')
 const RUNS = Number(process.env.BENCH_RUNS || 3)
 const SECS = Number(process.env.BENCH_SECONDS || 3)
 const OUT = path.join(netns.ROOT, 'docs', 'bench')
-const CONFIGS = ['direct', 'tunio offload on', 'tunio offload off', 'socat']
+// 'tunio offload off' turns off the TUN's offloads only (no superpackets in or out; the UDP side
+// still batches with UDP_SEGMENT / UDP_GRO); 'tunio all offloads off' also turns off the UDP ones.
+const CONFIGS = ['direct', 'tunio offload on', 'tunio offload off', 'tunio all offloads off', 'socat']
 // The 32-stream cell is there for memory: peak RSS must not grow with the number of streams.
 const CELLS = [{ streams: 1, reverse: false }, { streams: 1, reverse: true }, { streams: 8, reverse: false }, { streams: 8, reverse: true },
   { streams: 32, reverse: false }]
@@ -34,7 +36,8 @@ async function measure (wire, config, cell) {
   let eps = []
   if (config.startsWith('tunio')) {
     const offload = config.endsWith('on') ? 'on' : 'off'
-    eps = [await netns.startEcho(wire, 'a', { offload }), await netns.startEcho(wire, 'b', { offload })]
+    const udpOffload = config === 'tunio all offloads off' ? 'off' : 'auto'
+    eps = [await netns.startEcho(wire, 'a', { offload, udpOffload }), await netns.startEcho(wire, 'b', { offload, udpOffload })]
   } else if (config === 'socat') {
     eps = [await netns.startSocat(wire, 'a'), await netns.startSocat(wire, 'b')]
   }
@@ -81,14 +84,15 @@ function targets (results) {
     const vsSocat = ratio(on, cell('socat', 1, direction))
     const vsDirect = ratio(on, cell('direct', 1, direction))
     const vsOff = ratio(on, cell('tunio offload off', 1, direction))
+    const vsAllOff = ratio(on, cell('tunio all offloads off', 1, direction))
     const fmt = (x, unit, what, goal) => x === null ? `${what}: not measured` : `${x.toFixed(unit === '%' ? 0 : 1)}${unit} ${what} (target ≥ ${goal}${unit}: ${x >= goal ? 'met' : 'MISSED'})`
-    lines.push(`- 1 stream ${direction}, tunio offload on: ${fmt(vsSocat, '×', 'socat', 15)}; ${fmt(vsDirect === null ? null : vsDirect * 100, '%', 'of direct veth', 40)}; ${fmt(vsOff, '×', 'offload off', 5)}`)
+    lines.push(`- 1 stream ${direction}, tunio offload on: ${fmt(vsSocat, '×', 'socat', 15)}; ${fmt(vsDirect === null ? null : vsDirect * 100, '%', 'of direct veth', 40)}; ${fmt(vsOff, '×', 'TUN offloads off', 5)}; ${vsAllOff === null ? 'all offloads off: not measured' : `${vsAllOff.toFixed(1)}× all offloads off (TUN and UDP)`}`)
   }
   const onCells = results.filter((r) => r.config === 'tunio offload on')
   const worstSys = Math.max(...onCells.map((r) => r.syscallsPerGB ?? 0))
   lines.push(`- syscalls per GB, offload on, both endpoints: at most ${worstSys} over all cells (target ≤ 150000: ${worstSys <= 150000 ? 'met' : 'MISSED'})`)
   const rss = (r) => Math.max(...r.peakRssMiB.filter((x) => x !== null))
-  for (const config of ['tunio offload on', 'tunio offload off']) {
+  for (const config of ['tunio offload on', 'tunio offload off', 'tunio all offloads off']) {
     const byStreams = [1, 8, 32].map((n) => results.filter((r) => r.config === config && r.streams === n)).filter((rs) => rs.length)
       .map((rs) => ({ streams: rs[0].streams, rss: Math.max(...rs.map(rss)) }))
     const peak32 = byStreams.find((x) => x.streams === 32)
@@ -100,7 +104,7 @@ function targets (results) {
 
 function svg (results) {
   const W = 760; const barH = 14; const gap = 6; const left = 260; const maxG = Math.max(...results.map((r) => r.max), 1)
-  const colors = { direct: '#888', 'tunio offload on': '#2a7', 'tunio offload off': '#27c', socat: '#c72' }
+  const colors = { direct: '#888', 'tunio offload on': '#2a7', 'tunio offload off': '#27c', 'tunio all offloads off': '#73c', socat: '#c72' }
   const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
   let y = 30
   let body = `<text x="10" y="18" font-size="14" font-weight="bold">TCP over veth between namespaces, Gbit/s (median of ${RUNS}, whiskers min–max)</text>\n`

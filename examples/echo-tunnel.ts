@@ -4,6 +4,10 @@
  *   node dist/examples/echo-tunnel.js --tun tun0 --address 10.8.0.1/24 \
  *     --listen 0.0.0.0:5555 --peer 192.0.2.2:5555 --mtu 1420 --offload auto --stats 1s
  *
+ * --offload is the TUN's (TSO/USO superpackets in, coalesced superpackets out); --udp-offload
+ * is the UDP socket's (UDP_SEGMENT sends, UDP_GRO receives). Both default to auto: whatever
+ * the kernel accepts. Turning them off shows what each one is worth (npm run bench does).
+ *
  * Wire format: one raw IP packet per UDP datagram, no header, no encryption, the same as
  * `socat UDP-DATAGRAM:<peer>:5555,bind=:5555 TUN:10.8.0.2/24,tun-type=tun,iff-no-pi`, so
  * either end can be socat. It is NOT a VPN: anyone who can reach the UDP port can inject
@@ -25,10 +29,10 @@ import { readFileSync, readlinkSync } from 'fs'
 import { openTun, openUdp, sumStats, type Tun, type TunioError, type TunStats, type Udp, type UdpStats } from '../lib/index'
 
 // ---- command line -----------------------------------------------------------------------
-interface Args { tun: string, address: string, listen: string, peer: string, mtu: number, offload: 'auto' | boolean, statsMs: number, statsJson: boolean, workers: number, steer: boolean }
+interface Args { tun: string, address: string, listen: string, peer: string, mtu: number, offload: 'auto' | boolean, udpOffload: 'auto' | false, statsMs: number, statsJson: boolean, workers: number, steer: boolean }
 
 function parseArgs (argv: string[]): Args {
-  const a: Record<string, string> = { tun: 'tun0', address: '10.8.0.1/24', listen: '0.0.0.0:5555', mtu: '1420', offload: 'auto', stats: '1s', 'stats-format': 'text', workers: '0', steer: 'none' }
+  const a: Record<string, string> = { tun: 'tun0', address: '10.8.0.1/24', listen: '0.0.0.0:5555', mtu: '1420', offload: 'auto', 'udp-offload': 'auto', stats: '1s', 'stats-format': 'text', workers: '0', steer: 'none' }
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '')
     if (!(key in a) && key !== 'peer') usage(`unknown option ${argv[i]}`)
@@ -38,6 +42,8 @@ function parseArgs (argv: string[]): Args {
   if (a.peer === undefined) usage('--peer is required')
   const offload = { auto: 'auto', on: true, off: false }[a.offload] as Args['offload'] | undefined
   if (offload === undefined) usage('--offload must be auto, on or off')
+  const udpOffload = { auto: 'auto', off: false }[a['udp-offload']] as Args['udpOffload'] | undefined
+  if (udpOffload === undefined) usage('--udp-offload must be auto or off')
   // "1s", "500ms", "2" (seconds) or "0" (no status lines)
   const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(a.stats)
   if (m === null) usage('--stats must look like 1s or 500ms')
@@ -46,12 +52,12 @@ function parseArgs (argv: string[]): Args {
   if (!Number.isInteger(workers) || workers < 0 || workers > 64) usage('--workers must be 0..64')
   if (a.steer !== 'none' && a.steer !== 'inner-flow') usage('--steer must be none or inner-flow')
   if (a['stats-format'] !== 'text' && a['stats-format'] !== 'json') usage('--stats-format must be text or json')
-  return { tun: a.tun, address: a.address, listen: a.listen, peer: a.peer, mtu: Number(a.mtu), offload, statsMs, statsJson: a['stats-format'] === 'json', workers, steer: a.steer === 'inner-flow' }
+  return { tun: a.tun, address: a.address, listen: a.listen, peer: a.peer, mtu: Number(a.mtu), offload, udpOffload, statsMs, statsJson: a['stats-format'] === 'json', workers, steer: a.steer === 'inner-flow' }
 }
 
 function usage (msg: string): never {
   console.error(`echo-tunnel: ${msg}\nusage: echo-tunnel --peer HOST:PORT [--tun tun0] [--address 10.8.0.1/24] ` +
-    '[--listen 0.0.0.0:5555] [--mtu 1420] [--offload auto|on|off] [--stats 1s] [--stats-format text|json] [--workers N [--steer none|inner-flow]]')
+    '[--listen 0.0.0.0:5555] [--mtu 1420] [--offload auto|on|off] [--udp-offload auto|off] [--stats 1s] [--stats-format text|json] [--workers N [--steer none|inner-flow]]')
   process.exit(2)
 }
 
@@ -61,7 +67,7 @@ async function main (): Promise<void> {
   if (args.workers > 0) return await mainWithWorkers(args)
 
   const tun = await openTun({ name: args.tun, addresses: [args.address], mtu: args.mtu, offload: args.offload })
-  const udp = await openUdp({ bind: args.listen, gso: 'auto', gro: 'auto' })
+  const udp = await openUdp({ bind: args.listen, gso: args.udpOffload, gro: args.udpOffload })
   console.log(`echo-tunnel: ${tun.name} ${args.address} mtu ${args.mtu} offload ${JSON.stringify(tun.offload)} ` +
     `udp ${udp.local.address}:${udp.local.port} -> ${args.peer} features ${JSON.stringify(udp.features)}`)
 
@@ -209,7 +215,7 @@ async function workerMain (): Promise<void> {
   const { args, index } = workerData as { args: Args, index: number }
   const port = parentPort as NonNullable<typeof parentPort>
   const tun = await openTun({ name: args.tun, attach: true, offload: args.offload })
-  const udp = await openUdp({ bind: args.listen, reusePort: true, innerFlowSteering: args.steer ? args.workers : undefined })
+  const udp = await openUdp({ bind: args.listen, gso: args.udpOffload, gro: args.udpOffload, reusePort: true, innerFlowSteering: args.steer ? args.workers : undefined })
   const { loops, peerErrors } = carry(tun, udp, args.peer)
   // This thread's id and CPU time (utime + stime, in clock ticks) from /proc/thread-self.
   const tid = Number(readlinkSync('/proc/thread-self').split('/').pop())
