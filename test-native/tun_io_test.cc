@@ -83,6 +83,29 @@ Packet udp_packet(BufferPool& pool, uint16_t port, uint8_t seed, size_t len) {
   return p;
 }
 
+// What one UDP GRO read of a tunnel hands over: `count` datagrams of one flow, back to back
+// in one 64 KiB slot (each packet a view of it).
+std::vector<Packet> gro_read_like(BufferPool& pool, uint16_t port, uint8_t seed, size_t count,
+                                  size_t payload) {
+  Slot* s = pool.acquire_large();
+  REQUIRE(s != nullptr);
+  std::vector<Packet> out;
+  uint32_t off = 0;
+  for (size_t i = 0; i < count; i++) {
+    Packet one = udp_packet(pool, port, static_cast<uint8_t>(seed + i), payload);
+    REQUIRE(off + one.length <= s->capacity);
+    std::memcpy(s->data + off, one.data(), one.length);
+    Packet p;
+    p.slot = SlotRef::share(s);
+    p.offset = off;
+    p.length = one.length;
+    off += one.length;
+    out.push_back(std::move(p));
+  }
+  BufferPool::unref(s);
+  return out;
+}
+
 // Everything the socket has now (waits up to 1 s for the first), as payloads.
 std::vector<tb::Bytes> drain(int fd, size_t want) {
   std::vector<tb::Bytes> got;
@@ -181,6 +204,27 @@ TEST_CASE("tun_io: write_batch coalesce, EAGAIN resume and the EINVAL fallback t
     std::vector<tb::Bytes> got = drain(rx1.fd, 10);
     REQUIRE(got.size() == 10);
     for (uint8_t i = 0; i < 10; i++) CHECK(got[i] == tb::pattern(1200, i));
+  }
+
+  SUBCASE("a batch longer than one plan is cut between GRO reads, not inside one") {
+    // 25 reads of 45 datagrams (1,125 packets, more than one plan holds). 46 of these would
+    // pass 65,535 bytes, so each read is exactly one coalesced write: 25 writev, where a
+    // blind cut at packet 1,024 made 26.
+    const int rcvbuf = 16 << 20;
+    REQUIRE(::setsockopt(rx1.fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) == 0);
+    std::vector<Packet> pkts;
+    for (int r = 0; r < 25; r++) {
+      for (Packet& p : gro_read_like(pool, 7001, static_cast<uint8_t>(r * 45), 45, 1412)) pkts.push_back(std::move(p));
+    }
+    REQUIRE(pkts.size() == 1125);
+    REQUIRE(io.write_batch(pkts, st, &err) == IoStatus::kOk);
+    CHECK(pkts.empty());
+    CHECK(st.superpackets_out == 25);
+    CHECK(st.write_calls == 25);
+    CHECK(st.packets_out == 1125);
+    std::vector<tb::Bytes> got = drain(rx1.fd, 1125);
+    REQUIRE(got.size() == 1125);
+    for (size_t i = 0; i < 1125; i++) CHECK(got[i] == tb::pattern(1412, static_cast<uint8_t>(i)));
   }
 
   SUBCASE("EAGAIN on the second write: the plan resumes there, nothing lost or repeated") {

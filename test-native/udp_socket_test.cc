@@ -217,6 +217,69 @@ TEST_CASE("udp socket: 64 equal datagrams go out as one GSO sendmsg and come bac
   CHECK(rx->recv_batch(pool, got, 64, rs).status == RecvStatus::kWouldBlock);
 }
 
+TEST_CASE("udp socket: runs longer than the message batch are planned whole (one send per superpacket)") {
+  // What a split TUN read hands over: superpackets of 45 MTU-size segments and a shorter last
+  // one, 5 of them (230 packets) in one send_batch. Planning only batch_ (64) packets at a time
+  // used to cut a run at every window edge: 9 GSO sends in 4 system calls instead of 5 in 1.
+  BufferPool pool;
+  auto tx = open_at("127.0.0.1");
+  auto rx = open_at("127.0.0.1");
+  REQUIRE(tx->features().gso);
+  REQUIRE(tx->batch_size() == 64);
+  std::vector<Packet> pkts;
+  uint32_t tag = 0;
+  for (int sp = 0; sp < 5; sp++) {
+    for (int i = 0; i < 45; i++) pkts.push_back(make_packet(pool, 1420, tag++));
+    pkts.push_back(make_packet(pool, 700, tag++));
+  }
+  const IpEndpoint to = rx->local_address();
+  SendStats st;
+  SendResult r = tx->send_batch(pkts, &to, st);
+  CHECK(r.status == SendStatus::kOk);
+  CHECK(r.sent == 230);
+  CHECK(pkts.empty());
+  CHECK(st.gso_sends == 5);
+  CHECK(st.gso_segments == 230);
+  CHECK(st.sendmmsg_calls == 1);
+  CHECK(st.sendmsg_calls == 0);
+
+  std::vector<Packet> got;
+  RecvStats rs;
+  recv_n(*rx, pool, got, 230, rs);
+  REQUIRE(got.size() == 230);
+  for (uint32_t i = 0; i < 230; i++) {
+    CAPTURE(i);
+    CHECK(got[i].length == (i % 46 == 45 ? 700u : 1420u));
+    CHECK(bytes_ok(got[i], i));
+  }
+}
+
+TEST_CASE("udp socket: more messages than the batch go out in several rounds, in order") {
+  // 200 datagrams, each longer than the one before: no two make a run, so 200 messages in
+  // rounds of 64.
+  BufferPool pool;
+  auto tx = open_at("127.0.0.1");
+  auto rx = open_at("127.0.0.1");
+  std::vector<Packet> pkts;
+  for (uint32_t i = 0; i < 200; i++) pkts.push_back(make_packet(pool, 100 + i, i));
+  const IpEndpoint to = rx->local_address();
+  SendStats st;
+  SendResult r = tx->send_batch(pkts, &to, st);
+  CHECK(r.sent == 200);
+  CHECK(pkts.empty());
+  CHECK(st.sendmmsg_calls == 4);  // 64 + 64 + 64 + 8
+  CHECK(st.gso_sends == 0);
+  std::vector<Packet> got;
+  RecvStats rs;
+  recv_n(*rx, pool, got, 200, rs);
+  REQUIRE(got.size() == 200);
+  for (uint32_t i = 0; i < 200; i++) {
+    CAPTURE(i);
+    CHECK(got[i].length == 100 + i);
+    CHECK(bytes_ok(got[i], i));
+  }
+}
+
 TEST_CASE("udp socket: a GRO read with a shorter last datagram; without GRO each arrives alone") {
   BufferPool pool;
   auto tx = open_at("127.0.0.1");

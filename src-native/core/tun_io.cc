@@ -251,11 +251,20 @@ bool TunQueueIo::take_injected_error(bool coalesced) {
   return true;
 }
 
+size_t TunQueueIo::plan_window(const std::vector<Packet>& pkts) {
+  if (pkts.size() <= kMaxPlan) return pkts.size();
+  // Back off from the blind cut to the last change of slot, unless that would halve the window
+  // (packets of one slot throughout: any cut is as good as another).
+  size_t cut = kMaxPlan;
+  while (cut > kMaxPlan / 2 && pkts[cut].slot.get() == pkts[cut - 1].slot.get()) cut--;
+  return cut > kMaxPlan / 2 ? cut : kMaxPlan;
+}
+
 IoStatus TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats, int* err) {
   while (!pkts.empty()) {
     if (!plan_active_) {
-      // Plan at most one kernel-sized batch at a time; the rest waits in `pkts`.
-      plan_n_ = pkts.size() < kMaxPlan ? pkts.size() : kMaxPlan;
+      // Plan at most one window at a time; the rest waits in `pkts`.
+      plan_n_ = plan_window(pkts);
       gro_in_.resize(plan_n_);
       for (size_t i = 0; i < plan_n_; i++) {
         Packet& p = pkts[i];

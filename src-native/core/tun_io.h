@@ -108,8 +108,8 @@ class TunQueueIo {
   // Whether the write about to happen is the injected failure (consumes it).
   bool take_injected_error(bool coalesced);
   void log_rejected(int err, const Packet& head, uint32_t members) const;
-  bool debug_ = false;
-  bool coalesce_refused_ = false;  // EINVAL fallback happened: coalesced writes still planned split  // TUNIO_DEBUG set: log refused writes to stderr
+  bool debug_ = false;              // TUNIO_DEBUG set: log refused writes to stderr
+  bool coalesce_refused_ = false;  // EINVAL fallback happened: coalesced writes still planned split
   std::unique_ptr<uint8_t[]> scratch_;  // one superpacket read from the kernel
   GroCoalescer coalescer_;
   GroPlan plan_;
@@ -117,7 +117,11 @@ class TunQueueIo {
   std::vector<iovec> iov_;
   // A plan in progress (a write hit EAGAIN): its coalesced heads are already patched, so it
   // must be resumed, not re-planned.
-  static constexpr size_t kMaxPlan = 256;
+  // At most kMaxPlan packets are planned at once (the scratch grows to that once). A longer
+  // batch is cut where the slot changes, not at packet kMaxPlan: the datagrams of one UDP GRO
+  // read share a slot and are usually one superpacket, which a blind cut wrote as two.
+  static constexpr size_t kMaxPlan = 1024;
+  static size_t plan_window(const std::vector<Packet>& pkts);
   bool plan_active_ = false;
   size_t plan_pos_ = 0;
   size_t plan_n_ = 0;

@@ -346,9 +346,10 @@ SysError UdpSocket::init(const UdpOptions& o) {
 
   // All scratch for the hot path, once. (Throws only on OOM at open; built with
   // -fno-exceptions that is an abort, as for any allocation in the addon.)
-  plan_.reserve(batch_);
+  send_window_ = static_cast<size_t>(batch_) * kSendWindowPerMessage;
+  plan_.reserve(send_window_);
   send_msgs_.resize(batch_);
-  send_iov_.resize(batch_);
+  send_iov_.resize(send_window_);
   send_names_.resize(batch_);
   send_cmsg_.resize(batch_ * kSendCmsgSpace);
   recv_msgs_.resize(batch_);
@@ -684,11 +685,15 @@ SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* de
   bool stop = false;
   while (!stop && consumed < pkts.size()) {
     const size_t base = consumed;
-    const size_t window = std::min<size_t>(pkts.size() - base, batch_);
+    // Plan a window of packets, then keep the first batch_ messages: the next round plans again
+    // from the first packet they did not cover, so no run is cut short by the window unless
+    // batch_ messages of max_segments datagrams each did not fill it.
+    const size_t window = std::min<size_t>(pkts.size() - base, send_window_);
     SendPlanLimits limits;
     limits.gso = features_.gso;
     limits.max_segments = features_.max_gso_segments;
     plan_udp_sends(pkts.data() + base, window, default_to, limits, plan_);
+    if (plan_.size() > batch_) plan_.resize(batch_);
     build_send_messages(pkts.data() + base, default_to);
 
     auto group_bytes = [&](const SendGroup& g) {

@@ -261,6 +261,9 @@ class UdpSocket {
   size_t fill_send_cmsgs(size_t m, const Packet& first, const IpEndpoint& dest);
 
   static constexpr size_t kSendCmsgSpace = 128;  // UDP_SEGMENT + in6_pktinfo + TCLASS = 88
+  // Packets planned per round for each message slot: 32 x the default 64 messages is 2,048
+  // packets (32 KiB of iovecs), about 45 superpackets of MTU-size segments per sendmmsg.
+  static constexpr size_t kSendWindowPerMessage = 32;
   static constexpr size_t kRecvCmsgSpace = 256;  // GRO + PKTINFO(v4 and v6) + TOS: < 200
   static constexpr size_t kErrorQueue = 64;
   static constexpr size_t kMaxDrainPerCall = 64;  // the rest waits for the next POLLERR
@@ -274,7 +277,11 @@ class UdpSocket {
   uint32_t batch_ = 0;
   bool force_gso_eio_ = false;
 
-  // Send scratch, sized for batch_ packets/messages once in open().
+  // Send scratch, sized once in open(): batch_ messages (mmsghdr, names, cmsgs) for a window
+  // of up to send_window_ packets (plan and iovecs). The window is wider than batch_ because a
+  // message carries up to max_gso_segments datagrams: planning only batch_ packets at a time cut
+  // the segments of one superpacket into two sends (and two system calls) at every window edge.
+  size_t send_window_ = 0;
   std::vector<SendGroup> plan_;
   std::vector<mmsghdr> send_msgs_;
   std::vector<iovec> send_iov_;
