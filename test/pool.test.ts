@@ -109,6 +109,31 @@ t.test('PacketBatch: length, at(), iteration, release() of what is still held', 
   t.throws(() => lease.release(), { code: 'ERR_TUNIO_LEASE_RELEASED' })
 })
 
+t.test('leaseBatch packs leases back to back into 64 KiB slots; each slot returns with its last lease', async (t) => {
+  const pool = new Pool({ capBytes: 4 << 20 })
+  const batch = pool.leaseBatch(100, 1400)
+  t.equal(batch.length, 100)
+  t.equal(pool.stats().slotsInUse, 3, '46 leases of 1400 bytes per 64 KiB slot: 3 slots for 100')
+  const leases = [...batch]
+  leases.forEach((l, i) => { t.equal(l.length, 1400); l.buffer.fill(i) })
+  t.ok(leases.every((l, i) => l.buffer.every((b) => b === i)), 'no lease overlaps another')
+  const firstView = leases[0].buffer
+  for (let i = 0; i < 45; i++) leases[i].release()
+  t.equal(pool.stats().slotsInUse, 3, 'a slot stays while one lease in it is held')
+  leases[45].release()
+  t.equal(pool.stats().slotsInUse, 2, 'the first slot is back with its 46th lease')
+  t.equal(firstView.length, 0, "a released lease's view reads as empty")
+  t.ok(leases[46].buffer.every((b) => b === 46), 'the neighbour in the next slot is untouched')
+  t.equal(batch.release(), 54)
+  t.equal(pool.stats().slotsInUse, 0)
+  const one = pool.leaseBatch(1, 1400)
+  t.equal(pool.stats().slotsInUse, 1)
+  t.equal(one.release(), 1)
+  const big = pool.leaseBatch(2, 40000)
+  t.equal(pool.stats().slotsInUse, 2, 'leases over half a slot get a slot each')
+  big.release()
+})
+
 t.test('garbage-collected leases go back to the pool and are counted as leaked', async (t) => {
   const gc = (globalThis as { gc?: () => void }).gc
   if (!gc) {
