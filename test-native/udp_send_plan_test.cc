@@ -172,6 +172,22 @@ TEST_CASE("udp plan: max segments 64 versus 128") {
   expect(plan(c, nullptr, 128), {{0, 128, 100}, {128, 2, 100}});
 }
 
+TEST_CASE("udp plan: stops after max_messages, at a message boundary") {
+  Batch b;
+  b.add_n(10, 1400, ep4(1, 1));
+  b.add(300, ep4(2, 1));
+  b.add_n(4, 1400, ep4(1, 1));
+  SendPlanLimits limits;
+  limits.gso = true;
+  limits.max_messages = 2;
+  std::vector<SendGroup> out;
+  CHECK(plan_udp_sends(b.pkts.data(), b.pkts.size(), nullptr, limits, out) == 2);
+  expect(out, {{0, 10, 1400}, {10, 1, 0}});
+  limits.gso = false;  // one message per datagram: the plan is as long as the limit
+  CHECK(plan_udp_sends(b.pkts.data(), b.pkts.size(), nullptr, limits, out) == 2);
+  expect(out, {{0, 1, 0}, {1, 1, 0}});
+}
+
 TEST_CASE("udp plan: without GSO every datagram is its own message") {
   Batch b;
   b.add_n(5, 1400, ep4(1, 1));

@@ -124,7 +124,7 @@ size_t plan_udp_sends(const Packet* pkts, size_t n, const IpEndpoint* default_to
   out.clear();
   const bool gso = limits.gso && limits.max_segments >= 2;
   size_t i = 0;
-  while (i < n) {
+  while (i < n && out.size() < limits.max_messages) {
     const Packet& head = pkts[i];
     SendGroup g;
     g.first = static_cast<uint32_t>(i);
@@ -347,7 +347,7 @@ SysError UdpSocket::init(const UdpOptions& o) {
   // All scratch for the hot path, once. (Throws only on OOM at open; built with
   // -fno-exceptions that is an abort, as for any allocation in the addon.)
   send_window_ = static_cast<size_t>(batch_) * kSendWindowPerMessage;
-  plan_.reserve(send_window_);
+  plan_.reserve(batch_);
   send_msgs_.resize(batch_);
   send_iov_.resize(send_window_);
   send_names_.resize(batch_);
@@ -685,15 +685,15 @@ SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* de
   bool stop = false;
   while (!stop && consumed < pkts.size()) {
     const size_t base = consumed;
-    // Plan a window of packets, then keep the first batch_ messages: the next round plans again
-    // from the first packet they did not cover, so no run is cut short by the window unless
-    // batch_ messages of max_segments datagrams each did not fill it.
+    // Plan at most batch_ messages from a window of packets wide enough for batch_ runs: the
+    // next round starts at the first packet they did not cover, so no run is cut short by the
+    // window unless batch_ messages of kSendWindowPerMessage datagrams each did not fill it.
     const size_t window = std::min<size_t>(pkts.size() - base, send_window_);
     SendPlanLimits limits;
     limits.gso = features_.gso;
     limits.max_segments = features_.max_gso_segments;
+    limits.max_messages = batch_;
     plan_udp_sends(pkts.data() + base, window, default_to, limits, plan_);
-    if (plan_.size() > batch_) plan_.resize(batch_);
     build_send_messages(pkts.data() + base, default_to);
 
     auto group_bytes = [&](const SendGroup& g) {

@@ -160,6 +160,7 @@ struct SendPlanLimits {
   bool gso = false;
   uint16_t max_segments = kLegacyMaxGsoSegments;
   uint32_t max_payload = kMaxUdpPayload;  // summed payload of one UDP_SEGMENT message
+  size_t max_messages = SIZE_MAX;          // the plan stops after this many messages
 };
 
 // One message of the plan: packets [first, first + count) of the input.
@@ -176,6 +177,8 @@ struct SendGroup {
 // first except a shorter last one (which ends the run). A run ends at `max_segments` datagrams
 // or before the summed payload would exceed `max_payload`. 0-byte datagrams are never part of
 // a run (a zero segment would vanish). A message of one datagram never carries gso_size.
+// Planning stops after `max_messages` messages: the packets after them are left for the next
+// plan, which starts at the first packet not covered.
 // Writes into `out` (cleared first; reserve it to stay allocation-free). Returns out.size().
 size_t plan_udp_sends(const Packet* pkts, size_t n, const IpEndpoint* default_to,
                       const SendPlanLimits& limits, std::vector<SendGroup>& out);
@@ -277,8 +280,8 @@ class UdpSocket {
   uint32_t batch_ = 0;
   bool force_gso_eio_ = false;
 
-  // Send scratch, sized once in open(): batch_ messages (mmsghdr, names, cmsgs) for a window
-  // of up to send_window_ packets (plan and iovecs). The window is wider than batch_ because a
+  // Send scratch, sized once in open(): batch_ messages (plan, mmsghdr, names, cmsgs) over a
+  // window of up to send_window_ packets (iovecs). The window is wider than batch_ because a
   // message carries up to max_gso_segments datagrams: planning only batch_ packets at a time cut
   // the segments of one superpacket into two sends (and two system calls) at every window edge.
   size_t send_window_ = 0;
