@@ -6,6 +6,7 @@
 #include "batch_wrap.h"
 #include "errors.h"
 #include "lease_js.h"
+#include "slot_packer.h"
 
 namespace tunio {
 
@@ -65,51 +66,36 @@ Napi::Value PoolWrap::LeaseBatch(const Napi::CallbackInfo& info) {
     ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "count must be 0..4096 and size 0..65536");
     return Napi::Value();
   }
-  std::vector<Packet> packets(static_cast<size_t>(count));
   auto exhausted = [&]() {
-    // packets already filled release their slots as the vector goes out of scope
+    // packets already taken release their slots as the vector goes out of scope
     ThrowError(env, "ERR_TUNIO_POOL_EXHAUSTED",
                "buffer pool is full (cap " + std::to_string(pool_->cap_bytes()) + " bytes): release leases or raise poolCapBytes");
     return Napi::Value();
   };
   const uint32_t len = static_cast<uint32_t>(size);
+  std::vector<Packet> packets;
+  packets.reserve(static_cast<size_t>(count));
   if (count > 1 && len > 0 && len * 2 <= BufferPool::kLargeSlotSize) {
     // Packed back to back into 64 KiB slots, each lease a view (as the segments of a split TUN
     // read are): a batch filled with equal-size datagrams then goes out as one iovec per
     // UDP_SEGMENT message instead of one per datagram, and touches contiguous memory. Costs
     // the same memory as a small slot each (2 KiB) for MTU-size leases, less for others.
     // Where no 64 KiB slot is to be had (a pool whose memory is all small slots, at its cap),
-    // the rest of the batch takes a slot per lease as before: packing is never a reason to fail.
-    Slot* cur = nullptr;
-    uint32_t off = 0;
-    size_t i = 0;
-    for (; i < packets.size(); i++) {
-      Packet& p = packets[i];
-      if (!cur || off + len > cur->capacity) {
-        if (cur) BufferPool::unref(cur);
-        cur = pool_->can_acquire(BufferPool::kLargeSlotSize) ? pool_->acquire_large() : nullptr;
-        if (!cur) break;
-        off = 0;
-      }
-      p.slot = SlotRef::share(cur);
-      p.offset = off;
-      p.length = len;
-      off += len;
+    // the rest of the batch takes a slot per lease below: packing is never a reason to fail.
+    SlotPacker packer(*pool_, packets);
+    while (packets.size() < static_cast<size_t>(count)) {
+      if (packer.room() < len && !pool_->can_acquire(BufferPool::kLargeSlotSize)) break;
+      if (!packer.reserve(len)) break;
+      packer.commit(len);
     }
-    if (cur) BufferPool::unref(cur);
-    for (; i < packets.size(); i++) {
-      Slot* slot = pool_->acquire(len);
-      if (!slot) return exhausted();
-      packets[i].slot = SlotRef(slot);
-      packets[i].length = len;
-    }
-    return BatchWrap::Create(env, pool_, std::move(packets));
   }
-  for (auto& p : packets) {
+  while (packets.size() < static_cast<size_t>(count)) {
     Slot* slot = pool_->acquire(len);
     if (!slot) return exhausted();
+    Packet p;
     p.slot = SlotRef(slot);
     p.length = len;
+    packets.push_back(std::move(p));
   }
   return BatchWrap::Create(env, pool_, std::move(packets));
 }

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "slot_packer.h"
 #include "sys_error.h"
 
 #include "virtio_net_hdr.h"
@@ -12,44 +13,6 @@
 namespace tunio {
 
 namespace {
-
-// Packs packets back to back into 64 KiB pool slots. Each committed packet is a view that
-// shares its slot, so a split superpacket's equal-size segments sit contiguous in memory: the
-// UDP side can hand them to one sendmsg(UDP_SEGMENT) as adjacent iovecs.
-class PackingSink final : public SegmentSink {
- public:
-  PackingSink(BufferPool& pool, std::vector<Packet>& out) : pool_(pool), out_(out) {}
-  ~PackingSink() override {
-    if (cur_) BufferPool::unref(cur_);
-  }
-  uint8_t* reserve(size_t len) override {
-    if (len > BufferPool::kLargeSlotSize) return nullptr;
-    if (!cur_ || off_ + len > cur_->capacity) {
-      Slot* s = pool_.acquire_large();
-      if (!s) return nullptr;
-      if (cur_) BufferPool::unref(cur_);
-      cur_ = s;
-      off_ = 0;
-    }
-    return cur_->data + off_;
-  }
-  void commit(size_t len) override {
-    Packet p;
-    p.slot = SlotRef::share(cur_);
-    p.offset = off_;
-    p.length = static_cast<uint32_t>(len);
-    out_.push_back(std::move(p));
-    off_ += static_cast<uint32_t>(len);
-  }
-  // Room left in the current slot without taking a new one.
-  size_t room() const { return cur_ ? cur_->capacity - off_ : 0; }
-
- private:
-  BufferPool& pool_;
-  std::vector<Packet>& out_;
-  Slot* cur_ = nullptr;
-  uint32_t off_ = 0;
-};
 
 // Writes each segment of a re-split superpacket straight to the TUN (the EINVAL fallback).
 class WritingSink final : public SegmentSink {
@@ -101,7 +64,7 @@ TunQueueIo::TunQueueIo(TunDevice* dev, int queue, TunIoOptions opts)
 }
 
 IoStatus TunQueueIo::read_batch(BufferPool& pool, std::vector<Packet>& out, TunStats& stats, int* err) {
-  PackingSink sink(pool, out);
+  SlotPacker sink(pool, out);
   const size_t cap = 65536;
   for (uint32_t i = 0; i < opts_.batch_size; i++) {
     // Backpressure: read only what we can store. Memory for a worst-case split must be there
