@@ -33,6 +33,8 @@ export function binding (): NativeBinding {
     }
     // Test hook and escape hatch: behave as a runtime without external buffers (Electron).
     if (process.env.TUNIO_NO_EXTERNAL_BUFFERS === '1') cached.setExternalBuffers(false)
+    // Test hook: behave as a runtime without OpenSSL for addons (Electron's BoringSSL).
+    if (process.env.TUNIO_NO_OPENSSL === '1') cached.setOpenSslAllowed(false)
   } catch (cause) {
     const reason = (cause as Error).message
     throw tunioError('ERR_TUNIO_BINDING_NOT_FOUND', override

@@ -23,6 +23,9 @@ export type TunioErrorCode =
   | 'ERR_TUNIO_TUN_WRITE'
   | 'ERR_TUNIO_QUEUE_FULL'
   | 'ERR_TUNIO_NAPI'
+  | 'ERR_TUNIO_AEAD_UNAVAILABLE'
+  | 'ERR_TUNIO_AEAD_INIT'
+  | 'ERR_TUNIO_AEAD_COUNTER_LIMIT'
 
 /** An Error with a stable `code`; system-call failures also carry `errno` and `syscall`. */
 export interface TunioError extends Error {

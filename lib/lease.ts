@@ -113,7 +113,11 @@ class BatchLease extends Lease {
     this.#index = index
   }
 
-  get held (): boolean { return this.#held }
+  get held (): boolean {
+    // An in-place transform (aead.open) may have dropped the packet natively.
+    if (this.#held && this.#batch.native.lengthOf(this.#index) < 0) this.#held = false
+    return this.#held
+  }
 
   get buffer (): Buffer {
     if (!this.#held) throw leaseReleased()
@@ -170,6 +174,20 @@ class BatchLease extends Lease {
     }
   }
 
+  /**
+   * @internal An in-place transform (aead.seal/open) is about to move the packet within its
+   * slot: a copy's changes are written back and the view detached; the lease stays held and
+   * its next `buffer` shows the new extent.
+   */
+  settleView (): void {
+    const buf = this.#buffer
+    if (buf === undefined) return
+    this.#batch.native.writeBack(this.#index, buf)
+    this.#batch.native.detach(buf)
+    this.#buffer = undefined
+    this.#meta = undefined
+  }
+
   /** @internal Moves this one packet out into a native batch of its own, for a device. */
   surrender (): NativeBatch {
     this.surrenderView()
@@ -222,6 +240,13 @@ export class PacketBatch implements Iterable<Lease>, Disposable {
   }
 
   [Symbol.dispose] (): void { this.release() }
+
+  /** @internal Before an in-place transform: no Buffer may show a packet's old extent. */
+  settleViews (): void {
+    for (const lease of this.#leases) {
+      if (lease !== undefined && lease.held) lease.settleView()
+    }
+  }
 
   /** @internal Ownership of every held packet moves to a device; returns the native batch. */
   surrender (): NativeBatch {

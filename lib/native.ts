@@ -1,4 +1,5 @@
 /** Shapes of the native addon's exports (internal; the public API is in index.ts). */
+import type { AeadStats } from './aead'
 import type { GsoInfo } from './lease'
 
 export interface NativeEndpoint { address: string, family: 'IPv4' | 'IPv6', port?: number, ifindex?: number }
@@ -44,15 +45,30 @@ export interface NativeLeaseFunctions {
   leaseSurrender (h: LeaseHandle, index: number, length: number, view: Buffer | undefined, isCopy: boolean): NativeBatch
 }
 
+export interface NativeAeadLimits {
+  keyLength: number, nonceLength: number, tagLength: number, counterLength: number,
+  maxHeaderLength: number, maxPadTo: number, maxPacketRoom: number, minReplayWindow: number, maxReplayWindow: number
+}
+
+export interface NativeAead {
+  seal (batch: NativeBatch): number
+  open (batch: NativeBatch, counters: BigUint64Array): number
+  nextCounter (): bigint
+  stats (): AeadStats
+}
+
 export interface NativePool {
   leaseHandle (): LeaseHandle
-  leaseBatch (count: number, size: number): NativeBatch
+  leaseBatch (count: number, size: number, headroom: number, tailroom: number): NativeBatch
   stats (): NativePoolStats
 }
 
 export interface NativeBinding extends NativeLeaseFunctions {
   NativePool: new (capBytes: number, scratch: Uint32Array) => NativePool
   NativeBatch: new () => NativeBatch
+  NativeAead: new (spec: Record<string, unknown>) => NativeAead
+  aeadLimits: NativeAeadLimits
   setExternalBuffers (allowed: boolean): void
+  setOpenSslAllowed (allowed: boolean): void
   [name: string]: unknown
 }

@@ -36,6 +36,17 @@ export interface PoolStats {
   leaseMode: LeaseMode
 }
 
+/** Per-lease room of pool.leaseBatch() (see openTun()'s options of the same names). */
+export interface LeaseBatchOptions {
+  /**
+   * Bytes reserved in front of each lease for a header added in place, e.g. by
+   * `aead.seal()` (use `aead.headroom`). Default 0, at most 512.
+   */
+  headroom?: number
+  /** Bytes reserved behind each lease for a tag (and padding) added in place (`aead.tailroom`). Default 0, at most 512. */
+  tailroom?: number
+}
+
 export const MAX_LEASE_SIZE = 65536
 const MIN_CAP = 256 * 1024
 const MAX_CAP = 2 ** 40
@@ -85,20 +96,40 @@ export class Pool {
     return leaseCopyOf(this.#host, source)
   }
 
-  /** `count` fresh leases of `size` bytes in one batch (all or nothing), e.g. for a batch of ciphertexts. */
-  leaseBatch (count: number, size: number): PacketBatch {
+  /**
+   * `count` fresh leases of `size` bytes in one batch (all or nothing), e.g. for a batch of
+   * packets to fill and seal. Leases are packed back to back into 64 KiB slots, each with its
+   * own `headroom` and `tailroom` (so sealed equal-size packets stay one contiguous run).
+   */
+  leaseBatch (count: number, size: number, options: LeaseBatchOptions = {}): PacketBatch {
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > 4096) {
       throw tunioError('ERR_TUNIO_INVALID_ARG', 'count must be an integer between 0 and 4096')
     }
     if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > MAX_LEASE_SIZE) {
       throw tunioError('ERR_TUNIO_INVALID_ARG', `size must be an integer between 0 and ${MAX_LEASE_SIZE}`)
     }
-    return new PacketBatch(this.native.leaseBatch(count, size))
+    if (options === null || typeof options !== 'object') throw tunioError('ERR_TUNIO_INVALID_ARG', 'options must be an object')
+    const headroom = roomOption('headroom', options.headroom)
+    const tailroom = roomOption('tailroom', options.tailroom)
+    if (size + headroom + tailroom > MAX_LEASE_SIZE) {
+      throw tunioError('ERR_TUNIO_INVALID_ARG', `size + headroom + tailroom must be at most ${MAX_LEASE_SIZE}`)
+    }
+    return new PacketBatch(this.native.leaseBatch(count, size, headroom, tailroom))
   }
 
   stats (): PoolStats {
     return { ...this.native.stats(), leaseMode: this.#host.mode }
   }
+}
+
+/** headroom/tailroom of leaseBatch() and openTun(): 0 to the addon's maxPacketRoom (512). */
+export function roomOption (name: string, value: unknown): number {
+  const max = binding().aeadLimits.maxPacketRoom
+  if (value === undefined) return 0
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+    throw tunioError('ERR_TUNIO_INVALID_ARG', `${name} must be an integer between 0 and ${max}`)
+  }
+  return value
 }
 
 let defaultPool: Pool | undefined

@@ -44,6 +44,17 @@ export interface TunOptions {
   coalesceUdp?: boolean
   /** Kernel reads per read() batch (default 64). */
   batchSize?: number
+  /**
+   * Bytes reserved in front of every packet read, for a header added in place (e.g.
+   * `aead.seal()`: use `aead.headroom`). Default 0, at most 512.
+   */
+  headroom?: number
+  /**
+   * Bytes reserved behind every packet read, for a tag (and padding) added in place
+   * (`aead.tailroom`). With exactly what sealing adds, the sealed segments of one superpacket
+   * stay back to back: one contiguous UDP_SEGMENT send. Default 0, at most 512.
+   */
+  tailroom?: number
   /** Packets write() may hold while the device is not writable (default 4096); more are dropped and counted. */
   writeQueueLength?: number
   pool?: Pool
@@ -91,7 +102,7 @@ interface NativeTun {
 }
 
 const KNOWN = ['name', 'mode', 'offload', 'queues', 'multiQueue', 'attach', 'persist', 'owner', 'group', 'mtu', 'addresses', 'up',
-  'txqueuelen', 'gsoMaxSize', 'split', 'coalesceTcp', 'coalesceUdp', 'batchSize', 'writeQueueLength', 'pool'] as const
+  'txqueuelen', 'gsoMaxSize', 'split', 'coalesceTcp', 'coalesceUdp', 'batchSize', 'headroom', 'tailroom', 'writeQueueLength', 'pool'] as const
 
 function validate (options: TunOptions): Record<string, unknown> {
   if (options === null || typeof options !== 'object') throw invalidOption('options', 'must be an object')
@@ -124,6 +135,8 @@ function validate (options: TunOptions): Record<string, unknown> {
   o.coalesceTcp = boolOption('coalesceTcp', options.coalesceTcp) ?? true
   o.coalesceUdp = boolOption('coalesceUdp', options.coalesceUdp) ?? true
   o.batchSize = intOption('batchSize', options.batchSize, 1, 1024) ?? 64
+  o.headroom = intOption('headroom', options.headroom, 0, binding().aeadLimits.maxPacketRoom) ?? 0
+  o.tailroom = intOption('tailroom', options.tailroom, 0, binding().aeadLimits.maxPacketRoom) ?? 0
   o.writeQueueLength = intOption('writeQueueLength', options.writeQueueLength, 1, 1 << 20) ?? 4096
   if (options.pool !== undefined && !(options.pool instanceof Pool)) throw invalidOption('pool', 'must be a tunio Pool')
   return o

@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "aead_wrap.h"
 #include "batch_wrap.h"
 #include "lease_js.h"
 #include "pool_wrap.h"
@@ -16,6 +17,12 @@ namespace {
 // setExternalBuffers(false) forces the copy path that runtimes without external buffers take.
 Napi::Value SetExternalBuffers(const Napi::CallbackInfo& info) {
   GetAddonData(info.Env())->external_buffers = info.Length() > 0 && info[0].ToBoolean().Value();
+  return info.Env().Undefined();
+}
+
+// setOpenSslAllowed(false): the AEAD API behaves as in a runtime without OpenSSL (test hook).
+Napi::Value SetOpenSslAllowed(const Napi::CallbackInfo& info) {
+  GetAddonData(info.Env())->openssl_allowed = info.Length() > 0 && info[0].ToBoolean().Value();
   return info.Env().Undefined();
 }
 
@@ -40,6 +47,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function udp = UdpWrap::Define(env);
   data->udp_ctor = Napi::Persistent(udp);
   exports.Set("NativeUdp", udp);
+
+  exports.Set("NativeAead", AeadWrap::Define(env));
+  exports.Set("aeadLimits", AeadLimitsToJs(env));
+  exports.Set("setOpenSslAllowed", Napi::Function::New(env, SetOpenSslAllowed));
 
   DefineLeaseFunctions(env, exports);
   exports.Set("setExternalBuffers", Napi::Function::New(env, SetExternalBuffers));

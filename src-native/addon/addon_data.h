@@ -15,6 +15,9 @@ struct AddonData {
   // False once Node-API refused an external buffer (napi_no_external_buffers_allowed, as in
   // Electron), or when forced for tests: lease buffers are then copies (see batch_wrap.cc).
   bool external_buffers = true;
+  // False only when a test asks the addon to behave as a runtime without OpenSSL
+  // (setOpenSslAllowed(false), see lib/binding.ts): the AEAD API then throws as it would there.
+  bool openssl_allowed = true;
 };
 
 inline AddonData* GetAddonData(Napi::Env env) { return env.GetInstanceData<AddonData>(); }

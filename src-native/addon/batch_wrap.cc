@@ -114,6 +114,20 @@ void BatchWrap::TakeAll(std::vector<Packet>& out) {
   FreeStorageIfConsumed();
 }
 
+void BatchWrap::SettleTransformed() {
+  size_t live = 0;
+  for (size_t i = 0; i < packets_.size(); i++) {
+    if (packets_[i].valid()) {
+      live++;
+    } else if (views_[i]) {
+      EntryDropsView(views_[i]);
+      views_[i] = nullptr;
+    }
+  }
+  live_ = live;
+  FreeStorageIfConsumed();
+}
+
 void BatchWrap::FreeStorageIfConsumed() {
   if (live_ != 0 || packets_.empty()) return;
   // Every entry was dropped (DropEntry, TakeAll and Extract clear the entry's view first), so
@@ -250,6 +264,7 @@ Napi::Value BatchWrap::Truncate(const Napi::CallbackInfo& info) {
     ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "length must be between 0 and the lease's length");
     return Napi::Value();
   }
+  packets_[i].tailroom += packets_[i].length - static_cast<uint32_t>(n);  // the cut bytes stay this packet's
   packets_[i].length = static_cast<uint32_t>(n);
   return Napi::Number::New(env, static_cast<double>(n));
 }

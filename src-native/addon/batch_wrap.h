@@ -46,6 +46,14 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
   // detaches the Buffers it created before calling into the device.
   void TakeAll(std::vector<Packet>& out);
   size_t live() const { return live_; }
+
+  // In-place transforms (aead_wrap.cc): the packets themselves, changed where they are.
+  // Entries the transform dropped (slot reset) are settled afterwards with SettleTransformed().
+  // JavaScript settles its own views first (lib/lease.ts: PacketBatch.settleViews), so no
+  // Buffer shows the old extent of a packet.
+  Packet* packets() { return packets_.data(); }
+  size_t packet_count() const { return packets_.size(); }
+  void SettleTransformed();
   const std::shared_ptr<BufferPool>& pool() const { return pool_; }
 
  private:

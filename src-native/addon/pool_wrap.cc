@@ -53,7 +53,8 @@ PoolWrap::~PoolWrap() { leases_->set_scratch(nullptr); }
 
 Napi::Value PoolWrap::LeaseHandle(const Napi::CallbackInfo& info) { return NewLeaseHandle(info.Env(), leases_); }
 
-// leaseBatch(count, size): `count` fresh leases in one batch, all or nothing.
+// leaseBatch(count, size, headroom, tailroom): `count` fresh leases in one batch, all or
+// nothing, each with `headroom`/`tailroom` bytes of its own before and after it (aead.h).
 Napi::Value PoolWrap::LeaseBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
@@ -62,8 +63,11 @@ Napi::Value PoolWrap::LeaseBatch(const Napi::CallbackInfo& info) {
   }
   int64_t count = info[0].As<Napi::Number>().Int64Value();
   int64_t size = info[1].As<Napi::Number>().Int64Value();
-  if (count < 0 || count > 4096 || size < 0 || size > BufferPool::kMaxLeaseSize) {
-    ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "count must be 0..4096 and size 0..65536");
+  int64_t head = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : 0;
+  int64_t tail = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int64Value() : 0;
+  if (count < 0 || count > 4096 || size < 0 || head < 0 || tail < 0 || head > kMaxPacketRoom || tail > kMaxPacketRoom ||
+      size + head + tail > BufferPool::kMaxLeaseSize) {
+    ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "count must be 0..4096, headroom and tailroom 0..512, size + both at most 65536");
     return Napi::Value();
   }
   auto exhausted = [&]() {
@@ -73,16 +77,19 @@ Napi::Value PoolWrap::LeaseBatch(const Napi::CallbackInfo& info) {
     return Napi::Value();
   };
   const uint32_t len = static_cast<uint32_t>(size);
+  const uint32_t headroom = static_cast<uint32_t>(head);
+  const uint32_t tailroom = static_cast<uint32_t>(tail);
+  const uint32_t footprint = headroom + len + tailroom;
   std::vector<Packet> packets;
   packets.reserve(static_cast<size_t>(count));
-  if (count > 1 && len > 0 && len * 2 <= BufferPool::kLargeSlotSize) {
+  if (count > 1 && len > 0 && footprint * 2 <= BufferPool::kLargeSlotSize) {
     // Packed back to back into 64 KiB slots, each lease a view (as the segments of a split TUN
     // read are): a batch filled with equal-size datagrams then goes out as one iovec per
     // UDP_SEGMENT message instead of one per datagram, and touches contiguous memory. Costs
     // the same memory as a small slot each (2 KiB) for MTU-size leases, less for others.
     // Where no 64 KiB slot is to be had (a pool whose memory is all small slots, at its cap),
     // the rest of the batch takes a slot per lease below: packing is never a reason to fail.
-    SlotPacker packer(*pool_, packets);
+    SlotPacker packer(*pool_, packets, headroom, tailroom);
     while (packets.size() < static_cast<size_t>(count)) {
       if (packer.room() < len && !pool_->can_acquire(BufferPool::kLargeSlotSize)) break;
       if (!packer.reserve(len)) break;
@@ -90,11 +97,14 @@ Napi::Value PoolWrap::LeaseBatch(const Napi::CallbackInfo& info) {
     }
   }
   while (packets.size() < static_cast<size_t>(count)) {
-    Slot* slot = pool_->acquire(len);
+    Slot* slot = pool_->acquire(footprint);
     if (!slot) return exhausted();
     Packet p;
     p.slot = SlotRef(slot);
+    p.offset = headroom;
     p.length = len;
+    p.headroom = headroom;
+    p.tailroom = slot->capacity - headroom - len;  // the whole slot is this lease's
     packets.push_back(std::move(p));
   }
   return BatchWrap::Create(env, pool_, std::move(packets));

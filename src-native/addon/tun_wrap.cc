@@ -182,6 +182,8 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(inf
   io.coalesce_tcp = GetBool(o, "coalesceTcp", true);
   io.coalesce_udp = GetBool(o, "coalesceUdp", true);
   io.batch_size = static_cast<uint32_t>(GetInt(o, "batchSize", 64));
+  io.headroom = static_cast<uint32_t>(GetInt(o, "headroom", 0));
+  io.tailroom = static_cast<uint32_t>(GetInt(o, "tailroom", 0));
 
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);

@@ -42,6 +42,11 @@ struct Packet {
   SlotRef slot;
   uint32_t offset = 0;
   uint32_t length = 0;
+  // Bytes just before `offset` and just after `offset + length` that belong to this packet
+  // alone (reserved when it was laid out, see SlotPacker): room to add a protocol header and
+  // an AEAD tag in place (aead.h) without copying the packet.
+  uint32_t headroom = 0;
+  uint32_t tailroom = 0;
   IpEndpoint remote;  // UDP: sender (receive) or destination (send)
   IpEndpoint local;   // UDP: destination address of a received datagram / source to send from
   uint8_t ecn = 0;    // ECN bits of the outer IP header (receive) or to set (send)

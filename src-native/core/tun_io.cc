@@ -64,12 +64,18 @@ TunQueueIo::TunQueueIo(TunDevice* dev, int queue, TunIoOptions opts)
 }
 
 IoStatus TunQueueIo::read_batch(BufferPool& pool, std::vector<Packet>& out, TunStats& stats, int* err) {
-  SlotPacker sink(pool, out);
+  SlotPacker sink(pool, out, opts_.headroom, opts_.tailroom);
   const size_t cap = 65536;
+  // Headroom and tailroom are reserved per segment: a superpacket of up to 128 segments (USO's
+  // UDP_MAX_SEGMENTS; TCP segments of a 64 KiB superpacket are fewer at any usual MSS) needs
+  // that much more, in whole slots.
+  const size_t room_per_packet = static_cast<size_t>(opts_.headroom) + opts_.tailroom;
+  const size_t slots_needed =
+      kSlotsPerSuperpacket + (room_per_packet * 128 + BufferPool::kLargeSlotSize - 1) / BufferPool::kLargeSlotSize;
   for (uint32_t i = 0; i < opts_.batch_size; i++) {
     // Backpressure: read only what we can store. Memory for a worst-case split must be there
     // before the kernel hands us the packet, or it would be lost.
-    if (sink.room() < cap && !pool.can_acquire_count(BufferPool::kLargeSlotSize, kSlotsPerSuperpacket)) {
+    if (sink.room() < cap && !pool.can_acquire_count(BufferPool::kLargeSlotSize, slots_needed)) {
       stats.pool_waits++;
       return IoStatus::kPoolExhausted;
     }

@@ -51,6 +51,10 @@ struct TunIoOptions {
   bool coalesce_tcp = true;    // used only when the kernel accepted TSO
   bool coalesce_udp = true;    // used only when the kernel accepted USO
   uint32_t batch_size = 64;    // kernel reads per read_batch
+  // Bytes reserved before and after every packet read (Packet::headroom/tailroom), so a
+  // protocol header and an AEAD tag can be added in place (aead.h). At most kMaxPacketRoom each.
+  uint32_t headroom = 0;
+  uint32_t tailroom = 0;
 };
 
 class TunQueueIo {

@@ -1,0 +1,174 @@
+#include "aead_wrap.h"
+
+#include <cstring>
+#include <string>
+
+#include "addon_data.h"
+#include "batch_wrap.h"
+#include "errors.h"
+#include "slot_packer.h"
+
+namespace tunio {
+
+namespace {
+
+uint64_t GetBigUint64(Napi::Object o, const char* key, uint64_t def) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsBigInt()) return def;
+  bool lossless = false;
+  return v.As<Napi::BigInt>().Uint64Value(&lossless);
+}
+uint32_t GetUint32(Napi::Object o, const char* key, uint32_t def) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : def;
+}
+bool GetBool(Napi::Object o, const char* key) {
+  Napi::Value v = o.Get(key);
+  return v.IsBoolean() && v.As<Napi::Boolean>().Value();
+}
+// The bytes of a Uint8Array option (empty when it is not one).
+std::vector<uint8_t> GetBytes(Napi::Object o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) return {};
+  auto a = v.As<Napi::Uint8Array>();
+  return std::vector<uint8_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+}  // namespace
+
+Napi::Function AeadWrap::Define(Napi::Env env) {
+  return DefineClass(env, "NativeAead",
+                     {InstanceMethod<&AeadWrap::Seal>("seal"), InstanceMethod<&AeadWrap::Open>("open"),
+                      InstanceMethod<&AeadWrap::NextCounter>("nextCounter"),
+                      InstanceMethod<&AeadWrap::Stats>("stats")});
+}
+
+Napi::Object AeadLimitsToJs(Napi::Env env) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("keyLength", Napi::Number::New(env, kAeadKeyLen));
+  o.Set("nonceLength", Napi::Number::New(env, kAeadNonceLen));
+  o.Set("tagLength", Napi::Number::New(env, kAeadTagLen));
+  o.Set("counterLength", Napi::Number::New(env, kAeadCounterLen));
+  o.Set("maxHeaderLength", Napi::Number::New(env, kAeadMaxHeaderLen));
+  o.Set("maxPadTo", Napi::Number::New(env, kAeadMaxPadTo));
+  o.Set("maxPacketRoom", Napi::Number::New(env, kMaxPacketRoom));
+  o.Set("minReplayWindow", Napi::Number::New(env, ReplayWindow::kMinBits));
+  o.Set("maxReplayWindow", Napi::Number::New(env, ReplayWindow::kMaxBits));
+  return o;
+}
+
+// new NativeAead(spec): `spec` as lib/aead.ts builds it (validated there).
+AeadWrap::AeadWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AeadWrap>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "NativeAead needs its spec object (lib/aead.ts)");
+    return;
+  }
+  const EvpApi& api = evp_api();
+  if (!api.available() || !GetAddonData(env)->openssl_allowed) {
+    ThrowError(env, "ERR_TUNIO_AEAD_UNAVAILABLE",
+               std::string("native AEAD needs the OpenSSL that Node exports to addons, and this runtime has none (") +
+                   (api.missing ? api.missing : "disabled for a test") +
+                   " not found; e.g. Electron links BoringSSL): use node:crypto per packet instead");
+    return;
+  }
+  Napi::Object o = info[0].As<Napi::Object>();
+  AeadSpec spec;
+  spec.algorithm = GetUint32(o, "algorithm", 0) == 1 ? AeadAlgorithm::kAes256Gcm : AeadAlgorithm::kChaCha20Poly1305;
+  spec.nonce = GetUint32(o, "nonce", 0) == 1 ? NonceLayout::kIvXorCounterBe : NonceLayout::kZeroCounterLe;
+  std::vector<uint8_t> iv = GetBytes(o, "iv");
+  if (iv.size() == kAeadNonceLen) std::memcpy(spec.iv, iv.data(), kAeadNonceLen);
+  spec.header = GetBytes(o, "header");
+  spec.counter_offset = GetUint32(o, "counterOffset", 0);
+  spec.counter_big_endian = GetBool(o, "counterBigEndian");
+  spec.aad = GetUint32(o, "aad", 0) == 1 ? AeadAad::kHeader : AeadAad::kNone;
+  spec.verify_header = GetBool(o, "verifyHeader");
+  spec.pad_to = GetUint32(o, "padTo", 0);
+  spec.pad_limit = GetUint32(o, "padLimit", 0);
+  spec.counter_limit = GetBigUint64(o, "counterLimit", UINT64_MAX);
+  spec.replay_window = GetUint32(o, "replayWindow", 0);
+  next_counter_ = GetBigUint64(o, "firstCounter", 0);
+  std::vector<uint8_t> key = GetBytes(o, "key");
+  cipher_ = std::make_unique<AeadCipher>(api, spec);
+  AeadSpecError e = cipher_->init(key.data(), key.size());
+  std::fill(key.begin(), key.end(), 0);  // OpenSSL's contexts hold the key from here on
+  if (e == AeadSpecError::kCipherInit) {
+    ThrowError(env, "ERR_TUNIO_AEAD_INIT", "OpenSSL refused to set up the cipher with this key");
+  } else if (e != AeadSpecError::kOk) {
+    ThrowRangeError(env, "ERR_TUNIO_INVALID_OPTION", std::string("invalid AEAD spec: ") + aead_spec_error_name(e));
+  }
+}
+
+// seal(batch): every held packet, in order, with the next counters. Refuses the whole batch
+// (moves nothing) when its counters would reach the limit.
+Napi::Value AeadWrap::Seal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BatchWrap* batch = info.Length() > 0 ? BatchWrap::FromValue(info[0]) : nullptr;
+  if (!batch) {
+    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "seal() takes a PacketBatch");
+    return Napi::Value();
+  }
+  if (aead_counters_left(cipher_->spec(), next_counter_) < batch->live()) {
+    ThrowRangeError(env, "ERR_TUNIO_AEAD_COUNTER_LIMIT",
+                    "sealing this batch would use a counter at or past the limit (" +
+                        std::to_string(cipher_->spec().counter_limit) + "): a new key is needed");
+    return Napi::Value();
+  }
+  AeadBatchResult r = aead_seal_batch(*cipher_, batch->packets(), batch->packet_count(), &next_counter_, stats_);
+  batch->SettleTransformed();
+  return Napi::Number::New(env, static_cast<double>(r.done));
+}
+
+// open(batch, counters): counters[i] = packet i's counter, or 2^64 - 1 where it was dropped.
+Napi::Value AeadWrap::Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BatchWrap* batch = info.Length() > 0 ? BatchWrap::FromValue(info[0]) : nullptr;
+  if (!batch || info.Length() < 2 || !info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array) {
+    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "open() takes a PacketBatch and a BigUint64Array");
+    return Napi::Value();
+  }
+  auto counters = info[1].As<Napi::TypedArray>();
+  const size_t n = batch->packet_count();
+  if (counters.ElementLength() < n) {
+    ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "the counters array is shorter than the batch");
+    return Napi::Value();
+  }
+  uint64_t* out = nullptr;
+  napi_value ab;
+  size_t byte_offset = 0;
+  void* data = nullptr;
+  napi_get_typedarray_info(env, counters, nullptr, nullptr, &data, &ab, &byte_offset);
+  out = static_cast<uint64_t*>(data);
+  AeadBatchResult r = aead_open_batch(*cipher_, batch->packets(), n, out, stats_);
+  batch->SettleTransformed();
+  return Napi::Number::New(env, static_cast<double>(r.done));
+}
+
+Napi::Value AeadWrap::NextCounter(const Napi::CallbackInfo& info) {
+  return Napi::BigInt::New(info.Env(), next_counter_);
+}
+
+Napi::Value AeadWrap::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const AeadStats& s = stats_;
+  Napi::Object o = Napi::Object::New(env);
+  auto set = [&](Napi::Object t, const char* k, uint64_t v) { t.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
+  set(o, "sealed", s.sealed);
+  set(o, "opened", s.opened);
+  set(o, "bytesSealed", s.bytes_sealed);
+  set(o, "bytesOpened", s.bytes_opened);
+  Napi::Object d = Napi::Object::New(env);
+  set(d, "noRoom", s.drop_no_room);
+  set(d, "tooShort", s.drop_too_short);
+  set(d, "headerMismatch", s.drop_header_mismatch);
+  set(d, "counterLimit", s.drop_counter_limit);
+  set(d, "authFailed", s.drop_auth_failed);
+  set(d, "replayed", s.drop_replayed);
+  set(d, "notIp", s.drop_not_ip);
+  set(d, "cryptoError", s.drop_crypto_error);
+  o.Set("drops", d);
+  return o;
+}
+
+}  // namespace tunio

@@ -1,0 +1,69 @@
+// The OpenSSL EVP functions tunio's AEAD uses, resolved at first use with dlsym(RTLD_DEFAULT).
+//
+// Why dlsym and not a link-time dependency: Node ships OpenSSL inside its executable and
+// exports its symbols to addons (Node 20-26 all export OpenSSL 3.x's EVP API), so the addon
+// uses the very library `node:crypto` uses, with no second copy and no libssl on the target
+// machine. A runtime without OpenSSL (Electron links BoringSSL and exports no EVP symbols)
+// must still load the addon: a missing symbol here only makes the AEAD API report
+// ERR_TUNIO_AEAD_UNAVAILABLE, where a link-time reference would fail dlopen() of the whole
+// addon. Native tests and fuzzers link libcrypto, which puts the same symbols in the global
+// scope. See docs/crypto.md.
+//
+// The opaque types are declared exactly as OpenSSL's <openssl/types.h> declares them, so a
+// translation unit may include both; test-native/aead_test.cc checks every pointer type below
+// against OpenSSL's own prototypes.
+#pragma once
+
+#include <cstddef>
+
+extern "C" {
+struct evp_cipher_st;
+struct evp_cipher_ctx_st;
+typedef struct evp_cipher_st EVP_CIPHER;
+typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;
+struct engine_st;
+typedef struct engine_st ENGINE;
+}
+
+namespace tunio {
+
+struct EvpApi {
+  // EVP_CIPHER_CTX_ctrl commands (include/openssl/evp.h; identical in OpenSSL 1.1 and 3.x).
+  static constexpr int kCtrlAeadSetIvLen = 0x9;
+  static constexpr int kCtrlAeadGetTag = 0x10;
+  static constexpr int kCtrlAeadSetTag = 0x11;
+
+  using CipherFn = const EVP_CIPHER* (*)();
+  using CtxNewFn = EVP_CIPHER_CTX* (*)();
+  using CtxFreeFn = void (*)(EVP_CIPHER_CTX*);
+  using CtxCtrlFn = int (*)(EVP_CIPHER_CTX*, int, int, void*);
+  using InitExFn = int (*)(EVP_CIPHER_CTX*, const EVP_CIPHER*, ENGINE*, const unsigned char*, const unsigned char*);
+  using UpdateFn = int (*)(EVP_CIPHER_CTX*, unsigned char*, int*, const unsigned char*, int);
+  using FinalExFn = int (*)(EVP_CIPHER_CTX*, unsigned char*, int*);
+
+  CipherFn chacha20_poly1305 = nullptr;
+  CipherFn aes_256_gcm = nullptr;
+  CtxNewFn ctx_new = nullptr;
+  CtxFreeFn ctx_free = nullptr;
+  CtxCtrlFn ctx_ctrl = nullptr;
+  InitExFn encrypt_init = nullptr;
+  UpdateFn encrypt_update = nullptr;
+  FinalExFn encrypt_final = nullptr;
+  InitExFn decrypt_init = nullptr;
+  UpdateFn decrypt_update = nullptr;
+  FinalExFn decrypt_final = nullptr;
+
+  // Name of the first symbol that was not found; nullptr when all are there.
+  const char* missing = nullptr;
+  bool available() const { return missing == nullptr; }
+};
+
+// Looks each symbol up with `lookup` (dlsym(RTLD_DEFAULT, name) in production). A seam for
+// tests: a lookup that finds nothing is a runtime without OpenSSL.
+using SymbolLookup = void* (*)(const char* name);
+EvpApi load_evp_api(SymbolLookup lookup);
+
+// The process's EVP functions, resolved once (thread-safe static initialisation) with dlsym.
+const EvpApi& evp_api();
+
+}  // namespace tunio
