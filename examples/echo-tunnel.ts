@@ -8,13 +8,26 @@
  * is the UDP socket's (UDP_SEGMENT sends, UDP_GRO receives). Both default to auto: whatever
  * the kernel accepts. Turning them off shows what each one is worth (npm run bench does).
  *
- * Wire format: one raw IP packet per UDP datagram, no header, no encryption, the same as
- * `socat UDP-DATAGRAM:<peer>:5555,bind=:5555 TUN:10.8.0.2/24,tun-type=tun,iff-no-pi`, so
- * either end can be socat. It is NOT a VPN: anyone who can reach the UDP port can inject
- * packets. Put your encryption/authentication between the read and the send.
+ * Wire format without --aead: one raw IP packet per UDP datagram, no header, no encryption, the
+ * same as `socat UDP-DATAGRAM:<peer>:5555,bind=:5555 TUN:10.8.0.2/24,tun-type=tun,iff-no-pi`,
+ * so either end can be socat. Then it is NOT a VPN: anyone who can reach the UDP port can
+ * inject packets.
+ *
+ * --aead chacha20-poly1305|aes-256-gcm --key-file PATH: every datagram is sealed with the
+ * pre-shared 32-byte key (the file holds 32 raw bytes, or 64 hex digits, or 44 base64
+ * characters as `wg genkey` prints them). Wire format: an 8-byte counter (little-endian), the
+ * ciphertext, a 16-byte tag; the counter is authenticated with the ciphertext. The nonce is
+ * the counter XOR a per-direction IV whose first byte is the direction bit, so the two ends
+ * never use one nonce under the shared key: --direction 0|1 (opposite on the two ends), or
+ * auto, which compares --listen with --peer (a specific --listen address is then needed).
+ * Forged, corrupted and replayed datagrams (a sliding window of 8,192 counters) are dropped
+ * and counted. Not with --workers (each worker would need its own nonce space).
  *
  * Packets are never copied in JavaScript: a batch read from one side is handed to the other
- * (ownership moves; tunio releases the leases once the kernel has the bytes).
+ * (ownership moves; tunio releases the leases once the kernel has the bytes). With --aead the
+ * batch is sealed or opened in place in one call first (TUN reads reserve room for the counter
+ * and the tag), so the offloads survive: the sealed segments of one superpacket still leave as
+ * one UDP_SEGMENT send, and opened datagrams are still coalesced on the TUN write.
  *
  * Status: one line per interval on stdout (--stats-format json: the raw stats() instead, for
  * scripts such as scripts/soak.js); on SIGINT/SIGTERM a final line of JSON with stats.
@@ -26,16 +39,18 @@
  */
 import { Worker, isMainThread, parentPort, workerData } from 'worker_threads'
 import { readFileSync, readlinkSync } from 'fs'
-import { openTun, openUdp, sumStats, type Tun, type TunioError, type TunStats, type Udp, type UdpStats } from '../lib/index'
+import { isIPv4 } from 'net'
+import { Aead, openTun, openUdp, sumStats, type AeadAlgorithm, type AeadStats, type Tun, type TunioError, type TunStats, type Udp, type UdpStats } from '../lib/index'
 
 // ---- command line -----------------------------------------------------------------------
-interface Args { tun: string, address: string, listen: string, peer: string, mtu: number, offload: 'auto' | boolean, udpOffload: 'auto' | false, statsMs: number, statsJson: boolean, workers: number, steer: boolean }
+interface AeadArgs { algorithm: AeadAlgorithm, key: Buffer, direction: 0 | 1 }
+interface Args { tun: string, address: string, listen: string, peer: string, mtu: number, offload: 'auto' | boolean, udpOffload: 'auto' | false, statsMs: number, statsJson: boolean, workers: number, steer: boolean, aead?: AeadArgs }
 
 function parseArgs (argv: string[]): Args {
-  const a: Record<string, string> = { tun: 'tun0', address: '10.8.0.1/24', listen: '0.0.0.0:5555', mtu: '1420', offload: 'auto', 'udp-offload': 'auto', stats: '1s', 'stats-format': 'text', workers: '0', steer: 'none' }
+  const a: Record<string, string> = { tun: 'tun0', address: '10.8.0.1/24', listen: '0.0.0.0:5555', mtu: '1420', offload: 'auto', 'udp-offload': 'auto', stats: '1s', 'stats-format': 'text', workers: '0', steer: 'none', direction: 'auto' }
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '')
-    if (!(key in a) && key !== 'peer') usage(`unknown option ${argv[i]}`)
+    if (!(key in a) && key !== 'peer' && key !== 'aead' && key !== 'key-file') usage(`unknown option ${argv[i]}`)
     if (argv[i + 1] === undefined) usage(`${argv[i]} needs a value`)
     a[key] = argv[i + 1]
   }
@@ -52,12 +67,65 @@ function parseArgs (argv: string[]): Args {
   if (!Number.isInteger(workers) || workers < 0 || workers > 64) usage('--workers must be 0..64')
   if (a.steer !== 'none' && a.steer !== 'inner-flow') usage('--steer must be none or inner-flow')
   if (a['stats-format'] !== 'text' && a['stats-format'] !== 'json') usage('--stats-format must be text or json')
-  return { tun: a.tun, address: a.address, listen: a.listen, peer: a.peer, mtu: Number(a.mtu), offload, udpOffload, statsMs, statsJson: a['stats-format'] === 'json', workers, steer: a.steer === 'inner-flow' }
+  let aead: AeadArgs | undefined
+  if (a.aead !== undefined || a['key-file'] !== undefined) {
+    if (a.aead !== 'chacha20-poly1305' && a.aead !== 'aes-256-gcm') usage('--aead must be chacha20-poly1305 or aes-256-gcm')
+    if (a['key-file'] === undefined) usage('--aead needs --key-file PATH (32 bytes)')
+    if (workers > 0) usage('--aead does not work with --workers (each worker would need its own nonce space)')
+    aead = { algorithm: a.aead, key: readKey(a['key-file']), direction: direction(a.direction, a.listen, a.peer) }
+  }
+  return { tun: a.tun, address: a.address, listen: a.listen, peer: a.peer, mtu: Number(a.mtu), offload, udpOffload, statsMs, statsJson: a['stats-format'] === 'json', workers, steer: a.steer === 'inner-flow', aead }
+}
+
+/** 32 raw bytes, or 64 hex digits, or 44 base64 characters (as `wg genkey` prints a key). */
+function readKey (file: string): Buffer {
+  let raw: Buffer
+  try { raw = readFileSync(file) } catch (err) { usage(`cannot read --key-file: ${(err as Error).message}`) }
+  if (raw.length === 32) return raw
+  const text = raw.toString('latin1').trim()
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex')
+  if (/^[A-Za-z0-9+/]{43}=$/.test(text)) return Buffer.from(text, 'base64')
+  usage('--key-file must hold 32 bytes (raw, 64 hex digits or base64)')
+}
+
+/** --direction 0|1, or auto: 0 on the end whose --listen sorts before its --peer. */
+function direction (value: string, listen: string, peer: string): 0 | 1 {
+  if (value === '0' || value === '1') return Number(value) as 0 | 1
+  if (value !== 'auto') usage('--direction must be auto, 0 or 1')
+  const key = (endpoint: string): string => {
+    const m = /^\[?([^\]]*)\]?:(\d+)$/.exec(endpoint)
+    if (m === null) usage(`cannot read the address of ${endpoint}`)
+    const [address, port] = [m[1], Number(m[2])]
+    if (address === '' || address === '0.0.0.0' || address === '::') usage('--direction auto needs a specific --listen address (or give --direction 0 on one end and 1 on the other)')
+    const bytes = isIPv4(address) ? Buffer.from(address.split('.').map(Number)) : Buffer.from(address)
+    return `${bytes.toString('hex').padStart(32, '0')}:${port.toString(16).padStart(4, '0')}`
+  }
+  const [mine, theirs] = [key(listen), key(peer)]
+  if (mine === theirs) usage('--listen and --peer are the same endpoint')
+  return mine < theirs ? 0 : 1
+}
+
+// ---- encryption ---------------------------------------------------------------------------
+/** The IV of one direction: its first byte is the direction bit, the rest zero. */
+function directionIv (direction: 0 | 1): Buffer {
+  const iv = Buffer.alloc(12)
+  iv[0] = direction
+  return iv
+}
+
+/** The sealing and opening ciphers of one end: each direction its own nonce space. */
+function makeCiphers (aead: AeadArgs): { seal: Aead, open: Aead } {
+  const common = { algorithm: aead.algorithm, key: aead.key, nonce: 'iv-xor' as const, header: Buffer.alloc(8), counterOffset: 0, authenticate: 'header' as const }
+  return {
+    seal: new Aead({ ...common, iv: directionIv(aead.direction) }),
+    open: new Aead({ ...common, iv: directionIv(aead.direction === 0 ? 1 : 0), replayWindow: 8192 })
+  }
 }
 
 function usage (msg: string): never {
   console.error(`echo-tunnel: ${msg}\nusage: echo-tunnel --peer HOST:PORT [--tun tun0] [--address 10.8.0.1/24] ` +
-    '[--listen 0.0.0.0:5555] [--mtu 1420] [--offload auto|on|off] [--udp-offload auto|off] [--stats 1s] [--stats-format text|json] [--workers N [--steer none|inner-flow]]')
+    '[--listen 0.0.0.0:5555] [--mtu 1420] [--offload auto|on|off] [--udp-offload auto|off] [--stats 1s] [--stats-format text|json] [--workers N [--steer none|inner-flow]] ' +
+    '[--aead chacha20-poly1305|aes-256-gcm --key-file PATH [--direction auto|0|1]]')
   process.exit(2)
 }
 
@@ -66,19 +134,28 @@ async function main (): Promise<void> {
   const args = parseArgs(process.argv.slice(2))
   if (args.workers > 0) return await mainWithWorkers(args)
 
-  const tun = await openTun({ name: args.tun, addresses: [args.address], mtu: args.mtu, offload: args.offload })
+  const ciphers = args.aead === undefined ? undefined : makeCiphers(args.aead)
+  // With --aead every packet read gets room for the counter in front and the tag behind.
+  const room = ciphers === undefined ? {} : { headroom: ciphers.seal.headroom, tailroom: ciphers.seal.tailroom }
+  const tun = await openTun({ name: args.tun, addresses: [args.address], mtu: args.mtu, offload: args.offload, ...room })
   const udp = await openUdp({ bind: args.listen, gso: args.udpOffload, gro: args.udpOffload })
   console.log(`echo-tunnel: ${tun.name} ${args.address} mtu ${args.mtu} offload ${JSON.stringify(tun.offload)} ` +
-    `udp ${udp.local.address}:${udp.local.port} -> ${args.peer} features ${JSON.stringify(udp.features)}`)
+    `udp ${udp.local.address}:${udp.local.port} -> ${args.peer} features ${JSON.stringify(udp.features)}` +
+    (args.aead === undefined ? '' : ` aead ${args.aead.algorithm} direction ${args.aead.direction}`))
 
-  const { loops, peerErrors } = carry(tun, udp, args.peer)
+  const { loops, peerErrors } = carry(tun, udp, args.peer, ciphers)
+  const aeadStats = (): { seal: AeadStats, open: AeadStats } | undefined =>
+    ciphers === undefined ? undefined : { seal: ciphers.seal.stats(), open: ciphers.open.stats() }
 
   // Status lines: rates from the difference between two stats() snapshots.
   let last: Snapshot = { t: process.hrtime.bigint(), tun: tun.stats(), udp: udp.stats() }
   const timer = args.statsMs > 0
     ? setInterval(() => {
       const now: Snapshot = { t: process.hrtime.bigint(), tun: tun.stats(), udp: udp.stats() }
-      console.log(args.statsJson ? JSON.stringify({ tun: now.tun, udp: now.udp, peerErrors, memory: process.memoryUsage() }) : `${statusLine(last, now)} | peer errors ${sum(peerErrors)}`)
+      const aead = aeadStats()
+      console.log(args.statsJson
+        ? JSON.stringify({ tun: now.tun, udp: now.udp, peerErrors, aead, memory: process.memoryUsage() })
+        : `${statusLine(last, now)} | peer errors ${sum(peerErrors)}${aead === undefined ? '' : ` | aead drops ${sum(aead.open.drops) + sum(aead.seal.drops)}`}`)
       last = now
     }, args.statsMs)
     : undefined
@@ -90,7 +167,7 @@ async function main (): Promise<void> {
     if (stopping) return
     stopping = true
     if (timer !== undefined) clearInterval(timer)
-    const final = { signal, tun: tun.stats(), udp: udp.stats(), peerErrors }
+    const final = { signal, tun: tun.stats(), udp: udp.stats(), peerErrors, aead: aeadStats() }
     tun.close()
     udp.close()
     await Promise.allSettled(loops)
@@ -112,7 +189,7 @@ async function main (): Promise<void> {
  * The data plane, the same in the single-thread tunnel and in each worker: two loops that hand
  * batches from one side to the other. Ends when either side is closed (or fails).
  */
-function carry (tun: Tun, udp: Udp, peer: string): { loops: Array<Promise<void>>, peerErrors: Record<string, number> } {
+function carry (tun: Tun, udp: Udp, peer: string, ciphers?: { seal: Aead, open: Aead }): { loops: Array<Promise<void>>, peerErrors: Record<string, number> } {
   // The peer may not be up yet (ICMP port unreachable -> ECONNREFUSED) or unreachable for a
   // while: tunio reports these as events and keeps going. We only count them.
   const peerErrors: Record<string, number> = {}
@@ -120,6 +197,30 @@ function carry (tun: Tun, udp: Udp, peer: string): { loops: Array<Promise<void>>
     const key = err.errno ?? err.code
     peerErrors[key] = (peerErrors[key] ?? 0) + 1
   })
+  if (ciphers !== undefined) {
+    let counters = new BigUint64Array(256)
+    return {
+      peerErrors,
+      loops: [
+        // TUN -> UDP: sealed in place (one call per batch), then sent as without --aead.
+        (async () => {
+          for await (const batch of tun) {
+            ciphers.seal.seal(batch)
+            udp.send(batch, peer)
+          }
+        })(),
+        // UDP -> TUN: opened in place; forged, corrupted and replayed datagrams are released
+        // from the batch and counted (ciphers.open.stats().drops), the rest written.
+        (async () => {
+          for await (const batch of udp) {
+            if (counters.length < batch.length) counters = new BigUint64Array(batch.length)
+            ciphers.open.open(batch, counters)
+            tun.write(batch)
+          }
+        })()
+      ]
+    }
+  }
   return {
     peerErrors,
     loops: [
