@@ -195,6 +195,11 @@ class BatchLease extends Lease {
   }
 }
 
+/** headers(): the most bytes copied per packet. */
+const MAX_HEADER_BYTES = 256
+/** split(): the group that releases a packet. */
+const RELEASE_GROUP = 255
+
 export class PacketBatch implements Iterable<Lease>, Disposable {
   /** @internal */
   readonly native: NativeBatch
@@ -246,6 +251,56 @@ export class PacketBatch implements Iterable<Lease>, Disposable {
     for (const lease of this.#leases) {
       if (lease !== undefined && lease.held) lease.settleView()
     }
+  }
+
+  /**
+   * Copies the first `bytesPerPacket` bytes (1 to 256) of every packet into one array, in one
+   * native call and without an object per packet: packet `i`'s bytes start at
+   * `out[i * bytesPerPacket]` (zero-filled past its end) and `lengths[i]` is its full length,
+   * -1 once released or moved. For routing and classifying a batch by its headers (an IP
+   * destination, a protocol's message type); pass the same arrays again to reuse them.
+   * Reads the packets as the pool holds them: in the copy fallback (docs/ownership.md), a
+   * change made through `lease.buffer` shows once the lease moves or is released.
+   */
+  headers (bytesPerPacket: number, out?: Uint8Array, lengths?: Int32Array): { bytes: Uint8Array, lengths: Int32Array } {
+    if (typeof bytesPerPacket !== 'number' || !Number.isInteger(bytesPerPacket) || bytesPerPacket < 1 || bytesPerPacket > MAX_HEADER_BYTES) {
+      throw tunioError('ERR_TUNIO_INVALID_ARG', `bytesPerPacket must be an integer between 1 and ${MAX_HEADER_BYTES}`)
+    }
+    const n = this.#leases.length
+    const bytes = out ?? new Uint8Array(n * bytesPerPacket)
+    const lens = lengths ?? new Int32Array(n)
+    if (!(bytes instanceof Uint8Array) || bytes.length < n * bytesPerPacket) {
+      throw tunioError('ERR_TUNIO_INVALID_ARG', `out must be a Uint8Array of at least ${n * bytesPerPacket} bytes`)
+    }
+    if (!(lens instanceof Int32Array) || lens.length < n) throw tunioError('ERR_TUNIO_INVALID_ARG', `lengths must be an Int32Array of at least ${n} entries`)
+    this.native.headers(bytesPerPacket, bytes, lens)
+    return { bytes, lengths: lens }
+  }
+
+  /**
+   * Moves every held packet into one of `count` new batches (1 to 255): packet `i` goes to
+   * batch `groups[i]`, keeping its order; group 255 releases it. The packets keep their
+   * memory (no copy); this batch's leases read as moved afterwards. For sending the packets
+   * of one read to different peers (each group its own transform and destination). Checks
+   * `groups` first: a group that is neither below `count` nor 255 throws and moves nothing.
+   */
+  split (groups: Uint8Array, count: number): PacketBatch[] {
+    if (!(groups instanceof Uint8Array) || groups.length < this.#leases.length) {
+      throw tunioError('ERR_TUNIO_INVALID_ARG', `groups must be a Uint8Array of at least ${this.#leases.length} entries`)
+    }
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 255) {
+      throw tunioError('ERR_TUNIO_INVALID_ARG', 'count must be an integer between 1 and 255')
+    }
+    for (let i = 0; i < this.#leases.length; i++) {
+      const g = groups[i]
+      if (g >= count && g !== RELEASE_GROUP && this.native.lengthOf(i) >= 0) {
+        throw tunioError('ERR_TUNIO_INVALID_ARG', `groups[${i}] is ${g}: neither below count (${count}) nor 255 (release)`)
+      }
+    }
+    for (const lease of this.#leases) {
+      if (lease !== undefined && lease.held) lease.surrenderView()
+    }
+    return this.native.split(groups, count).map((native) => new PacketBatch(native))
   }
 
   /** @internal Ownership of every held packet moves to a device; returns the native batch. */

@@ -20,6 +20,8 @@ export interface NativeBatch {
   truncate (i: number, length: number): number
   meta (i: number): NativeMeta
   extract (i: number): NativeBatch
+  headers (bytesPerPacket: number, out: Uint8Array, lengths: Int32Array): number
+  split (groups: Uint8Array, count: number): NativeBatch[]
 }
 
 export interface NativePoolStats {

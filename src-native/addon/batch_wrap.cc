@@ -53,6 +53,8 @@ Napi::Function BatchWrap::Define(Napi::Env env) {
                          InstanceMethod<&BatchWrap::Truncate>("truncate"),
                          InstanceMethod<&BatchWrap::Meta>("meta"),
                          InstanceMethod<&BatchWrap::Extract>("extract"),
+                         InstanceMethod<&BatchWrap::Headers>("headers"),
+                         InstanceMethod<&BatchWrap::Split>("split"),
                      });
 }
 
@@ -98,6 +100,15 @@ void BatchWrap::DropEntry(uint32_t index) {
     packets_[index].slot.reset();
     live_--;
   }
+}
+
+void BatchWrap::MoveEntry(uint32_t index, std::vector<Packet>& to) {
+  if (views_[index]) {
+    EntryDropsView(views_[index]);
+    views_[index] = nullptr;
+  }
+  to.push_back(std::move(packets_[index]));
+  live_--;
 }
 
 void BatchWrap::TakeAll(std::vector<Packet>& out) {

@@ -68,11 +68,16 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
   Napi::Value Truncate(const Napi::CallbackInfo& info);
   Napi::Value Meta(const Napi::CallbackInfo& info);
   Napi::Value Extract(const Napi::CallbackInfo& info);
+  // Batch byte access and regrouping without a JS object per packet (batch_groups.cc).
+  Napi::Value Headers(const Napi::CallbackInfo& info);
+  Napi::Value Split(const Napi::CallbackInfo& info);
 
   bool CheckIndex(const Napi::CallbackInfo& info, uint32_t* index);
   // Entry i still holds its packet (false once released, moved or the storage freed).
   bool Held(uint32_t i) const { return i < packets_.size() && packets_[i].valid(); }
   void DropEntry(uint32_t index);
+  // Moves held entry `index` to the end of `to` (its JS view, if any, let go first).
+  void MoveEntry(uint32_t index, std::vector<Packet>& to);
   // Once no entry holds a packet, frees the packet and view arrays. The JS wrapper of a
   // consumed batch can live until the next GC, and V8 does not see native memory: a read
   // batch reserves kReadBatchPacketsHint packets (22 KiB), so thousands of dead wrappers
