@@ -2,22 +2,35 @@
 'use strict'
 // npm run bench: TCP over a veth wire between two namespaces: direct (ceiling), tunio echo
 // tunnel with offloads on / TUN offloads off / every offload off (TUN and UDP), and a socat tunnel. 1 and 8 streams, both directions.
-// Writes docs/bench/tunnel.{md,json,svg}. Needs root and iperf3; builds the example first.
+// Also the WireGuard rows: examples/wireguard against itself and against Debian's wireguard-go, and
+// wireguard-go against itself (needs wireguard-go and wg).
+// Writes docs/bench/tunnel.{md,json,svg} (BENCH_OUT=name: docs/bench/name.*, e.g. for a subset
+// chosen with BENCH_CONFIGS). Needs root and iperf3; builds the examples first.
 const { execFileSync } = require('child_process')
 const fs = require('fs')
 const os = require('os')
 const path = require('path')
 const netns = require('../scripts/netns')
+const wg = require('../scripts/wireguard-netns')
 
 const RUNS = Number(process.env.BENCH_RUNS || 3)
 const SECS = Number(process.env.BENCH_SECONDS || 3)
 const OUT = path.join(netns.ROOT, 'docs', 'bench')
+const OUT_NAME = process.env.BENCH_OUT || 'tunnel'
 // 'tunio offload off' turns off the TUN's offloads only (no superpackets in or out; the UDP side
 // still batches with UDP_SEGMENT / UDP_GRO); 'tunio all offloads off' also turns off the UDP ones.
-const CONFIGS = ['direct', 'tunio offload on', 'tunio offload off', 'tunio all offloads off', 'socat']
+// The WireGuard rows: examples/wireguard on both ends, the example against Debian's
+// wireguard-go (example in a), and wireguard-go on both ends.
+const WG_CONFIGS = { 'wireguard example <-> wireguard example': ['example', 'example'], 'wireguard example <-> wireguard-go': ['example', 'wireguard-go'], 'wireguard-go <-> wireguard-go': ['wireguard-go', 'wireguard-go'] }
+const ALL_CONFIGS = ['direct', 'tunio offload on', 'tunio offload off', 'tunio all offloads off', 'socat', ...Object.keys(WG_CONFIGS)]
+// BENCH_CONFIGS=name,name (exact names) runs a subset, e.g. the echo tunnel beside the WireGuard rows.
+const CONFIGS = process.env.BENCH_CONFIGS ? process.env.BENCH_CONFIGS.split(',').map((s) => s.trim()) : ALL_CONFIGS
+for (const c of CONFIGS) if (!ALL_CONFIGS.includes(c)) throw new Error(`BENCH_CONFIGS: unknown config "${c}" (known: ${ALL_CONFIGS.join(', ')})`)
 // The 32-stream cell is there for memory: peak RSS must not grow with the number of streams.
 const CELLS = [{ streams: 1, reverse: false }, { streams: 1, reverse: true }, { streams: 8, reverse: false }, { streams: 8, reverse: true },
   { streams: 32, reverse: false }]
+// The WireGuard rows: one stream each way, and 32 streams for peak RSS.
+const WG_CELLS = [{ streams: 1, reverse: false }, { streams: 1, reverse: true }, { streams: 32, reverse: false }]
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -40,6 +53,14 @@ async function measure (wire, config, cell) {
     eps = [await netns.startEcho(wire, 'a', { offload, udpOffload }), await netns.startEcho(wire, 'b', { offload, udpOffload })]
   } else if (config === 'socat') {
     eps = [await netns.startSocat(wire, 'a'), await netns.startSocat(wire, 'b')]
+  } else if (WG_CONFIGS[config]) {
+    const k = wg.keys()
+    eps = [await wg.start(wire, 'a', WG_CONFIGS[config][0], k), await wg.start(wire, 'b', WG_CONFIGS[config][1], k)]
+    // The first packet waits for the handshake: make it before iperf3 measures.
+    // On a loaded machine a handshake message can be late: both implementations retry after 5 s.
+    let ok = false
+    for (let i = 0; i < 3 && !ok; i++) ok = wg.ping(wire, 'a', 'b', { count: 1, timeoutSec: 10 }) === 0
+    if (!ok) throw new Error(`${config}: no ping through the tunnel: ${eps.map((e) => e.child.output).join('\n')}`)
   }
   const target = config === 'direct' ? netns.WIRE.b : netns.TUNNEL.b
   const before = eps.map((e) => netns.procUsage(e.pid))
@@ -58,9 +79,9 @@ async function measure (wire, config, cell) {
     config, streams: cell.streams, direction: cell.reverse ? 'b->a (-R)' : 'a->b',
     gbps: median(runs), min: Math.min(...runs), max: Math.max(...runs), runs,
     cpuSeconds: eps.map((e, i) => before[i] && after[i] ? +(after[i].cpu - before[i].cpu).toFixed(2) : null),
-    syscallsPerGB: config.startsWith('tunio') ? Math.round(sys / gb) : null,
+    syscallsPerGB: config.startsWith('tunio') || config === 'wireguard example <-> wireguard example' ? Math.round(sys / gb) : null,
     peakRssMiB: eps.map((e, i) => after[i] ? +(after[i].hwmKiB / 1024).toFixed(1) : null),
-    drops: finals.map((f) => f ? { tun: f.tun.drops, udp: { ...f.udp.drops } } : null)
+    drops: finals.map((f) => f ? { tun: f.tun.drops, udp: { ...f.udp.drops }, ...(f.device ? { wireguard: f.device.dataplane } : {}) } : null)
   }
 }
 
@@ -93,18 +114,36 @@ function targets (results) {
   lines.push(`- syscalls per GB, offload on, both endpoints: at most ${worstSys} over all cells (target ≤ 150000: ${worstSys <= 150000 ? 'met' : 'MISSED'})`)
   const rss = (r) => Math.max(...r.peakRssMiB.filter((x) => x !== null))
   for (const config of ['tunio offload on', 'tunio offload off', 'tunio all offloads off']) {
+    if (!results.some((r) => r.config === config)) continue
     const byStreams = [1, 8, 32].map((n) => results.filter((r) => r.config === config && r.streams === n)).filter((rs) => rs.length)
       .map((rs) => ({ streams: rs[0].streams, rss: Math.max(...rs.map(rss)) }))
     const peak32 = byStreams.find((x) => x.streams === 32)
     lines.push(`- peak RSS per tunnel process, ${config}: ${byStreams.map((x) => `${x.streams} stream${x.streams > 1 ? 's' : ''} ${x.rss} MiB`).join(', ')}` +
       (peak32 ? ` (target at 32 streams < 96 MB = 91.6 MiB: ${peak32.rss < 91.55 ? 'met' : 'MISSED'})` : ''))
   }
+  const wgPair = (direction) => cell('wireguard example <-> wireguard example', 1, direction)
+  for (const direction of ['a->b', 'b->a (-R)']) {
+    const ex = wgPair(direction)
+    const vsGo = ratio(ex, cell('wireguard-go <-> wireguard-go', 1, direction))
+    const vsEcho = ratio(ex, cell('tunio offload on', 1, direction))
+    const mixed = cell('wireguard example <-> wireguard-go', 1, direction)
+    if (!ex) continue
+    lines.push(`- 1 stream ${direction}, wireguard example pair ${ex.gbps.toFixed(2)} Gbit/s: ` +
+      (vsGo === null ? 'wireguard-go pair not measured' : `${vsGo.toFixed(1)}× the wireguard-go pair (target ≥ 5×: ${vsGo >= 5 ? 'met' : 'MISSED'})`) + '; ' +
+      (vsEcho === null ? 'echo tunnel not measured' : `${(vsEcho * 100).toFixed(0)}% of the plain echo tunnel (target ≥ 50%: ${vsEcho >= 0.5 ? 'met' : 'MISSED'})`) +
+      (mixed ? `; example <-> wireguard-go ${mixed.gbps.toFixed(2)} Gbit/s` : ''))
+  }
+  const wg32 = cell('wireguard example <-> wireguard example', 32, 'a->b')
+  if (wg32) {
+    const peak = Math.max(...wg32.peakRssMiB.filter((x) => x !== null))
+    lines.push(`- peak RSS per wireguard example endpoint at 32 streams: ${wg32.peakRssMiB.join(' / ')} MiB (target < 96 MB = 91.6 MiB: ${peak < 91.55 ? 'met' : 'MISSED'})`)
+  }
   return lines.join('\n')
 }
 
 function svg (results) {
   const W = 760; const barH = 14; const gap = 6; const left = 260; const maxG = Math.max(...results.map((r) => r.max), 1)
-  const colors = { direct: '#888', 'tunio offload on': '#2a7', 'tunio offload off': '#27c', 'tunio all offloads off': '#73c', socat: '#c72' }
+  const colors = { direct: '#888', 'tunio offload on': '#2a7', 'tunio offload off': '#27c', 'tunio all offloads off': '#73c', socat: '#c72', 'wireguard example <-> wireguard example': '#d4a', 'wireguard example <-> wireguard-go': '#a6d', 'wireguard-go <-> wireguard-go': '#666' }
   const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
   let y = 30
   let body = `<text x="10" y="18" font-size="14" font-weight="bold">TCP over veth between namespaces, Gbit/s (median of ${RUNS}, whiskers min–max)</text>\n`
@@ -129,7 +168,8 @@ async function main () {
   try {
     for (const config of CONFIGS) {
       if (config === 'socat' && !netns.has('socat')) continue
-      for (const cell of CELLS) {
+      if (WG_CONFIGS[config] && !wg.hasWireguardGo()) { console.error(`${config}: skipped (needs wireguard-go and wg)`); continue }
+      for (const cell of WG_CONFIGS[config] ? WG_CELLS : CELLS) {
         const r = await measure(wire, config, cell)
         results.push(r)
         console.error(`${config}, ${cell.streams} stream(s), ${r.direction}: ${r.gbps.toFixed(2)} Gbit/s`)
@@ -140,11 +180,11 @@ async function main () {
     `Two network namespaces joined by veth; iperf3 ${RUNS} runs × ${SECS} s per cell. CPU s: utime+stime of each ` +
     `tunnel process over the cell; syscalls/GB: tun read+writev + udp recvmmsg+sendmsg+sendmmsg of both endpoints per GB received; ` +
     `peak RSS: VmHWM. Generated by \`npm run bench\` (bench/tunnel.js).\n\n${table(results)}\n\n` +
-    `## Targets (from the cells above)\n\n${targets(results)}\n\n![chart](tunnel.svg)\n`
+    `## Targets (from the cells above)\n\n${targets(results)}\n\n![chart](${OUT_NAME}.svg)\n`
   fs.mkdirSync(OUT, { recursive: true })
-  fs.writeFileSync(path.join(OUT, 'tunnel.md'), md)
-  fs.writeFileSync(path.join(OUT, 'tunnel.json'), JSON.stringify({ machine, runs: RUNS, seconds: SECS, results }, null, 2) + '\n')
-  fs.writeFileSync(path.join(OUT, 'tunnel.svg'), svg(results))
+  fs.writeFileSync(path.join(OUT, `${OUT_NAME}.md`), md)
+  fs.writeFileSync(path.join(OUT, `${OUT_NAME}.json`), JSON.stringify({ machine, runs: RUNS, seconds: SECS, results }, null, 2) + '\n')
+  fs.writeFileSync(path.join(OUT, `${OUT_NAME}.svg`), svg(results))
   console.log(md)
 }
 

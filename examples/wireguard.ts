@@ -12,6 +12,7 @@ import { readFileSync } from 'fs'
 import { openTun, openUdp } from '../lib/index'
 import { ConfigError, parseConfig } from './wireguard/config'
 import { Device } from './wireguard/device'
+import { HEADROOM, TAILROOM } from './wireguard/datapath'
 
 function usage (msg: string): never {
   console.error(`wireguard: ${msg}\nusage: wireguard up PATH/NAME.conf [--stats 1s] [--stats-format text|json]`)
@@ -39,7 +40,9 @@ async function main (): Promise<void> {
   try { text = readFileSync(file, 'utf8') } catch (err) { usage(`cannot read ${file}: ${(err as Error).message}`) }
   const config = parseConfig(text, file)
 
-  const tun = await openTun({ name: config.name, addresses: config.addresses.map((a) => `${a.address}/${a.bits}`), mtu: config.mtu })
+  // Every packet read gets room for the data message header in front and padding + tag
+  // behind, so it is sealed where it lies and sent from there.
+  const tun = await openTun({ name: config.name, addresses: config.addresses.map((a) => `${a.address}/${a.bits}`), mtu: config.mtu, headroom: HEADROOM, tailroom: TAILROOM })
   const udp = await openUdp({ bind: `[::]:${config.listenPort}` })
   const device = new Device(config, tun, udp)
   const peerErrors: Record<string, number> = {}

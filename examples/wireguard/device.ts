@@ -115,7 +115,9 @@ export class Device {
   }
 
   #dropKeypair (kp: Keypair | undefined): void {
-    if (kp !== undefined) this.indices.delete(kp.localIndex)
+    if (kp === undefined) return
+    this.indices.delete(kp.localIndex)
+    this.data.retireKeypair(kp)
   }
 
   zeroKeyMaterial (peer: Peer): void {
@@ -220,7 +222,7 @@ export class Device {
     this.#dropKeypair(peer.next)
     peer.next = kp
     this.indices.set(index, { peer, keypair: kp })
-    this.data.installKeypair(peer, kp)
+    this.data.installKeypair(kp)
     this.#roam(peer, from)
     h.responsesSent++
     this.#sendHandshake(peer, resp.message, from)
@@ -240,7 +242,7 @@ export class Device {
     peer.pending = undefined
     const kp = new Keypair(keys, index, responseSenderIndex(msg), true, now)
     this.indices.set(index, { peer, keypair: kp })
-    this.data.installKeypair(peer, kp)
+    this.data.installKeypair(kp)
     // As initiator the session is confirmed: it becomes current at once.
     this.#dropKeypair(peer.previous)
     this.#dropKeypair(peer.next)

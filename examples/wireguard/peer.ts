@@ -5,18 +5,23 @@
  */
 import type { PeerConfig } from './config'
 import type { InitiatorState, PeerIdentity, TransportKeys } from './handshake'
-import { ReplayWindow } from './replay'
+import type { Aead } from '../../lib/index'
 import { PeerTimers, type TimerActions } from './timers'
 
 export interface PeerEndpoint { address: string, port: number }
 
 /** One session: a key per direction and the indices each side uses to find it. */
 export class Keypair {
-  readonly replay = new ReplayWindow()
+  /** The session's ciphers (tunio's native batch AEAD), one per direction; gone once retired. */
+  sealer: Aead | undefined
+  opener: Aead | undefined
   /** The counter of the next packet we seal (mirrors the sealer's own counter). */
   sendCounter = 0
   /** Set once the receive side checked needsRekeyOnReceive for this session. */
   rekeyRequestedOnReceive = false
+  /** Scratch of the data plane while it sorts one batch (which batch, which group). */
+  mark = 0
+  group = 0
 
   constructor (
     readonly keys: TransportKeys,
@@ -60,6 +65,10 @@ export class Peer {
   lastTimestamp: Uint8Array = new Uint8Array(12)
   lastInitiationConsumedAt = -Infinity
   lastHandshakeAt: number | undefined
+  /** Scratch of the data plane while it routes one batch (which batch, which group, bytes). */
+  mark = 0
+  group = 0
+  batchBytes = 0
   readonly timers: PeerTimers
   readonly counters: PeerCounters = {
     txBytes: 0, rxBytes: 0, txPackets: 0, rxPackets: 0, keepalivesSent: 0, keepalivesReceived: 0,
