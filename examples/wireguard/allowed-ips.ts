@@ -12,8 +12,15 @@ interface Node<T> { zero?: Node<T>, one?: Node<T>, value?: T }
 export class AllowedIPs<T> {
   #v4: Node<T> = {}
   #v6: Node<T> = {}
+  // The last IPv4 source and destination looked up and their answers: the packets of one batch
+  // mostly belong to a few flows, so most lookups repeat the one before (-1: nothing cached).
+  #lastSrc = -1
+  #lastSrcValue: T | undefined
+  #lastDst = -1
+  #lastDstValue: T | undefined
 
   insert (prefix: Prefix, value: T): void {
+    this.#lastSrc = this.#lastDst = -1
     let node = prefix.family === 4 ? this.#v4 : this.#v6
     for (let i = 0; i < prefix.bits; i++) {
       const bit = (prefix.bytes[i >> 3] >> (7 - (i & 7))) & 1
@@ -50,7 +57,16 @@ export class AllowedIPs<T> {
   lookupPacket (packet: Uint8Array, offset: number, length: number, which: 'src' | 'dst'): T | undefined {
     if (length < 1) return undefined
     const version = packet[offset] >> 4
-    if (version === 4 && length >= 20) return this.lookup(4, packet, offset + (which === 'src' ? 12 : 16))
+    if (version === 4 && length >= 20) {
+      const at = offset + (which === 'src' ? 12 : 16)
+      const key = ((packet[at] << 24) | (packet[at + 1] << 16) | (packet[at + 2] << 8) | packet[at + 3]) >>> 0
+      if (which === 'src') {
+        if (key !== this.#lastSrc) { this.#lastSrcValue = this.lookup(4, packet, at); this.#lastSrc = key }
+        return this.#lastSrcValue
+      }
+      if (key !== this.#lastDst) { this.#lastDstValue = this.lookup(4, packet, at); this.#lastDst = key }
+      return this.#lastDstValue
+    }
     if (version === 6 && length >= 40) return this.lookup(6, packet, offset + (which === 'src' ? 8 : 24))
     return undefined
   }

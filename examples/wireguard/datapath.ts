@@ -228,6 +228,8 @@ export class DataPlane {
     const mark = ++this.#mark
     let handshakeGroup = -1
     let dropped = 0
+    let lastIndex = -1
+    let lastKp: Keypair | undefined
     for (let i = 0; i < n; i++) {
       const len = lengths[i]
       if (len < 0) { groups[i] = RELEASE; continue }
@@ -235,7 +237,9 @@ export class DataPlane {
       const type = bytes[at]
       if (type === MSG_DATA && len >= DATA_HEADER_LEN + TAG_LEN) {
         const index = (bytes[at + 4] | (bytes[at + 5] << 8) | (bytes[at + 6] << 16) | (bytes[at + 7] << 24)) >>> 0
-        const kp = d.indices.get(index)?.keypair
+        // Datagrams of one batch mostly belong to one session: skip the map when it repeats.
+        if (index !== lastIndex) { lastIndex = index; lastKp = d.indices.get(index)?.keypair }
+        const kp = lastKp
         if (kp === undefined || (kp.mark !== mark && sessions.length >= MAX_GROUPS)) { d.counters.data.unknownIndex++; groups[i] = RELEASE; dropped++; continue }
         if (kp.mark !== mark) { kp.mark = mark; kp.group = sessions.length; sessions.push(kp) }
         groups[i] = kp.group
