@@ -5,6 +5,7 @@
 #include "addon_data.h"
 #include "aead_wrap.h"
 #include "batch_wrap.h"
+#include "js_checked.h"
 #include "lease_js.h"
 #include "pool_wrap.h"
 #include "tun_wrap.h"
@@ -16,7 +17,7 @@ namespace {
 
 // setExternalBuffers(false) forces the copy path that runtimes without external buffers take.
 Napi::Value SetExternalBuffers(const Napi::CallbackInfo& info) {
-  GetAddonData(info.Env())->external_buffers = info.Length() > 0 && info[0].ToBoolean().Value();
+  GetAddonData(info.Env())->external_buffers = info.Length() > 0 && JsTruthy(info[0]);
   return info.Env().Undefined();
 }
 

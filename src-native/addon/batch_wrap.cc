@@ -5,6 +5,7 @@
 #include "addon_data.h"
 #include "endpoint_js.h"
 #include "errors.h"
+#include "js_checked.h"
 
 namespace tunio {
 
@@ -59,8 +60,12 @@ Napi::Function BatchWrap::Define(Napi::Env env) {
 }
 
 Napi::Object BatchWrap::Create(Napi::Env env, std::shared_ptr<BufferPool> pool, std::vector<Packet>&& packets) {
+  // The constructor call fails while the environment is being torn down (worker.terminate()):
+  // the result is then empty, and `packets` stay with the caller, who frees them.
   Napi::Object obj = GetAddonData(env)->batch_ctor.New({});
+  if (obj.IsEmpty()) return Napi::Object(env, nullptr);
   BatchWrap* self = Napi::ObjectWrap<BatchWrap>::Unwrap(obj);
+  if (!self) return Napi::Object(env, nullptr);
   self->pool_ = std::move(pool);
   self->packets_ = std::move(packets);
   self->views_.assign(self->packets_.size(), nullptr);
@@ -304,27 +309,24 @@ Napi::Value BatchWrap::Meta(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t i;
   if (!CheckIndex(info, &i)) return Napi::Value();
-  Napi::Object meta = Napi::Object::New(env);
-  if (i >= packets_.size()) {  // storage freed: every lease was released or moved
-    meta.Set("ecn", Napi::Number::New(env, 0));
-    return meta;
-  }
+  JsObject meta(env);
+  if (i >= packets_.size()) return meta.Number("ecn", 0).result();  // storage freed: every lease was released or moved
   const Packet& p = packets_[i];
-  if (!p.remote.empty()) meta.Set("remote", EndpointToJs(env, p.remote, true));
-  if (!p.local.empty()) meta.Set("local", EndpointToJs(env, p.local, false));
-  meta.Set("ecn", Napi::Number::New(env, p.ecn));
+  if (!p.remote.empty()) meta.Value("remote", EndpointToJs(env, p.remote, true));
+  if (!p.local.empty()) meta.Value("local", EndpointToJs(env, p.local, false));
+  meta.Number("ecn", p.ecn);
   if (p.gso.gso_type != 0 || p.gso.flags != 0) {
-    Napi::Object g = Napi::Object::New(env);
-    g.Set("type", Napi::Number::New(env, p.gso.gso_type));
-    g.Set("ecn", Napi::Boolean::New(env, p.gso.ecn));
-    g.Set("needsCsum", Napi::Boolean::New(env, (p.gso.flags & 1) != 0));
-    g.Set("hdrLen", Napi::Number::New(env, p.gso.hdr_len));
-    g.Set("size", Napi::Number::New(env, p.gso.gso_size));
-    g.Set("csumStart", Napi::Number::New(env, p.gso.csum_start));
-    g.Set("csumOffset", Napi::Number::New(env, p.gso.csum_offset));
-    meta.Set("gso", g);
+    JsObject g(env);
+    g.Number("type", p.gso.gso_type)
+        .Bool("ecn", p.gso.ecn)
+        .Bool("needsCsum", (p.gso.flags & 1) != 0)
+        .Number("hdrLen", p.gso.hdr_len)
+        .Number("size", p.gso.gso_size)
+        .Number("csumStart", p.gso.csum_start)
+        .Number("csumOffset", p.gso.csum_offset);
+    meta.Value("gso", g);
   }
-  return meta;
+  return meta.result();
 }
 
 }  // namespace tunio

@@ -34,6 +34,7 @@ struct ViewRecord {
 class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
  public:
   static Napi::Function Define(Napi::Env env);
+  // Empty when the environment is being torn down; `packets` then stay with the caller.
   static Napi::Object Create(Napi::Env env, std::shared_ptr<BufferPool> pool, std::vector<Packet>&& packets);
   // A batch passed as an argument, type-checked (nullptr if not a batch). Not named Unwrap:
   // node-addon-api calls T::Unwrap on every method call, where V8 has already checked `this`.

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "js_checked.h"
+
 namespace tunio {
 
 std::string AddressToString(const IpEndpoint& ep) {
@@ -17,12 +19,11 @@ std::string AddressToString(const IpEndpoint& ep) {
 }
 
 Napi::Object EndpointToJs(Napi::Env env, const IpEndpoint& ep, bool with_port) {
-  Napi::Object obj = Napi::Object::New(env);
-  obj.Set("address", Napi::String::New(env, AddressToString(ep)));
-  obj.Set("family", Napi::String::New(env, ep.family == 4 ? "IPv4" : "IPv6"));
-  if (with_port) obj.Set("port", Napi::Number::New(env, ep.port));
-  if (ep.ifindex) obj.Set("ifindex", Napi::Number::New(env, ep.ifindex));
-  return obj;
+  JsObject obj(env);
+  obj.String("address", AddressToString(ep)).String("family", ep.family == 4 ? "IPv4" : "IPv6");
+  if (with_port) obj.Number("port", ep.port);
+  if (ep.ifindex) obj.Number("ifindex", ep.ifindex);
+  return Napi::Object(env, obj.get());
 }
 
 bool ParseAddress(const std::string& text, IpEndpoint* ep) {

@@ -2,43 +2,54 @@
 
 #include <cstring>
 
+#include "js_checked.h"
 #include "sys_error.h"
 
 namespace tunio {
 
 namespace {
-template <typename E>
-void ThrowWithCode(Napi::Env env, const char* code, const std::string& message) {
-  E error = E::New(env, message);
-  error.Set("code", Napi::String::New(env, code));
-  error.ThrowAsJavaScriptException();
-}
-}  // namespace
 
-void ThrowError(Napi::Env env, const char* code, const std::string& message) {
-  ThrowWithCode<Napi::Error>(env, code, message);
-}
-void ThrowTypeError(Napi::Env env, const char* code, const std::string& message) {
-  ThrowWithCode<Napi::TypeError>(env, code, message);
-}
-void ThrowRangeError(Napi::Env env, const char* code, const std::string& message) {
-  ThrowWithCode<Napi::RangeError>(env, code, message);
-}
+using CreateError = napi_status (*)(napi_env, napi_value, napi_value, napi_value*);
 
-Napi::Error MakeSysError(Napi::Env env, const char* code, const std::string& message, int err,
-                         const char* call) {
-  const char* name = errno_name(err);
-  std::string text = message + ": " + call + " failed: " + std::strerror(err) + " (" + name + ")";
-  Napi::Error error = Napi::Error::New(env, text);
-  error.Set("code", Napi::String::New(env, code));
-  error.Set("errno", Napi::String::New(env, name));
-  error.Set("errnoNumber", Napi::Number::New(env, err));
-  error.Set("syscall", Napi::String::New(env, call));
+// An error object with `code` set (napi_create_error sets it), or null.
+napi_value NewCodedError(napi_env env, CreateError create, const char* code, const std::string& message) {
+  napi_value code_value = JsString(env, code);
+  napi_value message_value = JsString(env, message);
+  napi_value error = nullptr;
+  if (!code_value || !message_value || create(env, code_value, message_value, &error) != napi_ok) return nullptr;
   return error;
 }
 
-void ThrowSysError(Napi::Env env, const char* code, const std::string& message, int err, const char* call) {
-  MakeSysError(env, code, message, err, call).ThrowAsJavaScriptException();
+void Throw(napi_env env, napi_value error) {
+  // napi_throw fails only when JavaScript cannot run (the environment is going away) or an
+  // exception is already pending: in both cases there is nothing better to do than return.
+  if (error) napi_throw(env, error);
+}
+
+}  // namespace
+
+void ThrowError(napi_env env, const char* code, const std::string& message) {
+  Throw(env, NewCodedError(env, napi_create_error, code, message));
+}
+void ThrowTypeError(napi_env env, const char* code, const std::string& message) {
+  Throw(env, NewCodedError(env, napi_create_type_error, code, message));
+}
+void ThrowRangeError(napi_env env, const char* code, const std::string& message) {
+  Throw(env, NewCodedError(env, napi_create_range_error, code, message));
+}
+
+napi_value MakeSysError(napi_env env, const char* code, const std::string& message, int err, const char* call) {
+  const char* name = errno_name(err);
+  std::string text = message + ": " + call + " failed: " + std::strerror(err) + " (" + name + ")";
+  return JsObject(env, NewCodedError(env, napi_create_error, code, text))
+      .String("errno", name)
+      .Number("errnoNumber", err)
+      .String("syscall", call)
+      .get();
+}
+
+void ThrowSysError(napi_env env, const char* code, const std::string& message, int err, const char* call) {
+  Throw(env, MakeSysError(env, code, message, err, call));
 }
 
 }  // namespace tunio

@@ -1,7 +1,9 @@
 // Errors thrown into JavaScript. Every error carries a stable `code` (ERR_TUNIO_...); errors
 // from a system call also carry `errno` (the name, e.g. "EPERM"), `errnoNumber` and `syscall`.
 // The addon is built without C++ exceptions: these helpers set a pending JS exception and the
-// caller returns an empty value.
+// caller returns an empty value. They are built on checked Node-API calls (js_checked.h): when
+// the environment can no longer run JavaScript (a worker being terminated) or an exception is
+// already pending, nothing is thrown and the caller's empty return is all that happens.
 #pragma once
 
 #include <napi.h>
@@ -10,11 +12,12 @@
 
 namespace tunio {
 
-void ThrowError(Napi::Env env, const char* code, const std::string& message);
-void ThrowTypeError(Napi::Env env, const char* code, const std::string& message);
-void ThrowRangeError(Napi::Env env, const char* code, const std::string& message);
+void ThrowError(napi_env env, const char* code, const std::string& message);
+void ThrowTypeError(napi_env env, const char* code, const std::string& message);
+void ThrowRangeError(napi_env env, const char* code, const std::string& message);
 // message + ": <call> failed: <strerror> (<ERRNO>)"
-void ThrowSysError(Napi::Env env, const char* code, const std::string& message, int err, const char* call);
-Napi::Error MakeSysError(Napi::Env env, const char* code, const std::string& message, int err, const char* call);
+void ThrowSysError(napi_env env, const char* code, const std::string& message, int err, const char* call);
+// The same error, not thrown (e.g. a 'peerError' event); null when it could not be built.
+napi_value MakeSysError(napi_env env, const char* code, const std::string& message, int err, const char* call);
 
 }  // namespace tunio

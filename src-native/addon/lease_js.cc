@@ -6,6 +6,7 @@
 
 #include "addon_data.h"
 #include "batch_wrap.h"
+#include "js_checked.h"
 #include "errors.h"
 
 namespace tunio {
@@ -96,7 +97,7 @@ const uint8_t* BytesOf(const Napi::TypedArray& view) {
 Napi::Value Acquire(const Napi::CallbackInfo& info) {
   LeaseTable* table = TableOf(info);
   if (!table) return Napi::Value();
-  const int64_t index = AcquireChecked(info.Env(), *table, SizeArg(info, 1), info[2].ToBoolean().Value());
+  const int64_t index = AcquireChecked(info.Env(), *table, SizeArg(info, 1), JsTruthy(info[2]));
   if (index < 0) return Napi::Value();
   return Napi::Number::New(info.Env(), static_cast<double>(index));
 }
@@ -125,7 +126,7 @@ Napi::Value LeaseFrom(const Napi::CallbackInfo& info) {
   }
   auto source = info[1].As<Napi::TypedArray>();
   const size_t length = source.ByteLength();
-  const int64_t index = AcquireChecked(env, *table, static_cast<double>(length), info[2].ToBoolean().Value());
+  const int64_t index = AcquireChecked(env, *table, static_cast<double>(length), JsTruthy(info[2]));
   if (index < 0) return Napi::Value();
   if (length != 0) std::memcpy(table->SlotAt(static_cast<uint32_t>(index))->data, BytesOf(source), length);
   return Napi::Number::New(env, static_cast<double>(index));
@@ -255,7 +256,7 @@ Napi::Value Surrender(const Napi::CallbackInfo& info) {
   const uint32_t length = wanted >= 0 && wanted <= slot->capacity ? static_cast<uint32_t>(wanted) : slot->capacity;
   if (info.Length() > 3 && info[3].IsTypedArray()) {
     auto view = info[3].As<Napi::TypedArray>();
-    const bool is_copy = info[4].ToBoolean().Value();
+    const bool is_copy = JsTruthy(info[4]);
     if (is_copy) {
       bool detached = false;
       napi_is_detached_arraybuffer(env, view.ArrayBuffer(), &detached);

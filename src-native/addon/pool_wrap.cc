@@ -5,6 +5,7 @@
 #include "addon_data.h"
 #include "batch_wrap.h"
 #include "errors.h"
+#include "js_checked.h"
 #include "lease_js.h"
 #include "slot_packer.h"
 
@@ -110,24 +111,25 @@ Napi::Value PoolWrap::LeaseBatch(const Napi::CallbackInfo& info) {
   return BatchWrap::Create(env, pool_, std::move(packets));
 }
 
-Napi::Object PoolStatsToJs(Napi::Env env, const PoolStats& s) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("capBytes", Napi::Number::New(env, static_cast<double>(s.cap_bytes)));
-  o.Set("reservedBytes", Napi::Number::New(env, static_cast<double>(s.reserved_bytes)));
-  o.Set("inUseBytes", Napi::Number::New(env, static_cast<double>(s.in_use_bytes)));
-  o.Set("highWaterBytes", Napi::Number::New(env, static_cast<double>(s.high_water_bytes)));
-  o.Set("slotsInUse", Napi::Number::New(env, static_cast<double>(s.slots_in_use)));
-  o.Set("leaseFailures", Napi::Number::New(env, static_cast<double>(s.lease_failures)));
-  o.Set("leaked", Napi::Number::New(env, static_cast<double>(s.leaked)));
-  o.Set("acquired", Napi::Number::New(env, static_cast<double>(s.acquired)));
-  return o;
+napi_value PoolStatsToJs(napi_env env, const PoolStats& s) {
+  return JsObject(env)
+      .Count("capBytes", s.cap_bytes)
+      .Count("reservedBytes", s.reserved_bytes)
+      .Count("inUseBytes", s.in_use_bytes)
+      .Count("highWaterBytes", s.high_water_bytes)
+      .Count("slotsInUse", s.slots_in_use)
+      .Count("leaseFailures", s.lease_failures)
+      .Count("leaked", s.leaked)
+      .Count("acquired", s.acquired)
+      .get();
 }
 
 Napi::Value PoolWrap::Stats(const Napi::CallbackInfo& info) {
   leases_->DrainReleased();  // queued releases count as released
-  Napi::Object o = PoolStatsToJs(info.Env(), pool_->stats());
-  o.Set("externalBuffers", Napi::Boolean::New(info.Env(), GetAddonData(info.Env())->external_buffers));
-  return o;
+  napi_env env = info.Env();
+  return JsObject(env, PoolStatsToJs(env, pool_->stats()))
+      .Bool("externalBuffers", GetAddonData(info.Env())->external_buffers)
+      .result();
 }
 
 }  // namespace tunio

@@ -34,6 +34,7 @@ class PoolWrap : public Napi::ObjectWrap<PoolWrap> {
   Napi::Reference<Napi::Uint32Array> scratch_ref_;
 };
 
-Napi::Object PoolStatsToJs(Napi::Env env, const PoolStats& s);
+// The pool's counters as a JS object; null when it could not be built (js_checked.h).
+napi_value PoolStatsToJs(napi_env env, const PoolStats& s);
 
 }  // namespace tunio

@@ -5,6 +5,7 @@
 #include "addon_data.h"
 #include "batch_wrap.h"
 #include "errors.h"
+#include "js_checked.h"
 #include "netlink.h"
 #include "packet_input.h"
 #include "pool_wrap.h"
@@ -14,15 +15,15 @@ namespace tunio {
 namespace {
 
 std::string GetString(Napi::Object o, const char* key, const std::string& def = "") {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = JsGet(o, key);
   return v.IsString() ? v.As<Napi::String>().Utf8Value() : def;
 }
 int64_t GetInt(Napi::Object o, const char* key, int64_t def) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = JsGet(o, key);
   return v.IsNumber() ? v.As<Napi::Number>().Int64Value() : def;
 }
 bool GetBool(Napi::Object o, const char* key, bool def) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = JsGet(o, key);
   return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : def;
 }
 
@@ -40,32 +41,30 @@ uint32_t DefaultGsoMaxSize(uint32_t mtu) {
   return segments * (mtu - 80) + 80;
 }
 
-Napi::Object StatsToJs(Napi::Env env, const TunStats& s) {
-  Napi::Object o = Napi::Object::New(env);
-  auto set = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
-  set("packetsIn", s.packets_in);
-  set("bytesIn", s.bytes_in);
-  set("superpacketsIn", s.superpackets_in);
-  set("segmentsIn", s.segments_in);
-  set("packetsOut", s.packets_out);
-  set("bytesOut", s.bytes_out);
-  set("superpacketsOut", s.superpackets_out);
-  set("segmentsOut", s.segments_out);
-  set("checksumsCompleted", s.checksums_completed);
-  Napi::Object sys = Napi::Object::New(env);
-  sys.Set("read", Napi::Number::New(env, static_cast<double>(s.read_calls)));
-  sys.Set("writev", Napi::Number::New(env, static_cast<double>(s.write_calls)));
-  o.Set("syscalls", sys);
-  Napi::Object drops = Napi::Object::New(env);
-  drops.Set("malformed", Napi::Number::New(env, static_cast<double>(s.drop_malformed)));
-  drops.Set("poolExhausted", Napi::Number::New(env, static_cast<double>(s.drop_pool_exhausted)));
-  drops.Set("writeRejected", Napi::Number::New(env, static_cast<double>(s.drop_write_rejected)));
-  drops.Set("queueFull", Napi::Number::New(env, static_cast<double>(s.drop_queue_full)));
-  drops.Set("oversize", Napi::Number::New(env, static_cast<double>(s.drop_oversize)));
-  o.Set("drops", drops);
-  set("readErrors", s.read_errors);
-  set("coalesceFallbacks", s.coalesce_fallbacks);
-  set("poolWaits", s.pool_waits);
+JsObject StatsToJs(napi_env env, const TunStats& s) {
+  JsObject sys(env);
+  sys.Count("read", s.read_calls).Count("writev", s.write_calls);
+  JsObject drops(env);
+  drops.Count("malformed", s.drop_malformed)
+      .Count("poolExhausted", s.drop_pool_exhausted)
+      .Count("writeRejected", s.drop_write_rejected)
+      .Count("queueFull", s.drop_queue_full)
+      .Count("oversize", s.drop_oversize);
+  JsObject o(env);
+  o.Count("packetsIn", s.packets_in)
+      .Count("bytesIn", s.bytes_in)
+      .Count("superpacketsIn", s.superpackets_in)
+      .Count("segmentsIn", s.segments_in)
+      .Count("packetsOut", s.packets_out)
+      .Count("bytesOut", s.bytes_out)
+      .Count("superpacketsOut", s.superpackets_out)
+      .Count("segmentsOut", s.segments_out)
+      .Count("checksumsCompleted", s.checksums_completed)
+      .Value("syscalls", sys)
+      .Value("drops", drops)
+      .Count("readErrors", s.read_errors)
+      .Count("coalesceFallbacks", s.coalesce_fallbacks)
+      .Count("poolWaits", s.pool_waits);
   return o;
 }
 
@@ -102,6 +101,9 @@ Napi::Function TunWrap::Define(Napi::Env env) {
 // new NativeTun(options, pool, onReadable(queue)): options are validated by lib/tun.ts.
 TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(info), env_(info.Env()) {
   Napi::Env env = info.Env();
+  // napi_wrap failed: the environment is being torn down (js_checked.h). Open nothing, since
+  // no finalizer and no cleanup hook would ever close it.
+  if (Value().IsEmpty()) return;
   PoolWrap* pool = OpenHandle::CheckCtorArgs(info, "NativeTun(options, pool, onReadable)");
   if (!pool) return;
   pool_ = pool->pool();
@@ -154,11 +156,13 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(inf
         gso_max_size_error_ = ge.message();
       }
     }
-    if (e.ok() && o.Get("addresses").IsArray()) {
-      Napi::Array addrs = o.Get("addresses").As<Napi::Array>();
+    Napi::Value addresses = JsGet(o, "addresses");
+    if (e.ok() && addresses.IsArray()) {
+      Napi::Array addrs = addresses.As<Napi::Array>();
       for (uint32_t i = 0; e.ok() && i < addrs.Length(); i++) {
         Cidr cidr;
-        std::string text = addrs.Get(i).ToString().Utf8Value();
+        Napi::Value item = JsGet(addrs, i);
+        std::string text = item.IsString() ? item.As<Napi::String>().Utf8Value() : std::string();
         std::string why;
         if (!parse_cidr(text, &cidr, &why)) {
           dev_.close();
@@ -254,7 +258,7 @@ Napi::Value TunWrap::ReadBatch(const Napi::CallbackInfo& info) {
 Napi::Value TunWrap::WatchReadable(const Napi::CallbackInfo& info) {
   int q;
   if (!QueueArg(info, 0, &q)) return Napi::Value();
-  bool on = info.Length() > 1 && info[1].ToBoolean().Value();
+  bool on = info.Length() > 1 && JsTruthy(info[1]);
   Queue& queue = queues_[static_cast<size_t>(q)];
   queue.want_read = on;
   queue.watcher->want_readable(on);
@@ -320,49 +324,45 @@ Napi::Value TunWrap::Write(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value TunWrap::Stats(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+  napi_env env = info.Env();
   TunStats total;
-  Napi::Array per = Napi::Array::New(env, queues_.size());
+  JsArray per(env, queues_.size());
   size_t queued = 0;
-  for (size_t i = 0; i < queues_.size(); i++) {
-    AddStats(total, queues_[i].stats);
-    Napi::Object qs = StatsToJs(env, queues_[i].stats);
-    qs.Set("writeQueued", Napi::Number::New(env, static_cast<double>(queues_[i].pending.size())));
-    qs.Set("attached", Napi::Boolean::New(env, queues_[i].attached));
-    per.Set(static_cast<uint32_t>(i), qs);
-    queued += queues_[i].pending.size();
-  }
-  Napi::Object o = StatsToJs(env, total);
-  o.Set("writeQueued", Napi::Number::New(env, static_cast<double>(queued)));
-  o.Set("queues", per);
   bool tcp = false, udp = false;
-  for (auto& q : queues_) {
-    if (q.io) { tcp = tcp || q.io->coalescing_tcp(); udp = udp || q.io->coalescing_udp(); }
+  for (size_t i = 0; i < queues_.size() && per.ok(); i++) {
+    const Queue& q = queues_[i];
+    AddStats(total, q.stats);
+    per.Set(static_cast<uint32_t>(i),
+            StatsToJs(env, q.stats).Count("writeQueued", q.pending.size()).Bool("attached", q.attached).get());
+    queued += q.pending.size();
+    if (q.io) {
+      tcp = tcp || q.io->coalescing_tcp();
+      udp = udp || q.io->coalescing_udp();
+    }
   }
-  o.Set("coalescingTcp", Napi::Boolean::New(env, tcp));
-  o.Set("coalescingUdp", Napi::Boolean::New(env, udp));
-  o.Set("pool", PoolStatsToJs(env, pool_->stats()));
-  return o;
+  return StatsToJs(env, total)
+      .Count("writeQueued", queued)
+      .Value("queues", per.get())
+      .Bool("coalescingTcp", tcp)
+      .Bool("coalescingUdp", udp)
+      .Value("pool", PoolStatsToJs(env, pool_->stats()))
+      .result();
 }
 
 Napi::Value TunWrap::Info(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("name", Napi::String::New(env, dev_.name()));
-  o.Set("ifindex", Napi::Number::New(env, dev_.ifindex()));
-  o.Set("queues", Napi::Number::New(env, dev_.queues()));
-  o.Set("multiQueue", Napi::Boolean::New(env, dev_.multi_queue()));
+  napi_env env = info.Env();
   const TunOffload& off = dev_.offload();
-  Napi::Object of = Napi::Object::New(env);
-  of.Set("vnetHdr", Napi::Boolean::New(env, off.vnet_hdr));
-  of.Set("csum", Napi::Boolean::New(env, off.csum));
-  of.Set("tso4", Napi::Boolean::New(env, off.tso4));
-  of.Set("tso6", Napi::Boolean::New(env, off.tso6));
-  of.Set("uso", Napi::Boolean::New(env, off.uso));
-  o.Set("offload", of);
-  if (gso_max_size_set_) o.Set("gsoMaxSize", Napi::Number::New(env, gso_max_size_));
-  if (!gso_max_size_error_.empty()) o.Set("gsoMaxSizeError", Napi::String::New(env, gso_max_size_error_));
-  return o;
+  JsObject offload(env);
+  offload.Bool("vnetHdr", off.vnet_hdr).Bool("csum", off.csum).Bool("tso4", off.tso4).Bool("tso6", off.tso6).Bool("uso", off.uso);
+  JsObject o(env);
+  o.String("name", dev_.name())
+      .Number("ifindex", dev_.ifindex())
+      .Number("queues", dev_.queues())
+      .Bool("multiQueue", dev_.multi_queue())
+      .Value("offload", offload);
+  if (gso_max_size_set_) o.Number("gsoMaxSize", gso_max_size_);
+  if (!gso_max_size_error_.empty()) o.String("gsoMaxSizeError", gso_max_size_error_);
+  return o.result();
 }
 
 // linkStats(): the kernel's view (IFLA_STATS64, mtu, flags) through rtnetlink.
@@ -380,21 +380,20 @@ Napi::Value TunWrap::LinkStats(const Napi::CallbackInfo& info) {
     ThrowDevError(env, "ERR_TUNIO_LINK_CONFIG", "cannot read link " + dev_.name(), e);
     return Napi::Value();
   }
-  Napi::Object o = Napi::Object::New(env);
-  auto set = [&](const char* k, double v) { o.Set(k, Napi::Number::New(env, v)); };
-  set("mtu", li.mtu);
-  set("txqueuelen", li.txqlen);
-  set("gsoMaxSize", li.gso_max_size);
-  o.Set("up", Napi::Boolean::New(env, (li.flags & 1) != 0));
-  set("rxPackets", static_cast<double>(li.stats.rx_packets));
-  set("txPackets", static_cast<double>(li.stats.tx_packets));
-  set("rxBytes", static_cast<double>(li.stats.rx_bytes));
-  set("txBytes", static_cast<double>(li.stats.tx_bytes));
-  set("rxErrors", static_cast<double>(li.stats.rx_errors));
-  set("txErrors", static_cast<double>(li.stats.tx_errors));
-  set("rxDropped", static_cast<double>(li.stats.rx_dropped));
-  set("txDropped", static_cast<double>(li.stats.tx_dropped));
-  return o;
+  JsObject o(env);
+  o.Number("mtu", li.mtu)
+      .Number("txqueuelen", li.txqlen)
+      .Number("gsoMaxSize", li.gso_max_size)
+      .Bool("up", (li.flags & 1) != 0)
+      .Count("rxPackets", li.stats.rx_packets)
+      .Count("txPackets", li.stats.tx_packets)
+      .Count("rxBytes", li.stats.rx_bytes)
+      .Count("txBytes", li.stats.tx_bytes)
+      .Count("rxErrors", li.stats.rx_errors)
+      .Count("txErrors", li.stats.tx_errors)
+      .Count("rxDropped", li.stats.rx_dropped)
+      .Count("txDropped", li.stats.tx_dropped);
+  return o.result();
 }
 
 // setQueueAttached(queue, on): TUNSETQUEUE. Detached, the queue keeps the device alive (and
@@ -403,7 +402,7 @@ Napi::Value TunWrap::SetQueueAttached(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int q;
   if (!QueueArg(info, 0, &q)) return Napi::Value();
-  const bool on = info.Length() > 1 && info[1].ToBoolean().Value();
+  const bool on = info.Length() > 1 && JsTruthy(info[1]);
   Queue& queue = queues_[static_cast<size_t>(q)];
   if (queue.attached == on) return env.Undefined();
   if (!dev_.multi_queue()) {

@@ -1,12 +1,14 @@
 #include "udp_wrap.h"
 
 #include <cstring>
+#include <type_traits>
 
 #include "addon_data.h"
 #include "batch_wrap.h"
 #include "endpoint_js.h"
 #include "open_handle.h"
 #include "errors.h"
+#include "js_checked.h"
 #include "packet_input.h"
 #include "pool_wrap.h"
 
@@ -17,27 +19,29 @@ namespace {
 bool ParseEndpoint(Napi::Value v, IpEndpoint* ep) {
   if (!v.IsObject()) return false;
   Napi::Object o = v.As<Napi::Object>();
-  if (!o.Get("address").IsString() || !o.Get("port").IsNumber()) return false;
-  if (!ParseAddress(o.Get("address").As<Napi::String>().Utf8Value(), ep)) return false;
-  int64_t port = o.Get("port").As<Napi::Number>().Int64Value();
-  if (port < 0 || port > 65535) return false;
-  ep->port = static_cast<uint16_t>(port);
+  Napi::Value address = JsGet(o, "address");
+  Napi::Value port = JsGet(o, "port");
+  if (!address.IsString() || !port.IsNumber()) return false;
+  if (!ParseAddress(address.As<Napi::String>().Utf8Value(), ep)) return false;
+  const int64_t p = port.As<Napi::Number>().Int64Value();
+  if (p < 0 || p > 65535) return false;
+  ep->port = static_cast<uint16_t>(p);
   return true;
 }
 
 Offload ParseOffload(Napi::Object o, const char* key) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = JsGet(o, key);
   std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : "auto";
   return s == "on" ? Offload::kOn : s == "off" ? Offload::kOff : Offload::kAuto;
 }
 
-Napi::Object PeerErrorsToJs(Napi::Env env, const PeerErrorCounts& c) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("connRefused", Napi::Number::New(env, static_cast<double>(c.conn_refused)));
-  o.Set("hostUnreachable", Napi::Number::New(env, static_cast<double>(c.host_unreach)));
-  o.Set("netUnreachable", Napi::Number::New(env, static_cast<double>(c.net_unreach)));
-  o.Set("messageSize", Napi::Number::New(env, static_cast<double>(c.msg_size)));
-  o.Set("other", Napi::Number::New(env, static_cast<double>(c.other)));
+JsObject PeerErrorsToJs(napi_env env, const PeerErrorCounts& c) {
+  JsObject o(env);
+  o.Count("connRefused", c.conn_refused)
+      .Count("hostUnreachable", c.host_unreach)
+      .Count("netUnreachable", c.net_unreach)
+      .Count("messageSize", c.msg_size)
+      .Count("other", c.other);
   return o;
 }
 
@@ -61,26 +65,34 @@ Napi::Function UdpWrap::Define(Napi::Env env) {
 // new NativeUdp(options, pool, onReadable): options validated by lib/udp.ts.
 UdpWrap::UdpWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpWrap>(info), env_(info.Env()) {
   Napi::Env env = info.Env();
+  // napi_wrap failed: the environment is being torn down (js_checked.h). Open nothing, since
+  // no finalizer and no cleanup hook would ever close it.
+  if (Value().IsEmpty()) return;
   PoolWrap* pool = OpenHandle::CheckCtorArgs(info, "NativeUdp(options, pool, onReadable)");
   if (!pool) return;
   pool_ = pool->pool();
   Napi::Object o = info[0].As<Napi::Object>();
   UdpOptions opts;
-  if (!ParseEndpoint(o.Get("bind"), &opts.bind)) {
+  if (!ParseEndpoint(JsGet(o, "bind"), &opts.bind)) {
     ThrowTypeError(env, "ERR_TUNIO_INVALID_OPTION", "invalid option \"bind\": expected { address, port }");
     return;
   }
-  if (!o.Get("connect").IsUndefined() && !ParseEndpoint(o.Get("connect"), &opts.connect)) {
+  Napi::Value connect = JsGet(o, "connect");
+  if (!connect.IsUndefined() && !ParseEndpoint(connect, &opts.connect)) {
     ThrowTypeError(env, "ERR_TUNIO_INVALID_OPTION", "invalid option \"connect\": expected { address, port }");
     return;
   }
-  opts.ipv6_only = o.Get("ipv6Only").ToBoolean().Value();
-  opts.reuse_port = o.Get("reusePort").ToBoolean().Value();
-  if (o.Get("innerFlowSteering").IsNumber()) opts.inner_flow_steering = o.Get("innerFlowSteering").As<Napi::Number>().Uint32Value();
-  if (o.Get("recvBufferSize").IsNumber()) opts.recv_buffer = o.Get("recvBufferSize").As<Napi::Number>().Int32Value();
-  if (o.Get("sendBufferSize").IsNumber()) opts.send_buffer = o.Get("sendBufferSize").As<Napi::Number>().Int32Value();
-  if (o.Get("batchSize").IsNumber()) opts.batch_size = o.Get("batchSize").As<Napi::Number>().Uint32Value();
-  if (o.Get("sendQueueLength").IsNumber()) send_queue_limit_ = o.Get("sendQueueLength").As<Napi::Number>().Uint32Value();
+  opts.ipv6_only = JsTruthy(JsGet(o, "ipv6Only"));
+  opts.reuse_port = JsTruthy(JsGet(o, "reusePort"));
+  auto number = [&](const char* key, auto* out) {
+    Napi::Value v = JsGet(o, key);
+    if (v.IsNumber()) *out = static_cast<std::remove_pointer_t<decltype(out)>>(v.As<Napi::Number>().Int64Value());
+  };
+  number("innerFlowSteering", &opts.inner_flow_steering);
+  number("recvBufferSize", &opts.recv_buffer);
+  number("sendBufferSize", &opts.send_buffer);
+  number("batchSize", &opts.batch_size);
+  number("sendQueueLength", &send_queue_limit_);
   opts.gso = ParseOffload(o, "gso");
   opts.gro = ParseOffload(o, "gro");
   UdpOpenResult r = UdpSocket::open(opts);
@@ -143,7 +155,7 @@ Napi::Value UdpWrap::RecvBatch(const Napi::CallbackInfo& info) {
 
 Napi::Value UdpWrap::WatchReadable(const Napi::CallbackInfo& info) {
   if (!CheckOpen(info.Env())) return Napi::Value();
-  watcher_->want_readable(info.Length() > 0 && info[0].ToBoolean().Value());
+  watcher_->want_readable(info.Length() > 0 && JsTruthy(info[0]));
   return info.Env().Undefined();
 }
 
@@ -276,18 +288,18 @@ Napi::Value UdpWrap::Send(const Napi::CallbackInfo& info) {
 Napi::Value UdpWrap::TakeSendEvents(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (send_events_.empty()) return env.Undefined();
-  Napi::Array out = Napi::Array::New(env, send_events_.size());
-  for (size_t i = 0; i < send_events_.size(); i++) {
+  JsArray out(env, send_events_.size());
+  for (size_t i = 0; i < send_events_.size() && out.ok(); i++) {
     const SendEvent& e = send_events_[i];
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("type", e.type);
-    if (e.reason) o.Set("reason", e.reason);
-    o.Set("count", Napi::Number::New(env, static_cast<double>(e.count)));
-    if (e.err) o.Set("errno", errno_name(e.err));
-    out.Set(static_cast<uint32_t>(i), o);
+    JsObject o(env);
+    o.String("type", e.type);
+    if (e.reason) o.String("reason", e.reason);
+    o.Count("count", e.count);
+    if (e.err) o.String("errno", errno_name(e.err));
+    out.Set(static_cast<uint32_t>(i), o.get());
   }
   send_events_.clear();
-  return out;
+  return out.result();
 }
 
 // takeErrors() -> TunioError[]: code ERR_TUNIO_UDP_PEER, errno, syscall, plus `remote` (where
@@ -297,8 +309,8 @@ Napi::Value UdpWrap::TakeErrors(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closed_) return Napi::Array::New(env, 0);
   std::vector<SocketError> errs = socket_->take_errors();
-  Napi::Array arr = Napi::Array::New(env, errs.size());
-  for (size_t i = 0; i < errs.size(); i++) {
+  JsArray arr(env, errs.size());
+  for (size_t i = 0; i < errs.size() && arr.ok(); i++) {
     const SocketError& se = errs[i];
     const bool icmp = se.origin == ErrorOrigin::kIcmp || se.origin == ErrorOrigin::kIcmp6;
     std::string message = icmp ? "ICMP error for a datagram" : "datagram error reported by the kernel";
@@ -306,86 +318,79 @@ Napi::Value UdpWrap::TakeErrors(const Napi::CallbackInfo& info) {
       const std::string addr = AddressToString(se.remote);
       message += " to " + (se.remote.family == 6 ? "[" + addr + "]" : addr) + ":" + std::to_string(se.remote.port);
     }
-    Napi::Object e = MakeSysError(env, "ERR_TUNIO_UDP_PEER", message, se.err, se.call ? se.call : "sendmsg").Value();
-    if (!se.remote.empty()) e.Set("remote", EndpointToJs(env, se.remote, true));
-    e.Set("origin", Napi::String::New(env, error_origin_name(se.origin)));
+    JsObject e(env, MakeSysError(env, "ERR_TUNIO_UDP_PEER", message, se.err, se.call ? se.call : "sendmsg"));
+    if (!se.remote.empty()) e.Value("remote", EndpointToJs(env, se.remote, true));
+    e.String("origin", error_origin_name(se.origin));
     if (icmp) {
-      e.Set("icmpType", Napi::Number::New(env, se.icmp_type));
-      e.Set("icmpCode", Napi::Number::New(env, se.icmp_code));
-      if (!se.offender.empty()) e.Set("offender", EndpointToJs(env, se.offender, false));
+      e.Number("icmpType", se.icmp_type).Number("icmpCode", se.icmp_code);
+      if (!se.offender.empty()) e.Value("offender", EndpointToJs(env, se.offender, false));
     }
-    if (se.err == EMSGSIZE && se.info > 0) e.Set("mtu", Napi::Number::New(env, se.info));
-    arr.Set(static_cast<uint32_t>(i), e);
+    if (se.err == EMSGSIZE && se.info > 0) e.Number("mtu", se.info);
+    arr.Set(static_cast<uint32_t>(i), e.get());
   }
-  return arr;
+  return arr.result();
 }
 
 Napi::Value UdpWrap::Stats(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Object o = Napi::Object::New(env);
-  auto set = [&](Napi::Object t, const char* k, uint64_t v) { t.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
-  set(o, "datagramsIn", recv_stats_.datagrams);
-  set(o, "bytesIn", recv_stats_.bytes);
-  set(o, "groReads", recv_stats_.gro_reads);
-  set(o, "messagesIn", recv_stats_.messages);
-  set(o, "datagramsOut", send_stats_.datagrams);
-  set(o, "bytesOut", send_stats_.bytes);
-  set(o, "gsoSends", send_stats_.gso_sends);
-  set(o, "gsoSegments", send_stats_.gso_segments);
-  set(o, "gsoFallbacks", send_stats_.gso_fallbacks);
-  Napi::Object sys = Napi::Object::New(env);
-  set(sys, "recvmmsg", recv_stats_.recvmmsg_calls);
-  set(sys, "sendmsg", send_stats_.sendmsg_calls);
-  set(sys, "sendmmsg", send_stats_.sendmmsg_calls);
-  o.Set("syscalls", sys);
-  Napi::Object drops = Napi::Object::New(env);
-  set(drops, "truncated", recv_stats_.dropped_truncated + recv_stats_.dropped_ctrunc);
-  set(drops, "queueFull", drop_queue_full_);
-  set(drops, "poolExhausted", drop_pool_exhausted_);
-  set(drops, "invalid", send_stats_.dropped_invalid);
-  set(drops, "sendFailed", send_errors_);
-  drops.Set("peer", PeerErrorsToJs(env, send_stats_.dropped));
-  o.Set("drops", drops);
-  Napi::Object waits = Napi::Object::New(env);
-  set(waits, "sendWouldBlock", send_stats_.would_block);
-  set(waits, "sendNoBuffers", send_stats_.no_buffers);
-  set(waits, "recvPoolExhausted", recv_stats_.pool_exhausted);
-  o.Set("waits", waits);
-  o.Set("recvErrors", PeerErrorsToJs(env, recv_stats_.errors));
-  set(o, "sendPendingErrors", send_stats_.pending_errors);
+  napi_env env = info.Env();
+  JsObject sys(env);
+  sys.Count("recvmmsg", recv_stats_.recvmmsg_calls)
+      .Count("sendmsg", send_stats_.sendmsg_calls)
+      .Count("sendmmsg", send_stats_.sendmmsg_calls);
+  JsObject drops(env);
+  drops.Count("truncated", recv_stats_.dropped_truncated + recv_stats_.dropped_ctrunc)
+      .Count("queueFull", drop_queue_full_)
+      .Count("poolExhausted", drop_pool_exhausted_)
+      .Count("invalid", send_stats_.dropped_invalid)
+      .Count("sendFailed", send_errors_)
+      .Value("peer", PeerErrorsToJs(env, send_stats_.dropped));
+  JsObject waits(env);
+  waits.Count("sendWouldBlock", send_stats_.would_block)
+      .Count("sendNoBuffers", send_stats_.no_buffers)
+      .Count("recvPoolExhausted", recv_stats_.pool_exhausted);
+  JsObject o(env);
+  o.Count("datagramsIn", recv_stats_.datagrams)
+      .Count("bytesIn", recv_stats_.bytes)
+      .Count("groReads", recv_stats_.gro_reads)
+      .Count("messagesIn", recv_stats_.messages)
+      .Count("datagramsOut", send_stats_.datagrams)
+      .Count("bytesOut", send_stats_.bytes)
+      .Count("gsoSends", send_stats_.gso_sends)
+      .Count("gsoSegments", send_stats_.gso_segments)
+      .Count("gsoFallbacks", send_stats_.gso_fallbacks)
+      .Value("drops", drops)
+      .Value("waits", waits)
+      .Value("recvErrors", PeerErrorsToJs(env, recv_stats_.errors))
+      .Count("sendPendingErrors", send_stats_.pending_errors);
   if (socket_) {
-    o.Set("peerErrors", PeerErrorsToJs(env, socket_->reported_errors()));
     const ErrorQueueStats& q = socket_->error_queue_stats();
-    Napi::Object eq = Napi::Object::New(env);
-    set(eq, "icmp", q.icmp);
-    set(eq, "icmp6", q.icmp6);
-    set(eq, "local", q.local);
-    set(eq, "readFailures", q.read_failures);
-    set(eq, "eventsOverwritten", socket_->errors_overwritten());
-    set(eq, "pollErrors", poll_errors_);
-    o.Set("errorQueue", eq);
-    set(sys, "recvmsgErrqueue", q.reads);
+    JsObject eq(env);
+    eq.Count("icmp", q.icmp)
+        .Count("icmp6", q.icmp6)
+        .Count("local", q.local)
+        .Count("readFailures", q.read_failures)
+        .Count("eventsOverwritten", socket_->errors_overwritten())
+        .Count("pollErrors", poll_errors_);
+    o.Value("peerErrors", PeerErrorsToJs(env, socket_->reported_errors())).Value("errorQueue", eq);
+    sys.Count("recvmsgErrqueue", q.reads);
   }
-  set(o, "sendQueued", pending_.size());
-  o.Set("pool", PoolStatsToJs(env, pool_->stats()));
-  return o;
+  o.Value("syscalls", sys).Count("sendQueued", pending_.size()).Value("pool", PoolStatsToJs(env, pool_->stats()));
+  return o.result();
 }
 
 Napi::Value UdpWrap::Info(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!CheckOpen(env)) return Napi::Value();
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("local", EndpointToJs(env, socket_->local_address(), true));
-  if (!socket_->peer().empty()) o.Set("peer", EndpointToJs(env, socket_->peer(), true));
+  napi_env env = info.Env();
+  if (!CheckOpen(info.Env())) return Napi::Value();
   const UdpFeatures& f = socket_->features();
-  Napi::Object fe = Napi::Object::New(env);
-  fe.Set("gso", Napi::Boolean::New(env, f.gso));
-  fe.Set("gro", Napi::Boolean::New(env, f.gro));
-  fe.Set("maxGsoSegments", Napi::Number::New(env, f.max_gso_segments));
-  o.Set("features", fe);
-  o.Set("recvBufferSize", Napi::Number::New(env, socket_->recv_buffer_size()));
-  o.Set("sendBufferSize", Napi::Number::New(env, socket_->send_buffer_size()));
-  return o;
+  JsObject features(env);
+  features.Bool("gso", f.gso).Bool("gro", f.gro).Number("maxGsoSegments", f.max_gso_segments);
+  JsObject o(env);
+  o.Value("local", EndpointToJs(info.Env(), socket_->local_address(), true));
+  if (!socket_->peer().empty()) o.Value("peer", EndpointToJs(info.Env(), socket_->peer(), true));
+  o.Value("features", features)
+      .Number("recvBufferSize", socket_->recv_buffer_size())
+      .Number("sendBufferSize", socket_->send_buffer_size());
+  return o.result();
 }
 
 Napi::Value UdpWrap::ForceGsoEio(const Napi::CallbackInfo& info) {
