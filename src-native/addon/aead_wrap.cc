@@ -6,6 +6,7 @@
 #include "addon_data.h"
 #include "batch_wrap.h"
 #include "errors.h"
+#include "js_checked.h"
 #include "slot_packer.h"
 
 namespace tunio {
@@ -13,22 +14,22 @@ namespace tunio {
 namespace {
 
 uint64_t GetBigUint64(Napi::Object o, const char* key, uint64_t def) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = JsGet(o, key);
   if (!v.IsBigInt()) return def;
   bool lossless = false;
   return v.As<Napi::BigInt>().Uint64Value(&lossless);
 }
 uint32_t GetUint32(Napi::Object o, const char* key, uint32_t def) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = JsGet(o, key);
   return v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : def;
 }
 bool GetBool(Napi::Object o, const char* key) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = JsGet(o, key);
   return v.IsBoolean() && v.As<Napi::Boolean>().Value();
 }
 // The bytes of a Uint8Array option (empty when it is not one).
 std::vector<uint8_t> GetBytes(Napi::Object o, const char* key) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = JsGet(o, key);
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) return {};
   auto a = v.As<Napi::Uint8Array>();
   return std::vector<uint8_t>(a.Data(), a.Data() + a.ElementLength());
@@ -150,25 +151,24 @@ Napi::Value AeadWrap::NextCounter(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value AeadWrap::Stats(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+  napi_env env = info.Env();
   const AeadStats& s = stats_;
-  Napi::Object o = Napi::Object::New(env);
-  auto set = [&](Napi::Object t, const char* k, uint64_t v) { t.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
-  set(o, "sealed", s.sealed);
-  set(o, "opened", s.opened);
-  set(o, "bytesSealed", s.bytes_sealed);
-  set(o, "bytesOpened", s.bytes_opened);
-  Napi::Object d = Napi::Object::New(env);
-  set(d, "noRoom", s.drop_no_room);
-  set(d, "tooShort", s.drop_too_short);
-  set(d, "headerMismatch", s.drop_header_mismatch);
-  set(d, "counterLimit", s.drop_counter_limit);
-  set(d, "authFailed", s.drop_auth_failed);
-  set(d, "replayed", s.drop_replayed);
-  set(d, "notIp", s.drop_not_ip);
-  set(d, "cryptoError", s.drop_crypto_error);
-  o.Set("drops", d);
-  return o;
+  JsObject d(env);
+  d.Count("noRoom", s.drop_no_room)
+      .Count("tooShort", s.drop_too_short)
+      .Count("headerMismatch", s.drop_header_mismatch)
+      .Count("counterLimit", s.drop_counter_limit)
+      .Count("authFailed", s.drop_auth_failed)
+      .Count("replayed", s.drop_replayed)
+      .Count("notIp", s.drop_not_ip)
+      .Count("cryptoError", s.drop_crypto_error);
+  return JsObject(env)
+      .Count("sealed", s.sealed)
+      .Count("opened", s.opened)
+      .Count("bytesSealed", s.bytes_sealed)
+      .Count("bytesOpened", s.bytes_opened)
+      .Value("drops", d)
+      .result();
 }
 
 }  // namespace tunio
