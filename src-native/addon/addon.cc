@@ -23,7 +23,7 @@ Napi::Value SetExternalBuffers(const Napi::CallbackInfo& info) {
 
 // setOpenSslAllowed(false): the AEAD API behaves as in a runtime without OpenSSL (test hook).
 Napi::Value SetOpenSslAllowed(const Napi::CallbackInfo& info) {
-  GetAddonData(info.Env())->openssl_allowed = info.Length() > 0 && info[0].ToBoolean().Value();
+  GetAddonData(info.Env())->openssl_allowed = info.Length() > 0 && JsTruthy(info[0]);
   return info.Env().Undefined();
 }
 

@@ -8,6 +8,7 @@
 
 #include "batch_wrap.h"
 #include "errors.h"
+#include "js_checked.h"
 
 namespace tunio {
 
@@ -98,9 +99,11 @@ Napi::Value BatchWrap::Split(const Napi::CallbackInfo& info) {
     MoveEntry(index, out[groups[i]]);
   }
   FreeStorageIfConsumed();
-  Napi::Array result = Napi::Array::New(env, out.size());
-  for (size_t g = 0; g < out.size(); g++) result.Set(static_cast<uint32_t>(g), Create(env, pool_, std::move(out[g])));
-  return result;
+  // Checked (js_checked.h): while the environment is torn down Create() returns empty, the
+  // packets of that group stay in `out` and are freed with it.
+  JsArray result(env, out.size());
+  for (size_t g = 0; g < out.size() && result.ok(); g++) result.Set(static_cast<uint32_t>(g), Create(env, pool_, std::move(out[g])));
+  return result.result();
 }
 
 }  // namespace tunio
