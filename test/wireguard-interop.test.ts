@@ -51,7 +51,7 @@ if (skip !== '') {
     t.notOk(wire.exec('a', 'ip', ['link']).includes(a.name), 'the TUN is gone after SIGTERM')
   })
 
-  t.test('wireguard-go initiates (through a relay); a forged and a replayed datagram are dropped and counted; wireguard-go restarts', async (t) => {
+  t.test('wireguard-go initiates (through a relay); a forged and a replayed datagram are dropped and counted; wireguard-go restarts; roaming', async (t) => {
     const wire = netns.createWire('wb')
     t.teardown(() => wire.cleanup())
     const k = wg.keys()
@@ -79,6 +79,11 @@ if (skip !== '') {
     t.equal(wg.ping(wire, 'b', 'a', { timeoutSec: 10 }), 0, 'after the restart, traffic resumes from wireguard-go\'s side')
     t.equal(wg.ping(wire, 'a', 'b'), 0, 'and from the example\'s side')
     t.ok(Number(before[0][4]) > 0 && Number(b.dump()[0][4]) > 0, 'wireguard-go has a handshake before and after')
+
+    // Roaming: wireguard-go now sends to the example directly, no longer through the relay.
+    wire.exec('b', 'wg', ['set', b.name, 'peer', k.a.public, 'endpoint', `${netns.WIRE.a}:${wg.PORT}`])
+    t.equal(wg.ping(wire, 'b', 'a'), 0, 'wireguard-go moved to the example\'s address: ping')
+    t.equal(wg.ping(wire, 'a', 'b'), 0, 'and from the example\'s side')
     const fa = await a.stop()
     await b.stop()
     relay.stdin.end()
@@ -88,6 +93,8 @@ if (skip !== '') {
     t.ok(d.handshake.initiationsReceived >= 2 && d.handshake.responsesSent >= 2, `the example answered both wireguard-go processes (${d.handshake.initiationsReceived} initiations)`)
     t.ok(d.peers[0].handshakesCompleted >= 2, 'two sessions confirmed')
     t.equal(fa.device.handshake.invalid, 0, 'no handshake message refused')
+    t.equal(d.peers[0].endpoint, `${netns.WIRE.b}:${wg.PORT}`, 'the example followed wireguard-go to its new address')
+    t.ok(d.peers[0].roamed >= 1, `and counted the move (${d.peers[0].roamed})`)
   })
 
   t.test('the example against itself: two peers behind one interface, routed by AllowedIPs; a foreign inner source dropped', async (t) => {
