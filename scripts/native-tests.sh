@@ -4,15 +4,26 @@
 #   SANITIZE=1 scripts/native-tests.sh clang++ with ASan + UBSan
 #   ARCH=arm64 scripts/native-tests.sh  cross-compiled with aarch64-linux-gnu-g++ and run under
 #                                       qemu-aarch64 (npm run test:arm64; see docs/testing.md)
-# Extra arguments go to the doctest binary (e.g. -tc="gso*").
+# Extra arguments go to the doctest binary (e.g. -tc="gso*"). DOCTEST_INCLUDE: where doctest.h
+# is (default /usr/include/doctest, Debian's doctest-dev).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# doctest is a Debian package (doctest-dev, in scripts/test-packages.txt, which `npm test`
+# installs as root): without it say so instead of failing with the compiler's "doctest.h: No
+# such file or directory". Not root: skip (nothing could install it); root: fail.
+doctest_dir=${DOCTEST_INCLUDE:-/usr/include/doctest}
+if [ ! -f "$doctest_dir/doctest.h" ]; then
+  msg="native-tests: doctest.h not found (Debian package doctest-dev; as root \`npm test\` installs the packages of scripts/test-packages.txt)"
+  if [ "$(id -u)" != 0 ]; then echo "$msg: skipping the native unit tests"; exit 0; fi
+  echo "$msg" >&2
+  exit 1
+fi
 out=build-native
 mkdir -p "$out"
 core=$(node scripts/sources.js core)
 tests=$(ls test-native/*.cc)
-flags=(-std=c++17 -g -Wall -Wextra -Werror -Isrc-native/core -I/usr/include/doctest)
+flags=(-std=c++17 -g -Wall -Wextra -Werror -Isrc-native/core "-I$doctest_dir")
 runner=()
 runner_args=()
 # OpenSSL's libcrypto: the AEAD core resolves its EVP functions with dlsym (inside Node they
@@ -43,6 +54,10 @@ else
   cxx=${CXX:-g++}
   bin=$out/unit_tests
   flags+=(-O1)
+fi
+if ! command -v "$cxx" >/dev/null; then
+  echo "native-tests: compiler $cxx not found" >&2
+  exit 1
 fi
 # shellcheck disable=SC2086
 "$cxx" "${flags[@]}" $core $tests -o "$bin" "${libs[@]}"

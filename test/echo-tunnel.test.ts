@@ -32,7 +32,9 @@ if (process.getuid?.() !== 0) {
     t.equal(a.child.exitCode, 0, 'endpoint a exited cleanly')
   })
 
-  t.test('interop: tunio on one side, socat on the other, TCP intact both directions', async (t) => {
+  t.test('interop: tunio on one side, socat on the other, TCP intact both directions', {
+    skip: !netns.has('socat') && 'socat not installed (Debian package socat, in scripts/test-packages.txt)'
+  }, async (t) => {
     const wire = netns.createWire('i')
     t.teardown(() => wire.cleanup())
     const a = await netns.startEcho(wire, 'a')

@@ -1,6 +1,6 @@
 // Throwaway network namespaces for wire tests: create/delete, run a command inside, spawn a
 // node child inside, and a two-namespace TUN "wire" joined by a forwarder process.
-import { execFile, spawn, type ChildProcess } from 'child_process'
+import { execFile, spawn, spawnSync, type ChildProcess } from 'child_process'
 import * as fs from 'fs'
 import * as path from 'path'
 
@@ -14,6 +14,7 @@ export function netnsSkipReason (): string | false {
   if (process.platform !== 'linux') return 'not Linux'
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'needs root (CAP_NET_ADMIN) for network namespaces'
   if (!fs.existsSync('/dev/net/tun')) return 'no /dev/net/tun'
+  if (spawnSync('ip', ['-V'], { stdio: 'ignore' }).status !== 0) return 'no ip command (Debian package iproute2, in scripts/test-packages.txt)'
   return false
 }
 
