@@ -15,10 +15,15 @@ const isRoot = process.getuid?.() === 0
 const hasSetpriv = spawnSync('setpriv', ['--version']).status === 0
 const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--']
 
+/** A world-readable scratch dir with a copy of the scripts (nobody may not read the checkout). */
 function scratch (t: { teardown: (fn: () => void) => void }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tunio-setup-'))
-  fs.chmodSync(dir, 0o755)
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  fs.mkdirSync(path.join(dir, 'scripts'))
+  for (const f of ['test-setup.js', 'test-packages.txt', 'native-tests.sh']) {
+    fs.copyFileSync(path.join(ROOT, 'scripts', f), path.join(dir, 'scripts', f))
+  }
+  for (const p of [dir, path.join(dir, 'scripts')]) fs.chmodSync(p, 0o755)
   return dir
 }
 
@@ -38,8 +43,8 @@ t.test('scripts/test-packages.txt: Debian package names, each once, each with a 
 t.test('a missing package when not root: named with the command that installs it, exit 0', { skip: !(isRoot && hasSetpriv) && 'needs root and setpriv to run as nobody' }, async (t) => {
   const dir = scratch(t)
   const list = path.join(dir, 'list.txt')
-  fs.writeFileSync(list, 'dpkg   # here everywhere\ntunio-no-such-package  # missing\n', { mode: 0o644 })
-  const r = spawnSync(NOBODY[0], [...NOBODY.slice(1), process.execPath, path.join(ROOT, 'scripts', 'test-setup.js')],
+  fs.writeFileSync(list, 'dpkg   # here everywhere\ntunio-no-such-package  # missing\n')
+  const r = spawnSync(NOBODY[0], [...NOBODY.slice(1), process.execPath, path.join(dir, 'scripts', 'test-setup.js')],
     { encoding: 'utf8', env: { ...process.env, TUNIO_TEST_PACKAGES: list } })
   t.equal(r.status, 0, 'exit 0: the tests run and skip what needs it')
   t.match(r.stdout, /missing Debian packages: tunio-no-such-package \(not root, so not installing them\)/)
@@ -60,7 +65,7 @@ t.test('TUNIO_TEST_INSTALL=0: never installs, names what is missing', async (t) 
 
 t.test('native unit tests without doctest.h: a clear message, no compiler error', async (t) => {
   const env = { ...process.env, DOCTEST_INCLUDE: '/nonexistent-tunio-doctest' }
-  const script = path.join(ROOT, 'scripts', 'native-tests.sh')
+  const script = path.join(scratch(t), 'scripts', 'native-tests.sh')
   const asMe = spawnSync('bash', [script], { encoding: 'utf8', env })
   const out = asMe.stdout + asMe.stderr
   t.match(out, /doctest\.h not found \(Debian package doctest-dev/, 'names the package')
