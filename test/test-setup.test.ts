@@ -13,9 +13,9 @@ const ROOT = path.join(__dirname, '..')
 const setup = require(path.join(ROOT, 'scripts', 'test-setup.js'))
 const isRoot = process.getuid?.() === 0
 const hasSetpriv = spawnSync('setpriv', ['--version']).status === 0
-const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--']
-// tap's NODE_OPTIONS load its TypeScript hooks from node_modules, which nobody may not read.
-const { NODE_OPTIONS: _, ...plainEnv } = process.env
+// tap puts its hooks (in node_modules, which nobody may not read) into NODE_OPTIONS of every
+// child it sees spawned: env -u drops them in the child itself.
+const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--', 'env', '-u', 'NODE_OPTIONS']
 
 /** A world-readable scratch dir with a copy of the scripts (nobody may not read the checkout). */
 function scratch (t: { teardown: (fn: () => void) => void }): string {
@@ -47,7 +47,7 @@ t.test('a missing package when not root: named with the command that installs it
   const list = path.join(dir, 'list.txt')
   fs.writeFileSync(list, 'dpkg   # here everywhere\ntunio-no-such-package  # missing\n')
   const r = spawnSync(NOBODY[0], [...NOBODY.slice(1), process.execPath, path.join(dir, 'scripts', 'test-setup.js')],
-    { encoding: 'utf8', cwd: dir, env: { ...plainEnv, TUNIO_TEST_PACKAGES: list } })
+    { encoding: 'utf8', cwd: dir, env: { ...process.env, TUNIO_TEST_PACKAGES: list } })
   t.equal(r.status, 0, 'exit 0: the tests run and skip what needs it') || t.comment(r.stderr)
   t.match(r.stdout, /missing Debian packages: tunio-no-such-package \(not root, so not installing them\)/)
   t.match(r.stdout, /apt-get install --no-install-recommends tunio-no-such-package/)
@@ -74,7 +74,7 @@ t.test('native unit tests without doctest.h: a clear message, no compiler error'
   t.notMatch(out, /fatal error|No such file or directory/, 'the compiler never ran')
   t.equal(asMe.status, isRoot ? 1 : 0, isRoot ? 'root: fails (the set-up step should have installed it)' : 'not root: skips')
   if (isRoot && hasSetpriv) {
-    const r = spawnSync(NOBODY[0], [...NOBODY.slice(1), 'bash', script], { encoding: 'utf8', cwd: '/', env: { ...plainEnv, DOCTEST_INCLUDE: env.DOCTEST_INCLUDE } })
+    const r = spawnSync(NOBODY[0], [...NOBODY.slice(1), 'bash', script], { encoding: 'utf8', cwd: '/', env })
     t.equal(r.status, 0, 'not root: exit 0') || t.comment(r.stderr)
     t.match(r.stdout, /skipping the native unit tests/)
   }
