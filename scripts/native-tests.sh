@@ -5,16 +5,23 @@
 #   ARCH=arm64 scripts/native-tests.sh  cross-compiled with aarch64-linux-gnu-g++ and run under
 #                                       qemu-aarch64 (npm run test:arm64; see docs/testing.md)
 # Extra arguments go to the doctest binary (e.g. -tc="gso*"). DOCTEST_INCLUDE: where doctest.h
-# is (default /usr/include/doctest, Debian's doctest-dev).
+# is (default /usr/include/doctest, Debian's doctest-dev); OPENSSL_INCLUDE: where openssl/evp.h
+# is (default /usr/include, Debian's libssl-dev).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-# doctest is a Debian package (doctest-dev, in scripts/test-packages.txt, which `npm test`
-# installs as root): without it say so instead of failing with the compiler's "doctest.h: No
-# such file or directory". Not root: skip (nothing could install it); root: fail.
+# doctest and OpenSSL's headers are Debian packages (in scripts/test-packages.txt, which `npm
+# test` installs as root): without them say so instead of failing with the compiler's "No such
+# file or directory". Not root: skip (nothing could install them); root: fail.
 doctest_dir=${DOCTEST_INCLUDE:-/usr/include/doctest}
-if [ ! -f "$doctest_dir/doctest.h" ]; then
-  msg="native-tests: doctest.h not found (Debian package doctest-dev; as root \`npm test\` installs the packages of scripts/test-packages.txt)"
+missing=()
+[ -f "$doctest_dir/doctest.h" ] || missing+=("doctest.h (Debian package doctest-dev)")
+# The AEAD tests (x64 only, see arm64 below) include <openssl/evp.h> and link libcrypto.
+if [ "${ARCH:-}" != arm64 ] && [ ! -f "${OPENSSL_INCLUDE:-/usr/include}/openssl/evp.h" ]; then
+  missing+=("openssl/evp.h (Debian package libssl-dev)")
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  msg="native-tests: not found: $(IFS=,; echo "${missing[*]}" | sed 's/,/, /g'); as root \`npm test\` installs the packages of scripts/test-packages.txt"
   if [ "$(id -u)" != 0 ]; then echo "$msg: skipping the native unit tests"; exit 0; fi
   echo "$msg" >&2
   exit 1

@@ -65,12 +65,12 @@ t.test('TUNIO_TEST_INSTALL=0: never installs, names what is missing', async (t) 
   t.notMatch(r.stdout, /apt-get update -qq/, 'apt-get did not run')
 })
 
-t.test('native unit tests without doctest.h: a clear message, no compiler error', async (t) => {
-  const env = { ...process.env, DOCTEST_INCLUDE: '/nonexistent-tunio-doctest' }
+t.test('native unit tests without doctest.h and openssl/evp.h: a clear message, no compiler error', async (t) => {
+  const env = { ...process.env, DOCTEST_INCLUDE: '/nonexistent-tunio-doctest', OPENSSL_INCLUDE: '/nonexistent-tunio-openssl' }
   const script = path.join(scratch(t), 'scripts', 'native-tests.sh')
   const asMe = spawnSync('bash', [script], { encoding: 'utf8', env })
   const out = asMe.stdout + asMe.stderr
-  t.match(out, /doctest\.h not found \(Debian package doctest-dev/, 'names the package')
+  t.match(out, /not found: doctest\.h \(Debian package doctest-dev\), openssl\/evp\.h \(Debian package libssl-dev\)/, 'names the packages')
   t.notMatch(out, /fatal error|No such file or directory/, 'the compiler never ran')
   t.equal(asMe.status, isRoot ? 1 : 0, isRoot ? 'root: fails (the set-up step should have installed it)' : 'not root: skips')
   if (isRoot && hasSetpriv) {
