@@ -48,6 +48,15 @@ if (skip !== '') {
     t.ok(peer.initiationsSent >= 1 && fa.device.handshake.responsesReceived >= 1, 'the example initiated the handshake')
     t.ok(peer.rxBytes >= MB64 && peer.txBytes >= MB64, `payload both ways (tx ${peer.txBytes}, rx ${peer.rxBytes})`)
     t.same(fa.device.dataplane, { ...fa.device.dataplane, authFailed: 0, replayed: 0, sourceNotAllowed: 0 }, 'nothing forged, replayed or misrouted')
+    // The offloads survive sealing and opening: sealed segments of a TUN superpacket go out as
+    // one UDP_SEGMENT send, and opened packets are written as coalesced superpackets.
+    const u = fa.udp
+    const tn = fa.tun
+    t.comment(`example: ${tn.superpacketsIn} TUN superpackets in -> ${u.gsoSends} GSO sends carrying ${u.gsoSegments} of ${u.datagramsOut} datagrams; ` +
+      `${tn.packetsOut} packets written, ${tn.segmentsOut} of them inside ${tn.superpacketsOut} coalesced superpackets`)
+    t.ok(u.gsoSegments >= 0.8 * u.datagramsOut, 'most sealed datagrams left in UDP_SEGMENT sends')
+    t.ok(u.gsoSends <= 1.1 * tn.superpacketsIn, 'at most 1.1 GSO sends per TUN superpacket')
+    t.ok(tn.segmentsOut >= 0.5 * tn.packetsOut, 'most opened packets written inside coalesced superpackets')
     t.notOk(wire.exec('a', 'ip', ['link']).includes(a.name), 'the TUN is gone after SIGTERM')
   })
 

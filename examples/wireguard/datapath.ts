@@ -152,7 +152,7 @@ export class DataPlane {
     const count = batch.live
     try {
       kp.sealer.seal(batch)
-    } catch (err) {
+    } catch {
       // ERR_TUNIO_AEAD_COUNTER_LIMIT: this session is used up; a new one is on its way.
       batch.release()
       kp.sendCounter = Number.MAX_SAFE_INTEGER

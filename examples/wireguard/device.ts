@@ -71,9 +71,8 @@ export class Device {
     this.#cookies = new CookieGenerator(this.local)
     for (const pc of config.peers) {
       if (equal(pc.publicKey, this.local.publicKey)) continue // wg(8) ignores a peer with our own key too
-      // eslint-disable-next-line prefer-const
-      let peer: Peer
-      peer = new Peer(pc, peerIdentity(this.local, pc.publicKey, pc.presharedKey), {
+      // The timer actions name the peer they belong to (called only once it exists).
+      const peer: Peer = new Peer(pc, peerIdentity(this.local, pc.publicKey, pc.presharedKey), {
         sendInitiation: (retry) => this.sendInitiation(peer, retry),
         sendKeepalive: () => this.sendKeepalive(peer),
         giveUp: () => this.data.dropStaged(peer),
@@ -136,7 +135,7 @@ export class Device {
       if (now - peer.lastInitiationSentAt < REKEY_TIMEOUT_MS) return
       peer.timers.handshakeAttempts = 0
     }
-    if (peer.endpoint === undefined) { this.counters.data.noEndpoint++; return }
+    if (peer.endpoint === undefined) return // it may still initiate to us
     if (peer.pending !== undefined) this.indices.delete(peer.pending.state.senderIndex)
     const index = this.newIndex(peer)
     const made = createInitiation(this.local, peer.identity, index, Date.now())
