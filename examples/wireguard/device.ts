@@ -18,7 +18,7 @@ import { expired, HANDSHAKE_INITIATION_RATE_MS, needsRekeyOnReceive, needsRekeyO
 import { DataPlane } from './datapath'
 
 /** Handshake messages per second above which we answer with cookie replies instead (5.3). */
-const UNDER_LOAD_HANDSHAKES_PER_SECOND = 4096
+export const UNDER_LOAD_HANDSHAKES_PER_SECOND = 4096
 const TIMER_TICK_MS = 100
 
 /** Counters of the device as a whole (per-peer ones are in Peer.counters). */
@@ -66,7 +66,15 @@ export class Device {
   #underLoadUntil = 0
   #timer: NodeJS.Timeout | undefined
 
-  constructor (readonly config: WireGuardConfig, readonly tun: Tun, readonly udp: Udp, readonly now: () => number = () => performance.now()) {
+  constructor (
+    readonly config: WireGuardConfig,
+    readonly tun: Tun,
+    readonly udp: Udp,
+    /** Milliseconds, monotonic (tests pass a fake clock). */
+    readonly now: () => number = () => performance.now(),
+    /** Handshake messages (with a valid MAC1) per second from which MAC2 is required. */
+    private readonly underLoadPerSecond = UNDER_LOAD_HANDSHAKES_PER_SECOND
+  ) {
     this.local = localIdentity(config.privateKey)
     this.#cookies = new CookieGenerator(this.local)
     for (const pc of config.peers) {
@@ -198,7 +206,7 @@ export class Device {
 
   #underLoad (now: number): boolean {
     if (now - this.#secondStart >= 1000) { this.#secondStart = now; this.#handshakesThisSecond = 0 }
-    if (++this.#handshakesThisSecond > UNDER_LOAD_HANDSHAKES_PER_SECOND) this.#underLoadUntil = now + 1000
+    if (++this.#handshakesThisSecond > this.underLoadPerSecond) this.#underLoadUntil = now + 1000
     return now < this.#underLoadUntil
   }
 
