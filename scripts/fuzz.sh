@@ -26,7 +26,8 @@ done
 targets=()
 for f in fuzz/*.cc; do
   t=$(basename "${f%.cc}")
-  "$cxx" "${flags[@]}" -fsanitize=fuzzer "$f" "${objs[@]}" -o "$out/$t"
+  # libcrypto: the AEAD target's OpenSSL (inside Node the addon uses Node's; see evp_api.h).
+  "$cxx" "${flags[@]}" -fsanitize=fuzzer "$f" "${objs[@]}" -o "$out/$t" -Wl,--no-as-needed -lcrypto -ldl
   targets+=("$t")
 done
 
