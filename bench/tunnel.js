@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 'use strict'
 // npm run bench: TCP over a veth wire between two namespaces: direct (ceiling), tunio echo
-// tunnel with offloads on / TUN offloads off / every offload off (TUN and UDP), and a socat tunnel. 1 and 8 streams, both directions.
+// tunnel with offloads on / TUN offloads off / every offload off (TUN and UDP), the echo tunnel
+// sealed with each AEAD (--aead, offloads on), and a socat tunnel. 1 and 8 streams, both directions.
 // Also the WireGuard rows: examples/wireguard against itself and against Debian's wireguard-go, and
 // wireguard-go against itself (needs wireguard-go and wg).
 // Writes docs/bench/tunnel.{md,json,svg} (BENCH_OUT=name: docs/bench/name.*, e.g. for a subset
@@ -22,7 +23,10 @@ const OUT_NAME = process.env.BENCH_OUT || 'tunnel'
 // The WireGuard rows: examples/wireguard on both ends, the example against Debian's
 // wireguard-go (example in a), and wireguard-go on both ends.
 const WG_CONFIGS = { 'wireguard example <-> wireguard example': ['example', 'example'], 'wireguard example <-> wireguard-go': ['example', 'wireguard-go'], 'wireguard-go <-> wireguard-go': ['wireguard-go', 'wireguard-go'] }
-const ALL_CONFIGS = ['direct', 'tunio offload on', 'tunio offload off', 'tunio all offloads off', 'socat', ...Object.keys(WG_CONFIGS)]
+const ALL_CONFIGS = ['direct', 'tunio offload on', 'tunio offload off', 'tunio all offloads off',
+  'tunio aead chacha20-poly1305', 'tunio aead aes-256-gcm', 'socat', ...Object.keys(WG_CONFIGS)]
+// The pre-shared key of the 'tunio aead' rows (written to a temporary file in main()).
+let keyFile
 // BENCH_CONFIGS=name,name (exact names) runs a subset, e.g. the echo tunnel beside the WireGuard rows.
 const CONFIGS = process.env.BENCH_CONFIGS ? process.env.BENCH_CONFIGS.split(',').map((s) => s.trim()) : ALL_CONFIGS
 for (const c of CONFIGS) if (!ALL_CONFIGS.includes(c)) throw new Error(`BENCH_CONFIGS: unknown config "${c}" (known: ${ALL_CONFIGS.join(', ')})`)
@@ -47,7 +51,10 @@ async function iperf (wire, target, { streams, reverse }) {
 
 async function measure (wire, config, cell) {
   let eps = []
-  if (config.startsWith('tunio')) {
+  if (config.startsWith('tunio aead ')) {
+    const aead = { algorithm: config.slice('tunio aead '.length), keyFile }
+    eps = [await netns.startEcho(wire, 'a', { offload: 'on', aead }), await netns.startEcho(wire, 'b', { offload: 'on', aead })]
+  } else if (config.startsWith('tunio')) {
     const offload = config.endsWith('on') ? 'on' : 'off'
     const udpOffload = config === 'tunio all offloads off' ? 'off' : 'auto'
     eps = [await netns.startEcho(wire, 'a', { offload, udpOffload }), await netns.startEcho(wire, 'b', { offload, udpOffload })]
@@ -81,7 +88,10 @@ async function measure (wire, config, cell) {
     cpuSeconds: eps.map((e, i) => before[i] && after[i] ? +(after[i].cpu - before[i].cpu).toFixed(2) : null),
     syscallsPerGB: config.startsWith('tunio') || config === 'wireguard example <-> wireguard example' ? Math.round(sys / gb) : null,
     peakRssMiB: eps.map((e, i) => after[i] ? +(after[i].hwmKiB / 1024).toFixed(1) : null),
-    drops: finals.map((f) => f ? { tun: f.tun.drops, udp: { ...f.udp.drops }, ...(f.device ? { wireguard: f.device.dataplane } : {}) } : null)
+    drops: finals.map((f) => f ? { tun: f.tun.drops, udp: { ...f.udp.drops }, ...(f.device ? { wireguard: f.device.dataplane } : {}), ...(f.aead ? { aead: { seal: f.aead.seal.drops, open: f.aead.open.drops } } : {}) } : null),
+    gsoSendsPerSuperpacket: config.startsWith('tunio') && finals[0] && finals[1]
+      ? +((finals[0].udp.gsoSends + finals[1].udp.gsoSends) / Math.max(1, finals[0].tun.superpacketsIn + finals[1].tun.superpacketsIn)).toFixed(3)
+      : null
   }
 }
 
@@ -108,6 +118,14 @@ function targets (results) {
     const vsAllOff = ratio(on, cell('tunio all offloads off', 1, direction))
     const fmt = (x, unit, what, goal) => x === null ? `${what}: not measured` : `${x.toFixed(unit === '%' ? 0 : 1)}${unit} ${what} (target ≥ ${goal}${unit}: ${x >= goal ? 'met' : 'MISSED'})`
     lines.push(`- 1 stream ${direction}, tunio offload on: ${fmt(vsSocat, '×', 'socat', 15)}; ${fmt(vsDirect === null ? null : vsDirect * 100, '%', 'of direct veth', 40)}; ${fmt(vsOff, '×', 'TUN offloads off', 5)}; ${vsAllOff === null ? 'all offloads off: not measured' : `${vsAllOff.toFixed(1)}× all offloads off (TUN and UDP)`}`)
+  }
+  for (const algorithm of ['chacha20-poly1305', 'aes-256-gcm']) {
+    for (const direction of ['a->b', 'b->a (-R)']) {
+      const sealed = cell(`tunio aead ${algorithm}`, 1, direction)
+      const r = ratio(sealed, cell('tunio offload on', 1, direction))
+      lines.push(`- 1 stream ${direction}, tunio aead ${algorithm}: ${r === null ? 'not measured' : `${(r * 100).toFixed(0)}% of the plain echo tunnel (target ≥ 60%: ${r >= 0.6 ? 'met' : 'MISSED'})`}` +
+        (sealed ? `, ${sealed.gsoSendsPerSuperpacket} UDP_SEGMENT sends per TUN superpacket (target ≤ 1.1: ${sealed.gsoSendsPerSuperpacket <= 1.1 ? 'met' : 'MISSED'})` : ''))
+    }
   }
   const onCells = results.filter((r) => r.config === 'tunio offload on')
   const worstSys = Math.max(...onCells.map((r) => r.syscallsPerGB ?? 0))
@@ -143,7 +161,7 @@ function targets (results) {
 
 function svg (results) {
   const W = 760; const barH = 14; const gap = 6; const left = 260; const maxG = Math.max(...results.map((r) => r.max), 1)
-  const colors = { direct: '#888', 'tunio offload on': '#2a7', 'tunio offload off': '#27c', 'tunio all offloads off': '#73c', socat: '#c72', 'wireguard example <-> wireguard example': '#d4a', 'wireguard example <-> wireguard-go': '#a6d', 'wireguard-go <-> wireguard-go': '#666' }
+  const colors = { direct: '#888', 'tunio offload on': '#2a7', 'tunio offload off': '#27c', 'tunio all offloads off': '#73c', 'tunio aead chacha20-poly1305': '#a52', 'tunio aead aes-256-gcm': '#b84', socat: '#c72', 'wireguard example <-> wireguard example': '#d4a', 'wireguard example <-> wireguard-go': '#a6d', 'wireguard-go <-> wireguard-go': '#666' }
   const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
   let y = 30
   let body = `<text x="10" y="18" font-size="14" font-weight="bold">TCP over veth between namespaces, Gbit/s (median of ${RUNS}, whiskers min–max)</text>\n`
@@ -164,6 +182,9 @@ async function main () {
   execFileSync(process.execPath, [path.join(netns.ROOT, 'scripts', 'build-examples.js')], { stdio: 'inherit' })
   const machine = { nproc: os.cpus().length, cpu: os.cpus()[0]?.model, kernel: os.release(), node: process.version, date: new Date().toISOString() }
   const results = []
+  const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tunio-bench-'))
+  keyFile = path.join(keyDir, 'key')
+  fs.writeFileSync(keyFile, require('crypto').randomBytes(32))
   const wire = netns.createWire('b')
   try {
     for (const config of CONFIGS) {
@@ -175,7 +196,7 @@ async function main () {
         console.error(`${config}, ${cell.streams} stream(s), ${r.direction}: ${r.gbps.toFixed(2)} Gbit/s`)
       }
     }
-  } finally { wire.cleanup() }
+  } finally { wire.cleanup(); fs.rmSync(keyDir, { recursive: true, force: true }) }
   const md = `# Tunnel benchmark\n\nMachine: ${machine.nproc} CPUs (${machine.cpu}), Linux ${machine.kernel}, Node ${machine.node}, ${machine.date}.\n` +
     `Two network namespaces joined by veth; iperf3 ${RUNS} runs × ${SECS} s per cell. CPU s: utime+stime of each ` +
     `tunnel process over the cell; syscalls/GB: tun read+writev + udp recvmmsg+sendmsg+sendmmsg of both endpoints per GB received; ` +

@@ -248,9 +248,9 @@ export class PacketBatch implements Iterable<Lease>, Disposable {
 
   /** @internal Before an in-place transform: no Buffer may show a packet's old extent. */
   settleViews (): void {
-    for (const lease of this.#leases) {
-      if (lease !== undefined && lease.held) lease.settleView()
-    }
+    // Only leases that made a Buffer have anything to settle (no `held` check: that asks the
+    // native side once per lease).
+    for (const lease of this.#leases) lease?.settleView()
   }
 
   /**

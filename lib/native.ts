@@ -57,6 +57,7 @@ export interface NativeAead {
   open (batch: NativeBatch, counters: BigUint64Array): number
   nextCounter (): bigint
   stats (): AeadStats
+  sealOnThreadpool (batch: NativeBatch): Promise<NativeBatch>
 }
 
 export interface NativePool {

@@ -41,7 +41,8 @@ Napi::Function AeadWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeAead",
                      {InstanceMethod<&AeadWrap::Seal>("seal"), InstanceMethod<&AeadWrap::Open>("open"),
                       InstanceMethod<&AeadWrap::NextCounter>("nextCounter"),
-                      InstanceMethod<&AeadWrap::Stats>("stats")});
+                      InstanceMethod<&AeadWrap::Stats>("stats"),
+                      InstanceMethod<&AeadWrap::SealOnThreadpool>("sealOnThreadpool")});
 }
 
 Napi::Object AeadLimitsToJs(Napi::Env env) {
@@ -100,6 +101,12 @@ AeadWrap::AeadWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AeadWrap>(
   }
 }
 
+bool AeadWrap::CheckIdle(Napi::Env env) {
+  if (!busy_) return true;
+  ThrowError(env, "ERR_TUNIO_INVALID_ARG", "this Aead is sealing on the threadpool: wait for it");
+  return false;
+}
+
 // seal(batch): every held packet, in order, with the next counters. Refuses the whole batch
 // (moves nothing) when its counters would reach the limit.
 Napi::Value AeadWrap::Seal(const Napi::CallbackInfo& info) {
@@ -109,6 +116,7 @@ Napi::Value AeadWrap::Seal(const Napi::CallbackInfo& info) {
     ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "seal() takes a PacketBatch");
     return Napi::Value();
   }
+  if (!CheckIdle(env)) return Napi::Value();
   if (aead_counters_left(cipher_->spec(), next_counter_) < batch->live()) {
     ThrowRangeError(env, "ERR_TUNIO_AEAD_COUNTER_LIMIT",
                     "sealing this batch would use a counter at or past the limit (" +
@@ -129,6 +137,7 @@ Napi::Value AeadWrap::Open(const Napi::CallbackInfo& info) {
     ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "open() takes a PacketBatch and a BigUint64Array");
     return Napi::Value();
   }
+  if (!CheckIdle(env)) return Napi::Value();
   auto counters = info[1].As<Napi::TypedArray>();
   const size_t n = batch->packet_count();
   if (counters.ElementLength() < n) {
@@ -144,6 +153,62 @@ Napi::Value AeadWrap::Open(const Napi::CallbackInfo& info) {
   AeadBatchResult r = aead_open_batch(*cipher_, batch->packets(), n, out, stats_);
   batch->SettleTransformed();
   return Napi::Number::New(env, static_cast<double>(r.done));
+}
+
+namespace {
+
+class ThreadpoolSeal : public Napi::AsyncWorker {
+ public:
+  ThreadpoolSeal(Napi::Env env, AeadWrap* owner, AeadCipher* cipher, uint64_t* next_counter, AeadStats* stats,
+                 bool* busy, std::shared_ptr<BufferPool> pool, std::vector<Packet>&& packets)
+      : Napi::AsyncWorker(env, "tunio.aeadSeal"), deferred_(Napi::Promise::Deferred::New(env)), cipher_(cipher),
+        next_counter_(next_counter), stats_(stats), busy_(busy), pool_(std::move(pool)), packets_(std::move(packets)) {
+    owner_ = Napi::Persistent(owner->Value());  // keeps the Aead (and cipher_) alive until OnOK
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  // Worker thread: only the cipher, the counter, the stats and the packets moved in here.
+  void Execute() override { aead_seal_batch(*cipher_, packets_.data(), packets_.size(), next_counter_, *stats_); }
+  void OnOK() override {
+    *busy_ = false;
+    std::vector<Packet> kept;
+    kept.reserve(packets_.size());
+    for (Packet& p : packets_) {
+      if (p.valid()) kept.push_back(std::move(p));
+    }
+    deferred_.Resolve(BatchWrap::Create(Env(), pool_, std::move(kept)));
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference owner_;
+  AeadCipher* cipher_;
+  uint64_t* next_counter_;
+  AeadStats* stats_;
+  bool* busy_;
+  std::shared_ptr<BufferPool> pool_;
+  std::vector<Packet> packets_;
+};
+
+}  // namespace
+
+Napi::Value AeadWrap::SealOnThreadpool(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BatchWrap* batch = info.Length() > 0 ? BatchWrap::FromValue(info[0]) : nullptr;
+  if (!batch) {
+    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "sealOnThreadpool() takes a native batch");
+    return Napi::Value();
+  }
+  if (!CheckIdle(env)) return Napi::Value();
+  if (aead_counters_left(cipher_->spec(), next_counter_) < batch->live()) {
+    ThrowRangeError(env, "ERR_TUNIO_AEAD_COUNTER_LIMIT", "sealing this batch would use a counter at or past the limit");
+    return Napi::Value();
+  }
+  std::vector<Packet> packets;
+  batch->TakeAll(packets);
+  busy_ = true;
+  auto* work = new ThreadpoolSeal(env, this, cipher_.get(), &next_counter_, &stats_, &busy_, batch->pool(), std::move(packets));
+  work->Queue();
+  return work->Promise();
 }
 
 Napi::Value AeadWrap::NextCounter(const Napi::CallbackInfo& info) {

@@ -21,8 +21,14 @@ class AeadWrap : public Napi::ObjectWrap<AeadWrap> {
   Napi::Value Open(const Napi::CallbackInfo& info);
   Napi::Value NextCounter(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  // Measurement hook for bench/crypto.js (not public API): the same seal on a libuv threadpool
+  // thread. The batch's packets move into the work and come back in a new batch (the promise's
+  // value), so JavaScript cannot touch them meanwhile; the cipher is busy until then.
+  Napi::Value SealOnThreadpool(const Napi::CallbackInfo& info);
+  bool CheckIdle(Napi::Env env);
 
   std::unique_ptr<AeadCipher> cipher_;
+  bool busy_ = false;  // a threadpool seal owns cipher_ and the counter
   uint64_t next_counter_ = 0;
   AeadStats stats_;
 };
