@@ -3,8 +3,10 @@
  * OpenSSL's ChaCha20-Poly1305 or AES-256-GCM (the library Node itself ships). See
  * docs/crypto.md for the design and why OpenSSL.
  */
+import { types } from 'util'
 import { binding } from './binding'
-import { invalidOption, tunioError } from './errors'
+import { asUint8Array, byteSourceLength } from './bytes'
+import { invalidArg, invalidOption } from './errors'
 import { PacketBatch } from './lease'
 import type { NativeAead, NativeAeadLimits } from './native'
 import { checkKnownKeys, intOption, boolOption } from './options'
@@ -116,12 +118,17 @@ const ALGORITHMS: Record<AeadAlgorithm, number> = { 'chacha20-poly1305': 0, 'aes
 const KNOWN = ['algorithm', 'key', 'nonce', 'iv', 'header', 'counterOffset', 'counterByteOrder', 'authenticate',
   'verifyHeader', 'padTo', 'padLimit', 'counterLimit', 'firstCounter', 'replayWindow'] as const
 
+/** A byte source (lib/bytes.ts: a Buffer, any typed array, a DataView) of min..max bytes, copied. */
 function bytesOption (name: string, value: unknown, min: number, max: number): Uint8Array {
-  if (!(value instanceof Uint8Array)) throw invalidOption(name, 'must be a Uint8Array or Buffer')
-  if (value.length < min || value.length > max) {
-    throw invalidOption(name, min === max ? `must be ${min} bytes, got ${value.length}` : `must be ${min} to ${max} bytes, got ${value.length}`)
+  let length: number
+  try { length = byteSourceLength(value, name) } catch (err) {
+    throw invalidOption(name, `must be a Buffer, a typed array or a DataView (${(err as Error).message})`)
   }
-  return Uint8Array.from(value)  // a copy: changing the caller's array later changes nothing here
+  if (length < min || length > max) {
+    throw invalidOption(name, min === max ? `must be ${min} bytes, got ${length}` : `must be ${min} to ${max} bytes, got ${length}`)
+  }
+  // a copy: changing the caller's bytes later changes nothing here
+  return asUint8Array(value as ArrayBufferView).slice()
 }
 
 function counterOption (name: string, value: unknown, fallback: bigint): bigint {
@@ -215,7 +222,7 @@ export class Aead {
    * their slots); `lease.buffer` afterwards shows the sealed bytes.
    */
   seal (batch: PacketBatch): number {
-    if (!(batch instanceof PacketBatch)) throw tunioError('ERR_TUNIO_INVALID_ARG', 'seal() takes a PacketBatch')
+    if (!(batch instanceof PacketBatch)) throw invalidArg('batch', 'seal() takes a PacketBatch')
     batch.settleViews()
     return this.#native.seal(batch.native)
   }
@@ -228,10 +235,11 @@ export class Aead {
    * delivered. `counters` (at least `batch.length` long) is filled and returned when given.
    */
   open (batch: PacketBatch, counters?: BigUint64Array): BigUint64Array {
-    if (!(batch instanceof PacketBatch)) throw tunioError('ERR_TUNIO_INVALID_ARG', 'open() takes a PacketBatch')
+    if (!(batch instanceof PacketBatch)) throw invalidArg('batch', 'open() takes a PacketBatch')
     const out = counters ?? new BigUint64Array(batch.length)
-    if (!(out instanceof BigUint64Array) || out.length < batch.length) {
-      throw tunioError('ERR_TUNIO_INVALID_ARG', 'counters must be a BigUint64Array at least batch.length long')
+    // the built-in length (an own `length` property cannot lie), detached or outside its buffer refused
+    if (!types.isBigUint64Array(out) || byteSourceLength(out, 'counters') < 8 * batch.length) {
+      throw invalidArg('counters', 'must be a BigUint64Array at least batch.length long')
     }
     batch.settleViews()
     this.#native.open(batch.native, out)

@@ -37,6 +37,11 @@ export interface TunioError extends Error {
   syscall?: string
   /** For invalid options: the option's name. */
   option?: string
+  /**
+   * For ERR_TUNIO_INVALID_ARG: the argument's name, with the index for an item of an array
+   * (`'source'`, `'datagrams[2]'`).
+   */
+  argument?: string
   /** For ERR_TUNIO_UDP_PEER ('peerError' events): the peer the ICMP error is about, when known. */
   remote?: Endpoint
 }
@@ -52,6 +57,13 @@ export function invalidOption (option: string, message: string): TunioError {
   const err = new TypeError(`invalid option "${option}": ${message}`) as unknown as TunioError
   err.code = 'ERR_TUNIO_INVALID_OPTION'
   err.option = option
+  return err
+}
+
+export function invalidArg (argument: string, message: string): TunioError {
+  const err = new TypeError(`invalid argument "${argument}": ${message}`) as unknown as TunioError
+  err.code = 'ERR_TUNIO_INVALID_ARG'
+  err.argument = argument
   return err
 }
 

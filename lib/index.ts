@@ -16,6 +16,7 @@ export type { TunOptions, TunOffload, TunStats, TunQueueStats, LinkStats } from 
 export { openUdp, Udp } from './udp'
 export type { UdpOptions, UdpFeatures, UdpStats, PeerErrorCounts, UdpPeerError, UdpCongestion, UdpDrop } from './udp'
 export type { PacketInput } from './packets'
+export type { ByteSource } from './bytes'
 export { sumStats } from './stats'
 export { Aead } from './aead'
 export type { AeadOptions, AeadStats, AeadAlgorithm, AeadNonceLayout } from './aead'

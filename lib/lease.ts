@@ -5,7 +5,9 @@
  * only when asked for (at(i), iteration), so a batch handed straight to send()/write() costs
  * one call, not one JS object per packet. See docs/ownership.md for the rules.
  */
-import { leaseReleased, tunioError } from './errors'
+import { types } from 'util'
+import { asUint8Array, byteSourceLength, type ByteSource } from './bytes'
+import { invalidArg, leaseReleased, tunioError } from './errors'
 import type { NativeBatch, NativeMeta } from './native'
 import { leakTracker } from './leak-debug'
 
@@ -65,10 +67,12 @@ export abstract class Lease implements Disposable {
   abstract truncate (length: number): void
 
   /**
-   * Copies `source` into the packet at `offset` (default 0). Where the lease has no Buffer
-   * yet, the copy is made natively and no Buffer is created at all.
+   * Copies the bytes of `source` (a Buffer, any typed array or a DataView, also over shared
+   * or resizable memory) into the packet at `offset` (default 0). Where the lease has no
+   * Buffer yet, the copy is made natively and no Buffer is created at all. Throws
+   * ERR_TUNIO_INVALID_ARG when it does not fit or cannot be read (e.g. detached).
    */
-  abstract set (source: Uint8Array, offset?: number): void
+  abstract set (source: ByteSource, offset?: number): void
 
   /** Returns the memory to the pool. Throws ERR_TUNIO_LEASE_RELEASED when called twice. */
   abstract release (): void
@@ -80,22 +84,34 @@ export abstract class Lease implements Disposable {
   /** @internal Ownership moves to a device: views are detached, the lease reads as released. */
   abstract surrender (): NativeBatch
 
+  /**
+   * @internal Throws what surrender() would throw, without moving anything: send()/write()
+   * check every item before the first one moves. `name` names the argument.
+   */
+  checkSurrender (name: string): void {
+    if (!this.held) throw tunioError('ERR_TUNIO_LEASE_RELEASED', `${name} is a lease that was already released or sent`, { argument: name })
+  }
+
+  /** @internal The batch this lease is a packet of, if any. */
+  ownerBatch (): PacketBatch | undefined { return undefined }
+
   /** @internal */
   protected abstract metadata (): NativeMeta
 }
 
 /** Checks set()'s arguments against a lease of `length` bytes. */
 export function checkSetArgs (source: unknown, offset: unknown, length: number): void {
-  if (!(source instanceof Uint8Array)) throw tunioError('ERR_TUNIO_INVALID_ARG', 'source must be a Buffer or Uint8Array')
-  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0 || offset + source.length > length) {
-    throw tunioError('ERR_TUNIO_INVALID_ARG', `source of ${source.length} bytes does not fit a lease of ${length} bytes at offset ${String(offset)}`)
+  const n = byteSourceLength(source, 'source')
+  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) {
+    throw invalidArg('offset', `must be a non-negative integer, got ${typeof offset === 'number' ? offset : typeof offset}`)
   }
+  if (offset + n > length) throw invalidArg('source', `${n} bytes do not fit a lease of ${length} bytes at offset ${offset}`)
 }
 
 /** Checks truncate()'s argument against a lease of `length` bytes. */
 export function checkTruncate (n: unknown, length: number): void {
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > length) {
-    throw tunioError('ERR_TUNIO_INVALID_ARG', 'length must be an integer between 0 and the lease\'s length')
+    throw invalidArg('length', `must be an integer between 0 and the lease's length (${length})`)
   }
 }
 
@@ -107,11 +123,14 @@ class BatchLease extends Lease {
   #meta: NativeMeta | undefined
   #held = true
 
-  constructor (batch: PacketBatch, index: number) {
+  constructor (batch: PacketBatch, index: number, held: boolean) {
     super()
     this.#batch = batch
     this.#index = index
+    this.#held = held
   }
+
+  override ownerBatch (): PacketBatch { return this.#batch }
 
   get held (): boolean {
     // An in-place transform (aead.open) may have dropped the packet natively.
@@ -146,10 +165,10 @@ class BatchLease extends Lease {
     }
   }
 
-  set (source: Uint8Array, offset = 0): void {
+  set (source: ByteSource, offset = 0): void {
     if (!this.#held) throw leaseReleased()
     checkSetArgs(source, offset, this.length)
-    this.buffer.set(source, offset)
+    this.buffer.set(asUint8Array(source), offset)
   }
 
   release (): void {
@@ -204,6 +223,7 @@ export class PacketBatch implements Iterable<Lease>, Disposable {
   /** @internal */
   readonly native: NativeBatch
   readonly #leases: Array<BatchLease | undefined>
+  #consumed = false
 
   /** @internal */
   constructor (native: NativeBatch) {
@@ -225,7 +245,9 @@ export class PacketBatch implements Iterable<Lease>, Disposable {
     if (!Number.isInteger(index) || index < 0 || index >= n) return undefined
     let lease = this.#leases[index]
     if (lease === undefined) {
-      lease = new BatchLease(this, index)
+      // A packet released or moved as part of the whole batch (release(), send()) before
+      // its Lease object was made reads as released too.
+      lease = new BatchLease(this, index, this.native.lengthOf(index) >= 0)
       this.#leases[index] = lease
     }
     return lease
@@ -235,8 +257,16 @@ export class PacketBatch implements Iterable<Lease>, Disposable {
     for (let i = 0; i < this.#leases.length; i++) yield this.at(i) as Lease
   }
 
+  /**
+   * @internal The batch itself was released or handed to send()/write(): giving it to a device
+   * again is a mistake (refused), unlike a batch whose packets went one by one (released,
+   * moved, or dropped by aead.open()), which writes nothing.
+   */
+  get consumed (): boolean { return this.#consumed }
+
   /** Releases every lease still held; returns how many were released. Never throws twice. */
   release (): number {
+    this.#consumed = true
     let released = 0
     for (const lease of this.#leases) {
       if (lease !== undefined && lease.held) { lease.release(); released++ }
@@ -264,15 +294,16 @@ export class PacketBatch implements Iterable<Lease>, Disposable {
    */
   headers (bytesPerPacket: number, out?: Uint8Array, lengths?: Int32Array): { bytes: Uint8Array, lengths: Int32Array } {
     if (typeof bytesPerPacket !== 'number' || !Number.isInteger(bytesPerPacket) || bytesPerPacket < 1 || bytesPerPacket > MAX_HEADER_BYTES) {
-      throw tunioError('ERR_TUNIO_INVALID_ARG', `bytesPerPacket must be an integer between 1 and ${MAX_HEADER_BYTES}`)
+      throw invalidArg('bytesPerPacket', `must be an integer between 1 and ${MAX_HEADER_BYTES}`)
     }
     const n = this.#leases.length
     const bytes = out ?? new Uint8Array(n * bytesPerPacket)
     const lens = lengths ?? new Int32Array(n)
-    if (!(bytes instanceof Uint8Array) || bytes.length < n * bytesPerPacket) {
-      throw tunioError('ERR_TUNIO_INVALID_ARG', `out must be a Uint8Array of at least ${n * bytesPerPacket} bytes`)
+    // built-in lengths: an own `length` property cannot lie; detached or out-of-bounds refused
+    if (!types.isUint8Array(bytes) || byteSourceLength(bytes, 'out') < n * bytesPerPacket) {
+      throw invalidArg('out', `must be a Uint8Array of at least ${n * bytesPerPacket} bytes`)
     }
-    if (!(lens instanceof Int32Array) || lens.length < n) throw tunioError('ERR_TUNIO_INVALID_ARG', `lengths must be an Int32Array of at least ${n} entries`)
+    if (!types.isInt32Array(lens) || byteSourceLength(lens, 'lengths') < 4 * n) throw invalidArg('lengths', `must be an Int32Array of at least ${n} entries`)
     this.native.headers(bytesPerPacket, bytes, lens)
     return { bytes, lengths: lens }
   }
@@ -285,16 +316,16 @@ export class PacketBatch implements Iterable<Lease>, Disposable {
    * `groups` first: a group that is neither below `count` nor 255 throws and moves nothing.
    */
   split (groups: Uint8Array, count: number): PacketBatch[] {
-    if (!(groups instanceof Uint8Array) || groups.length < this.#leases.length) {
-      throw tunioError('ERR_TUNIO_INVALID_ARG', `groups must be a Uint8Array of at least ${this.#leases.length} entries`)
+    if (!types.isUint8Array(groups) || byteSourceLength(groups, 'groups') < this.#leases.length) {
+      throw invalidArg('groups', `must be a Uint8Array of at least ${this.#leases.length} entries`)
     }
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 255) {
-      throw tunioError('ERR_TUNIO_INVALID_ARG', 'count must be an integer between 1 and 255')
+      throw invalidArg('count', 'must be an integer between 1 and 255')
     }
     for (let i = 0; i < this.#leases.length; i++) {
       const g = groups[i]
       if (g >= count && g !== RELEASE_GROUP && this.native.lengthOf(i) >= 0) {
-        throw tunioError('ERR_TUNIO_INVALID_ARG', `groups[${i}] is ${g}: neither below count (${count}) nor 255 (release)`)
+        throw invalidArg(`groups[${i}]`, `is ${g}: neither below count (${count}) nor 255 (release)`)
       }
     }
     for (const lease of this.#leases) {
@@ -305,15 +336,10 @@ export class PacketBatch implements Iterable<Lease>, Disposable {
 
   /** @internal Ownership of every held packet moves to a device; returns the native batch. */
   surrender (): NativeBatch {
+    this.#consumed = true
     for (const lease of this.#leases) {
       if (lease !== undefined && lease.held) lease.surrenderView()
     }
     return this.native
-  }
-}
-
-export function assertLeaseLike (value: unknown): void {
-  if (!(value instanceof Lease) && !(value instanceof PacketBatch) && !Buffer.isBuffer(value)) {
-    throw tunioError('ERR_TUNIO_INVALID_ARG', 'expected a Lease, a PacketBatch or a Buffer')
   }
 }

@@ -22,6 +22,8 @@ export interface NativeBatch {
   extract (i: number): NativeBatch
   headers (bytesPerPacket: number, out: Uint8Array, lengths: Int32Array): number
   split (groups: Uint8Array, count: number): NativeBatch[]
+  /** Held packets without a remote endpoint (a UDP send needs `to` for them). */
+  withoutRemote (): number
 }
 
 export interface NativePoolStats {
@@ -36,11 +38,11 @@ export interface LeaseHandle { readonly __leaseHandle: never }
 export interface NativeLeaseFunctions {
   leaseAcquire (h: LeaseHandle, size: number, viaHome: boolean): number
   leaseAcquireView (h: LeaseHandle, size: number): Buffer | null
-  leaseFrom (h: LeaseHandle, source: Uint8Array, viaHome: boolean): number
+  leaseFrom (h: LeaseHandle, source: ArrayBufferView, viaHome: boolean): number
   leaseHome (h: LeaseHandle, index: number): ArrayBuffer | null
   leaseView (h: LeaseHandle, index: number, length: number): Buffer | null
   leaseCopyOut (h: LeaseHandle, index: number, length: number): Buffer
-  leaseSet (h: LeaseHandle, index: number, offset: number, source: Uint8Array): void
+  leaseSet (h: LeaseHandle, index: number, offset: number, source: ArrayBufferView, leaseLength: number): void
   leaseRelease (h: LeaseHandle, index: number, view?: Buffer): boolean
   leaseAbandon (h: LeaseHandle, index: number): void
   leaseReleaseLeaked (h: LeaseHandle, index: number, generation: number): boolean

@@ -1,5 +1,16 @@
 /** Option validation shared by openTun() and openUdp(): every error names its option. */
+import { binding } from './binding'
 import { invalidOption } from './errors'
+
+/**
+ * The options argument itself: an object that is not an array (an array's keys would be
+ * silently ignored).
+ */
+export function checkOptionsObject (options: unknown, name = 'options'): asserts options is object {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw invalidOption(name, `must be an object, got ${Array.isArray(options) ? 'an array' : options === null ? 'null' : typeof options}`)
+  }
+}
 
 export function checkKnownKeys (options: object, known: readonly string[], what: string): void {
   for (const key of Object.keys(options)) {
@@ -43,6 +54,9 @@ export function cidrOption (name: string, value: unknown): string {
   const m = /^([^/]+)\/(\d{1,3})$/.exec(value)
   if (!m) throw invalidOption(name, `"${value}" is not a CIDR (address/prefix)`)
   const [, addr, prefixText] = m
+  if (addr.includes('%')) {
+    throw invalidOption(name, `"${value}": an address of this device takes no zone (%interface); it is added to this device itself`)
+  }
   const prefix = Number(prefixText)
   if (isIPv4(addr) && prefix <= 32) return value
   if (isIPv6(addr) && prefix <= 128) return value
@@ -51,7 +65,12 @@ export function cidrOption (name: string, value: unknown): string {
 
 export interface HostPort { address: string, port: number }
 
-/** "1.2.3.4:5", "[::1]:5", ":5" (any address) or { address, port }. */
+/**
+ * "1.2.3.4:5", "[::1]:5", ":5" (any address) or { address, port }. An IPv6 address may carry a
+ * zone, "[fe80::1%eth0]:5" or "[fe80::1%2]:5": the interface (by name in this network
+ * namespace, or by index) is the scope id a link-local address needs. The result names the
+ * zone by index.
+ */
 export function endpointOption (name: string, value: unknown, defaultAddress = '0.0.0.0'): HostPort {
   let address: string
   let port: number
@@ -67,6 +86,26 @@ export function endpointOption (name: string, value: unknown, defaultAddress = '
     throw invalidOption(name, 'must be "address:port" or { address, port }')
   }
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidOption(name, `port ${port} is out of range 0-65535`)
+  const percent = address.indexOf('%')
+  if (percent >= 0) return { address: withScopeId(name, address.slice(0, percent), address.slice(percent + 1)), port }
   if (!isIPv4(address) && !isIPv6(address)) throw invalidOption(name, `"${address}" is not an IPv4 or IPv6 address`)
   return { address, port }
+}
+
+/** "fe80::1" + zone "eth0" (an interface name) or "2" (an index) -> "fe80::1%<index>". */
+function withScopeId (name: string, address: string, zone: string): string {
+  if (!isIPv6(address) || address.includes('%')) {
+    throw invalidOption(name, `"${address}%${zone}": a zone (%interface) follows an IPv6 address only`)
+  }
+  let index: number
+  if (/^\d{1,10}$/.test(zone)) {
+    index = Number(zone)
+  } else if (/^[^\s/%:]{1,15}$/.test(zone)) {
+    index = (binding() as unknown as { interfaceIndex: (n: string) => number }).interfaceIndex(zone)
+    if (index === 0) throw invalidOption(name, `no interface named "${zone}" (the zone of "${address}%${zone}") in this network namespace`)
+  } else {
+    throw invalidOption(name, `"${zone}" (after the % of "${address}") is not an interface name or index`)
+  }
+  if (index > 0xffffffff) throw invalidOption(name, `zone index ${zone} is out of range`)
+  return `${address}%${index}`
 }

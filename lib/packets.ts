@@ -1,38 +1,95 @@
 /** What write()/send() accept, and how ownership moves to the native side. */
-import { tunioError } from './errors'
+import { byteSourceLength, isByteSource, type ByteSource } from './bytes'
+import { invalidArg, tunioError } from './errors'
 import { Lease, PacketBatch } from './lease'
 import type { NativeBatch } from './native'
+import { MAX_LEASE_SIZE } from './pool'
 
-/** One packet or many: leases and batches move (zero copy); Buffers are copied. */
-export type PacketInput = PacketBatch | Lease | Uint8Array | Iterable<PacketBatch | Lease | Uint8Array>
+/**
+ * One packet or many: leases and batches move (zero copy); byte sources (a Buffer, any typed
+ * array, a DataView) are copied.
+ */
+export type PacketInput = PacketBatch | Lease | ByteSource | Iterable<PacketBatch | Lease | ByteSource>
 
-type Item = PacketBatch | Lease | Uint8Array
+type Item = PacketBatch | Lease | ByteSource
 
 function isItem (v: unknown): v is Item {
-  return v instanceof PacketBatch || v instanceof Lease || v instanceof Uint8Array
+  return v instanceof PacketBatch || v instanceof Lease || isByteSource(v)
+}
+
+/** How send()/write() name their argument in errors ('datagrams', 'packets'). */
+export interface ItemCheck {
+  argument: string
+  /**
+   * udp.send() without `to` on an unconnected socket: each packet needs a destination of its
+   * own (a lease or batch received from a UDP socket has its sender); refuse the rest.
+   */
+  needsOwnDestination?: boolean
 }
 
 /**
- * Checks every item first (so a bad argument moves nothing), then surrenders leases and
+ * Checks the whole argument first (so a bad one moves nothing), then surrenders leases and
  * batches: their views are detached and they read as released from here on.
  */
-export function toNativeItems (input: PacketInput): Array<NativeBatch | Uint8Array> {
-  const items: Item[] = isItem(input) ? [input] : checkIterable(input)
-  for (const it of items) {
-    if (it instanceof Lease && !it.held) {
-      throw tunioError('ERR_TUNIO_LEASE_RELEASED', 'a lease passed to send()/write() was already released or sent')
+export function toNativeItems (input: PacketInput, check: ItemCheck): Array<NativeBatch | ByteSource> {
+  const single = isItem(input)
+  const items: Item[] = single ? [input] : checkIterable(input, check.argument)
+  let moving: Set<Lease | PacketBatch> | undefined // what moves, to refuse an item given twice
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i]
+    const name = single ? check.argument : `${check.argument}[${i}]`
+    if (it instanceof Lease || it instanceof PacketBatch) {
+      if (it instanceof Lease) it.checkSurrender(name)
+      else if (it.consumed) throw releasedItem(name, 'a batch that was released or sent already')
+      if (!single) {
+        moving ??= new Set()
+        if (moving.has(it)) throw invalidArg(name, 'is given twice: each packet moves to the device once')
+        moving.add(it)
+      }
+      if (check.needsOwnDestination === true && !hasOwnDestinations(it)) throw noDestination(name)
+    } else {
+      const length = byteSourceLength(it, name)
+      if (length > MAX_LEASE_SIZE) throw invalidArg(name, `a packet of ${length} bytes is larger than ${MAX_LEASE_SIZE}`)
+      if (check.needsOwnDestination === true) throw noDestination(name)
+    }
+  }
+  if (moving !== undefined) {
+    // A lease of a batch that is itself in the argument would move twice.
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i]
+      const batch = it instanceof Lease ? it.ownerBatch() : undefined
+      if (batch !== undefined && moving.has(batch)) {
+        throw invalidArg(`${check.argument}[${i}]`, `is a lease of the batch at ${check.argument}[${items.indexOf(batch)}], which moves whole: give one or the other`)
+      }
     }
   }
   return items.map((it) => (it instanceof PacketBatch ? it.surrender() : it instanceof Lease ? it.surrender() : it))
 }
 
-function checkIterable (input: unknown): Item[] {
+function hasOwnDestinations (it: Lease | PacketBatch): boolean {
+  if (it instanceof Lease) return it.remote !== undefined
+  return it.native.withoutRemote() === 0
+}
+
+function releasedItem (name: string, what: string): Error {
+  return tunioError('ERR_TUNIO_LEASE_RELEASED', `${name} is ${what}`, { argument: name })
+}
+
+function noDestination (name: string): Error {
+  const err = invalidArg('to', `is required: the socket is not connected and ${name} has no destination of its own`)
+  ;(err as { errno?: string }).errno = 'EDESTADDRREQ'
+  return err
+}
+
+function checkIterable (input: unknown, argument: string): Item[] {
   if (input === null || typeof input !== 'object' || typeof (input as Iterable<unknown>)[Symbol.iterator] !== 'function') {
-    throw tunioError('ERR_TUNIO_INVALID_ARG', 'expected a PacketBatch, a Lease, a Buffer or an array of them')
+    throw invalidArg(argument, 'expected a PacketBatch, a Lease, a Buffer, a typed array, a DataView or an iterable of them')
   }
   const items = Array.from(input as Iterable<unknown>)
-  for (const it of items) {
-    if (!isItem(it)) throw tunioError('ERR_TUNIO_INVALID_ARG', 'expected a PacketBatch, a Lease, a Buffer or an array of them')
+  for (let i = 0; i < items.length; i++) {
+    if (!isItem(items[i])) {
+      throw invalidArg(`${argument}[${i}]`, 'expected a PacketBatch, a Lease, a Buffer, a typed array or a DataView')
+    }
   }
   return items as Item[]
 }

@@ -19,6 +19,7 @@
  *   before ownership moves to a device; the Lease object is watched with the registry.
  */
 import { leaseReleased, tunioError } from './errors'
+import { asUint8Array, isDetached, type ByteSource } from './bytes'
 import { Lease, checkSetArgs, checkTruncate } from './lease'
 import { leakTracker } from './leak-debug'
 import type { LeaseHandle, NativeBatch, NativeLeaseFunctions, NativeMeta } from './native'
@@ -101,18 +102,21 @@ export function leaseFresh (host: LeaseHost, size: number): PoolLease {
   return watched(new PoolLease(host, host.fns.leaseAcquire(host.handle, size, false), size, 'copy', undefined, undefined))
 }
 
-/** pool.leaseFrom(source): a lease holding a copy of `source`, copied natively. */
-export function leaseCopyOf (host: LeaseHost, source: Uint8Array): PoolLease {
+/**
+ * pool.leaseFrom(source): a lease holding a copy of `source` (`length` bytes, checked by the
+ * caller with byteSourceLength()), copied natively.
+ */
+export function leaseCopyOf (host: LeaseHost, source: ByteSource, length: number): PoolLease {
   if (host.mode === 'transfer') {
     const index = host.fns.leaseFrom(host.handle, source, true)
     const memory = moveOutOfHome(host, index)
-    if (memory !== undefined) return new PoolLease(host, index, source.length, 'transfer', memory, undefined)
+    if (memory !== undefined) return new PoolLease(host, index, length, 'transfer', memory, undefined)
     host.mode = 'copy'
-    return watched(new PoolLease(host, index, source.length, 'copy', undefined, undefined))
+    return watched(new PoolLease(host, index, length, 'copy', undefined, undefined))
   }
   // external mode makes the Buffer only if asked for (PoolLease.buffer); until then, and in
   // copy mode, the Lease object is what the registry watches.
-  return watched(new PoolLease(host, host.fns.leaseFrom(host.handle, source, false), source.length, host.mode, undefined, undefined))
+  return watched(new PoolLease(host, host.fns.leaseFrom(host.handle, source, false), length, host.mode, undefined, undefined))
 }
 
 // The lease takes the home ArrayBuffer itself: it was made by the previous release()'s
@@ -210,12 +214,12 @@ export class PoolLease extends Lease {
     if (this.#buffer !== undefined && this.#buffer.length !== length) this.#buffer = this.#buffer.subarray(0, length)
   }
 
-  set (source: Uint8Array, offset = 0): void {
+  set (source: ByteSource, offset = 0): void {
     if (!this.#held) throw leaseReleased()
     checkSetArgs(source, offset, this.#length)
     // A copy-mode Buffer is what gets written back, so it must see the bytes too.
-    if (this.#mode === 'copy' && this.#buffer !== undefined) this.#buffer.set(source, offset)
-    else this.#host.fns.leaseSet(this.#host.handle, this.#index, offset, source)
+    if (this.#mode === 'copy' && this.#buffer !== undefined) this.#buffer.set(asUint8Array(source), offset)
+    else this.#host.fns.leaseSet(this.#host.handle, this.#index, offset, source, this.#length)
   }
 
   release (): void {
@@ -248,6 +252,15 @@ export class PoolLease extends Lease {
       host.fns.leaseRelease(host.handle, this.#index, this.#buffer)
     }
     this.#buffer = undefined
+  }
+
+  override checkSurrender (name: string): void {
+    super.checkSurrender(name)
+    // surrender() throws for a zero-copy view whose memory the user moved away
+    const memory = this.#mode === 'transfer' ? this.#memory : this.#mode === 'external' ? this.#buffer?.buffer : undefined
+    if (memory !== undefined && isDetached(memory)) {
+      throw tunioError('ERR_TUNIO_LEASE_RELEASED', `${name}: the lease's ArrayBuffer was detached (transferred away) by someone else`, { argument: name })
+    }
   }
 
   surrender (): NativeBatch {

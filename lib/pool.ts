@@ -1,6 +1,8 @@
 /** Buffer pools: bounded memory that every packet of a device lives in. */
 import { binding } from './binding'
-import { invalidOption, tunioError } from './errors'
+import { byteSourceLength, type ByteSource } from './bytes'
+import { invalidArg, invalidOption } from './errors'
+import { checkOptionsObject } from './options'
 import { PacketBatch } from './lease'
 import type { Lease } from './lease'
 import type { NativePool } from './native'
@@ -57,7 +59,7 @@ export class Pool {
   readonly #host: LeaseHost
 
   constructor (options: PoolOptions = {}) {
-    if (options === null || typeof options !== 'object') throw invalidOption('pool', 'must be an object')
+    checkOptionsObject(options, 'pool')
     for (const key of Object.keys(options)) {
       if (key !== 'capBytes') throw invalidOption(key, 'unknown option for a pool')
     }
@@ -78,22 +80,22 @@ export class Pool {
    */
   lease (size: number): Lease {
     if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > MAX_LEASE_SIZE) {
-      throw tunioError('ERR_TUNIO_INVALID_ARG', `size must be an integer between 0 and ${MAX_LEASE_SIZE}`)
+      throw invalidArg('size', `must be an integer between 0 and ${MAX_LEASE_SIZE}`)
     }
     return leaseFresh(this.#host, size)
   }
 
   /**
-   * A lease holding a copy of `source` (e.g. a ciphertext a crypto library produced), copied
-   * natively in the same call: no Buffer over the lease is made unless `buffer` is read.
-   * Throws ERR_TUNIO_POOL_EXHAUSTED when the cap is reached.
+   * A lease holding a copy of the bytes of `source` (e.g. a ciphertext a crypto library
+   * produced), copied natively in the same call: no Buffer over the lease is made unless
+   * `buffer` is read. `source` is a Buffer, any typed array or a DataView (also over shared,
+   * resizable or growable memory); anything else, a detached view, or more than 65,536 bytes
+   * throws ERR_TUNIO_INVALID_ARG. Throws ERR_TUNIO_POOL_EXHAUSTED when the cap is reached.
    */
-  leaseFrom (source: Uint8Array): Lease {
-    if (!(source instanceof Uint8Array)) throw tunioError('ERR_TUNIO_INVALID_ARG', 'source must be a Buffer or Uint8Array')
-    if (source.length > MAX_LEASE_SIZE) {
-      throw tunioError('ERR_TUNIO_INVALID_ARG', `source must be at most ${MAX_LEASE_SIZE} bytes`)
-    }
-    return leaseCopyOf(this.#host, source)
+  leaseFrom (source: ByteSource): Lease {
+    const length = byteSourceLength(source, 'source')
+    if (length > MAX_LEASE_SIZE) throw invalidArg('source', `must be at most ${MAX_LEASE_SIZE} bytes, got ${length}`)
+    return leaseCopyOf(this.#host, source, length)
   }
 
   /**
@@ -103,16 +105,16 @@ export class Pool {
    */
   leaseBatch (count: number, size: number, options: LeaseBatchOptions = {}): PacketBatch {
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > 4096) {
-      throw tunioError('ERR_TUNIO_INVALID_ARG', 'count must be an integer between 0 and 4096')
+      throw invalidArg('count', 'must be an integer between 0 and 4096')
     }
     if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > MAX_LEASE_SIZE) {
-      throw tunioError('ERR_TUNIO_INVALID_ARG', `size must be an integer between 0 and ${MAX_LEASE_SIZE}`)
+      throw invalidArg('size', `must be an integer between 0 and ${MAX_LEASE_SIZE}`)
     }
-    if (options === null || typeof options !== 'object') throw tunioError('ERR_TUNIO_INVALID_ARG', 'options must be an object')
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) throw invalidArg('options', 'must be an object')
     const headroom = roomOption('headroom', options.headroom)
     const tailroom = roomOption('tailroom', options.tailroom)
     if (size + headroom + tailroom > MAX_LEASE_SIZE) {
-      throw tunioError('ERR_TUNIO_INVALID_ARG', `size + headroom + tailroom must be at most ${MAX_LEASE_SIZE}`)
+      throw invalidArg('size', `size + headroom + tailroom must be at most ${MAX_LEASE_SIZE}`)
     }
     return new PacketBatch(this.native.leaseBatch(count, size, headroom, tailroom))
   }
@@ -127,7 +129,7 @@ export function roomOption (name: string, value: unknown): number {
   const max = binding().aeadLimits.maxPacketRoom
   if (value === undefined) return 0
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
-    throw tunioError('ERR_TUNIO_INVALID_ARG', `${name} must be an integer between 0 and ${max}`)
+    throw invalidArg(name, `must be an integer between 0 and ${max}`)
   }
   return value
 }

@@ -3,7 +3,7 @@ import { binding } from './binding'
 import { closedError, invalidOption } from './errors'
 import type { PacketBatch } from './lease'
 import type { NativeBatch } from './native'
-import { boolOption, checkKnownKeys, cidrOption, intOption, offloadOption } from './options'
+import { boolOption, checkKnownKeys, checkOptionsObject, cidrOption, intOption, offloadOption } from './options'
 import { toNativeItems, type PacketInput } from './packets'
 import { Pool, getDefaultPool, type PoolStats } from './pool'
 import { BatchReader, type NativeReadResult } from './reader'
@@ -23,8 +23,10 @@ export interface TunOptions {
    */
   multiQueue?: boolean
   /**
-   * Open queues on an existing device instead of creating one; the link is left as it is
-   * (no mtu/addresses/up). Without it, an existing name fails with ERR_TUNIO_TUN_EXISTS.
+   * Open queues on an existing device instead of creating one; the link is left as it is:
+   * `mtu`, `addresses`, `up`, `txqueuelen` and `gsoMaxSize` are refused with
+   * ERR_TUNIO_INVALID_OPTION alongside it. Without it, an existing name fails with
+   * ERR_TUNIO_TUN_EXISTS.
    */
   attach?: boolean
   persist?: boolean
@@ -91,7 +93,7 @@ export interface LinkStats {
 
 interface NativeTun {
   readBatch (q: number): NativeReadResult
-  write (q: number, items: Array<NativeBatch | Uint8Array>): number
+  write (q: number, items: Array<NativeBatch | ArrayBufferView>): number
   watchReadable (q: number, on: boolean): void
   stats (): TunStats
   info (): { name: string, ifindex: number, queues: number, multiQueue: boolean, offload: TunOffload, gsoMaxSize?: number, gsoMaxSizeError?: string }
@@ -104,9 +106,19 @@ interface NativeTun {
 const KNOWN = ['name', 'mode', 'offload', 'queues', 'multiQueue', 'attach', 'persist', 'owner', 'group', 'mtu', 'addresses', 'up',
   'txqueuelen', 'gsoMaxSize', 'split', 'coalesceTcp', 'coalesceUdp', 'batchSize', 'headroom', 'tailroom', 'writeQueueLength', 'pool'] as const
 
+/** Options that configure the link, which attach leaves as it is. */
+const LINK_OPTIONS = ['mtu', 'addresses', 'up', 'txqueuelen', 'gsoMaxSize'] as const
+
 function validate (options: TunOptions): Record<string, unknown> {
-  if (options === null || typeof options !== 'object') throw invalidOption('options', 'must be an object')
+  checkOptionsObject(options)
   checkKnownKeys(options, KNOWN, 'openTun()')
+  if (options.attach === true) {
+    for (const key of LINK_OPTIONS) {
+      if (options[key] !== undefined) {
+        throw invalidOption(key, 'is not applied with attach: true (attaching opens queues and leaves the link as it is)')
+      }
+    }
+  }
   const o: Record<string, unknown> = {}
   if (options.name !== undefined) {
     if (typeof options.name !== 'string' || options.name.length === 0) throw invalidOption('name', 'must be a non-empty string')
@@ -240,7 +252,7 @@ export class Tun implements AsyncIterable<PacketBatch> {
   /** @internal */
   writeQueue (q: number, packets: PacketInput): number {
     if (this.#closed) throw closedError(`TUN device ${this.name}`)
-    return this.#native.write(q, toNativeItems(packets))
+    return this.#native.write(q, toNativeItems(packets, { argument: 'packets' }))
   }
 
   [Symbol.asyncIterator] (): AsyncIterator<PacketBatch> { return this.queues[0][Symbol.asyncIterator]() }

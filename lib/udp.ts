@@ -4,7 +4,7 @@ import { binding } from './binding'
 import { closedError, invalidOption, type TunioError } from './errors'
 import type { Endpoint, PacketBatch } from './lease'
 import type { NativeBatch } from './native'
-import { boolOption, checkKnownKeys, endpointOption, intOption, offloadOption, type HostPort } from './options'
+import { boolOption, checkKnownKeys, checkOptionsObject, endpointOption, intOption, offloadOption, type HostPort } from './options'
 import { toNativeItems, type PacketInput } from './packets'
 import { Pool, getDefaultPool, type PoolStats } from './pool'
 import { BatchReader, type NativeReadResult } from './reader'
@@ -107,7 +107,7 @@ export interface UdpStats {
 
 interface NativeUdp {
   recvBatch (): NativeReadResult
-  send (items: Array<NativeBatch | Uint8Array>, to?: HostPort): number
+  send (items: Array<NativeBatch | ArrayBufferView>, to?: HostPort): number
   watchReadable (on: boolean): void
   takeErrors (): UdpPeerError[]
   takeSendEvents (): NativeSendEvent[] | undefined
@@ -124,7 +124,7 @@ const KNOWN = ['bind', 'ipv6Only', 'connect', 'reusePort', 'innerFlowSteering', 
   'batchSize', 'sendQueueLength', 'pool'] as const
 
 function validate (options: UdpOptions): Record<string, unknown> {
-  if (options === null || typeof options !== 'object') throw invalidOption('options', 'must be an object')
+  checkOptionsObject(options)
   checkKnownKeys(options, KNOWN, 'openUdp()')
   if (options.bind === undefined) throw invalidOption('bind', 'is required, e.g. "0.0.0.0:51820"')
   const o: Record<string, unknown> = { bind: endpointOption('bind', options.bind) }
@@ -170,6 +170,7 @@ export class Udp extends EventEmitter implements AsyncIterable<PacketBatch> {
   readonly #native: NativeUdp
   readonly #reader: BatchReader
   #closed = false
+  readonly #connected: boolean
 
   /** @internal use openUdp() */
   constructor (options: UdpOptions) {
@@ -187,6 +188,7 @@ export class Udp extends EventEmitter implements AsyncIterable<PacketBatch> {
     this.#reader = reader
     const info = this.#native.info()
     this.local = { address: info.local.address, port: info.local.port }
+    this.#connected = info.peer !== undefined
     this.#features = info.features
   }
 
@@ -234,7 +236,8 @@ export class Udp extends EventEmitter implements AsyncIterable<PacketBatch> {
   send (datagrams: PacketInput, to?: string | HostPort): number {
     if (this.#closed) throw closedError('UDP socket')
     const dest = to === undefined ? undefined : endpointOption('to', to)
-    const n = this.#native.send(toNativeItems(datagrams), dest)
+    const items = toNativeItems(datagrams, { argument: 'datagrams', needsOwnDestination: dest === undefined && !this.#connected })
+    const n = this.#native.send(items, dest)
     this.#drainErrors()
     this.#emitSendEvents()
     return n

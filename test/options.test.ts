@@ -22,6 +22,11 @@ function expectInvalid (t: Test, err: unknown, option: string): void {
 const tunCases: Case[] = [
   { what: 'options not an object', options: null, option: 'options' },
   { what: 'options a string', options: 'tun0', option: 'options' },
+  { what: 'options an array', options: [], option: 'options' },
+  { what: 'attach with addresses', options: { name: 'tun0', attach: true, addresses: ['10.0.0.1/24'] }, option: 'addresses' },
+  { what: 'attach with mtu', options: { name: 'tun0', attach: true, mtu: 1400 }, option: 'mtu' },
+  { what: 'attach with up', options: { name: 'tun0', attach: true, up: false }, option: 'up' },
+  { what: 'address with a zone', options: { addresses: ['fe80::1%eth0/64'] }, option: 'addresses' },
   { what: 'unknown key', options: { nmae: 'tun0' }, option: 'nmae' },
   { what: 'unknown key next to valid ones', options: { name: 'tun0', queue: 2 }, option: 'queue' },
   { what: 'name not a string', options: { name: 5 }, option: 'name' },
@@ -92,12 +97,17 @@ const badEndpoints: Array<[string, unknown]> = [
   ['object with string port', { address: '127.0.0.1', port: '80' }],
   ['object with negative port', { address: '127.0.0.1', port: -1 }],
   ['object with hostname', { address: 'localhost', port: 80 }],
-  ['object without address', { port: 80 }]
+  ['object without address', { port: 80 }],
+  ['zone of no interface', '[fe80::1%nosuch0]:80'],
+  ['zone on IPv4', '[127.0.0.1%lo]:80'],
+  ['empty zone', '[fe80::1%]:80'],
+  ['zone index out of range', '[fe80::1%4294967296]:80']
 ]
 
 const udpCases: Case[] = [
   { what: 'options undefined', options: undefined, option: 'options' },
   { what: 'options null', options: null, option: 'options' },
+  { what: 'options an array', options: [], option: 'options' },
   { what: 'bind missing', options: {}, option: 'bind' },
   { what: 'unknown key', options: { bind: '127.0.0.1:0', reuseport: true }, option: 'reuseport' },
   ...badEndpoints.map(([what, bind]) => ({ what: `bind ${what}`, options: { bind }, option: 'bind' })),
@@ -123,6 +133,7 @@ const udpCases: Case[] = [
 const poolCases: Case[] = [
   { what: 'options null', options: null, option: 'pool' },
   { what: 'options a number', options: 1 << 20, option: 'pool' },
+  { what: 'options an array', options: [], option: 'pool' },
   { what: 'unknown key', options: { cap: 1 << 20 }, option: 'cap' },
   { what: 'capBytes below the minimum', options: { capBytes: 128 * 1024 - 1 }, option: 'capBytes' },
   { what: 'capBytes 0', options: { capBytes: 0 }, option: 'capBytes' },

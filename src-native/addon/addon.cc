@@ -6,6 +6,7 @@
 #include "aead_wrap.h"
 #include "batch_wrap.h"
 #include "js_checked.h"
+#include "endpoint_js.h"
 #include "lease_js.h"
 #include "pool_wrap.h"
 #include "tun_wrap.h"
@@ -55,6 +56,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   DefineLeaseFunctions(env, exports);
   exports.Set("setExternalBuffers", Napi::Function::New(env, SetExternalBuffers));
+  exports.Set("interfaceIndex", Napi::Function::New(env, InterfaceIndex));
   return exports;
 }
 

@@ -5,6 +5,7 @@
 
 #include "addon_data.h"
 #include "batch_wrap.h"
+#include "byte_source.h"
 #include "errors.h"
 #include "js_checked.h"
 #include "slot_packer.h"
@@ -27,12 +28,15 @@ bool GetBool(Napi::Object o, const char* key) {
   Napi::Value v = JsGet(o, key);
   return v.IsBoolean() && v.As<Napi::Boolean>().Value();
 }
-// The bytes of a Uint8Array option (empty when it is not one).
+// The bytes of a byte-source option (lib/aead.ts passes its own copies; empty when unreadable).
 std::vector<uint8_t> GetBytes(Napi::Object o, const char* key) {
-  Napi::Value v = JsGet(o, key);
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) return {};
-  auto a = v.As<Napi::Uint8Array>();
-  return std::vector<uint8_t>(a.Data(), a.Data() + a.ElementLength());
+  Napi::Env env = o.Env();
+  ByteSpan bytes;
+  if (!ReadByteSource(env, JsGet(o, key), key, &bytes)) {
+    env.GetAndClearPendingException();
+    return {};
+  }
+  return std::vector<uint8_t>(bytes.data, bytes.data + bytes.length);
 }
 
 }  // namespace
@@ -138,18 +142,17 @@ Napi::Value AeadWrap::Open(const Napi::CallbackInfo& info) {
     return Napi::Value();
   }
   if (!CheckIdle(env)) return Napi::Value();
-  auto counters = info[1].As<Napi::TypedArray>();
   const size_t n = batch->packet_count();
-  if (counters.ElementLength() < n) {
+  // Read through the one byte-source reader: a detached array or one outside its resized
+  // buffer is refused rather than written through a stale pointer.
+  ByteSpan counters;
+  if (!ReadByteSource(env, info[1], "counters", &counters)) return Napi::Value();
+  if (counters.length / sizeof(uint64_t) < n) {
     ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "the counters array is shorter than the batch");
     return Napi::Value();
   }
-  uint64_t* out = nullptr;
-  napi_value ab;
-  size_t byte_offset = 0;
-  void* data = nullptr;
-  napi_get_typedarray_info(env, counters, nullptr, nullptr, &data, &ab, &byte_offset);
-  out = static_cast<uint64_t*>(data);
+  // The caller's own writable memory (a BigUint64Array is never read-only).
+  uint64_t* out = reinterpret_cast<uint64_t*>(const_cast<uint8_t*>(counters.data));
   AeadBatchResult r = aead_open_batch(*cipher_, batch->packets(), n, out, stats_);
   batch->SettleTransformed();
   return Napi::Number::New(env, static_cast<double>(r.done));

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "batch_wrap.h"
+#include "byte_source.h"
 #include "errors.h"
 #include "js_checked.h"
 
@@ -39,12 +40,20 @@ Napi::Value BatchWrap::Headers(const Napi::CallbackInfo& info) {
     ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "out must be a Uint8Array and lengths an Int32Array");
     return Napi::Value();
   }
-  if (out.ElementLength() < size_ * static_cast<size_t>(per) || lengths.ElementLength() < size_) {
+  // Through the one byte-source reader: a detached array, or one outside its resized buffer
+  // (whose element count Node-API reports as before the resize), is refused, not written.
+  ByteSpan out_bytes;
+  ByteSpan length_bytes;
+  if (!ReadByteSource(env, out, "out", &out_bytes) || !ReadByteSource(env, lengths, "lengths", &length_bytes)) {
+    return Napi::Value();
+  }
+  if (out_bytes.length < size_ * static_cast<size_t>(per) || length_bytes.length / sizeof(int32_t) < size_) {
     ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "out must hold bytesPerPacket bytes and lengths one entry per packet of the batch");
     return Napi::Value();
   }
-  auto* dst = static_cast<uint8_t*>(out.As<Napi::Uint8Array>().Data());
-  auto* len = lengths.As<Napi::Int32Array>().Data();
+  // The caller's own writable arrays (typed arrays are never read-only).
+  auto* dst = const_cast<uint8_t*>(out_bytes.data);
+  auto* len = reinterpret_cast<int32_t*>(const_cast<uint8_t*>(length_bytes.data));
   const size_t stride = static_cast<size_t>(per);
   for (size_t i = 0; i < size_; i++) {
     uint8_t* row = dst + i * stride;
@@ -73,7 +82,13 @@ Napi::Value BatchWrap::Split(const Napi::CallbackInfo& info) {
   }
   auto groups_arr = info[0].As<Napi::TypedArray>();
   int64_t count = info[1].As<Napi::Number>().Int64Value();
-  if (groups_arr.TypedArrayType() != napi_uint8_array || groups_arr.ElementLength() < size_) {
+  ByteSpan group_bytes;
+  if (groups_arr.TypedArrayType() != napi_uint8_array) {
+    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "groups must be a Uint8Array with one entry per packet of the batch");
+    return Napi::Value();
+  }
+  if (!ReadByteSource(env, groups_arr, "groups", &group_bytes)) return Napi::Value();
+  if (group_bytes.length < size_) {
     ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "groups must be a Uint8Array with one entry per packet of the batch");
     return Napi::Value();
   }
@@ -81,7 +96,7 @@ Napi::Value BatchWrap::Split(const Napi::CallbackInfo& info) {
     ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "count must be between 1 and 255");
     return Napi::Value();
   }
-  const uint8_t* groups = groups_arr.As<Napi::Uint8Array>().Data();
+  const uint8_t* groups = group_bytes.data;
   for (size_t i = 0; i < packets_.size(); i++) {
     if (packets_[i].valid() && groups[i] != kReleaseGroup && groups[i] >= count) {
       ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "a group is neither below count nor 255 (release)");

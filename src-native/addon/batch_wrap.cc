@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "addon_data.h"
+#include "byte_source.h"
 #include "endpoint_js.h"
 #include "errors.h"
 #include "js_checked.h"
@@ -56,6 +57,7 @@ Napi::Function BatchWrap::Define(Napi::Env env) {
                          InstanceMethod<&BatchWrap::Extract>("extract"),
                          InstanceMethod<&BatchWrap::Headers>("headers"),
                          InstanceMethod<&BatchWrap::Split>("split"),
+                         InstanceMethod<&BatchWrap::WithoutRemote>("withoutRemote"),
                      });
 }
 
@@ -253,11 +255,16 @@ Napi::Value BatchWrap::WriteBack(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t i;
   if (!CheckIndex(info, &i)) return Napi::Value();
-  if (!Held(i) || info.Length() < 2 || !info[1].IsBuffer()) return Napi::Boolean::New(env, false);
-  auto buf = info[1].As<Napi::Buffer<uint8_t>>();
-  if (buf.Data() == packets_[i].data()) return Napi::Boolean::New(env, true);  // zero-copy view
-  size_t n = buf.Length() < packets_[i].length ? buf.Length() : packets_[i].length;
-  if (n != 0) std::memcpy(packets_[i].data(), buf.Data(), n);  // an empty Buffer's Data() may be null
+  if (!Held(i) || info.Length() < 2) return Napi::Boolean::New(env, false);
+  // The lease's own Buffer, though the user may have detached or transferred it since.
+  ByteSpan buf;
+  if (!ReadByteSource(env, info[1], "view", &buf)) {
+    env.GetAndClearPendingException();
+    return Napi::Boolean::New(env, false);
+  }
+  if (buf.data == packets_[i].data()) return Napi::Boolean::New(env, true);  // zero-copy view
+  size_t n = buf.length < packets_[i].length ? buf.length : packets_[i].length;
+  if (n != 0) std::memmove(packets_[i].data(), buf.data, n);
   return Napi::Boolean::New(env, true);
 }
 
@@ -303,6 +310,16 @@ Napi::Value BatchWrap::Extract(const Napi::CallbackInfo& info) {
   live_--;
   FreeStorageIfConsumed();
   return Create(env, pool_, std::move(one));
+}
+
+// withoutRemote() -> held packets with no remote endpoint: an unconnected UDP socket cannot
+// send them without a destination (lib/packets.ts refuses that before anything moves).
+Napi::Value BatchWrap::WithoutRemote(const Napi::CallbackInfo& info) {
+  size_t n = 0;
+  for (const Packet& p : packets_) {
+    if (p.valid() && p.remote.empty()) n++;
+  }
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
 Napi::Value BatchWrap::Meta(const Napi::CallbackInfo& info) {

@@ -72,6 +72,7 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
   // Batch byte access and regrouping without a JS object per packet (batch_groups.cc).
   Napi::Value Headers(const Napi::CallbackInfo& info);
   Napi::Value Split(const Napi::CallbackInfo& info);
+  Napi::Value WithoutRemote(const Napi::CallbackInfo& info);
 
   bool CheckIndex(const Napi::CallbackInfo& info, uint32_t* index);
   // Entry i still holds its packet (false once released, moved or the storage freed).

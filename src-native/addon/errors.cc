@@ -38,6 +38,20 @@ void ThrowRangeError(napi_env env, const char* code, const std::string& message)
   Throw(env, NewCodedError(env, napi_create_range_error, code, message));
 }
 
+void ThrowInvalidOption(napi_env env, const std::string& option, const std::string& message) {
+  Throw(env, JsObject(env, NewCodedError(env, napi_create_type_error, "ERR_TUNIO_INVALID_OPTION",
+                                         "invalid option \"" + option + "\": " + message))
+                 .String("option", option)
+                 .get());
+}
+
+void ThrowInvalidArg(napi_env env, const std::string& argument, const std::string& message) {
+  Throw(env, JsObject(env, NewCodedError(env, napi_create_type_error, "ERR_TUNIO_INVALID_ARG",
+                                         "invalid argument \"" + argument + "\": " + message))
+                 .String("argument", argument)
+                 .get());
+}
+
 napi_value MakeSysError(napi_env env, const char* code, const std::string& message, int err, const char* call) {
   const char* name = errno_name(err);
   std::string text = message + ": " + call + " failed: " + std::strerror(err) + " (" + name + ")";

@@ -15,6 +15,10 @@ namespace tunio {
 void ThrowError(napi_env env, const char* code, const std::string& message);
 void ThrowTypeError(napi_env env, const char* code, const std::string& message);
 void ThrowRangeError(napi_env env, const char* code, const std::string& message);
+// An ERR_TUNIO_INVALID_OPTION TypeError with `option` set: 'invalid option "<option>": <message>'.
+void ThrowInvalidOption(napi_env env, const std::string& option, const std::string& message);
+// An ERR_TUNIO_INVALID_ARG TypeError with `argument` set: 'invalid argument "<argument>": <message>'.
+void ThrowInvalidArg(napi_env env, const std::string& argument, const std::string& message);
 // message + ": <call> failed: <strerror> (<ERRNO>)"
 void ThrowSysError(napi_env env, const char* code, const std::string& message, int err, const char* call);
 // The same error, not thrown (e.g. a 'peerError' event); null when it could not be built.

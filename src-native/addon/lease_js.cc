@@ -7,6 +7,7 @@
 #include "addon_data.h"
 #include "batch_wrap.h"
 #include "js_checked.h"
+#include "byte_source.h"
 #include "errors.h"
 
 namespace tunio {
@@ -89,10 +90,6 @@ Napi::Value ViewOf(Napi::Env env, LeaseTable& table, uint32_t index, size_t leng
   return MadeOrNull(env, view, refused, "napi_create_external_buffer");
 }
 
-const uint8_t* BytesOf(const Napi::TypedArray& view) {
-  return static_cast<const uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
-}
-
 // leaseAcquire(handle, size, viaHome) -> number (transfer mode with viaHome, copy mode without).
 Napi::Value Acquire(const Napi::CallbackInfo& info) {
   LeaseTable* table = TableOf(info);
@@ -120,15 +117,11 @@ Napi::Value LeaseFrom(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LeaseTable* table = TableOf(info);
   if (!table) return Napi::Value();
-  if (info.Length() < 2 || !info[1].IsTypedArray()) {
-    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "source must be a Buffer or Uint8Array");
-    return Napi::Value();
-  }
-  auto source = info[1].As<Napi::TypedArray>();
-  const size_t length = source.ByteLength();
-  const int64_t index = AcquireChecked(env, *table, static_cast<double>(length), JsTruthy(info[2]));
+  ByteSpan source;
+  if (!ReadByteSource(env, info.Length() > 1 ? info[1] : env.Undefined(), "source", &source)) return Napi::Value();
+  const int64_t index = AcquireChecked(env, *table, static_cast<double>(source.length), JsTruthy(info[2]));
   if (index < 0) return Napi::Value();
-  if (length != 0) std::memcpy(table->SlotAt(static_cast<uint32_t>(index))->data, BytesOf(source), length);
+  if (source.length != 0) std::memcpy(table->SlotAt(static_cast<uint32_t>(index))->data, source.data, source.length);
   return Napi::Number::New(env, static_cast<double>(index));
 }
 
@@ -167,26 +160,30 @@ Napi::Value CopyOut(const Napi::CallbackInfo& info) {
   return Napi::Buffer<uint8_t>::Copy(info.Env(), slot->data, n);
 }
 
-// leaseSet(handle, i, offset, source): copies source into the lease at offset (lib/lease.ts
-// checks the bounds against the lease's length; this against the slot).
+// leaseSet(handle, i, offset, source, length): copies source into the lease at offset, within
+// the lease's `length` bytes (lib/lease.ts checks the same first, with a clearer message) and
+// never past the slot.
 Napi::Value Set(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LeaseTable* table = TableOf(info);
   uint32_t index;
   if (!table || !HeldIndex(info, *table, 1, &index)) return Napi::Value();
-  if (info.Length() < 4 || !info[2].IsNumber() || !info[3].IsTypedArray()) {
-    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "set(offset, source) needs a number and a Buffer or Uint8Array");
+  if (info.Length() < 5 || !info[2].IsNumber() || !info[4].IsNumber()) {
+    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "leaseSet(handle, i, offset, source, length) needs numbers");
     return Napi::Value();
   }
-  const int64_t offset = info[2].As<Napi::Number>().Int64Value();
-  auto source = info[3].As<Napi::TypedArray>();
+  ByteSpan source;
+  if (!ReadByteSource(env, info[3], "source", &source)) return Napi::Value();
+  const double offset = info[2].As<Napi::Number>().DoubleValue();
+  const double lease_length = info[4].As<Napi::Number>().DoubleValue();
   Slot* slot = table->SlotAt(index);
-  if (offset < 0 || static_cast<uint64_t>(offset) + source.ByteLength() > slot->capacity) {
+  const double limit = lease_length < slot->capacity ? lease_length : slot->capacity;
+  if (!(offset >= 0 && offset + static_cast<double>(source.length) <= limit)) {
     ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "source does not fit in the lease at that offset");
     return Napi::Value();
   }
   // memmove: the source may be a view of this very lease
-  if (source.ByteLength() != 0) std::memmove(slot->data + offset, BytesOf(source), source.ByteLength());
+  if (source.length != 0) std::memmove(slot->data + static_cast<size_t>(offset), source.data, source.length);
   return env.Undefined();
 }
 
@@ -258,10 +255,15 @@ Napi::Value Surrender(const Napi::CallbackInfo& info) {
     auto view = info[3].As<Napi::TypedArray>();
     const bool is_copy = JsTruthy(info[4]);
     if (is_copy) {
-      bool detached = false;
-      napi_is_detached_arraybuffer(env, view.ArrayBuffer(), &detached);
-      const size_t n = detached ? 0 : (view.ByteLength() < length ? view.ByteLength() : length);
-      if (n != 0) std::memcpy(slot->data, BytesOf(view), n);
+      // The copy-mode Buffer is ours, but the user may have detached or transferred it:
+      // then there is nothing to write back.
+      ByteSpan copy;
+      if (ReadByteSource(env, view, "buffer", &copy)) {
+        const size_t n = copy.length < length ? copy.length : length;
+        if (n != 0) std::memcpy(slot->data, copy.data, n);
+      } else {
+        env.GetAndClearPendingException();
+      }
     }
     bool was_detached = false;
     DetachOwnView(env, view, &was_detached);

@@ -1,57 +1,77 @@
 #include "packet_input.h"
 
 #include <cstring>
+#include <string>
 
 #include "batch_wrap.h"
+#include "byte_source.h"
 #include "errors.h"
 
 namespace tunio {
 
 namespace {
-bool CollectOne(Napi::Env env, Napi::Value item, BufferPool& pool, std::vector<Packet>& out, CollectResult& r) {
+// Checks one item without taking or copying anything.
+bool CheckOne(Napi::Env env, Napi::Value item, const std::string& argument) {
+  if (BatchWrap::FromValue(item)) return true;
+  if (!IsByteSource(env, item)) {
+    ThrowInvalidArg(env, argument, "expected a PacketBatch, a Lease, a Buffer, a typed array or a DataView");
+    return false;
+  }
+  ByteSpan bytes;
+  if (!ReadByteSource(env, item, argument, &bytes)) return false;
+  if (bytes.length > BufferPool::kMaxLeaseSize) {
+    ThrowInvalidArg(env, argument, "a packet larger than 65,536 bytes cannot be sent or written");
+    return false;
+  }
+  return true;
+}
+
+// Takes one checked item: a batch's packets move, bytes are copied into a pool slot.
+void TakeOne(Napi::Env env, Napi::Value item, BufferPool& pool, std::vector<Packet>& out, CollectResult& r) {
   if (BatchWrap* batch = BatchWrap::FromValue(item)) {
     batch->TakeAll(out);
-    return true;
+    return;
   }
-  if (item.IsTypedArray()) {
-    auto view = item.As<Napi::TypedArray>();
-    const size_t len = view.ByteLength();
-    if (len > BufferPool::kMaxLeaseSize) {
-      ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "a packet larger than 65,536 bytes cannot be sent or written");
-      return false;
-    }
-    Slot* slot = pool.acquire(len);
-    if (!slot) {
-      r.pool_drops++;
-      return true;
-    }
-    const uint8_t* src = static_cast<const uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
-    if (len) std::memcpy(slot->data, src, len);
-    Packet p;
-    p.slot = SlotRef(slot);
-    p.length = static_cast<uint32_t>(len);
-    out.push_back(std::move(p));
-    return true;
+  ByteSpan bytes;
+  if (!ReadByteSource(env, item, "", &bytes)) {  // cannot fail: CheckOne read the same view
+    env.GetAndClearPendingException();
+    return;
   }
-  ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "expected a PacketBatch, a Lease or a Buffer");
-  return false;
+  Slot* slot = pool.acquire(bytes.length);
+  if (!slot) {
+    r.pool_drops++;
+    return;
+  }
+  if (bytes.length != 0) std::memcpy(slot->data, bytes.data, bytes.length);
+  Packet p;
+  p.slot = SlotRef(slot);
+  p.length = static_cast<uint32_t>(bytes.length);
+  out.push_back(std::move(p));
 }
 }  // namespace
 
-CollectResult CollectPackets(Napi::Env env, Napi::Value items, BufferPool& pool, std::vector<Packet>& out) {
+CollectResult CollectPackets(Napi::Env env, Napi::Value items, BufferPool& pool, std::vector<Packet>& out,
+                             const char* argument) {
   CollectResult r;
+  // Two passes: a bad item anywhere refuses the whole argument before any batch gives up its
+  // packets (lib/packets.ts checks the same first; this holds for any caller).
   if (items.IsArray()) {
     auto arr = items.As<Napi::Array>();
     const uint32_t n = arr.Length();
     for (uint32_t i = 0; i < n; i++) {
-      if (!CollectOne(env, arr.Get(i), pool, out, r)) {
+      if (!CheckOne(env, arr.Get(i), std::string(argument) + "[" + std::to_string(i) + "]")) {
         r.ok = false;
         return r;
       }
     }
+    for (uint32_t i = 0; i < n; i++) TakeOne(env, arr.Get(i), pool, out, r);
     return r;
   }
-  r.ok = CollectOne(env, items, pool, out, r);
+  if (!CheckOne(env, items, argument)) {
+    r.ok = false;
+    return r;
+  }
+  TakeOne(env, items, pool, out, r);
   return r;
 }
 

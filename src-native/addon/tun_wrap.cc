@@ -166,7 +166,7 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(inf
         std::string why;
         if (!parse_cidr(text, &cidr, &why)) {
           dev_.close();
-          ThrowTypeError(env, "ERR_TUNIO_INVALID_OPTION", "invalid option \"addresses\": " + text + ": " + why);
+          ThrowInvalidOption(env, "addresses", text + ": " + why);
           return;
         }
         e = nl.add_address(ifindex, cidr);
@@ -307,7 +307,7 @@ Napi::Value TunWrap::Write(const Napi::CallbackInfo& info) {
   if (!QueueArg(info, 0, &q)) return Napi::Value();
   Queue& queue = queues_[static_cast<size_t>(q)];
   const size_t before = queue.pending.size();
-  CollectResult r = CollectPackets(env, info[1], *pool_, queue.pending);
+  CollectResult r = CollectPackets(env, info[1], *pool_, queue.pending, "packets");
   queue.stats.drop_pool_exhausted += r.pool_drops;
   size_t added = queue.pending.size() - before;
   if (queue.pending.size() > write_queue_limit_) {

@@ -16,17 +16,25 @@ namespace tunio {
 
 namespace {
 
-bool ParseEndpoint(Napi::Value v, IpEndpoint* ep) {
-  if (!v.IsObject()) return false;
-  Napi::Object o = v.As<Napi::Object>();
-  Napi::Value address = JsGet(o, "address");
-  Napi::Value port = JsGet(o, "port");
-  if (!address.IsString() || !port.IsNumber()) return false;
-  if (!ParseAddress(address.As<Napi::String>().Utf8Value(), ep)) return false;
-  const int64_t p = port.As<Napi::Number>().Int64Value();
-  if (p < 0 || p > 65535) return false;
-  ep->port = static_cast<uint16_t>(p);
-  return true;
+// { address, port } (checked by lib/options.ts first) into ep; on false, throws
+// ERR_TUNIO_INVALID_OPTION naming `option`.
+bool ParseEndpoint(napi_env env, Napi::Value v, const char* option, IpEndpoint* ep) {
+  std::string why = "expected { address, port }";
+  if (v.IsObject()) {
+    Napi::Object o = v.As<Napi::Object>();
+    Napi::Value address = JsGet(o, "address");
+    Napi::Value port = JsGet(o, "port");
+    if (address.IsString() && port.IsNumber() && ParseAddress(address.As<Napi::String>().Utf8Value(), ep, &why)) {
+      const int64_t p = port.As<Napi::Number>().Int64Value();
+      if (p >= 0 && p <= 65535) {
+        ep->port = static_cast<uint16_t>(p);
+        return true;
+      }
+      why = "port out of range 0-65535";
+    }
+  }
+  ThrowInvalidOption(env, option, why);
+  return false;
 }
 
 Offload ParseOffload(Napi::Object o, const char* key) {
@@ -73,15 +81,9 @@ UdpWrap::UdpWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpWrap>(inf
   pool_ = pool->pool();
   Napi::Object o = info[0].As<Napi::Object>();
   UdpOptions opts;
-  if (!ParseEndpoint(JsGet(o, "bind"), &opts.bind)) {
-    ThrowTypeError(env, "ERR_TUNIO_INVALID_OPTION", "invalid option \"bind\": expected { address, port }");
-    return;
-  }
+  if (!ParseEndpoint(env, JsGet(o, "bind"), "bind", &opts.bind)) return;
   Napi::Value connect = JsGet(o, "connect");
-  if (!connect.IsUndefined() && !ParseEndpoint(connect, &opts.connect)) {
-    ThrowTypeError(env, "ERR_TUNIO_INVALID_OPTION", "invalid option \"connect\": expected { address, port }");
-    return;
-  }
+  if (!connect.IsUndefined() && !ParseEndpoint(env, connect, "connect", &opts.connect)) return;
   opts.ipv6_only = JsTruthy(JsGet(o, "ipv6Only"));
   opts.reuse_port = JsTruthy(JsGet(o, "reusePort"));
   auto number = [&](const char* key, auto* out) {
@@ -257,12 +259,9 @@ Napi::Value UdpWrap::Send(const Napi::CallbackInfo& info) {
   if (!CheckOpen(env)) return Napi::Value();
   IpEndpoint to;
   const bool has_to = info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull();
-  if (has_to && !ParseEndpoint(info[1], &to)) {
-    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "destination must be { address, port }");
-    return Napi::Value();
-  }
+  if (has_to && !ParseEndpoint(env, info[1], "to", &to)) return Napi::Value();
   const size_t before = pending_.size();
-  CollectResult c = CollectPackets(env, info[0], *pool_, pending_);
+  CollectResult c = CollectPackets(env, info[0], *pool_, pending_, "datagrams");
   drop_pool_exhausted_ += c.pool_drops;
   if (c.pool_drops > 0) RecordSendEvent("drop", "poolExhausted", c.pool_drops);
   if (has_to) {

@@ -1,0 +1,37 @@
+#include <doctest.h>
+
+#include <string.h>
+
+#include <cerrno>
+#include <string>
+
+#include "sys_error.h"
+
+using tunio::errno_name;
+
+TEST_CASE("errno names: the ones tunio's calls report") {
+  CHECK(std::string(errno_name(EBADFD)) == "EBADFD");  // a TUN deleted under an open fd
+  CHECK(std::string(errno_name(EAGAIN)) == "EAGAIN");
+  CHECK(std::string(errno_name(EDESTADDRREQ)) == "EDESTADDRREQ");
+  CHECK(std::string(errno_name(0)) == "OK");
+  CHECK(std::string(errno_name(200)) == "E200");
+  CHECK(std::string(errno_name(-1)) == "EUNKNOWN");
+  CHECK(std::string(errno_name(4096)) == "EUNKNOWN");
+}
+
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+TEST_CASE("errno names: every errno glibc names has the same name here") {
+  int named = 0;
+  for (int e = 1; e < 256; e++) {
+    const char* glibc = strerrorname_np(e);
+    if (glibc == nullptr) {
+      CHECK(std::string(errno_name(e)) == "E" + std::to_string(e));
+      continue;
+    }
+    INFO("errno ", e, ": glibc ", glibc);
+    CHECK(std::string(errno_name(e)) == glibc);
+    named++;
+  }
+  CHECK(named >= 131);  // 1..133 less the unassigned 41 and 58
+}
+#endif
