@@ -2,7 +2,9 @@
 'use strict'
 // npm run bench: TCP over a veth wire between two namespaces: direct (ceiling), tunio echo
 // tunnel with offloads on / TUN offloads off / every offload off (TUN and UDP), the echo tunnel
-// sealed with each AEAD (--aead, offloads on), and a socat tunnel. 1 and 8 streams, both directions.
+// sealed with each AEAD (--aead, offloads on), the C reference (bench/tunnel_reference.c: the
+// same data path in plain C, compiled here with cc) and a socat tunnel. 1, 8 and 32 streams,
+// both directions.
 // Also the WireGuard rows: examples/wireguard against itself and against Debian's wireguard-go, and
 // wireguard-go against itself (needs wireguard-go and wg).
 // Writes docs/bench/tunnel.{md,json,svg} (BENCH_OUT=name: docs/bench/name.*, e.g. for a subset
@@ -23,7 +25,7 @@ const OUT_NAME = process.env.BENCH_OUT || 'tunnel'
 // The WireGuard rows: examples/wireguard on both ends, the example against Debian's
 // wireguard-go (example in a), and wireguard-go on both ends.
 const WG_CONFIGS = { 'wireguard example <-> wireguard example': ['example', 'example'], 'wireguard example <-> wireguard-go': ['example', 'wireguard-go'], 'wireguard-go <-> wireguard-go': ['wireguard-go', 'wireguard-go'] }
-const ALL_CONFIGS = ['direct', 'tunio offload on', 'tunio offload off', 'tunio all offloads off',
+const ALL_CONFIGS = ['direct', 'tunio offload on', 'C reference', 'tunio offload off', 'tunio all offloads off',
   'tunio aead chacha20-poly1305', 'tunio aead aes-256-gcm', 'socat', ...Object.keys(WG_CONFIGS)]
 // The pre-shared key of the 'tunio aead' rows (written to a temporary file in main()).
 let keyFile
@@ -32,7 +34,7 @@ const CONFIGS = process.env.BENCH_CONFIGS ? process.env.BENCH_CONFIGS.split(',')
 for (const c of CONFIGS) if (!ALL_CONFIGS.includes(c)) throw new Error(`BENCH_CONFIGS: unknown config "${c}" (known: ${ALL_CONFIGS.join(', ')})`)
 // The 32-stream cell is there for memory: peak RSS must not grow with the number of streams.
 const CELLS = [{ streams: 1, reverse: false }, { streams: 1, reverse: true }, { streams: 8, reverse: false }, { streams: 8, reverse: true },
-  { streams: 32, reverse: false }]
+  { streams: 32, reverse: false }, { streams: 32, reverse: true }]
 // The WireGuard rows: one stream each way, and 32 streams for peak RSS.
 const WG_CELLS = [{ streams: 1, reverse: false }, { streams: 1, reverse: true }, { streams: 32, reverse: false }]
 
@@ -61,6 +63,8 @@ async function measure (wire, config, cell) {
     const offload = config.endsWith('on') ? 'on' : 'off'
     const udpOffload = config === 'tunio all offloads off' ? 'off' : 'auto'
     eps = [await netns.startEcho(wire, 'a', { offload, udpOffload }), await netns.startEcho(wire, 'b', { offload, udpOffload })]
+  } else if (config === 'C reference') {
+    eps = [await netns.startCReference(wire, 'a'), await netns.startCReference(wire, 'b')]
   } else if (config === 'socat') {
     eps = [await netns.startSocat(wire, 'a'), await netns.startSocat(wire, 'b')]
   } else if (WG_CONFIGS[config]) {
@@ -89,7 +93,7 @@ async function measure (wire, config, cell) {
     config, streams: cell.streams, direction: cell.reverse ? 'b->a (-R)' : 'a->b',
     gbps: median(runs), min: Math.min(...runs), max: Math.max(...runs), runs,
     cpuSeconds: eps.map((e, i) => before[i] && after[i] ? +(after[i].cpu - before[i].cpu).toFixed(2) : null),
-    syscallsPerGB: config.startsWith('tunio') || config === 'wireguard example <-> wireguard example' ? Math.round(sys / gb) : null,
+    syscallsPerGB: config.startsWith('tunio') || config === 'C reference' || config === 'wireguard example <-> wireguard example' ? Math.round(sys / gb) : null,
     peakRssMiB: eps.map((e, i) => after[i] ? +(after[i].hwmKiB / 1024).toFixed(1) : null),
     drops: finals.map((f) => f ? { tun: f.tun.drops, udp: { ...f.udp.drops }, ...(f.device ? { wireguard: f.device.dataplane } : {}), ...(f.aead ? { aead: { seal: f.aead.seal.drops, open: f.aead.open.drops } } : {}) } : null),
     gsoSendsPerSuperpacket: config.startsWith('tunio') && finals[0] && finals[1]
@@ -130,6 +134,21 @@ function targets (results) {
         (sealed ? `, ${sealed.gsoSendsPerSuperpacket} UDP_SEGMENT sends per TUN superpacket (target ≤ 1.1: ${sealed.gsoSendsPerSuperpacket <= 1.1 ? 'met' : 'MISSED'})` : ''))
     }
   }
+  // Issue 19: tunio at or above the same data path written in C, in every cell of this run.
+  for (const direction of ['a->b', 'b->a (-R)']) {
+    const parts = []
+    for (const streams of [1, 8, 32]) {
+      const r = ratio(cell('tunio offload on', streams, direction), cell('C reference', streams, direction))
+      if (r !== null) parts.push(`${streams} stream${streams > 1 ? 's' : ''} ${r.toFixed(2)}× (${r >= 1 ? 'met' : 'MISSED'})`)
+    }
+    const cRef = cell('C reference', 1, direction); const direct = cell('direct', 1, direction)
+    if (parts.length) {
+      lines.push(`- ${direction}, tunio offload on / C reference (target ≥ 1.0×): ${parts.join(', ')}` +
+        (cRef && direct ? `; C reference 1 stream ${(cRef.gbps / direct.gbps * 100).toFixed(0)}% of direct veth` : ''))
+    }
+    const on = cell('tunio offload on', 1, direction)
+    if (on && direct) lines.push(`- ${direction}, tunio offload on 1 stream: ${(on.gbps / direct.gbps * 100).toFixed(0)}% of direct veth (issue 19 target ≥ 50%: ${on.gbps / direct.gbps >= 0.5 ? 'met' : 'MISSED'})`)
+  }
   const onCells = results.filter((r) => r.config === 'tunio offload on')
   const worstSys = Math.max(...onCells.map((r) => r.syscallsPerGB ?? 0))
   lines.push(`- syscalls per GB, offload on, both endpoints: at most ${worstSys} over all cells (target ≤ 150000: ${worstSys <= 150000 ? 'met' : 'MISSED'})`)
@@ -164,7 +183,7 @@ function targets (results) {
 
 function svg (results) {
   const W = 760; const barH = 14; const gap = 6; const left = 260; const maxG = Math.max(...results.map((r) => r.max), 1)
-  const colors = { direct: '#888', 'tunio offload on': '#2a7', 'tunio offload off': '#27c', 'tunio all offloads off': '#73c', 'tunio aead chacha20-poly1305': '#a52', 'tunio aead aes-256-gcm': '#b84', socat: '#c72', 'wireguard example <-> wireguard example': '#d4a', 'wireguard example <-> wireguard-go': '#a6d', 'wireguard-go <-> wireguard-go': '#666' }
+  const colors = { direct: '#888', 'tunio offload on': '#2a7', 'tunio offload off': '#27c', 'tunio all offloads off': '#73c', 'tunio aead chacha20-poly1305': '#a52', 'tunio aead aes-256-gcm': '#b84', 'C reference': '#a33', socat: '#c72', 'wireguard example <-> wireguard example': '#d4a', 'wireguard example <-> wireguard-go': '#a6d', 'wireguard-go <-> wireguard-go': '#666' }
   const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
   let y = 30
   let body = `<text x="10" y="18" font-size="14" font-weight="bold">TCP over veth between namespaces, Gbit/s (median of ${RUNS}, whiskers min–max)</text>\n`

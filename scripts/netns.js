@@ -103,6 +103,42 @@ async function startSocat (wire, side, { mtu = 1420 } = {}) {
   return endpoint(child, 'socat')
 }
 
+/**
+ * bench/tunnel_reference.c compiled once per process (cc -O2, as bench/udp.js builds its C
+ * reference) into a temporary file removed on exit. Returns its path.
+ */
+let cReferenceBinary
+function cReference () {
+  if (cReferenceBinary) return cReferenceBinary
+  const os = require('os')
+  const fs = require('fs')
+  const bin = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tunio-cref-')), 'tunnel_reference')
+  const dir = path.dirname(bin)
+  hookExit()
+  const cleanup = () => { live.delete(cleanup); fs.rmSync(dir, { recursive: true, force: true }) }
+  live.add(cleanup)
+  execFileSync('cc', ['-O2', '-Wall', '-o', bin, path.join(ROOT, 'bench', 'tunnel_reference.c')], { stdio: ['ignore', 'inherit', 'inherit'] })
+  cReferenceBinary = bin
+  return bin
+}
+
+/**
+ * Starts the C reference forwarder (bench/tunnel_reference.c) in one side, with the echo
+ * tunnel's wire format, addresses and link settings: MTU, and the gso_max_size tunio's openTun
+ * sets by default (the largest superpacket whose segments fit one UDP_SEGMENT send).
+ * stop() resolves with its final JSON counters (the echo tunnel's shape for syscalls).
+ */
+async function startCReference (wire, side, { mtu = 1420 } = {}) {
+  const other = side === 'a' ? 'b' : 'a'
+  const child = wire.spawn(side, cReference(), ['tun0', '5555', WIRE[other], '5555'])
+  await waitFor(() => child.output.includes('tunnel_reference: tun0 ready') || child.exitCode !== null, 20000 * TIME_SCALE)
+  if (child.exitCode !== null) throw new Error(`tunnel_reference in ${side} exited: ${child.output}`)
+  const gsoMaxSize = Math.floor(65507 / mtu) * (mtu - 80) + 80 // DefaultGsoMaxSize in src-native/addon/tun_wrap.cc
+  wire.exec(side, 'ip', ['addr', 'add', `${TUNNEL[side]}/24`, 'dev', 'tun0'])
+  wire.exec(side, 'ip', ['link', 'set', 'dev', 'tun0', 'mtu', String(mtu), 'gso_max_size', String(gsoMaxSize), 'up'])
+  return endpoint(child, 'cref')
+}
+
 function endpoint (child, kind) {
   return {
     kind,
@@ -113,7 +149,7 @@ function endpoint (child, kind) {
       const t = setTimeout(() => child.kill('SIGKILL'), 3000 * TIME_SCALE)
       await child.exited
       clearTimeout(t)
-      if (kind !== 'tunio') return null
+      if (kind !== 'tunio' && kind !== 'cref') return null
       const last = child.output.trim().split('\n').reverse().find((l) => l.startsWith('{'))
       return last ? JSON.parse(last) : null
     }
@@ -164,7 +200,7 @@ function syscalls (final) {
   return t.read + t.writev + u.recvmmsg + u.sendmsg + u.sendmmsg
 }
 
-module.exports = { ROOT, ECHO, WIRE, TUNNEL, TIME_SCALE, has, createWire, startEcho, startSocat, waitFor, procUsage, syscalls, cleanupAll, parseSnmp, snmp }
+module.exports = { ROOT, ECHO, WIRE, TUNNEL, TIME_SCALE, has, createWire, startEcho, startSocat, startCReference, cReference, waitFor, procUsage, syscalls, cleanupAll, parseSnmp, snmp }
 
 /** Without ping: a TCP connect + echo round trip through the tunnel, from a to b. Returns ms. */
 async function tcpRoundTrip (wire, port = 7007) {
