@@ -36,7 +36,7 @@ process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }))
  * examples/wireguard in `side`. peers: [{ publicKey, psk, allowedIPs, endpoint, keepalive }].
  * Resolves once the device is up; stop() resolves with the final JSON stats.
  */
-async function startExample (wire, side, { privateKey, peers, mtu = 1420, listenPort = PORT, stats = '0', nodeArgs = [], name = ifname('t'), addresses = [`${netns.TUNNEL[side]}/24`, `${TUNNEL6[side]}/64`] }) {
+async function startExample (wire, side, { privateKey, peers, mtu = 1420, listenPort = PORT, stats = '0', statsFormat = 'text', nodeArgs = [], name = ifname('t'), addresses = [`${netns.TUNNEL[side]}/24`, `${TUNNEL6[side]}/64`] }) {
   const lines = ['[Interface]', `PrivateKey = ${privateKey}`, `ListenPort = ${listenPort}`,
     `Address = ${addresses.join(', ')}`, `MTU = ${mtu}`]
   for (const p of peers) {
@@ -48,7 +48,7 @@ async function startExample (wire, side, { privateKey, peers, mtu = 1420, listen
   }
   const file = path.join(tmp, `${name}.conf`)
   fs.writeFileSync(file, lines.join('\n') + '\n', { mode: 0o600 })
-  const child = wire.spawn(side, process.execPath, [...nodeArgs, EXAMPLE, 'up', file, '--stats', stats])
+  const child = wire.spawn(side, process.execPath, [...nodeArgs, EXAMPLE, 'up', file, '--stats', stats, '--stats-format', statsFormat])
   await netns.waitFor(() => child.output.includes(`wireguard: ${name} up`) || child.exitCode !== null, 20000 * netns.TIME_SCALE)
   if (child.exitCode !== null) throw new Error(`wireguard example in ${side} exited: ${child.output}`)
   return {
