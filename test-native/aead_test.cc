@@ -79,7 +79,7 @@ struct Sealed {
 
 Sealed seal_one(AeadCipher& c, const Bytes& plain, uint64_t counter, size_t extra_room = 64) {
   Bytes buf(c.header_len() + plain.size() + extra_room + 16 + kAeadMaxPadTo);
-  std::memcpy(buf.data() + c.header_len(), plain.data(), plain.size());
+  if (!plain.empty()) std::memcpy(buf.data() + c.header_len(), plain.data(), plain.size());
   size_t out_len = 0;
   AeadResult r = c.seal_bytes(buf.data(), plain.size(), buf.size(), counter, &out_len);
   buf.resize(r == AeadResult::kOk ? out_len : 0);
