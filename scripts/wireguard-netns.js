@@ -69,7 +69,12 @@ async function startExample (wire, side, { privateKey, peers, mtu = 1420, listen
 
 /** Debian's wireguard-go in `side`, configured with wg set and ip. */
 async function startWireguardGo (wire, side, { privateKey, peers, mtu = 1420, listenPort = PORT, name = ifname('g') }) {
+  // A wireguard-go killed with SIGKILL (a crashed run's cleanup) leaves its socket behind, and
+  // wg would talk to that dead socket: the name carries our pid, so a leftover is ours.
+  const sock = path.join('/var/run/wireguard', `${name}.sock`)
+  fs.rmSync(sock, { force: true })
   const child = wire.spawn(side, 'wireguard-go', ['-f', name], { env: { ...process.env, LOG_LEVEL: 'error' } })
+  child.on('exit', () => fs.rmSync(sock, { force: true }))
   await netns.waitFor(() => { try { return wire.exec(side, 'ip', ['link', 'show', name]).includes(name) } catch { return child.exitCode !== null } }, 20000 * netns.TIME_SCALE)
   if (child.exitCode !== null) throw new Error(`wireguard-go in ${side} exited: ${child.output}`)
   const keyFile = (n, v) => { const f = path.join(tmp, `${name}.${n}`); fs.writeFileSync(f, v + '\n', { mode: 0o600 }); return f }
