@@ -40,7 +40,7 @@
 import { Worker, isMainThread, parentPort, workerData } from 'worker_threads'
 import { readFileSync, readlinkSync } from 'fs'
 import { isIPv4 } from 'net'
-import { Aead, openTun, openUdp, sumStats, type AeadAlgorithm, type AeadStats, type Tun, type TunioError, type TunStats, type Udp, type UdpStats } from '../lib/index'
+import { Aead, openTun, openUdp, sumStats, type AeadAlgorithm, type AeadStats, type Tun, type TunStats, type Udp, type UdpPeerError, type UdpStats } from '../lib/index'
 
 // ---- command line -----------------------------------------------------------------------
 interface AeadArgs { algorithm: AeadAlgorithm, key: Buffer, direction: 0 | 1 }
@@ -143,7 +143,7 @@ async function main (): Promise<void> {
     `udp ${udp.local.address}:${udp.local.port} -> ${args.peer} features ${JSON.stringify(udp.features)}` +
     (args.aead === undefined ? '' : ` aead ${args.aead.algorithm} direction ${args.aead.direction}`))
 
-  const { loops, peerErrors } = carry(tun, udp, args.peer, ciphers)
+  const { loops, peerErrors, peerErrorEvents } = carry(tun, udp, args.peer, ciphers)
   const aeadStats = (): { seal: AeadStats, open: AeadStats } | undefined =>
     ciphers === undefined ? undefined : { seal: ciphers.seal.stats(), open: ciphers.open.stats() }
 
@@ -154,7 +154,7 @@ async function main (): Promise<void> {
       const now: Snapshot = { t: process.hrtime.bigint(), tun: tun.stats(), udp: udp.stats() }
       const aead = aeadStats()
       console.log(args.statsJson
-        ? JSON.stringify({ tun: now.tun, udp: now.udp, peerErrors, aead, memory: process.memoryUsage() })
+        ? JSON.stringify({ tun: now.tun, udp: now.udp, peerErrors, peerErrorEvents: peerErrorEvents(), aead, memory: process.memoryUsage() })
         : `${statusLine(last, now)} | peer errors ${sum(peerErrors)}${aead === undefined ? '' : ` | aead drops ${sum(aead.open.drops) + sum(aead.seal.drops)}`}`)
       last = now
     }, args.statsMs)
@@ -167,7 +167,7 @@ async function main (): Promise<void> {
     if (stopping) return
     stopping = true
     if (timer !== undefined) clearInterval(timer)
-    const final = { signal, tun: tun.stats(), udp: udp.stats(), peerErrors, aead: aeadStats() }
+    const final = { signal, tun: tun.stats(), udp: udp.stats(), peerErrors, peerErrorEvents: peerErrorEvents(), aead: aeadStats() }
     tun.close()
     udp.close()
     await Promise.allSettled(loops)
@@ -189,18 +189,22 @@ async function main (): Promise<void> {
  * The data plane, the same in the single-thread tunnel and in each worker: two loops that hand
  * batches from one side to the other. Ends when either side is closed (or fails).
  */
-function carry (tun: Tun, udp: Udp, peer: string, ciphers?: { seal: Aead, open: Aead }): { loops: Array<Promise<void>>, peerErrors: Record<string, number> } {
+function carry (tun: Tun, udp: Udp, peer: string, ciphers?: { seal: Aead, open: Aead }): { loops: Array<Promise<void>>, peerErrors: Record<string, number>, peerErrorEvents: () => number } {
   // The peer may not be up yet (ICMP port unreachable -> ECONNREFUSED) or unreachable for a
-  // while: tunio reports these as events and keeps going. We only count them.
+  // while: tunio reports these as events and keeps going. We only count them: by errno, each
+  // event standing for `count` errors (repeats are merged); peerErrorEvents counts the events.
   const peerErrors: Record<string, number> = {}
-  udp.on('peerError', (err: TunioError) => {
+  let peerErrorEvents = 0
+  udp.on('peerError', (err: UdpPeerError) => {
     const key = err.errno ?? err.code
-    peerErrors[key] = (peerErrors[key] ?? 0) + 1
+    peerErrors[key] = (peerErrors[key] ?? 0) + (err.count ?? 1)
+    peerErrorEvents++
   })
   if (ciphers !== undefined) {
     let counters = new BigUint64Array(256)
     return {
       peerErrors,
+      peerErrorEvents: () => peerErrorEvents,
       loops: [
         // TUN -> UDP: sealed in place (one call per batch), then sent as without --aead.
         (async () => {
@@ -223,6 +227,7 @@ function carry (tun: Tun, udp: Udp, peer: string, ciphers?: { seal: Aead, open: 
   }
   return {
     peerErrors,
+    peerErrorEvents: () => peerErrorEvents,
     loops: [
       // TUN -> UDP: each batch holds one lease per IP packet (superpackets already split);
       // send() groups equal-size runs into UDP_SEGMENT sends. Ownership moves, nothing to release.

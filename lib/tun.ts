@@ -71,7 +71,11 @@ export interface TunQueueStats {
   syscalls: { read: number, writev: number }
   drops: { malformed: number, poolExhausted: number, writeRejected: number, queueFull: number, oversize: number }
   readErrors: number
-  /** Coalesced writes the kernel refused (EINVAL): re-sent one by one, coalescing turned off. */
+  /**
+   * Coalesced writes the kernel refused (EINVAL): re-sent one by one, and coalescing turned
+   * off for the device until a probe after a back-off (1 s, doubling up to 60 s while probes
+   * are refused; see `coalesceRetries`). Never off for good.
+   */
   coalesceFallbacks: number
   poolWaits: number
   writeQueued: number
@@ -82,6 +86,8 @@ export interface TunStats extends TunQueueStats {
   queues: Array<TunQueueStats & { attached: boolean }>
   coalescingTcp: boolean
   coalescingUdp: boolean
+  /** Times coalescing was switched on again after a refusal (each a probe of the kernel). */
+  coalesceRetries: number
   pool: PoolStats
 }
 
@@ -242,7 +248,8 @@ export class Tun implements AsyncIterable<PacketBatch> {
   /**
    * Test hook: the next coalesced write on `queue` (default 0) behaves as if the kernel had
    * refused it with EINVAL, as some 2024 stable kernels do. The segments are then written one
-   * by one, coalescing turns off for the device, and stats().coalesceFallbacks counts it.
+   * by one, coalescing turns off for the device until a probe after a back-off, and
+   * stats().coalesceFallbacks counts it.
    */
   forceCoalesceEinvalOnce (queue = 0): void {
     if (this.#closed) throw closedError(`TUN device ${this.name}`)

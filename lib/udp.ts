@@ -63,7 +63,29 @@ export interface UdpCongestion { reason: 'EAGAIN' | 'ENOBUFS', queued: number }
  */
 export interface UdpDrop { reason: 'queueFull' | 'poolExhausted' | 'sendFailed', count: number, errno?: string }
 
-interface NativeSendEvent { type: 'congestion' | 'drain' | 'drop', reason?: string, count: number, errno?: string }
+/**
+ * An 'offload' event: the kernel refused a UDP_SEGMENT (GSO) send to `remote` (`enabled:
+ * false`), or GSO to it came back after a probe went out (`enabled: true`). The refused
+ * datagrams were re-sent without GSO; nothing was lost. `cause`: 'pathMtu' (EMSGSIZE, or
+ * EINVAL: a segment larger than the path MTU, e.g. a lower link MTU or an ICMP "fragmentation
+ * needed"), 'noOffload' (EIO: the route's device cannot segment or checksum, or the route is
+ * IPsec). GSO stays on for every other destination; this one is probed again after `retryMs`
+ * (path MTU: 100 ms doubling up to 1 s; noOffload: 1 s doubling up to 30 s), so a transient
+ * fault never turns GSO off for good. See docs/offloads.md.
+ */
+export interface UdpOffloadEvent {
+  offload: 'gso'
+  enabled: boolean
+  /** The errno that suspended GSO to this destination (on both events). */
+  errno: string
+  cause: 'pathMtu' | 'noOffload'
+  /** The destination's address (GSO is suspended per address, every port). */
+  remote: { address: string, family: 'IPv4' | 'IPv6' }
+  /** enabled: false: milliseconds until the next probe. */
+  retryMs?: number
+}
+
+interface NativeSendEvent { type: 'congestion' | 'drain' | 'drop' | 'offload', reason?: string, count: number, errno?: string }
 
 /** A 'peerError' event: the kernel reported that a datagram to `remote` failed. Never fatal. */
 export interface UdpPeerError extends TunioError {
@@ -83,13 +105,31 @@ export interface UdpPeerError extends TunioError {
   offender?: { address: string, family: 'IPv4' | 'IPv6' }
   /** Path MTU reported with EMSGSIZE. */
   mtu?: number
+  /**
+   * How many errors this event stands for. The first error of a kind (same errno, origin and
+   * `remote` address and port) is reported at once with count 1; repeats within the next
+   * second are merged into one event at the end of that second, with their number, and so on
+   * while they go on (a blackhole route refuses every send: a few events a second, not one per
+   * datagram).
+   */
+  count: number
 }
 
 export interface UdpStats {
   datagramsIn: number, bytesIn: number, groReads: number, messagesIn: number
   datagramsOut: number, bytesOut: number, gsoSends: number, gsoSegments: number
-  /** GSO sends the kernel refused (EIO/EINVAL): GSO turned off, the datagrams re-sent without it. */
+  /**
+   * GSO sends the kernel refused (EMSGSIZE/EINVAL/EIO): the datagrams re-sent without GSO, and
+   * GSO suspended for that destination until a probe (see `gsoPaths` and the 'offload' event).
+   */
   gsoFallbacks: number
+  /** Runs of more than 64 segments refused with EINVAL where runs of 64 went out: the limit is 64 since. */
+  gsoSegmentLimitLowered: number
+  /**
+   * Destinations whose GSO is suspended after a refusal: `suspended` now, `suspensions`
+   * (on -> off), `probeFailures` (a probe refused again: back-off doubled), `restores` (off -> on).
+   */
+  gsoPaths: { suspended: number, suspensions: number, probeFailures: number, restores: number }
   syscalls: { recvmmsg: number, sendmsg: number, sendmmsg: number, recvmsgErrqueue: number }
   drops: { truncated: number, queueFull: number, poolExhausted: number, invalid: number, sendFailed: number, peer: PeerErrorCounts }
   waits: { sendWouldBlock: number, sendNoBuffers: number, recvPoolExhausted: number }
@@ -97,8 +137,10 @@ export interface UdpStats {
   recvErrors: PeerErrorCounts
   /** Sends refused with an earlier datagram's pending ICMP error; the same datagrams were re-sent. */
   sendPendingErrors: number
-  /** Every reported peer error ('peerError' event), by kind. */
+  /** Every peer error, by kind (each counted, also those merged into one event). */
   peerErrors: PeerErrorCounts
+  /** Peer errors merged into a later 'peerError' event (its `count`) instead of an event each. */
+  peerErrorsMerged: number
   /** Error-queue entries by origin; events lost because nobody took them; POLLERR wake-ups. */
   errorQueue: { icmp: number, icmp6: number, local: number, readFailures: number, eventsOverwritten: number, pollErrors: number }
   sendQueued: number
@@ -152,13 +194,19 @@ function validate (options: UdpOptions): Record<string, unknown> {
  * because of them (a send the kernel refused with an earlier datagram's pending error is sent
  * again); stats count them too. ICMP is unauthenticated: treat these as hints, not verdicts.
  *
+ * 'offload' (UdpOffloadEvent): GSO to a destination suspended after the kernel refused a
+ * UDP_SEGMENT send, or back after a probe; never off for good.
+ *
  * 'congestion' (UdpCongestion) and 'drain' (no argument): the send queue started and stopped
  * waiting for the kernel (EAGAIN/ENOBUFS). 'drop' (UdpDrop): datagrams that will never be sent
  * (queue full, pool exhausted, send failed). Each is also counted in stats (waits, drops).
  */
 export class Udp extends EventEmitter implements AsyncIterable<PacketBatch> {
   readonly local: HostPort
-  /** What the socket uses now (GSO turns off after a fallback). */
+  /**
+   * What the socket can use. `gso` stays true after the kernel refused a GSO send: GSO is then
+   * suspended for that destination only, and probed again (the 'offload' event, `stats().gsoPaths`).
+   */
   get features (): UdpFeatures {
     if (this.#closed) return { ...this.#features, gso: false, gro: false }
     this.#features = this.#native.info().features
@@ -213,6 +261,7 @@ export class Udp extends EventEmitter implements AsyncIterable<PacketBatch> {
     for (const e of events) {
       if (e.type === 'drain') this.emit('drain')
       else if (e.type === 'congestion') this.emit('congestion', { reason: e.reason, queued: e.count } as UdpCongestion)
+      else if (e.type === 'offload') this.emit('offload', offloadEvent(e as unknown as UdpOffloadEvent & { type: string }))
       else this.emit('drop', { reason: e.reason, count: e.count, ...(e.errno !== undefined ? { errno: e.errno } : {}) } as UdpDrop)
     }
   }
@@ -259,6 +308,12 @@ export class Udp extends EventEmitter implements AsyncIterable<PacketBatch> {
   }
 
   [Symbol.dispose] (): void { this.close() }
+}
+
+function offloadEvent (e: UdpOffloadEvent): UdpOffloadEvent {
+  const out: UdpOffloadEvent = { offload: e.offload, enabled: e.enabled, errno: e.errno, cause: e.cause, remote: e.remote }
+  if (e.retryMs !== undefined) out.retryMs = e.retryMs
+  return out
 }
 
 export async function openUdp (options: UdpOptions): Promise<Udp> {

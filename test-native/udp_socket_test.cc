@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -548,7 +549,13 @@ TEST_CASE("udp socket: forced GSO EIO falls back to sendmmsg and loses nothing")
   CHECK(st.gso_fallbacks == 1);
   CHECK(st.gso_sends == 0);
   CHECK(st.datagrams == 65);
-  CHECK_FALSE(tx->features().gso);
+  CHECK(tx->features().gso);  // the socket keeps GSO: only the path is suspended
+  std::vector<GsoPathEvent> ev = tx->gso_backoff().take_events();
+  REQUIRE(ev.size() == 1);
+  CHECK_FALSE(ev[0].enabled);
+  CHECK(ev[0].err == EIO);
+  CHECK(ev[0].fault == GsoFault::kNoOffload);
+  CHECK(ev[0].retry_ms == GsoBackoff::kNoOffloadFirstMs);
   std::vector<SocketError> errors = tx->take_errors();
   REQUIRE(errors.size() == 1);
   CHECK(errors[0].err == EIO);
@@ -565,7 +572,7 @@ TEST_CASE("udp socket: forced GSO EIO falls back to sendmmsg and loses nothing")
   REQUIRE(got_other.size() == 1);
   CHECK(bytes_ok(got_other[0], 1000));
 
-  // GSO stays off for this socket: equal datagrams now go out one message each.
+  // While the path is suspended, equal datagrams to it go out one message each.
   for (uint32_t i = 0; i < 8; i++) {
     pkts.push_back(make_packet(pool, 1000, i));
     pkts.back().remote = rx->local_address();
@@ -574,16 +581,81 @@ TEST_CASE("udp socket: forced GSO EIO falls back to sendmmsg and loses nothing")
   CHECK(tx->send_batch(pkts, nullptr, st2).sent == 8);
   CHECK(st2.gso_sends == 0);
   CHECK(st2.sendmmsg_calls == 1);
+  got.clear();
+  recv_n(*rx, pool, got, 8, rs);
+
+  // After the back-off the next run is a probe: it goes out with GSO and the path comes back.
+  ::usleep((GsoBackoff::kNoOffloadFirstMs + 50) * 1000);
+  for (uint32_t i = 0; i < 8; i++) {
+    pkts.push_back(make_packet(pool, 1000, i));
+    pkts.back().remote = rx->local_address();
+  }
+  SendStats st3;
+  CHECK(tx->send_batch(pkts, nullptr, st3).sent == 8);
+  CHECK(st3.gso_sends == 1);
+  ev = tx->gso_backoff().take_events();
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].enabled);
+  CHECK(ev[0].err == EIO);
+  CHECK(tx->gso_backoff().empty());
+  CHECK(tx->gso_backoff().stats().restores == 1);
 }
 
-// Collects every error the socket reports until `n` arrived or 2 s passed, draining the error
-// queue whenever the fd polls POLLERR (what the addon does from its poll callback).
+TEST_CASE("gso back-off: suspend per path, double on refused probes, come back on a sent probe") {
+  GsoBackoff b;
+  const IpEndpoint a = ep("10.0.0.1", 5000), a2 = ep("10.0.0.1", 6000), c = ep("10.0.0.2", 5000);
+  CHECK(b.allowed(a, 0));
+  b.on_refused(a, EMSGSIZE, 1000);
+  CHECK_FALSE(b.allowed(a, 1000));
+  CHECK_FALSE(b.allowed(a2, 1050));  // the path is the address: other ports too
+  CHECK(b.allowed(c, 1000));         // other destinations keep GSO
+  CHECK(b.allowed(a, 1000 + GsoBackoff::kPathMtuFirstMs));  // the probe may go
+  CHECK(b.suspended(1000) == 1);
+  // Refused probes double the back-off up to the maximum.
+  uint64_t now = 1000;
+  uint32_t expect = GsoBackoff::kPathMtuFirstMs;
+  for (int i = 0; i < 8; i++) {
+    now += expect;
+    b.on_refused(a, EMSGSIZE, now);
+    expect = std::min<uint32_t>(expect * 2, GsoBackoff::kPathMtuMaxMs);
+    CHECK_FALSE(b.allowed(a, now + expect - 1));
+    CHECK(b.allowed(a, now + expect));
+  }
+  CHECK(b.stats().probe_failures == 8);
+  CHECK(b.stats().suspensions == 1);
+  b.on_sent(c);  // not suspended: nothing happens
+  CHECK_FALSE(b.empty());
+  b.on_sent(a2);
+  CHECK(b.empty());
+  std::vector<GsoPathEvent> ev = b.take_events();
+  REQUIRE(ev.size() == 2);
+  CHECK_FALSE(ev[0].enabled);
+  CHECK(ev[0].fault == GsoFault::kPathMtu);
+  CHECK(ev[0].dest.port == 0);
+  CHECK(ev[1].enabled);
+  CHECK(b.stats().restores == 1);
+  // EIO: the long back-off.
+  b.on_refused(c, EIO, 0);
+  CHECK_FALSE(b.allowed(c, GsoBackoff::kNoOffloadFirstMs - 1));
+  CHECK(b.allowed(c, GsoBackoff::kNoOffloadFirstMs));
+}
+
+// Errors the entries stand for: repeats of one error within a second are merged into one
+// entry with their count (the first is always an entry of its own).
+size_t counted(const std::vector<SocketError>& errors) {
+  size_t n = 0;
+  for (const SocketError& e : errors) n += e.count;
+  return n;
+}
+
+// Collects every error the socket reports until `n` were counted or 3 s passed, draining the
+// error queue whenever the fd polls POLLERR (what the addon does from its poll callback).
 std::vector<SocketError> collect_errors(UdpSocket& s, size_t n) {
   std::vector<SocketError> all;
-  for (int i = 0; i < 200 && all.size() < n; i++) {
+  for (int i = 0; i < 300 && counted(all) < n; i++) {
     std::vector<SocketError> got = s.take_errors();
     all.insert(all.end(), got.begin(), got.end());
-    if (all.size() >= n) break;
+    if (counted(all) >= n) break;
     pollfd pfd{s.fd(), 0, 0};
     if (::poll(&pfd, 1, 10) == 1 && (pfd.revents & POLLERR)) s.drain_error_queue();
   }
@@ -626,7 +698,8 @@ TEST_CASE("udp socket: ICMP port unreachable on a connected socket: reported in 
   CHECK(c->recv_batch(pool, got, 64, rs).status == RecvStatus::kWouldBlock);
   std::vector<SocketError> more = c->take_errors();
   errors.insert(errors.end(), more.begin(), more.end());
-  REQUIRE(errors.size() == 3);
+  REQUIRE(counted(errors) == 3);
+  CHECK(errors[0].count == 1);  // the first one on its own, its repeats merged after it
   for (const SocketError& e : errors) {
     CHECK(e.err == ECONNREFUSED);
     CHECK(e.origin == ErrorOrigin::kIcmp);
@@ -695,7 +768,8 @@ void many_peers_one_closed(const char* any, const char* loop) {
   CHECK(s->recv_batch(pool, none, 64, rs).status == RecvStatus::kWouldBlock);
   std::vector<SocketError> more = s->take_errors();
   errors.insert(errors.end(), more.begin(), more.end());
-  CHECK(errors.size() == static_cast<size_t>(rounds));
+  CHECK(counted(errors) == static_cast<size_t>(rounds));
+  CHECK(errors.size() == 2);  // the first, then its repeats merged into one entry
   for (const SocketError& e : errors) {
     CHECK(e.err == ECONNREFUSED);
     CHECK(e.remote.same_address_port(dead));

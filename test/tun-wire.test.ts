@@ -139,7 +139,7 @@ t.test('TUN wire through a tunio forwarder', { skip }, async (t) => {
     t.equal(await tcpInCsumErrors(wire.nsA), csum0, 'TcpInCsumErrors in nsA unchanged')
   })
 
-  t.test('forced EINVAL on a coalesced write: segments go one by one, nothing lost, coalescing off, counted once', async (t) => {
+  t.test('forced EINVAL on a coalesced write: segments go one by one, nothing lost, coalescing off until a probe 1 s later, counted once', async (t) => {
     const wire = await withWire(t, { offload: 'auto' })
     t.ok(wire.ready.a.offload.tso4, 'kernel accepted TSO4 on tunA')
     const ack = nextJsonLine(wire.forwarder)
@@ -154,9 +154,21 @@ t.test('TUN wire through a tunio forwarder', { skip }, async (t) => {
     const s = await wire.stats()
     t.same(s.errors, [])
     t.equal(s.a.coalesceFallbacks, 1, 'stats.coalesceFallbacks is 1')
-    t.equal(s.a.coalescingTcp, false, 'coalescing reports off for tunA')
-    t.equal(s.a.coalescingUdp, false)
-    t.equal(s.a.superpacketsOut, 0, 'no coalesced write reached the kernel')
+    if (s.a.coalesceRetries === 0) {
+      // The transfer ended within the back-off (1 s): coalescing is still off.
+      t.equal(s.a.coalescingTcp, false, 'coalescing reports off for tunA')
+      t.equal(s.a.coalescingUdp, false)
+      t.equal(s.a.superpacketsOut, 0, 'no coalesced write reached the kernel')
+    }
+    // Not off for good: after the back-off the next write is a probe, and coalescing is back.
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const r2 = await transfer(wire, '10.77.1.1', 4 << 20, 5006)
+    t.equal(r2.received.sha, r2.sent.sha, 'a second transfer after the back-off arrives intact')
+    const s2 = await wire.stats()
+    t.ok(s2.a.coalesceRetries >= 1, `coalescing probed again (${s2.a.coalesceRetries})`)
+    t.equal(s2.a.coalescingTcp, true, 'coalescing reports on again for tunA')
+    t.ok(s2.a.superpacketsOut > s.a.superpacketsOut, `coalesced writes reach the kernel again (${s2.a.superpacketsOut})`)
+    t.equal(s2.a.coalesceFallbacks, 1, 'and were not refused')
     t.ok(s.b.superpacketsIn > 0, `tunB still read superpackets (${s.b.superpacketsIn}): the split side is unaffected`)
     t.equal(s.a.drops.writeRejected, before.a.drops.writeRejected, 'no segment of the refused write was dropped')
     t.equal(await tcpInCsumErrors(wire.nsA), csum0, 'TcpInCsumErrors in nsA unchanged (segments had full checksums)')

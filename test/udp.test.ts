@@ -5,7 +5,7 @@ import * as crypto from 'crypto'
 import * as dgram from 'dgram'
 import * as path from 'path'
 import { Worker } from 'worker_threads'
-import { openUdp, type Udp, type Lease, type UdpPeerError } from '../lib/index'
+import { openUdp, type Udp, type Lease, type UdpPeerError, type UdpOffloadEvent } from '../lib/index'
 
 const dist = path.join(__dirname, '..', 'dist', 'index.js')
 
@@ -166,9 +166,11 @@ t.test('GSO: 64 x 1400 bytes (more than one UDP_SEGMENT message holds) arrive co
   } finally { tx.close(); rx.close() }
 })
 
-t.test('forced EIO on a GSO send falls back without losing anything', async (t) => {
+t.test('forced EIO on a GSO send falls back without losing anything; GSO to that path comes back after the back-off', async (t) => {
   const rx = await openUdp({ bind: '127.0.0.1:0' })
   const tx = await openUdp({ bind: '127.0.0.1:0' })
+  const offload: UdpOffloadEvent[] = []
+  tx.on('offload', (e: UdpOffloadEvent) => offload.push(e))
   try {
     tx.forceGsoEioOnce()
     const bufs = Array.from({ length: 64 }, (_, i) => payload(`eio-${i}`, 1000))
@@ -179,15 +181,29 @@ t.test('forced EIO on a GSO send falls back without losing anything', async (t) 
     t.equal(s.gsoFallbacks, 1)
     t.equal(s.datagramsOut, 64)
     t.equal(s.drops.sendFailed, 0)
-    // After the fallback GSO is off for this socket: later sends still arrive, without UDP_SEGMENT.
+    t.same(offload, [{ offload: 'gso', enabled: false, errno: 'EIO', cause: 'noOffload', remote: { address: '127.0.0.1', family: 'IPv4' }, retryMs: 1000 }],
+      "an 'offload' event: GSO suspended for that destination")
+    t.same(s.gsoPaths, { suspended: 1, suspensions: 1, probeFailures: 0, restores: 0 })
+    t.equal(tx.features.gso, true, 'the socket keeps GSO: only that path is suspended')
+    // While suspended, later sends to that path still arrive, without UDP_SEGMENT.
     const more = Array.from({ length: 16 }, (_, i) => payload(`eio2-${i}`, 1000))
     t.equal(tx.send(more, rx.local), 16)
     const got2 = await collect(rx, 16)
     t.same(got2.map((g) => digest(g.data)), more.map(digest))
     const s2 = tx.stats()
     t.equal(s2.gsoFallbacks, 1, 'fallback counted once')
-    t.equal(s2.gsoSends, s.gsoSends, 'no GSO sends after the fallback')
-    t.equal(tx.features.gso, false, 'features report GSO off after the fallback')
+    t.equal(s2.gsoSends, s.gsoSends, 'no GSO sends to the suspended path')
+    // After the back-off (1 s for EIO) the next run is a probe: it goes out with GSO.
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const probe = Array.from({ length: 16 }, (_, i) => payload(`eio3-${i}`, 1000))
+    t.equal(tx.send(probe, rx.local), 16)
+    const got3 = await collect(rx, 16)
+    t.same(got3.map((g) => digest(g.data)), probe.map(digest))
+    const s3 = tx.stats()
+    t.equal(s3.gsoSends, s2.gsoSends + 1, 'the probe went out as one GSO send')
+    t.same(s3.gsoPaths, { suspended: 0, suspensions: 1, probeFailures: 0, restores: 1 })
+    t.same(offload[1], { offload: 'gso', enabled: true, errno: 'EIO', cause: 'noOffload', remote: { address: '127.0.0.1', family: 'IPv4' } },
+      "an 'offload' event: GSO back")
   } finally { tx.close(); rx.close() }
 })
 
@@ -286,8 +302,13 @@ t.test('unconnected socket, many peers, one closed: only that one is reported, n
     // Errors surface on the next syscall that meets them; one more send flushes the last one.
     t.equal(tx.send(Buffer.from('flush'), peers[0].local), 1)
     await collect(peers[0], 1)
-    await waitFor(errors, rounds)
-    t.equal(errors.length, rounds, 'one error per datagram to the closed peer')
+    // The first error is an event at once; its repeats within the next second are merged into
+    // one event with their count, at the end of that second.
+    const counted = (): number => errors.reduce((n, e) => n + e.count, 0)
+    for (let i = 0; i < 300 && counted() < rounds; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    t.equal(counted(), rounds, 'one error per datagram to the closed peer, counted')
+    t.equal(errors[0].count, 1, 'the first one reported on its own')
+    t.ok(errors.length >= 2 && errors.length <= rounds, `repeats merged: ${errors.length} events`)
     t.ok(errors.every((e) => e.errno === 'ECONNREFUSED' && e.remote?.port === deadPort), 'all of them for the closed peer')
     const st = tx.stats()
     t.equal(st.peerErrors.connRefused, rounds)

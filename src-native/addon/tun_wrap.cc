@@ -1,11 +1,13 @@
 #include "tun_wrap.h"
 
+#include <algorithm>
 #include <cerrno>
 
 #include "addon_data.h"
 #include "batch_wrap.h"
 #include "errors.h"
 #include "js_checked.h"
+#include "gso_backoff.h"  // monotonic_ms
 #include "netlink.h"
 #include "packet_input.h"
 #include "pool_wrap.h"
@@ -283,14 +285,33 @@ void TunWrap::OnReady(int q, int events, int status) {
 void TunWrap::Flush(int q) {
   Queue& queue = queues_[static_cast<size_t>(q)];
   int err = 0;
+  if (coalesce_retry_at_ms_ != 0 && !coalesce_probing_ && monotonic_ms() >= coalesce_retry_at_ms_) {
+    for (Queue& other : queues_) {
+      if (other.io) other.io->enable_coalescing();
+    }
+    coalesce_probing_ = true;
+    coalesce_retries_++;
+  }
   const uint64_t fallbacks = queue.stats.coalesce_fallbacks;
+  const uint64_t superpackets = queue.stats.superpackets_out;
   IoStatus st = queue.io->write_batch(queue.pending, queue.stats, &err);
   if (queue.stats.coalesce_fallbacks != fallbacks) {
-    // The kernel refuses coalesced writes: that is a property of the kernel, not of the
-    // queue, so the whole device stops coalescing.
+    // The kernel refused a coalesced write (its segments went out one by one). That is a
+    // property of the kernel more than of the queue, so the whole device stops coalescing,
+    // but not for good: it tries again after a back-off (1 s, doubling up to 60 s while the
+    // probes keep failing), so nothing is switched off for the device's life.
+    const uint64_t now = monotonic_ms();
+    coalesce_backoff_ms_ = coalesce_backoff_ms_ == 0 ? kCoalesceFirstBackoffMs
+                                                     : std::min(kCoalesceMaxBackoffMs, coalesce_backoff_ms_ * 2);
+    coalesce_retry_at_ms_ = now + coalesce_backoff_ms_;
+    coalesce_probing_ = false;
     for (Queue& other : queues_) {
       if (other.io) other.io->disable_coalescing();
     }
+  } else if (coalesce_retry_at_ms_ != 0 && queue.stats.superpackets_out != superpackets) {
+    coalesce_backoff_ms_ = 0;  // a probe's coalesced write went out: the next refusal starts over
+    coalesce_retry_at_ms_ = 0;
+    coalesce_probing_ = false;
   }
   if (st == IoStatus::kError) {
     // The fd itself is broken (EBADF...): drop what waits, the reader will see the error.
@@ -345,6 +366,7 @@ Napi::Value TunWrap::Stats(const Napi::CallbackInfo& info) {
       .Value("queues", per.get())
       .Bool("coalescingTcp", tcp)
       .Bool("coalescingUdp", udp)
+      .Count("coalesceRetries", coalesce_retries_)
       .Value("pool", PoolStatsToJs(env, pool_->stats()))
       .result();
 }

@@ -57,6 +57,14 @@ class TunWrap : public Napi::ObjectWrap<TunWrap> {
   bool gso_max_size_set_ = false;
   uint32_t gso_max_size_ = 0;
   std::string gso_max_size_error_;
+  // Coalescing after the kernel refused a coalesced write (Flush): off until coalesce_retry_at_ms_
+  // (monotonic), then on again as a probe; the back-off doubles while probes are refused.
+  static constexpr uint64_t kCoalesceFirstBackoffMs = 1000;
+  static constexpr uint64_t kCoalesceMaxBackoffMs = 60000;
+  uint64_t coalesce_backoff_ms_ = 0;
+  uint64_t coalesce_retry_at_ms_ = 0;  // 0: coalescing as configured
+  bool coalesce_probing_ = false;
+  uint64_t coalesce_retries_ = 0;      // probes made (coalescing switched on again)
 };
 
 }  // namespace tunio

@@ -111,6 +111,10 @@ UdpWrap::UdpWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpWrap>(inf
   retry_timer_ = new uv_timer_t;
   uv_timer_init(loop, retry_timer_);
   retry_timer_->data = this;
+  error_timer_ = new uv_timer_t;
+  uv_timer_init(loop, error_timer_);
+  uv_unref(reinterpret_cast<uv_handle_t*>(error_timer_));
+  error_timer_->data = this;
   handle_.Open(env, Value(), info[2].As<Napi::Function>(), "tunio.Udp", CleanupHook, this);
 }
 
@@ -126,6 +130,11 @@ void UdpWrap::CloseAll() {
     uv_timer_stop(retry_timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(retry_timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
     retry_timer_ = nullptr;
+  }
+  if (error_timer_) {
+    uv_timer_stop(error_timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(error_timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    error_timer_ = nullptr;
   }
   pending_.clear();
   socket_.reset();
@@ -176,7 +185,8 @@ void UdpWrap::OnReady(int events, int status) {
   const bool readable = status < 0 || (events & UV_READABLE);
   if (readable) watcher_->want_readable(false);  // one-shot; the reader re-arms (pull-based)
   const bool errors = socket_->has_errors();
-  const bool send_events = !send_events_.empty();
+  const bool send_events = HasSendEvents();
+  ArmErrorTimer();
   if (readable || errors || send_events) {
     // onReady(hasErrors, readable, hasSendEvents): JS emits 'peerError' and the send events
     // that were recorded, then wakes readers if the socket was readable.
@@ -189,11 +199,29 @@ void UdpWrap::OnReady(int events, int status) {
 void UdpWrap::OnRetryTimer() {
   if (closed_) return;
   Flush();
-  if (!send_events_.empty() || socket_->has_errors()) {
+  ArmErrorTimer();
+  if (HasSendEvents() || socket_->has_errors()) {
     Napi::HandleScope scope(env_);
     handle_.Call({Napi::Boolean::New(env_, socket_->has_errors()), Napi::Boolean::New(env_, false),
-                  Napi::Boolean::New(env_, !send_events_.empty())});
+                  Napi::Boolean::New(env_, HasSendEvents())});
   }
+}
+
+void UdpWrap::ArmErrorTimer() {
+  if (closed_ || !error_timer_) return;
+  const uint64_t due = socket_->next_error_flush_ms();
+  if (due == 0) return;
+  const uint64_t now = monotonic_ms();
+  uv_timer_start(error_timer_, [](uv_timer_t* t) { static_cast<UdpWrap*>(t->data)->OnErrorTimer(); },
+                 due > now ? due - now : 1, 0);
+}
+
+void UdpWrap::OnErrorTimer() {
+  if (closed_) return;
+  // onReady(hasErrors: true): JS takes the errors, and with them the merged repeats now due.
+  Napi::HandleScope scope(env_);
+  handle_.Call({Napi::Boolean::New(env_, true), Napi::Boolean::New(env_, false), Napi::Boolean::New(env_, HasSendEvents())});
+  ArmErrorTimer();
 }
 
 void UdpWrap::RecordSendEvent(const char* type, const char* reason, uint64_t count, int err) {
@@ -279,6 +307,7 @@ Napi::Value UdpWrap::Send(const Napi::CallbackInfo& info) {
   if (!c.ok) return Napi::Value();
   // A send already waiting for POLLOUT keeps order: new datagrams queue behind it.
   if (pending_.size() == added) Flush();
+  ArmErrorTimer();
   return Napi::Number::New(env, static_cast<double>(added));
 }
 
@@ -286,8 +315,9 @@ Napi::Value UdpWrap::Send(const Napi::CallbackInfo& info) {
 // [{ type, reason?, count, errno? }] in the order they happened.
 Napi::Value UdpWrap::TakeSendEvents(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (send_events_.empty()) return env.Undefined();
-  JsArray out(env, send_events_.size());
+  if (!HasSendEvents()) return env.Undefined();
+  std::vector<GsoPathEvent> gso = socket_ ? socket_->gso_backoff().take_events() : std::vector<GsoPathEvent>();
+  JsArray out(env, send_events_.size() + gso.size());
   for (size_t i = 0; i < send_events_.size() && out.ok(); i++) {
     const SendEvent& e = send_events_[i];
     JsObject o(env);
@@ -296,6 +326,19 @@ Napi::Value UdpWrap::TakeSendEvents(const Napi::CallbackInfo& info) {
     o.Count("count", e.count);
     if (e.err) o.String("errno", errno_name(e.err));
     out.Set(static_cast<uint32_t>(i), o.get());
+  }
+  // GSO suspended for a path after the kernel refused it, or back after a probe went out.
+  for (size_t k = 0; k < gso.size() && out.ok(); k++) {
+    const GsoPathEvent& g = gso[k];
+    JsObject o(env);
+    o.String("type", "offload")
+        .String("offload", "gso")
+        .Bool("enabled", g.enabled)
+        .String("errno", errno_name(g.err))
+        .String("cause", g.fault == GsoFault::kNoOffload ? "noOffload" : "pathMtu")
+        .Value("remote", EndpointToJs(env, g.dest, false));
+    if (!g.enabled) o.Number("retryMs", g.retry_ms);
+    out.Set(static_cast<uint32_t>(send_events_.size() + k), o.get());
   }
   send_events_.clear();
   return out.result();
@@ -325,6 +368,7 @@ Napi::Value UdpWrap::TakeErrors(const Napi::CallbackInfo& info) {
       if (!se.offender.empty()) e.Value("offender", EndpointToJs(env, se.offender, false));
     }
     if (se.err == EMSGSIZE && se.info > 0) e.Number("mtu", se.info);
+    e.Number("count", se.count);
     arr.Set(static_cast<uint32_t>(i), e.get());
   }
   return arr.result();
@@ -357,6 +401,7 @@ Napi::Value UdpWrap::Stats(const Napi::CallbackInfo& info) {
       .Count("gsoSends", send_stats_.gso_sends)
       .Count("gsoSegments", send_stats_.gso_segments)
       .Count("gsoFallbacks", send_stats_.gso_fallbacks)
+      .Count("gsoSegmentLimitLowered", send_stats_.gso_segment_limit_lowered)
       .Value("drops", drops)
       .Value("waits", waits)
       .Value("recvErrors", PeerErrorsToJs(env, recv_stats_.errors))
@@ -370,7 +415,16 @@ Napi::Value UdpWrap::Stats(const Napi::CallbackInfo& info) {
         .Count("readFailures", q.read_failures)
         .Count("eventsOverwritten", socket_->errors_overwritten())
         .Count("pollErrors", poll_errors_);
-    o.Value("peerErrors", PeerErrorsToJs(env, socket_->reported_errors())).Value("errorQueue", eq);
+    const GsoBackoff& gb = socket_->gso_backoff();
+    JsObject paths(env);
+    paths.Count("suspended", gb.suspended(monotonic_ms()))
+        .Count("suspensions", gb.stats().suspensions)
+        .Count("probeFailures", gb.stats().probe_failures)
+        .Count("restores", gb.stats().restores);
+    o.Value("peerErrors", PeerErrorsToJs(env, socket_->reported_errors()))
+        .Count("peerErrorsMerged", socket_->errors_merged())
+        .Value("gsoPaths", paths)
+        .Value("errorQueue", eq);
     sys.Count("recvmsgErrqueue", q.reads);
   }
   o.Value("syscalls", sys).Count("sendQueued", pending_.size()).Value("pool", PoolStatsToJs(env, pool_->stats()));

@@ -34,6 +34,10 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
   bool CheckOpen(Napi::Env env);
   void Flush();
   void OnRetryTimer();
+  // Merged repeats of a peer error wait for the end of their interval: wake JS then.
+  void ArmErrorTimer();
+  void OnErrorTimer();
+  bool HasSendEvents() const { return !send_events_.empty() || (socket_ && socket_->gso_backoff().has_events()); }
   void EnterCongestion(const char* reason);
   void RecordSendEvent(const char* type, const char* reason, uint64_t count, int err = 0);
   void OnReady(int events, int status);
@@ -45,6 +49,7 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
   std::shared_ptr<BufferPool> pool_;
   std::unique_ptr<FdWatcher> watcher_;
   uv_timer_t* retry_timer_ = nullptr;  // ENOBUFS: POLLOUT may already be set, so retry on a timer
+  uv_timer_t* error_timer_ = nullptr;  // see ArmErrorTimer
   std::vector<Packet> pending_;
   size_t send_queue_limit_ = 4096;
   uint64_t drop_queue_full_ = 0;

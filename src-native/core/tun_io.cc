@@ -57,6 +57,8 @@ TunQueueIo::TunQueueIo(TunDevice* dev, int queue, TunIoOptions opts)
   vnet_ = off.vnet_hdr;
   coalesce_tcp_ = vnet_ && off.tso4 && off.tso6 && opts.coalesce_tcp;
   coalesce_udp_ = vnet_ && off.uso && opts.coalesce_udp;
+  coalesce_tcp_configured_ = coalesce_tcp_;
+  coalesce_udp_configured_ = coalesce_udp_;
   GroOptions g;
   g.tcp = coalesce_tcp_;
   g.udp = coalesce_udp_;

@@ -40,7 +40,8 @@ struct TunStats {
   uint64_t drop_oversize = 0;     // a packet larger than 64 KiB handed to write()
   uint64_t read_errors = 0;       // read failures other than EAGAIN
   // fallbacks
-  uint64_t coalesce_fallbacks = 0;  // a coalesced write got EINVAL: re-sent one by one, coalescing off
+  uint64_t coalesce_fallbacks = 0;  // a coalesced write got EINVAL: re-sent one by one, coalescing
+                                    // off until the next probe (TunWrap's back-off)
   uint64_t pool_waits = 0;        // read_batch stopped because the pool could not guarantee room
 };
 
@@ -78,6 +79,12 @@ class TunQueueIo {
     coalesce_tcp_ = coalesce_udp_ = false;
     coalesce_refused_ = true;
   }
+  // Coalesces again as configured (a probe after a back-off: TunWrap never stops for good).
+  void enable_coalescing() {
+    coalesce_tcp_ = coalesce_tcp_configured_;
+    coalesce_udp_ = coalesce_udp_configured_;
+    coalesce_refused_ = false;
+  }
 
   // TEST ONLY: the next coalesced write fails as if the kernel had answered EINVAL (what some
   // 2024 stable kernels do), exercising the one-by-one fallback through the real device.
@@ -104,6 +111,8 @@ class TunQueueIo {
   bool vnet_ = false;
   bool coalesce_tcp_ = false;
   bool coalesce_udp_ = false;
+  bool coalesce_tcp_configured_ = false;  // what open() negotiated, for enable_coalescing()
+  bool coalesce_udp_configured_ = false;
   struct InjectedError {
     int err = 0;  // 0: none pending
     bool coalesced_only = false;

@@ -36,6 +36,7 @@ struct SocketError {
   uint8_t icmp_code = 0;
   uint32_t info = 0;      // ee_info: the path MTU for EMSGSIZE / "fragmentation needed"
   IpEndpoint offender;    // kIcmp/kIcmp6: who sent the ICMP (a router, or the peer host)
+  uint32_t count = 1;     // errors this entry stands for (repeats merged, see UdpSocket)
 };
 
 enum class ErrorQueueRead : uint8_t { kEntry, kEmpty, kFailed };

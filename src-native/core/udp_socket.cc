@@ -137,8 +137,10 @@ size_t plan_udp_sends(const Packet* pkts, size_t n, const IpEndpoint* default_to
     }
     const uint32_t size = head.length;
     // A segment size must fit the u16 cmsg and a run needs at least two datagrams to fit.
-    if (gso && size > 0 && size <= 0xffff && size * 2 <= limits.max_payload) {
-      const IpEndpoint& dest = effective_dest(head, default_to);
+    const IpEndpoint& dest = effective_dest(head, default_to);
+    const bool path_ok = !limits.backoff || limits.backoff->empty() ||
+                         limits.backoff->allowed(dest.empty() && limits.peer ? *limits.peer : dest, limits.now_ms);
+    if (gso && path_ok && size > 0 && size <= 0xffff && size * 2 <= limits.max_payload) {
       uint64_t total = size;
       size_t j = i + 1;
       while (j < n && j - i < limits.max_segments) {
@@ -309,7 +311,7 @@ SysError UdpSocket::init(const UdpOptions& o) {
     if (!features_.gso && o.gso == Offload::kOn) {
       return SysError::make(errno ? errno : EOPNOTSUPP, "getsockopt(UDP_SEGMENT) (gso: on)");
     }
-    if (features_.gso) features_.max_gso_segments = udp_max_gso_segments();
+    if (features_.gso) features_.max_gso_segments = probed_max_segments_ = udp_max_gso_segments();
   }
   if (o.gro != Offload::kOff) {
     features_.gro = udp_enable_gro(fd);
@@ -376,6 +378,62 @@ int UdpSocket::send_buffer_size() const {
 
 void UdpSocket::record_error(const SocketError& e) {
   reported_.add(e.err);
+  // Repeats of one error within kErrorRepeatMs are merged (see error_repeats_): the first is
+  // queued now, the others are counted and queued as one event when the interval ends.
+  const uint64_t now = monotonic_ms();
+  flush_error_repeats(now);
+  for (ErrorRepeat& r : error_repeats_) {
+    if (r.sample.err == e.err && r.sample.origin == e.origin && r.sample.remote.same_address_port(e.remote)) {
+      r.repeats++;
+      error_repeats_merged_++;
+      return;
+    }
+  }
+  if (error_repeats_.size() >= kMaxErrorRepeats) {
+    // Full (errors to many peers at once): the oldest interval ends early.
+    flush_error_repeats(now, true);
+  }
+  error_repeats_.push_back(ErrorRepeat{e, now, 0});
+  queue_error(e);
+}
+
+void UdpSocket::flush_error_repeats(uint64_t now_ms, bool oldest_now) {
+  for (size_t i = 0; i < error_repeats_.size();) {
+    ErrorRepeat& r = error_repeats_[i];
+    const bool due = now_ms - r.since_ms >= kErrorRepeatMs || (oldest_now && i == 0);
+    if (!due) {
+      i++;
+      continue;
+    }
+    if (r.repeats == 0) {  // quiet for a whole interval: the next one is a first again
+      error_repeats_.erase(error_repeats_.begin() + static_cast<std::ptrdiff_t>(i));
+      continue;
+    }
+    SocketError merged = r.sample;
+    merged.count = r.repeats;
+    queue_error(merged);
+    r.since_ms = now_ms;
+    r.repeats = 0;
+    if (oldest_now) {
+      error_repeats_.erase(error_repeats_.begin() + static_cast<std::ptrdiff_t>(i));
+      oldest_now = false;
+      continue;
+    }
+    i++;
+  }
+}
+
+uint64_t UdpSocket::next_error_flush_ms() const {
+  uint64_t next = 0;
+  for (const ErrorRepeat& r : error_repeats_) {
+    if (r.repeats == 0) continue;
+    const uint64_t at = r.since_ms + kErrorRepeatMs;
+    if (next == 0 || at < next) next = at;
+  }
+  return next;
+}
+
+void UdpSocket::queue_error(const SocketError& e) {
   if (errors_count_ == kErrorQueue) {  // full: overwrite the oldest
     errors_[errors_head_] = e;
     errors_head_ = (errors_head_ + 1) % kErrorQueue;
@@ -445,6 +503,7 @@ void UdpSocket::record_error_from_socket(int err, const char* call) {
 }
 
 std::vector<SocketError> UdpSocket::take_errors() {
+  if (!error_repeats_.empty()) flush_error_repeats(monotonic_ms());
   std::vector<SocketError> out;
   out.reserve(errors_count_);
   for (size_t i = 0; i < errors_count_; i++) out.push_back(errors_[(errors_head_ + i) % kErrorQueue]);
@@ -693,6 +752,11 @@ SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* de
     limits.gso = features_.gso;
     limits.max_segments = features_.max_gso_segments;
     limits.max_messages = batch_;
+    if (!gso_backoff_.empty()) {
+      limits.backoff = &gso_backoff_;
+      limits.now_ms = monotonic_ms();
+      limits.peer = &peer_;
+    }
     plan_udp_sends(pkts.data() + base, window, default_to, limits, plan_);
     build_send_messages(pkts.data() + base, default_to);
 
@@ -766,6 +830,11 @@ SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* de
           if (g.gso_size) {
             stats.gso_sends++;
             stats.gso_segments += g.count;
+            if (!gso_backoff_.empty()) gso_backoff_.on_sent(dest_of(m));  // a probe went out
+            if (segment_limit_trial_) {  // a run of <= 64 went out where a longer one did not
+              segment_limit_trial_ = false;
+              stats.gso_segment_limit_lowered++;
+            }
           }
           result.sent += g.count;
           consumed = base + g.first + g.count;
@@ -825,16 +894,30 @@ SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* de
       // report of this very failure, so it is not reported twice.
       const bool reported = drain.local > 0 && drain.local_err == err;
       if ((err == EIO || err == EINVAL || err == EMSGSIZE) && plan_[m].gso_size) {
-        // EMSGSIZE: segments larger than the path MTU cannot be GSO-sent, but each one alone
-        // can still go out (fragmented): same fallback, nothing silently dropped.
-        // EIO: the route's device cannot segment (no UDP checksum offload, xfrm, ...).
-        // EINVAL: a segment larger than the path MTU allows, or more segments than the
-        // kernel takes. Either way: no GSO on this socket from now on, and the very same
-        // datagrams go out again without it, so nothing is lost.
-        features_.gso = false;
+        // The kernel refused the UDP_SEGMENT send as a whole: none of its datagrams left, and
+        // each of them alone can still go out (fragmented where larger than the path MTU).
+        // Why it refused decides what changes (kernel reasons in gso_backoff.h):
         stats.gso_fallbacks++;
+        if (err == EINVAL && plan_[m].count > kLegacyMaxGsoSegments &&
+            features_.max_gso_segments > kLegacyMaxGsoSegments) {
+          // Perhaps more segments than this kernel takes (UDP_MAX_SEGMENTS 64 before 6.9): re-send
+          // in runs of at most 64. If one of those goes out, that was it: the limit stays
+          // lowered (a property of the kernel). If it is refused with EINVAL too, the cause was
+          // something else (a blackhole route answers EINVAL as well): the limit comes back.
+          segment_limit_trial_ = true;
+          features_.max_gso_segments = kLegacyMaxGsoSegments;
+        } else {
+          if (segment_limit_trial_) {
+            segment_limit_trial_ = false;
+            features_.max_gso_segments = probed_max_segments_;
+          }
+          // A segment larger than the path MTU (EMSGSIZE; EINVAL on older kernels), or a route
+          // whose device cannot segment (EIO): suspend GSO to this destination only, re-send
+          // these datagrams without it, and probe again after a back-off.
+          gso_backoff_.on_refused(dest_of(m), err, monotonic_ms());
+        }
         if (!reported) record_error(err, call, &dest_of(m));
-        break;  // the outer loop replans from `consumed`, now without GSO
+        break;  // the outer loop replans from `consumed`
       }
       // Anything else concerns this datagram or its peer (no route: ENETUNREACH/EHOSTUNREACH,
       // a prohibit route: EACCES, EMSGSIZE, EPERM from a firewall, ...): drop it, count it,

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "buffer_pool.h"
+#include "gso_backoff.h"
 #include "packet.h"
 #include "sys_error.h"
 #include "udp_error_queue.h"
@@ -100,7 +101,9 @@ struct SendStats {
   uint64_t bytes = 0;            // their payload bytes
   uint64_t gso_sends = 0;        // messages that carried a UDP_SEGMENT cmsg
   uint64_t gso_segments = 0;     // datagrams sent inside those messages
-  uint64_t gso_fallbacks = 0;    // EIO/EINVAL on a GSO send: GSO switched off, data re-sent
+  uint64_t gso_fallbacks = 0;    // GSO sends the kernel refused (EMSGSIZE/EINVAL/EIO): the same
+                                 // datagrams re-sent without GSO (see gso_backoff.h)
+  uint64_t gso_segment_limit_lowered = 0;  // EINVAL for too many segments: limit set to 64
   uint64_t would_block = 0;      // EAGAIN: send buffer full
   uint64_t no_buffers = 0;       // ENOBUFS/ENOMEM: no skb, or (IP_RECVERR) a qdisc dropped it:
                                  // nothing went out, the caller retries later
@@ -161,6 +164,11 @@ struct SendPlanLimits {
   uint16_t max_segments = kLegacyMaxGsoSegments;
   uint32_t max_payload = kMaxUdpPayload;  // summed payload of one UDP_SEGMENT message
   size_t max_messages = SIZE_MAX;          // the plan stops after this many messages
+  // Paths whose GSO is suspended (null: none), checked at `now_ms`; a packet without a
+  // destination of its own or `default_to` goes to `peer` (a connected socket).
+  const GsoBackoff* backoff = nullptr;
+  uint64_t now_ms = 0;
+  const IpEndpoint* peer = nullptr;
 };
 
 // One message of the plan: packets [first, first + count) of the input.
@@ -243,9 +251,18 @@ class UdpSocket {
   // the oldest entries are overwritten and counted in errors_overwritten().
   std::vector<SocketError> take_errors();
   bool has_errors() const { return errors_count_ > 0; }
+  // Repeated errors wait for the end of their interval: when (monotonic_ms) the next merged
+  // event is due, 0 when none waits. The caller takes errors then (take_errors queues them).
+  uint64_t next_error_flush_ms() const;
+  // Errors merged into a later event instead of an event each.
+  uint64_t errors_merged() const { return error_repeats_merged_; }
   uint64_t errors_overwritten() const { return errors_overwritten_; }
   // Every error recorded for the caller (each one event), by kind.
   const PeerErrorCounts& reported_errors() const { return reported_; }
+
+  // Paths whose GSO sends are suspended after a refusal, and their events.
+  GsoBackoff& gso_backoff() { return gso_backoff_; }
+  const GsoBackoff& gso_backoff() const { return gso_backoff_; }
 
   // TEST ONLY: same as UdpOptions::force_gso_eio_once.
   void set_force_gso_eio_once(bool on) { force_gso_eio_ = on; }
@@ -254,6 +271,8 @@ class UdpSocket {
   UdpSocket() = default;
   SysError init(const UdpOptions& o);
   void record_error(const SocketError& e);
+  void queue_error(const SocketError& e);
+  void flush_error_repeats(uint64_t now_ms, bool oldest_now = false);
   void record_error(int err, const char* call, const IpEndpoint* remote);
   // A send/recv returned `err`, a peer error: drain the queue; when the queue held nothing,
   // the bare errno is all there is (recorded with `remote`).
@@ -279,6 +298,7 @@ class UdpSocket {
   UdpFeatures features_;
   uint32_t batch_ = 0;
   bool force_gso_eio_ = false;
+  GsoBackoff gso_backoff_;
 
   // Send scratch, sized once in open(): batch_ messages (plan, mmsghdr, names, cmsgs) over a
   // window of up to send_window_ packets (iovecs). The window is wider than batch_ because a
@@ -296,6 +316,22 @@ class UdpSocket {
   std::vector<sockaddr_in6> recv_names_;
   std::vector<uint8_t> recv_cmsg_;
   std::vector<Slot*> recv_slots_;
+
+  // Repeats of one error (same errno, origin and peer address:port) within kErrorRepeatMs
+  // become one event with a count, so a blackhole route (every send refused) makes a few events
+  // a second instead of 111,000 in 4 s (issue 15). The first of each is never delayed.
+  static constexpr uint64_t kErrorRepeatMs = 1000;
+  static constexpr size_t kMaxErrorRepeats = 64;
+  struct ErrorRepeat {
+    SocketError sample;   // the first of the interval
+    uint64_t since_ms = 0;
+    uint32_t repeats = 0;  // merged since then, not queued yet
+  };
+  std::vector<ErrorRepeat> error_repeats_;
+  uint64_t error_repeats_merged_ = 0;
+  // EINVAL on a run of more than 64 segments: the limit is lowered on trial (send_batch).
+  bool segment_limit_trial_ = false;
+  uint16_t probed_max_segments_ = 0;
 
   SocketError errors_[kErrorQueue];
   size_t errors_head_ = 0;  // oldest

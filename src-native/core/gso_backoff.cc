@@ -1,0 +1,100 @@
+#include "gso_backoff.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace tunio {
+
+namespace {
+bool same_address(const IpEndpoint& a, const IpEndpoint& b) {
+  return a.family == b.family && std::memcmp(a.addr, b.addr, a.family == 4 ? 4 : 16) == 0;
+}
+}  // namespace
+
+uint64_t monotonic_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+}
+
+GsoBackoff::Path* GsoBackoff::find(const IpEndpoint& dest) {
+  for (Path& p : paths_) {
+    if (same_address(p.dest, dest)) return &p;
+  }
+  return nullptr;
+}
+
+const GsoBackoff::Path* GsoBackoff::find(const IpEndpoint& dest) const {
+  for (const Path& p : paths_) {
+    if (same_address(p.dest, dest)) return &p;
+  }
+  return nullptr;
+}
+
+bool GsoBackoff::allowed(const IpEndpoint& dest, uint64_t now_ms) const {
+  if (paths_.empty()) return true;
+  const Path* p = find(dest);
+  return !p || now_ms >= p->until_ms;
+}
+
+size_t GsoBackoff::suspended(uint64_t now_ms) const {
+  size_t n = 0;
+  for (const Path& p : paths_) n += now_ms < p.until_ms ? 1 : 0;
+  return n;
+}
+
+void GsoBackoff::on_refused(const IpEndpoint& dest, int err, uint64_t now_ms) {
+  const GsoFault fault = fault_of(err);
+  const uint32_t first = fault == GsoFault::kNoOffload ? kNoOffloadFirstMs : kPathMtuFirstMs;
+  const uint32_t max = fault == GsoFault::kNoOffload ? kNoOffloadMaxMs : kPathMtuMaxMs;
+  Path* p = find(dest);
+  if (p) {
+    // A probe refused again (or a send planned before the suspension): back off further.
+    if (now_ms >= p->until_ms) stats_.probe_failures++;
+    p->backoff_ms = p->fault == fault ? std::min(max, p->backoff_ms * 2) : first;
+  } else {
+    if (paths_.size() >= kMaxPaths) {
+      // Forget the path suspended longest ago: at worst it is probed early.
+      auto oldest = std::min_element(paths_.begin(), paths_.end(),
+                                     [](const Path& a, const Path& b) { return a.until_ms < b.until_ms; });
+      paths_.erase(oldest);
+    }
+    paths_.push_back(Path{});
+    p = &paths_.back();
+    p->dest = dest;
+    p->dest.port = 0;
+    p->dest.ifindex = 0;
+    p->backoff_ms = first;
+    stats_.suspensions++;
+    push_event(GsoPathEvent{p->dest, false, err, fault, first});
+  }
+  p->err = err;
+  p->fault = fault;
+  p->until_ms = now_ms + p->backoff_ms;
+}
+
+void GsoBackoff::on_sent(const IpEndpoint& dest) {
+  if (paths_.empty()) return;
+  for (auto it = paths_.begin(); it != paths_.end(); ++it) {
+    if (!same_address(it->dest, dest)) continue;
+    stats_.restores++;
+    push_event(GsoPathEvent{it->dest, true, it->err, it->fault, 0});
+    paths_.erase(it);
+    return;
+  }
+}
+
+void GsoBackoff::push_event(const GsoPathEvent& e) {
+  if (events_.size() >= kMaxEvents) events_.erase(events_.begin());  // nobody takes them: keep the newest
+  events_.push_back(e);
+}
+
+std::vector<GsoPathEvent> GsoBackoff::take_events() {
+  std::vector<GsoPathEvent> out;
+  out.swap(events_);
+  return out;
+}
+
+}  // namespace tunio

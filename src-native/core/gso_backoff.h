@@ -1,0 +1,97 @@
+// Which destinations get UDP_SEGMENT sends after the kernel refused some: each refused path is
+// suspended with an exponential back-off and probed again when it expires, so a transient
+// fault (a lower MTU for a moment, one ICMP "fragmentation needed") never turns GSO off for
+// good. Before this, one EMSGSIZE/EINVAL/EIO switched GSO off for the socket's whole life: the
+// echo tunnel then ran at a quarter of its rate after a 2 s fault (issue 15).
+//
+// Why the kernel refuses a UDP_SEGMENT send (net/ipv4/udp.c udp_send_skb, and the same checks
+// in net/ipv6/udp.c udp_v6_send_skb), and what that means here:
+//   - `hlen + min(datalen, gso_size) > cork->fragsize` -> EMSGSIZE (EINVAL before Linux 6.10 and
+//     its stable backports): one segment is larger than the path MTU. A property of the path
+//     at this moment (device MTU, route MTU, a PMTU learnt from ICMP), so: kPathMtu, a short
+//     back-off.
+//   - `datalen > gso_size * UDP_MAX_SEGMENTS` -> EINVAL: more segments than this kernel takes
+//     (64 up to 6.8, 128 from 6.9). A property of the kernel: the socket's segment limit is
+//     lowered for good (UdpSocket::send_batch), nothing is suspended.
+//   - `sk->sk_no_check_tx` -> EINVAL: UDP checksums off on the socket (tunio never sets it).
+//   - `skb->ip_summed != CHECKSUM_PARTIAL` (the device has no checksum offload; removed from
+//     udp_send_skb in later kernels, which checksum in software instead), UDP-Lite, or
+//     `dst_xfrm(dst)` (the route goes through IPsec) -> EIO: a property of the route's device
+//     or of the route: kNoOffload, a long back-off (probed again in any case: routes change).
+// The datagrams of a refused send never left: the caller re-sends them without GSO.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "packet.h"
+
+namespace tunio {
+
+enum class GsoFault : uint8_t {
+  kPathMtu,    // EMSGSIZE, or EINVAL with no more segments than any kernel takes
+  kNoOffload,  // EIO
+};
+
+// What changed for a path: GSO suspended (enabled false) or back after a successful probe.
+struct GsoPathEvent {
+  IpEndpoint dest;     // address only (port 0): the kernel's checks depend on the route
+  bool enabled = false;
+  int err = 0;         // the errno that suspended it (also on the 'enabled' event)
+  GsoFault fault = GsoFault::kPathMtu;
+  uint32_t retry_ms = 0;  // suspended: when the next probe may go
+};
+
+struct GsoBackoffStats {
+  uint64_t suspensions = 0;     // paths suspended (on -> off)
+  uint64_t probe_failures = 0;  // probes the kernel refused again (back-off doubled)
+  uint64_t restores = 0;        // paths whose probe went out (off -> on)
+};
+
+class GsoBackoff {
+ public:
+  // Back-off of a path: first, doubling up to max (ms).
+  static constexpr uint32_t kPathMtuFirstMs = 100;
+  static constexpr uint32_t kPathMtuMaxMs = 1000;
+  static constexpr uint32_t kNoOffloadFirstMs = 1000;
+  static constexpr uint32_t kNoOffloadMaxMs = 30000;
+  static constexpr size_t kMaxPaths = 256;  // beyond: the path suspended longest ago is probed early
+
+  static GsoFault fault_of(int err) { return err == 5 /* EIO */ ? GsoFault::kNoOffload : GsoFault::kPathMtu; }
+
+  // May a run to `dest` be sent with GSO at `now_ms`? False while its path is suspended; true
+  // once the back-off expired (that send is the probe).
+  bool allowed(const IpEndpoint& dest, uint64_t now_ms) const;
+  bool empty() const { return paths_.empty(); }
+  size_t suspended(uint64_t now_ms) const;
+
+  // The kernel refused a GSO send to `dest` with `err`.
+  void on_refused(const IpEndpoint& dest, int err, uint64_t now_ms);
+  // A GSO send to `dest` went out: a suspended path whose probe this was comes back.
+  void on_sent(const IpEndpoint& dest);
+
+  std::vector<GsoPathEvent> take_events();
+  bool has_events() const { return !events_.empty(); }
+  const GsoBackoffStats& stats() const { return stats_; }
+
+ private:
+  struct Path {
+    IpEndpoint dest;
+    int err = 0;
+    GsoFault fault = GsoFault::kPathMtu;
+    uint32_t backoff_ms = 0;
+    uint64_t until_ms = 0;
+  };
+  static constexpr size_t kMaxEvents = 256;
+  void push_event(const GsoPathEvent& e);
+  Path* find(const IpEndpoint& dest);
+  const Path* find(const IpEndpoint& dest) const;
+  std::vector<Path> paths_;
+  std::vector<GsoPathEvent> events_;
+  GsoBackoffStats stats_;
+};
+
+// Milliseconds of CLOCK_MONOTONIC.
+uint64_t monotonic_ms();
+
+}  // namespace tunio
