@@ -6,6 +6,7 @@
 #include "batch_wrap.h"
 #include "byte_source.h"
 #include "errors.h"
+#include "js_checked.h"
 
 namespace tunio {
 
@@ -59,12 +60,12 @@ CollectResult CollectPackets(Napi::Env env, Napi::Value items, BufferPool& pool,
     auto arr = items.As<Napi::Array>();
     const uint32_t n = arr.Length();
     for (uint32_t i = 0; i < n; i++) {
-      if (!CheckOne(env, arr.Get(i), std::string(argument) + "[" + std::to_string(i) + "]")) {
+      if (!CheckOne(env, JsGet(arr, i), std::string(argument) + "[" + std::to_string(i) + "]")) {
         r.ok = false;
         return r;
       }
     }
-    for (uint32_t i = 0; i < n; i++) TakeOne(env, arr.Get(i), pool, out, r);
+    for (uint32_t i = 0; i < n; i++) TakeOne(env, JsGet(arr, i), pool, out, r);
     return r;
   }
   if (!CheckOne(env, items, argument)) {
