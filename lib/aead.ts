@@ -9,7 +9,7 @@ import { asUint8Array, byteSourceLength } from './bytes'
 import { invalidArg, invalidOption } from './errors'
 import { PacketBatch } from './lease'
 import type { NativeAead, NativeAeadLimits } from './native'
-import { checkKnownKeys, intOption, boolOption } from './options'
+import { checkKnownKeys, checkOptionsObject, intOption, boolOption } from './options'
 
 export type AeadAlgorithm = 'chacha20-poly1305' | 'aes-256-gcm'
 
@@ -138,9 +138,11 @@ function counterOption (name: string, value: unknown, fallback: bigint): bigint 
 }
 
 function buildSpec (options: AeadOptions, limits: NativeAeadLimits): Record<string, unknown> {
-  if (options === null || typeof options !== 'object') throw invalidOption('options', 'must be an object')
+  checkOptionsObject(options)
   checkKnownKeys(options, KNOWN, 'new Aead()')
-  const algorithm = ALGORITHMS[options.algorithm]
+  // own string keys only: a non-string (e.g. an object without toString) or 'toString' is no algorithm
+  const name: unknown = options.algorithm
+  const algorithm = typeof name === 'string' && Object.prototype.hasOwnProperty.call(ALGORITHMS, name) ? ALGORITHMS[name as AeadAlgorithm] : undefined
   if (algorithm === undefined) throw invalidOption('algorithm', `must be one of ${Object.keys(ALGORITHMS).join(', ')}`)
   const key = bytesOption('key', options.key, limits.keyLength, limits.keyLength)
   const nonce = options.nonce ?? 'counter-le'

@@ -69,6 +69,11 @@ export function byteSourceLength (value: unknown, argument: string): number {
   return length
 }
 
+/** The ArrayBuffer (or SharedArrayBuffer) under a byte source. */
+export function bufferOf (value: ByteSource): ArrayBufferLike {
+  return types.isDataView(value) ? dataViewBuffer.call(value) : typedArrayBuffer.call(value)
+}
+
 /** A Uint8Array over the same bytes as a byte source already checked by byteSourceLength(). */
 export function asUint8Array (value: ByteSource): Uint8Array {
   if (types.isUint8Array(value)) return value // TypedArray.prototype.set() copies it by its internal length

@@ -95,6 +95,12 @@ export abstract class Lease implements Disposable {
   /** @internal The batch this lease is a packet of, if any. */
   ownerBatch (): PacketBatch | undefined { return undefined }
 
+  /**
+   * @internal The ArrayBuffer under this lease's Buffer, if one was made: surrender() detaches
+   * it, so a byte source over it in the same send()/write() would be gone by the time it is read.
+   */
+  viewMemory (): ArrayBufferLike | undefined { return undefined }
+
   /** @internal */
   protected abstract metadata (): NativeMeta
 }
@@ -132,6 +138,8 @@ class BatchLease extends Lease {
 
   override ownerBatch (): PacketBatch { return this.#batch }
 
+  override viewMemory (): ArrayBufferLike | undefined { return this.#buffer?.buffer }
+
   get held (): boolean {
     // An in-place transform (aead.open) may have dropped the packet natively.
     if (this.#held && this.#batch.native.lengthOf(this.#index) < 0) this.#held = false
@@ -157,7 +165,8 @@ class BatchLease extends Lease {
   }
 
   truncate (length: number): void {
-    if (!this.#held) throw leaseReleased()
+    if (!this.held) throw leaseReleased()
+    checkTruncate(length, this.length)
     this.#batch.native.truncate(this.#index, length)
     if (this.#buffer !== undefined && this.#buffer.length !== length) {
       // A view of the new length; the old one stays valid until release (same memory).
@@ -240,6 +249,7 @@ export class PacketBatch implements Iterable<Lease>, Disposable {
 
   /** The lease of packet `i` (negative counts from the end, like Array.prototype.at). */
   at (i: number): Lease | undefined {
+    if (typeof i !== 'number') return undefined // no coercion: an object's toString may throw
     const n = this.#leases.length
     const index = i < 0 ? n + i : i
     if (!Number.isInteger(index) || index < 0 || index >= n) return undefined
@@ -275,6 +285,16 @@ export class PacketBatch implements Iterable<Lease>, Disposable {
   }
 
   [Symbol.dispose] (): void { this.release() }
+
+  /** @internal The ArrayBuffers under the Buffers of this batch's held leases (see Lease.viewMemory). */
+  viewMemories (): ArrayBufferLike[] {
+    const out: ArrayBufferLike[] = []
+    for (const lease of this.#leases) {
+      const memory = lease !== undefined && lease.held ? lease.viewMemory() : undefined
+      if (memory !== undefined) out.push(memory)
+    }
+    return out
+  }
 
   /** @internal Before an in-place transform: no Buffer may show a packet's old extent. */
   settleViews (): void {

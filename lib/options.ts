@@ -12,6 +12,20 @@ export function checkOptionsObject (options: unknown, name = 'options'): asserts
   }
 }
 
+/**
+ * A value as an error message shows it. JSON.stringify throws on a BigInt (and on cycles), and
+ * an error message must never be what throws.
+ */
+export function describe (value: unknown): string {
+  if (typeof value === 'bigint') return `${value}n`
+  if (typeof value === 'symbol' || typeof value === 'function') return typeof value
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return Object.prototype.toString.call(value)
+  }
+}
+
 export function checkKnownKeys (options: object, known: readonly string[], what: string): void {
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) throw invalidOption(key, `unknown option for ${what} (known: ${known.join(', ')})`)
@@ -21,14 +35,14 @@ export function checkKnownKeys (options: object, known: readonly string[], what:
 export function intOption (name: string, value: unknown, min: number, max: number): number | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw invalidOption(name, `must be an integer between ${min} and ${max}, got ${JSON.stringify(value)}`)
+    throw invalidOption(name, `must be an integer between ${min} and ${max}, got ${describe(value)}`)
   }
   return value
 }
 
 export function boolOption (name: string, value: unknown): boolean | undefined {
   if (value === undefined) return undefined
-  if (typeof value !== 'boolean') throw invalidOption(name, `must be a boolean, got ${JSON.stringify(value)}`)
+  if (typeof value !== 'boolean') throw invalidOption(name, `must be a boolean, got ${describe(value)}`)
   return value
 }
 
@@ -36,7 +50,7 @@ export function offloadOption (name: string, value: unknown): 'auto' | 'on' | 'o
   if (value === undefined || value === 'auto') return 'auto'
   if (value === true || value === 'on') return 'on'
   if (value === false || value === 'off') return 'off'
-  throw invalidOption(name, `must be 'auto', true or false, got ${JSON.stringify(value)}`)
+  throw invalidOption(name, `must be 'auto', true or false, got ${describe(value)}`)
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
@@ -50,7 +64,7 @@ export function isIPv6 (s: string): boolean {
 }
 
 export function cidrOption (name: string, value: unknown): string {
-  if (typeof value !== 'string') throw invalidOption(name, `must be a CIDR string like "10.8.0.1/24", got ${JSON.stringify(value)}`)
+  if (typeof value !== 'string') throw invalidOption(name, `must be a CIDR string like "10.8.0.1/24", got ${describe(value)}`)
   const m = /^([^/]+)\/(\d{1,3})$/.exec(value)
   if (!m) throw invalidOption(name, `"${value}" is not a CIDR (address/prefix)`)
   const [, addr, prefixText] = m
@@ -85,7 +99,7 @@ export function endpointOption (name: string, value: unknown, defaultAddress = '
   } else {
     throw invalidOption(name, 'must be "address:port" or { address, port }')
   }
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidOption(name, `port ${port} is out of range 0-65535`)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidOption(name, `port ${describe(port)} is out of range 0-65535`)
   const percent = address.indexOf('%')
   if (percent >= 0) return { address: withScopeId(name, address.slice(0, percent), address.slice(percent + 1)), port }
   if (!isIPv4(address) && !isIPv6(address)) throw invalidOption(name, `"${address}" is not an IPv4 or IPv6 address`)

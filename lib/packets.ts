@@ -1,5 +1,5 @@
 /** What write()/send() accept, and how ownership moves to the native side. */
-import { byteSourceLength, isByteSource, type ByteSource } from './bytes'
+import { bufferOf, byteSourceLength, isByteSource, type ByteSource } from './bytes'
 import { invalidArg, tunioError } from './errors'
 import { Lease, PacketBatch } from './lease'
 import type { NativeBatch } from './native'
@@ -54,6 +54,17 @@ export function toNativeItems (input: PacketInput, check: ItemCheck): Array<Nati
     }
   }
   if (moving !== undefined) {
+    // A byte source over the Buffer of a lease that moves in the same call would be detached
+    // (by that lease's surrender) before the addon reads it.
+    let detaching: Set<ArrayBufferLike> | undefined
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i]
+      if (it instanceof Lease || it instanceof PacketBatch) continue
+      detaching ??= new Set(Array.from(moving).flatMap((m) => m instanceof Lease ? [m.viewMemory()].filter((x) => x !== undefined) : m.viewMemories()) as ArrayBufferLike[])
+      if (detaching.has(bufferOf(it))) {
+        throw invalidArg(`${check.argument}[${i}]`, 'is a view of a lease that moves in the same call (its Buffer is detached when it moves): copy it first')
+      }
+    }
     // A lease of a batch that is itself in the argument would move twice.
     for (let i = 0; i < items.length; i++) {
       const it = items[i]

@@ -254,6 +254,10 @@ export class PoolLease extends Lease {
     this.#buffer = undefined
   }
 
+  override viewMemory (): ArrayBufferLike | undefined {
+    return this.#mode === 'transfer' ? this.#memory : this.#buffer?.buffer
+  }
+
   override checkSurrender (name: string): void {
     super.checkSurrender(name)
     // surrender() throws for a zero-copy view whose memory the user moved away

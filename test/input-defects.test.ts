@@ -7,6 +7,7 @@
 import t from 'tap'
 import * as path from 'path'
 import { check, createNetns, deleteNetns, netnsSkipReason, runIn } from './helpers/netns'
+import { Aead, Pool, openUdp } from '../lib/index'
 
 const fixture = path.join(__dirname, 'fixtures', 'input-defects.js')
 const dist = path.join(__dirname, '..', 'dist', 'index.js')
@@ -86,4 +87,36 @@ t.test('input defects', { skip }, async (t) => {
   t.match(o.poolArray, { code: 'ERR_TUNIO_INVALID_OPTION', option: 'pool' }, 'new Pool([]) too')
   t.equal(o.links, 1, 'no TUN device was created by a refused call')
   t.equal(o.inUseBytes, 0, 'every slot is back in the pool')
+})
+
+// What the property tests (api-properties.test.ts) found, pinned down one by one.
+t.test('found by the property tests', async (t) => {
+  const pool = new Pool({ capBytes: 1 << 20 })
+  const rx = await openUdp({ bind: '127.0.0.1:0', pool })
+  const tx = await openUdp({ bind: '127.0.0.1:0', pool })
+  t.teardown(() => { rx.close(); tx.close() })
+  const l = pool.lease(30)
+  l.buffer.fill(1)
+  t.throws(() => tx.send([l.buffer, l], `127.0.0.1:${rx.local.port}`), { code: 'ERR_TUNIO_INVALID_ARG', argument: 'datagrams[0]' },
+    'a view of a lease moving in the same call is refused before anything moves')
+  t.equal(l.held, true, 'and the lease is still held')
+  l.release()
+  for (const [what, options, option] of [
+    ['a BigInt option', { bind: ':0', batchSize: 1n }, 'batchSize'],
+    ['a BigInt bool option', { bind: ':0', ipv6Only: [0n] }, 'ipv6Only'],
+    ['a port without toString', { bind: { address: '127.0.0.1', port: Object.create(null) } }, 'bind']
+  ] as Array<[string, object, string]>) {
+    await t.rejects(openUdp(options as never), { code: 'ERR_TUNIO_INVALID_OPTION', option }, `${what}: a coded error, not a TypeError from the message`)
+  }
+  for (const algorithm of [Object.create(null), 'toString', ['chacha20-poly1305']]) {
+    t.throws(() => new Aead({ algorithm, key: new Uint8Array(32) } as never), { code: 'ERR_TUNIO_INVALID_OPTION', option: 'algorithm' })
+  }
+  t.throws(() => new Aead([] as never), { code: 'ERR_TUNIO_INVALID_OPTION', option: 'options' })
+  const batch = pool.leaseBatch(2, 10)
+  const ab = new ArrayBuffer(8)
+  const detached = new Float64Array(ab)
+  structuredClone(ab, { transfer: [ab] })
+  t.equal(batch.at(detached as never), undefined, 'batch.at() of a non-number is undefined, never a TypeError from coercing it')
+  t.throws(() => batch.at(0)?.truncate(-1), { code: 'ERR_TUNIO_INVALID_ARG', argument: 'length' }, 'a batch lease names truncate()\'s argument')
+  batch.release()
 })
