@@ -2,7 +2,8 @@
 // random arguments of every type, in each lease mode (test/fixtures/api-properties.js says what
 // is generated and what must hold). Each mode runs in a child process inside a throwaway
 // namespace (it opens a TUN), so a crash fails the test with the call it died in instead of
-// killing the tap run. The seed is random per run and printed; TUNIO_PROPERTY_SEED replays one,
+// killing the tap run. The seed is fixed by default (repeatable runs) and printed;
+// TUNIO_PROPERTY_SEED=random explores new sequences, TUNIO_PROPERTY_SEED=N replays one,
 // TUNIO_PROPERTY_RUNS sets the number of runs per mode (default 500).
 import t from 'tap'
 import * as path from 'path'
