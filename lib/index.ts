@@ -1,3 +1,7 @@
+// The declarations use Node's types (Buffer, EventEmitter, Disposable): they load them
+// themselves, so a consumer needs no `types: ["node"]` (preserve: TypeScript >= 5.5 drops
+// reference directives from declaration output otherwise).
+/// <reference types="node" preserve="true" />
 /**
  * tunio: packet I/O for VPN data planes in Node.js.
  * See README.md for the API in use and docs/ for the design notes.
@@ -12,9 +16,10 @@ export type { LeakReport } from './leak-debug'
 export type { TunioError, TunioErrorCode } from './errors'
 export { isSupportedPlatform } from './binding'
 export { openTun, Tun, TunQueue } from './tun'
-export type { TunOptions, TunOffload, TunStats, TunQueueStats, LinkStats } from './tun'
+export type { TunOptions, TunOffload, TunStats, TunQueueStats, LinkStats, TunEvents } from './tun'
 export { openUdp, Udp } from './udp'
-export type { UdpOptions, UdpFeatures, UdpStats, PeerErrorCounts, UdpPeerError, UdpCongestion, UdpDrop, UdpOffloadEvent } from './udp'
+export type { UdpOptions, UdpFeatures, UdpStats, PeerErrorCounts, UdpPeerError, UdpCongestion, UdpDrop, UdpOffloadEvent, UdpEvents } from './udp'
+export type { TypedEvents } from './events'
 export type { PacketInput } from './packets'
 export type { ByteSource } from './bytes'
 export { sumStats } from './stats'

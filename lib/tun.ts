@@ -1,6 +1,7 @@
 /** TUN devices with virtio-net offloads: batched reads (GSO split) and coalesced writes. */
 import { binding } from './binding'
 import { closedError, invalidOption } from './errors'
+import { TypedEmitter } from './events'
 import type { PacketBatch } from './lease'
 import type { NativeBatch } from './native'
 import { boolOption, checkKnownKeys, checkOptionsObject, cidrOption, intOption, offloadOption } from './options'
@@ -205,7 +206,13 @@ export class TunQueue implements AsyncIterable<PacketBatch> {
   [Symbol.asyncIterator] (): AsyncIterator<PacketBatch> { return this.reader.iterate() }
 }
 
-export class Tun implements AsyncIterable<PacketBatch> {
+/** The events of a Tun device and their listener arguments (`tun.on(name, listener)`). */
+export interface TunEvents {
+  /** Emitted once, from the first close(), when every queue is closed (`closed` is true). */
+  close: []
+}
+
+export class Tun extends TypedEmitter<TunEvents> implements AsyncIterable<PacketBatch> {
   /** The device's real name (the kernel's choice when none was given). */
   readonly name: string
   readonly ifindex: number
@@ -222,6 +229,7 @@ export class Tun implements AsyncIterable<PacketBatch> {
 
   /** @internal use openTun() */
   constructor (options: TunOptions) {
+    super()
     const o = validate(options)
     this.pool = options.pool ?? getDefaultPool()
     const { NativeTun: Ctor } = binding() as unknown as { NativeTun: new (o: object, p: unknown, cb: (q: number) => void) => NativeTun }
@@ -272,12 +280,20 @@ export class Tun implements AsyncIterable<PacketBatch> {
     return this.#native.linkStats()
   }
 
-  /** Closes every queue; pending reads resolve as end of stream. Idempotent. */
+  /**
+   * Closes every queue (idempotent; also `[Symbol.dispose]`). Pending reads resolve null and the
+   * iterators end. Packets write() still holds because the device was not writable
+   * (`stats().writeQueued`) are discarded, their pool memory returned, not counted as drops;
+   * leases and batches already read stay valid until released. A non-persistent device
+   * disappears with its last fd (also another process's or thread's). Then 'close' is emitted.
+   * Later write() and linkStats() throw ERR_TUNIO_CLOSED.
+   */
   close (): void {
     if (this.#closed) return
     this.#closed = true
     for (const q of this.queues) q.reader.close()
     this.#native.close()
+    this.emit('close')
   }
 
   [Symbol.dispose] (): void { this.close() }

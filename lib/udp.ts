@@ -1,7 +1,7 @@
 /** UDP sockets with recvmmsg + UDP_GRO on receive and sendmsg(UDP_SEGMENT)/sendmmsg on send. */
-import { EventEmitter } from 'events'
 import { binding } from './binding'
 import { closedError, invalidOption, type TunioError } from './errors'
+import { TypedEmitter } from './events'
 import type { Endpoint, PacketBatch } from './lease'
 import type { NativeBatch } from './native'
 import { boolOption, checkKnownKeys, checkOptionsObject, endpointOption, intOption, offloadOption, type HostPort } from './options'
@@ -185,6 +185,22 @@ function validate (options: UdpOptions): Record<string, unknown> {
   return o
 }
 
+/** The events of a Udp socket and their listener arguments (`udp.on(name, listener)`). */
+export interface UdpEvents {
+  /** An ICMP error or a local refusal for one peer (see the class comment); never fatal. */
+  peerError: [err: UdpPeerError]
+  /** The send queue started waiting for the kernel (EAGAIN/ENOBUFS): send() now queues. */
+  congestion: [congestion: UdpCongestion]
+  /** The send queue is empty again. */
+  drain: []
+  /** Datagrams that will never be sent (queue full, pool exhausted, send failed), counted. */
+  drop: [drop: UdpDrop]
+  /** GSO to a destination suspended after the kernel refused a UDP_SEGMENT send, or back after a probe. */
+  offload: [event: UdpOffloadEvent]
+  /** Emitted once, from the first close(), when the socket is closed (`closed` is true). */
+  close: []
+}
+
 /**
  * Events: 'peerError' (UdpPeerError: code ERR_TUNIO_UDP_PEER, errno such as ECONNREFUSED,
  * EHOSTUNREACH, ENETUNREACH, EACCES, EMSGSIZE; `remote` = the destination the failed datagram
@@ -201,7 +217,7 @@ function validate (options: UdpOptions): Record<string, unknown> {
  * waiting for the kernel (EAGAIN/ENOBUFS). 'drop' (UdpDrop): datagrams that will never be sent
  * (queue full, pool exhausted, send failed). Each is also counted in stats (waits, drops).
  */
-export class Udp extends EventEmitter implements AsyncIterable<PacketBatch> {
+export class Udp extends TypedEmitter<UdpEvents> implements AsyncIterable<PacketBatch> {
   readonly local: HostPort
   /**
    * What the socket can use. `gso` stays true after the kernel refused a GSO send: GSO is then
@@ -300,11 +316,18 @@ export class Udp extends EventEmitter implements AsyncIterable<PacketBatch> {
     this.#native.forceGsoEioOnce()
   }
 
+  /**
+   * Closes the socket (idempotent; also `[Symbol.dispose]`). Pending reads resolve null and the
+   * iterator ends; datagrams still queued for the kernel (see 'congestion') are discarded, their
+   * pool memory returned, not counted as drops; leases and batches already read stay valid until
+   * released. Then 'close' is emitted. Later send() throws ERR_TUNIO_CLOSED.
+   */
   close (): void {
     if (this.#closed) return
     this.#closed = true
     this.#reader.close()
     this.#native.close()
+    this.emit('close')
   }
 
   [Symbol.dispose] (): void { this.close() }
