@@ -274,9 +274,11 @@ void TunWrap::OnReady(int q, int events, int status) {
     Flush(q);
   }
   if (status < 0 || (events & UV_READABLE)) {
-    // One-shot: the reader re-arms when it wants more (pull-based, no reads nobody asked for).
-    queue.want_read = false;
-    queue.watcher->want_readable(false);
+    // The poll stays armed: the reader reads until EAGAIN inside this callback (its microtasks
+    // run before the callback returns), so the level-triggered poll does not fire again, and
+    // disarming here cost two epoll_ctl calls per wake-up to re-arm. A wake-up that finds no
+    // reader waiting disarms it from JS (lib/reader.ts). On POLLERR libuv stopped the handle.
+    if (status < 0) queue.want_read = false;
     Napi::HandleScope scope(env_);
     handle_.Call({Napi::Number::New(env_, q)});
   }

@@ -183,7 +183,8 @@ void UdpWrap::OnReady(int events, int status) {
   }
   if (status < 0 || (events & UV_WRITABLE)) Flush();
   const bool readable = status < 0 || (events & UV_READABLE);
-  if (readable) watcher_->want_readable(false);  // one-shot; the reader re-arms (pull-based)
+  // The poll stays armed on readable (see TunWrap::OnReady): the JS reader disarms it when a
+  // wake-up finds nobody waiting. On POLLERR libuv stopped the handle and the reader re-arms.
   const bool errors = socket_->has_errors();
   const bool send_events = HasSendEvents();
   ArmErrorTimer();

@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+'use strict'
+// Side-by-side profile of the echo tunnel (tunio) and the C reference (bench/tunnel_reference.c)
+// per superpacket (issue 19): one TCP stream a -> b through each, the same topology as npm run
+// bench. For each endpoint process, over the whole transfer:
+//   perf stat: task-clock, context switches (each one a sleep and a wake-up), and system calls
+//     by kind (syscall tracepoints; this machine has no hardware counters, so no instructions);
+//   divided by the superpackets the endpoint handled: endpoint a's TUN superpackets read (the
+//     sender's data), endpoint b's coalesced superpackets written.
+// PROFILE_RECORD=1 adds a second transfer per tunnel under `perf record -e cpu-clock -g` on
+// endpoint a and b and prints the top symbols. Needs root, iperf3 and perf.
+//   node bench/profile-tunnel.js            (PROFILE_SECONDS=5, PROFILE_CONFIGS=tunio,C reference)
+const { spawn, execFileSync } = require('child_process')
+const fs = require('fs')
+const os = require('os')
+const path = require('path')
+const netns = require('../scripts/netns')
+
+const SECS = Number(process.env.PROFILE_SECONDS || 5)
+const RECORD = process.env.PROFILE_RECORD === '1'
+const CONFIGS = (process.env.PROFILE_CONFIGS || 'tunio,C reference').split(',').map((s) => s.trim())
+const SYSCALLS = ['read', 'readv', 'writev', 'write', 'recvmmsg', 'recvmsg', 'sendmmsg', 'sendmsg', 'epoll_wait', 'epoll_pwait',
+  'epoll_pwait2', 'epoll_ctl', 'futex', 'getsockopt', 'ioctl', 'mprotect', 'madvise']
+const EVENTS = ['task-clock', 'context-switches', 'cpu-migrations', 'raw_syscalls:sys_enter', ...SYSCALLS.map((s) => `syscalls:sys_enter_${s}`)]
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Runs perf on a pid until stop() (SIGINT); resolves with its output file. */
+function perfOn (pid, args, out) {
+  const p = spawn('perf', [...args, '-o', out, '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let err = ''
+  p.stderr.on('data', (d) => { err += d })
+  const exited = new Promise((resolve) => p.on('exit', resolve))
+  return { async stop () { p.kill('SIGINT'); await exited; if (!fs.existsSync(out)) throw new Error(`perf ${args[0]}: ${err}`); return out } }
+}
+
+function parseStat (file) {
+  const counts = {}
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    const f = line.split(',') // -x, : value,unit,event,...
+    if (f.length < 3 || f[0] === '' || f[0].startsWith('<')) continue
+    counts[f[2].replace(/^syscalls:sys_enter_/, '').replace(/^raw_syscalls:sys_enter$/, 'all syscalls')] = Number(f[0])
+  }
+  return counts
+}
+
+async function startTunnel (wire, config, side) {
+  return config === 'tunio' ? await netns.startEcho(wire, side) : await netns.startCReference(wire, side)
+}
+
+async function transfer (config, tmp, mode) {
+  const wireTag = config === 'tunio' ? 'pt' : 'pc'
+  const w = netns.createWire(wireTag)
+  try {
+    const eps = [await startTunnel(w, config, 'a'), await startTunnel(w, config, 'b')]
+    const server = w.spawn('b', 'iperf3', ['-s', '-1', '-B', netns.TUNNEL.b])
+    await sleep(300)
+    const perfs = eps.map((e, i) => {
+      const out = path.join(tmp, `${wireTag}-${mode}-${i}`)
+      return mode === 'stat'
+        ? perfOn(e.pid, ['stat', '-x,', '-e', EVENTS.join(',')], out)
+        : perfOn(e.pid, ['record', '-e', 'cpu-clock', '-F', '1999', '-g', '-q'], out)
+    })
+    await sleep(300)
+    const j = JSON.parse(w.exec('a', 'iperf3', ['-c', netns.TUNNEL.b, '-t', String(SECS), '-J'], { timeout: (SECS + 20) * 1000 }))
+    const files = []
+    for (const p of perfs) files.push(await p.stop())
+    server.kill('SIGKILL')
+    const finals = []
+    for (const e of eps) finals.push(await e.stop())
+    return { gbps: j.end.sum_received.bits_per_second / 1e9, files, finals }
+  } finally { w.cleanup() }
+}
+
+function topSymbols (file, n = 14) {
+  const out = execFileSync('perf', ['report', '-i', file, '--stdio', '--no-children', '--sort', 'dso,sym', '-g', 'none', '--percent-limit', '0.8'],
+    { maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'ignore'] }).toString()
+  return out.split('\n').filter((l) => /^\s+\d+\.\d+%/.test(l)).slice(0, n).map((l) => l.trim().replace(/\s+/g, ' '))
+}
+
+async function main () {
+  if (process.getuid() !== 0) { console.error('profile: needs root'); process.exit(1) }
+  execFileSync(process.execPath, [path.join(netns.ROOT, 'scripts', 'build-examples.js')], { stdio: 'inherit' })
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tunio-profile-'))
+  try {
+    const rows = {}
+    for (const config of CONFIGS) {
+      const r = await transfer(config, tmp, 'stat')
+      const per = r.finals.map((f, i) => {
+        const c = parseStat(r.files[i])
+        const sp = i === 0 ? f.tun.superpacketsIn : f.tun.superpacketsOut
+        const o = { superpackets: sp }
+        for (const [k, v] of Object.entries(c)) o[k] = k === 'task-clock' ? +(v * 1e3 / sp).toFixed(2) : +(v / sp).toFixed(3) // task-clock: ms -> µs
+        return o
+      })
+      rows[config] = { gbps: +r.gbps.toFixed(2), a: per[0], b: per[1] }
+      console.error(`${config}: ${r.gbps.toFixed(2)} Gbit/s`)
+    }
+    const keys = ['superpackets', 'task-clock', 'context-switches', 'all syscalls', ...SYSCALLS, 'cpu-migrations']
+    const lines = [`One TCP stream a -> b, ${SECS} s, ${new Date().toISOString()}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}.`,
+      `Gbit/s: ${CONFIGS.map((c) => `${c} ${rows[c].gbps}`).join(', ')}. Per superpacket (task-clock in µs of CPU):`, '',
+      `| per superpacket | ${CONFIGS.map((c) => `${c} a (TUN read, UDP send) | ${c} b (UDP recv, TUN write)`).join(' | ')} |`,
+      `|---|${CONFIGS.map(() => '---:|---:').join('|')}|`]
+    for (const k of keys) {
+      const vals = CONFIGS.flatMap((c) => [rows[c].a[k], rows[c].b[k]])
+      if (vals.every((v) => !v)) continue
+      lines.push(`| ${k} | ${vals.map((v) => v ?? 0).join(' | ')} |`)
+    }
+    console.log(lines.join('\n'))
+    if (RECORD) {
+      for (const config of CONFIGS) {
+        const r = await transfer(config, tmp, 'record')
+        for (const [i, side] of [[0, 'a'], [1, 'b']]) {
+          console.log(`\n${config} endpoint ${side} (${r.gbps.toFixed(2)} Gbit/s), perf record -e cpu-clock -g, top entries (dso, symbol):`)
+          for (const l of topSymbols(r.files[i])) console.log(`    ${l}`)
+        }
+      }
+    }
+  } finally { fs.rmSync(tmp, { recursive: true, force: true }) }
+}
+
+main().catch((err) => { console.error(`profile failed: ${err.stack}`); process.exitCode = 1 })
