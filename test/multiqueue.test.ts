@@ -37,7 +37,7 @@ t.test('a TUN name held by another process is refused unless the caller attaches
     const { openTun } = require(${JSON.stringify(dist)})
     const { execFileSync } = require('child_process')
     const attempt = async (o) => {
-      try { const d = await openTun(o); return { ok: true, tun: d } } catch (e) { return { ok: false, code: e.code, errno: e.errno, message: e.message } }
+      try { const d = await openTun(o); return { ok: true, tun: d } } catch (e) { return { ok: false, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message } }
     }
     ;(async () => {
       const out = {}
@@ -59,7 +59,8 @@ t.test('a TUN name held by another process is refused unless the caller attaches
     t.equal(out[k].code, 'ERR_TUNIO_TUN_EXISTS', `${k}: ERR_TUNIO_TUN_EXISTS`)
     t.equal(out[k].errno, 'EEXIST', `${k}: errno EEXIST`)
     t.match(out[k].message, /"(mq|sq)held"/, `${k}: the message names the device: ${out[k].message}`)
-    t.match(out[k].message, /attach/, `${k}: the message points at attach`)
+    t.match(out[k].message, /: a device named '(mq|sq)held' already exists; pass attach: true to open queues on it: ioctl\(TUNSETIFF\) failed/, `${k}: the message points at attach`)
+    t.equal(out[k].syscall, 'ioctl(TUNSETIFF)', `${k}: syscall is a system call`)
   }
   t.equal(out.sqAttach.ok, false, `attaching to a single-queue device someone reads fails (${out.sqAttach.code} ${out.sqAttach.errno})`)
   t.equal(out.sqAttach.errno, 'EBUSY', 'the kernel answers EBUSY for a single-queue device in use')

@@ -242,4 +242,5 @@ t.test('openTun without CAP_NET_ADMIN: ERR_TUNIO_TUN_OPEN / EPERM', { skip: !has
   t.equal(out.errno, 'EPERM')
   t.match(out.syscall, /TUNSETIFF/)
   t.match(out.message, /EPERM|not permitted/)
+  t.match(out.message, /needs CAP_NET_ADMIN/, 'the message names the capability')
 })

@@ -21,6 +21,7 @@ interface ChildReport {
   pool: string
   tun: string
   udp: string
+  rejects: boolean | string
   message: string
   mappedAddons: string[]
 }
@@ -38,6 +39,8 @@ function childSource (platform: string | null): string {
       const out = { cjsExports: Object.keys(cjs).sort(), esmSameInstance: esm.openTun === cjs.openTun,
         supported: cjs.isSupportedPlatform() }
       try { new cjs.Pool(); out.pool = 'ok' } catch (e) { out.pool = code(e); out.message = e.message }
+      // openTun()/openUdp() are async: they reject (never throw synchronously); new Pool() throws.
+      try { const p = cjs.openTun({ name: 'tunio-plat0' }); out.rejects = p instanceof Promise; p.catch(() => {}) } catch (e) { out.rejects = 'threw ' + code(e) }
       out.tun = await cjs.openTun({ name: 'tunio-plat0' }).then((d) => { d.close(); return 'ok' }, code)
       out.udp = await cjs.openUdp({ bind: '127.0.0.1:0' }).then((d) => { d.close(); return 'ok' }, code)
       out.mappedAddons = [...new Set(fs.readFileSync('/proc/self/maps', 'utf8').split('\\n')
@@ -67,6 +70,7 @@ for (const platform of ['darwin', 'win32', 'freebsd']) {
     t.equal(r.supported, false, 'isSupportedPlatform() is false')
     t.equal(r.pool, 'ERR_TUNIO_UNSUPPORTED_PLATFORM', 'new Pool()')
     t.equal(r.tun, 'ERR_TUNIO_UNSUPPORTED_PLATFORM', 'openTun()')
+    t.equal(r.rejects, true, 'openTun() returns a rejected promise (no synchronous throw)')
     t.equal(r.udp, 'ERR_TUNIO_UNSUPPORTED_PLATFORM', 'openUdp()')
     t.match(r.message, new RegExp(`Linux only.*this is ${platform}-`), 'message names the requirement and the platform')
     t.same(r.mappedAddons, [], 'no .node file mapped into the process')

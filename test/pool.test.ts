@@ -66,13 +66,16 @@ t.test('size limits and the cap: a full pool refuses cleanly without growing', a
       held.push(pool.lease(MAX_LEASE_SIZE))
     } catch (err) {
       t.match(err, { code: 'ERR_TUNIO_POOL_EXHAUSTED' })
+      // The option's name as the user writes it (it once said "poolCapBytes").
+      t.match((err as Error).message, /\(capBytes 1048576\): release leases and batches, or create the Pool with a larger capBytes/)
+      t.throws(() => pool.leaseBatch(4, 1400), { code: 'ERR_TUNIO_POOL_EXHAUSTED', message: /\(capBytes 1048576\)/ }, 'leaseBatch: the same message')
       break
     }
   }
   t.equal(held.length, 16, '1 MiB holds 16 slots of 64 KiB')
   const s = pool.stats()
   t.ok(s.reservedBytes <= s.capBytes)
-  t.equal(s.leaseFailures, 1)
+  t.equal(s.leaseFailures, 2, 'the lease and the batch that did not fit')
   for (const l of held) l.release()
   t.equal(pool.stats().inUseBytes, 0)
   t.equal(pool.stats().reservedBytes, s.reservedBytes, 'memory is kept for reuse, not freed')

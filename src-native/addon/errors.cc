@@ -52,6 +52,12 @@ void ThrowInvalidArg(napi_env env, const std::string& argument, const std::strin
                  .get());
 }
 
+void ThrowPoolExhausted(napi_env env, uint64_t cap_bytes) {
+  ThrowError(env, "ERR_TUNIO_POOL_EXHAUSTED",
+             "buffer pool is full (capBytes " + std::to_string(cap_bytes) +
+                 "): release leases and batches, or create the Pool with a larger capBytes");
+}
+
 napi_value MakeSysError(napi_env env, const char* code, const std::string& message, int err, const char* call) {
   const char* name = errno_name(err);
   std::string text = message + ": " + call + " failed: " + std::strerror(err) + " (" + name + ")";

@@ -8,6 +8,7 @@
 
 #include <napi.h>
 
+#include <cstdint>
 #include <string>
 
 namespace tunio {
@@ -19,6 +20,8 @@ void ThrowRangeError(napi_env env, const char* code, const std::string& message)
 void ThrowInvalidOption(napi_env env, const std::string& option, const std::string& message);
 // An ERR_TUNIO_INVALID_ARG TypeError with `argument` set: 'invalid argument "<argument>": <message>'.
 void ThrowInvalidArg(napi_env env, const std::string& argument, const std::string& message);
+// ERR_TUNIO_POOL_EXHAUSTED: the pool's byte cap is reached (single leases and batches alike).
+void ThrowPoolExhausted(napi_env env, uint64_t cap_bytes);
 // message + ": <call> failed: <strerror> (<ERRNO>)"
 void ThrowSysError(napi_env env, const char* code, const std::string& message, int err, const char* call);
 // The same error, not thrown (e.g. a 'peerError' event); null when it could not be built.

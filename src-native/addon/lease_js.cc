@@ -55,9 +55,7 @@ int64_t AcquireChecked(Napi::Env env, LeaseTable& table, double size, bool via_h
   }
   const int64_t index = table.Acquire(static_cast<size_t>(size), via_home);
   if (index < 0) {
-    ThrowError(env, "ERR_TUNIO_POOL_EXHAUSTED",
-               "buffer pool is full (cap " + std::to_string(table.pool()->cap_bytes()) +
-                   " bytes): release leases or raise poolCapBytes");
+    ThrowPoolExhausted(env, table.pool()->cap_bytes());
     return -1;
   }
   uint32_t* scratch = table.scratch();

@@ -73,8 +73,7 @@ Napi::Value PoolWrap::LeaseBatch(const Napi::CallbackInfo& info) {
   }
   auto exhausted = [&]() {
     // packets already taken release their slots as the vector goes out of scope
-    ThrowError(env, "ERR_TUNIO_POOL_EXHAUSTED",
-               "buffer pool is full (cap " + std::to_string(pool_->cap_bytes()) + " bytes): release leases or raise poolCapBytes");
+    ThrowPoolExhausted(env, pool_->cap_bytes());
     return Napi::Value();
   };
   const uint32_t len = static_cast<uint32_t>(size);

@@ -31,7 +31,15 @@ bool GetBool(Napi::Object o, const char* key, bool def) {
 
 void ThrowDevError(Napi::Env env, const char* code, const std::string& what, const DevError& e) {
   std::string msg = what;
-  if (!e.detail.empty()) msg += " (" + e.detail + ")";
+  if (e.err == EEXIST && !e.detail.empty()) {
+    msg += ": " + e.detail;  // a sentence of its own, not a parenthesis
+  } else if (!e.detail.empty()) {
+    msg += " (" + e.detail + ")";
+  }
+  if (e.err == EPERM && e.call == "ioctl(TUNSETIFF)") {
+    msg += " (creating or attaching a TUN device needs CAP_NET_ADMIN: run as root, or give node the "
+           "capability, e.g. setcap cap_net_admin+ep on the node binary)";
+  }
   ThrowSysError(env, code, msg, e.err, e.call.c_str());
 }
 

@@ -18,6 +18,11 @@ namespace {
 
 constexpr int kMaxQueues = 256;  // the kernel's MAX_TAP_QUEUES
 
+// What an existing name means and what to do (joined to the error as its detail).
+std::string exists_detail(const std::string& name) {
+  return "a device named '" + name + "' already exists; pass attach: true to open queues on it";
+}
+
 // Owns one fd until released into the TunDevice.
 // TODO(unify): replace with unique_fd.h from the UDP side once it lands.
 class ScopedFd {
@@ -54,8 +59,7 @@ DevError open_queue(const std::string& name, short flags, ScopedFd* out, std::st
     if (e == EBUSY && (flags & IFF_TUN_EXCL) && !name.empty() &&
         if_nametoindex(name.c_str()) != 0) {
       // Lost a race with someone creating the same name after our existence check.
-      return DevError::make(EEXIST, "ioctl(TUNSETIFF)",
-                            "a device named '" + name + "' already exists");
+      return DevError::make(EEXIST, "ioctl(TUNSETIFF)", exists_detail(name));
     }
     return DevError::make(e, "ioctl(TUNSETIFF)", name.empty() ? std::string() : name);
   }
@@ -180,9 +184,8 @@ DevError TunDevice::open(const TunOptions& opts, TunDevice* out) {
   } else if (!opts.name.empty() && !is_template && if_nametoindex(opts.name.c_str()) != 0) {
     // With IFF_MULTI_QUEUE (and for a persistent device without a reader) the kernel would
     // silently attach us to the existing device. IFF_TUN_EXCL below closes the race.
-    return DevError::make(EEXIST, "TunDevice::open",
-                          "a device named '" + opts.name +
-                              "' already exists (set attach to open queues on it)");
+    // Reported as the TUNSETIFF it avoids (with IFF_TUN_EXCL the kernel refuses it: EBUSY).
+    return DevError::make(EEXIST, "ioctl(TUNSETIFF)", exists_detail(opts.name));
   }
 
   short base_flags = short((opts.mode == TunMode::kTap ? IFF_TAP : IFF_TUN) | IFF_NO_PI);
