@@ -1,6 +1,6 @@
 /** Option validation shared by openTun() and openUdp(): every error names its option. */
 import { binding } from './binding'
-import { invalidOption } from './errors'
+import { invalidOption, type TunioError } from './errors'
 
 /**
  * The options argument itself: an object that is not an array (an array's keys would be
@@ -53,6 +53,26 @@ export function offloadOption (name: string, value: unknown): 'auto' | 'on' | 'o
   throw invalidOption(name, `must be 'auto', true or false, got ${describe(value)}`)
 }
 
+/**
+ * An interface name as the kernel takes it: 1 to 15 bytes (IFNAMSIZ less the NUL), no
+ * whitespace, '/' or ':', not '.' or '..'.
+ */
+export function interfaceNameOption (name: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) throw invalidOption(name, `must be a non-empty interface name, got ${describe(value)}`)
+  if (Buffer.byteLength(value) > 15) throw invalidOption(name, `"${value}" is longer than 15 bytes (IFNAMSIZ)`)
+  if (/[\s/:]/.test(value) || value === '.' || value === '..') throw invalidOption(name, `"${value}" is not a valid interface name`)
+  return value
+}
+
+/** One of `choices` (strings), or undefined when absent. */
+export function choiceOption<T extends string> (name: string, value: unknown, choices: readonly T[]): T | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
+    throw invalidOption(name, `must be one of ${choices.map((c) => `'${c}'`).join(', ')}, got ${describe(value)}`)
+  }
+  return value as T
+}
+
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
 
 export function isIPv4 (s: string): boolean { return IPV4.test(s) }
@@ -85,41 +105,41 @@ export interface HostPort { address: string, port: number }
  * namespace, or by index) is the scope id a link-local address needs. The result names the
  * zone by index.
  */
-export function endpointOption (name: string, value: unknown, defaultAddress = '0.0.0.0'): HostPort {
+export function endpointOption (name: string, value: unknown, defaultAddress = '0.0.0.0', fail: (name: string, message: string) => TunioError = invalidOption): HostPort {
   let address: string
   let port: number
   if (typeof value === 'string') {
     const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value)
-    if (!m) throw invalidOption(name, `"${value}" is not address:port (use [addr]:port for IPv6)`)
+    if (!m) throw fail(name, `"${value}" is not address:port (use [addr]:port for IPv6)`)
     address = m[1] ?? (m[2] === '' ? defaultAddress : m[2])
     port = Number(m[3])
   } else if (value !== null && typeof value === 'object' && typeof (value as HostPort).address === 'string') {
     address = (value as HostPort).address
     port = (value as HostPort).port
   } else {
-    throw invalidOption(name, 'must be "address:port" or { address, port }')
+    throw fail(name, 'must be "address:port" or { address, port }')
   }
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidOption(name, `port ${describe(port)} is out of range 0-65535`)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw fail(name, `port ${describe(port)} is out of range 0-65535`)
   const percent = address.indexOf('%')
-  if (percent >= 0) return { address: withScopeId(name, address.slice(0, percent), address.slice(percent + 1)), port }
-  if (!isIPv4(address) && !isIPv6(address)) throw invalidOption(name, `"${address}" is not an IPv4 or IPv6 address`)
+  if (percent >= 0) return { address: withScopeId(name, address.slice(0, percent), address.slice(percent + 1), fail), port }
+  if (!isIPv4(address) && !isIPv6(address)) throw fail(name, `"${address}" is not an IPv4 or IPv6 address`)
   return { address, port }
 }
 
 /** "fe80::1" + zone "eth0" (an interface name) or "2" (an index) -> "fe80::1%<index>". */
-function withScopeId (name: string, address: string, zone: string): string {
+function withScopeId (name: string, address: string, zone: string, fail: (name: string, message: string) => TunioError): string {
   if (!isIPv6(address) || address.includes('%')) {
-    throw invalidOption(name, `"${address}%${zone}": a zone (%interface) follows an IPv6 address only`)
+    throw fail(name, `"${address}%${zone}": a zone (%interface) follows an IPv6 address only`)
   }
   let index: number
   if (/^\d{1,10}$/.test(zone)) {
     index = Number(zone)
   } else if (/^[^\s/%:]{1,15}$/.test(zone)) {
     index = (binding() as unknown as { interfaceIndex: (n: string) => number }).interfaceIndex(zone)
-    if (index === 0) throw invalidOption(name, `no interface named "${zone}" (the zone of "${address}%${zone}") in this network namespace`)
+    if (index === 0) throw fail(name, `no interface named "${zone}" (the zone of "${address}%${zone}") in this network namespace`)
   } else {
-    throw invalidOption(name, `"${zone}" (after the % of "${address}") is not an interface name or index`)
+    throw fail(name, `"${zone}" (after the % of "${address}") is not an interface name or index`)
   }
-  if (index > 0xffffffff) throw invalidOption(name, `zone index ${zone} is out of range`)
+  if (index > 0xffffffff) throw fail(name, `zone index ${zone} is out of range`)
   return `${address}%${index}`
 }

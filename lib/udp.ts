@@ -4,7 +4,7 @@ import { closedError, invalidOption, type TunioError } from './errors'
 import { TypedEmitter } from './events'
 import type { Endpoint, PacketBatch } from './lease'
 import type { NativeBatch } from './native'
-import { boolOption, checkKnownKeys, checkOptionsObject, endpointOption, intOption, offloadOption, type HostPort } from './options'
+import { boolOption, checkKnownKeys, checkOptionsObject, choiceOption, endpointOption, interfaceNameOption, intOption, offloadOption, type HostPort } from './options'
 import { toNativeItems, type PacketInput } from './packets'
 import { Pool, getDefaultPool, type PoolStats } from './pool'
 import { BatchReader, type NativeReadResult } from './reader'
@@ -41,6 +41,29 @@ export interface UdpOptions {
   batchSize?: number
   /** Datagrams send() may hold while the socket is not writable (default 4096); more are dropped and counted. */
   sendQueueLength?: number
+  /**
+   * SO_MARK: every datagram of this socket carries this firewall mark (0 to 2^32-1), so policy
+   * routing can treat the tunnel's own traffic apart from what goes into the tunnel (wg-quick's
+   * full tunnel: `ip rule add not fwmark M table T`). Needs CAP_NET_ADMIN: without it openUdp()
+   * rejects with ERR_TUNIO_UDP_OPEN, errno EPERM, syscall setsockopt(SO_MARK).
+   */
+  fwmark?: number
+  /**
+   * SO_BINDTODEVICE: send and receive only through this interface (its name in this network
+   * namespace, e.g. 'eth1'); routes are looked up for that device only. A name the namespace
+   * does not have rejects with ERR_TUNIO_UDP_OPEN, errno ENODEV.
+   */
+  bindDevice?: string
+  /**
+   * Path MTU discovery (IP_MTU_DISCOVER, and IPV6_MTU_DISCOVER too on IPv6 and dual-stack
+   * sockets): 'dont' (default: DF clear, a path with a smaller MTU fragments the datagrams, as
+   * kernel WireGuard does), 'want' (DF set while the known path MTU allows, fragmented above
+   * it: the system default), 'do' (DF always set: a datagram larger than the known path MTU is
+   * refused with EMSGSIZE, and ICMP "fragmentation needed" lowers the path MTU; see the
+   * 'pathMtu' event), 'probe' (DF set, the learnt path MTU ignored: for callers that probe
+   * themselves, as PLPMTUD does).
+   */
+  pmtu?: 'do' | 'probe' | 'dont' | 'want'
   pool?: Pool
 }
 
@@ -85,7 +108,23 @@ export interface UdpOffloadEvent {
   retryMs?: number
 }
 
-interface NativeSendEvent { type: 'congestion' | 'drain' | 'drop' | 'offload', reason?: string, count: number, errno?: string }
+/**
+ * A 'pathMtu' event: the path MTU the kernel reports towards `remote` changed (or was reported
+ * for the first time). `source`: 'icmp' / 'icmp6' (a router answered a datagram sent with DF
+ * with "fragmentation needed" / "packet too big": the next hop's MTU), 'local' (this host
+ * refused a datagram larger than the MTU it knows: pmtu 'do' or 'probe'), 'route' (read with
+ * getsockopt(IP_MTU / IPV6_MTU) after the kernel refused a UDP_SEGMENT send as too large).
+ * One event per change and peer address, not per refused datagram. The refused datagrams
+ * themselves are 'peerError' events (EMSGSIZE, with `mtu`) and `stats().drops.peer.messageSize`.
+ */
+export interface UdpPathMtu {
+  remote: { address: string, family: 'IPv4' | 'IPv6' }
+  /** The path MTU in bytes (IP header included): datagrams up to mtu - 28 (IPv4) or mtu - 48 (IPv6) bytes fit. */
+  mtu: number
+  source: 'icmp' | 'icmp6' | 'local' | 'route'
+}
+
+interface NativeSendEvent { type: 'congestion' | 'drain' | 'drop' | 'offload' | 'pathMtu', reason?: string, count: number, errno?: string }
 
 /** A 'peerError' event: the kernel reported that a datagram to `remote` failed. Never fatal. */
 export interface UdpPeerError extends TunioError {
@@ -137,10 +176,18 @@ export interface UdpStats {
   recvErrors: PeerErrorCounts
   /** Sends refused with an earlier datagram's pending ICMP error; the same datagrams were re-sent. */
   sendPendingErrors: number
+  /**
+   * Datagrams whose source address (`lease.local`: a received lease's destination, or one set)
+   * the kernel refused (EINVAL/EADDRNOTAVAIL: not an address of this host, e.g. removed since
+   * the datagram came in): re-sent from the source the route picks.
+   */
+  sourceFallbacks: number
   /** Every peer error, by kind (each counted, also those merged into one event). */
   peerErrors: PeerErrorCounts
   /** Peer errors merged into a later 'peerError' event (its `count`) instead of an event each. */
   peerErrorsMerged: number
+  /** Path MTU reports from the kernel (every one, repeats included) and 'pathMtu' events lost because none were taken. */
+  pathMtu: { reports: number, eventsDropped: number }
   /** Error-queue entries by origin; events lost because nobody took them; POLLERR wake-ups. */
   errorQueue: { icmp: number, icmp6: number, local: number, readFailures: number, eventsOverwritten: number, pollErrors: number }
   sendQueued: number
@@ -154,7 +201,7 @@ interface NativeUdp {
   takeErrors (): UdpPeerError[]
   takeSendEvents (): NativeSendEvent[] | undefined
   stats (): UdpStats
-  info (): { local: HostPort & { family: string }, peer?: HostPort, features: UdpFeatures, recvBufferSize: number, sendBufferSize: number }
+  info (): { local: HostPort & { family: string }, peer?: HostPort, features: UdpFeatures, recvBufferSize: number, sendBufferSize: number, fwmark: number, bindDevice: string }
   forceGsoEioOnce (): void
   close (): void
 }
@@ -163,7 +210,9 @@ interface NativeUdp {
 const DEFAULT_SOCKET_BUFFER = 4 << 20
 
 const KNOWN = ['bind', 'ipv6Only', 'connect', 'reusePort', 'innerFlowSteering', 'recvBufferSize', 'sendBufferSize', 'gso', 'gro',
-  'batchSize', 'sendQueueLength', 'pool'] as const
+  'batchSize', 'sendQueueLength', 'fwmark', 'bindDevice', 'pmtu', 'pool'] as const
+
+const PMTU_MODES = ['do', 'probe', 'dont', 'want'] as const
 
 function validate (options: UdpOptions): Record<string, unknown> {
   checkOptionsObject(options)
@@ -181,6 +230,9 @@ function validate (options: UdpOptions): Record<string, unknown> {
   o.gro = offloadOption('gro', options.gro)
   o.batchSize = intOption('batchSize', options.batchSize, 1, 128) ?? 64
   o.sendQueueLength = intOption('sendQueueLength', options.sendQueueLength, 1, 1 << 20) ?? 4096
+  o.fwmark = intOption('fwmark', options.fwmark, 0, 0xffffffff)
+  if (options.bindDevice !== undefined) o.bindDevice = interfaceNameOption('bindDevice', options.bindDevice)
+  o.pmtu = choiceOption('pmtu', options.pmtu, PMTU_MODES) ?? 'dont'
   if (options.pool !== undefined && !(options.pool instanceof Pool)) throw invalidOption('pool', 'must be a tunio Pool')
   return o
 }
@@ -197,6 +249,8 @@ export interface UdpEvents {
   drop: [drop: UdpDrop]
   /** GSO to a destination suspended after the kernel refused a UDP_SEGMENT send, or back after a probe. */
   offload: [event: UdpOffloadEvent]
+  /** The path MTU the kernel reports towards a peer changed. */
+  pathMtu: [event: UdpPathMtu]
   /** Emitted once, from the first close(), when the socket is closed (`closed` is true). */
   close: []
 }
@@ -213,12 +267,20 @@ export interface UdpEvents {
  * 'offload' (UdpOffloadEvent): GSO to a destination suspended after the kernel refused a
  * UDP_SEGMENT send, or back after a probe; never off for good.
  *
+ * 'pathMtu' (UdpPathMtu): the path MTU the kernel reports towards a peer changed (ICMP
+ * fragmentation needed / packet too big, a local EMSGSIZE, or the route's MTU after a refused
+ * GSO send); once per change and peer address.
+ *
  * 'congestion' (UdpCongestion) and 'drain' (no argument): the send queue started and stopped
  * waiting for the kernel (EAGAIN/ENOBUFS). 'drop' (UdpDrop): datagrams that will never be sent
  * (queue full, pool exhausted, send failed). Each is also counted in stats (waits, drops).
  */
 export class Udp extends TypedEmitter<UdpEvents> implements AsyncIterable<PacketBatch> {
   readonly local: HostPort
+  /** SO_MARK as the kernel reports it after open (0: no mark). */
+  readonly fwmark: number
+  /** SO_BINDTODEVICE as the kernel reports it after open (undefined: not bound to a device). */
+  readonly bindDevice: string | undefined
   /**
    * What the socket can use. `gso` stays true after the kernel refused a GSO send: GSO is then
    * suspended for that destination only, and probed again (the 'offload' event, `stats().gsoPaths`).
@@ -252,6 +314,8 @@ export class Udp extends TypedEmitter<UdpEvents> implements AsyncIterable<Packet
     this.#reader = reader
     const info = this.#native.info()
     this.local = { address: info.local.address, port: info.local.port }
+    this.fwmark = info.fwmark
+    this.bindDevice = info.bindDevice === '' ? undefined : info.bindDevice
     this.#connected = info.peer !== undefined
     this.#features = info.features
   }
@@ -278,6 +342,10 @@ export class Udp extends TypedEmitter<UdpEvents> implements AsyncIterable<Packet
       if (e.type === 'drain') this.emit('drain')
       else if (e.type === 'congestion') this.emit('congestion', { reason: e.reason, queued: e.count } as UdpCongestion)
       else if (e.type === 'offload') this.emit('offload', offloadEvent(e as unknown as UdpOffloadEvent & { type: string }))
+      else if (e.type === 'pathMtu') {
+        const m = e as unknown as UdpPathMtu
+        this.emit('pathMtu', { remote: m.remote, mtu: m.mtu, source: m.source })
+      }
       else this.emit('drop', { reason: e.reason, count: e.count, ...(e.errno !== undefined ? { errno: e.errno } : {}) } as UdpDrop)
     }
   }

@@ -813,6 +813,12 @@ TEST_CASE("udp socket: a local EMSGSIZE is reported once, with the MTU and the d
   CHECK(errors[0].remote.same_address_port(rx->local_address()));
   CHECK(errors[0].info > 0);  // the MTU the kernel held against it
   CHECK(s->error_queue_stats().local == 1);
+  // ... which is also the path MTU towards that peer, as an event of its own.
+  std::vector<PathMtuEvent> mtus = s->path_mtu().take_events();
+  REQUIRE(mtus.size() == 1);
+  CHECK(mtus[0].mtu == errors[0].info);
+  CHECK(mtus[0].source == MtuSource::kLocal);
+  CHECK(mtus[0].dest.port == 0);
   std::vector<Packet> got;
   RecvStats rs;
   recv_n(*rx, pool, got, 1, rs);

@@ -43,6 +43,13 @@ Offload ParseOffload(Napi::Object o, const char* key) {
   return s == "on" ? Offload::kOn : s == "off" ? Offload::kOff : Offload::kAuto;
 }
 
+// 'do' | 'probe' | 'dont' | 'want' (checked by lib/udp.ts); absent: the default (dont).
+PmtuMode ParsePmtu(Napi::Object o) {
+  Napi::Value v = JsGet(o, "pmtu");
+  const std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : "dont";
+  return s == "do" ? PmtuMode::kDo : s == "probe" ? PmtuMode::kProbe : s == "want" ? PmtuMode::kWant : PmtuMode::kDont;
+}
+
 JsObject PeerErrorsToJs(napi_env env, const PeerErrorCounts& c) {
   JsObject o(env);
   o.Count("connRefused", c.conn_refused)
@@ -97,6 +104,14 @@ UdpWrap::UdpWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpWrap>(inf
   number("sendQueueLength", &send_queue_limit_);
   opts.gso = ParseOffload(o, "gso");
   opts.gro = ParseOffload(o, "gro");
+  opts.pmtu = ParsePmtu(o);
+  Napi::Value fwmark = JsGet(o, "fwmark");
+  if (fwmark.IsNumber()) {
+    opts.set_fwmark = true;
+    opts.fwmark = static_cast<uint32_t>(fwmark.As<Napi::Number>().Int64Value());
+  }
+  Napi::Value device = JsGet(o, "bindDevice");
+  if (device.IsString()) opts.bind_device = device.As<Napi::String>().Utf8Value();
   UdpOpenResult r = UdpSocket::open(opts);
   if (!r.socket) {
     const bool refused = r.error.err == ENOPROTOOPT || r.error.err == EOPNOTSUPP;
@@ -318,7 +333,8 @@ Napi::Value UdpWrap::TakeSendEvents(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!HasSendEvents()) return env.Undefined();
   std::vector<GsoPathEvent> gso = socket_ ? socket_->gso_backoff().take_events() : std::vector<GsoPathEvent>();
-  JsArray out(env, send_events_.size() + gso.size());
+  std::vector<PathMtuEvent> mtus = socket_ ? socket_->path_mtu().take_events() : std::vector<PathMtuEvent>();
+  JsArray out(env, send_events_.size() + gso.size() + mtus.size());
   for (size_t i = 0; i < send_events_.size() && out.ok(); i++) {
     const SendEvent& e = send_events_[i];
     JsObject o(env);
@@ -340,6 +356,15 @@ Napi::Value UdpWrap::TakeSendEvents(const Napi::CallbackInfo& info) {
         .Value("remote", EndpointToJs(env, g.dest, false));
     if (!g.enabled) o.Number("retryMs", g.retry_ms);
     out.Set(static_cast<uint32_t>(send_events_.size() + k), o.get());
+  }
+  // The path MTU the kernel reported for a peer changed.
+  for (size_t k = 0; k < mtus.size() && out.ok(); k++) {
+    JsObject o(env);
+    o.String("type", "pathMtu")
+        .Value("remote", EndpointToJs(env, mtus[k].dest, false))
+        .Number("mtu", mtus[k].mtu)
+        .String("source", mtu_source_name(mtus[k].source));
+    out.Set(static_cast<uint32_t>(send_events_.size() + gso.size() + k), o.get());
   }
   send_events_.clear();
   return out.result();
@@ -406,7 +431,8 @@ Napi::Value UdpWrap::Stats(const Napi::CallbackInfo& info) {
       .Value("drops", drops)
       .Value("waits", waits)
       .Value("recvErrors", PeerErrorsToJs(env, recv_stats_.errors))
-      .Count("sendPendingErrors", send_stats_.pending_errors);
+      .Count("sendPendingErrors", send_stats_.pending_errors)
+      .Count("sourceFallbacks", send_stats_.source_fallbacks);
   if (socket_) {
     const ErrorQueueStats& q = socket_->error_queue_stats();
     JsObject eq(env);
@@ -422,6 +448,9 @@ Napi::Value UdpWrap::Stats(const Napi::CallbackInfo& info) {
         .Count("suspensions", gb.stats().suspensions)
         .Count("probeFailures", gb.stats().probe_failures)
         .Count("restores", gb.stats().restores);
+    JsObject mtu(env);
+    mtu.Count("reports", socket_->path_mtu().reports()).Count("eventsDropped", socket_->path_mtu().events_dropped());
+    o.Value("pathMtu", mtu);
     o.Value("peerErrors", PeerErrorsToJs(env, socket_->reported_errors()))
         .Count("peerErrorsMerged", socket_->errors_merged())
         .Value("gsoPaths", paths)
@@ -443,7 +472,9 @@ Napi::Value UdpWrap::Info(const Napi::CallbackInfo& info) {
   if (!socket_->peer().empty()) o.Value("peer", EndpointToJs(info.Env(), socket_->peer(), true));
   o.Value("features", features)
       .Number("recvBufferSize", socket_->recv_buffer_size())
-      .Number("sendBufferSize", socket_->send_buffer_size());
+      .Number("sendBufferSize", socket_->send_buffer_size())
+      .Number("fwmark", socket_->fwmark())
+      .String("bindDevice", socket_->bound_device());
   return o.result();
 }
 

@@ -37,7 +37,10 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
   // Merged repeats of a peer error wait for the end of their interval: wake JS then.
   void ArmErrorTimer();
   void OnErrorTimer();
-  bool HasSendEvents() const { return !send_events_.empty() || (socket_ && socket_->gso_backoff().has_events()); }
+  bool HasSendEvents() const {
+    return !send_events_.empty() ||
+           (socket_ && (socket_->gso_backoff().has_events() || socket_->path_mtu().has_events()));
+  }
   void EnterCongestion(const char* reason);
   void RecordSendEvent(const char* type, const char* reason, uint64_t count, int err = 0);
   void OnReady(int events, int status);

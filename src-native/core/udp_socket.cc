@@ -1,5 +1,6 @@
 #include "udp_socket.h"
 
+#include "cmsg_writer.h"
 #include "reuseport_steering.h"
 #include "udp_gro_split.h"
 
@@ -7,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/udp.h>
+#include <net/if.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -80,18 +82,6 @@ void set_from_in6(IpEndpoint& ep, const in6_addr& a) {
   }
 }
 
-// Appends one cmsg at `*cursor` (the caller's buffer is cmsghdr-aligned and large enough).
-// Done by hand instead of CMSG_NXTHDR: glibc's CMSG_NXTHDR reads the next header's cmsg_len,
-// which would force zeroing the whole buffer before every send.
-inline void put_cmsg(uint8_t*& cursor, int level, int type, const void* data, size_t len) {
-  cmsghdr* cm = reinterpret_cast<cmsghdr*>(cursor);
-  cm->cmsg_level = level;
-  cm->cmsg_type = type;
-  cm->cmsg_len = CMSG_LEN(len);
-  std::memcpy(CMSG_DATA(cm), data, len);
-  cursor += CMSG_SPACE(len);
-}
-
 int setopt_int(int fd, int level, int name, int value) {
   return ::setsockopt(fd, level, name, &value, sizeof value);
 }
@@ -100,6 +90,7 @@ int pmtu_value(PmtuMode mode) {
   switch (mode) {
     case PmtuMode::kDo: return IP_PMTUDISC_DO;
     case PmtuMode::kProbe: return IP_PMTUDISC_PROBE;
+    case PmtuMode::kWant: return IP_PMTUDISC_WANT;
     case PmtuMode::kDont:
     default: return IP_PMTUDISC_DONT;
   }
@@ -232,6 +223,9 @@ SysError UdpSocket::init(const UdpOptions& o) {
   }
   family_ = o.bind.family == 4 ? AF_INET : AF_INET6;
   batch_ = o.batch_size;
+  has_fwmark_ = o.set_fwmark;
+  fwmark_ = o.fwmark;
+  bind_device_ = o.bind_device;
   force_gso_eio_ = o.force_gso_eio_once;
   // Non-blocking: the addon waits with uv_poll. Close-on-exec: a child_process must not
   // inherit (and keep open) the VPN's socket.
@@ -246,6 +240,16 @@ SysError UdpSocket::init(const UdpOptions& o) {
   }
   if (o.reuse_port && setopt_int(fd, SOL_SOCKET, SO_REUSEPORT, 1) != 0) {
     return SysError::from_errno("setsockopt(SO_REUSEPORT)");
+  }
+  // Before bind(): both change which routes apply. SO_MARK needs CAP_NET_ADMIN (EPERM without);
+  // SO_BINDTODEVICE answers ENODEV for a device this namespace does not have.
+  if (o.set_fwmark && setopt_int(fd, SOL_SOCKET, SO_MARK, static_cast<int>(o.fwmark)) != 0) {
+    return SysError::from_errno("setsockopt(SO_MARK)");
+  }
+  if (!o.bind_device.empty() &&
+      ::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, o.bind_device.c_str(),
+                   static_cast<socklen_t>(o.bind_device.size())) != 0) {
+    return SysError::from_errno("setsockopt(SO_BINDTODEVICE)");
   }
   // The FORCE variants pass net.core.[rw]mem_max (needs CAP_NET_ADMIN); a VPN at line rate
   // wants several MiB. Without the capability, fall back to the capped plain option.
@@ -374,10 +378,63 @@ int UdpSocket::send_buffer_size() const {
   return ::getsockopt(fd_.get(), SOL_SOCKET, SO_SNDBUF, &v, &len) == 0 ? v : -1;
 }
 
+uint32_t UdpSocket::fwmark() const {
+  int v = 0;
+  socklen_t len = sizeof v;
+  return ::getsockopt(fd_.get(), SOL_SOCKET, SO_MARK, &v, &len) == 0 ? static_cast<uint32_t>(v) : 0;
+}
+
+std::string UdpSocket::bound_device() const {
+  char name[IFNAMSIZ + 1] = {0};
+  socklen_t len = IFNAMSIZ;
+  if (::getsockopt(fd_.get(), SOL_SOCKET, SO_BINDTODEVICE, name, &len) != 0) return std::string();
+  return std::string(name, strnlen(name, IFNAMSIZ));
+}
+
 // --- errors ----------------------------------------------------------------------------------
+
+uint32_t UdpSocket::query_path_mtu(const IpEndpoint& dest) const {
+  if (dest.empty()) return 0;
+  auto read_mtu = [](int fd, bool v6) -> uint32_t {
+    int mtu = 0;
+    socklen_t len = sizeof mtu;
+    const int r = v6 ? ::getsockopt(fd, IPPROTO_IPV6, IPV6_MTU, &mtu, &len)
+                     : ::getsockopt(fd, IPPROTO_IP, IP_MTU, &mtu, &len);
+    return r == 0 && mtu > 0 ? static_cast<uint32_t>(mtu) : 0;
+  };
+  if (!peer_.empty() && peer_.family == dest.family &&
+      std::memcmp(peer_.addr, dest.addr, dest.family == 4 ? 4 : 16) == 0) {
+    // Connected: the socket's own route. A dual-stack socket connected to an IPv4 peer holds
+    // an IPv4 route, which IPV6_MTU reads as well.
+    return read_mtu(fd_.get(), family_ == AF_INET6);
+  }
+  // Unconnected: the kernel keeps learnt path MTUs per destination in its route cache, which
+  // any socket with the same routing inputs (mark, device) sees once connected to the address.
+  const int family = dest.family == 4 ? AF_INET : AF_INET6;
+  UniqueFd probe(::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP));
+  if (!probe) return 0;
+  if (has_fwmark_) setopt_int(probe.get(), SOL_SOCKET, SO_MARK, static_cast<int>(fwmark_));
+  if (!bind_device_.empty()) {
+    ::setsockopt(probe.get(), SOL_SOCKET, SO_BINDTODEVICE, bind_device_.c_str(),
+                 static_cast<socklen_t>(bind_device_.size()));
+  }
+  IpEndpoint to = dest;
+  if (to.port == 0) to.port = 9;  // connect() needs a port; nothing is sent
+  sockaddr_in6 sa;
+  const socklen_t len = endpoint_to_sockaddr(to, family, &sa);
+  if (::connect(probe.get(), reinterpret_cast<sockaddr*>(&sa), len) != 0) return 0;
+  return read_mtu(probe.get(), family == AF_INET6);
+}
 
 void UdpSocket::record_error(const SocketError& e) {
   reported_.add(e.err);
+  if (e.err == EMSGSIZE && e.info > 0 && !e.remote.empty()) {
+    // Every entry, before repeats are merged: the table itself reports only changes.
+    const MtuSource source = e.origin == ErrorOrigin::kIcmp    ? MtuSource::kIcmp
+                             : e.origin == ErrorOrigin::kIcmp6 ? MtuSource::kIcmp6
+                                                               : MtuSource::kLocal;
+    path_mtu_.report(e.remote, e.info, source);
+  }
   // Repeats of one error within kErrorRepeatMs are merged (see error_repeats_): the first is
   // queued now, the others are counted and queued as one event when the interval ends.
   const uint64_t now = monotonic_ms();
@@ -655,37 +712,41 @@ RecvResult UdpSocket::recv_batch(BufferPool& pool, std::vector<Packet>& out, siz
 // --- send ------------------------------------------------------------------------------------
 
 size_t UdpSocket::fill_send_cmsgs(size_t m, const Packet& first, const IpEndpoint& dest) {
-  uint8_t* const start = &send_cmsg_[m * kSendCmsgSpace];
-  uint8_t* cursor = start;
+  CmsgWriter out(&send_cmsg_[m * kSendCmsgSpace], kSendCmsgSpace);
   const SendGroup& g = plan_[m];
   if (g.gso_size) {
     const uint16_t size = g.gso_size;
-    put_cmsg(cursor, SOL_UDP, UDP_SEGMENT, &size, sizeof size);
+    out.put(SOL_UDP, UDP_SEGMENT, &size, sizeof size);
   }
   // Which IP layer handles this datagram: an IPv4 destination on a dual-stack socket takes
   // the IPv4 path, which reads only SOL_IP options (plus IPV6_PKTINFO).
   const uint8_t path = dest.empty() ? (peer_.empty() ? (family_ == AF_INET ? 4 : 6) : peer_.family)
                                     : dest.family;
-  if (first.local.family == 4) {
+  // The source to send from (a received datagram's destination: the reply leaves from the
+  // address the peer used). One of the other family cannot source this datagram: left out.
+  if (first.local.family == 4 && path == 4) {
     in_pktinfo pi{};
     pi.ipi_ifindex = static_cast<int>(first.local.ifindex);
     std::memcpy(&pi.ipi_spec_dst, first.local.addr, 4);
-    put_cmsg(cursor, IPPROTO_IP, IP_PKTINFO, &pi, sizeof pi);
-  } else if (first.local.family == 6) {
+    out.put(IPPROTO_IP, IP_PKTINFO, &pi, sizeof pi);
+  } else if (first.local.family == 6 && path == 6) {
     in6_pktinfo pi{};
     std::memcpy(&pi.ipi6_addr, first.local.addr, 16);
     pi.ipi6_ifindex = first.local.ifindex;
-    put_cmsg(cursor, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof pi);
+    out.put(IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof pi);
   }
   if (first.ecn) {
     const int tos = first.ecn & 0x3;
     if (path == 4) {
-      put_cmsg(cursor, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+      out.put(IPPROTO_IP, IP_TOS, &tos, sizeof tos);
     } else {
-      put_cmsg(cursor, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
+      out.put(IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
     }
   }
-  return static_cast<size_t>(cursor - start);
+  // kSendCmsgSpace is checked at compile time against the largest set (udp_socket.h); a
+  // refusal here means that check and this function disagree: count it, never overrun.
+  if (out.overflowed()) cmsg_overflows_++;
+  return out.size();
 }
 
 void UdpSocket::build_send_messages(const Packet* pkts, const IpEndpoint* default_to) {
@@ -893,6 +954,19 @@ SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* de
       // A local error entry with this errno was just recorded (EMSGSIZE + MTU): that is the
       // report of this very failure, so it is not reported twice.
       const bool reported = drain.local > 0 && drain.local_err == err;
+      const bool has_source = !pkts[base + plan_[m].first].local.empty();
+      if (has_source && (err == EADDRNOTAVAIL || (err == EINVAL && plan_[m].gso_size == 0))) {
+        // The source these datagrams were to leave from (IP_PKTINFO, e.g. a received lease's
+        // destination) is not an address of this host (any more): removed since, or another
+        // socket's. Send them from the address the route picks instead, as wireguard-go clears
+        // a stale sticky source; losing the reply would be worse than its source changing.
+        // (EINVAL on a GSO send is first taken for a path MTU refusal, below; its datagrams come
+        // back here one by one if the source was the cause.)
+        const SendGroup& g = plan_[m];
+        for (uint32_t k = g.first; k < g.first + g.count; k++) pkts[base + k].local = IpEndpoint{};
+        stats.source_fallbacks += g.count;
+        break;  // the outer loop replans from `consumed`
+      }
       if ((err == EIO || err == EINVAL || err == EMSGSIZE) && plan_[m].gso_size) {
         // The kernel refused the UDP_SEGMENT send as a whole: none of its datagrams left, and
         // each of them alone can still go out (fragmented where larger than the path MTU).
@@ -915,6 +989,12 @@ SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* de
           // whose device cannot segment (EIO): suspend GSO to this destination only, re-send
           // these datagrams without it, and probe again after a back-off.
           gso_backoff_.on_refused(dest_of(m), err, monotonic_ms());
+          if (err != EIO) {
+            // Too large for the path: a GSO refusal leaves no error-queue entry, so the path
+            // MTU that caused it is read from the route (reported only when it changed).
+            const uint32_t mtu = query_path_mtu(dest_of(m));
+            if (mtu) path_mtu_.report(dest_of(m), mtu, MtuSource::kRoute);
+          }
         }
         if (!reported) record_error(err, call, &dest_of(m));
         break;  // the outer loop replans from `consumed`

@@ -16,11 +16,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "buffer_pool.h"
 #include "gso_backoff.h"
 #include "packet.h"
+#include "path_mtu.h"
 #include "sys_error.h"
 #include "udp_error_queue.h"
 #include "udp_features.h"
@@ -44,6 +46,7 @@ enum class PmtuMode : uint8_t {
   kSystem,  // leave the system default (net.ipv4.ip_no_pmtu_disc; normally WANT)
   kDo,      // IP_PMTUDISC_DO: DF set, EMSGSIZE above the known path MTU (counted drops)
   kProbe,   // IP_PMTUDISC_PROBE: DF set, ignore the path MTU (for callers that probe themselves)
+  kWant,    // IP_PMTUDISC_WANT: DF set while the path MTU allows, fragment above it
 };
 
 struct UdpOptions {
@@ -61,6 +64,12 @@ struct UdpOptions {
   Offload gro = Offload::kAuto;
   uint32_t batch_size = 64;  // messages per recvmmsg / packets per send round, 1..128
   PmtuMode pmtu = PmtuMode::kDont;
+  // SO_MARK (needs CAP_NET_ADMIN): policy routing (`ip rule fwmark`) can route the tunnel's
+  // own datagrams differently from what goes into the tunnel (a full-tunnel default route).
+  bool set_fwmark = false;
+  uint32_t fwmark = 0;
+  // SO_BINDTODEVICE (empty: none): every datagram leaves and is received through this device.
+  std::string bind_device;
   // TEST ONLY: the next send that would carry a UDP_SEGMENT cmsg fails as if the kernel had
   // answered EIO (a device without UDP checksum offload), exercising the GSO fallback.
   bool force_gso_eio_once = false;
@@ -111,6 +120,8 @@ struct SendStats {
                                  // the error queue was drained and the same message re-sent
   PeerErrorCounts dropped;       // datagrams dropped because of an error for their peer
   uint64_t dropped_invalid = 0;  // packets with a length but no memory (caller bug), dropped
+  uint64_t source_fallbacks = 0;  // datagrams whose source (Packet.local) the kernel refused
+                                  // (EINVAL/EADDRNOTAVAIL): re-sent from the route's source
 };
 
 // What the error queue delivered (IP_RECVERR / IPV6_RECVERR are always on).
@@ -224,6 +235,9 @@ class UdpSocket {
   // Effective kernel buffer sizes (getsockopt; the kernel doubles what was asked for).
   int recv_buffer_size() const;
   int send_buffer_size() const;
+  // SO_MARK and SO_BINDTODEVICE as the kernel reports them (getsockopt): 0 / "" when unset.
+  uint32_t fwmark() const;
+  std::string bound_device() const;
 
   // Reads up to min(max_messages, batch_size) kernel messages with one recvmmsg (more calls
   // only to step over reported peer errors). Each message lands in its own 64 KiB pool slot;
@@ -264,6 +278,18 @@ class UdpSocket {
   GsoBackoff& gso_backoff() { return gso_backoff_; }
   const GsoBackoff& gso_backoff() const { return gso_backoff_; }
 
+  // Path MTUs the kernel reported per peer (error queue entries with an MTU, and the route's
+  // MTU read when a GSO send was refused as too large), as events when they change.
+  PathMtuTable& path_mtu() { return path_mtu_; }
+  const PathMtuTable& path_mtu() const { return path_mtu_; }
+  // The route's MTU towards `dest` as the kernel knows it now (getsockopt IP_MTU / IPV6_MTU on
+  // this socket when it is connected to `dest`, else on a throw-away socket with the same mark
+  // and device, connected to it). 0 when it cannot be read.
+  uint32_t query_path_mtu(const IpEndpoint& dest) const;
+
+  // Control messages that did not fit their message's slice (0 unless kSendCmsgSpace is wrong).
+  uint64_t cmsg_overflows() const { return cmsg_overflows_; }
+
   // TEST ONLY: same as UdpOptions::force_gso_eio_once.
   void set_force_gso_eio_once(bool on) { force_gso_eio_ = on; }
 
@@ -283,6 +309,10 @@ class UdpSocket {
   size_t fill_send_cmsgs(size_t m, const Packet& first, const IpEndpoint& dest);
 
   static constexpr size_t kSendCmsgSpace = 128;  // UDP_SEGMENT + in6_pktinfo + TCLASS = 88
+  static_assert(kSendCmsgSpace >= CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(in6_pktinfo)) +
+                                      CMSG_SPACE(sizeof(int)),
+                "send cmsg slice too small for UDP_SEGMENT + PKTINFO + TOS/TCLASS");
+  static_assert(kSendCmsgSpace % alignof(cmsghdr) == 0, "send cmsg slices must stay cmsghdr-aligned");
   // Packets planned per round for each message slot: 32 x the default 64 messages is 2,048
   // packets (32 KiB of iovecs), about 45 superpackets of MTU-size segments per sendmmsg.
   static constexpr size_t kSendWindowPerMessage = 32;
@@ -298,7 +328,12 @@ class UdpSocket {
   UdpFeatures features_;
   uint32_t batch_ = 0;
   bool force_gso_eio_ = false;
+  uint64_t cmsg_overflows_ = 0;
   GsoBackoff gso_backoff_;
+  PathMtuTable path_mtu_;
+  bool has_fwmark_ = false;  // kept for query_path_mtu's throw-away socket
+  uint32_t fwmark_ = 0;
+  std::string bind_device_;
 
   // Send scratch, sized once in open(): batch_ messages (plan, mmsghdr, names, cmsgs) over a
   // window of up to send_window_ packets (iovecs). The window is wider than batch_ because a

@@ -1,0 +1,77 @@
+#include "path_mtu.h"
+
+#include <cstring>
+
+namespace tunio {
+
+namespace {
+bool same_address(const IpEndpoint& a, const IpEndpoint& b) {
+  if (a.family != b.family || a.family == 0) return false;
+  if (a.family == 6 && a.scope_id != b.scope_id) return false;
+  return std::memcmp(a.addr, b.addr, a.family == 4 ? 4 : 16) == 0;
+}
+}  // namespace
+
+const char* mtu_source_name(MtuSource source) {
+  switch (source) {
+    case MtuSource::kIcmp: return "icmp";
+    case MtuSource::kIcmp6: return "icmp6";
+    case MtuSource::kRoute: return "route";
+    case MtuSource::kLocal:
+    default: return "local";
+  }
+}
+
+bool PathMtuTable::report(const IpEndpoint& dest, uint32_t mtu, MtuSource source) {
+  if (dest.empty() || mtu == 0) return false;
+  reports_++;
+  Entry* entry = nullptr;
+  for (Entry& e : entries_) {
+    if (same_address(e.addr, dest)) {
+      entry = &e;
+      break;
+    }
+  }
+  if (entry && entry->mtu == mtu) return false;
+  if (!entry) {
+    if (entries_.size() >= kMaxPeers) {
+      size_t oldest = 0;
+      for (size_t i = 1; i < entries_.size(); i++) {
+        if (entries_[i].seq < entries_[oldest].seq) oldest = i;
+      }
+      entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(oldest));
+    }
+    entries_.push_back(Entry{});
+    entry = &entries_.back();
+    entry->addr = dest;
+    entry->addr.port = 0;
+    entry->addr.ifindex = 0;
+  }
+  entry->mtu = mtu;
+  entry->seq = ++seq_;
+  if (events_.size() >= kMaxEvents) {
+    events_.erase(events_.begin());
+    dropped_++;
+  }
+  PathMtuEvent ev;
+  ev.dest = entry->addr;
+  ev.mtu = mtu;
+  ev.source = source;
+  events_.push_back(ev);
+  return true;
+}
+
+uint32_t PathMtuTable::last(const IpEndpoint& dest) const {
+  for (const Entry& e : entries_) {
+    if (same_address(e.addr, dest)) return e.mtu;
+  }
+  return 0;
+}
+
+std::vector<PathMtuEvent> PathMtuTable::take_events() {
+  std::vector<PathMtuEvent> out;
+  out.swap(events_);
+  return out;
+}
+
+}  // namespace tunio
