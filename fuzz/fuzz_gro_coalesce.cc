@@ -186,5 +186,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fz::require(members_used == plan.members.size());
   for (int s : seen) fz::require(s == 1);
   fz::require(plan.stats.writes == plan.writes.size());
+  // A refused packet is written alone or heads a new write: never more refusals than writes.
+  uint64_t refused = 0;
+  for (uint32_t r : plan.stats.refused) refused += r;
+  fz::require(refused <= plan.stats.writes);
   return 0;
 }

@@ -73,6 +73,8 @@ export interface NativeBinding extends NativeLeaseFunctions {
   NativeBatch: new () => NativeBatch
   NativeAead: new (spec: Record<string, unknown>) => NativeAead
   aeadLimits: NativeAeadLimits
+  /** The keys of TunStats.coalesceRefusals, in the addon's order (GroRefusal). */
+  coalesceRefusals: readonly string[]
   setExternalBuffers (allowed: boolean): void
   setOpenSslAllowed (allowed: boolean): void
   [name: string]: unknown

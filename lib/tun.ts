@@ -65,6 +65,24 @@ export interface TunOptions {
 
 export interface TunOffload { vnetHdr: boolean, csum: boolean, tso4: boolean, tso6: boolean, uso: boolean }
 
+/**
+ * Why a packet written to the TUN was kept out of a coalesced superpacket: the first rule it
+ * failed (the rules follow the kernel's own GRO; see src-native/core/gro_coalesce.h).
+ * Kept out of every superpacket: `noPorts` (not TCP/UDP, a fragment, IPv6 extension headers,
+ * malformed), `lengthMismatch` (IP length is not the bytes written), `noPayload` (pure ACK),
+ * `ipOptions`, `tooLong`, `segmentLimit`, `offloadOff` (TSO/USO not accepted or
+ * `coalesceTcp`/`coalesceUdp` false), `tcpFlags` (SYN, FIN, RST, URG, CWR, ECE),
+ * `tcpReservedBits`, `udpLengthMismatch`, `pshOnHead` (PSH ends a burst).
+ * Kept out of its flow's open group (it starts a new one): `groupFull`, `groupTooLong`,
+ * `largerThanSegment`, `headerLengthDiffers` (e.g. TCP options), `ipFieldsDiffer` (TOS/ECN,
+ * TTL, DF; IPv6 traffic class, flow label, hop limit), `seqNotAdjacent` (loss or reordering
+ * upstream), `tcpFieldsDiffer` (ACK number, window, options).
+ */
+export type CoalesceRefusal = 'noPorts' | 'lengthMismatch' | 'noPayload' | 'ipOptions' | 'tooLong' |
+  'segmentLimit' | 'offloadOff' | 'tcpFlags' | 'tcpReservedBits' | 'udpLengthMismatch' | 'pshOnHead' |
+  'groupFull' | 'groupTooLong' | 'largerThanSegment' | 'headerLengthDiffers' | 'ipFieldsDiffer' |
+  'seqNotAdjacent' | 'tcpFieldsDiffer'
+
 export interface TunQueueStats {
   packetsIn: number, bytesIn: number, superpacketsIn: number, segmentsIn: number
   packetsOut: number, bytesOut: number, superpacketsOut: number, segmentsOut: number
@@ -78,6 +96,12 @@ export interface TunQueueStats {
    * are refused; see `coalesceRetries`). Never off for good.
    */
   coalesceFallbacks: number
+  /**
+   * Packets written that coalescing kept out of superpackets, by reason (counted while
+   * coalescing is on). Many `seqNotAdjacent` point at loss or reordering before the TUN;
+   * `offloadOff` at a kernel without TSO/USO on the device.
+   */
+  coalesceRefusals: Record<CoalesceRefusal, number>
   poolWaits: number
   writeQueued: number
 }

@@ -1,6 +1,8 @@
 #include <doctest.h>
 
 #include <functional>
+#include <map>
+#include <set>
 #include <string>
 
 #include "checksum.h"
@@ -140,12 +142,28 @@ TEST_CASE("gro: TCPv4 run becomes one superpacket equal to the kernel's") {
 }
 
 namespace {
+using Refusals = std::map<GroRefusal, uint32_t>;
 struct GroCase {
   const char* name;
   std::function<void(Batch&)> build;
   std::vector<std::vector<uint32_t>> want;
+  Refusals refused;  // the reason each packet was kept out of a group (GroStats::refused)
   GroOptions opts = {};
 };
+
+// GroStats::refused as a map of its non-zero entries, named for readable failures.
+Refusals refusals_of(const GroPlan& plan) {
+  Refusals r;
+  for (size_t i = 0; i < kGroRefusalCount; i++) {
+    if (plan.stats.refused[i] != 0) r[static_cast<GroRefusal>(i)] = plan.stats.refused[i];
+  }
+  return r;
+}
+std::string describe(const Refusals& r) {
+  std::string s;
+  for (const auto& [k, v] : r) s += std::string(gro_refusal_name(k)) + "=" + std::to_string(v) + " ";
+  return s;
+}
 }  // namespace
 
 TEST_CASE("gro: coalescing rules table") {
@@ -168,27 +186,27 @@ TEST_CASE("gro: coalescing rules table") {
          b.add(tcp_seg(ip, 2500, 1000, 4));
          b.add(tcp_seg(ip, 3500, 1000, 5));
        },
-       {{0, 1, 2}, {3, 4}}},
+       {{0, 1, 2}, {3, 4}}, {}},
       {"larger segment does not join",
        [&](Batch& b) {
          b.add(tcp_seg(ip, 0, 500, 1));
          b.add(tcp_seg(ip, 500, 1000, 2));
        },
-       {{0}, {1}}},
+       {{0}, {1}}, {{GroRefusal::kLargerThanSegment, 1}}},
       {"PSH only on the last member, restored on the head",
        [&](Batch& b) {
          b.add(tcp_seg(ip, 0, 1000, 1));
          b.add(tcp_seg(ip, 1000, 1000, 2, kTcpAck | kTcpPsh));
          b.add(tcp_seg(ip, 2000, 1000, 3));
        },
-       {{0, 1}, {2}}},
+       {{0, 1}, {2}}, {}},
       {"PSH on a head is written alone",
        [&](Batch& b) {
          b.add(tcp_seg(ip, 0, 1000, 1, kTcpAck | kTcpPsh));
          b.add(tcp_seg(ip, 1000, 1000, 2));
          b.add(tcp_seg(ip, 2000, 1000, 3));
        },
-       {{0}, {1, 2}}},
+       {{0}, {1, 2}}, {{GroRefusal::kPshOnHead, 1}}},
       {"out of order starts new groups",
        [&](Batch& b) {
          b.add(tcp_seg(ip, 0, 1000, 1));
@@ -196,7 +214,7 @@ TEST_CASE("gro: coalescing rules table") {
          b.add(tcp_seg(ip, 1000, 1000, 2));
          b.add(tcp_seg(ip, 2000, 1000, 3));
        },
-       {{0}, {1}, {2, 3}}},
+       {{0}, {1}, {2, 3}}, {{GroRefusal::kSeqNotAdjacent, 2}}},
       {"interleaved flows group per flow",
        [&](Batch& b) {
          tb::Tcp other;
@@ -206,7 +224,7 @@ TEST_CASE("gro: coalescing rules table") {
            b.add(tcp_seg(ip, 900 + i * 1000, 1000, static_cast<uint16_t>(50 + i), kTcpAck, other));
          }
        },
-       {{0, 2, 4}, {1, 3, 5}}},
+       {{0, 2, 4}, {1, 3, 5}}, {}},
       {"TCP options must be identical",
        [&](Batch& b) {
          b.add(tcp_seg(ip, 0, 1000, 1, kTcpAck, ts));
@@ -215,7 +233,7 @@ TEST_CASE("gro: coalescing rules table") {
          ts2.options[11] = 3;  // newer timestamp
          b.add(tcp_seg(ip, 2000, 1000, 3, kTcpAck, ts2));
        },
-       {{0, 1}, {2}}},
+       {{0, 1}, {2}}, {{GroRefusal::kTcpFieldsDiffer, 1}}},
       {"different ACK number, window or TTL",
        [&](Batch& b) {
          b.add(tcp_seg(ip, 0, 1000, 1));
@@ -231,7 +249,7 @@ TEST_CASE("gro: coalescing rules table") {
          tb::Tcp w2 = w;
          b.add(tcp_seg(ttl, 3000, 1000, 4, kTcpAck, w2));
        },
-       {{0}, {1}, {2}, {3}}},
+       {{0}, {1}, {2}, {3}}, {{GroRefusal::kTcpFieldsDiffer, 2}, {GroRefusal::kIpFieldsDiffer, 1}}},
       {"different TOS (ECN CE) or DF",
        [&](Batch& b) {
          b.add(tcp_seg(ip, 0, 1000, 1));
@@ -242,7 +260,7 @@ TEST_CASE("gro: coalescing rules table") {
          nodf.df = false;
          b.add(tcp_seg(nodf, 2000, 1000, 3));
        },
-       {{0}, {1}, {2}}},
+       {{0}, {1}, {2}}, {{GroRefusal::kIpFieldsDiffer, 2}}},
       {"SYN, RST, URG, CWR, ECE, FIN are never coalesced; a FIN closes its flow's group",
        [&](Batch& b) {
          b.add(tcp_seg(ip, 0, 1000, 1));
@@ -255,7 +273,7 @@ TEST_CASE("gro: coalescing rules table") {
          b.add(tcp_seg(ip, 7000, 1000, 8, kTcpSyn | kTcpAck));
          b.add(tcp_seg(ip, 8000, 1000, 9, kTcpRst | kTcpAck));
        },
-       {{0, 1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}}},
+       {{0, 1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}}, {{GroRefusal::kTcpFlags, 6}}},
       {"pure ACKs are written alone and keep their place",
        [&](Batch& b) {
          b.add(tcp_seg(ip, 0, 1000, 1));
@@ -263,7 +281,7 @@ TEST_CASE("gro: coalescing rules table") {
          b.add(tcp_seg(ip, 1000, 1000, 3));
          b.add(tcp_seg(ip, 2000, 1000, 4));
        },
-       {{0}, {1}, {2, 3}}},
+       {{0}, {1}, {2, 3}}, {{GroRefusal::kNoPayload, 1}}},
       {"IPv4 options and fragments are not coalesced",
        [&](Batch& b) {
          tb::Ip opt = ip;
@@ -275,7 +293,7 @@ TEST_CASE("gro: coalescing rules table") {
          b.add(tcp_seg(mf, 2000, 1000, 3));
          b.add(tcp_seg(mf, 3000, 1000, 4));
        },
-       {{0}, {1}, {2}, {3}}},
+       {{0}, {1}, {2}, {3}}, {{GroRefusal::kIpOptions, 2}, {GroRefusal::kNoPorts, 2}}},
       {"a port-less packet between the same addresses closes groups, others do not",
        [&](Batch& b) {
          b.add(tcp_seg(ip, 0, 1000, 1));
@@ -288,7 +306,7 @@ TEST_CASE("gro: coalescing rules table") {
          b.add(icmp);
          b.add(tcp_seg(ip, 3000, 1000, 4));
        },
-       {{0, 1, 3}, {2}, {4}, {5}}},
+       {{0, 1, 3}, {2}, {4}, {5}}, {{GroRefusal::kNoPorts, 2}}},
       {"inconsistent lengths are not coalesced",
        [&](Batch& b) {
          b.add(tcp_seg(ip, 0, 1000, 1));
@@ -296,28 +314,28 @@ TEST_CASE("gro: coalescing rules table") {
          p.push_back(0);  // one byte beyond the IP total length
          b.add(p);
        },
-       {{0}, {1}}},
+       {{0}, {1}}, {{GroRefusal::kLengthMismatch, 1}}},
       {"max_segments option", [&](Batch& b) {
          for (int i = 0; i < 7; i++) b.add(tcp_seg(ip, i * 100, 100, static_cast<uint16_t>(i)));
        },
-       {{0, 1, 2}, {3, 4, 5}, {6}}, max3},
+       {{0, 1, 2}, {3, 4, 5}, {6}}, {}, max3},
       {"TCP coalescing disabled", [&](Batch& b) {
          b.add(tcp_seg(ip, 0, 100, 1));
          b.add(tcp_seg(ip, 100, 100, 2));
        },
-       {{0}, {1}}, tcp_off},
+       {{0}, {1}}, {{GroRefusal::kOffloadOff, 2}}, tcp_off},
       {"TCPv6 with flow label and options", [&](Batch& b) {
          for (int i = 0; i < 4; i++) b.add(tcp_seg(v6(), i * 1200, 1200, 0, kTcpAck, ts));
          tb::Ip fl = v6();
          fl.flow_label = 1;
          b.add(tcp_seg(fl, 4800, 1200, 0, kTcpAck, ts));
        },
-       {{0, 1, 2, 3}, {4}}},
+       {{0, 1, 2, 3}, {4}}, {{GroRefusal::kIpFieldsDiffer, 1}}},
       {"UDP not coalesced unless USO was accepted", [&](Batch& b) {
          b.add(tb::build_udp(ip, 1, 2, tb::pattern(100, 1)));
          b.add(tb::build_udp(ip, 1, 2, tb::pattern(100, 2)));
        },
-       {{0}, {1}}},
+       {{0}, {1}}, {{GroRefusal::kOffloadOff, 2}}},
       {"UDPv4 equal sizes with a shorter last, per 5-tuple", [&](Batch& b) {
          tb::Ip a = ip;
          for (int i = 0; i < 3; i++) {
@@ -330,14 +348,14 @@ TEST_CASE("gro: coalescing rules table") {
          a.id = 14;
          b.add(tb::build_udp(a, 1, 2, tb::pattern(100, 9)));
        },
-       {{0, 2, 4, 6}, {1, 3, 5}, {7}}, udp_on},
+       {{0, 2, 4, 6}, {1, 3, 5}, {7}}, {}, udp_on},
       {"UDPv6 and an inconsistent UDP length", [&](Batch& b) {
          for (int i = 0; i < 3; i++) b.add(tb::build_udp(v6(), 1, 2, tb::pattern(1280, static_cast<uint8_t>(i))));
          auto bad = tb::build_udp(v6(), 1, 2, tb::pattern(1280, 7));
          tb::put16(&bad[44], 100);  // UDP length disagrees with the IPv6 payload length
          b.add(bad);
        },
-       {{0, 1, 2}, {3}}, udp_on},
+       {{0, 1, 2}, {3}}, {{GroRefusal::kUdpLengthMismatch, 1}}, udp_on},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
@@ -348,8 +366,23 @@ TEST_CASE("gro: coalescing rules table") {
     GroPlan plan;
     gro.plan(v.data(), v.size(), &plan);
     CHECK(shape(plan) == c.want);
+    CHECK_MESSAGE(refusals_of(plan) == c.refused, "refused: ", describe(refusals_of(plan)));
     check_plan(b, plan, c.opts);
   }
+}
+
+TEST_CASE("gro: every refusal has a distinct camelCase name") {
+  std::set<std::string> names;
+  for (size_t i = 0; i < kGroRefusalCount; i++) {
+    const std::string name = gro_refusal_name(static_cast<GroRefusal>(i));
+    CAPTURE(name);
+    CHECK(name != "unknown");
+    CHECK((name[0] >= 'a' && name[0] <= 'z'));
+    CHECK(name.find_first_of("_- ") == std::string::npos);
+    names.insert(name);
+  }
+  CHECK(names.size() == kGroRefusalCount);
+  CHECK(std::string(gro_refusal_name(GroRefusal::kCount)) == "unknown");
 }
 
 TEST_CASE("gro: 65535-byte cap and many flows beyond the table size") {

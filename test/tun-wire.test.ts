@@ -104,6 +104,14 @@ t.test('TUN wire through a tunio forwarder', { skip }, async (t) => {
     t.ok(s.a.drops.writeRejected + s.b.drops.writeRejected <= 1, `no write of the transfer refused (${s.a.drops.writeRejected}/${s.b.drops.writeRejected})`)
     t.equal(await tcpInCsumErrors(wire.nsA), csum0, 'TcpInCsumErrors in nsA unchanged')
     t.equal(await tcpInCsumErrors(wire.nsB), 0, 'TcpInCsumErrors in nsB is 0')
+    // The ACKs of the transfer are written to tunB: pure ACKs, each kept out with noPayload.
+    t.ok(s.b.coalesceRefusals.noPayload > 0, `tunB: pure ACKs refused as noPayload (${s.b.coalesceRefusals.noPayload})`)
+    for (const side of ['a', 'b']) {
+      const refused = Object.values(s[side].coalesceRefusals as Record<string, number>).reduce((x, y) => x + y, 0)
+      const handed = s[side].packetsOut + sumDrops(s[side].drops)  // accepted, or dropped and counted
+      t.ok(refused <= handed, `${side}: refusals (${refused}) at most the packets handed to write (${handed})`)
+    }
+    t.comment(`coalesce refusals a: ${JSON.stringify(s.a.coalesceRefusals)}`)
     t.comment(`offload auto: ${(r.received.bytes * 8 / r.ms / 1e6).toFixed(2)} Gbit/s incl. startup; b: ${s.b.packetsIn} pkts in, ${s.b.superpacketsIn} superpackets, ${s.b.syscalls.read} reads; a: ${s.a.superpacketsOut} coalesced writes, ${s.a.syscalls.writev} writev`)
   })
 

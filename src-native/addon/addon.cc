@@ -52,6 +52,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   exports.Set("NativeAead", AeadWrap::Define(env));
   exports.Set("aeadLimits", AeadLimitsToJs(env));
+  exports.Set("coalesceRefusals", CoalesceRefusalNamesToJs(env));
   exports.Set("setOpenSslAllowed", Napi::Function::New(env, SetOpenSslAllowed));
 
   DefineLeaseFunctions(env, exports);

@@ -60,6 +60,10 @@ JsObject StatsToJs(napi_env env, const TunStats& s) {
       .Count("writeRejected", s.drop_write_rejected)
       .Count("queueFull", s.drop_queue_full)
       .Count("oversize", s.drop_oversize);
+  JsObject refusals(env);
+  for (size_t r = 0; r < kGroRefusalCount; r++) {
+    refusals.Count(gro_refusal_name(static_cast<GroRefusal>(r)), s.coalesce_refusals[r]);
+  }
   JsObject o(env);
   o.Count("packetsIn", s.packets_in)
       .Count("bytesIn", s.bytes_in)
@@ -74,6 +78,7 @@ JsObject StatsToJs(napi_env env, const TunStats& s) {
       .Value("drops", drops)
       .Count("readErrors", s.read_errors)
       .Count("coalesceFallbacks", s.coalesce_fallbacks)
+      .Value("coalesceRefusals", refusals)
       .Count("poolWaits", s.pool_waits);
   return o;
 }
@@ -89,9 +94,18 @@ void AddStats(TunStats& a, const TunStats& b) {
   a.drop_write_rejected += b.drop_write_rejected; a.drop_queue_full += b.drop_queue_full;
   a.drop_oversize += b.drop_oversize; a.read_errors += b.read_errors;
   a.coalesce_fallbacks += b.coalesce_fallbacks; a.pool_waits += b.pool_waits;
+  for (size_t r = 0; r < kGroRefusalCount; r++) a.coalesce_refusals[r] += b.coalesce_refusals[r];
 }
 
 }  // namespace
+
+Napi::Array CoalesceRefusalNamesToJs(Napi::Env env) {
+  Napi::Array names = Napi::Array::New(env, kGroRefusalCount);
+  for (size_t r = 0; r < kGroRefusalCount; r++) {
+    names.Set(static_cast<uint32_t>(r), Napi::String::New(env, gro_refusal_name(static_cast<GroRefusal>(r))));
+  }
+  return names;
+}
 
 Napi::Function TunWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeTun",

@@ -15,6 +15,10 @@
 
 namespace tunio {
 
+// The keys of stats().coalesceRefusals in GroRefusal order (exported as
+// binding.coalesceRefusals: lib/tun.ts's CoalesceRefusal type is checked against it).
+Napi::Array CoalesceRefusalNamesToJs(Napi::Env env);
+
 class TunWrap : public Napi::ObjectWrap<TunWrap> {
  public:
   static Napi::Function Define(Napi::Env env);

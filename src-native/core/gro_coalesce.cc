@@ -11,20 +11,68 @@ namespace {
 
 constexpr uint32_t kNone = 0xffffffffu;
 
+constexpr const char* kRefusalNames[] = {
+    "noPorts",          "lengthMismatch",     "noPayload",         "ipOptions",
+    "tooLong",          "segmentLimit",       "offloadOff",
+    "tcpFlags",         "tcpReservedBits",    "udpLengthMismatch", "pshOnHead",
+    "groupFull",        "groupTooLong",       "largerThanSegment", "headerLengthDiffers",
+    "ipFieldsDiffer",   "seqNotAdjacent",     "tcpFieldsDiffer",
+};
+static_assert(sizeof(kRefusalNames) / sizeof(kRefusalNames[0]) == kGroRefusalCount,
+              "one name per GroRefusal, in enum order");
+
+// The rules below follow the kernel's own GRO, so that a superpacket we hand to the TUN is
+// one its stack could have built (Linux 6.1): inet_gro_receive() in net/ipv4/af_inet.c and
+// ipv6_gro_receive() in net/ipv6/ip6_offload.c for the IP fields, tcp_gro_receive() in
+// net/ipv4/tcp_offload.c for TCP, udp_gro_receive_segment() in net/ipv4/udp_offload.c for UDP.
+// Each check returns the reason it refuses, or kPass (GroRefusal::kCount) when it passes.
+constexpr GroRefusal kPass = GroRefusal::kCount;
+
+// Rules a packet must pass to be part of any superpacket (as head or member).
+
+// Coalescing reads the IP total length as the packet's extent: trailing bytes would be lost.
+GroRefusal check_length_consistent(const PacketInfo& pi, uint32_t len) {
+  return pi.ip.total_len == len ? kPass : GroRefusal::kLengthMismatch;
+}
+// A segment without payload (a pure ACK) carries nothing to append; tcp_gro_receive() flushes on it.
+GroRefusal check_has_payload(const PacketInfo& pi) {
+  return pi.payload_len > 0 ? kPass : GroRefusal::kNoPayload;
+}
+// inet_gro_receive() only merges 20-byte IPv4 headers (ihl == 5). Fragments never get here:
+// parse_packet() refuses them (kNoPorts), as inet_gro_receive() flushes on MF or an offset.
+GroRefusal check_plain_ip(const PacketInfo& pi) {
+  return pi.ip.has_options ? GroRefusal::kIpOptions : kPass;
+}
+// One coalesced write is one IP packet: 65535 bytes at most (and the TUN's own cap).
+GroRefusal check_fits_alone(uint32_t len, uint32_t max_total, uint32_t max_segs) {
+  if (len > max_total) return GroRefusal::kTooLong;
+  return max_segs >= 2 ? kPass : GroRefusal::kSegmentLimit;
+}
+// tcp_gro_receive() flushes on any flag beyond ACK/PSH (and TCP_FLAG_CWR); URG would need
+// the urgent pointer per segment. Reserved bits (and AE) are not reproduced by segmentation.
+GroRefusal check_tcp_head(const uint8_t* tcp, const PacketInfo& pi) {
+  if ((pi.tcp.flags & ~kTcpPsh) != kTcpAck) return GroRefusal::kTcpFlags;
+  return (tcp[12] & 0x0f) == 0 ? kPass : GroRefusal::kTcpReservedBits;
+}
+// udp_gro_receive_segment() takes the UDP length as the datagram's: it must match the IP's.
+GroRefusal check_udp_head(const PacketInfo& pi) {
+  return pi.udp.length == pi.ip.total_len - pi.ip.header_len ? kPass : GroRefusal::kUdpLengthMismatch;
+}
+
 // IP fields every member must share with the head so that the superpacket, and the
 // segments the kernel (or gso_split) cuts from it, carry the same values.
+// IPv4 (inet_gro_receive): TOS incl. ECN, TTL, and the reserved/DF/MF bits.
+// IPv6 (ipv6_gro_receive): version, traffic class, flow label; hop limit.
 bool ip_fields_equal(const uint8_t* a, const uint8_t* b, uint8_t version) {
   if (version == 4) {
-    // TOS (incl. ECN), TTL, and the reserved/DF/MF bits.
     return a[1] == b[1] && a[8] == b[8] && (a[6] & 0xe0) == (b[6] & 0xe0);
   }
-  // Version, traffic class, flow label; hop limit.
   return std::memcmp(a, b, 4) == 0 && a[7] == b[7];
 }
 
-// TCP header bytes that must match: ACK number, data offset/reserved bits, flags except PSH,
-// window, urgent pointer, options. (Ports are part of the flow key, seq is checked for
-// adjacency, the checksum is per segment.)
+// TCP header bytes that must match (tcp_gro_receive): ACK number, data offset/reserved bits,
+// flags except PSH, window, urgent pointer, options. Ports are part of the flow key, seq is
+// checked for adjacency, the checksum is per segment.
 bool tcp_fields_equal(const uint8_t* a, const uint8_t* b, size_t tcp_hdr_len) {
   return std::memcmp(a + 8, b + 8, 5) == 0 &&
          (a[13] & ~kTcpPsh) == (b[13] & ~kTcpPsh) &&
@@ -35,7 +83,47 @@ bool tcp_fields_equal(const uint8_t* a, const uint8_t* b, size_t tcp_hdr_len) {
 
 }  // namespace
 
+const char* gro_refusal_name(GroRefusal r) {
+  const size_t i = static_cast<size_t>(r);
+  return i < kGroRefusalCount ? kRefusalNames[i] : "unknown";
+}
+
 GroCoalescer::GroCoalescer(GroOptions opts) : opts_(opts) {}
+
+// Rules a packet must pass to head a group or join one at all (first failing rule wins).
+GroRefusal GroCoalescer::check_coalescable(const uint8_t* p, uint32_t len, const PacketInfo& pi,
+                                           uint32_t max_total) const {
+  GroRefusal r;
+  if ((r = check_length_consistent(pi, len)) != kPass) return r;
+  if ((r = check_has_payload(pi)) != kPass) return r;
+  if ((r = check_plain_ip(pi)) != kPass) return r;
+  if ((r = check_fits_alone(len, max_total, opts_.max_segments)) != kPass) return r;
+  if (pi.l4_protocol == kIpProtoTcp) {
+    if (!opts_.tcp) return GroRefusal::kOffloadOff;
+    return check_tcp_head(p + pi.l4_offset, pi);
+  }
+  if (!opts_.udp) return GroRefusal::kOffloadOff;
+  return check_udp_head(pi);
+}
+
+// Rules a coalescable packet must pass to join its flow's open group.
+GroRefusal GroCoalescer::check_joins(const Flow& f, const uint8_t* head, const uint8_t* p,
+                                     const PacketInfo& pi, uint32_t max_total) const {
+  // The group's segment count and byte cap (UDP_MAX_SEGMENTS / 65535 for one IP packet).
+  if (f.count >= opts_.max_segments) return GroRefusal::kGroupFull;
+  if (f.total + pi.payload_len > max_total) return GroRefusal::kGroupTooLong;
+  // Segmentation cuts gso_size bytes per segment: only the last member may be shorter.
+  if (pi.payload_len > f.gso_size) return GroRefusal::kLargerThanSegment;
+  // One hdr_len in the virtio header describes every segment's headers.
+  if (pi.payload_offset != f.hdr_len) return GroRefusal::kHeaderLengthDiffers;
+  if (!ip_fields_equal(head, p, pi.ip.version)) return GroRefusal::kIpFieldsDiffer;
+  if (pi.l4_protocol != kIpProtoTcp) return kPass;
+  // tcp_gro_receive() appends only the segment that starts where the group ends.
+  if (pi.tcp.seq != f.next_seq) return GroRefusal::kSeqNotAdjacent;
+  return tcp_fields_equal(head + f.l4_offset, p + pi.l4_offset, pi.l4_header_len)
+             ? kPass
+             : GroRefusal::kTcpFieldsDiffer;
+}
 
 void GroCoalescer::plan(const GroPacket* pkts, size_t n, GroPlan* out) {
   out->writes.clear();
@@ -56,6 +144,7 @@ void GroCoalescer::plan(const GroPacket* pkts, size_t n, GroPlan* out) {
     w.total_len = pkts[i].len;
     out->writes.push_back(w);
   };
+  auto refuse = [&](GroRefusal r) { out->stats.refused[static_cast<size_t>(r)]++; };
 
   for (uint32_t i = 0; i < n; i++) {
     next_[i] = kNone;
@@ -76,6 +165,7 @@ void GroCoalescer::plan(const GroPacket* pkts, size_t n, GroPlan* out) {
           }
         }
       }
+      refuse(GroRefusal::kNoPorts);
       single(i);
       continue;
     }
@@ -96,26 +186,19 @@ void GroCoalescer::plan(const GroPacket* pkts, size_t n, GroPlan* out) {
       }
     }
 
-    // Can this packet be part of a superpacket at all?
-    bool can = pi.ip.total_len == len && pi.payload_len > 0 && !pi.ip.has_options &&
-               !pi.ip.fragment && len <= max_total && max_segs >= 2;
-    if (tcp) {
-      can = can && opts_.tcp && (pi.tcp.flags & ~kTcpPsh) == kTcpAck &&
-            (p[pi.l4_offset + 12] & 0x0f) == 0;  // no reserved / AE(NS) bits
-    } else {
-      can = can && opts_.udp && pi.udp.length == pi.ip.total_len - pi.ip.header_len;
+    const GroRefusal not_coalescable = check_coalescable(p, len, pi, max_total);
+    if (not_coalescable != kPass) {
+      if (flow) flow->open = false;  // written alone between members would reorder the flow
+      refuse(not_coalescable);
+      single(i);
+      continue;
     }
 
-    if (flow && can) {
+    const bool psh = tcp && (pi.tcp.flags & kTcpPsh);
+    if (flow) {
       Flow& f = *flow;
-      const uint8_t* head = pkts[f.head].data;
-      const bool fits = f.count < max_segs && f.total + pi.payload_len <= max_total &&
-                        pi.payload_len <= f.gso_size && pi.payload_offset == f.hdr_len &&
-                        ip_fields_equal(head, p, pi.ip.version) &&
-                        (!tcp || (pi.tcp.seq == f.next_seq &&
-                                  tcp_fields_equal(head + f.l4_offset, p + pi.l4_offset,
-                                                   pi.l4_header_len)));
-      if (fits) {
+      const GroRefusal not_joining = check_joins(f, pkts[f.head].data, p, pi, max_total);
+      if (not_joining == kPass) {
         next_[f.tail] = i;
         f.tail = i;
         f.count++;
@@ -126,16 +209,16 @@ void GroCoalescer::plan(const GroPacket* pkts, size_t n, GroPlan* out) {
         w.members_count++;
         w.total_len = f.total;
         // A shorter segment must be the last; PSH ends a burst; the cap ends the group.
-        if (pi.payload_len < f.gso_size || (tcp && (pi.tcp.flags & kTcpPsh)) ||
-            f.count >= max_segs) {
-          f.open = false;
-        }
+        if (pi.payload_len < f.gso_size || psh || f.count >= max_segs) f.open = false;
         continue;
       }
+      f.open = false;  // the next packet of the flow did not fit: close
+      refuse(not_joining);
+    } else if (psh) {
+      refuse(GroRefusal::kPshOnHead);
     }
-    if (flow) flow->open = false;  // the next packet of the flow did not fit: close
 
-    if (!can || (tcp && (pi.tcp.flags & kTcpPsh))) {  // a PSH head would end its group at once
+    if (psh) {  // a PSH head would end its group at once
       single(i);
       continue;
     }

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "ip_headers.h"
 #include "virtio_net_hdr.h"
 
 namespace tunio {
@@ -57,11 +58,42 @@ struct GroWrite {
   uint32_t total_len = 0;      // IP bytes of the write (head + slices), without virtio header
 };
 
+// Why a packet was not coalesced: the first rule it failed, one reason per packet. The first
+// group (through kPshOnHead) keeps a packet out of every superpacket; the second keeps it out
+// of its flow's open group, so it heads a new one. A packet that simply starts a flow's first
+// group is not a refusal. The names (gro_refusal_name) are the keys of
+// tun.stats().coalesceRefusals; the addon exports the list so TypeScript checks against it.
+enum class GroRefusal : uint8_t {
+  kNoPorts,              // not TCP/UDP, a fragment, IPv6 extension headers, or malformed L4
+  kLengthMismatch,       // the IP total length is not the bytes handed over
+  kNoPayload,            // pure ACK / empty datagram: nothing to merge
+  kIpOptions,            // IPv4 options
+  kTooLong,              // the packet alone exceeds max_total_len
+  kSegmentLimit,         // max_segments < 2: no group can form
+  kOffloadOff,           // TCP (TSO) or UDP (USO) coalescing is off for this TUN
+  kTcpFlags,             // a flag other than ACK/PSH (SYN, FIN, RST, URG, CWR, ECE)
+  kTcpReservedBits,      // reserved / AE bits set
+  kUdpLengthMismatch,    // the UDP length disagrees with the IP payload length
+  kPshOnHead,            // PSH ends a burst: as a head it would end its group at once
+  kGroupFull,            // the flow's group reached max_segments
+  kGroupTooLong,         // joining would exceed max_total_len
+  kLargerThanSegment,    // payload larger than the group's segment size
+  kHeaderLengthDiffers,  // IP+L4 header length differs from the head's (e.g. TCP options)
+  kIpFieldsDiffer,       // TOS/ECN, TTL, DF (v6: traffic class, flow label, hop limit)
+  kSeqNotAdjacent,       // TCP sequence number does not continue the group
+  kTcpFieldsDiffer,      // ACK number, window, urgent pointer, options or flags differ
+  kCount
+};
+constexpr size_t kGroRefusalCount = static_cast<size_t>(GroRefusal::kCount);
+// camelCase name of a reason (the JS key); "unknown" outside the enum.
+const char* gro_refusal_name(GroRefusal r);
+
 struct GroStats {
   uint32_t packets = 0;    // input packets
   uint32_t writes = 0;     // planned writes
   uint32_t groups = 0;     // writes with at least one member slice
   uint32_t coalesced = 0;  // packets that went into such groups (heads included)
+  uint32_t refused[kGroRefusalCount] = {};  // packets per GroRefusal
 };
 
 struct GroPlan {
@@ -103,6 +135,11 @@ class GroCoalescer {
     uint16_t l4_offset = 0;
     uint32_t last_used = 0; // packet index of the last touch, for LRU eviction
   };
+
+  GroRefusal check_coalescable(const uint8_t* p, uint32_t len, const PacketInfo& pi,
+                               uint32_t max_total) const;
+  GroRefusal check_joins(const Flow& f, const uint8_t* head, const uint8_t* p,
+                         const PacketInfo& pi, uint32_t max_total) const;
 
   GroOptions opts_;
   Flow flows_[kFlowTableSize];

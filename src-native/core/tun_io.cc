@@ -250,6 +250,7 @@ IoStatus TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats, int
           coalescer_ = GroCoalescer(g);
         }
         coalescer_.plan(gro_in_.data(), plan_n_, &plan_);
+        for (size_t r = 0; r < kGroRefusalCount; r++) stats.coalesce_refusals[r] += plan_.stats.refused[r];
       } else {
         plan_.writes.clear();
         plan_.members.clear();

@@ -43,6 +43,9 @@ struct TunStats {
   uint64_t coalesce_fallbacks = 0;  // a coalesced write got EINVAL: re-sent one by one, coalescing
                                     // off until the next probe (TunWrap's back-off)
   uint64_t pool_waits = 0;        // read_batch stopped because the pool could not guarantee room
+  // Packets written that the coalescer kept out of superpackets, per GroRefusal (the first
+  // rule each failed; see gro_coalesce.h). Only counted while coalescing is on.
+  uint64_t coalesce_refusals[kGroRefusalCount] = {};
 };
 
 enum class IoStatus : uint8_t { kOk, kWouldBlock, kPoolExhausted, kError };
