@@ -2,7 +2,10 @@
 // cross-check of every layout against OpenSSL called directly, in-place sealing with slot
 // headroom/tailroom, and each way a packet is refused.
 #include <doctest.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+
+#include <cstddef>
 
 #include <cstring>
 #include <random>
@@ -33,6 +36,15 @@ static_assert(std::is_same<EvpApi::FinalExFn, decltype(&EVP_DecryptFinal_ex)>::v
 static_assert(EvpApi::kCtrlAeadSetIvLen == EVP_CTRL_AEAD_SET_IVLEN, "EVP_CTRL_AEAD_SET_IVLEN");
 static_assert(EvpApi::kCtrlAeadGetTag == EVP_CTRL_AEAD_GET_TAG, "EVP_CTRL_AEAD_GET_TAG");
 static_assert(EvpApi::kCtrlAeadSetTag == EVP_CTRL_AEAD_SET_TAG, "EVP_CTRL_AEAD_SET_TAG");
+static_assert(std::is_same<EvpApi::CtxParamsFn, decltype(&EVP_CIPHER_CTX_get_params)>::value, "EVP_CIPHER_CTX_get_params");
+static_assert(std::is_same<EvpApi::InitEx2Fn, decltype(&EVP_CipherInit_ex2)>::value, "EVP_CipherInit_ex2");
+static_assert(EvpApi::kParamOctetString == OSSL_PARAM_OCTET_STRING, "OSSL_PARAM_OCTET_STRING");
+static_assert(sizeof(EvpParam) == sizeof(OSSL_PARAM), "OSSL_PARAM layout");
+static_assert(offsetof(EvpParam, key) == offsetof(OSSL_PARAM, key), "OSSL_PARAM::key");
+static_assert(offsetof(EvpParam, data_type) == offsetof(OSSL_PARAM, data_type), "OSSL_PARAM::data_type");
+static_assert(offsetof(EvpParam, data) == offsetof(OSSL_PARAM, data), "OSSL_PARAM::data");
+static_assert(offsetof(EvpParam, data_size) == offsetof(OSSL_PARAM, data_size), "OSSL_PARAM::data_size");
+static_assert(offsetof(EvpParam, return_size) == offsetof(OSSL_PARAM, return_size), "OSSL_PARAM::return_size");
 
 namespace {
 
@@ -122,6 +134,47 @@ TEST_CASE("aead: OpenSSL is found through dlsym and a runtime without it is repo
   Bytes buf(64);
   size_t out_len = 0;
   CHECK(c.seal_bytes(buf.data(), 8, buf.size(), 0, &out_len) == AeadResult::kCryptoError);
+}
+
+TEST_CASE("aead: the OpenSSL 3 parameter calls and the EVP_CIPHER_CTX_ctrl fallback seal and open alike") {
+  CHECK(std::string(EvpApi::kParamAeadTag) == OSSL_CIPHER_PARAM_AEAD_TAG);
+  const EvpApi& with_params = evp_api();
+  REQUIRE(static_cast<bool>(with_params.ctx_get_params));  // OpenSSL 3: what Node 20 and later ship
+  REQUIRE(static_cast<bool>(with_params.cipher_init_ex2));
+  EvpApi ctrl_only = with_params;
+  ctrl_only.ctx_get_params = nullptr;
+  ctrl_only.cipher_init_ex2 = nullptr;
+  std::mt19937 rng(13);
+  for (AeadAlgorithm alg : {AeadAlgorithm::kChaCha20Poly1305, AeadAlgorithm::kAes256Gcm}) {
+    AeadSpec spec;
+    spec.algorithm = alg;
+    spec.aad = AeadAad::kHeader;
+    Bytes key(32);
+    for (auto& b : key) b = static_cast<uint8_t>(rng());
+    AeadCipher a(with_params, spec), b(ctrl_only, spec);
+    REQUIRE(a.init(key.data(), key.size()) == AeadSpecError::kOk);
+    REQUIRE(b.init(key.data(), key.size()) == AeadSpecError::kOk);
+    for (uint64_t counter = 0; counter < 20; counter++) {
+      Bytes plain(rng() % 1500);
+      for (auto& x : plain) x = static_cast<uint8_t>(rng());
+      Sealed sa = seal_one(a, plain, counter), sb = seal_one(b, plain, counter);
+      REQUIRE(sa.result == AeadResult::kOk);
+      REQUIRE(sb.result == AeadResult::kOk);
+      CHECK(sa.bytes == sb.bytes);
+      // Each opens what the other sealed; a flipped tag bit is refused by both.
+      for (AeadCipher* opener : {&a, &b}) {
+        Bytes msg = counter % 2 ? sa.bytes : sb.bytes;
+        uint64_t got = 0;
+        size_t plain_len = 0;
+        REQUIRE(opener->open_bytes(msg.data(), msg.size(), &got, &plain_len) == AeadResult::kOk);
+        CHECK(got == counter);
+        CHECK(Bytes(msg.begin() + 8, msg.begin() + 8 + static_cast<std::ptrdiff_t>(plain_len)) == plain);
+        Bytes bad = sa.bytes;
+        bad.back() ^= 1;
+        CHECK(opener->open_bytes(bad.data(), bad.size(), &got, &plain_len) == AeadResult::kAuthFailed);
+      }
+    }
+  }
 }
 
 TEST_CASE("aead: ChaCha20-Poly1305 known answer (RFC 8439 section 2.8.2)") {

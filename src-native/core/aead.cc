@@ -169,7 +169,13 @@ AeadResult AeadCipher::encrypt(uint64_t counter, const uint8_t* aad, size_t aad_
   // Both ciphers are stream modes: update writes exactly `len` bytes, final none.
   if (len != 0 && api_.encrypt_update(enc_, data, &out, data, static_cast<int>(len)) != 1) return AeadResult::kCryptoError;
   if (api_.encrypt_final(enc_, data + len, &out) != 1) return AeadResult::kCryptoError;
-  if (api_.ctx_ctrl(enc_, EvpApi::kCtrlAeadGetTag, static_cast<int>(kAeadTagLen), tag) != 1) return AeadResult::kCryptoError;
+  if (api_.ctx_get_params) {
+    EvpParam params[2];
+    params[0] = EvpParam{EvpApi::kParamAeadTag, EvpApi::kParamOctetString, tag, kAeadTagLen, 0};
+    if (api_.ctx_get_params(enc_, reinterpret_cast<OSSL_PARAM*>(params)) != 1) return AeadResult::kCryptoError;
+  } else if (api_.ctx_ctrl(enc_, EvpApi::kCtrlAeadGetTag, static_cast<int>(kAeadTagLen), tag) != 1) {
+    return AeadResult::kCryptoError;
+  }
   return AeadResult::kOk;
 }
 
@@ -179,8 +185,17 @@ AeadResult AeadCipher::decrypt(uint64_t counter, const uint8_t* aad, size_t aad_
   uint8_t nonce[kAeadNonceLen];
   make_nonce(counter, nonce);
   int out = 0;
-  if (api_.decrypt_init(dec_, nullptr, nullptr, nullptr, nonce) != 1) return AeadResult::kCryptoError;
-  if (api_.ctx_ctrl(dec_, EvpApi::kCtrlAeadSetTag, static_cast<int>(kAeadTagLen), tag) != 1) return AeadResult::kCryptoError;
+  if (api_.cipher_init_ex2) {
+    // Nonce and expected tag in one call (OpenSSL copies the tag at once).
+    EvpParam params[2];
+    params[0] = EvpParam{EvpApi::kParamAeadTag, EvpApi::kParamOctetString, tag, kAeadTagLen, 0};
+    if (api_.cipher_init_ex2(dec_, nullptr, nullptr, nonce, 0, reinterpret_cast<const OSSL_PARAM*>(params)) != 1) {
+      return AeadResult::kCryptoError;
+    }
+  } else if (api_.decrypt_init(dec_, nullptr, nullptr, nullptr, nonce) != 1 ||
+             api_.ctx_ctrl(dec_, EvpApi::kCtrlAeadSetTag, static_cast<int>(kAeadTagLen), tag) != 1) {
+    return AeadResult::kCryptoError;
+  }
   if (aad_len != 0 && api_.decrypt_update(dec_, nullptr, &out, aad, static_cast<int>(aad_len)) != 1) {
     return AeadResult::kCryptoError;
   }

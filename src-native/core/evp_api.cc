@@ -13,6 +13,12 @@ void resolve(SymbolLookup lookup, Fn* slot, const char* name, const char** missi
   *slot = reinterpret_cast<Fn>(sym);
 }
 
+// A symbol that may be missing (a newer API with a fallback): never marks the API unavailable.
+template <typename Fn>
+void resolve_optional(SymbolLookup lookup, Fn* slot, const char* name) {
+  *slot = reinterpret_cast<Fn>(lookup(name));
+}
+
 }  // namespace
 
 EvpApi load_evp_api(SymbolLookup lookup) {
@@ -29,6 +35,8 @@ EvpApi load_evp_api(SymbolLookup lookup) {
   resolve(lookup, &api.decrypt_init, "EVP_DecryptInit_ex", &missing);
   resolve(lookup, &api.decrypt_update, "EVP_DecryptUpdate", &missing);
   resolve(lookup, &api.decrypt_final, "EVP_DecryptFinal_ex", &missing);
+  resolve_optional(lookup, &api.ctx_get_params, "EVP_CIPHER_CTX_get_params");
+  resolve_optional(lookup, &api.cipher_init_ex2, "EVP_CipherInit_ex2");
   api.missing = missing;
   return api;
 }

@@ -23,15 +23,30 @@ typedef struct evp_cipher_st EVP_CIPHER;
 typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;
 struct engine_st;
 typedef struct engine_st ENGINE;
+struct ossl_param_st;
+typedef struct ossl_param_st OSSL_PARAM;
 }
 
 namespace tunio {
+
+// OpenSSL 3's OSSL_PARAM (<openssl/core.h>), laid out as there; aead_test.cc checks the layout.
+// Passed as OSSL_PARAM* (reinterpret_cast) to the two optional functions below.
+struct EvpParam {
+  const char* key = nullptr;  // nullptr ends an array
+  unsigned int data_type = 0;
+  void* data = nullptr;
+  size_t data_size = 0;
+  size_t return_size = 0;
+};
 
 struct EvpApi {
   // EVP_CIPHER_CTX_ctrl commands (include/openssl/evp.h; identical in OpenSSL 1.1 and 3.x).
   static constexpr int kCtrlAeadSetIvLen = 0x9;
   static constexpr int kCtrlAeadGetTag = 0x10;
   static constexpr int kCtrlAeadSetTag = 0x11;
+  // OSSL_PARAM_OCTET_STRING and OSSL_CIPHER_PARAM_AEAD_TAG (<openssl/core.h>, core_names.h).
+  static constexpr unsigned int kParamOctetString = 5;
+  static constexpr const char* kParamAeadTag = "tag";
 
   using CipherFn = const EVP_CIPHER* (*)();
   using CtxNewFn = EVP_CIPHER_CTX* (*)();
@@ -40,6 +55,9 @@ struct EvpApi {
   using InitExFn = int (*)(EVP_CIPHER_CTX*, const EVP_CIPHER*, ENGINE*, const unsigned char*, const unsigned char*);
   using UpdateFn = int (*)(EVP_CIPHER_CTX*, unsigned char*, int*, const unsigned char*, int);
   using FinalExFn = int (*)(EVP_CIPHER_CTX*, unsigned char*, int*);
+  using CtxParamsFn = int (*)(EVP_CIPHER_CTX*, OSSL_PARAM*);
+  using InitEx2Fn = int (*)(EVP_CIPHER_CTX*, const EVP_CIPHER*, const unsigned char*, const unsigned char*, int,
+                            const OSSL_PARAM*);
 
   CipherFn chacha20_poly1305 = nullptr;
   CipherFn aes_256_gcm = nullptr;
@@ -52,6 +70,12 @@ struct EvpApi {
   InitExFn decrypt_init = nullptr;
   UpdateFn decrypt_update = nullptr;
   FinalExFn decrypt_final = nullptr;
+  // OpenSSL 3 only, optional (nullptr: the EVP_CIPHER_CTX_ctrl path is used). Per packet they
+  // replace a ctrl call each: the tag is read with get_params, and set together with the
+  // nonce in one EVP_CipherInit_ex2 call; ctrl builds its own parameter array and goes through
+  // a switch on every call before it reaches the same provider function.
+  CtxParamsFn ctx_get_params = nullptr;
+  InitEx2Fn cipher_init_ex2 = nullptr;
 
   // Name of the first symbol that was not found; nullptr when all are there.
   const char* missing = nullptr;
