@@ -26,6 +26,7 @@ export type TunioErrorCode =
   | 'ERR_TUNIO_AEAD_UNAVAILABLE'
   | 'ERR_TUNIO_AEAD_INIT'
   | 'ERR_TUNIO_AEAD_COUNTER_LIMIT'
+  | 'ERR_TUNIO_VIEW_CLOSED'
 
 /** An Error with a stable `code`; system-call failures also carry `errno` and `syscall`. */
 export interface TunioError extends Error {

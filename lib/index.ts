@@ -7,6 +7,7 @@
  * See README.md for the API in use and docs/ for the design notes.
  */
 export { Lease, PacketBatch } from './lease'
+export { BatchBytes } from './batch-bytes'
 export type { Endpoint, LocalAddress, GsoInfo } from './lease'
 export { Pool, getDefaultPool, MAX_LEASE_SIZE } from './pool'
 export type { PoolOptions, PoolStats, LeaseBatchOptions } from './pool'

@@ -6,6 +6,7 @@
  * one call, not one JS object per packet. See docs/ownership.md for the rules.
  */
 import { types } from 'util'
+import { BatchBytes } from './batch-bytes'
 import { asUint8Array, byteSourceLength, type ByteSource } from './bytes'
 import { invalidArg, leaseReleased, tunioError } from './errors'
 import type { NativeBatch, NativeMeta } from './native'
@@ -138,6 +139,11 @@ class BatchLease extends Lease {
 
   override ownerBatch (): PacketBatch { return this.#batch }
 
+  override checkSurrender (name: string): void {
+    super.checkSurrender(name)
+    this.#batch.syncBytes(name) // an open bytes() view is applied (or refused) before anything moves
+  }
+
   override viewMemory (): ArrayBufferLike | undefined { return this.#buffer?.buffer }
 
   get held (): boolean {
@@ -233,6 +239,7 @@ export class PacketBatch implements Iterable<Lease>, Disposable {
   readonly native: NativeBatch
   readonly #leases: Array<BatchLease | undefined>
   #consumed = false
+  #bytes: BatchBytes | undefined
 
   /** @internal */
   constructor (native: NativeBatch) {
@@ -273,6 +280,32 @@ export class PacketBatch implements Iterable<Lease>, Disposable {
    * moved, or dropped by aead.open()), which writes nothing.
    */
   get consumed (): boolean { return this.#consumed }
+
+  /**
+   * The bytes of every packet for a transform in JavaScript, without a Buffer per packet: one
+   * Buffer per run of contiguous memory plus typed arrays of each packet's run, start and
+   * length, which JavaScript may change within the packet's headroom and tailroom (see
+   * {@link BatchBytes}). Returns the open view if there is one. Buffers of this batch's leases
+   * made before are detached (as by aead.seal()). Throws ERR_TUNIO_LEASE_RELEASED for a batch
+   * released or sent as a whole.
+   */
+  bytes (): BatchBytes {
+    if (this.#consumed) throw tunioError('ERR_TUNIO_LEASE_RELEASED', 'the batch was released or sent')
+    if (this.#bytes?.open === true) return this.#bytes
+    this.settleViews()
+    const table = BatchBytes.table(this.#leases.length)
+    const buffers = this.native.bytes(table)
+    this.#bytes = new BatchBytes(this, table, buffers, this.#leases.length)
+    return this.#bytes
+  }
+
+  /**
+   * @internal An open bytes() view is applied now; a packet outside its room throws
+   * ERR_TUNIO_INVALID_ARG naming `name`, and nothing has moved.
+   */
+  syncBytes (name: string): void {
+    if (this.#bytes?.open === true) this.native.syncBytes(name)
+  }
 
   /** Releases every lease still held; returns how many were released. Never throws twice. */
   release (): number {
@@ -342,6 +375,7 @@ export class PacketBatch implements Iterable<Lease>, Disposable {
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 255) {
       throw invalidArg('count', 'must be an integer between 1 and 255')
     }
+    this.syncBytes('batch')
     for (let i = 0; i < this.#leases.length; i++) {
       const g = groups[i]
       if (g >= count && g !== RELEASE_GROUP && this.native.lengthOf(i) >= 0) {

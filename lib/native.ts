@@ -24,7 +24,14 @@ export interface NativeBatch {
   split (groups: Uint8Array, count: number): NativeBatch[]
   /** Held packets without a remote endpoint (a UDP send needs `to` for them). */
   withoutRemote (): number
+  /** Opens a bytes() view: fills `table`, returns one Buffer per run (src-native/addon/batch_bytes.cc). */
+  bytes (table: Int32Array): Buffer[]
+  /** Applies an open bytes() view now; throws ERR_TUNIO_INVALID_ARG naming `argument` if a packet lies outside its room. */
+  syncBytes (argument: string): void
 }
+
+/** The field numbers of the bytes() table (src-native/core/batch_layout.h). */
+export interface NativeBatchLayout { fields: number, run: number, start: number, length: number, minStart: number, maxEnd: number }
 
 export interface NativePoolStats {
   capBytes: number, reservedBytes: number, inUseBytes: number, highWaterBytes: number, slotsInUse: number,
@@ -75,6 +82,7 @@ export interface NativeBinding extends NativeLeaseFunctions {
   aeadLimits: NativeAeadLimits
   /** The keys of TunStats.coalesceRefusals, in the addon's order (GroRefusal). */
   coalesceRefusals: readonly string[]
+  batchLayout: NativeBatchLayout
   setExternalBuffers (allowed: boolean): void
   setOpenSslAllowed (allowed: boolean): void
   [name: string]: unknown

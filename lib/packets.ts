@@ -41,6 +41,7 @@ export function toNativeItems (input: PacketInput, check: ItemCheck): Array<Nati
     if (it instanceof Lease || it instanceof PacketBatch) {
       if (it instanceof Lease) it.checkSurrender(name)
       else if (it.consumed) throw releasedItem(name, 'a batch that was released or sent already')
+      else it.syncBytes(name) // an open bytes() view is applied, or refused before anything moves
       if (!single) {
         moving ??= new Set()
         if (moving.has(it)) throw invalidArg(name, 'is given twice: each packet moves to the device once')

@@ -41,6 +41,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function batch = BatchWrap::Define(env);
   data->batch_ctor = Napi::Persistent(batch);
   exports.Set("NativeBatch", batch);
+  exports.Set("batchLayout", BatchLayoutToJs(env));
 
   Napi::Function tun = TunWrap::Define(env);
   data->tun_ctor = Napi::Persistent(tun);

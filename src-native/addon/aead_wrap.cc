@@ -120,7 +120,7 @@ Napi::Value AeadWrap::Seal(const Napi::CallbackInfo& info) {
     ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "seal() takes a PacketBatch");
     return Napi::Value();
   }
-  if (!CheckIdle(env)) return Napi::Value();
+  if (!CheckIdle(env) || !batch->SyncBytes(env, "batch")) return Napi::Value();
   if (aead_counters_left(cipher_->spec(), next_counter_) < batch->live()) {
     ThrowRangeError(env, "ERR_TUNIO_AEAD_COUNTER_LIMIT",
                     "sealing this batch would use a counter at or past the limit (" +
@@ -128,6 +128,7 @@ Napi::Value AeadWrap::Seal(const Napi::CallbackInfo& info) {
     return Napi::Value();
   }
   AeadBatchResult r = aead_seal_batch(*cipher_, batch->packets(), batch->packet_count(), &next_counter_, stats_);
+  batch->CloseBytes(env);  // the packets moved: a view of their old extents is no use
   batch->SettleTransformed();
   return Napi::Number::New(env, static_cast<double>(r.done));
 }
@@ -141,7 +142,7 @@ Napi::Value AeadWrap::Open(const Napi::CallbackInfo& info) {
     ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "open() takes a PacketBatch and a BigUint64Array");
     return Napi::Value();
   }
-  if (!CheckIdle(env)) return Napi::Value();
+  if (!CheckIdle(env) || !batch->SyncBytes(env, "batch")) return Napi::Value();
   const size_t n = batch->packet_count();
   // Read through the one byte-source reader: a detached array or one outside its resized
   // buffer is refused rather than written through a stale pointer.
@@ -154,6 +155,7 @@ Napi::Value AeadWrap::Open(const Napi::CallbackInfo& info) {
   // The caller's own writable memory (a BigUint64Array is never read-only).
   uint64_t* out = reinterpret_cast<uint64_t*>(const_cast<uint8_t*>(counters.data));
   AeadBatchResult r = aead_open_batch(*cipher_, batch->packets(), n, out, stats_);
+  batch->CloseBytes(env);
   batch->SettleTransformed();
   return Napi::Number::New(env, static_cast<double>(r.done));
 }
@@ -201,13 +203,13 @@ Napi::Value AeadWrap::SealOnThreadpool(const Napi::CallbackInfo& info) {
     ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "sealOnThreadpool() takes a native batch");
     return Napi::Value();
   }
-  if (!CheckIdle(env)) return Napi::Value();
+  if (!CheckIdle(env) || !batch->SyncBytes(env, "batch")) return Napi::Value();
   if (aead_counters_left(cipher_->spec(), next_counter_) < batch->live()) {
     ThrowRangeError(env, "ERR_TUNIO_AEAD_COUNTER_LIMIT", "sealing this batch would use a counter at or past the limit");
     return Napi::Value();
   }
   std::vector<Packet> packets;
-  batch->TakeAll(packets);
+  batch->TakeAll(env, packets);
   busy_ = true;
   auto* work = new ThreadpoolSeal(env, this, cipher_.get(), &next_counter_, &stats_, &busy_, batch->pool(), std::move(packets));
   work->Queue();

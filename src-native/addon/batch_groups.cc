@@ -51,6 +51,7 @@ Napi::Value BatchWrap::Headers(const Napi::CallbackInfo& info) {
     ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "out must hold bytesPerPacket bytes and lengths one entry per packet of the batch");
     return Napi::Value();
   }
+  if (!SyncBytes(env, "batch")) return Napi::Value();
   // The caller's own writable arrays (typed arrays are never read-only).
   auto* dst = const_cast<uint8_t*>(out_bytes.data);
   auto* len = reinterpret_cast<int32_t*>(const_cast<uint8_t*>(length_bytes.data));
@@ -103,6 +104,8 @@ Napi::Value BatchWrap::Split(const Napi::CallbackInfo& info) {
       return Napi::Value();
     }
   }
+  if (!SyncBytes(env, "batch")) return Napi::Value();
+  CloseBytes(env);
   std::vector<std::vector<Packet>> out(static_cast<size_t>(count));
   for (size_t i = 0; i < packets_.size(); i++) {
     if (!packets_[i].valid()) continue;

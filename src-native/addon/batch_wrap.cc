@@ -58,6 +58,8 @@ Napi::Function BatchWrap::Define(Napi::Env env) {
                          InstanceMethod<&BatchWrap::Headers>("headers"),
                          InstanceMethod<&BatchWrap::Split>("split"),
                          InstanceMethod<&BatchWrap::WithoutRemote>("withoutRemote"),
+                         InstanceMethod<&BatchWrap::Bytes>("bytes"),
+                         InstanceMethod<&BatchWrap::SyncBytesJs>("syncBytes"),
                      });
 }
 
@@ -89,6 +91,7 @@ BatchWrap* BatchWrap::FromValue(Napi::Value value) {
 BatchWrap::BatchWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BatchWrap>(info) {}
 
 BatchWrap::~BatchWrap() {
+  ForgetBytes();
   // Reached only by GC: whatever is still held was never released by its owner.
   for (size_t i = 0; i < packets_.size(); i++) {
     if (packets_[i].valid()) {
@@ -118,7 +121,9 @@ void BatchWrap::MoveEntry(uint32_t index, std::vector<Packet>& to) {
   live_--;
 }
 
-void BatchWrap::TakeAll(std::vector<Packet>& out) {
+void BatchWrap::TakeAll(Napi::Env env, std::vector<Packet>& out) {
+  SyncBytes(env, nullptr);
+  CloseBytes(env);
   out.reserve(out.size() + live_);
   for (size_t i = 0; i < packets_.size(); i++) {
     if (!packets_[i].valid()) continue;
@@ -179,6 +184,7 @@ Napi::Value BatchWrap::Live(const Napi::CallbackInfo& info) {
 Napi::Value BatchWrap::LengthOf(const Napi::CallbackInfo& info) {
   uint32_t i;
   if (!CheckIndex(info, &i)) return Napi::Value();
+  SyncBytes(info.Env(), nullptr);
   if (!Held(i)) return Napi::Number::New(info.Env(), -1);
   return Napi::Number::New(info.Env(), packets_[i].length);
 }
@@ -191,6 +197,10 @@ Napi::Value BatchWrap::Buffer(const Napi::CallbackInfo& info) {
     ThrowError(env, "ERR_TUNIO_LEASE_RELEASED", "lease was already released or handed to send()/write()");
     return Napi::Value();
   }
+  // A lease Buffer and a bytes() view are never open at once (a copy of each would be written
+  // back over the other): the view is applied and closed.
+  if (!SyncBytes(env, "batch")) return Napi::Value();
+  CloseBytes(env);
   Packet& p = packets_[i];
   AddonData* data = GetAddonData(env);
   if (data->external_buffers && !views_[i]) {
@@ -227,6 +237,10 @@ Napi::Value BatchWrap::Release(const Napi::CallbackInfo& info) {
   uint32_t i;
   if (!CheckIndex(info, &i)) return Napi::Value();
   if (!Held(i)) return Napi::Boolean::New(env, false);
+  // The other packets keep what an open bytes() view gave them; the view closes (its runs
+  // cover this packet's bytes too).
+  SyncBytes(env, nullptr);
+  CloseBytes(env);
   // Detach first: from here on no JS view can read the bytes, so the slot can be reused now.
   if (info.Length() > 1 && !info[1].IsUndefined()) DetachView(env, info[1]);
   DropEntry(i);
@@ -235,6 +249,7 @@ Napi::Value BatchWrap::Release(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value BatchWrap::ReleaseAll(const Napi::CallbackInfo& info) {
+  CloseBytes(info.Env());
   size_t released = 0;
   for (size_t i = 0; i < packets_.size(); i++) {
     if (packets_[i].valid()) {
@@ -282,6 +297,7 @@ Napi::Value BatchWrap::Truncate(const Napi::CallbackInfo& info) {
     ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "length must be a number");
     return Napi::Value();
   }
+  if (!SyncBytes(env, "batch")) return Napi::Value();
   int64_t n = info[1].As<Napi::Number>().Int64Value();
   if (n < 0 || n > packets_[i].length) {
     ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "length must be between 0 and the lease's length");
@@ -289,6 +305,7 @@ Napi::Value BatchWrap::Truncate(const Napi::CallbackInfo& info) {
   }
   packets_[i].tailroom += packets_[i].length - static_cast<uint32_t>(n);  // the cut bytes stay this packet's
   packets_[i].length = static_cast<uint32_t>(n);
+  PublishBytes(env);
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
@@ -301,6 +318,8 @@ Napi::Value BatchWrap::Extract(const Napi::CallbackInfo& info) {
     ThrowError(env, "ERR_TUNIO_LEASE_RELEASED", "lease was already released or handed to send()/write()");
     return Napi::Value();
   }
+  if (!SyncBytes(env, "lease")) return Napi::Value();
+  CloseBytes(env);
   if (views_[i]) {
     EntryDropsView(views_[i]);
     views_[i] = nullptr;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "batch_layout.h"
 #include "buffer_pool.h"
 #include "packet.h"
 
@@ -43,9 +44,10 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
   explicit BatchWrap(const Napi::CallbackInfo& info);
   ~BatchWrap() override;
 
-  // Moves every live packet out (ownership goes to a device) and detaches nothing: the JS side
-  // detaches the Buffers it created before calling into the device.
-  void TakeAll(std::vector<Packet>& out);
+  // Moves every live packet out (ownership goes to a device). The JS side detaches the lease
+  // Buffers it created before calling into the device; an open bytes() view is applied (as far
+  // as it is valid: callers check it first with SyncBytes) and closed here.
+  void TakeAll(Napi::Env env, std::vector<Packet>& out);
   size_t live() const { return live_; }
 
   // In-place transforms (aead_wrap.cc): the packets themselves, changed where they are.
@@ -55,7 +57,15 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
   Packet* packets() { return packets_.data(); }
   size_t packet_count() const { return packets_.size(); }
   void SettleTransformed();
-  const std::shared_ptr<BufferPool>& pool() const { return pool_; }
+
+  // batch.bytes() (batch_bytes.cc). While a view is open, JavaScript may have moved packets
+  // within their rooms: SyncBytes applies the table (copies written back first). With
+  // `argument`, a packet outside its room throws ERR_TUNIO_INVALID_ARG naming it and nothing
+  // is applied (false); without, such a table is left unapplied. Every operation that reads
+  // packet extents syncs first. CloseBytes detaches the view's buffers and table (applying
+  // nothing: callers sync first where the table still matters) and lets go of its slots.
+  bool SyncBytes(Napi::Env env, const char* argument);
+  void CloseBytes(Napi::Env env);  const std::shared_ptr<BufferPool>& pool() const { return pool_; }
 
  private:
   Napi::Value Size(const Napi::CallbackInfo& info);
@@ -73,6 +83,16 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
   Napi::Value Headers(const Napi::CallbackInfo& info);
   Napi::Value Split(const Napi::CallbackInfo& info);
   Napi::Value WithoutRemote(const Napi::CallbackInfo& info);
+  // bytes(table: Int32Array) -> Buffer[] (one per run); syncBytes(argument) (batch_bytes.cc).
+  Napi::Value Bytes(const Napi::CallbackInfo& info);
+  Napi::Value SyncBytesJs(const Napi::CallbackInfo& info);
+  // The open view's table, or nullptr when JavaScript detached or shrank it.
+  int32_t* BytesTable(Napi::Env env);
+  // Writes the packets' current extents into the open view's table.
+  void PublishBytes(Napi::Env env);
+  // GC of the batch with a view open: no JavaScript may run, so nothing is detached; each
+  // zero-copy buffer keeps its slot until it is collected (as a lease Buffer does).
+  void ForgetBytes();
 
   bool CheckIndex(const Napi::CallbackInfo& info, uint32_t* index);
   // Entry i still holds its packet (false once released, moved or the storage freed).
@@ -92,7 +112,21 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
   std::vector<ViewRecord*> views_;
   size_t size_ = 0;  // entries, also after the storage was freed
   size_t live_ = 0;
+
+  // An open batch.bytes() view.
+  struct BytesView {
+    BatchLayout layout;
+    Napi::Reference<Napi::Value> table;              // the Int32Array JavaScript passed in
+    std::vector<Napi::Reference<Napi::Value>> buffers;  // one per run
+    std::vector<ViewRecord*> records;                // zero-copy runs: keeps the slot while the Buffer lives
+    std::vector<SlotRef> slots;                      // every run's slot, while the view is open
+    std::vector<bool> copies;                        // the run's buffer is a copy (no external buffers)
+  };
+  std::unique_ptr<BytesView> bytes_;
 };
+
+// batchLayout: the field numbers of the bytes() table (batch_layout.h), for lib/batch-bytes.ts.
+Napi::Object BatchLayoutToJs(Napi::Env env);
 
 // Detaches the ArrayBuffer behind a Buffer/TypedArray/ArrayBuffer so every view of it reads as
 // zero-length. Returns false (no exception) when the value is not detachable.

@@ -13,7 +13,8 @@ namespace tunio {
 namespace {
 // Checks one item without taking or copying anything.
 bool CheckOne(Napi::Env env, Napi::Value item, const std::string& argument) {
-  if (BatchWrap::FromValue(item)) return true;
+  // An open bytes() view must lie within each packet's room: applied now, or refused whole.
+  if (BatchWrap* batch = BatchWrap::FromValue(item)) return batch->SyncBytes(env, argument.c_str());
   if (!IsByteSource(env, item)) {
     ThrowInvalidArg(env, argument, "expected a PacketBatch, a Lease, a Buffer, a typed array or a DataView");
     return false;
@@ -30,7 +31,7 @@ bool CheckOne(Napi::Env env, Napi::Value item, const std::string& argument) {
 // Takes one checked item: a batch's packets move, bytes are copied into a pool slot.
 void TakeOne(Napi::Env env, Napi::Value item, BufferPool& pool, std::vector<Packet>& out, CollectResult& r) {
   if (BatchWrap* batch = BatchWrap::FromValue(item)) {
-    batch->TakeAll(out);
+    batch->TakeAll(env, out);
     return;
   }
   ByteSpan bytes;
