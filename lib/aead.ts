@@ -7,8 +7,8 @@ import { types } from 'util'
 import { binding } from './binding'
 import { asUint8Array, byteSourceLength } from './bytes'
 import { invalidArg, invalidOption } from './errors'
-import { PacketBatch } from './lease'
-import type { NativeAead, NativeAeadLimits } from './native'
+import { Lease, PacketBatch } from './lease'
+import type { LeaseHandle, NativeAead, NativeAeadLimits, NativeBatch } from './native'
 import { checkKnownKeys, checkOptionsObject, intOption, boolOption } from './options'
 
 export type AeadAlgorithm = 'chacha20-poly1305' | 'aes-256-gcm'
@@ -179,6 +179,48 @@ function buildSpec (options: AeadOptions, limits: NativeAeadLimits): Record<stri
   }
 }
 
+/** The argument of seal()/open() when it is not a batch: an array of held leases, none twice. */
+function leaseArray (value: unknown, method: string): Lease[] {
+  if (!Array.isArray(value)) throw invalidArg('batch', `${method}() takes a PacketBatch or an array of leases`)
+  const leases = Array.from(value as unknown[]) // one read of each element
+  const seen = new Set<Lease>()
+  for (let i = 0; i < leases.length; i++) {
+    const lease = leases[i]
+    const name = `leases[${i}]`
+    if (!(lease instanceof Lease)) throw invalidArg(name, `is not a Lease: ${method}() takes a PacketBatch or an array of leases`)
+    lease.checkSurrender(name) // held, memory not moved away, its batch's bytes() view valid
+    if (seen.has(lease)) throw invalidArg(name, 'is given twice: each packet is transformed once')
+    seen.add(lease)
+  }
+  return leases as Lease[]
+}
+
+function countersArray (counters: BigUint64Array | undefined, n: number): BigUint64Array {
+  const out = counters ?? new BigUint64Array(n)
+  // the built-in length (an own `length` property cannot lie), detached or outside its buffer refused
+  if (!types.isBigUint64Array(out) || byteSourceLength(out, 'counters') < 8 * n) {
+    throw invalidArg('counters', `must be a BigUint64Array at least ${n} long`)
+  }
+  return out
+}
+
+function transformTargets (leases: Lease[]): [Array<NativeBatch | LeaseHandle>, Int32Array] {
+  const targets: Array<NativeBatch | LeaseHandle> = []
+  const extents = new Int32Array(3 * leases.length)
+  for (let i = 0; i < leases.length; i++) {
+    const [target, index, start, length] = leases[i].transformTarget()
+    targets.push(target)
+    extents[3 * i] = index
+    extents[3 * i + 1] = start
+    extents[3 * i + 2] = length
+  }
+  return [targets, extents]
+}
+
+function transformed (leases: Lease[], extents: Int32Array): void {
+  for (let i = 0; i < leases.length; i++) leases[i].transformed(extents[3 * i + 1], extents[3 * i + 2])
+}
+
 /**
  * Seals and opens whole batches natively. One instance is one key in one direction of use
  * (its counter belongs to it); it is not shared between threads.
@@ -216,17 +258,29 @@ export class Aead {
   /**
    * Seals every held packet of `batch` in place, in order, with the next counters: the header
    * goes into the packet's headroom, padding and tag into its tailroom (see `headroom` on
-   * openTun() and pool.leaseBatch()). Returns how many were sealed. A packet without enough
-   * room is dropped (released) and counted in `stats().drops.noRoom`. Throws
+   * openTun(), pool.leaseBatch() and pool.lease()). Returns how many were sealed. A packet
+   * without enough room is dropped (released) and counted in `stats().drops.noRoom`. Throws
    * ERR_TUNIO_AEAD_COUNTER_LIMIT, touching nothing, when the batch would reach `counterLimit`.
    *
-   * Buffers of the batch's leases made before the call are detached (the packets move within
-   * their slots); `lease.buffer` afterwards shows the sealed bytes.
+   * `batch` may also be an array of leases (packets of any batches and single leases from
+   * pool.lease()/leaseFrom(), mixed), sealed in array order, with the same rules. The whole
+   * array is checked first: anything that is not a Lease, a lease given twice
+   * (ERR_TUNIO_INVALID_ARG) or one already released or sent (ERR_TUNIO_LEASE_RELEASED) throws
+   * with `err.argument` naming it, and nothing is touched.
+   *
+   * Buffers of the leases made before the call are detached (the packets move within their
+   * slots); `lease.buffer` afterwards shows the sealed bytes.
    */
-  seal (batch: PacketBatch): number {
-    if (!(batch instanceof PacketBatch)) throw invalidArg('batch', 'seal() takes a PacketBatch')
-    batch.settleViews()
-    return this.#native.seal(batch.native)
+  seal (batch: PacketBatch | readonly Lease[]): number {
+    if (batch instanceof PacketBatch) {
+      batch.settleViews()
+      return this.#native.seal(batch.native)
+    }
+    const leases = leaseArray(batch, 'seal')
+    const [targets, extents] = transformTargets(leases)
+    const done = this.#native.sealLeases(targets, extents)
+    transformed(leases, extents)
+    return done
   }
 
   /**
@@ -236,8 +290,16 @@ export class Aead {
    * `stats().drops`, and its counter reads `Aead.NO_COUNTER`. The rest of the batch is
    * delivered. `counters` (at least `batch.length` long) is filled and returned when given.
    */
-  open (batch: PacketBatch, counters?: BigUint64Array): BigUint64Array {
-    if (!(batch instanceof PacketBatch)) throw invalidArg('batch', 'open() takes a PacketBatch')
+  open (batch: PacketBatch | readonly Lease[], counters?: BigUint64Array): BigUint64Array {
+    if (!(batch instanceof PacketBatch)) {
+      // An array of leases (see seal()): counters[i] is the counter of leases[i].
+      const leases = leaseArray(batch, 'open')
+      const out = countersArray(counters, leases.length)
+      const [targets, extents] = transformTargets(leases)
+      this.#native.openLeases(targets, extents, out)
+      transformed(leases, extents)
+      return out
+    }
     const out = counters ?? new BigUint64Array(batch.length)
     // the built-in length (an own `length` property cannot lie), detached or outside its buffer refused
     if (!types.isBigUint64Array(out) || byteSourceLength(out, 'counters') < 8 * batch.length) {

@@ -9,7 +9,7 @@ import { types } from 'util'
 import { BatchBytes } from './batch-bytes'
 import { asUint8Array, byteSourceLength, type ByteSource } from './bytes'
 import { invalidArg, leaseReleased, tunioError } from './errors'
-import type { NativeBatch, NativeMeta } from './native'
+import type { LeaseHandle, NativeBatch, NativeMeta } from './native'
 import { leakTracker } from './leak-debug'
 
 /** An IP address and port as tunio reports them (v4-mapped IPv6 is shown as plain IPv4). */
@@ -95,6 +95,16 @@ export abstract class Lease implements Disposable {
 
   /** @internal The batch this lease is a packet of, if any. */
   ownerBatch (): PacketBatch | undefined { return undefined }
+
+  /**
+   * @internal aead.seal()/open() of an array of leases, after checkSurrender(): views are
+   * settled (a copy written back, the Buffer detached) and the packet is described for the
+   * addon as [target, index, start, length] (src-native/addon/aead_leases.cc).
+   */
+  abstract transformTarget (): [NativeBatch | LeaseHandle, number, number, number]
+
+  /** @internal After that transform: the packet's new start and length; length -1: it was dropped. */
+  abstract transformed (start: number, length: number): void
 
   /**
    * @internal The ArrayBuffer under this lease's Buffer, if one was made: surrender() detaches
@@ -220,6 +230,15 @@ class BatchLease extends Lease {
     this.#batch.native.detach(buf)
     this.#buffer = undefined
     this.#meta = undefined
+  }
+
+  transformTarget (): [NativeBatch, number, number, number] {
+    this.settleView()
+    return [this.#batch.native, this.#index, 0, 0]
+  }
+
+  transformed (_start: number, length: number): void {
+    if (length < 0) this.#held = false // dropped in its batch by the addon
   }
 
   /** @internal Moves this one packet out into a native batch of its own, for a device. */

@@ -44,16 +44,18 @@ export interface LeaseHandle { readonly __leaseHandle: never }
 /** Single-lease functions; each takes the pool's LeaseHandle first. */
 export interface NativeLeaseFunctions {
   leaseAcquire (h: LeaseHandle, size: number, viaHome: boolean): number
-  leaseAcquireView (h: LeaseHandle, size: number): Buffer | null
-  leaseFrom (h: LeaseHandle, source: ArrayBufferView, viaHome: boolean): number
+  leaseAcquireView (h: LeaseHandle, size: number, headroom?: number, tailroom?: number): Buffer | null
+  leaseFrom (h: LeaseHandle, source: ArrayBufferView, viaHome: boolean, headroom?: number, tailroom?: number): number
   leaseHome (h: LeaseHandle, index: number): ArrayBuffer | null
-  leaseView (h: LeaseHandle, index: number, length: number): Buffer | null
-  leaseCopyOut (h: LeaseHandle, index: number, length: number): Buffer
-  leaseSet (h: LeaseHandle, index: number, offset: number, source: ArrayBufferView, leaseLength: number): void
+  leaseView (h: LeaseHandle, index: number, length: number, start?: number): Buffer | null
+  leaseCopyOut (h: LeaseHandle, index: number, length: number, start?: number): Buffer
+  leaseSet (h: LeaseHandle, index: number, offset: number, source: ArrayBufferView, leaseLength: number, start?: number): void
   leaseRelease (h: LeaseHandle, index: number, view?: Buffer): boolean
   leaseAbandon (h: LeaseHandle, index: number): void
+  /** The lease's view is detached and no longer tracks it (the lease stays held). */
+  leaseDropView (h: LeaseHandle, index: number, view: Buffer): void
   leaseReleaseLeaked (h: LeaseHandle, index: number, generation: number): boolean
-  leaseSurrender (h: LeaseHandle, index: number, length: number, view: Buffer | undefined, isCopy: boolean): NativeBatch
+  leaseSurrender (h: LeaseHandle, index: number, length: number, view: Buffer | undefined, isCopy: boolean, start?: number): NativeBatch
 }
 
 export interface NativeAeadLimits {
@@ -64,6 +66,8 @@ export interface NativeAeadLimits {
 export interface NativeAead {
   seal (batch: NativeBatch): number
   open (batch: NativeBatch, counters: BigUint64Array): number
+  sealLeases (targets: Array<NativeBatch | LeaseHandle>, extents: Int32Array): number
+  openLeases (targets: Array<NativeBatch | LeaseHandle>, extents: Int32Array, counters: BigUint64Array): number
   nextCounter (): bigint
   stats (): AeadStats
   sealOnThreadpool (batch: NativeBatch): Promise<NativeBatch>

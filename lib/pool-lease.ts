@@ -83,40 +83,46 @@ export function createLeaseHost (fns: NativeLeaseFunctions, handle: LeaseHandle,
   }
 }
 
-/** pool.lease(size): a fresh lease for the caller to fill. */
-export function leaseFresh (host: LeaseHost, size: number): PoolLease {
+/**
+ * pool.lease(size, { headroom, tailroom }): a fresh lease for the caller to fill. Its slot
+ * holds headroom + size + tailroom bytes (or more: the whole slot is the lease's), and the
+ * lease starts `headroom` bytes into it.
+ */
+export function leaseFresh (host: LeaseHost, size: number, headroom = 0, tailroom = 0): PoolLease {
+  const footprint = headroom + size + tailroom
   if (host.mode === 'transfer') {
-    const index = host.fns.leaseAcquire(host.handle, size, true)
+    const index = host.fns.leaseAcquire(host.handle, footprint, true)
     const memory = moveOutOfHome(host, index)
-    if (memory !== undefined) return new PoolLease(host, index, size, 'transfer', memory, undefined)
+    if (memory !== undefined) return new PoolLease(host, index, size, 'transfer', memory, undefined, headroom)
     host.mode = 'copy' // the runtime refused the external ArrayBuffer
-    return watched(new PoolLease(host, index, size, 'copy', undefined, undefined))
+    return watched(new PoolLease(host, index, size, 'copy', undefined, undefined, headroom))
   }
   if (host.mode === 'external') {
-    const view = host.fns.leaseAcquireView(host.handle, size)
+    const view = host.fns.leaseAcquireView(host.handle, size, headroom, tailroom)
     const index = host.scratch[0]
-    if (view !== null) return new PoolLease(host, index, size, 'external', undefined, view)
+    if (view !== null) return new PoolLease(host, index, size, 'external', undefined, view, headroom)
     host.mode = 'copy'
-    return watched(new PoolLease(host, index, size, 'copy', undefined, undefined))
+    return watched(new PoolLease(host, index, size, 'copy', undefined, undefined, headroom))
   }
-  return watched(new PoolLease(host, host.fns.leaseAcquire(host.handle, size, false), size, 'copy', undefined, undefined))
+  return watched(new PoolLease(host, host.fns.leaseAcquire(host.handle, footprint, false), size, 'copy', undefined, undefined, headroom))
 }
 
 /**
- * pool.leaseFrom(source): a lease holding a copy of `source` (`length` bytes, checked by the
- * caller with byteSourceLength()), copied natively.
+ * pool.leaseFrom(source, { headroom, tailroom }): a lease holding a copy of `source` (`length`
+ * bytes, checked by the caller with byteSourceLength()), copied natively `headroom` bytes
+ * into its slot.
  */
-export function leaseCopyOf (host: LeaseHost, source: ByteSource, length: number): PoolLease {
+export function leaseCopyOf (host: LeaseHost, source: ByteSource, length: number, headroom = 0, tailroom = 0): PoolLease {
   if (host.mode === 'transfer') {
-    const index = host.fns.leaseFrom(host.handle, source, true)
+    const index = host.fns.leaseFrom(host.handle, source, true, headroom, tailroom)
     const memory = moveOutOfHome(host, index)
-    if (memory !== undefined) return new PoolLease(host, index, length, 'transfer', memory, undefined)
+    if (memory !== undefined) return new PoolLease(host, index, length, 'transfer', memory, undefined, headroom)
     host.mode = 'copy'
-    return watched(new PoolLease(host, index, length, 'copy', undefined, undefined))
+    return watched(new PoolLease(host, index, length, 'copy', undefined, undefined, headroom))
   }
   // external mode makes the Buffer only if asked for (PoolLease.buffer); until then, and in
   // copy mode, the Lease object is what the registry watches.
-  return watched(new PoolLease(host, host.fns.leaseFrom(host.handle, source, false), length, host.mode, undefined, undefined))
+  return watched(new PoolLease(host, host.fns.leaseFrom(host.handle, source, false, headroom, tailroom), length, host.mode, undefined, undefined, headroom))
 }
 
 // The lease takes the home ArrayBuffer itself: it was made by the previous release()'s
@@ -138,22 +144,28 @@ export class PoolLease extends Lease {
   readonly #host: LeaseHost
   readonly #index: number
   #length: number
+  /** Where the lease begins in its slot (its headroom). */
+  #start: number
   #mode: LeaseMode
   #memory: ArrayBuffer | undefined // transfer mode: the slot's memory, moved out of its home
   #buffer: Buffer | undefined
   #held = true
   #watched = false
   #debug = false
+  /** The slot's lease generation when this lease was taken (for the registry). */
+  readonly #generation: number
 
   /** @internal */
-  constructor (host: LeaseHost, index: number, length: number, mode: LeaseMode, memory: ArrayBuffer | undefined, buffer: Buffer | undefined) {
+  constructor (host: LeaseHost, index: number, length: number, mode: LeaseMode, memory: ArrayBuffer | undefined, buffer: Buffer | undefined, start = 0) {
     super()
     this.#host = host
     this.#index = index
     this.#length = length
+    this.#start = start
     this.#mode = mode
     this.#memory = memory
     this.#buffer = buffer
+    this.#generation = host.scratch[1] // the acquire that made this lease was the last one
     if (leakTracker.enabled) {
       leakTracker.trackLease(this)
       this.#debug = true
@@ -162,8 +174,7 @@ export class PoolLease extends Lease {
 
   /** @internal Registers this Lease object for GC notice (no ArrayBuffer stands for it). */
   watch (): void {
-    const generation = this.#host.scratch[1]
-    this.#host.registry.register(this, generation * 0x100000000 + this.#index, this)
+    this.#host.registry.register(this, this.#generation * 0x100000000 + this.#index, this)
     this.#watched = true
   }
 
@@ -183,19 +194,19 @@ export class PoolLease extends Lease {
     let buffer = this.#buffer
     if (buffer === undefined) {
       if (this.#mode === 'transfer') {
-        buffer = new LeaseView(this.#memory as ArrayBuffer, 0, this.#length) as unknown as Buffer
+        buffer = new LeaseView(this.#memory as ArrayBuffer, this.#start, this.#length) as unknown as Buffer
       } else if (this.#mode === 'external') {
-        const view = this.#host.fns.leaseView(this.#host.handle, this.#index, this.#length)
+        const view = this.#host.fns.leaseView(this.#host.handle, this.#index, this.#length, this.#start)
         if (view !== null) {
           this.#unwatch() // from now on the view's finalizer notices a leak (the view may outlive us)
           buffer = view
         } else {
           this.#host.mode = 'copy'
           this.#mode = 'copy'
-          buffer = this.#host.fns.leaseCopyOut(this.#host.handle, this.#index, this.#length)
+          buffer = this.#host.fns.leaseCopyOut(this.#host.handle, this.#index, this.#length, this.#start)
         }
       } else {
-        buffer = this.#host.fns.leaseCopyOut(this.#host.handle, this.#index, this.#length)
+        buffer = this.#host.fns.leaseCopyOut(this.#host.handle, this.#index, this.#length, this.#start)
       }
       this.#buffer = buffer
     }
@@ -219,7 +230,7 @@ export class PoolLease extends Lease {
     checkSetArgs(source, offset, this.#length)
     // A copy-mode Buffer is what gets written back, so it must see the bytes too.
     if (this.#mode === 'copy' && this.#buffer !== undefined) this.#buffer.set(asUint8Array(source), offset)
-    else this.#host.fns.leaseSet(this.#host.handle, this.#index, offset, source, this.#length)
+    else this.#host.fns.leaseSet(this.#host.handle, this.#index, offset, source, this.#length, this.#start)
   }
 
   release (): void {
@@ -254,6 +265,34 @@ export class PoolLease extends Lease {
     this.#buffer = undefined
   }
 
+  transformTarget (): [LeaseHandle, number, number, number] {
+    const buffer = this.#buffer
+    if (buffer !== undefined) {
+      this.#buffer = undefined
+      const host = this.#host
+      if (this.#mode === 'transfer') {
+        // A new ArrayBuffer over the same memory: every view of the old one is detached.
+        this.#memory = (this.#memory as TransferableArrayBuffer).transfer()
+      } else {
+        // A copy's changes go into the slot first; then the Buffer is detached, and since no
+        // Buffer stands for the lease any more, the registry watches it.
+        if (this.#mode === 'copy') host.fns.leaseSet(host.handle, this.#index, 0, buffer, this.#length, this.#start)
+        host.fns.leaseDropView(host.handle, this.#index, buffer)
+        if (!this.#watched) this.watch()
+      }
+    }
+    return [this.#host.handle, this.#index, this.#start, this.#length]
+  }
+
+  transformed (start: number, length: number): void {
+    if (length < 0) {
+      this.release() // dropped by the transform: back to the pool like any release
+      return
+    }
+    this.#start = start
+    this.#length = length
+  }
+
   override viewMemory (): ArrayBufferLike | undefined {
     return this.#mode === 'transfer' ? this.#memory : this.#buffer?.buffer
   }
@@ -286,6 +325,6 @@ export class PoolLease extends Lease {
     // transfer mode detached the view already (moved home); the others detach it natively
     const buffer = this.#mode === 'transfer' ? undefined : this.#buffer
     this.#buffer = undefined
-    return host.fns.leaseSurrender(host.handle, this.#index, this.#length, buffer, this.#mode === 'copy')
+    return host.fns.leaseSurrender(host.handle, this.#index, this.#length, buffer, this.#mode === 'copy', this.#start)
   }
 }

@@ -38,7 +38,11 @@ export interface PoolStats {
   leaseMode: LeaseMode
 }
 
-/** Per-lease room of pool.leaseBatch() (see openTun()'s options of the same names). */
+/**
+ * Room of a lease (pool.lease(), pool.leaseFrom(), and each lease of pool.leaseBatch()): bytes
+ * before and after it that belong to it alone, so a header and a tag can be added in place
+ * (see openTun()'s options of the same names).
+ */
 export interface LeaseBatchOptions {
   /**
    * Bytes reserved in front of each lease for a header added in place, e.g. by
@@ -48,6 +52,9 @@ export interface LeaseBatchOptions {
   /** Bytes reserved behind each lease for a tag (and padding) added in place (`aead.tailroom`). Default 0, at most 512. */
   tailroom?: number
 }
+
+/** The options of pool.lease() and pool.leaseFrom() (the same as each lease of leaseBatch() takes). */
+export type LeaseOptions = LeaseBatchOptions
 
 export const MAX_LEASE_SIZE = 65536
 const MIN_CAP = 256 * 1024
@@ -75,14 +82,18 @@ export class Pool {
 
   /**
    * A fresh lease of `size` bytes for the caller to fill (e.g. ciphertext), then hand to
-   * send()/write() or release(). The bytes are not zeroed. Throws ERR_TUNIO_POOL_EXHAUSTED
-   * when the cap is reached.
+   * send()/write() or release(). The bytes are not zeroed. With `headroom`/`tailroom` its slot
+   * has at least that much room before and after it (its `buffer` shows only the `size`
+   * bytes), for a header and a tag added in place (`aead.seal([lease])`). Throws
+   * ERR_TUNIO_POOL_EXHAUSTED when the cap is reached.
    */
-  lease (size: number): Lease {
+  lease (size: number, options?: LeaseOptions): Lease {
     if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > MAX_LEASE_SIZE) {
       throw invalidArg('size', `must be an integer between 0 and ${MAX_LEASE_SIZE}`)
     }
-    return leaseFresh(this.#host, size)
+    if (options === undefined) return leaseFresh(this.#host, size)
+    const [headroom, tailroom] = roomOptions(options, size)
+    return leaseFresh(this.#host, size, headroom, tailroom)
   }
 
   /**
@@ -92,10 +103,12 @@ export class Pool {
    * resizable or growable memory); anything else, a detached view, or more than 65,536 bytes
    * throws ERR_TUNIO_INVALID_ARG. Throws ERR_TUNIO_POOL_EXHAUSTED when the cap is reached.
    */
-  leaseFrom (source: ByteSource): Lease {
+  leaseFrom (source: ByteSource, options?: LeaseOptions): Lease {
     const length = byteSourceLength(source, 'source')
     if (length > MAX_LEASE_SIZE) throw invalidArg('source', `must be at most ${MAX_LEASE_SIZE} bytes, got ${length}`)
-    return leaseCopyOf(this.#host, source, length)
+    if (options === undefined) return leaseCopyOf(this.#host, source, length)
+    const [headroom, tailroom] = roomOptions(options, length)
+    return leaseCopyOf(this.#host, source, length, headroom, tailroom)
   }
 
   /**
@@ -110,12 +123,7 @@ export class Pool {
     if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > MAX_LEASE_SIZE) {
       throw invalidArg('size', `must be an integer between 0 and ${MAX_LEASE_SIZE}`)
     }
-    if (options === null || typeof options !== 'object' || Array.isArray(options)) throw invalidArg('options', 'must be an object')
-    const headroom = roomOption('headroom', options.headroom)
-    const tailroom = roomOption('tailroom', options.tailroom)
-    if (size + headroom + tailroom > MAX_LEASE_SIZE) {
-      throw invalidArg('size', `size + headroom + tailroom must be at most ${MAX_LEASE_SIZE}`)
-    }
+    const [headroom, tailroom] = roomOptions(options, size)
     return new PacketBatch(this.native.leaseBatch(count, size, headroom, tailroom))
   }
 
@@ -124,7 +132,18 @@ export class Pool {
   }
 }
 
-/** headroom/tailroom of leaseBatch() and openTun(): 0 to the addon's maxPacketRoom (512). */
+/** The options of lease(), leaseFrom() and leaseBatch(): [headroom, tailroom], checked against `size`. */
+function roomOptions (options: LeaseOptions, size: number): [number, number] {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw invalidArg('options', 'must be an object')
+  const headroom = roomOption('headroom', options.headroom)
+  const tailroom = roomOption('tailroom', options.tailroom)
+  if (size + headroom + tailroom > MAX_LEASE_SIZE) {
+    throw invalidArg('size', `size + headroom + tailroom must be at most ${MAX_LEASE_SIZE}`)
+  }
+  return [headroom, tailroom]
+}
+
+/** headroom/tailroom of leases and openTun(): 0 to the addon's maxPacketRoom (512). */
 export function roomOption (name: string, value: unknown): number {
   const max = binding().aeadLimits.maxPacketRoom
   if (value === undefined) return 0

@@ -251,7 +251,8 @@ t.test('bad options are refused with their name', async (t) => {
     t.throws(() => new Aead(opts as never), { code: 'ERR_TUNIO_INVALID_OPTION', option }, option)
   }
   const aead = new Aead({ algorithm: 'aes-256-gcm', key })
-  t.throws(() => aead.seal([] as never), { code: 'ERR_TUNIO_INVALID_ARG' })
+  t.throws(() => aead.seal({} as never), { code: 'ERR_TUNIO_INVALID_ARG', argument: 'batch' })
+  t.equal(aead.seal([]), 0, 'an empty array of leases seals nothing')
   const pool = new Pool({ capBytes: 1 << 20 })
   const b = pool.leaseBatch(4, 10)
   t.throws(() => aead.open(b, new BigUint64Array(3)), { code: 'ERR_TUNIO_INVALID_ARG' })
@@ -287,5 +288,114 @@ t.test('the threadpool measurement hook seals the same bytes, and the cipher ref
   t.equal(pooled.nextCounter, 8n)
   a.release()
   sealed.release()
+  t.equal(pool.stats().inUseBytes, 0)
+})
+
+t.test('an array of leases: packets of two batches and single leases mixed, sealed in array order, cross-checked with node:crypto', async (t) => {
+  const pool = new Pool({ capBytes: 8 << 20 })
+  for (const algorithm of ALGORITHMS) {
+    const key = crypto.randomBytes(32)
+    const header = crypto.randomBytes(12)
+    const opts = { algorithm, key, header, counterOffset: 2, authenticate: 'header' as const, firstCounter: 5n }
+    const sealer = new Aead(opts)
+    const room = { headroom: sealer.headroom, tailroom: sealer.tailroom }
+    const b1 = pool.leaseBatch(3, 200, room)
+    const b2 = pool.leaseBatch(2, 300, room)
+    for (const l of b1) l.set(crypto.randomBytes(200))
+    for (const l of b2) l.set(crypto.randomBytes(300))
+    const untouched = Buffer.from(b1.at(1)!.buffer)
+    const single = pool.lease(500, room)
+    single.set(crypto.randomBytes(500))
+    const from = pool.leaseFrom(crypto.randomBytes(77), room)
+    const leases = [b1.at(2)!, single, b2.at(0)!, from, b1.at(0)!]
+    const plains = leases.map((l) => Buffer.from(l.buffer))
+    t.equal(sealer.seal(leases), 5)
+    t.equal(sealer.nextCounter, 10n)
+    const wire: Buffer[] = []
+    leases.forEach((l, i) => {
+      const bytes = Buffer.from(l.buffer)
+      const counter = 5n + BigInt(i)
+      t.equal(bytes.length, 12 + plains[i].length + 16, `${algorithm}: lease ${i} grew by header and tag in place`)
+      t.equal(bytes.readBigUInt64LE(2), counter, 'counters in array order')
+      const plain = nodeOpen(algorithm, key, nonceOf('counter-le', counter), bytes.subarray(0, 12), bytes.subarray(12))
+      t.ok(plain.equals(plains[i]), `${algorithm}: lease ${i} opens with node:crypto`)
+      wire.push(bytes)
+    })
+    t.ok(Buffer.from(b1.at(1)!.buffer).equals(untouched), 'a packet of the batch not in the array is untouched')
+    // Opened natively as an array of single leases (in reverse order), in place.
+    const incoming = wire.map((w) => pool.leaseFrom(w)).reverse()
+    const counters = new Aead(opts).open(incoming)
+    t.same(Array.from(counters), [9n, 8n, 7n, 6n, 5n])
+    incoming.forEach((l, i) => t.ok(Buffer.from(l.buffer).equals(plains[4 - i]), `${algorithm}: opened in place (${i})`))
+    for (const l of [...incoming, single, from]) l.release()
+    b1.release()
+    b2.release()
+  }
+  t.equal(pool.stats().inUseBytes, 0, 'nothing left behind')
+})
+
+t.test('an array of leases: no room and a bad tag drop just those leases (released, counted), the rest delivered', async (t) => {
+  const pool = new Pool({ capBytes: 8 << 20 })
+  const key = crypto.randomBytes(32)
+  const sealer = new Aead({ algorithm: 'aes-256-gcm', key })
+  const room = { headroom: sealer.headroom, tailroom: sealer.tailroom }
+  const a = pool.lease(100, room)
+  const cramped = pool.leaseBatch(2, 100) // no headroom: packed back to back
+  const b = pool.leaseFrom(Buffer.alloc(60, 1), room)
+  a.set(Buffer.alloc(100, 2))
+  t.equal(sealer.seal([a, cramped.at(0)!, b]), 2)
+  t.equal(cramped.at(0)!.held, false, 'the lease without room is dropped from its batch')
+  t.equal(cramped.live, 1)
+  t.equal(sealer.stats().drops.noRoom, 1)
+  const tampered = pool.leaseFrom(Buffer.from(a.buffer))
+  tampered.buffer[20] ^= 1
+  const good = pool.leaseFrom(Buffer.from(b.buffer))
+  const opener = new Aead({ algorithm: 'aes-256-gcm', key })
+  const counters = opener.open([tampered, good])
+  t.same(Array.from(counters), [Aead.NO_COUNTER, 1n])
+  t.equal(tampered.held, false, 'the forged single lease is released')
+  t.same(Buffer.from(good.buffer), Buffer.alloc(60, 1))
+  t.equal(opener.stats().drops.authFailed, 1)
+  for (const l of [a, b, good]) l.release()
+  cramped.release()
+  t.equal(pool.stats().inUseBytes, 0)
+})
+
+t.test('an array of leases that is not all distinct held leases is refused before anything is touched', async (t) => {
+  const pool = new Pool({ capBytes: 8 << 20 })
+  const sealer = new Aead({ algorithm: 'chacha20-poly1305', key: crypto.randomBytes(32), firstCounter: 3n })
+  const room = { headroom: sealer.headroom, tailroom: sealer.tailroom }
+  const lease = pool.lease(50, room)
+  lease.set(Buffer.alloc(50, 7))
+  const batch = pool.leaseBatch(2, 50, room)
+  const released = pool.lease(10)
+  released.release()
+  const outOfRoom = pool.leaseBatch(2, 50, room)
+  const view = outOfRoom.bytes()
+  view.start[1] = view.minStart[1] - 1
+  const cases: Array<[string, () => unknown, string]> = [
+    ['a Buffer among the leases', () => sealer.seal([lease, Buffer.alloc(3)] as never), 'ERR_TUNIO_INVALID_ARG leases[1]'],
+    ['a batch among the leases', () => sealer.seal([lease, batch] as never), 'ERR_TUNIO_INVALID_ARG leases[1]'],
+    ['the same lease twice', () => sealer.seal([lease, batch.at(0)!, lease]), 'ERR_TUNIO_INVALID_ARG leases[2]'],
+    ['a released lease', () => sealer.seal([lease, released]), 'ERR_TUNIO_LEASE_RELEASED leases[1]'],
+    ['not an array', () => sealer.seal(new Set([lease]) as never), 'ERR_TUNIO_INVALID_ARG batch'],
+    ['a lease of a batch whose bytes() view lies outside its room', () => sealer.seal([lease, outOfRoom.at(0)!]), 'ERR_TUNIO_INVALID_ARG leases[1]'],
+    ['open() with too short a counters array', () => sealer.open([lease, batch.at(1)!], new BigUint64Array(1)), 'ERR_TUNIO_INVALID_ARG counters'],
+    ['open() with a Buffer among the leases', () => sealer.open([lease, Buffer.alloc(30)] as never), 'ERR_TUNIO_INVALID_ARG leases[1]']
+  ]
+  for (const [what, call, expected] of cases) {
+    let got = 'no error'
+    try { call() } catch (err) { got = `${(err as { code: string }).code} ${(err as { argument: string }).argument}` }
+    t.equal(got, expected, what)
+    t.equal(sealer.nextCounter, 3n, `${what}: no counter used`)
+    t.same([lease.held, lease.length, batch.live, outOfRoom.live], [true, 50, 2, 2], `${what}: every lease still held, unchanged`)
+    t.same(Buffer.from(lease.buffer), Buffer.alloc(50, 7), `${what}: its bytes untouched`)
+  }
+  const limited = new Aead({ algorithm: 'chacha20-poly1305', key: crypto.randomBytes(32), firstCounter: 9n, counterLimit: 10n })
+  t.throws(() => limited.seal([lease, batch.at(0)!]), { code: 'ERR_TUNIO_AEAD_COUNTER_LIMIT' }, 'an array that would reach the counter limit')
+  t.same([limited.nextCounter, lease.length, batch.at(0)!.length], [9n, 50, 50], 'and nothing was sealed')
+  lease.release()
+  batch.release()
+  outOfRoom.release()
   t.equal(pool.stats().inUseBytes, 0)
 })

@@ -52,8 +52,15 @@ for (const { mode, args, env } of modes) {
     // collected; in the zero-copy modes the Buffer keeps it (and its bytes) out of the pool.
     t.same(r.keptBuffer, [mode === 'copy' ? 1 : 2, 300, 0x5a, 0x5a], 'a Buffer outliving its Lease keeps its bytes')
     t.same(r.keptReleased, [0, 1], 'and returns the slot once collected, counted as one leak')
+    t.same(r.roomLeases, [300, 300, 200, 200, 0x62], 'a lease with headroom/tailroom shows only its own bytes')
+    t.equal(r.roomSealed, 2, 'aead.seal([lease, leaseFrom, lease without room]) seals the two with room')
+    t.same(r.roomAfterSeal, [0, 324, 224, false, 1], 'in place: header and tag in the room, the old view detached; no room: dropped, released, counted')
+    t.same(r.roomOpenedByNode, [['0', 300, 0x61, 0x61], ['1', 200, 0x62, 0x62]], 'node:crypto opens each sealed lease, counters in array order')
+    t.same(r.roomOpened, [['1', '0'], 300, 0x61, 0x61, 200, 0x62], 'aead.open([leases]) restores them in place')
+    t.same(r.roomRefused, ['ERR_TUNIO_INVALID_ARG headroom', 'ERR_TUNIO_INVALID_ARG size', 'ERR_TUNIO_INVALID_ARG headroom'], 'room options are checked')
     t.same(r.afterSend, [false, false, false, 0], 'send() takes the leases and detaches their views')
-    t.same(r.received, [[80, 0x43, 0x43], [120, 0x42, 0x42], [200, 0x41, 0x41]], 'what was written is what arrived')
+    t.same(r.received, [[80, 0x43, 0x43], [120, 0x42, 0x42], [200, 0x41, 0x41], [200, 0x62, 0x62], [300, 0x61, 0x61]],
+      'what was written is what arrived (leases with headroom from where they start)')
     t.equal(r.inUseAfterSend, 0)
     t.equal(r.debugReport, true, 'debug mode reports where the leaked lease was taken')
     t.same(r.workers, [`${mode}:25`, `${mode}:25`], 'workers each lease from their own pool and are terminated holding leases')

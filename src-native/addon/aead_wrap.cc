@@ -44,6 +44,8 @@ std::vector<uint8_t> GetBytes(Napi::Object o, const char* key) {
 Napi::Function AeadWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeAead",
                      {InstanceMethod<&AeadWrap::Seal>("seal"), InstanceMethod<&AeadWrap::Open>("open"),
+                      InstanceMethod<&AeadWrap::SealLeases>("sealLeases"),
+                      InstanceMethod<&AeadWrap::OpenLeases>("openLeases"),
                       InstanceMethod<&AeadWrap::NextCounter>("nextCounter"),
                       InstanceMethod<&AeadWrap::Stats>("stats"),
                       InstanceMethod<&AeadWrap::SealOnThreadpool>("sealOnThreadpool")});

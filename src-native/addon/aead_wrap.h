@@ -19,6 +19,11 @@ class AeadWrap : public Napi::ObjectWrap<AeadWrap> {
  private:
   Napi::Value Seal(const Napi::CallbackInfo& info);
   Napi::Value Open(const Napi::CallbackInfo& info);
+  // sealLeases(targets, extents) / openLeases(targets, extents, counters): the same over an
+  // array of leases (aead_leases.cc).
+  Napi::Value SealLeases(const Napi::CallbackInfo& info);
+  Napi::Value OpenLeases(const Napi::CallbackInfo& info);
+  Napi::Value TransformLeases(const Napi::CallbackInfo& info, bool seal);
   Napi::Value NextCounter(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   // Measurement hook for bench/crypto.js (not public API): the same seal on a libuv threadpool

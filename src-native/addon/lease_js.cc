@@ -9,6 +9,7 @@
 #include "js_checked.h"
 #include "byte_source.h"
 #include "errors.h"
+#include "slot_packer.h"
 
 namespace tunio {
 
@@ -68,6 +69,20 @@ double SizeArg(const Napi::CallbackInfo& info, size_t arg) {
   return info.Length() > arg && info[arg].IsNumber() ? info[arg].As<Napi::Number>().DoubleValue() : -1;
 }
 
+// An optional headroom/tailroom/start argument: 0 when absent; -1 when not a whole number
+// 0..kMaxPacketRoom (lib/pool.ts checks the same first, with the option's name).
+double RoomArg(const Napi::CallbackInfo& info, size_t arg, double max) {
+  if (info.Length() <= arg || info[arg].IsUndefined()) return 0;
+  const double v = SizeArg(info, arg);
+  return v >= 0 && v <= max && v == static_cast<double>(static_cast<int64_t>(v)) ? v : -1;
+}
+
+bool RoomOk(Napi::Env env, double head, double tail) {
+  if (head >= 0 && tail >= 0) return true;
+  ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "headroom and tailroom must be integers between 0 and " + std::to_string(kMaxPacketRoom));
+  return false;
+}
+
 // What an external (Array)Buffer creation hands JavaScript: the value; null when the runtime
 // forbids external buffers (from then on this environment, and the pool, use copies); or an
 // ERR_TUNIO_NAPI exception naming the call that failed.
@@ -81,10 +96,10 @@ Napi::Value MadeOrNull(Napi::Env env, Napi::Value made, bool refused, const char
   return Napi::Value();
 }
 
-// An external Buffer over `length` bytes of lease `index`, or null (see MadeOrNull).
-Napi::Value ViewOf(Napi::Env env, LeaseTable& table, uint32_t index, size_t length) {
+// An external Buffer over `length` bytes of lease `index` from `start`, or null (see MadeOrNull).
+Napi::Value ViewOf(Napi::Env env, LeaseTable& table, uint32_t index, size_t start, size_t length) {
   bool refused = false;
-  Napi::Value view = table.CreateView(env, index, length, &refused);
+  Napi::Value view = table.CreateView(env, index, start, length, &refused);
   return MadeOrNull(env, view, refused, "napi_create_external_buffer");
 }
 
@@ -97,29 +112,41 @@ Napi::Value Acquire(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(index));
 }
 
-// leaseAcquireView(handle, size) -> Buffer | null: external mode, one call per lease; the
-// number is in scratch[0]. On null the slot is still leased (held in copy mode).
+// leaseAcquireView(handle, size, headroom?, tailroom?) -> Buffer | null: external mode, one
+// call per lease; the number is in scratch[0]. The slot holds headroom + size + tailroom and
+// the Buffer shows the `size` bytes after the headroom. On null the slot is still leased
+// (held in copy mode).
 Napi::Value AcquireView(const Napi::CallbackInfo& info) {
   LeaseTable* table = TableOf(info);
   if (!table) return Napi::Value();
   const double size = SizeArg(info, 1);
-  const int64_t index = AcquireChecked(info.Env(), *table, size, false);
+  const double head = RoomArg(info, 2, kMaxPacketRoom);
+  const double tail = RoomArg(info, 3, kMaxPacketRoom);
+  if (!RoomOk(info.Env(), head, tail)) return Napi::Value();
+  // A size that is no size stays one (AcquireChecked refuses it), whatever room is added.
+  const int64_t index = AcquireChecked(info.Env(), *table, size >= 0 ? size + head + tail : size, false);
   if (index < 0) return Napi::Value();
-  Napi::Value view = ViewOf(info.Env(), *table, static_cast<uint32_t>(index), static_cast<size_t>(size));
+  Napi::Value view = ViewOf(info.Env(), *table, static_cast<uint32_t>(index), static_cast<size_t>(head), static_cast<size_t>(size));
   if (view.IsEmpty()) table->Release(static_cast<uint32_t>(index));
   return view;
 }
 
-// leaseFrom(handle, source, viaHome) -> number: a lease holding a copy of source, in one call.
+// leaseFrom(handle, source, viaHome, headroom?, tailroom?) -> number: a lease holding a copy of
+// source after `headroom` bytes of its slot, in one call.
 Napi::Value LeaseFrom(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LeaseTable* table = TableOf(info);
   if (!table) return Napi::Value();
   ByteSpan source;
   if (!ReadByteSource(env, info.Length() > 1 ? info[1] : env.Undefined(), "source", &source)) return Napi::Value();
-  const int64_t index = AcquireChecked(env, *table, static_cast<double>(source.length), JsTruthy(info[2]));
+  const double head = RoomArg(info, 3, kMaxPacketRoom);
+  const double tail = RoomArg(info, 4, kMaxPacketRoom);
+  if (!RoomOk(env, head, tail)) return Napi::Value();
+  const int64_t index = AcquireChecked(env, *table, static_cast<double>(source.length) + head + tail, JsTruthy(info[2]));
   if (index < 0) return Napi::Value();
-  if (source.length != 0) std::memcpy(table->SlotAt(static_cast<uint32_t>(index))->data, source.data, source.length);
+  if (source.length != 0) {
+    std::memcpy(table->SlotAt(static_cast<uint32_t>(index))->data + static_cast<size_t>(head), source.data, source.length);
+  }
   return Napi::Number::New(env, static_cast<double>(index));
 }
 
@@ -134,33 +161,47 @@ Napi::Value Home(const Napi::CallbackInfo& info) {
   return MadeOrNull(env, home, refused, "napi_create_external_arraybuffer");
 }
 
-// leaseView(handle, i, length) -> Buffer | null: external mode, for a lease made without one.
+// The lease's `start` (its headroom, info[arg]; 0 when absent) and `length` (info[arg - 1])
+// within its slot, or false with an exception pending when they do not fit it.
+bool ExtentArgs(const Napi::CallbackInfo& info, const Slot* slot, size_t arg, size_t* start, size_t* length) {
+  const double len = SizeArg(info, arg - 1);
+  const double from = info.Length() > arg && !info[arg].IsUndefined() ? SizeArg(info, arg) : 0;
+  if (!(len >= 0 && from >= 0 && from + len <= slot->capacity)) {
+    ThrowRangeError(info.Env(), "ERR_TUNIO_INVALID_ARG", "start and length beyond the lease's slot");
+    return false;
+  }
+  *start = static_cast<size_t>(from);
+  *length = static_cast<size_t>(len);
+  return true;
+}
+
+// leaseView(handle, i, length, start?) -> Buffer | null: external mode, for a lease made without one.
 Napi::Value View(const Napi::CallbackInfo& info) {
   LeaseTable* table = TableOf(info);
   uint32_t index;
   if (!table || !HeldIndex(info, *table, 1, &index)) return Napi::Value();
-  const double length = SizeArg(info, 2);
-  if (!(length >= 0 && length <= table->SlotAt(index)->capacity)) {
-    ThrowRangeError(info.Env(), "ERR_TUNIO_INVALID_ARG", "length beyond the lease");
-    return Napi::Value();
-  }
-  return ViewOf(info.Env(), *table, index, static_cast<size_t>(length));
+  size_t start, length;
+  if (!ExtentArgs(info, table->SlotAt(index), 3, &start, &length)) return Napi::Value();
+  return ViewOf(info.Env(), *table, index, start, length);
 }
 
-// leaseCopyOut(handle, i, length) -> Buffer: copy mode, a copy of the lease's bytes.
+// leaseCopyOut(handle, i, length, start?) -> Buffer: copy mode, a copy of the lease's bytes.
 Napi::Value CopyOut(const Napi::CallbackInfo& info) {
   LeaseTable* table = TableOf(info);
   uint32_t index;
   if (!table || !HeldIndex(info, *table, 1, &index)) return Napi::Value();
   Slot* slot = table->SlotAt(index);
-  const double length = SizeArg(info, 2);
-  const size_t n = length >= 0 && length <= slot->capacity ? static_cast<size_t>(length) : 0;
-  return Napi::Buffer<uint8_t>::Copy(info.Env(), slot->data, n);
+  size_t start = 0, n = 0;
+  if (!ExtentArgs(info, slot, 3, &start, &n)) {
+    info.Env().GetAndClearPendingException();  // as before: an impossible length copies nothing
+    start = n = 0;
+  }
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), slot->data + start, n);
 }
 
-// leaseSet(handle, i, offset, source, length): copies source into the lease at offset, within
-// the lease's `length` bytes (lib/lease.ts checks the same first, with a clearer message) and
-// never past the slot.
+// leaseSet(handle, i, offset, source, length, start?): copies source into the lease (which
+// begins `start` bytes into its slot) at offset, within the lease's `length` bytes
+// (lib/lease.ts checks the same first, with a clearer message) and never past the slot.
 Napi::Value Set(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LeaseTable* table = TableOf(info);
@@ -174,14 +215,15 @@ Napi::Value Set(const Napi::CallbackInfo& info) {
   if (!ReadByteSource(env, info[3], "source", &source)) return Napi::Value();
   const double offset = info[2].As<Napi::Number>().DoubleValue();
   const double lease_length = info[4].As<Napi::Number>().DoubleValue();
+  const double start = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().DoubleValue() : 0;
   Slot* slot = table->SlotAt(index);
-  const double limit = lease_length < slot->capacity ? lease_length : slot->capacity;
-  if (!(offset >= 0 && offset + static_cast<double>(source.length) <= limit)) {
+  const double limit = start + lease_length < slot->capacity ? start + lease_length : slot->capacity;
+  if (!(start >= 0 && offset >= 0 && start + offset + static_cast<double>(source.length) <= limit)) {
     ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "source does not fit in the lease at that offset");
     return Napi::Value();
   }
   // memmove: the source may be a view of this very lease
-  if (source.length != 0) std::memmove(slot->data + static_cast<size_t>(offset), source.data, source.length);
+  if (source.length != 0) std::memmove(slot->data + static_cast<size_t>(start + offset), source.data, source.length);
   return env.Undefined();
 }
 
@@ -228,6 +270,21 @@ Napi::Value Abandon(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// leaseDropView(handle, i, view): aead.seal([lease]) moves the lease within its slot, so its
+// view goes: no token tracks the lease from here on (lib/pool-lease.ts watches the Lease
+// object instead), then the view is detached, so its finalizer finds nothing to release.
+Napi::Value DropView(const Napi::CallbackInfo& info) {
+  LeaseTable* table = TableOf(info);
+  uint32_t index;
+  if (!table || !HeldIndex(info, *table, 1, &index)) return Napi::Value();
+  table->ForgetToken(index);
+  if (info.Length() > 2 && info[2].IsTypedArray()) {
+    bool was_detached = false;
+    DetachOwnView(info.Env(), info[2], &was_detached);
+  }
+  return info.Env().Undefined();
+}
+
 // leaseReleaseLeaked(handle, i, generation): the FinalizationRegistry saw the Lease collected.
 Napi::Value ReleaseLeaked(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -238,17 +295,20 @@ Napi::Value ReleaseLeaked(const Napi::CallbackInfo& info) {
                                                       info[2].As<Napi::Number>().Uint32Value()));
 }
 
-// leaseSurrender(handle, i, length, view?, isCopy) -> NativeBatch of one packet for
-// send()/write(). A copy-mode Buffer is written back first; the view is detached. A zero-copy
-// view detached by someone else: the slot stays out (abandoned) and this throws.
+// leaseSurrender(handle, i, length, view?, isCopy, start?) -> NativeBatch of one packet for
+// send()/write(): `length` bytes from `start`, the rest of the slot its headroom and tailroom.
+// A copy-mode Buffer is written back first; the view is detached. A zero-copy view detached by
+// someone else: the slot stays out (abandoned) and this throws.
 Napi::Value Surrender(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LeaseTable* table = TableOf(info);
   uint32_t index;
   if (!table || !HeldIndex(info, *table, 1, &index)) return Napi::Value();
   Slot* slot = table->SlotAt(index);
+  const double wanted_start = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().DoubleValue() : 0;
+  const uint32_t start = wanted_start >= 0 && wanted_start <= slot->capacity ? static_cast<uint32_t>(wanted_start) : 0;
   const double wanted = SizeArg(info, 2);
-  const uint32_t length = wanted >= 0 && wanted <= slot->capacity ? static_cast<uint32_t>(wanted) : slot->capacity;
+  const uint32_t length = wanted >= 0 && wanted <= slot->capacity - start ? static_cast<uint32_t>(wanted) : slot->capacity - start;
   if (info.Length() > 3 && info[3].IsTypedArray()) {
     auto view = info[3].As<Napi::TypedArray>();
     const bool is_copy = JsTruthy(info[4]);
@@ -258,7 +318,7 @@ Napi::Value Surrender(const Napi::CallbackInfo& info) {
       ByteSpan copy;
       if (ReadByteSource(env, view, "buffer", &copy)) {
         const size_t n = copy.length < length ? copy.length : length;
-        if (n != 0) std::memcpy(slot->data, copy.data, n);
+        if (n != 0) std::memcpy(slot->data + start, copy.data, n);
       } else {
         env.GetAndClearPendingException();
       }
@@ -273,11 +333,21 @@ Napi::Value Surrender(const Napi::CallbackInfo& info) {
   }
   std::vector<Packet> packets(1);
   packets[0].slot = table->Take(index);
+  packets[0].offset = start;
   packets[0].length = length;
+  packets[0].headroom = start;  // the whole slot is this lease's
+  packets[0].tailroom = slot->capacity - start - length;
   return BatchWrap::Create(env, table->pool(), std::move(packets));
 }
 
 }  // namespace
+
+LeaseTable* LeaseTableFromValue(Napi::Env env, Napi::Value handle) {
+  if (handle.Type() != napi_external) return nullptr;
+  void* data = nullptr;
+  if (napi_get_value_external(env, handle, &data) != napi_ok || data == nullptr) return nullptr;
+  return static_cast<Handle*>(data)->table.get();
+}
 
 Napi::Value NewLeaseHandle(Napi::Env env, const std::shared_ptr<LeaseTable>& table) {
   auto* handle = new Handle{table};
@@ -303,6 +373,7 @@ void DefineLeaseFunctions(Napi::Env env, Napi::Object exports) {
   exports.Set("leaseSet", Napi::Function::New<Set>(env, "leaseSet"));
   exports.Set("leaseRelease", Napi::Function::New<Release>(env, "leaseRelease"));
   exports.Set("leaseAbandon", Napi::Function::New<Abandon>(env, "leaseAbandon"));
+  exports.Set("leaseDropView", Napi::Function::New<DropView>(env, "leaseDropView"));
   exports.Set("leaseReleaseLeaked", Napi::Function::New<ReleaseLeaked>(env, "leaseReleaseLeaked"));
   exports.Set("leaseSurrender", Napi::Function::New<Surrender>(env, "leaseSurrender"));
 }

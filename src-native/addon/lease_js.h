@@ -18,6 +18,9 @@ namespace tunio {
 
 void DefineLeaseFunctions(Napi::Env env, Napi::Object exports);
 
+// The table of a pool's handle (an External made by NewLeaseHandle), or nullptr.
+LeaseTable* LeaseTableFromValue(Napi::Env env, Napi::Value handle);
+
 // A pool's handle: an External owning one reference to its table.
 Napi::Value NewLeaseHandle(Napi::Env env, const std::shared_ptr<LeaseTable>& table);
 

@@ -107,11 +107,11 @@ Napi::Value LeaseTable::CreateHome(Napi::Env env, uint32_t index, bool* refused)
   return Napi::Value(env, result);
 }
 
-Napi::Value LeaseTable::CreateView(Napi::Env env, uint32_t index, size_t length, bool* refused) {
+Napi::Value LeaseTable::CreateView(Napi::Env env, uint32_t index, size_t start, size_t length, bool* refused) {
   Entry& e = entries_[index];
   LeaseToken* token = NewToken(index);
   napi_value result;
-  napi_status status = napi_create_external_buffer(env, length, e.slot.get()->data, TokenFinalized, token, &result);
+  napi_status status = napi_create_external_buffer(env, length, e.slot.get()->data + start, TokenFinalized, token, &result);
   *refused = status == napi_no_external_buffers_allowed;
   if (status != napi_ok) {
     delete token;

@@ -72,16 +72,19 @@ class LeaseTable : public std::enable_shared_from_this<LeaseTable> {
   // release() found the lease's ArrayBuffer already detached by someone else (its memory was
   // moved to an ArrayBuffer tunio does not know): keep the slot until that one is collected.
   void Abandon(uint32_t index);
+  // The lease's view goes while the lease stays held (aead.seal of a single lease): its token
+  // no longer stands for the lease, so its finalizer releases nothing.
+  void ForgetToken(uint32_t index) { entries_[index].token = nullptr; }
   // Ownership moves to a device: hands over the slot reference.
   SlotRef Take(uint32_t index);
   // The FinalizationRegistry saw the Lease collected while held (generation guards reuse).
   bool ReleaseLeaked(uint32_t index, uint32_t generation);
 
   // An external ArrayBuffer over the whole slot (transfer mode), or an external Buffer over
-  // the lease's `length` bytes (external mode), whose finalizer tracks the lease. Returns an
+  // the lease's `length` bytes from `start` (external mode), whose finalizer tracks the lease. Returns an
   // empty value with `*refused` set when the runtime forbids external buffers.
   Napi::Value CreateHome(Napi::Env env, uint32_t index, bool* refused);
-  Napi::Value CreateView(Napi::Env env, uint32_t index, size_t length, bool* refused);
+  Napi::Value CreateView(Napi::Env env, uint32_t index, size_t start, size_t length, bool* refused);
 
   const std::shared_ptr<BufferPool>& pool() const { return pool_; }
 

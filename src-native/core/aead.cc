@@ -267,46 +267,65 @@ AeadResult AeadCipher::open(Packet& p, uint64_t* counter) {
   return AeadResult::kOk;
 }
 
+namespace {
+
+// One packet of a batch or list: sealed with the next counter, or dropped (reset) and counted.
+void seal_one(AeadCipher& c, Packet& p, uint64_t* next_counter, AeadStats& stats, AeadBatchResult& res) {
+  if (!p.valid()) return;
+  const uint32_t plain = p.length;
+  AeadResult r = c.seal(p, *next_counter);
+  if (r == AeadResult::kOk) {
+    ++*next_counter;
+    res.done++;
+    stats.sealed++;
+    stats.bytes_sealed += plain;
+  } else {
+    stats.count(r);
+    p.slot.reset();
+    res.dropped++;
+  }
+}
+
+void open_one(AeadCipher& c, Packet& p, uint64_t* counter_out, AeadStats& stats, AeadBatchResult& res) {
+  *counter_out = kAeadNoCounter;
+  if (!p.valid()) return;
+  uint64_t counter = kAeadNoCounter;
+  AeadResult r = c.open(p, &counter);
+  if (r == AeadResult::kOk) {
+    *counter_out = counter;
+    res.done++;
+    stats.opened++;
+    stats.bytes_opened += p.length;
+  } else {
+    stats.count(r);
+    p.slot.reset();
+    res.dropped++;
+  }
+}
+
+}  // namespace
+
 AeadBatchResult aead_seal_batch(AeadCipher& c, Packet* pkts, size_t n, uint64_t* next_counter, AeadStats& stats) {
   AeadBatchResult res;
-  for (size_t i = 0; i < n; i++) {
-    Packet& p = pkts[i];
-    if (!p.valid()) continue;
-    const uint32_t plain = p.length;
-    AeadResult r = c.seal(p, *next_counter);
-    if (r == AeadResult::kOk) {
-      ++*next_counter;
-      res.done++;
-      stats.sealed++;
-      stats.bytes_sealed += plain;
-    } else {
-      stats.count(r);
-      p.slot.reset();
-      res.dropped++;
-    }
-  }
+  for (size_t i = 0; i < n; i++) seal_one(c, pkts[i], next_counter, stats, res);
   return res;
 }
 
 AeadBatchResult aead_open_batch(AeadCipher& c, Packet* pkts, size_t n, uint64_t* counters, AeadStats& stats) {
   AeadBatchResult res;
-  for (size_t i = 0; i < n; i++) {
-    Packet& p = pkts[i];
-    counters[i] = kAeadNoCounter;
-    if (!p.valid()) continue;
-    uint64_t counter = kAeadNoCounter;
-    AeadResult r = c.open(p, &counter);
-    if (r == AeadResult::kOk) {
-      counters[i] = counter;
-      res.done++;
-      stats.opened++;
-      stats.bytes_opened += p.length;
-    } else {
-      stats.count(r);
-      p.slot.reset();
-      res.dropped++;
-    }
-  }
+  for (size_t i = 0; i < n; i++) open_one(c, pkts[i], &counters[i], stats, res);
+  return res;
+}
+
+AeadBatchResult aead_seal_packets(AeadCipher& c, Packet* const* pkts, size_t n, uint64_t* next_counter, AeadStats& stats) {
+  AeadBatchResult res;
+  for (size_t i = 0; i < n; i++) seal_one(c, *pkts[i], next_counter, stats, res);
+  return res;
+}
+
+AeadBatchResult aead_open_packets(AeadCipher& c, Packet* const* pkts, size_t n, uint64_t* counters, AeadStats& stats) {
+  AeadBatchResult res;
+  for (size_t i = 0; i < n; i++) open_one(c, *pkts[i], &counters[i], stats, res);
   return res;
 }
 

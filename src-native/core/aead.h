@@ -198,6 +198,11 @@ AeadBatchResult aead_seal_batch(AeadCipher& c, Packet* pkts, size_t n, uint64_t*
 constexpr uint64_t kAeadNoCounter = UINT64_MAX;
 AeadBatchResult aead_open_batch(AeadCipher& c, Packet* pkts, size_t n, uint64_t* counters, AeadStats& stats);
 
+// The same over packets that are not one array: an array of leases from several batches and
+// single leases (aead_wrap.cc gathers them). pkts[i] may not be null; counters as above.
+AeadBatchResult aead_seal_packets(AeadCipher& c, Packet* const* pkts, size_t n, uint64_t* next_counter, AeadStats& stats);
+AeadBatchResult aead_open_packets(AeadCipher& c, Packet* const* pkts, size_t n, uint64_t* counters, AeadStats& stats);
+
 // How many more counters may be used from `next` before the limit.
 inline uint64_t aead_counters_left(const AeadSpec& spec, uint64_t next) {
   return next >= spec.counter_limit ? 0 : spec.counter_limit - next;
