@@ -1,4 +1,5 @@
-// Independent (naive) packet checks shared by the fuzz targets. Deliberately does not use
+// Independent (naive) packet checks shared by the fuzz targets, on the arithmetic of
+// test-native/naive_checksum.h (shared with the native tests). Deliberately does not use
 // checksum.cc or ip_headers.cc, so a bug there cannot hide itself.
 #pragma once
 
@@ -6,19 +7,13 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "../test-native/naive_checksum.h"
+
 namespace fz {
 
-inline uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-
-inline uint64_t naive_sum(const uint8_t* p, size_t n, uint64_t s = 0) {
-  for (size_t i = 0; i + 1 < n; i += 2) s += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
-  if (n % 2) s += static_cast<uint32_t>(p[n - 1] << 8);
-  return s;
-}
-inline uint16_t naive_fold(uint64_t s) {
-  while (s >> 16) s = (s & 0xffff) + (s >> 16);
-  return static_cast<uint16_t>(s);
-}
+using naive::be16;
+using naive::naive_fold;
+using naive::naive_sum;
 
 inline void require(bool ok) {
   if (!ok) abort();

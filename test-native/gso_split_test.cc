@@ -1,6 +1,7 @@
 #include <doctest.h>
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -13,12 +14,14 @@ using namespace tunio;
 
 namespace {
 
+// A row of the segmentation table: named fields, each defaulting to a plain 3,000-byte TCPv4
+// superpacket cut into 1,000-byte segments; a row changes only what it is about.
 struct SplitCase {
-  const char* name;
-  int version;
-  bool udp;
-  size_t payload;
-  uint16_t gso_size;
+  const char* name = "";
+  int version = 4;
+  bool udp = false;
+  size_t payload = 3000;
+  uint16_t gso_size = 1000;
   uint8_t flags = kTcpAck;
   tb::Bytes ip_options = {};
   tb::Bytes tcp_options = {};
@@ -28,6 +31,13 @@ struct SplitCase {
   bool needs_csum = true;
   uint16_t hdr_len_override = 0;  // 0: correct value; else a wrong one the kernel might send
 };
+
+SplitCase row(const char* name, const std::function<void(SplitCase&)>& change = [](SplitCase&) {}) {
+  SplitCase c;
+  c.name = name;
+  change(c);
+  return c;
+}
 
 tb::Ip make_ip(const SplitCase& c) {
   tb::Ip ip;
@@ -101,31 +111,34 @@ std::vector<tb::Bytes> expected_segments(const SplitCase& c) {
 TEST_CASE("gso_split: segmentation table") {
   const tb::Bytes ts = {1, 1, 8, 10, 0, 0, 0x10, 0, 0, 0, 0x20, 0};  // NOP NOP timestamps
   std::vector<SplitCase> cases = {
-      {"tcp4 three equal segments", 4, false, 3000, 1000},
-      {"tcp4 last segment shorter", 4, false, 2500, 1000},
-      {"tcp4 single segment (payload <= gso_size)", 4, false, 700, 1000},
-      {"tcp4 exactly gso_size", 4, false, 1000, 1000},
-      {"tcp4 header only", 4, false, 0, 1000},
-      {"tcp4 with TCP options", 4, false, 4000, 1448, kTcpAck, {}, ts},
-      {"tcp4 with IP options", 4, false, 3000, 1000, kTcpAck, {1, 1, 1, 0}},
-      {"tcp4 FIN|PSH only on last, CWR only on first", 4, false, 3500, 1000,
-       kTcpAck | kTcpPsh | kTcpFin | kTcpCwr},
-      {"tcp4 ECN modifier bit masked", 4, false, 3000, 1000, kTcpAck | kTcpCwr | kTcpEce, {}, {},
-       1000, 0x1234, true},
-      {"tcp4 sequence and ID wrap", 4, false, 3000, 1000, kTcpAck, {}, {}, 0xfffffc00u, 0xffff},
-      {"tcp4 without NEEDS_CSUM still gets full checksums", 4, false, 2000, 1000, kTcpAck, {}, {},
-       1, 1, false, false},
-      {"tcp4 short kernel hdr_len is ignored", 4, false, 3000, 1000, kTcpAck, {}, ts, 1, 1, false,
-       true, 20},
-      {"tcp4 gso_size 1", 4, false, 5, 1},
-      {"tcp6 last segment shorter", 6, false, 3001, 1000},
-      {"tcp6 with options and flags", 6, false, 64000, 1428, kTcpAck | kTcpPsh | kTcpCwr, {}, ts},
-      {"tcp6 FIN|PSH only on last, CWR only on first", 6, false, 3500, 1000,
-       kTcpAck | kTcpPsh | kTcpFin | kTcpCwr},
-      {"udp4 USO equal", 4, true, 3600, 1200},
-      {"udp4 USO last shorter", 4, true, 3601, 1200},
-      {"udp6 USO last shorter", 6, true, 2999, 1000},
-      {"udp6 USO single", 6, true, 10, 1000},
+      row("tcp4 three equal segments"),
+      row("tcp4 last segment shorter", [](SplitCase& c) { c.payload = 2500; }),
+      row("tcp4 single segment (payload <= gso_size)", [](SplitCase& c) { c.payload = 700; }),
+      row("tcp4 exactly gso_size", [](SplitCase& c) { c.payload = 1000; }),
+      row("tcp4 header only", [](SplitCase& c) { c.payload = 0; }),
+      row("tcp4 with TCP options", [&](SplitCase& c) { c.payload = 4000; c.gso_size = 1448; c.tcp_options = ts; }),
+      row("tcp4 with IP options", [](SplitCase& c) { c.ip_options = {1, 1, 1, 0}; }),
+      row("tcp4 FIN|PSH only on last, CWR only on first",
+          [](SplitCase& c) { c.payload = 3500; c.flags = kTcpAck | kTcpPsh | kTcpFin | kTcpCwr; }),
+      row("tcp4 ECN modifier bit masked",
+          [](SplitCase& c) { c.flags = kTcpAck | kTcpCwr | kTcpEce; c.ecn_bit = true; }),
+      row("tcp4 sequence and ID wrap", [](SplitCase& c) { c.seq = 0xfffffc00u; c.id = 0xffff; }),
+      row("tcp4 without NEEDS_CSUM still gets full checksums",
+          [](SplitCase& c) { c.payload = 2000; c.seq = 1; c.id = 1; c.needs_csum = false; }),
+      row("tcp4 short kernel hdr_len is ignored",
+          [&](SplitCase& c) { c.tcp_options = ts; c.seq = 1; c.id = 1; c.hdr_len_override = 20; }),
+      row("tcp4 gso_size 1", [](SplitCase& c) { c.payload = 5; c.gso_size = 1; }),
+      row("tcp6 last segment shorter", [](SplitCase& c) { c.version = 6; c.payload = 3001; }),
+      row("tcp6 with options and flags", [&](SplitCase& c) {
+        c.version = 6; c.payload = 64000; c.gso_size = 1428; c.flags = kTcpAck | kTcpPsh | kTcpCwr; c.tcp_options = ts;
+      }),
+      row("tcp6 FIN|PSH only on last, CWR only on first", [](SplitCase& c) {
+        c.version = 6; c.payload = 3500; c.flags = kTcpAck | kTcpPsh | kTcpFin | kTcpCwr;
+      }),
+      row("udp4 USO equal", [](SplitCase& c) { c.udp = true; c.payload = 3600; c.gso_size = 1200; }),
+      row("udp4 USO last shorter", [](SplitCase& c) { c.udp = true; c.payload = 3601; c.gso_size = 1200; }),
+      row("udp6 USO last shorter", [](SplitCase& c) { c.version = 6; c.udp = true; c.payload = 2999; }),
+      row("udp6 USO single", [](SplitCase& c) { c.version = 6; c.udp = true; c.payload = 10; }),
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
@@ -149,69 +162,45 @@ TEST_CASE("gso_split: segmentation table") {
   }
 }
 
-TEST_CASE("gso_split: UDP checksum computing to 0 is sent as 0xFFFF") {
-  // Choose the last payload word so that the segment's checksum comes out as 0.
-  tb::Ip ip;
-  auto payload = tb::pattern(20, 3);
-  payload[18] = payload[19] = 0;
-  auto probe = tb::build_udp(ip, 1, 2, payload, tb::Csum::zero);
-  uint16_t s = tb::naive_fold(tb::naive_sum(&probe[20], probe.size() - 20,
-                                            tb::naive_pseudo(probe, 17, probe.size() - 20)));
-  REQUIRE(s != 0xffff);
-  uint16_t w = static_cast<uint16_t>(0xffff - s);
-  payload[18] = static_cast<uint8_t>(w >> 8);
-  payload[19] = static_cast<uint8_t>(w);
-  auto pkt = tb::build_udp(ip, 1, 2, payload, tb::Csum::partial);
-  VirtioNetHdr h;
-  h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-  h.gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
-  h.gso_size = 100;
-  h.csum_start = 20;
-  h.csum_offset = 6;
-  tb::VectorSink sink;
-  REQUIRE(gso_split(h, pkt.data(), pkt.size(), sink) == SplitResult::ok);
-  REQUIRE(sink.segs.size() == 1);
-  CHECK(tb::be16(&sink.segs[0][26]) == 0xffff);
-  CHECK(tb::checksums_valid(sink.segs[0]));
+TEST_CASE("gso_split: UDP checksum computing to 0 is sent as 0xFFFF (0 means none; invalid over IPv6)") {
+  for (int version : {4, 6}) {
+    CAPTURE(version);
+    const size_t ihl = version == 4 ? 20 : 40;
+    const size_t csum_at = ihl + 6;
+    // Choose the last payload word so that the segment's checksum comes out as 0.
+    tb::Ip ip;
+    ip.version = version;
+    auto payload = tb::pattern(20, static_cast<uint8_t>(version == 4 ? 3 : 5));
+    payload[18] = payload[19] = 0;
+    auto probe = tb::build_udp(ip, 1, 2, payload, tb::Csum::zero);
+    uint16_t s = tb::naive_fold(tb::naive_sum(&probe[ihl], probe.size() - ihl,
+                                              tb::naive_pseudo(probe, 17, probe.size() - ihl)));
+    REQUIRE(s != 0xffff);
+    uint16_t w = static_cast<uint16_t>(0xffff - s);
+    payload[18] = static_cast<uint8_t>(w >> 8);
+    payload[19] = static_cast<uint8_t>(w);
+    auto pkt = tb::build_udp(ip, 1, 2, payload, tb::Csum::partial);
+    VirtioNetHdr h;
+    h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    h.gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
+    h.gso_size = 100;
+    h.csum_start = static_cast<uint16_t>(ihl);
+    h.csum_offset = 6;
+    tb::VectorSink sink;
+    REQUIRE(gso_split(h, pkt.data(), pkt.size(), sink) == SplitResult::ok);
+    REQUIRE(sink.segs.size() == 1);
+    CHECK(tb::be16(&sink.segs[0][csum_at]) == 0xffff);
+    CHECK(tb::checksums_valid(sink.segs[0]));
 
-  // Same through the GSO_NONE paths.
-  h.gso_type = VIRTIO_NET_HDR_GSO_NONE;
-  tb::VectorSink sink2;
-  REQUIRE(gso_split(h, pkt.data(), pkt.size(), sink2) == SplitResult::ok);
-  CHECK(tb::be16(&sink2.segs[0][26]) == 0xffff);
-  auto inplace = pkt;
-  REQUIRE(complete_checksum(h, inplace.data(), inplace.size()) == SplitResult::ok);
-  CHECK(inplace == sink2.segs[0]);
-}
-
-TEST_CASE("gso_split: UDPv6 checksum computing to 0 is sent as 0xFFFF (0 is invalid over IPv6)") {
-  tb::Ip ip;
-  ip.version = 6;
-  auto payload = tb::pattern(20, 5);
-  payload[18] = payload[19] = 0;
-  auto probe = tb::build_udp(ip, 1, 2, payload, tb::Csum::zero);
-  uint16_t s = tb::naive_fold(tb::naive_sum(&probe[40], probe.size() - 40,
-                                            tb::naive_pseudo(probe, 17, probe.size() - 40)));
-  REQUIRE(s != 0xffff);
-  uint16_t w = static_cast<uint16_t>(0xffff - s);
-  payload[18] = static_cast<uint8_t>(w >> 8);
-  payload[19] = static_cast<uint8_t>(w);
-  auto pkt = tb::build_udp(ip, 1, 2, payload, tb::Csum::partial);
-  VirtioNetHdr h;
-  h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-  h.gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
-  h.gso_size = 100;
-  h.csum_start = 40;
-  h.csum_offset = 6;
-  tb::VectorSink sink;
-  REQUIRE(gso_split(h, pkt.data(), pkt.size(), sink) == SplitResult::ok);
-  REQUIRE(sink.segs.size() == 1);
-  CHECK(tb::be16(&sink.segs[0][46]) == 0xffff);
-  CHECK(tb::checksums_valid(sink.segs[0]));
-  auto inplace = pkt;
-  h.gso_type = VIRTIO_NET_HDR_GSO_NONE;
-  REQUIRE(complete_checksum(h, inplace.data(), inplace.size()) == SplitResult::ok);
-  CHECK(tb::be16(&inplace[46]) == 0xffff);
+    // Same through the GSO_NONE paths: split, and completed in place.
+    h.gso_type = VIRTIO_NET_HDR_GSO_NONE;
+    tb::VectorSink sink2;
+    REQUIRE(gso_split(h, pkt.data(), pkt.size(), sink2) == SplitResult::ok);
+    CHECK(tb::be16(&sink2.segs[0][csum_at]) == 0xffff);
+    auto inplace = pkt;
+    REQUIRE(complete_checksum(h, inplace.data(), inplace.size()) == SplitResult::ok);
+    CHECK(inplace == sink2.segs[0]);
+  }
 }
 
 TEST_CASE("gso_split: GSO_NONE with and without NEEDS_CSUM") {

@@ -1,6 +1,6 @@
-// Hand-built IPv4/IPv6 TCP/UDP packets for the packet-surgery tests, plus a deliberately
-// naive checksum (byte pairs into a 32-bit sum) that shares no code with checksum.cc, so the
-// tests compare two independent implementations.
+// Hand-built IPv4/IPv6 TCP/UDP packets for the packet-surgery tests, checksummed with the
+// naive arithmetic of naive_checksum.h (shared with the fuzz targets) so the tests compare two
+// independent implementations.
 #pragma once
 
 #include <cstddef>
@@ -9,25 +9,20 @@
 #include <vector>
 
 #include "gso_split.h"
+#include "naive_checksum.h"
 
 namespace tb {
 
 using Bytes = std::vector<uint8_t>;
 
-inline uint32_t naive_sum(const uint8_t* p, size_t n, uint32_t sum = 0) {
-  for (size_t i = 0; i + 1 < n; i += 2) sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
-  if (n % 2) sum += static_cast<uint32_t>(p[n - 1] << 8);
-  return sum;
-}
-inline uint16_t naive_fold(uint32_t sum) {
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(sum);
-}
+using naive::be16;
+using naive::naive_fold;
+using naive::naive_sum;
+
 inline uint16_t naive_checksum(const uint8_t* p, size_t n) {
   return static_cast<uint16_t>(~naive_fold(naive_sum(p, n)));
 }
 
-inline uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 inline uint32_t be32(const uint8_t* p) {
   return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
          static_cast<uint32_t>(p[2]) << 8 | p[3];
@@ -73,8 +68,8 @@ inline Bytes pattern(size_t n, uint8_t seed) {
 }
 
 // Naive pseudo-header sum (unfolded).
-inline uint32_t naive_pseudo(const Bytes& pkt, uint8_t proto, uint32_t l4_len) {
-  uint32_t s = 0;
+inline uint64_t naive_pseudo(const Bytes& pkt, uint8_t proto, uint32_t l4_len) {
+  uint64_t s = 0;
   if ((pkt[0] >> 4) == 4) {
     s = naive_sum(&pkt[12], 8);
   } else {
@@ -96,7 +91,7 @@ inline void set_l4_checksum(Bytes& pkt, Csum mode) {
   uint32_t l4_len = static_cast<uint32_t>(pkt.size() - ihl);
   put16(&pkt[off], 0);
   if (mode == Csum::zero) return;
-  uint32_t pseudo = naive_pseudo(pkt, proto, l4_len);
+  uint64_t pseudo = naive_pseudo(pkt, proto, l4_len);
   if (mode == Csum::partial) {
     put16(&pkt[off], naive_fold(pseudo));
     return;
@@ -186,7 +181,7 @@ inline bool checksums_valid(const Bytes& p) {
   if ((p[0] >> 4) == 4 && naive_fold(naive_sum(p.data(), ihl)) != 0xffff) return false;
   uint8_t proto = (p[0] >> 4) == 4 ? p[9] : p[6];
   uint32_t l4_len = static_cast<uint32_t>(p.size() - ihl);
-  uint32_t s = naive_sum(&p[ihl], l4_len, naive_pseudo(p, proto, l4_len));
+  uint64_t s = naive_sum(&p[ihl], l4_len, naive_pseudo(p, proto, l4_len));
   return naive_fold(s) == 0xffff;
 }
 
