@@ -61,6 +61,8 @@ for (const { mode, args, env } of modes) {
       'a packet forged through the view is dropped by open(); the others open to their bytes')
     t.same(r.keptRun, [400, 0x5a, 0x5a, 4], 'a batch collected with its view open: a kept run Buffer keeps its bytes, the packets count as leaked')
     t.same(r.keptReleased, [0, 4], 'the slot returns once that Buffer is collected')
+    t.same(r.keptLeaseBuffer, [100, 0x5a, 0x5a, 1], 'a lease Buffer kept after its batch was collected keeps its bytes, never the next lease\'s')
+    t.same(r.keptLeaseReleased, [0, 1], 'and its slot until it is collected')
     t.equal(r.gro.packets, 32)
     t.ok(r.gro.buffers <= 4, `a UDP GRO read of 32 datagrams needed ${r.gro.buffers} Buffers`)
     t.equal(r.inUseAtEnd, 0, 'every slot back in the pool')

@@ -94,6 +94,14 @@ BatchWrap::~BatchWrap() {
   ForgetBytes();
   // Reached only by GC: whatever is still held was never released by its owner.
   for (size_t i = 0; i < packets_.size(); i++) {
+    // A lease Buffer may outlive its batch (rule 7 of docs/ownership.md): nothing can detach it
+    // here (no JavaScript runs in a GC finalizer), so its record keeps the slot reference until
+    // the Buffer itself is collected. Dropping it here let the slot be reused under a live Buffer.
+    if (ViewRecord* record = views_[i]) {
+      views_[i] = nullptr;
+      record->entry_alive = false;
+      if (record->finalized) delete record;
+    }
     if (packets_[i].valid()) {
       pool_->count_leak();
       DropEntry(static_cast<uint32_t>(i));
