@@ -42,7 +42,18 @@ export interface NativePoolStats {
 export interface LeaseHandle { readonly __leaseHandle: never }
 
 /** Single-lease functions; each takes the pool's LeaseHandle first. */
+/** Where the lease table's scratch words live (LeaseTable::kScratch* in lease_table.h). */
+export interface NativeLeaseScratchLayout {
+  /** The last acquire's slot number and generation. */
+  index: number, generation: number
+  /** How many releases are queued, where the queue starts, how many it holds. */
+  pending: number, queue: number, queueLength: number
+  /** Length of the Uint32Array a NativePool needs. */
+  words: number
+}
+
 export interface NativeLeaseFunctions {
+  leaseScratch: NativeLeaseScratchLayout
   leaseAcquire (h: LeaseHandle, size: number, viaHome: boolean): number
   leaseAcquireView (h: LeaseHandle, size: number, headroom?: number, tailroom?: number): Buffer | null
   leaseFrom (h: LeaseHandle, source: ArrayBufferView, viaHome: boolean, headroom?: number, tailroom?: number): number

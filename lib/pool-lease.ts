@@ -22,7 +22,7 @@ import { leaseReleased, tunioError } from './errors'
 import { asUint8Array, isDetached, type ByteSource } from './bytes'
 import { Lease, checkSetArgs, checkTruncate } from './lease'
 import { leakTracker } from './leak-debug'
-import type { LeaseHandle, NativeBatch, NativeLeaseFunctions, NativeMeta } from './native'
+import type { LeaseHandle, NativeBatch, NativeLeaseFunctions, NativeLeaseScratchLayout, NativeMeta } from './native'
 
 export type LeaseMode = 'transfer' | 'external' | 'copy'
 
@@ -37,17 +37,12 @@ export interface LeaseHost {
   /** Leases without an ArrayBuffer of their own; held value: generation * 2^32 + slot number. */
   readonly registry: FinalizationRegistry<number>
   /**
-   * Words shared with the native table (LeaseTable::kScratch* in lease_table.h): the last
-   * acquire's [slot number, generation], then the count and numbers of queued releases.
+   * Words shared with the native table: the last acquire's [slot number, generation], then
+   * the count and numbers of queued releases, where `layout` (the addon's) says.
    */
   readonly scratch: Uint32Array
+  readonly layout: NativeLeaseScratchLayout
 }
-
-const SCRATCH_PENDING = 2
-const SCRATCH_QUEUE = 3
-const RELEASE_QUEUE = 32
-/** Length of the scratch words a Pool allocates for its native table. */
-export const SCRATCH_WORDS = SCRATCH_QUEUE + RELEASE_QUEUE
 
 // ES2024 members, typed here because the compile target is ES2022 (Node 20 has neither).
 interface TransferableArrayBuffer extends ArrayBuffer {
@@ -79,7 +74,8 @@ export function createLeaseHost (fns: NativeLeaseFunctions, handle: LeaseHandle,
     registry: new FinalizationRegistry<number>((held) => {
       fns.leaseReleaseLeaked(handle, held % 0x100000000, Math.floor(held / 0x100000000))
     }),
-    scratch
+    scratch,
+    layout: fns.leaseScratch
   }
 }
 
@@ -99,7 +95,7 @@ export function leaseFresh (host: LeaseHost, size: number, headroom = 0, tailroo
   }
   if (host.mode === 'external') {
     const view = host.fns.leaseAcquireView(host.handle, size, headroom, tailroom)
-    const index = host.scratch[0]
+    const index = host.scratch[host.layout.index]
     if (view !== null) return new PoolLease(host, index, size, 'external', undefined, view, headroom)
     host.mode = 'copy'
     return watched(new PoolLease(host, index, size, 'copy', undefined, undefined, headroom))
@@ -165,7 +161,7 @@ export class PoolLease extends Lease {
     this.#mode = mode
     this.#memory = memory
     this.#buffer = buffer
-    this.#generation = host.scratch[1] // the acquire that made this lease was the last one
+    this.#generation = host.scratch[host.layout.generation] // the acquire that made this lease was the last one
     if (leakTracker.enabled) {
       leakTracker.trackLease(this)
       this.#debug = true
@@ -249,11 +245,11 @@ export class PoolLease extends Lease {
         host.homes[this.#index] = memory.transfer() // detaches every view of the lease
         // Nothing native is left to do but hand the slot back: queue it for the table's next
         // call (or the pool's next need) instead of calling in now; a full queue calls in.
-        const scratch = host.scratch
-        const pending = scratch[SCRATCH_PENDING]
-        if (pending < RELEASE_QUEUE) {
-          scratch[SCRATCH_QUEUE + pending] = this.#index
-          scratch[SCRATCH_PENDING] = pending + 1
+        const { scratch, layout } = host
+        const pending = scratch[layout.pending]
+        if (pending < layout.queueLength) {
+          scratch[layout.queue + pending] = this.#index
+          scratch[layout.pending] = pending + 1
         } else {
           host.fns.leaseRelease(host.handle, this.#index)
         }

@@ -6,7 +6,7 @@ import { checkOptionsObject } from './options'
 import { PacketBatch } from './lease'
 import type { Lease } from './lease'
 import type { NativePool } from './native'
-import { SCRATCH_WORDS, createLeaseHost, leaseCopyOf, leaseFresh } from './pool-lease'
+import { createLeaseHost, leaseCopyOf, leaseFresh } from './pool-lease'
 import type { LeaseHost, LeaseMode } from './pool-lease'
 
 export interface PoolOptions {
@@ -75,7 +75,7 @@ export class Pool {
       throw invalidOption('capBytes', `must be an integer between ${MIN_CAP} and ${MAX_CAP}`)
     }
     const addon = binding()
-    const scratch = new Uint32Array(new ArrayBuffer(4 * SCRATCH_WORDS))
+    const scratch = new Uint32Array(new ArrayBuffer(4 * addon.leaseScratch.words))
     this.native = new addon.NativePool(cap, scratch)
     this.#host = createLeaseHost(addon, this.native.leaseHandle(), scratch, this.native.stats().externalBuffers)
   }

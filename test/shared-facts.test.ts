@@ -1,6 +1,6 @@
-// Facts written on both sides of the TS/C++ line, checked against each other: the reason names
+// Facts shared by the TS and C++ halves, checked against each other: the reason names
 // of TunStats.coalesceRefusals (GroRefusal in src-native/core/gro_coalesce.h, exported by the
-// addon as binding.coalesceRefusals) and the CoalesceRefusal type users compile against.
+// addon as binding.coalesceRefusals) and the CoalesceRefusal type users compile against; the lease scratch layout.
 import t from 'tap'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
@@ -27,4 +27,13 @@ t.test('CoalesceRefusal (lib/tun.ts) names exactly the reasons the addon counts,
   t.ok(exported.length >= 10, `the addon exports the reasons (${exported.length})`)
   t.same(declared, exported)
   t.equal(new Set(exported).size, exported.length, 'no name twice')
+})
+
+t.test('the lease scratch layout the TS layer reads comes from the addon and is self-consistent', async (t) => {
+  const l = binding().leaseScratch
+  const fixed = [l.index, l.generation, l.pending]
+  t.equal(new Set(fixed).size, fixed.length, 'index, generation and pending are distinct words')
+  t.ok(fixed.every((w) => Number.isInteger(w) && w >= 0 && w < l.queue), 'they come before the release queue')
+  t.ok(l.queueLength >= 1, `the release queue holds ${l.queueLength}`)
+  t.equal(l.words, l.queue + l.queueLength, 'words covers the queue exactly')
 })
