@@ -42,13 +42,18 @@ export interface GsoInfo {
  * `pool.lease()` / `pool.leaseFrom()`, and move to a device with send()/write().
  */
 export abstract class Lease implements Disposable {
+  /** @internal Leases come from reads, batches and pools, never from `new`. */
+  protected constructor () {}
+
   /** True until release() or until ownership moved to send()/write(). */
   abstract get held (): boolean
 
   /**
    * A Buffer over exactly the packet's bytes (no copy where the runtime allows external
-   * buffers; see docs/ownership.md for the copy fallback). After release() it is detached and
-   * reads as zero-length, so it can never show another packet's bytes.
+   * buffers; see docs/ownership.md for the copy fallback). Reading `lease.buffer` after
+   * release() (or after the lease moved to send()/write()) throws ERR_TUNIO_LEASE_RELEASED. A
+   * Buffer taken before that (and every subarray of it) is detached by release() and reads as
+   * zero-length, in every lease mode, so it can never show another packet's bytes.
    */
   abstract get buffer (): Buffer
 
@@ -253,6 +258,13 @@ const MAX_HEADER_BYTES = 256
 /** split(): the group that releases a packet. */
 const RELEASE_GROUP = 255
 
+/**
+ * The packets of one read (tun.read(), udp.read(), iteration) or of pool.leaseBatch(): one
+ * native object holding the packets in pool memory, with a Lease made only for the packets
+ * JavaScript touches (at(i), iteration). send()/write() of the batch moves every packet still
+ * held to the device in one call; release() (or `using`) returns what is left. `length` counts
+ * every packet, `live` those still held.
+ */
 export class PacketBatch implements Iterable<Lease>, Disposable {
   /** @internal */
   readonly native: NativeBatch

@@ -8,58 +8,111 @@ import { boolOption, checkKnownKeys, checkOptionsObject, cidrOption, intOption, 
 import { toNativeItems, type PacketInput } from './packets'
 import { Pool, getDefaultPool, type PoolStats } from './pool'
 import { BatchReader, type NativeReadResult } from './reader'
+import { registerTestHooks } from './test-hooks'
+
+/**
+ * The defaults openTun() applies to the options below that have one of tunio's own (the
+ * others are the kernel's or none). The one place they are defined: openTun() reads them
+ * from here, and each option's doc comment states its value (test/options.test.ts checks).
+ */
+export const TUN_DEFAULTS = Object.freeze({
+  mode: 'tun',
+  offload: 'auto',
+  queues: 1,
+  multiQueue: false,
+  attach: false,
+  persist: false,
+  up: true,
+  split: true,
+  coalesceTcp: true,
+  coalesceUdp: true,
+  batchSize: 64,
+  headroom: 0,
+  tailroom: 0,
+  writeQueueLength: 4096
+} as const)
 
 export interface TunOptions {
-  /** Interface name (max 15 bytes); omitted: the kernel picks tun%d. */
+  /** Interface name (max 15 bytes). Default: the kernel picks the next free tun%d. */
   name?: string
-  /** 'tun' (IP packets, default) or 'tap' (Ethernet frames). */
+  /** 'tun' (IP packets) or 'tap' (Ethernet frames). Default 'tun'. */
   mode?: 'tun' | 'tap'
-  /** 'auto' (default): the best the kernel accepts; true: fail if TSO is refused; false: none. */
+  /** 'auto': the best the kernel accepts; true: fail if TSO is refused; false: none. Default 'auto'. */
   offload?: 'auto' | boolean
-  /** Queues (IFF_MULTI_QUEUE when > 1), one fd each. */
+  /** Queues (IFF_MULTI_QUEUE when > 1), one fd each, 1 to 256. Default 1. */
   queues?: number
   /**
    * IFF_MULTI_QUEUE even with one queue (implied by queues > 1): a device whose other queues
-   * worker threads or other processes attach (see docs/multiqueue.md).
+   * worker threads or other processes attach (see docs/multiqueue.md). Default false.
    */
   multiQueue?: boolean
   /**
    * Open queues on an existing device instead of creating one; the link is left as it is:
    * `mtu`, `addresses`, `up`, `txqueuelen` and `gsoMaxSize` are refused with
    * ERR_TUNIO_INVALID_OPTION alongside it. Without it, an existing name fails with
-   * ERR_TUNIO_TUN_EXISTS.
+   * ERR_TUNIO_TUN_EXISTS. Default false.
    */
   attach?: boolean
+  /**
+   * TUNSETPERSIST: the device stays after its last fd is closed. Default false: it disappears
+   * with close(). A persistent device is removed with `ip link del NAME`.
+   */
   persist?: boolean
+  /**
+   * TUNSETOWNER: this uid may open the device (attach to it) without CAP_NET_ADMIN. Default:
+   * none set (only CAP_NET_ADMIN may open it).
+   */
   owner?: number
+  /**
+   * TUNSETGROUP: members of this gid may open the device without CAP_NET_ADMIN. Default: none
+   * set.
+   */
   group?: number
+  /** Link MTU in bytes, 68 to 65535. Default: the kernel's, 1500 for a new TUN device. */
   mtu?: number
-  /** Addresses to add, e.g. ['10.8.0.1/24', 'fd08::1/64']. */
+  /** Addresses to add, e.g. ['10.8.0.1/24', 'fd08::1/64']. Default: none. */
   addresses?: string[]
-  /** Bring the link up (default true). */
+  /** Bring the link up. Default true. */
   up?: boolean
+  /** The link's transmit queue length in packets. Default: the kernel's, 500 for a new TUN device. */
   txqueuelen?: number
-  /** Largest superpacket the kernel may hand us; default fits one UDP_SEGMENT send after splitting. */
+  /**
+   * Largest superpacket the kernel may hand us (gso_max_size, 1280 to 65536). Default: the
+   * largest whose segments, each at most the MTU, fit one UDP_SEGMENT send after splitting
+   * (about 62,000 bytes at MTU 1420); `tun.gsoMaxSize` shows what was set.
+   */
   gsoMaxSize?: number
-  /** false: deliver superpackets whole with `lease.gso` instead of one lease per IP packet. */
+  /** false: deliver superpackets whole with `lease.gso` instead of one lease per IP packet. Default true. */
   split?: boolean
+  /**
+   * Coalesce the TCP segments of one flow in a write() into TSO superpackets (used only when
+   * the kernel accepted TSO: `tun.offload.tso4/tso6`). Default true.
+   */
   coalesceTcp?: boolean
+  /**
+   * Coalesce the UDP datagrams of one flow in a write() into USO superpackets (used only when
+   * the kernel accepted USO: `tun.offload.uso`). Default true.
+   */
   coalesceUdp?: boolean
-  /** Kernel reads per read() batch (default 64). */
+  /** Kernel reads per read() batch, 1 to 1024. Default 64. */
   batchSize?: number
   /**
    * Bytes reserved in front of every packet read, for a header added in place (e.g.
-   * `aead.seal()`: use `aead.headroom`). Default 0, at most 512.
+   * `aead.seal()`: use `aead.headroom`), at most 512. Default 0.
    */
   headroom?: number
   /**
    * Bytes reserved behind every packet read, for a tag (and padding) added in place
-   * (`aead.tailroom`). With exactly what sealing adds, the sealed segments of one superpacket
-   * stay back to back: one contiguous UDP_SEGMENT send. Default 0, at most 512.
+   * (`aead.tailroom`), at most 512. With exactly what sealing adds, the sealed segments of one
+   * superpacket stay back to back: one contiguous UDP_SEGMENT send. Default 0.
    */
   tailroom?: number
-  /** Packets write() may hold while the device is not writable (default 4096); more are dropped and counted. */
+  /**
+   * Packets write() may hold per queue while the device is not writable (see 'congestion');
+   * more are dropped and counted ('drop', `stats().drops.queueFull`). Default 4096.
+   */
   writeQueueLength?: number
+  /** Where read packets live and write() copies Buffers to. Default: getDefaultPool(). */
   pool?: Pool
 }
 
@@ -113,6 +166,12 @@ export interface TunStats extends TunQueueStats {
   coalescingUdp: boolean
   /** Times coalescing was switched on again after a refusal (each a probe of the kernel). */
   coalesceRetries: number
+  /** Times coalescing went from on to off after a refused coalesced write ('offload' event, `enabled: false`). */
+  coalesceSuspensions: number
+  /** Probes the kernel refused again: coalescing stayed off and the back-off doubled (no event). */
+  coalesceProbeFailures: number
+  /** Times a probe's coalesced write went out and coalescing stayed on ('offload' event, `enabled: true`). */
+  coalesceRestores: number
   pool: PoolStats
 }
 
@@ -130,7 +189,7 @@ interface NativeTun {
   info (): { name: string, ifindex: number, queues: number, multiQueue: boolean, offload: TunOffload, gsoMaxSize?: number, gsoMaxSizeError?: string }
   linkStats (): LinkStats
   setQueueAttached (q: number, on: boolean): void
-  forceCoalesceEinvalOnce (q: number): void
+  takeEvents (): NativeTunEvent[] | undefined
   close (): void
 }
 
@@ -158,12 +217,12 @@ function validate (options: TunOptions): Record<string, unknown> {
     o.name = options.name
   }
   if (options.mode !== undefined && options.mode !== 'tun' && options.mode !== 'tap') throw invalidOption('mode', "must be 'tun' or 'tap'")
-  o.mode = options.mode ?? 'tun'
-  o.offload = offloadOption('offload', options.offload)
-  o.queues = intOption('queues', options.queues, 1, 256) ?? 1
-  o.multiQueue = boolOption('multiQueue', options.multiQueue) ?? false
-  o.attach = boolOption('attach', options.attach) ?? false
-  o.persist = boolOption('persist', options.persist) ?? false
+  o.mode = options.mode ?? TUN_DEFAULTS.mode
+  o.offload = offloadOption('offload', options.offload ?? TUN_DEFAULTS.offload)
+  o.queues = intOption('queues', options.queues, 1, 256) ?? TUN_DEFAULTS.queues
+  o.multiQueue = boolOption('multiQueue', options.multiQueue) ?? TUN_DEFAULTS.multiQueue
+  o.attach = boolOption('attach', options.attach) ?? TUN_DEFAULTS.attach
+  o.persist = boolOption('persist', options.persist) ?? TUN_DEFAULTS.persist
   o.owner = intOption('owner', options.owner, 0, 2 ** 32 - 2)
   o.group = intOption('group', options.group, 0, 2 ** 32 - 2)
   o.mtu = intOption('mtu', options.mtu, 68, 65535)
@@ -171,16 +230,16 @@ function validate (options: TunOptions): Record<string, unknown> {
     if (!Array.isArray(options.addresses)) throw invalidOption('addresses', 'must be an array of CIDR strings')
     o.addresses = options.addresses.map((a) => cidrOption('addresses', a))
   }
-  o.up = boolOption('up', options.up) ?? true
+  o.up = boolOption('up', options.up) ?? TUN_DEFAULTS.up
   o.txqueuelen = intOption('txqueuelen', options.txqueuelen, 1, 2 ** 31 - 1)
   o.gsoMaxSize = intOption('gsoMaxSize', options.gsoMaxSize, 1280, 65536)
-  o.split = boolOption('split', options.split) ?? true
-  o.coalesceTcp = boolOption('coalesceTcp', options.coalesceTcp) ?? true
-  o.coalesceUdp = boolOption('coalesceUdp', options.coalesceUdp) ?? true
-  o.batchSize = intOption('batchSize', options.batchSize, 1, 1024) ?? 64
-  o.headroom = intOption('headroom', options.headroom, 0, binding().aeadLimits.maxPacketRoom) ?? 0
-  o.tailroom = intOption('tailroom', options.tailroom, 0, binding().aeadLimits.maxPacketRoom) ?? 0
-  o.writeQueueLength = intOption('writeQueueLength', options.writeQueueLength, 1, 1 << 20) ?? 4096
+  o.split = boolOption('split', options.split) ?? TUN_DEFAULTS.split
+  o.coalesceTcp = boolOption('coalesceTcp', options.coalesceTcp) ?? TUN_DEFAULTS.coalesceTcp
+  o.coalesceUdp = boolOption('coalesceUdp', options.coalesceUdp) ?? TUN_DEFAULTS.coalesceUdp
+  o.batchSize = intOption('batchSize', options.batchSize, 1, 1024) ?? TUN_DEFAULTS.batchSize
+  o.headroom = intOption('headroom', options.headroom, 0, binding().aeadLimits.maxPacketRoom) ?? TUN_DEFAULTS.headroom
+  o.tailroom = intOption('tailroom', options.tailroom, 0, binding().aeadLimits.maxPacketRoom) ?? TUN_DEFAULTS.tailroom
+  o.writeQueueLength = intOption('writeQueueLength', options.writeQueueLength, 1, 1 << 20) ?? TUN_DEFAULTS.writeQueueLength
   if (options.pool !== undefined && !(options.pool instanceof Pool)) throw invalidOption('pool', 'must be a tunio Pool')
   return o
 }
@@ -230,12 +289,70 @@ export class TunQueue implements AsyncIterable<PacketBatch> {
   [Symbol.asyncIterator] (): AsyncIterator<PacketBatch> { return this.reader.iterate() }
 }
 
+/**
+ * An 'offload' event: the kernel refused a coalesced write (a TSO/USO superpacket built from
+ * the packets of one write()) with `errno` (EINVAL, as some 2024 stable kernels do), so
+ * coalescing is suspended for the whole device (`enabled: false`); or a probe's coalesced write
+ * went out and coalescing is back (`enabled: true`). The refused packets were written one by
+ * one: nothing was lost. The first probe goes `retryMs` after the suspension (1 s, doubling up
+ * to 60 s while probes are refused), so coalescing is never off for good. Counted in
+ * `stats().coalesceSuspensions` / `coalesceRestores`. See docs/offloads.md.
+ */
+export interface TunOffloadEvent {
+  offload: 'coalescing'
+  enabled: boolean
+  /** The errno of the refused write that suspended coalescing (on both events). */
+  errno: string
+  cause: 'writeRefused'
+  /** The queue whose write was refused, or whose probe went out. */
+  queue: number
+  /** enabled: false: milliseconds until the next probe. */
+  retryMs?: number
+}
+
+/**
+ * A 'congestion' event: a queue's writes started waiting because the kernel refused more for
+ * now (EAGAIN: the device's socket buffer is full; ENOBUFS). Nothing is lost yet: `queued`
+ * packets wait for the fd to be writable, later write()s queue behind them, up to
+ * `writeQueueLength` per queue. A 'drain' event with the queue's index follows when it is empty.
+ */
+export interface TunCongestion { queue: number, reason: 'EAGAIN' | 'ENOBUFS', queued: number }
+
+/**
+ * A 'drop' event: packets given to write() on `queue` that will never be written.
+ * `queueFull`: the queue already held `writeQueueLength`; `poolExhausted`: a Buffer could not be
+ * copied into the pool; `writeFailed`: the fd failed (`errno`, e.g. the device was deleted)
+ * and what waited was discarded. Counted in `stats().drops`.
+ */
+export interface TunDrop { queue: number, reason: 'queueFull' | 'poolExhausted' | 'writeFailed', count: number, errno?: string }
+
+interface NativeTunEvent { type: 'offload' | 'congestion' | 'drain' | 'drop', queue: number, reason?: string, count?: number, errno?: string, enabled?: boolean, retryMs?: number }
+
 /** The events of a Tun device and their listener arguments (`tun.on(name, listener)`). */
 export interface TunEvents {
+  /** Coalescing of written packets suspended after the kernel refused a coalesced write, or back after a probe. */
+  offload: [event: TunOffloadEvent]
+  /** A queue's writes started waiting for the kernel (EAGAIN/ENOBUFS): write() now queues. */
+  congestion: [congestion: TunCongestion]
+  /** That queue's wait is over: everything it held was written. */
+  drain: [queue: number]
+  /** Packets given to write() that will never be written (queue full, pool exhausted, fd failed), counted. */
+  drop: [drop: TunDrop]
   /** Emitted once, from the first close(), when every queue is closed (`closed` is true). */
   close: []
 }
 
+/**
+ * A TUN (or TAP) device: `openTun()` creates or attaches it. Reads come as batches (`read()`,
+ * `for await`), writes take leases, batches and byte sources (`write()`); `queues` for a
+ * multi-queue device.
+ *
+ * Events (TunEvents): 'offload' (TunOffloadEvent): coalescing of written packets suspended after
+ * the kernel refused a coalesced write, or back after a probe; never off for good.
+ * 'congestion' (TunCongestion) and 'drain' (the queue index): a queue's writes started and
+ * stopped waiting for the kernel. 'drop' (TunDrop): packets that will never be written. 'close'.
+ * Each is also counted in stats().
+ */
 export class Tun extends TypedEmitter<TunEvents> implements AsyncIterable<PacketBatch> {
   /** The device's real name (the kernel's choice when none was given). */
   readonly name: string
@@ -256,9 +373,12 @@ export class Tun extends TypedEmitter<TunEvents> implements AsyncIterable<Packet
     super()
     const o = validate(options)
     this.pool = options.pool ?? getDefaultPool()
-    const { NativeTun: Ctor } = binding() as unknown as { NativeTun: new (o: object, p: unknown, cb: (q: number) => void) => NativeTun }
+    const { NativeTun: Ctor } = binding() as unknown as { NativeTun: new (o: object, p: unknown, cb: (q: number, readable: boolean, events: boolean) => void) => NativeTun }
     const queues: TunQueue[] = []
-    this.#native = new Ctor(o, this.pool.native, (q: number) => queues[q]?.reader.onReadable())
+    this.#native = new Ctor(o, this.pool.native, (q: number, readable: boolean, events: boolean) => {
+      if (events) this.#emitEvents()
+      if (readable) queues[q]?.reader.onReadable()
+    })
     const info = this.#native.info()
     this.name = info.name
     this.ifindex = info.ifindex
@@ -267,6 +387,22 @@ export class Tun extends TypedEmitter<TunEvents> implements AsyncIterable<Packet
     this.multiQueue = info.multiQueue
     for (let q = 0; q < info.queues; q++) queues.push(new TunQueue(this, this.#native, q))
     this.queues = queues
+    // The native object's fault injection, for lib/test-hooks.ts only (typed here, not in
+    // NativeTun, which the published declarations show through TunQueue's constructor).
+    const hooks = this.#native as unknown as {
+      forceCoalesceEinvalOnce: (q: number) => void
+      forceWriteErrorOnce: (q: number, errno: 'EAGAIN' | 'ENOBUFS', skip: number) => void
+    }
+    registerTestHooks(this, {
+      forceCoalesceEinvalOnce: (queue) => {
+        if (this.#closed) throw closedError(`TUN device ${this.name}`)
+        hooks.forceCoalesceEinvalOnce(queue)
+      },
+      forceTunWriteErrorOnce: (queue, errno, skip) => {
+        if (this.#closed) throw closedError(`TUN device ${this.name}`)
+        hooks.forceWriteErrorOnce(queue, errno, skip)
+      }
+    })
   }
 
   get closed (): boolean { return this.#closed }
@@ -277,21 +413,28 @@ export class Tun extends TypedEmitter<TunEvents> implements AsyncIterable<Packet
   /** Writes packets on queue 0. Leases and batches move to the device (ownership). */
   write (packets: PacketInput): number { return this.writeQueue(0, packets) }
 
-  /**
-   * Test hook: the next coalesced write on `queue` (default 0) behaves as if the kernel had
-   * refused it with EINVAL, as some 2024 stable kernels do. The segments are then written one
-   * by one, coalescing turns off for the device until a probe after a back-off, and
-   * stats().coalesceFallbacks counts it.
-   */
-  forceCoalesceEinvalOnce (queue = 0): void {
-    if (this.#closed) throw closedError(`TUN device ${this.name}`)
-    this.#native.forceCoalesceEinvalOnce(queue)
-  }
-
   /** @internal */
   writeQueue (q: number, packets: PacketInput): number {
     if (this.#closed) throw closedError(`TUN device ${this.name}`)
-    return this.#native.write(q, toNativeItems(packets, { argument: 'packets' }))
+    const n = this.#native.write(q, toNativeItems(packets, { argument: 'packets' }))
+    this.#emitEvents()
+    return n
+  }
+
+  #emitEvents (): void {
+    const events = this.#native.takeEvents()
+    if (events === undefined) return
+    for (const e of events) {
+      if (e.type === 'drain') this.emit('drain', e.queue)
+      else if (e.type === 'congestion') this.emit('congestion', { queue: e.queue, reason: e.reason, queued: e.count } as TunCongestion)
+      else if (e.type === 'offload') {
+        const out: TunOffloadEvent = { offload: 'coalescing', enabled: e.enabled === true, errno: e.errno as string, cause: 'writeRefused', queue: e.queue }
+        if (e.retryMs !== undefined) out.retryMs = e.retryMs
+        this.emit('offload', out)
+      } else {
+        this.emit('drop', { queue: e.queue, reason: e.reason, count: e.count, ...(e.errno !== undefined ? { errno: e.errno } : {}) } as TunDrop)
+      }
+    }
   }
 
   [Symbol.asyncIterator] (): AsyncIterator<PacketBatch> { return this.queues[0][Symbol.asyncIterator]() }
@@ -309,8 +452,9 @@ export class Tun extends TypedEmitter<TunEvents> implements AsyncIterable<Packet
    * iterators end. Packets write() still holds because the device was not writable
    * (`stats().writeQueued`) are discarded, their pool memory returned, not counted as drops;
    * leases and batches already read stay valid until released. A non-persistent device
-   * disappears with its last fd (also another process's or thread's). Then 'close' is emitted.
-   * Later write() and linkStats() throw ERR_TUNIO_CLOSED.
+   * disappears with its last fd (also another process's or thread's). Then 'close' is emitted
+   * (no 'drain' or 'drop' for the discarded writes). Later write() and linkStats() throw
+   * ERR_TUNIO_CLOSED; stats() still answers.
    */
   close (): void {
     if (this.#closed) return

@@ -8,62 +8,88 @@ import { boolOption, checkKnownKeys, checkOptionsObject, choiceOption, endpointO
 import { toNativeItems, type PacketInput } from './packets'
 import { Pool, getDefaultPool, type PoolStats } from './pool'
 import { BatchReader, type NativeReadResult } from './reader'
+import { registerTestHooks } from './test-hooks'
+
+/**
+ * The defaults openUdp() applies to the options below that have one. The one place they are
+ * defined: openUdp() reads them from here, and each option's doc comment states its value
+ * (test/options.test.ts checks).
+ */
+export const UDP_DEFAULTS = Object.freeze({
+  ipv6Only: false,
+  reusePort: false,
+  /** 4 MiB: about 30 ms at 1 Gbit/s, enough to ride out event-loop pauses. */
+  recvBufferSize: 4 << 20,
+  sendBufferSize: 4 << 20,
+  gso: 'auto',
+  gro: 'auto',
+  batchSize: 64,
+  sendQueueLength: 4096,
+  pmtu: 'dont'
+} as const)
 
 export interface UdpOptions {
   /** "0.0.0.0:51820", "[::]:51820" (dual-stack unless ipv6Only), ":0" or { address, port }. */
   bind: string | HostPort
+  /** IPV6_V6ONLY for an IPv6 bind address. Default false: dual-stack. */
   ipv6Only?: boolean
-  /** Connect to one peer (then send() needs no destination). */
+  /** Connect to one peer (then send() needs no destination). Default: unconnected. */
   connect?: string | HostPort
-  /** SO_REUSEPORT: one socket per worker on the same port. */
+  /** SO_REUSEPORT: one socket per worker on the same port. Default false. */
   reusePort?: boolean
   /**
    * With reusePort: the number of sockets the group will have; each datagram goes to the
    * socket picked by the flow of the IP packet it carries (SO_ATTACH_REUSEPORT_CBPF), so one
-   * inner flow stays on one worker. See docs/multiqueue.md.
+   * inner flow stays on one worker. See docs/multiqueue.md. Default: none (the kernel's hash
+   * of the outer addresses picks the socket).
    */
   innerFlowSteering?: number
   /**
-   * SO_RCVBUF in bytes (default 4 MiB). The kernel default (about 208 KiB) holds a few
+   * SO_RCVBUF in bytes, 1024 to 1 GiB. Default 4 MiB. The kernel default (about 208 KiB) holds a few
    * milliseconds of traffic at gigabit rates, and a GRO socket loses a whole superpacket per
    * overflow, which TCP inside the tunnel sees as a burst of loss. Set with SO_RCVBUFFORCE
    * when the process has CAP_NET_ADMIN, else the kernel caps it at net.core.rmem_max;
-   * `udp.info().recvBufferSize` shows what the kernel granted (it reports double the value).
+   * `udp.socketBuffers.recv` shows what the kernel granted (it reports double the value).
    */
   recvBufferSize?: number
-  /** SO_SNDBUF in bytes (default 4 MiB; same rules as recvBufferSize). */
+  /** SO_SNDBUF in bytes, same rules as recvBufferSize. Default 4 MiB. */
   sendBufferSize?: number
-  /** UDP_SEGMENT on send: 'auto' (default), true (fail if unsupported), false. */
+  /** UDP_SEGMENT on send: 'auto', true (fail if unsupported), false. Default 'auto'. */
   gso?: 'auto' | boolean
-  /** UDP_GRO on receive: 'auto' (default), true (fail if unsupported), false. */
+  /** UDP_GRO on receive: 'auto', true (fail if unsupported), false. Default 'auto'. */
   gro?: 'auto' | boolean
-  /** Messages per recvmmsg (default 64, max 128). */
+  /** Messages per recvmmsg, 1 to 128. Default 64. */
   batchSize?: number
-  /** Datagrams send() may hold while the socket is not writable (default 4096); more are dropped and counted. */
+  /**
+   * Datagrams send() may hold while the socket is not writable (see 'congestion'); more are
+   * dropped and counted ('drop'). Default 4096.
+   */
   sendQueueLength?: number
   /**
    * SO_MARK: every datagram of this socket carries this firewall mark (0 to 2^32-1), so policy
    * routing can treat the tunnel's own traffic apart from what goes into the tunnel (wg-quick's
    * full tunnel: `ip rule add not fwmark M table T`). Needs CAP_NET_ADMIN: without it openUdp()
-   * rejects with ERR_TUNIO_UDP_OPEN, errno EPERM, syscall setsockopt(SO_MARK).
+   * rejects with ERR_TUNIO_UDP_OPEN, errno EPERM, syscall setsockopt(SO_MARK). Default: none
+   * (no mark set).
    */
   fwmark?: number
   /**
    * SO_BINDTODEVICE: send and receive only through this interface (its name in this network
    * namespace, e.g. 'eth1'); routes are looked up for that device only. A name the namespace
-   * does not have rejects with ERR_TUNIO_UDP_OPEN, errno ENODEV.
+   * does not have rejects with ERR_TUNIO_UDP_OPEN, errno ENODEV. Default: none (any device).
    */
   bindDevice?: string
   /**
    * Path MTU discovery (IP_MTU_DISCOVER, and IPV6_MTU_DISCOVER too on IPv6 and dual-stack
-   * sockets): 'dont' (default: DF clear, a path with a smaller MTU fragments the datagrams, as
-   * kernel WireGuard does), 'want' (DF set while the known path MTU allows, fragmented above
+   * sockets): 'dont' (DF clear, a path with a smaller MTU fragments the datagrams, as kernel
+   * WireGuard does), 'want' (DF set while the known path MTU allows, fragmented above
    * it: the system default), 'do' (DF always set: a datagram larger than the known path MTU is
    * refused with EMSGSIZE, and ICMP "fragmentation needed" lowers the path MTU; see the
    * 'pathMtu' event), 'probe' (DF set, the learnt path MTU ignored: for callers that probe
-   * themselves, as PLPMTUD does).
+   * themselves, as PLPMTUD does). Default 'dont'.
    */
   pmtu?: 'do' | 'probe' | 'dont' | 'want'
+  /** Where received datagrams live and send() copies Buffers to. Default: getDefaultPool(). */
   pool?: Pool
 }
 
@@ -162,8 +188,17 @@ export interface UdpStats {
    * GSO suspended for that destination until a probe (see `gsoPaths` and the 'offload' event).
    */
   gsoFallbacks: number
-  /** Runs of more than 64 segments refused with EINVAL where runs of 64 went out: the limit is 64 since. */
+  /**
+   * Runs of more than 64 segments refused with EINVAL where runs of 64 then went out (a kernel
+   * before 6.9): `features.maxGsoSegments` is lowered to 64. Not for good: the full limit is
+   * probed again after 1 s (`gsoSegmentLimitProbes`), doubling up to 60 s while probes are
+   * refused (`gsoSegmentLimitProbeFailures`); a long run that goes out restores it
+   * (`gsoSegmentLimitRestores`).
+   */
   gsoSegmentLimitLowered: number
+  gsoSegmentLimitProbes: number
+  gsoSegmentLimitProbeFailures: number
+  gsoSegmentLimitRestores: number
   /**
    * Destinations whose GSO is suspended after a refusal: `suspended` now, `suspensions`
    * (on -> off), `probeFailures` (a probe refused again: back-off doubled), `restores` (off -> on).
@@ -203,11 +238,9 @@ interface NativeUdp {
   stats (): UdpStats
   info (): { local: HostPort & { family: string }, peer?: HostPort, features: UdpFeatures, recvBufferSize: number, sendBufferSize: number, fwmark: number, bindDevice: string }
   forceGsoEioOnce (): void
+  simulateGsoSegmentLimit (segments: number): void
   close (): void
 }
-
-/** Socket buffer default: about 30 ms at 1 Gbit/s, enough to ride out event-loop pauses. */
-const DEFAULT_SOCKET_BUFFER = 4 << 20
 
 const KNOWN = ['bind', 'ipv6Only', 'connect', 'reusePort', 'innerFlowSteering', 'recvBufferSize', 'sendBufferSize', 'gso', 'gro',
   'batchSize', 'sendQueueLength', 'fwmark', 'bindDevice', 'pmtu', 'pool'] as const
@@ -220,19 +253,19 @@ function validate (options: UdpOptions): Record<string, unknown> {
   if (options.bind === undefined) throw invalidOption('bind', 'is required, e.g. "0.0.0.0:51820"')
   const o: Record<string, unknown> = { bind: endpointOption('bind', options.bind) }
   if (options.connect !== undefined) o.connect = endpointOption('connect', options.connect)
-  o.ipv6Only = boolOption('ipv6Only', options.ipv6Only) ?? false
-  o.reusePort = boolOption('reusePort', options.reusePort) ?? false
+  o.ipv6Only = boolOption('ipv6Only', options.ipv6Only) ?? UDP_DEFAULTS.ipv6Only
+  o.reusePort = boolOption('reusePort', options.reusePort) ?? UDP_DEFAULTS.reusePort
   o.innerFlowSteering = intOption('innerFlowSteering', options.innerFlowSteering, 1, 65535)
   if (o.innerFlowSteering !== undefined && o.reusePort !== true) throw invalidOption('innerFlowSteering', 'needs reusePort: true')
-  o.recvBufferSize = intOption('recvBufferSize', options.recvBufferSize, 1024, 1 << 30) ?? DEFAULT_SOCKET_BUFFER
-  o.sendBufferSize = intOption('sendBufferSize', options.sendBufferSize, 1024, 1 << 30) ?? DEFAULT_SOCKET_BUFFER
-  o.gso = offloadOption('gso', options.gso)
-  o.gro = offloadOption('gro', options.gro)
-  o.batchSize = intOption('batchSize', options.batchSize, 1, 128) ?? 64
-  o.sendQueueLength = intOption('sendQueueLength', options.sendQueueLength, 1, 1 << 20) ?? 4096
+  o.recvBufferSize = intOption('recvBufferSize', options.recvBufferSize, 1024, 1 << 30) ?? UDP_DEFAULTS.recvBufferSize
+  o.sendBufferSize = intOption('sendBufferSize', options.sendBufferSize, 1024, 1 << 30) ?? UDP_DEFAULTS.sendBufferSize
+  o.gso = offloadOption('gso', options.gso ?? UDP_DEFAULTS.gso)
+  o.gro = offloadOption('gro', options.gro ?? UDP_DEFAULTS.gro)
+  o.batchSize = intOption('batchSize', options.batchSize, 1, 128) ?? UDP_DEFAULTS.batchSize
+  o.sendQueueLength = intOption('sendQueueLength', options.sendQueueLength, 1, 1 << 20) ?? UDP_DEFAULTS.sendQueueLength
   o.fwmark = intOption('fwmark', options.fwmark, 0, 0xffffffff)
   if (options.bindDevice !== undefined) o.bindDevice = interfaceNameOption('bindDevice', options.bindDevice)
-  o.pmtu = choiceOption('pmtu', options.pmtu, PMTU_MODES) ?? 'dont'
+  o.pmtu = choiceOption('pmtu', options.pmtu, PMTU_MODES) ?? UDP_DEFAULTS.pmtu
   if (options.pool !== undefined && !(options.pool instanceof Pool)) throw invalidOption('pool', 'must be a tunio Pool')
   return o
 }
@@ -318,6 +351,16 @@ export class Udp extends TypedEmitter<UdpEvents> implements AsyncIterable<Packet
     this.bindDevice = info.bindDevice === '' ? undefined : info.bindDevice
     this.#connected = info.peer !== undefined
     this.#features = info.features
+    registerTestHooks(this, {
+      forceGsoEioOnce: () => {
+        if (this.#closed) throw closedError('UDP socket')
+        this.#native.forceGsoEioOnce()
+      },
+      simulateGsoSegmentLimit: (segments) => {
+        if (this.#closed) throw closedError('UDP socket')
+        this.#native.simulateGsoSegmentLimit(segments)
+      }
+    })
   }
 
   get closed (): boolean { return this.#closed }
@@ -377,12 +420,6 @@ export class Udp extends TypedEmitter<UdpEvents> implements AsyncIterable<Packet
   }
 
   stats (): UdpStats { return this.#native.stats() }
-
-  /** Test hook: the next GSO send behaves as if the kernel returned EIO. */
-  forceGsoEioOnce (): void {
-    if (this.#closed) throw closedError('UDP socket')
-    this.#native.forceGsoEioOnce()
-  }
 
   /**
    * Closes the socket (idempotent; also `[Symbol.dispose]`). Pending reads resolve null and the

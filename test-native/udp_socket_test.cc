@@ -640,6 +640,144 @@ TEST_CASE("gso back-off: suspend per path, double on refused probes, come back o
   CHECK(b.allowed(c, GsoBackoff::kNoOffloadFirstMs));
 }
 
+TEST_CASE("gso segment limit: EINVAL on a long run puts 64 on trial, a 64-run lowers it, probed upward after a back-off") {
+  GsoSegmentLimit l;
+  l.reset(128);
+  CHECK(l.limit(0) == 128);
+  CHECK(l.steady());
+  // A refusal of a run within 64 segments, or with another errno, says nothing about the limit.
+  CHECK_FALSE(l.on_einval(64));
+  CHECK(l.current() == 128);
+  // EINVAL on 128 segments: 64 on trial.
+  CHECK(l.on_einval(128));
+  CHECK(l.current() == 64);
+  CHECK_FALSE(l.steady());
+  CHECK_FALSE(l.on_einval(128));  // nothing longer than 64 is planned on trial: no second trial
+  // A 64-run goes out at t=1000: lowered; the full limit is probed kProbeFirstMs later.
+  l.on_sent(64, 1000);
+  CHECK(l.stats().lowered == 1);
+  CHECK(l.waiting_for_probe());
+  CHECK(l.limit(1000 + GsoSegmentLimit::kProbeFirstMs - 1) == 64);
+  CHECK(l.limit(1000 + GsoSegmentLimit::kProbeFirstMs) == 128);  // the probe
+  CHECK(l.stats().probes == 1);
+  // The probe's long run is refused again: on trial, and a 64-run lowers it with the back-off doubled.
+  uint64_t now = 1000 + GsoSegmentLimit::kProbeFirstMs;
+  uint32_t expect = GsoSegmentLimit::kProbeFirstMs;
+  for (int i = 0; i < 8; i++) {
+    CHECK(l.on_einval(100));
+    l.on_sent(50, now);
+    expect = std::min<uint32_t>(expect * 2, GsoSegmentLimit::kProbeMaxMs);
+    CHECK(l.backoff_ms() == expect);
+    CHECK(l.limit(now + expect - 1) == 64);
+    now += expect;
+    CHECK(l.limit(now) == 128);
+  }
+  CHECK(expect == GsoSegmentLimit::kProbeMaxMs);
+  CHECK(l.stats().probe_failures == 8);
+  CHECK(l.stats().lowered == 1);
+  // A probe's run of at most 64 changes nothing; a longer one that goes out restores the limit.
+  l.on_sent(64, now);
+  CHECK(l.current() == 128);
+  CHECK_FALSE(l.steady());
+  l.on_sent(65, now);
+  CHECK(l.steady());
+  CHECK_FALSE(l.waiting_for_probe());
+  CHECK(l.stats().restores == 1);
+  CHECK(l.limit(now + 10 * GsoSegmentLimit::kProbeMaxMs) == 128);
+  // The next lowering starts from the first back-off again.
+  CHECK(l.on_einval(128));
+  l.on_sent(64, now);
+  CHECK(l.backoff_ms() == GsoSegmentLimit::kProbeFirstMs);
+  CHECK(l.stats().lowered == 2);
+}
+
+TEST_CASE("gso segment limit: a trial refused again was something else, the limit comes back") {
+  GsoSegmentLimit l;
+  l.reset(128);
+  CHECK(l.on_einval(128));
+  l.on_other_refusal();  // the 64-run was refused too (EINVAL from a blackhole route, say)
+  CHECK(l.current() == 128);
+  CHECK(l.steady());
+  CHECK(l.stats().lowered == 0);
+  // From a probe, a wrong trial goes back to probing (the full limit).
+  CHECK(l.on_einval(128));
+  l.on_sent(64, 0);
+  CHECK(l.limit(GsoSegmentLimit::kProbeFirstMs) == 128);
+  CHECK(l.on_einval(128));
+  l.on_other_refusal();
+  CHECK(l.current() == 128);
+  CHECK(l.stats().probe_failures == 0);
+  l.on_sent(128, 5000);
+  CHECK(l.stats().restores == 1);
+  // A kernel limit of 64 (no GSO above it) is never raised.
+  GsoSegmentLimit old;
+  old.reset(64);
+  CHECK_FALSE(old.on_einval(128));
+  CHECK(old.limit(1u << 30) == 64);
+}
+
+TEST_CASE("udp socket: a kernel that takes 64 segments lowers the limit, nothing is lost, probed upward again") {
+  BufferPool pool;
+  UdpOptions o;
+  o.bind = ep("127.0.0.1", 0);
+  auto tx = open_ok(o);
+  auto rx = open_at("127.0.0.1");
+  REQUIRE(tx->features().gso);
+  if (tx->features().max_gso_segments <= kLegacyMaxGsoSegments) {
+    MESSAGE("this kernel takes only " << tx->features().max_gso_segments << " segments: nothing to lower");
+    return;
+  }
+  const uint16_t full = tx->features().max_gso_segments;
+  // Behave as a kernel before 6.9: a UDP_SEGMENT send of more than 64 segments is EINVAL.
+  tx->set_simulated_segment_limit(kLegacyMaxGsoSegments);
+  auto send_run = [&](uint32_t n, SendStats& st) {
+    std::vector<Packet> pkts;
+    for (uint32_t i = 0; i < n; i++) {
+      pkts.push_back(make_packet(pool, 400, i));
+      pkts.back().remote = rx->local_address();
+    }
+    SendResult r = tx->send_batch(pkts, nullptr, st);
+    CHECK(r.status == SendStatus::kOk);
+    CHECK(r.sent == n);
+    std::vector<Packet> got;
+    RecvStats rs;
+    recv_n(*rx, pool, got, n, rs);
+    REQUIRE(got.size() == n);
+    for (uint32_t i = 0; i < n; i++) CHECK(bytes_ok(got[i], i));
+  };
+  SendStats st;
+  send_run(full, st);
+  CHECK(st.gso_fallbacks == 1);
+  CHECK(st.segment_limit.lowered == 1);
+  CHECK(tx->features().max_gso_segments == kLegacyMaxGsoSegments);
+  CHECK(tx->features().gso);
+  CHECK(tx->gso_backoff().empty());  // no path suspended: it was the limit, not the path
+  CHECK(st.gso_sends == (full + kLegacyMaxGsoSegments - 1) / kLegacyMaxGsoSegments);
+  // Lowered: runs of 64, no refusal.
+  SendStats st2;
+  send_run(full, st2);
+  CHECK(st2.gso_fallbacks == 0);
+  // After the back-off the full limit is probed; still refused: lowered again, back-off doubled.
+  ::usleep((GsoSegmentLimit::kProbeFirstMs + 50) * 1000);
+  SendStats st3;
+  send_run(full, st3);
+  CHECK(st3.gso_fallbacks == 1);
+  CHECK(st3.segment_limit.probes == 1);
+  CHECK(st3.segment_limit.probe_failures == 1);
+  CHECK(tx->segment_limit().backoff_ms() == 2 * GsoSegmentLimit::kProbeFirstMs);
+  CHECK(tx->features().max_gso_segments == kLegacyMaxGsoSegments);
+  // The kernel takes the full limit again (say the refusals had another cause): the next probe
+  // goes out and the limit is back.
+  tx->set_simulated_segment_limit(0);
+  ::usleep((2 * GsoSegmentLimit::kProbeFirstMs + 50) * 1000);
+  SendStats st4;
+  send_run(full, st4);
+  CHECK(st4.gso_fallbacks == 0);
+  CHECK(st4.gso_sends == 1);
+  CHECK(st4.segment_limit.restores == 1);
+  CHECK(tx->features().max_gso_segments == full);
+}
+
 // Errors the entries stand for: repeats of one error within a second are merged into one
 // entry with their count (the first is always an entry of its own).
 size_t counted(const std::vector<SocketError>& errors) {

@@ -35,6 +35,8 @@ for (const { mode, args, env } of modes) {
     t.same(r.length, [1400, 1400, 0], 'a Buffer of exactly the leased size')
     t.equal(r.sameView, true, 'buffer is made once')
     t.same(r.afterRelease, [0, 0, 0, 0, false], 'after release the view and its subarrays are detached')
+    t.same(r.bufferAfterRelease, ['ERR_TUNIO_LEASE_RELEASED', 'ERR_TUNIO_LEASE_RELEASED', 0, 0],
+      'lease.buffer after release() throws (single and batch lease); a Buffer taken before reads as zero-length')
     t.equal(r.staleShowsNothing, true, 'a stale view never shows the next packet')
     t.same(r.setVisible, [9, 8, 7], 'set() writes into the lease (seen through its Buffer)')
     t.same(r.setBounds, Array(5).fill('ERR_TUNIO_INVALID_ARG'), 'set() refuses what does not fit')

@@ -162,6 +162,10 @@ t.test('TUN wire through a tunio forwarder', { skip }, async (t) => {
     const s = await wire.stats()
     t.same(s.errors, [])
     t.equal(s.a.coalesceFallbacks, 1, 'stats.coalesceFallbacks is 1')
+    t.equal(s.a.coalesceSuspensions, 1, 'stats.coalesceSuspensions is 1')
+    const off = s.events.filter((e: { event: string }) => e.event === 'offload')
+    t.match(off[0], { dev: 'a', offload: 'coalescing', enabled: false, errno: 'EINVAL', cause: 'writeRefused', queue: 0, retryMs: 1000 },
+      "an 'offload' event says coalescing is suspended, why, and when it is probed")
     if (s.a.coalesceRetries === 0) {
       // The transfer ended within the back-off (1 s): coalescing is still off.
       t.equal(s.a.coalescingTcp, false, 'coalescing reports off for tunA')
@@ -177,6 +181,12 @@ t.test('TUN wire through a tunio forwarder', { skip }, async (t) => {
     t.equal(s2.a.coalescingTcp, true, 'coalescing reports on again for tunA')
     t.ok(s2.a.superpacketsOut > s.a.superpacketsOut, `coalesced writes reach the kernel again (${s2.a.superpacketsOut})`)
     t.equal(s2.a.coalesceFallbacks, 1, 'and were not refused')
+    t.equal(s2.a.coalesceRestores, 1, 'stats.coalesceRestores is 1')
+    const off2 = s2.events.filter((e: { event: string }) => e.event === 'offload')
+    t.same(off2.map((e: { dev: string, enabled: boolean }) => [e.dev, e.enabled]), [['a', false], ['a', true]],
+      "two 'offload' events in all: suspended, then back (none for tunB)")
+    t.match(off2[1], { offload: 'coalescing', enabled: true, errno: 'EINVAL', cause: 'writeRefused' })
+    t.notOk('retryMs' in off2[1], 'no retryMs once it is back')
     t.ok(s.b.superpacketsIn > 0, `tunB still read superpackets (${s.b.superpacketsIn}): the split side is unaffected`)
     t.equal(s.a.drops.writeRejected, before.a.drops.writeRejected, 'no segment of the refused write was dropped')
     t.equal(await tcpInCsumErrors(wire.nsA), csum0, 'TcpInCsumErrors in nsA unchanged (segments had full checksums)')

@@ -70,7 +70,7 @@ t.test('the tarball holds what users need and nothing of the development tree', 
   const files = packedFiles()
   const present = (re: RegExp): boolean => files.some((f) => re.test(f))
   for (const required of ['package.json', 'README.md', 'binding.gyp', 'CMakeLists.txt', 'scripts/sources.js',
-    'dist/index.js', 'dist/index.mjs', 'types/index.d.ts']) {
+    'dist/index.js', 'dist/index.mjs', 'types/index.d.ts', 'LICENSE', 'docs/api/README.md']) {
     t.ok(files.includes(required), `has ${required}`)
   }
   t.ok(present(/^src-native\/core\/.*\.cc$/) && present(/^src-native\/addon\/.*\.cc$/), 'has the native sources (build from source)')
@@ -78,6 +78,16 @@ t.test('the tarball holds what users need and nothing of the development tree', 
   const stray = files.filter((f) => /^(test|test-native|fuzz|bench|examples|lib|build[^/]*|node_modules|\.ci)\//.test(f) ||
     /^dist\/(examples|lib)\//.test(f) || f.endsWith('.map') || f.endsWith('.ts') && !f.endsWith('.d.ts'))
   t.same(stray, [], 'no tests, build trees, source maps or TypeScript sources')
+  // Test hooks are an internal module: its JavaScript ships (dist/tun.js and dist/udp.js register
+  // with it), but nothing a user sees reaches it: not the exports map, not a declaration file,
+  // not docs/api.
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
+  t.same(Object.keys(pkg.exports).sort(), ['.', './package.json'], 'the exports map has only the API entry')
+  t.notOk(files.includes('types/test-hooks.d.ts'), 'no declarations of the test hooks in the tarball')
+  const hooks = /test-hooks|forceGsoEio|forceCoalesce|forceWriteError|forceTunWrite|simulateGsoSegmentLimit/
+  for (const f of files.filter((f) => f.startsWith('types/') || f.startsWith('docs/api/'))) {
+    t.notMatch(fs.readFileSync(path.join(root, f), 'utf8'), hooks, `${f} does not mention a test hook`)
+  }
 })
 
 // The compilers: the repo's TypeScript, and the latest one on the registry (what `npm i -D

@@ -91,3 +91,43 @@ t.test(`${c.reason} behind a slow qdisc: congestion, queueFull drops, drain; not
   t.equal(stats.drops.sendFailed, 0, 'no send failed')
 })
 }
+
+// close() with datagrams waiting (what Udp.close() documents): they are discarded, their pool
+// memory comes back at once, they are neither a 'drop' nor a 'drain', 'close' comes once.
+const CLOSE_CHILD = `
+const arg = JSON.parse(process.argv[1])
+const { openUdp, Pool } = require(arg.dist)
+;(async () => {
+  const pool = new Pool({ capBytes: 8 << 20 })
+  const udp = await openUdp({ bind: '10.99.0.1:0', sendBufferSize: 4096, gso: false, pool })
+  const events = []
+  for (const name of ['congestion', 'drain', 'drop', 'close']) udp.on(name, (e) => events.push(name))
+  const burst = Array.from({ length: 200 }, () => Buffer.alloc(1000, 7))
+  const accepted = udp.send(burst, { address: '10.99.0.2', port: 9 })
+  const queued = udp.stats().sendQueued
+  const inUseBefore = pool.stats().inUseBytes
+  udp.close()
+  udp.close()
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  console.log(JSON.stringify({ accepted, queued, inUseBefore, inUseAfter: pool.stats().inUseBytes, events }))
+})().catch((err) => { console.error(err); process.exit(1) })
+`
+
+t.test('close() with datagrams waiting for the kernel: discarded, memory back, no drain or drop, one close', { skip }, async (t) => {
+  const ns = await createNetns('bpc')
+  t.teardown(() => deleteNetns(ns))
+  await check(['ip', '-n', ns, 'link', 'add', 'bp0', 'type', 'veth', 'peer', 'name', 'bp1'])
+  await check(['ip', '-n', ns, 'addr', 'add', '10.99.0.1/24', 'dev', 'bp0'])
+  await check(['ip', '-n', ns, 'link', 'set', 'bp0', 'up'])
+  await check(['ip', '-n', ns, 'link', 'set', 'bp1', 'up'])
+  await check(['ip', '-n', ns, 'neigh', 'replace', '10.99.0.2', 'lladdr', '02:00:00:00:00:02', 'dev', 'bp0', 'nud', 'permanent'])
+  await check(['ip', 'netns', 'exec', ns, 'tc', 'qdisc', 'replace', 'dev', 'bp0', 'root', 'tbf', 'rate', '1mbit', 'burst', '4kb', 'limit', '400kb'])
+  const r = await runIn(ns, [process.execPath, '-e', CLOSE_CHILD, JSON.stringify({ dist })], { timeoutMs: 60_000 })
+  t.equal(r.code, 0, 'child ran') || t.comment(r.stderr)
+  const o = JSON.parse(r.stdout.trim().split('\n').pop() as string)
+  t.equal(o.accepted, 200, 'send() accepted all 200')
+  t.ok(o.queued > 0, `${o.queued} waited for the kernel (a 4 KiB send buffer behind a 1 Mbit/s qdisc)`)
+  t.ok(o.inUseBefore > 0, 'holding pool memory')
+  t.equal(o.inUseAfter, 0, 'close() returned their pool memory')
+  t.same(o.events, ['congestion', 'close'], "one 'congestion', then one 'close': no 'drain' or 'drop' for the discarded datagrams")
+})

@@ -6,6 +6,7 @@ import * as dgram from 'dgram'
 import * as path from 'path'
 import { Worker } from 'worker_threads'
 import { openUdp, type Udp, type Lease, type UdpPeerError, type UdpOffloadEvent } from '../lib/index'
+import { forceGsoEioOnce, simulateGsoSegmentLimit } from '../lib/test-hooks'
 
 const dist = path.join(__dirname, '..', 'dist', 'index.js')
 
@@ -172,7 +173,7 @@ t.test('forced EIO on a GSO send falls back without losing anything; GSO to that
   const offload: UdpOffloadEvent[] = []
   tx.on('offload', (e: UdpOffloadEvent) => offload.push(e))
   try {
-    tx.forceGsoEioOnce()
+    forceGsoEioOnce(tx)
     const bufs = Array.from({ length: 64 }, (_, i) => payload(`eio-${i}`, 1000))
     t.equal(tx.send(bufs, rx.local), 64)
     const got = await collect(rx, 64)
@@ -204,6 +205,55 @@ t.test('forced EIO on a GSO send falls back without losing anything; GSO to that
     t.same(s3.gsoPaths, { suspended: 0, suspensions: 1, probeFailures: 0, restores: 1 })
     t.same(offload[1], { offload: 'gso', enabled: true, errno: 'EIO', cause: 'noOffload', remote: { address: '127.0.0.1', family: 'IPv4' } },
       "an 'offload' event: GSO back")
+  } finally { tx.close(); rx.close() }
+})
+
+t.test('too many segments: the limit is lowered to 64 without losing anything, and probed upward again', async (t) => {
+  const rx = await openUdp({ bind: '127.0.0.1:0' })
+  const tx = await openUdp({ bind: '127.0.0.1:0' })
+  const full = tx.features.maxGsoSegments
+  if (!tx.features.gso || full <= 64) {
+    t.comment(`skipped: this kernel takes ${full} segments per UDP_SEGMENT send, nothing to lower`)
+    t.pass('nothing to lower')
+    tx.close(); rx.close(); return
+  }
+  const offload: UdpOffloadEvent[] = []
+  tx.on('offload', (e: UdpOffloadEvent) => offload.push(e))
+  // One run of `full` equal datagrams: one UDP_SEGMENT send where the kernel takes it.
+  const round = async (tag: string): Promise<void> => {
+    const bufs = Array.from({ length: full }, (_, i) => payload(`${tag}-${i}`, 400))
+    t.equal(tx.send(bufs, rx.local), full)
+    const got = await collect(rx, full)
+    t.same(got.map((g) => digest(g.data)), bufs.map(digest), `${tag}: all ${full} arrived in order`)
+  }
+  const limitStats = (): number[] => { const s = tx.stats(); return [s.gsoSegmentLimitLowered, s.gsoSegmentLimitProbes, s.gsoSegmentLimitProbeFailures, s.gsoSegmentLimitRestores] }
+  try {
+    // The kernel behaves as before Linux 6.9: more than 64 segments in one send is EINVAL.
+    simulateGsoSegmentLimit(tx, 64)
+    await round('first')
+    t.equal(tx.features.maxGsoSegments, 64, 'the limit is lowered to 64')
+    t.same(limitStats(), [1, 0, 0, 0], 'gsoSegmentLimitLowered 1')
+    t.equal(tx.stats().gsoFallbacks, 1, 'one refused send, re-sent in runs of 64')
+    t.equal(tx.stats().gsoPaths.suspensions, 0, 'no path suspended: GSO to the destination stays on')
+    t.same(offload, [], "no 'offload' event: GSO never went off")
+    await round('lowered')
+    t.equal(tx.stats().gsoFallbacks, 1, 'runs of 64 are not refused')
+    // After 1 s the full limit is tried again; still refused: lowered again, back-off doubled.
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    await round('probe1')
+    t.same(limitStats(), [1, 1, 1, 0], 'probed upward once, refused again')
+    t.equal(tx.features.maxGsoSegments, 64)
+    // The kernel takes long runs again: the next probe (2 s later) restores the limit.
+    simulateGsoSegmentLimit(tx, 0)
+    await round('early')
+    t.equal(tx.features.maxGsoSegments, 64, 'not before the doubled back-off')
+    await new Promise((resolve) => setTimeout(resolve, 2100))
+    const sends = tx.stats().gsoSends
+    await round('probe2')
+    t.same(limitStats(), [1, 2, 1, 1], 'the second probe went out: restored')
+    t.equal(tx.features.maxGsoSegments, full, `the limit is ${full} again`)
+    t.equal(tx.stats().gsoSends, sends + 1, `the ${full} datagrams went out as one UDP_SEGMENT send`)
+    t.equal(tx.stats().gsoFallbacks, 2)
   } finally { tx.close(); rx.close() }
 })
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "addon_data.h"
 #include "batch_wrap.h"
@@ -11,6 +12,7 @@
 #include "netlink.h"
 #include "packet_input.h"
 #include "pool_wrap.h"
+#include "sys_error.h"  // errno_name
 
 namespace tunio {
 
@@ -118,7 +120,9 @@ Napi::Function TunWrap::Define(Napi::Env env) {
                          InstanceMethod<&TunWrap::LinkStats>("linkStats"),
                          InstanceMethod<&TunWrap::Close>("close"),
                          InstanceMethod<&TunWrap::SetQueueAttached>("setQueueAttached"),
+                         InstanceMethod<&TunWrap::TakeEvents>("takeEvents"),
                          InstanceMethod<&TunWrap::ForceCoalesceEinval>("forceCoalesceEinvalOnce"),
+                         InstanceMethod<&TunWrap::ForceWriteErrorOnce>("forceWriteErrorOnce"),
                      });
 }
 
@@ -239,6 +243,7 @@ void TunWrap::CloseAll() {
   for (Queue& q : queues_) {
     if (q.watcher) q.watcher->close();  // before the fd goes: epoll must not see a stale fd
     q.pending.clear();
+    if (q.io) q.io->abandon_plan();
   }
   dev_.close();
   handle_.Shutdown();
@@ -295,15 +300,32 @@ void TunWrap::OnReady(int q, int events, int status) {
   if (status < 0 || (events & UV_WRITABLE)) {
     Flush(q);
   }
-  if (status < 0 || (events & UV_READABLE)) {
-    // The poll stays armed: the reader reads until EAGAIN inside this callback (its microtasks
-    // run before the callback returns), so the level-triggered poll does not fire again, and
-    // disarming here cost two epoll_ctl calls per wake-up to re-arm. A wake-up that finds no
-    // reader waiting disarms it from JS (lib/reader.ts). On POLLERR libuv stopped the handle.
-    if (status < 0) queue.want_read = false;
+  const bool readable = status < 0 || (events & UV_READABLE);
+  // The poll stays armed: the reader reads until EAGAIN inside this callback (its microtasks
+  // run before the callback returns), so the level-triggered poll does not fire again, and
+  // disarming here cost two epoll_ctl calls per wake-up to re-arm. A wake-up that finds no
+  // reader waiting disarms it from JS (lib/reader.ts). On POLLERR libuv stopped the handle.
+  if (status < 0) queue.want_read = false;
+  if (readable || !events_.empty()) {
+    // onReady(queue, readable, hasEvents): JS emits the recorded events ('drain' after a
+    // flush), then wakes the queue's reader if it was readable.
     Napi::HandleScope scope(env_);
-    handle_.Call({Napi::Number::New(env_, q)});
+    handle_.Call({Napi::Number::New(env_, q), Napi::Boolean::New(env_, readable),
+                  Napi::Boolean::New(env_, !events_.empty())});
   }
+}
+
+void TunWrap::RecordEvent(const DeviceEvent& e) {
+  constexpr size_t kMaxEvents = 64;
+  if (!events_.empty() && std::strcmp(e.type, "drop") == 0) {
+    DeviceEvent& last = events_.back();
+    if (std::strcmp(last.type, "drop") == 0 && last.queue == e.queue && std::strcmp(last.reason, e.reason) == 0) {
+      last.count += e.count;  // the same drop again before JS looked: one event with the sum
+      return;
+    }
+  }
+  if (events_.size() >= kMaxEvents) events_.erase(events_.begin());  // nobody takes them: keep the newest
+  events_.push_back(e);
 }
 
 void TunWrap::Flush(int q) {
@@ -325,22 +347,63 @@ void TunWrap::Flush(int q) {
     // but not for good: it tries again after a back-off (1 s, doubling up to 60 s while the
     // probes keep failing), so nothing is switched off for the device's life.
     const uint64_t now = monotonic_ms();
-    coalesce_backoff_ms_ = coalesce_backoff_ms_ == 0 ? kCoalesceFirstBackoffMs
-                                                     : std::min(kCoalesceMaxBackoffMs, coalesce_backoff_ms_ * 2);
+    const bool was_on = coalesce_backoff_ms_ == 0;
+    coalesce_backoff_ms_ = was_on ? kCoalesceFirstBackoffMs : std::min(kCoalesceMaxBackoffMs, coalesce_backoff_ms_ * 2);
     coalesce_retry_at_ms_ = now + coalesce_backoff_ms_;
     coalesce_probing_ = false;
     for (Queue& other : queues_) {
       if (other.io) other.io->disable_coalescing();
     }
+    // TunQueueIo falls back on EINVAL only (the one errno a kernel refusing coalesced writes answers).
+    coalesce_err_ = EINVAL;
+    if (was_on) {
+      coalesce_suspensions_++;
+      DeviceEvent e{"offload"};
+      e.queue = q;
+      e.err = coalesce_err_;
+      e.retry_ms = coalesce_backoff_ms_;
+      RecordEvent(e);
+    } else {
+      coalesce_probe_failures_++;  // still off: the 'offload' event of the suspension stands
+    }
   } else if (coalesce_retry_at_ms_ != 0 && queue.stats.superpackets_out != superpackets) {
     coalesce_backoff_ms_ = 0;  // a probe's coalesced write went out: the next refusal starts over
     coalesce_retry_at_ms_ = 0;
     coalesce_probing_ = false;
+    coalesce_restores_++;
+    DeviceEvent e{"offload"};
+    e.queue = q;
+    e.err = coalesce_err_;
+    e.enabled = true;
+    RecordEvent(e);
   }
   if (st == IoStatus::kError) {
     // The fd itself is broken (EBADF...): drop what waits, the reader will see the error.
-    queue.stats.drop_write_rejected += queue.pending.size();
+    const size_t lost = Waiting(queue);
+    queue.stats.drop_write_rejected += lost;
+    if (lost > 0) {
+      DeviceEvent e{"drop"};
+      e.queue = q;
+      e.reason = "writeFailed";
+      e.count = lost;
+      e.err = err;
+      RecordEvent(e);
+    }
     queue.pending.clear();
+    queue.io->abandon_plan();
+  }
+  if (st == IoStatus::kWouldBlock && !queue.pending.empty() && !queue.congested) {
+    queue.congested = true;
+    DeviceEvent e{"congestion"};
+    e.queue = q;
+    e.reason = err == ENOBUFS ? "ENOBUFS" : "EAGAIN";
+    e.count = Waiting(queue);
+    RecordEvent(e);
+  } else if (queue.pending.empty() && queue.congested) {
+    queue.congested = false;
+    DeviceEvent e{"drain"};
+    e.queue = q;
+    RecordEvent(e);
   }
   queue.watcher->want_writable(!queue.pending.empty());
 }
@@ -354,17 +417,32 @@ Napi::Value TunWrap::Write(const Napi::CallbackInfo& info) {
   const size_t before = queue.pending.size();
   CollectResult r = CollectPackets(env, info[1], *pool_, queue.pending, "packets");
   queue.stats.drop_pool_exhausted += r.pool_drops;
+  if (r.pool_drops > 0) {
+    DeviceEvent e{"drop"};
+    e.queue = q;
+    e.reason = "poolExhausted";
+    e.count = r.pool_drops;
+    RecordEvent(e);
+  }
   size_t added = queue.pending.size() - before;
-  if (queue.pending.size() > write_queue_limit_) {
+  if (Waiting(queue) > write_queue_limit_) {
     // Bounded queue: drop the newest beyond the limit (they were never accepted).
-    size_t excess = queue.pending.size() - write_queue_limit_;
+    size_t excess = Waiting(queue) - write_queue_limit_;
     if (excess > added) excess = added;
     queue.pending.resize(queue.pending.size() - excess);
     queue.stats.drop_queue_full += excess;
     added -= excess;
+    if (excess > 0) {
+      DeviceEvent e{"drop"};
+      e.queue = q;
+      e.reason = "queueFull";
+      e.count = excess;
+      RecordEvent(e);
+    }
   }
   if (!r.ok) return Napi::Value();
-  Flush(q);
+  // A queue already waiting for the fd keeps order: new packets wait behind it (POLLOUT flushes).
+  if (!queue.congested || queue.pending.size() == added) Flush(q);
   return Napi::Number::New(env, static_cast<double>(added));
 }
 
@@ -378,8 +456,8 @@ Napi::Value TunWrap::Stats(const Napi::CallbackInfo& info) {
     const Queue& q = queues_[i];
     AddStats(total, q.stats);
     per.Set(static_cast<uint32_t>(i),
-            StatsToJs(env, q.stats).Count("writeQueued", q.pending.size()).Bool("attached", q.attached).get());
-    queued += q.pending.size();
+            StatsToJs(env, q.stats).Count("writeQueued", Waiting(q)).Bool("attached", q.attached).get());
+    queued += Waiting(q);
     if (q.io) {
       tcp = tcp || q.io->coalescing_tcp();
       udp = udp || q.io->coalescing_udp();
@@ -391,6 +469,9 @@ Napi::Value TunWrap::Stats(const Napi::CallbackInfo& info) {
       .Bool("coalescingTcp", tcp)
       .Bool("coalescingUdp", udp)
       .Count("coalesceRetries", coalesce_retries_)
+      .Count("coalesceSuspensions", coalesce_suspensions_)
+      .Count("coalesceProbeFailures", coalesce_probe_failures_)
+      .Count("coalesceRestores", coalesce_restores_)
       .Value("pool", PoolStatsToJs(env, pool_->stats()))
       .result();
 }
@@ -474,11 +555,51 @@ Napi::Value TunWrap::Close(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// takeEvents() -> undefined (nothing happened: the common case, no allocation) or
+// [{ type, queue, reason?, count?, errno?, enabled?, retryMs? }] in the order they happened.
+Napi::Value TunWrap::TakeEvents(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (events_.empty()) return env.Undefined();
+  JsArray out(env, events_.size());
+  for (size_t i = 0; i < events_.size() && out.ok(); i++) {
+    const DeviceEvent& e = events_[i];
+    JsObject o(env);
+    o.String("type", e.type).Number("queue", e.queue);
+    if (std::strcmp(e.type, "offload") == 0) {
+      o.String("offload", "coalescing").Bool("enabled", e.enabled).String("errno", errno_name(e.err));
+      if (!e.enabled) o.Number("retryMs", static_cast<double>(e.retry_ms));
+    } else {
+      if (e.reason) o.String("reason", e.reason);
+      if (std::strcmp(e.type, "drain") != 0) o.Count("count", e.count);
+      if (e.err) o.String("errno", errno_name(e.err));
+    }
+    out.Set(static_cast<uint32_t>(i), o.get());
+  }
+  events_.clear();
+  return out.result();
+}
+
 // forceCoalesceEinvalOnce(queue): TEST ONLY, see TunQueueIo::force_coalesce_einval_once.
 Napi::Value TunWrap::ForceCoalesceEinval(const Napi::CallbackInfo& info) {
   int q;
   if (!QueueArg(info, 0, &q)) return Napi::Value();
   queues_[static_cast<size_t>(q)].io->force_coalesce_einval_once();
+  return info.Env().Undefined();
+}
+
+// forceWriteErrorOnce(queue, errnoName, skip): TEST ONLY, see TunQueueIo::inject_write_error_once
+// (EAGAIN or ENOBUFS: the next write after `skip` written ones waits as if the fd were full).
+Napi::Value TunWrap::ForceWriteErrorOnce(const Napi::CallbackInfo& info) {
+  int q;
+  if (!QueueArg(info, 0, &q)) return Napi::Value();
+  const std::string name = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+  const int err = name == "EAGAIN" ? EAGAIN : name == "ENOBUFS" ? ENOBUFS : 0;
+  if (err == 0) {
+    ThrowRangeError(info.Env(), "ERR_TUNIO_INVALID_ARG", "forceWriteErrorOnce: EAGAIN or ENOBUFS");
+    return Napi::Value();
+  }
+  const int64_t skip = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : 0;
+  queues_[static_cast<size_t>(q)].io->inject_write_error_once(err, false, static_cast<uint32_t>(std::max<int64_t>(0, skip)));
   return info.Env().Undefined();
 }
 

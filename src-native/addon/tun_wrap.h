@@ -32,7 +32,23 @@ class TunWrap : public Napi::ObjectWrap<TunWrap> {
     std::vector<Packet> pending;  // accepted by write(), waiting for the fd
     bool want_read = false;
     bool attached = true;  // TUNSETQUEUE state: a detached queue receives nothing
+    bool congested = false;  // the kernel refused a write (EAGAIN/ENOBUFS): `pending` waits
     TunStats stats;
+  };
+
+  // What happened since JS last asked (takeEvents): 'offload' (coalescing suspended after the
+  // kernel refused a coalesced write, or back after a probe went out), 'congestion' (a queue's
+  // writes started waiting for the fd), 'drain' (that queue's wait is over), 'drop' (packets
+  // given to write() that will never be written, by reason). lib/tun.ts emits them. Bounded:
+  // a repeat of the last drop is merged into it.
+  struct DeviceEvent {
+    const char* type;
+    int queue = 0;
+    const char* reason = nullptr;  // congestion: errno name; drop: queueFull | poolExhausted
+    uint64_t count = 0;            // congestion: packets waiting; drop: packets dropped
+    int err = 0;                   // offload: the errno that suspended coalescing
+    bool enabled = false;          // offload
+    uint64_t retry_ms = 0;         // offload, suspended: when the next probe may go
   };
 
   Napi::Value ReadBatch(const Napi::CallbackInfo& info);
@@ -43,10 +59,16 @@ class TunWrap : public Napi::ObjectWrap<TunWrap> {
   Napi::Value LinkStats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value SetQueueAttached(const Napi::CallbackInfo& info);
+  Napi::Value TakeEvents(const Napi::CallbackInfo& info);
   Napi::Value ForceCoalesceEinval(const Napi::CallbackInfo& info);
+  Napi::Value ForceWriteErrorOnce(const Napi::CallbackInfo& info);
 
   bool QueueArg(const Napi::CallbackInfo& info, size_t index, int* q);
   void Flush(int q);
+  // Packets a queue holds that the kernel has not taken yet (`pending` minus what the active
+  // write plan already wrote: a plan interrupted by EAGAIN is resumed, then erased whole).
+  static size_t Waiting(const Queue& q) { return q.pending.size() - (q.io ? q.io->done_in_plan() : 0); }
+  void RecordEvent(const DeviceEvent& e);
   void OnReady(int q, int events, int status);
   void CloseAll();
   static void CleanupHook(void* arg);
@@ -69,6 +91,11 @@ class TunWrap : public Napi::ObjectWrap<TunWrap> {
   uint64_t coalesce_retry_at_ms_ = 0;  // 0: coalescing as configured
   bool coalesce_probing_ = false;
   uint64_t coalesce_retries_ = 0;      // probes made (coalescing switched on again)
+  uint64_t coalesce_suspensions_ = 0;  // on -> off (an 'offload' event each)
+  uint64_t coalesce_probe_failures_ = 0;  // probes refused again (back-off doubled, no event)
+  uint64_t coalesce_restores_ = 0;     // off -> on: a probe's coalesced write went out (an event each)
+  int coalesce_err_ = 0;               // the errno of the refusal that suspended coalescing
+  std::vector<DeviceEvent> events_;
 };
 
 }  // namespace tunio

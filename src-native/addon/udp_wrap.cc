@@ -1,5 +1,6 @@
 #include "udp_wrap.h"
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -74,6 +75,7 @@ Napi::Function UdpWrap::Define(Napi::Env env) {
                          InstanceMethod<&UdpWrap::Info>("info"),
                          InstanceMethod<&UdpWrap::Close>("close"),
                          InstanceMethod<&UdpWrap::ForceGsoEio>("forceGsoEioOnce"),
+                         InstanceMethod<&UdpWrap::SimulateGsoSegmentLimit>("simulateGsoSegmentLimit"),
                      });
 }
 
@@ -427,7 +429,10 @@ Napi::Value UdpWrap::Stats(const Napi::CallbackInfo& info) {
       .Count("gsoSends", send_stats_.gso_sends)
       .Count("gsoSegments", send_stats_.gso_segments)
       .Count("gsoFallbacks", send_stats_.gso_fallbacks)
-      .Count("gsoSegmentLimitLowered", send_stats_.gso_segment_limit_lowered)
+      .Count("gsoSegmentLimitLowered", send_stats_.segment_limit.lowered)
+      .Count("gsoSegmentLimitProbes", send_stats_.segment_limit.probes)
+      .Count("gsoSegmentLimitProbeFailures", send_stats_.segment_limit.probe_failures)
+      .Count("gsoSegmentLimitRestores", send_stats_.segment_limit.restores)
       .Value("drops", drops)
       .Value("waits", waits)
       .Value("recvErrors", PeerErrorsToJs(env, recv_stats_.errors))
@@ -481,6 +486,14 @@ Napi::Value UdpWrap::Info(const Napi::CallbackInfo& info) {
 Napi::Value UdpWrap::ForceGsoEio(const Napi::CallbackInfo& info) {
   if (!CheckOpen(info.Env())) return Napi::Value();
   socket_->set_force_gso_eio_once(true);
+  return info.Env().Undefined();
+}
+
+// simulateGsoSegmentLimit(n): TEST ONLY, see UdpSocket::set_simulated_segment_limit.
+Napi::Value UdpWrap::SimulateGsoSegmentLimit(const Napi::CallbackInfo& info) {
+  if (!CheckOpen(info.Env())) return Napi::Value();
+  const int64_t n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int64Value() : 0;
+  socket_->set_simulated_segment_limit(static_cast<uint16_t>(std::clamp<int64_t>(n, 0, 65535)));
   return info.Env().Undefined();
 }
 

@@ -97,4 +97,53 @@ std::vector<GsoPathEvent> GsoBackoff::take_events() {
   return out;
 }
 
+void GsoSegmentLimit::reset(uint16_t probed) {
+  *this = GsoSegmentLimit();
+  probed_ = current_ = probed;
+}
+
+uint16_t GsoSegmentLimit::limit(uint64_t now_ms) {
+  if (state_ == State::kLowered && now_ms >= probe_at_ms_) {
+    state_ = State::kProbing;
+    current_ = probed_;
+    stats_.probes++;
+  }
+  return current_;
+}
+
+bool GsoSegmentLimit::on_einval(uint32_t segments) {
+  if (segments <= kLegacyMaxGsoSegments || current_ <= kLegacyMaxGsoSegments) return false;
+  if (state_ != State::kFull && state_ != State::kProbing) return false;
+  before_trial_ = state_;
+  state_ = State::kTrial;
+  current_ = kLegacyMaxGsoSegments;
+  return true;
+}
+
+void GsoSegmentLimit::on_other_refusal() {
+  if (state_ != State::kTrial) return;
+  state_ = before_trial_;
+  current_ = probed_;
+}
+
+void GsoSegmentLimit::on_sent(uint32_t segments, uint64_t now_ms) {
+  if (state_ == State::kTrial && segments <= kLegacyMaxGsoSegments) {
+    // A run within the lower limit went out where a longer one did not: that was the limit.
+    if (before_trial_ == State::kProbing) {
+      stats_.probe_failures++;
+      backoff_ms_ = std::min(kProbeMaxMs, backoff_ms_ * 2);
+    } else {
+      stats_.lowered++;
+      backoff_ms_ = kProbeFirstMs;
+    }
+    state_ = State::kLowered;
+    probe_at_ms_ = now_ms + backoff_ms_;
+  } else if (state_ == State::kProbing && segments > kLegacyMaxGsoSegments) {
+    // A probe's long run went out: the kernel takes the full limit (again).
+    state_ = State::kFull;
+    backoff_ms_ = 0;
+    stats_.restores++;
+  }
+}
+
 }  // namespace tunio

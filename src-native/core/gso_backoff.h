@@ -12,7 +12,8 @@
 //     back-off.
 //   - `datalen > gso_size * UDP_MAX_SEGMENTS` -> EINVAL: more segments than this kernel takes
 //     (64 up to 6.8, 128 from 6.9). A property of the kernel: the socket's segment limit is
-//     lowered for good (UdpSocket::send_batch), nothing is suspended.
+//     lowered (GsoSegmentLimit below: on trial first, probed upward again later), nothing is
+//     suspended.
 //   - `sk->sk_no_check_tx` -> EINVAL: UDP checksums off on the socket (tunio never sets it).
 //   - `skb->ip_summed != CHECKSUM_PARTIAL` (the device has no checksum offload; removed from
 //     udp_send_skb in later kernels, which checksum in software instead), UDP-Lite, or
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "packet.h"
+#include "udp_features.h"  // kLegacyMaxGsoSegments
 
 namespace tunio {
 
@@ -89,6 +91,59 @@ class GsoBackoff {
   std::vector<Path> paths_;
   std::vector<GsoPathEvent> events_;
   GsoBackoffStats stats_;
+};
+
+// How many segments one UDP_SEGMENT send may carry. open() probes the kernel's limit
+// (UDP_MAX_SEGMENTS: 64 up to Linux 6.8, 128 from 6.9; udp_features.h), and the kernel answers
+// EINVAL for a longer run. But EINVAL has other causes too (a segment over the path MTU on
+// kernels before 6.10, a blackhole route), so one refusal of a long run only puts the lower
+// limit on trial: the caller re-sends in runs of at most kLegacyMaxGsoSegments; if such a run
+// goes out, the limit is lowered; if it is refused too, the cause was something else and the
+// limit comes back. A lowered limit is not for good either: after kProbeFirstMs the full limit
+// is probed again (a long run that goes out restores it; refused again: lowered again with the
+// back-off doubled, up to kProbeMaxMs). Pure policy: time comes in, no syscalls.
+class GsoSegmentLimit {
+ public:
+  static constexpr uint32_t kProbeFirstMs = 1000;
+  static constexpr uint32_t kProbeMaxMs = 60000;
+
+  struct Stats {
+    uint64_t lowered = 0;         // full -> lowered (a run of <= 64 went out where a longer one did not)
+    uint64_t probes = 0;          // the full limit tried again after a back-off
+    uint64_t probe_failures = 0;  // a probe's long run refused again: lowered again, back-off doubled
+    uint64_t restores = 0;        // a probe's long run went out: the full limit stays
+  };
+
+  // At open: the limit the kernel was probed for (0 without GSO).
+  void reset(uint16_t probed);
+  // The limit for sends planned at `now_ms`; a due probe starts here (the full limit again).
+  uint16_t limit(uint64_t now_ms);
+  uint16_t current() const { return current_; }
+  // Whether limit() must be asked with the clock (a lowered limit waits for its probe).
+  bool waiting_for_probe() const { return state_ == State::kLowered; }
+  // Neither on trial nor probing: a GSO send that went out changes nothing (the hot path).
+  bool steady() const { return state_ == State::kFull || state_ == State::kLowered; }
+  // The kernel refused a GSO send of `segments` segments with EINVAL. True: that may be the
+  // segment limit, now on trial at kLegacyMaxGsoSegments (re-send in runs of at most that).
+  bool on_einval(uint32_t segments);
+  // A GSO send was refused for another reason, or a run within the trial limit was refused
+  // (EINVAL too): the trial was wrong, the limit before it comes back.
+  void on_other_refusal();
+  // A GSO send of `segments` segments went out at `now_ms`.
+  void on_sent(uint32_t segments, uint64_t now_ms);
+  const Stats& stats() const { return stats_; }
+  // Milliseconds between the last lowering and the probe that follows it (0: none planned).
+  uint32_t backoff_ms() const { return backoff_ms_; }
+
+ private:
+  enum class State : uint8_t { kFull, kTrial, kLowered, kProbing };
+  State state_ = State::kFull;
+  State before_trial_ = State::kFull;  // kFull or kProbing
+  uint16_t probed_ = 0;
+  uint16_t current_ = 0;
+  uint32_t backoff_ms_ = 0;
+  uint64_t probe_at_ms_ = 0;
+  Stats stats_;
 };
 
 // Milliseconds of CLOCK_MONOTONIC.

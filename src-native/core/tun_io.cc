@@ -262,6 +262,7 @@ IoStatus TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats, int
         }
       }
       plan_pos_ = 0;
+      plan_done_ = 0;
       plan_active_ = true;
     }
     while (plan_pos_ < plan_.writes.size()) {
@@ -270,6 +271,7 @@ IoStatus TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats, int
       const uint64_t count = w.members_count + 1;
       if (!head.valid() || head.length == 0) {
         stats.drop_malformed += count;
+        plan_done_ += count;
         plan_pos_++;
         continue;
       }
@@ -277,6 +279,7 @@ IoStatus TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats, int
         // Planned before coalescing was refused: write its segments one by one too, rather
         // than meet (and count) the same EINVAL again.
         write_segments_one_by_one(pkts, w, plan_, stats);
+        plan_done_ += count;
         plan_pos_++;
         continue;
       }
@@ -295,11 +298,15 @@ IoStatus TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats, int
           stats.superpackets_out++;
           stats.segments_out += count;
         }
+        plan_done_ += count;
         plan_pos_++;
         continue;
       }
       const int e = static_cast<int>(-r);
-      if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) return IoStatus::kWouldBlock;  // resume here
+      if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) {
+        *err = e;  // which of them: the caller reports it ('congestion')
+        return IoStatus::kWouldBlock;  // resume here
+      }
       if (e == EINTR) continue;
       if (w.members_count > 0 && e == EINVAL) {
         // Some kernels (2024 stable backports) refuse coalesced writes: nothing is lost, the
@@ -307,6 +314,7 @@ IoStatus TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats, int
         stats.coalesce_fallbacks++;
         disable_coalescing();
         write_segments_one_by_one(pkts, w, plan_, stats);
+        plan_done_ += count;
         plan_pos_++;
         continue;
       }
@@ -316,10 +324,12 @@ IoStatus TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats, int
       }
       stats.drop_write_rejected += count;  // EINVAL, EMSGSIZE, EIO (link down), ...: this packet only
       if (debug_) log_rejected(e, head, w.members_count);
+      plan_done_ += count;
       plan_pos_++;
     }
     pkts.erase(pkts.begin(), pkts.begin() + static_cast<std::ptrdiff_t>(plan_n_));
     plan_active_ = false;
+    plan_done_ = 0;
   }
   return IoStatus::kOk;
 }

@@ -72,9 +72,19 @@ class TunQueueIo {
   IoStatus read_batch(BufferPool& pool, std::vector<Packet>& out, TunStats& stats, int* err);
 
   // Writes packets from the front of `pkts` (coalescing what it can), removing what the
-  // kernel took or what was dropped. kWouldBlock: the fd is full (EAGAIN), the rest stays.
+  // kernel took or what was dropped. kWouldBlock: the fd is full (EAGAIN, or ENOBUFS: `err`
+  // says which), the rest stays.
   IoStatus write_batch(std::vector<Packet>& pkts, TunStats& stats, int* err);
 
+  // Packets at the front of the caller's vector that write_batch already wrote or dropped but
+  // has not erased yet (a plan interrupted by EAGAIN is resumed, not re-planned): what waits
+  // for the kernel is the vector's size minus this.
+  size_t done_in_plan() const { return plan_active_ ? plan_done_ : 0; }
+  // The caller discarded its vector (the fd failed, or close): a plan in progress is void.
+  void abandon_plan() {
+    plan_active_ = false;
+    plan_done_ = 0;
+  }
   bool coalescing_tcp() const { return coalesce_tcp_; }
   bool coalescing_udp() const { return coalesce_udp_; }
   // Stops coalescing on this queue (another queue of the device hit the EINVAL fallback).
@@ -141,6 +151,7 @@ class TunQueueIo {
   bool plan_active_ = false;
   size_t plan_pos_ = 0;
   size_t plan_n_ = 0;
+  size_t plan_done_ = 0;  // packets of the active plan written or dropped (still in `pkts`)
 };
 
 }  // namespace tunio

@@ -315,7 +315,10 @@ SysError UdpSocket::init(const UdpOptions& o) {
     if (!features_.gso && o.gso == Offload::kOn) {
       return SysError::make(errno ? errno : EOPNOTSUPP, "getsockopt(UDP_SEGMENT) (gso: on)");
     }
-    if (features_.gso) features_.max_gso_segments = probed_max_segments_ = udp_max_gso_segments();
+    if (features_.gso) {
+      features_.max_gso_segments = udp_max_gso_segments();
+      segment_limit_.reset(features_.max_gso_segments);
+    }
   }
   if (o.gro != Offload::kOff) {
     features_.gro = udp_enable_gro(fd);
@@ -811,6 +814,11 @@ SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* de
     const size_t window = std::min<size_t>(pkts.size() - base, send_window_);
     SendPlanLimits limits;
     limits.gso = features_.gso;
+    // A lowered segment limit is probed upward again after a back-off (GsoSegmentLimit).
+    if (segment_limit_.waiting_for_probe()) {
+      features_.max_gso_segments = segment_limit_.limit(monotonic_ms());
+      stats.segment_limit = segment_limit_.stats();
+    }
     limits.max_segments = features_.max_gso_segments;
     limits.max_messages = batch_;
     if (!gso_backoff_.empty()) {
@@ -854,16 +862,21 @@ SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* de
       int err = 0;
       const char* call = nullptr;
       bool forced = false;
-      if (force_gso_eio_) {
+      if (force_gso_eio_ || simulated_segment_limit_ > 0) {
+        // Test hooks: the first GSO message they concern fails without a syscall (EIO once, or
+        // EINVAL for more segments than the simulated kernel limit).
+        auto concerned = [&](const SendGroup& g) {
+          return g.gso_size != 0 && (force_gso_eio_ || g.count > simulated_segment_limit_);
+        };
         size_t j = m;
-        while (j < end && plan_[j].gso_size == 0) j++;
+        while (j < end && !concerned(plan_[j])) j++;
         if (j == m) {
+          err = force_gso_eio_ ? EIO : EINVAL;
           force_gso_eio_ = false;
           forced = true;
-          err = EIO;
           call = "sendmsg";
         } else if (j < end) {
-          end = j;  // send what precedes it; the forced failure hits the GSO message next
+          end = j;  // send what precedes it; the forced failure hits that message next
         }
       }
       int sent_msgs = 0;
@@ -892,9 +905,10 @@ SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* de
             stats.gso_sends++;
             stats.gso_segments += g.count;
             if (!gso_backoff_.empty()) gso_backoff_.on_sent(dest_of(m));  // a probe went out
-            if (segment_limit_trial_) {  // a run of <= 64 went out where a longer one did not
-              segment_limit_trial_ = false;
-              stats.gso_segment_limit_lowered++;
+            if (g.count > 1 && !segment_limit_.steady()) {
+              segment_limit_.on_sent(g.count, monotonic_ms());
+              features_.max_gso_segments = segment_limit_.current();
+              stats.segment_limit = segment_limit_.stats();
             }
           }
           result.sent += g.count;
@@ -972,19 +986,16 @@ SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* de
         // each of them alone can still go out (fragmented where larger than the path MTU).
         // Why it refused decides what changes (kernel reasons in gso_backoff.h):
         stats.gso_fallbacks++;
-        if (err == EINVAL && plan_[m].count > kLegacyMaxGsoSegments &&
-            features_.max_gso_segments > kLegacyMaxGsoSegments) {
+        if (err == EINVAL && segment_limit_.on_einval(plan_[m].count)) {
           // Perhaps more segments than this kernel takes (UDP_MAX_SEGMENTS 64 before 6.9): re-send
-          // in runs of at most 64. If one of those goes out, that was it: the limit stays
-          // lowered (a property of the kernel). If it is refused with EINVAL too, the cause was
+          // in runs of at most 64. If one of those goes out, that was it: the limit is lowered
+          // (and probed upward again later). If it is refused with EINVAL too, the cause was
           // something else (a blackhole route answers EINVAL as well): the limit comes back.
-          segment_limit_trial_ = true;
-          features_.max_gso_segments = kLegacyMaxGsoSegments;
+          features_.max_gso_segments = segment_limit_.current();
         } else {
-          if (segment_limit_trial_) {
-            segment_limit_trial_ = false;
-            features_.max_gso_segments = probed_max_segments_;
-          }
+          segment_limit_.on_other_refusal();
+          features_.max_gso_segments = segment_limit_.current();
+          stats.segment_limit = segment_limit_.stats();
           // A segment larger than the path MTU (EMSGSIZE; EINVAL on older kernels), or a route
           // whose device cannot segment (EIO): suspend GSO to this destination only, re-send
           // these datagrams without it, and probe again after a back-off.

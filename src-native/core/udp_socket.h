@@ -112,7 +112,8 @@ struct SendStats {
   uint64_t gso_segments = 0;     // datagrams sent inside those messages
   uint64_t gso_fallbacks = 0;    // GSO sends the kernel refused (EMSGSIZE/EINVAL/EIO): the same
                                  // datagrams re-sent without GSO (see gso_backoff.h)
-  uint64_t gso_segment_limit_lowered = 0;  // EINVAL for too many segments: limit set to 64
+  GsoSegmentLimit::Stats segment_limit;  // EINVAL for too many segments: limit lowered to 64,
+                                         // probed upward again (a copy of the policy's own)
   uint64_t would_block = 0;      // EAGAIN: send buffer full
   uint64_t no_buffers = 0;       // ENOBUFS/ENOMEM: no skb, or (IP_RECVERR) a qdisc dropped it:
                                  // nothing went out, the caller retries later
@@ -292,6 +293,11 @@ class UdpSocket {
 
   // TEST ONLY: same as UdpOptions::force_gso_eio_once.
   void set_force_gso_eio_once(bool on) { force_gso_eio_ = on; }
+  // TEST ONLY: behave as a kernel whose UDP_MAX_SEGMENTS is `segments` (0: the real one): a GSO
+  // message of more segments fails with EINVAL without a syscall, as the kernel's would.
+  void set_simulated_segment_limit(uint16_t segments) { simulated_segment_limit_ = segments; }
+  // The segment limit's policy state (lowered on trial, probed upward again).
+  const GsoSegmentLimit& segment_limit() const { return segment_limit_; }
 
  private:
   UdpSocket() = default;
@@ -364,9 +370,10 @@ class UdpSocket {
   };
   std::vector<ErrorRepeat> error_repeats_;
   uint64_t error_repeats_merged_ = 0;
-  // EINVAL on a run of more than 64 segments: the limit is lowered on trial (send_batch).
-  bool segment_limit_trial_ = false;
-  uint16_t probed_max_segments_ = 0;
+  // EINVAL on a run of more than 64 segments: the limit is lowered on trial, probed upward
+  // again later (send_batch, gso_backoff.h).
+  GsoSegmentLimit segment_limit_;
+  uint16_t simulated_segment_limit_ = 0;  // TEST ONLY: see set_simulated_segment_limit
 
   SocketError errors_[kErrorQueue];
   size_t errors_head_ = 0;  // oldest
