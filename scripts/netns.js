@@ -22,21 +22,33 @@ function hookExit () {
   hooked = true
   process.on('exit', cleanupAll)
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-    process.on(sig, () => { cleanupAll(); process.exit(130) })
+    process.on(sig, () => {
+      // Say what was removed: after Ctrl-C the user should not have to wonder what is left.
+      const done = cleanupAll()
+      if (done.length > 0) process.stderr.write(`\n${sig}: cleaned up: ${done.join('; ')}\n`)
+      process.exit(128 + require('os').constants.signals[sig])
+    })
   }
 }
-function cleanupAll () { for (const c of [...live]) c() }
+/** Runs every pending cleanup; returns what each removed (one phrase each). */
+function cleanupAll () { return [...live].map((c) => c()).filter(Boolean) }
 
-/** Two namespaces tunio-<tag><pid>-a/-b with veth 172.31.255.1/30 <-> .2/30. */
-function createWire (tag = 'w') {
+/**
+ * Two namespaces tunio-<tag><pid>-a/-b with veth 172.31.255.1/30 <-> .2/30. ipv6: false turns
+ * IPv6 off for the devices created in them (the TUN devices' link-local chatter, router
+ * solicitations and MLD reports, is then not sent through the tunnel).
+ */
+function createWire (tag = 'w', { ipv6 = true } = {}) {
   hookExit()
   const base = `tunio-${tag}${process.pid}`
   const ns = { a: `${base}-a`, b: `${base}-b` }
   const procs = new Set()
   const cleanup = () => {
     live.delete(cleanup)
-    for (const p of procs) { try { process.kill(p.pid, 'SIGKILL') } catch {} }
+    let killed = 0
+    for (const p of procs) { try { process.kill(p.pid, 'SIGKILL'); killed++ } catch {} }
     for (const n of [ns.a, ns.b]) { try { ip('netns', 'del', n) } catch {} }
+    return `${killed} process(es) stopped, namespaces ${ns.a} and ${ns.b} deleted (with their veth and TUN devices)`
   }
   live.add(cleanup)
   try {
@@ -44,6 +56,7 @@ function createWire (tag = 'w') {
     ip('netns', 'add', ns.b)
     ip('-n', ns.a, 'link', 'add', 'veth0', 'type', 'veth', 'peer', 'name', 'veth0', 'netns', ns.b)
     for (const [side, n] of [['a', ns.a], ['b', ns.b]]) {
+      if (!ipv6) execIn(n, 'sh', ['-c', 'f=/proc/sys/net/ipv6/conf/default/disable_ipv6; [ ! -e $f ] || echo 1 > $f'])
       ip('-n', n, 'link', 'set', 'lo', 'up')
       ip('-n', n, 'addr', 'add', `${WIRE[side]}/30`, 'dev', 'veth0')
       ip('-n', n, 'link', 'set', 'veth0', 'up')
@@ -115,7 +128,7 @@ function cReference () {
   const bin = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tunio-cref-')), 'tunnel_reference')
   const dir = path.dirname(bin)
   hookExit()
-  const cleanup = () => { live.delete(cleanup); fs.rmSync(dir, { recursive: true, force: true }) }
+  const cleanup = () => { live.delete(cleanup); fs.rmSync(dir, { recursive: true, force: true }); return `${dir} removed` }
   live.add(cleanup)
   execFileSync('cc', ['-O2', '-Wall', '-o', bin, path.join(ROOT, 'bench', 'tunnel_reference.c')], { stdio: ['ignore', 'inherit', 'inherit'] })
   cReferenceBinary = bin
