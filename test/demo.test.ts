@@ -34,7 +34,7 @@ function cleanupAfter (t: { teardown: (fn: () => void) => void }, r: Run): void 
   })
 }
 
-t.test('a whole run: progress from the start, no start-up peer error, a summary, everything removed', { skip, timeout: 300_000 }, async (t) => {
+t.test('a whole run: progress from the start, no start-up peer error, a summary, everything removed', { skip, timeout: 300_000 * slow }, async (t) => {
   const r = start({ DEMO_SECONDS: '2' })
   cleanupAfter(t, r)
   const { code } = await r.exited
@@ -50,7 +50,7 @@ t.test('a whole run: progress from the start, no start-up peer error, a summary,
   t.same(leftover(r.child.pid), [], 'no namespace of the demo is left')
 })
 
-t.test('SIGTERM in the middle: says what it cleaned up, and it is gone', { skip, timeout: 120_000 }, async (t) => {
+t.test('SIGTERM in the middle: says what it cleaned up, and it is gone', { skip, timeout: 120_000 * slow }, async (t) => {
   const r = start({ DEMO_SECONDS: '60', DEMO_BUILD: '0' })
   cleanupAfter(t, r)
   const deadline = Date.now() + 60_000 * slow
