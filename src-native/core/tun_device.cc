@@ -213,7 +213,7 @@ DevError TunDevice::open(const TunOptions& opts, TunDevice* out) {
     if (vnet) {
       // The kernel's default is 10 already, but a persistent device keeps whatever size its
       // last user set (12 for virtio 1.0), and our readv layout assumes exactly 10.
-      int sz = int(kVnetHdrLen);
+      int sz = int(kVirtioNetHdrLen);
       if (::ioctl(f0, TUNSETVNETHDRSZ, &sz) < 0)
         return DevError::make(errno, "ioctl(TUNSETVNETHDRSZ)");
     }
@@ -287,12 +287,12 @@ ssize_t TunDevice::read_raw(int q, uint8_t* vnet_hdr10, uint8_t* buf, size_t cap
   ssize_t n;
   if (offload_.vnet_hdr) {
     if (!vnet_hdr10) return -EINVAL;
-    iovec iov[2] = {{vnet_hdr10, kVnetHdrLen}, {buf, cap}};
+    iovec iov[2] = {{vnet_hdr10, kVirtioNetHdrLen}, {buf, cap}};
     do { n = ::readv(fd, iov, 2); } while (n < 0 && errno == EINTR);
     if (n < 0) return -errno;
     // The kernel always writes the whole header before any packet byte.
-    if (size_t(n) < kVnetHdrLen) return -EIO;
-    return n - ssize_t(kVnetHdrLen);
+    if (size_t(n) < kVirtioNetHdrLen) return -EIO;
+    return n - ssize_t(kVirtioNetHdrLen);
   }
   do { n = ::read(fd, buf, cap); } while (n < 0 && errno == EINTR);
   return n < 0 ? -errno : n;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "netlink.h"
+#include "virtio_net_hdr.h"  // kVirtioNetHdrLen: the header length set with TUNSETVNETHDRSZ
 
 namespace tunio {
 
@@ -65,7 +66,6 @@ struct TunOffload {
 // TUN_F_USO4/6 arrived in Linux 6.2 UAPI; Debian 12's headers predate them.
 constexpr unsigned kTunFUso4 = 0x20;
 constexpr unsigned kTunFUso6 = 0x40;
-constexpr size_t kVnetHdrLen = 10;  // struct virtio_net_hdr without num_buffers
 
 class TunDevice {
  public:

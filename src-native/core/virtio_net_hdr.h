@@ -11,6 +11,8 @@
 
 namespace tunio {
 
+// struct virtio_net_hdr without num_buffers: what tunio sets with TUNSETVNETHDRSZ and reads
+// in front of every TUN packet (the one definition; tun_device and tun_io use it).
 constexpr size_t kVirtioNetHdrLen = 10;
 
 constexpr uint8_t VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;  // csum_start/csum_offset are valid
