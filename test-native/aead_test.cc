@@ -37,7 +37,7 @@ static_assert(EvpApi::kCtrlAeadSetIvLen == EVP_CTRL_AEAD_SET_IVLEN, "EVP_CTRL_AE
 static_assert(EvpApi::kCtrlAeadGetTag == EVP_CTRL_AEAD_GET_TAG, "EVP_CTRL_AEAD_GET_TAG");
 static_assert(EvpApi::kCtrlAeadSetTag == EVP_CTRL_AEAD_SET_TAG, "EVP_CTRL_AEAD_SET_TAG");
 static_assert(std::is_same<EvpApi::CtxParamsFn, decltype(&EVP_CIPHER_CTX_get_params)>::value, "EVP_CIPHER_CTX_get_params");
-static_assert(std::is_same<EvpApi::InitEx2Fn, decltype(&EVP_CipherInit_ex2)>::value, "EVP_CipherInit_ex2");
+static_assert(std::is_same<EvpApi::CtxSetParamsFn, decltype(&EVP_CIPHER_CTX_set_params)>::value, "EVP_CIPHER_CTX_set_params");
 static_assert(EvpApi::kParamOctetString == OSSL_PARAM_OCTET_STRING, "OSSL_PARAM_OCTET_STRING");
 static_assert(sizeof(EvpParam) == sizeof(OSSL_PARAM), "OSSL_PARAM layout");
 static_assert(offsetof(EvpParam, key) == offsetof(OSSL_PARAM, key), "OSSL_PARAM::key");
@@ -140,10 +140,10 @@ TEST_CASE("aead: the OpenSSL 3 parameter calls and the EVP_CIPHER_CTX_ctrl fallb
   CHECK(std::string(EvpApi::kParamAeadTag) == OSSL_CIPHER_PARAM_AEAD_TAG);
   const EvpApi& with_params = evp_api();
   REQUIRE(static_cast<bool>(with_params.ctx_get_params));  // OpenSSL 3: what Node 20 and later ship
-  REQUIRE(static_cast<bool>(with_params.cipher_init_ex2));
+  REQUIRE(static_cast<bool>(with_params.ctx_set_params));
   EvpApi ctrl_only = with_params;
   ctrl_only.ctx_get_params = nullptr;
-  ctrl_only.cipher_init_ex2 = nullptr;
+  ctrl_only.ctx_set_params = nullptr;
   std::mt19937 rng(13);
   for (AeadAlgorithm alg : {AeadAlgorithm::kChaCha20Poly1305, AeadAlgorithm::kAes256Gcm}) {
     AeadSpec spec;

@@ -36,7 +36,7 @@ EvpApi load_evp_api(SymbolLookup lookup) {
   resolve(lookup, &api.decrypt_update, "EVP_DecryptUpdate", &missing);
   resolve(lookup, &api.decrypt_final, "EVP_DecryptFinal_ex", &missing);
   resolve_optional(lookup, &api.ctx_get_params, "EVP_CIPHER_CTX_get_params");
-  resolve_optional(lookup, &api.cipher_init_ex2, "EVP_CipherInit_ex2");
+  resolve_optional(lookup, &api.ctx_set_params, "EVP_CIPHER_CTX_set_params");
   api.missing = missing;
   return api;
 }
