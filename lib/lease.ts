@@ -10,6 +10,7 @@ import { BatchBytes } from './batch-bytes'
 import { asUint8Array, byteSourceLength, type ByteSource } from './bytes'
 import { invalidArg, leaseReleased, tunioError } from './errors'
 import type { LeaseHandle, NativeBatch, NativeMeta } from './native'
+import { describe, endpointOption, isIPv4, isIPv6, type HostPort } from './options'
 import { leakTracker } from './leak-debug'
 
 /** An IP address and port as tunio reports them (v4-mapped IPv6 is shown as plain IPv4). */
@@ -60,12 +61,59 @@ export abstract class Lease implements Disposable {
   /** Length of the packet in bytes (0 once released). */
   abstract get length (): number
 
-  /** UDP: the sender of a received datagram. */
+  /**
+   * UDP: the sender of a received datagram, which is where udp.send() sends the lease unless
+   * its `to` argument says otherwise. Settable on any held lease ("1.2.3.4:5", "[::1]:5",
+   * { address, port }; undefined clears it): with a destination of its own, a fresh lease can
+   * go out in the same send() as leases for other peers, each to its own. Throws
+   * ERR_TUNIO_INVALID_ARG (argument 'remote') for anything else, port 0 included.
+   */
   get remote (): Endpoint | undefined { return this.metadata().remote as Endpoint | undefined }
-  /** UDP: the address the datagram was sent to (IP_PKTINFO), for answering from it. */
+  set remote (value: string | HostPort | undefined) {
+    if (!this.held) throw leaseReleased()
+    if (value === undefined) { this.setMetadata(null, undefined, undefined); return }
+    const ep = endpointOption('remote', value, '0.0.0.0', invalidArg)
+    if (ep.port === 0) throw invalidArg('remote', 'port 0 is not a destination')
+    this.setMetadata(ep, undefined, undefined)
+  }
+
+  /**
+   * UDP: the local address a received datagram was sent to and the interface it came in on
+   * (IP_PKTINFO / IPV6_PKTINFO). udp.send() sends the lease from it (the same control message
+   * on send), so a reply to a received lease leaves from the address the peer used, also on
+   * a socket bound to the wildcard address with several addresses on the host (as wireguard-go's
+   * sticky sockets do). Settable: an address of this host as a string or { address, ifindex? }
+   * (ifindex 0 or absent: any interface); undefined clears it (the route picks the source).
+   * A source of the other IP family than the destination is not used.
+   */
   get local (): LocalAddress | undefined { return this.metadata().local as LocalAddress | undefined }
-  /** UDP: ECN bits of the outer IP header. */
+  set local (value: string | { address: string, ifindex?: number } | undefined) {
+    if (!this.held) throw leaseReleased()
+    if (value === undefined) { this.setMetadata(undefined, null, undefined); return }
+    const address = typeof value === 'string' ? value : value !== null && typeof value === 'object' ? value.address : undefined
+    if (typeof address !== 'string' || address.includes('%') || (!isIPv4(address) && !isIPv6(address))) {
+      throw invalidArg('local', `must be an IPv4 or IPv6 address without a zone (the interface is ifindex), or { address, ifindex? }; got ${describe(value)}`)
+    }
+    const ifindex = typeof value === 'object' ? value.ifindex : undefined
+    if (ifindex !== undefined && (typeof ifindex !== 'number' || !Number.isInteger(ifindex) || ifindex < 0 || ifindex > 0xffffffff)) {
+      throw invalidArg('local', `ifindex must be an integer between 0 and ${0xffffffff}, got ${describe(ifindex)}`)
+    }
+    this.setMetadata(undefined, ifindex === undefined ? { address } : { address, ifindex }, undefined)
+  }
+
+  /**
+   * UDP: the ECN bits of the outer IP header: received (IP_TOS / IPV6_TCLASS), and set on send
+   * (the same control message). 0 not ECN-capable, 1 ECT(1), 2 ECT(0), 3 CE. Settable (0 to 3).
+   * Datagrams with different ECN bits never share one UDP_SEGMENT send.
+   */
   get ecn (): number { return this.metadata().ecn }
+  set ecn (value: number) {
+    if (!this.held) throw leaseReleased()
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 3) {
+      throw invalidArg('ecn', `must be 0, 1, 2 or 3, got ${describe(value)}`)
+    }
+    this.setMetadata(undefined, undefined, value)
+  }
   /** TUN with `split: false`: GSO metadata of a superpacket. */
   get gso (): GsoInfo | undefined { return this.metadata().gso }
 
@@ -119,7 +167,15 @@ export abstract class Lease implements Disposable {
 
   /** @internal */
   protected abstract metadata (): NativeMeta
+
+  /**
+   * @internal Send metadata, checked by the setters: undefined leaves a field, null clears it.
+   */
+  protected abstract setMetadata (remote: HostPort | null | undefined, local: { address: string, ifindex?: number } | null | undefined, ecn: number | undefined): void
 }
+
+/** family of a checked address ("fe80::1%3" is IPv6). */
+export function familyOf (address: string): 'IPv4' | 'IPv6' { return isIPv4(address) ? 'IPv4' : 'IPv6' }
 
 /** Checks set()'s arguments against a lease of `length` bytes. */
 export function checkSetArgs (source: unknown, offset: unknown, length: number): void {
@@ -183,6 +239,11 @@ class BatchLease extends Lease {
       this.#meta = this.#batch.native.meta(this.#index)
     }
     return this.#meta
+  }
+
+  protected setMetadata (remote: HostPort | null | undefined, local: { address: string, ifindex?: number } | null | undefined, ecn: number | undefined): void {
+    this.#batch.native.setMeta(this.#index, remote, local, ecn)
+    this.#meta = undefined
   }
 
   truncate (length: number): void {

@@ -19,6 +19,8 @@ export interface NativeBatch {
   writeBack (i: number, view: Buffer): boolean
   truncate (i: number, length: number): number
   meta (i: number): NativeMeta
+  /** Send metadata of packet i: undefined leaves a field, null clears it. */
+  setMeta (i: number, remote: { address: string, port: number } | null | undefined, local: { address: string, ifindex?: number } | null | undefined, ecn: number | undefined): void
   extract (i: number): NativeBatch
   headers (bytesPerPacket: number, out: Uint8Array, lengths: Int32Array): number
   split (groups: Uint8Array, count: number): NativeBatch[]

@@ -20,9 +20,10 @@
  */
 import { leaseReleased, tunioError } from './errors'
 import { asUint8Array, isDetached, type ByteSource } from './bytes'
-import { Lease, checkSetArgs, checkTruncate } from './lease'
+import { Lease, checkSetArgs, checkTruncate, familyOf } from './lease'
 import { leakTracker } from './leak-debug'
 import type { LeaseHandle, NativeBatch, NativeLeaseFunctions, NativeLeaseScratchLayout, NativeMeta } from './native'
+import type { HostPort } from './options'
 
 export type LeaseMode = 'transfer' | 'external' | 'copy'
 
@@ -150,6 +151,12 @@ export class PoolLease extends Lease {
   #debug = false
   /** The slot's lease generation when this lease was taken (for the registry). */
   readonly #generation: number
+  // Send metadata set from JavaScript (remote/local/ecn setters): kept here until surrender()
+  // hands it to the native packet, so a lease nobody sets anything on costs nothing more.
+  #remote: HostPort | undefined
+  #local: { address: string, ifindex?: number } | undefined
+  #ecn = 0
+  #meta: NativeMeta | undefined
 
   /** @internal */
   constructor (host: LeaseHost, index: number, length: number, mode: LeaseMode, memory: ArrayBuffer | undefined, buffer: Buffer | undefined, start = 0) {
@@ -211,7 +218,24 @@ export class PoolLease extends Lease {
 
   protected metadata (): NativeMeta {
     if (!this.#held) throw leaseReleased()
-    return NO_META
+    if (this.#remote === undefined && this.#local === undefined && this.#ecn === 0) return NO_META
+    if (this.#meta === undefined) {
+      const meta: NativeMeta = { ecn: this.#ecn }
+      if (this.#remote !== undefined) meta.remote = { address: this.#remote.address, family: familyOf(this.#remote.address), port: this.#remote.port }
+      if (this.#local !== undefined) {
+        meta.local = { address: this.#local.address, family: familyOf(this.#local.address) }
+        if (this.#local.ifindex !== undefined && this.#local.ifindex !== 0) meta.local.ifindex = this.#local.ifindex
+      }
+      this.#meta = meta
+    }
+    return this.#meta
+  }
+
+  protected setMetadata (remote: HostPort | null | undefined, local: { address: string, ifindex?: number } | null | undefined, ecn: number | undefined): void {
+    if (remote !== undefined) this.#remote = remote ?? undefined
+    if (local !== undefined) this.#local = local ?? undefined
+    if (ecn !== undefined) this.#ecn = ecn
+    this.#meta = undefined
   }
 
   truncate (length: number): void {
@@ -321,6 +345,8 @@ export class PoolLease extends Lease {
     // transfer mode detached the view already (moved home); the others detach it natively
     const buffer = this.#mode === 'transfer' ? undefined : this.#buffer
     this.#buffer = undefined
-    return host.fns.leaseSurrender(host.handle, this.#index, this.#length, buffer, this.#mode === 'copy', this.#start)
+    const batch = host.fns.leaseSurrender(host.handle, this.#index, this.#length, buffer, this.#mode === 'copy', this.#start)
+    if (this.#remote !== undefined || this.#local !== undefined || this.#ecn !== 0) batch.setMeta(0, this.#remote, this.#local, this.#ecn)
+    return batch
   }
 }

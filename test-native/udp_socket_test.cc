@@ -523,6 +523,49 @@ TEST_CASE("udp socket: per-packet source address on a wildcard socket (IP_PKTINF
   for (uint32_t i = 0; i < 3; i++) CHECK(got[i].remote.port == tx->local_address().port);
 }
 
+TEST_CASE("udp socket: a source address that is not ours is dropped from the send, not the datagram") {
+  BufferPool pool;
+  auto tx = open_at("0.0.0.0");
+  auto rx = open_at("127.0.0.1");
+  std::vector<Packet> pkts;
+  for (uint32_t i = 0; i < 4; i++) {
+    pkts.push_back(make_packet(pool, 300, i));
+    // 192.0.2.1 (TEST-NET-1) is no address of this host: the kernel refuses it as a source.
+    pkts.back().local = ep(i < 2 ? "192.0.2.1" : "127.0.0.2", 0);
+  }
+  const IpEndpoint to = rx->local_address();
+  SendStats st;
+  SendResult r = tx->send_batch(pkts, &to, st);
+  CHECK(r.sent == 4);
+  CHECK(r.dropped == 0);
+  CHECK(st.source_fallbacks == 2);
+  std::vector<Packet> got;
+  RecvStats rs;
+  recv_n(*rx, pool, got, 4, rs);
+  REQUIRE(got.size() == 4);
+  for (uint32_t i = 0; i < 4; i++) CHECK(bytes_ok(got[i], i));
+  CHECK(same_addr(got[2].remote, ep("127.0.0.2", 0)));  // the valid source is kept
+  CHECK(same_addr(got[3].remote, ep("127.0.0.2", 0)));
+}
+
+TEST_CASE("udp socket: a source of the other family is left out (dual-stack, IPv4 peer)") {
+  BufferPool pool;
+  auto tx = open_at("::");
+  auto rx = open_at("127.0.0.1");
+  std::vector<Packet> pkts;
+  pkts.push_back(make_packet(pool, 100, 7));
+  pkts.back().local = ep("::1", 0);  // an IPv6 source cannot send an IPv4 datagram
+  const IpEndpoint to = rx->local_address();
+  SendStats st;
+  CHECK(tx->send_batch(pkts, &to, st).sent == 1);
+  CHECK(st.source_fallbacks == 0);
+  std::vector<Packet> got;
+  RecvStats rs;
+  recv_n(*rx, pool, got, 1, rs);
+  REQUIRE(got.size() == 1);
+  CHECK(bytes_ok(got[0], 7));
+}
+
 TEST_CASE("udp socket: forced GSO EIO falls back to sendmmsg and loses nothing") {
   BufferPool pool;
   UdpOptions o;

@@ -54,6 +54,7 @@ Napi::Function BatchWrap::Define(Napi::Env env) {
                          InstanceMethod<&BatchWrap::WriteBack>("writeBack"),
                          InstanceMethod<&BatchWrap::Truncate>("truncate"),
                          InstanceMethod<&BatchWrap::Meta>("meta"),
+                         InstanceMethod<&BatchWrap::SetMeta>("setMeta"),
                          InstanceMethod<&BatchWrap::Extract>("extract"),
                          InstanceMethod<&BatchWrap::Headers>("headers"),
                          InstanceMethod<&BatchWrap::Split>("split"),
@@ -347,6 +348,80 @@ Napi::Value BatchWrap::WithoutRemote(const Napi::CallbackInfo& info) {
     if (p.valid() && p.remote.empty()) n++;
   }
   return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
+// setMeta(i, remote, local, ecn): send metadata of held packet i, set from JavaScript (the
+// lease's remote/local/ecn setters, lib/lease.ts, which validate first). Each argument:
+// undefined leaves that field, null clears it; remote { address, port }, local { address,
+// ifindex? }, ecn 0..3.
+Napi::Value BatchWrap::SetMeta(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t i;
+  if (!CheckIndex(info, &i)) return Napi::Value();
+  if (!Held(i)) {
+    ThrowError(env, "ERR_TUNIO_LEASE_RELEASED", "lease was already released or handed to send()/write()");
+    return Napi::Value();
+  }
+  Packet& p = packets_[i];
+  IpEndpoint remote = p.remote;
+  IpEndpoint local = p.local;
+  uint8_t ecn = p.ecn;
+  std::string why;
+  Napi::Value r = info.Length() > 1 ? info[1] : env.Undefined();
+  if (r.IsNull()) {
+    remote = IpEndpoint{};
+  } else if (r.IsObject()) {
+    Napi::Object o = r.As<Napi::Object>();
+    Napi::Value address = JsGet(o, "address");
+    Napi::Value port = JsGet(o, "port");
+    IpEndpoint ep;
+    if (!address.IsString() || !port.IsNumber() || !ParseAddress(address.As<Napi::String>().Utf8Value(), &ep, &why)) {
+      ThrowInvalidArg(env, "remote", why.empty() ? "expected { address, port }" : why);
+      return Napi::Value();
+    }
+    const int64_t n = port.As<Napi::Number>().Int64Value();
+    if (n < 1 || n > 65535) {
+      ThrowInvalidArg(env, "remote", "port must be between 1 and 65535");
+      return Napi::Value();
+    }
+    ep.port = static_cast<uint16_t>(n);
+    remote = ep;
+  }
+  Napi::Value l = info.Length() > 2 ? info[2] : env.Undefined();
+  if (l.IsNull()) {
+    local = IpEndpoint{};
+  } else if (l.IsObject()) {
+    Napi::Object o = l.As<Napi::Object>();
+    Napi::Value address = JsGet(o, "address");
+    Napi::Value ifindex = JsGet(o, "ifindex");
+    IpEndpoint ep;
+    if (!address.IsString() || !ParseAddress(address.As<Napi::String>().Utf8Value(), &ep, &why) || ep.scope_id != 0) {
+      ThrowInvalidArg(env, "local", why.empty() ? "expected { address, ifindex? } with an address of this host" : why);
+      return Napi::Value();
+    }
+    if (ifindex.IsNumber()) {
+      const int64_t n = ifindex.As<Napi::Number>().Int64Value();
+      if (n < 0 || n > UINT32_MAX) {
+        ThrowInvalidArg(env, "local", "ifindex out of range");
+        return Napi::Value();
+      }
+      ep.ifindex = static_cast<uint32_t>(n);
+    }
+    local = ep;
+  }
+  Napi::Value e = info.Length() > 3 ? info[3] : env.Undefined();
+  if (e.IsNumber()) {
+    const int64_t n = e.As<Napi::Number>().Int64Value();
+    if (n < 0 || n > 3) {
+      ThrowInvalidArg(env, "ecn", "must be 0 (not ECT), 1 (ECT(1)), 2 (ECT(0)) or 3 (CE)");
+      return Napi::Value();
+    }
+    ecn = static_cast<uint8_t>(n);
+  }
+  p.remote = remote;
+  p.local = local;
+  p.ecn = ecn;
+  return env.Undefined();
 }
 
 Napi::Value BatchWrap::Meta(const Napi::CallbackInfo& info) {

@@ -78,6 +78,7 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
   Napi::Value WriteBack(const Napi::CallbackInfo& info);
   Napi::Value Truncate(const Napi::CallbackInfo& info);
   Napi::Value Meta(const Napi::CallbackInfo& info);
+  Napi::Value SetMeta(const Napi::CallbackInfo& info);
   Napi::Value Extract(const Napi::CallbackInfo& info);
   // Batch byte access and regrouping without a JS object per packet (batch_groups.cc).
   Napi::Value Headers(const Napi::CallbackInfo& info);

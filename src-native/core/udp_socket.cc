@@ -969,11 +969,14 @@ SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* de
       // report of this very failure, so it is not reported twice.
       const bool reported = drain.local > 0 && drain.local_err == err;
       const bool has_source = !pkts[base + plan_[m].first].local.empty();
-      if (has_source && (err == EADDRNOTAVAIL || (err == EINVAL && plan_[m].gso_size == 0))) {
+      if (has_source && (err == ENETUNREACH || err == EADDRNOTAVAIL || (err == EINVAL && plan_[m].gso_size == 0))) {
         // The source these datagrams were to leave from (IP_PKTINFO, e.g. a received lease's
-        // destination) is not an address of this host (any more): removed since, or another
-        // socket's. Send them from the address the route picks instead, as wireguard-go clears
-        // a stale sticky source; losing the reply would be worse than its source changing.
+        // destination) may be no address of this host (any more): removed since, or another
+        // socket's. IPv4 answers that with ENETUNREACH (the output route lookup finds no
+        // device for the source), IPv6 with EINVAL/EADDRNOTAVAIL. Send them from the address
+        // the route picks instead, as wireguard-go clears a stale sticky source: losing the
+        // reply would be worse than its source changing. If that was not the cause, the
+        // retry without a source fails the same way and is handled below (one syscall more).
         // (EINVAL on a GSO send is first taken for a path MTU refusal, below; its datagrams come
         // back here one by one if the source was the cause.)
         const SendGroup& g = plan_[m];
