@@ -1,6 +1,6 @@
 /** TUN devices with virtio-net offloads: batched reads (GSO split) and coalesced writes. */
 import { binding } from './binding'
-import { closedError, invalidOption } from './errors'
+import { closedError, invalidArg, invalidOption } from './errors'
 import { TypedEmitter } from './events'
 import type { PacketBatch } from './lease'
 import type { NativeBatch } from './native'
@@ -31,6 +31,7 @@ export const TUN_DEFAULTS = Object.freeze({
   tailroom: 0,
   writeQueueLength: 4096
 } as const)
+import { disabledByEnv } from './offload-env'
 
 export interface TunOptions {
   /** Interface name (max 15 bytes). Default: the kernel picks the next free tun%d. */
@@ -172,6 +173,11 @@ export interface TunStats extends TunQueueStats {
   coalesceProbeFailures: number
   /** Times a probe's coalesced write went out and coalescing stayed on ('offload' event, `enabled: true`). */
   coalesceRestores: number
+  /**
+   * The kernel hands over TSO/USO superpackets on read now: the offloads negotiated at open, unless
+   * switched off (`setOffload('tso', false)`, TUNIO_DISABLE_TUN_TSO).
+   */
+  readOffload: boolean
   pool: PoolStats
 }
 
@@ -190,6 +196,7 @@ interface NativeTun {
   linkStats (): LinkStats
   setQueueAttached (q: number, on: boolean): void
   takeEvents (): NativeTunEvent[] | undefined
+  setOffload (offload: 'tso' | 'gro', on: boolean): boolean
   close (): void
 }
 
@@ -236,6 +243,9 @@ function validate (options: TunOptions): Record<string, unknown> {
   o.split = boolOption('split', options.split) ?? TUN_DEFAULTS.split
   o.coalesceTcp = boolOption('coalesceTcp', options.coalesceTcp) ?? TUN_DEFAULTS.coalesceTcp
   o.coalesceUdp = boolOption('coalesceUdp', options.coalesceUdp) ?? TUN_DEFAULTS.coalesceUdp
+  // The operator's switches (lib/offload-env.ts): read superpackets / coalesced writes off.
+  o.disableReadOffload = disabledByEnv('tunTso')
+  o.disableCoalescing = disabledByEnv('tunGro')
   o.batchSize = intOption('batchSize', options.batchSize, 1, 1024) ?? TUN_DEFAULTS.batchSize
   o.headroom = intOption('headroom', options.headroom, 0, binding().aeadLimits.maxPacketRoom) ?? TUN_DEFAULTS.headroom
   o.tailroom = intOption('tailroom', options.tailroom, 0, binding().aeadLimits.maxPacketRoom) ?? TUN_DEFAULTS.tailroom
@@ -412,6 +422,22 @@ export class Tun extends TypedEmitter<TunEvents> implements AsyncIterable<Packet
 
   /** Writes packets on queue 0. Leases and batches move to the device (ownership). */
   write (packets: PacketInput): number { return this.writeQueue(0, packets) }
+
+  /**
+   * Turns an offload of the device on or off while it runs (an operator's switch; the same as
+   * the TUNIO_DISABLE_TUN_TSO / TUNIO_DISABLE_TUN_GRO environment variables at open). 'tso':
+   * superpackets on read (TUNSETOFFLOAD 0, or back to what open() negotiated; what the kernel
+   * queued before still arrives as superpackets and is split as always). 'gro': coalesced
+   * writes (GRO on write) for every queue; while off, no back-off probe turns them on again.
+   * Returns whether the offload is on now (false where open() negotiated none).
+   * `stats().readOffload`, `coalescingTcp`/`coalescingUdp`, `superpacketsIn`/`Out` show it.
+   */
+  setOffload (offload: 'tso' | 'gro', enabled: boolean): boolean {
+    if (this.#closed) throw closedError(`TUN device ${this.name}`)
+    if (offload !== 'tso' && offload !== 'gro') throw invalidArg('offload', `must be 'tso' or 'gro', got ${String(offload)}`)
+    if (typeof enabled !== 'boolean') throw invalidArg('enabled', 'must be a boolean')
+    return this.#native.setOffload(offload, enabled)
+  }
 
   /** @internal */
   writeQueue (q: number, packets: PacketInput): number {

@@ -1,6 +1,6 @@
 /** UDP sockets with recvmmsg + UDP_GRO on receive and sendmsg(UDP_SEGMENT)/sendmmsg on send. */
 import { binding } from './binding'
-import { closedError, invalidOption, type TunioError } from './errors'
+import { closedError, invalidArg, invalidOption, type TunioError } from './errors'
 import { TypedEmitter } from './events'
 import type { Endpoint, PacketBatch } from './lease'
 import type { NativeBatch } from './native'
@@ -27,6 +27,7 @@ export const UDP_DEFAULTS = Object.freeze({
   sendQueueLength: 4096,
   pmtu: 'dont'
 } as const)
+import { disabledByEnv } from './offload-env'
 
 export interface UdpOptions {
   /** "0.0.0.0:51820", "[::]:51820" (dual-stack unless ipv6Only), ":0" or { address, port }. */
@@ -221,6 +222,12 @@ export interface UdpStats {
   peerErrors: PeerErrorCounts
   /** Peer errors merged into a later 'peerError' event (its `count`) instead of an event each. */
   peerErrorsMerged: number
+  /**
+   * SO_RXQ_OVFL: datagrams the kernel dropped for this socket because its receive buffer was
+   * full (the socket's own counter, as of the last datagram read). Growing: the reader falls
+   * behind; a larger `recvBufferSize` or reading more often helps.
+   */
+  receiveQueueDrops: number
   /** Path MTU reports from the kernel (every one, repeats included) and 'pathMtu' events lost because none were taken. */
   pathMtu: { reports: number, eventsDropped: number }
   /** Error-queue entries by origin; events lost because nobody took them; POLLERR wake-ups. */
@@ -239,6 +246,7 @@ interface NativeUdp {
   info (): { local: HostPort & { family: string }, peer?: HostPort, features: UdpFeatures, recvBufferSize: number, sendBufferSize: number, fwmark: number, bindDevice: string }
   forceGsoEioOnce (): void
   simulateGsoSegmentLimit (segments: number): void
+  setOffload (offload: 'gso' | 'gro', on: boolean): boolean
   close (): void
 }
 
@@ -261,6 +269,9 @@ function validate (options: UdpOptions): Record<string, unknown> {
   o.sendBufferSize = intOption('sendBufferSize', options.sendBufferSize, 1024, 1 << 30) ?? UDP_DEFAULTS.sendBufferSize
   o.gso = offloadOption('gso', options.gso ?? UDP_DEFAULTS.gso)
   o.gro = offloadOption('gro', options.gro ?? UDP_DEFAULTS.gro)
+  // The operator's switches (TUNIO_DISABLE_UDP_GSO / _GRO, lib/offload-env.ts) win over the option.
+  if (disabledByEnv('udpGso')) o.gso = 'off'
+  if (disabledByEnv('udpGro')) o.gro = 'off'
   o.batchSize = intOption('batchSize', options.batchSize, 1, 128) ?? UDP_DEFAULTS.batchSize
   o.sendQueueLength = intOption('sendQueueLength', options.sendQueueLength, 1, 1 << 20) ?? UDP_DEFAULTS.sendQueueLength
   o.fwmark = intOption('fwmark', options.fwmark, 0, 0xffffffff)
@@ -420,6 +431,23 @@ export class Udp extends TypedEmitter<UdpEvents> implements AsyncIterable<Packet
   }
 
   stats (): UdpStats { return this.#native.stats() }
+
+  /**
+   * Turns an offload on or off while the socket runs (an operator's switch; the same as the
+   * TUNIO_DISABLE_UDP_GSO / TUNIO_DISABLE_UDP_GRO environment variables at open). 'gso'
+   * (UDP_SEGMENT on send): off at once, on from the next send if the kernel has it. 'gro'
+   * (UDP_GRO on receive): on at once; off as soon as the socket's receive queue is empty (now,
+   * or when a read next finds it so), because datagrams the kernel coalesced before the switch
+   * could not be split once it is off. Returns whether the offload is on now (for 'gro' off:
+   * true until the switch happened); `features` shows the same. stats().gsoSends and groReads
+   * show the effect.
+   */
+  setOffload (offload: 'gso' | 'gro', enabled: boolean): boolean {
+    if (this.#closed) throw closedError('UDP socket')
+    if (offload !== 'gso' && offload !== 'gro') throw invalidArg('offload', `must be 'gso' or 'gro', got ${String(offload)}`)
+    if (typeof enabled !== 'boolean') throw invalidArg('enabled', 'must be a boolean')
+    return this.#native.setOffload(offload, enabled)
+  }
 
   /**
    * Closes the socket (idempotent; also `[Symbol.dispose]`). Pending reads resolve null and the

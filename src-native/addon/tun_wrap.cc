@@ -123,6 +123,7 @@ Napi::Function TunWrap::Define(Napi::Env env) {
                          InstanceMethod<&TunWrap::TakeEvents>("takeEvents"),
                          InstanceMethod<&TunWrap::ForceCoalesceEinval>("forceCoalesceEinvalOnce"),
                          InstanceMethod<&TunWrap::ForceWriteErrorOnce>("forceWriteErrorOnce"),
+                         InstanceMethod<&TunWrap::SetOffload>("setOffload"),
                      });
 }
 
@@ -226,6 +227,17 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(inf
     queue.watcher = std::make_unique<FdWatcher>(loop, dev_.queue_fd(q),
                                                 [this, q](int events, int status) { OnReady(q, events, status); });
   }
+  // The operator's switches (TUNIO_DISABLE_TUN_TSO / _GRO, read by lib/offload-env.ts).
+  if (GetBool(o, "disableReadOffload", false) && dev_.read_offload()) {
+    DevError oe = dev_.set_read_offload(false);
+    if (!oe.ok()) {
+      std::string name = dev_.name();
+      CloseAll();
+      ThrowDevError(env, "ERR_TUNIO_TUN_OPEN", "cannot switch off read offloads of " + name, oe);
+      return;
+    }
+  }
+  if (GetBool(o, "disableCoalescing", false)) SetCoalescing(false);
   handle_.Open(env, Value(), info[2].As<Napi::Function>(), "tunio.Tun", CleanupHook, this);
 }
 
@@ -331,7 +343,8 @@ void TunWrap::RecordEvent(const DeviceEvent& e) {
 void TunWrap::Flush(int q) {
   Queue& queue = queues_[static_cast<size_t>(q)];
   int err = 0;
-  if (coalesce_retry_at_ms_ != 0 && !coalesce_probing_ && monotonic_ms() >= coalesce_retry_at_ms_) {
+  if (coalesce_retry_at_ms_ != 0 && !coalesce_probing_ && !coalesce_switched_off_ &&
+      monotonic_ms() >= coalesce_retry_at_ms_) {
     for (Queue& other : queues_) {
       if (other.io) other.io->enable_coalescing();
     }
@@ -472,6 +485,7 @@ Napi::Value TunWrap::Stats(const Napi::CallbackInfo& info) {
       .Count("coalesceSuspensions", coalesce_suspensions_)
       .Count("coalesceProbeFailures", coalesce_probe_failures_)
       .Count("coalesceRestores", coalesce_restores_)
+      .Bool("readOffload", dev_.is_open() && dev_.read_offload())
       .Value("pool", PoolStatsToJs(env, pool_->stats()))
       .result();
 }
@@ -577,6 +591,48 @@ Napi::Value TunWrap::TakeEvents(const Napi::CallbackInfo& info) {
   }
   events_.clear();
   return out.result();
+}
+
+void TunWrap::SetCoalescing(bool on) {
+  coalesce_switched_off_ = !on;
+  // A switch either way ends a back-off in progress: off wins over its probe, on starts over.
+  coalesce_retry_at_ms_ = 0;
+  coalesce_backoff_ms_ = 0;
+  coalesce_probing_ = false;
+  for (Queue& q : queues_) {
+    if (!q.io) continue;
+    if (on) q.io->enable_coalescing();
+    else q.io->disable_coalescing();
+  }
+}
+
+// setOffload('tso' | 'gro', on) -> whether it is on now (arguments checked by lib/tun.ts).
+// 'tso': superpackets on read (TUNSETOFFLOAD); 'gro': coalesced writes.
+Napi::Value TunWrap::SetOffload(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) {
+    ThrowError(env, "ERR_TUNIO_CLOSED", "TUN device is closed");
+    return Napi::Value();
+  }
+  const std::string which = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  const bool on = info.Length() > 1 && JsTruthy(info[1]);
+  if (which == "tso") {
+    if (!dev_.offload().vnet_hdr) return Napi::Boolean::New(env, false);  // nothing negotiated to switch
+    DevError e = dev_.set_read_offload(on);
+    if (!e.ok()) {
+      ThrowDevError(env, "ERR_TUNIO_TUN_OPEN", "cannot switch read offloads of " + dev_.name(), e);
+      return Napi::Value();
+    }
+    return Napi::Boolean::New(env, dev_.read_offload());
+  }
+  if (which == "gro") {
+    SetCoalescing(on);
+    bool any = false;
+    for (const Queue& q : queues_) any = any || (q.io && (q.io->coalescing_tcp() || q.io->coalescing_udp()));
+    return Napi::Boolean::New(env, any);
+  }
+  ThrowInvalidArg(env, "offload", "must be 'tso' or 'gro'");
+  return Napi::Value();
 }
 
 // forceCoalesceEinvalOnce(queue): TEST ONLY, see TunQueueIo::force_coalesce_einval_once.

@@ -62,6 +62,8 @@ class TunWrap : public Napi::ObjectWrap<TunWrap> {
   Napi::Value TakeEvents(const Napi::CallbackInfo& info);
   Napi::Value ForceCoalesceEinval(const Napi::CallbackInfo& info);
   Napi::Value ForceWriteErrorOnce(const Napi::CallbackInfo& info);
+  Napi::Value SetOffload(const Napi::CallbackInfo& info);
+  void SetCoalescing(bool on);
 
   bool QueueArg(const Napi::CallbackInfo& info, size_t index, int* q);
   void Flush(int q);
@@ -96,6 +98,9 @@ class TunWrap : public Napi::ObjectWrap<TunWrap> {
   uint64_t coalesce_restores_ = 0;     // off -> on: a probe's coalesced write went out (an event each)
   int coalesce_err_ = 0;               // the errno of the refusal that suspended coalescing
   std::vector<DeviceEvent> events_;
+  // Coalesced writes switched off by the operator (setOffload('gro', false) or
+  // TUNIO_DISABLE_TUN_GRO): no back-off probe may switch them on again.
+  bool coalesce_switched_off_ = false;
 };
 
 }  // namespace tunio

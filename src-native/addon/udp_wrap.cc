@@ -76,6 +76,7 @@ Napi::Function UdpWrap::Define(Napi::Env env) {
                          InstanceMethod<&UdpWrap::Close>("close"),
                          InstanceMethod<&UdpWrap::ForceGsoEio>("forceGsoEioOnce"),
                          InstanceMethod<&UdpWrap::SimulateGsoSegmentLimit>("simulateGsoSegmentLimit"),
+                         InstanceMethod<&UdpWrap::SetOffload>("setOffload"),
                      });
 }
 
@@ -437,6 +438,7 @@ Napi::Value UdpWrap::Stats(const Napi::CallbackInfo& info) {
       .Value("waits", waits)
       .Value("recvErrors", PeerErrorsToJs(env, recv_stats_.errors))
       .Count("sendPendingErrors", send_stats_.pending_errors)
+      .Count("receiveQueueDrops", recv_stats_.kernel_drops)
       .Count("sourceFallbacks", send_stats_.source_fallbacks);
   if (socket_) {
     const ErrorQueueStats& q = socket_->error_queue_stats();
@@ -495,6 +497,18 @@ Napi::Value UdpWrap::SimulateGsoSegmentLimit(const Napi::CallbackInfo& info) {
   const int64_t n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int64Value() : 0;
   socket_->set_simulated_segment_limit(static_cast<uint16_t>(std::clamp<int64_t>(n, 0, 65535)));
   return info.Env().Undefined();
+}
+
+// setOffload('gso' | 'gro', on) -> whether it is on now (arguments checked by lib/udp.ts).
+Napi::Value UdpWrap::SetOffload(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return Napi::Value();
+  const std::string which = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  const bool on = info.Length() > 1 && JsTruthy(info[1]);
+  if (which == "gso") return Napi::Boolean::New(env, socket_->set_gso(on));
+  if (which == "gro") return Napi::Boolean::New(env, socket_->set_gro(on));
+  ThrowInvalidArg(env, "offload", "must be 'gso' or 'gro'");
+  return Napi::Value();
 }
 
 Napi::Value UdpWrap::Close(const Napi::CallbackInfo& info) {

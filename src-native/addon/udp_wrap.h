@@ -31,6 +31,7 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value ForceGsoEio(const Napi::CallbackInfo& info);
   Napi::Value SimulateGsoSegmentLimit(const Napi::CallbackInfo& info);
+  Napi::Value SetOffload(const Napi::CallbackInfo& info);
 
   bool CheckOpen(Napi::Env env);
   void Flush();

@@ -97,6 +97,7 @@ TunDevice::TunDevice(TunDevice&& o) noexcept
       name_(std::move(o.name_)),
       ifindex_(o.ifindex_),
       offload_(o.offload_),
+      read_offload_(o.read_offload_),
       mode_(o.mode_),
       multi_queue_(o.multi_queue_) {
   o.fds_.clear();
@@ -110,6 +111,7 @@ TunDevice& TunDevice::operator=(TunDevice&& o) noexcept {
     name_ = std::move(o.name_);
     ifindex_ = o.ifindex_;
     offload_ = o.offload_;
+    read_offload_ = o.read_offload_;
     mode_ = o.mode_;
     multi_queue_ = o.multi_queue_;
   }
@@ -249,6 +251,7 @@ DevError TunDevice::open(const TunOptions& opts, TunDevice* out) {
       }
     }
     dev.offload_ = offload_for(accepted, vnet);
+    dev.read_offload_ = accepted != 0;
 
     if (opts.owner >= 0 && ::ioctl(f0, TUNSETOWNER, static_cast<unsigned long>(opts.owner)) < 0)
       return DevError::make(errno, "ioctl(TUNSETOWNER)");
@@ -319,6 +322,21 @@ DevError set_queue(int fd, bool attach) {
 }
 
 }  // namespace
+
+DevError TunDevice::set_read_offload(bool on) {
+  if (fds_.empty()) return DevError::make(EBADF, "ioctl(TUNSETOFFLOAD)");
+  if (!offload_.vnet_hdr) return DevError::make(ENOTSUP, "ioctl(TUNSETOFFLOAD)", "the device runs without the virtio header");
+  unsigned mask = 0;
+  if (on) {
+    if (offload_.csum) mask |= TUN_F_CSUM;
+    if (offload_.tso4) mask |= TUN_F_TSO4;
+    if (offload_.tso6) mask |= TUN_F_TSO6;
+    if (offload_.uso) mask |= kTunFUso4 | kTunFUso6;
+  }
+  if (::ioctl(fds_[0], TUNSETOFFLOAD, mask) < 0) return DevError::make(errno, "ioctl(TUNSETOFFLOAD)");
+  read_offload_ = on && mask != 0;
+  return DevError::success();
+}
 
 DevError TunDevice::detach_queue(int q) {
   int fd = queue_fd(q);

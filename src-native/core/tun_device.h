@@ -109,11 +109,19 @@ class TunDevice {
   DevError detach_queue(int q);
   DevError attach_queue(int q);
 
+  // Superpackets on read switched off or on at run time (an operator's switch): TUNSETOFFLOAD
+  // 0, or back to what open() negotiated. The device then stops (or starts again) handing
+  // over TSO/USO superpackets; the virtio header stays, so what was already queued (still
+  // superpackets) is read and split as before. Only with the vnet header on.
+  DevError set_read_offload(bool on);
+  bool read_offload() const { return read_offload_; }
+
  private:
   std::vector<int> fds_;
   std::string name_;
   int ifindex_ = 0;
   TunOffload offload_;
+  bool read_offload_ = false;  // the negotiated TUNSETOFFLOAD mask is in force (set_read_offload)
   TunMode mode_ = TunMode::kTun;
   bool multi_queue_ = false;
 };

@@ -292,6 +292,10 @@ SysError UdpSocket::init(const UdpOptions& o) {
       return SysError::from_errno("setsockopt(IPV6_MTU_DISCOVER)");
     }
   }
+  // SO_RXQ_OVFL: every datagram read carries the socket's drop counter (datagrams the kernel
+  // dropped because the receive buffer was full), the one sign of receive overload a reader
+  // can see on its own socket. Not fatal when refused: the counter then stays 0.
+  setopt_int(fd, SOL_SOCKET, SO_RXQ_OVFL, 1);
   // IP_RECVERR / IPV6_RECVERR: ICMP errors (port/host/net unreachable, prohibited, frag
   // needed) for every peer of an UNCONNECTED socket are queued with the peer's address, and
   // local send errors with their detail (EMSGSIZE + MTU). A VPN server talks to all peers
@@ -379,6 +383,53 @@ int UdpSocket::send_buffer_size() const {
   int v = 0;
   socklen_t len = sizeof v;
   return ::getsockopt(fd_.get(), SOL_SOCKET, SO_SNDBUF, &v, &len) == 0 ? v : -1;
+}
+
+bool UdpSocket::set_gso(bool on) {
+  if (!on) {
+    features_.gso = false;
+    return false;
+  }
+  if (!features_.gso && udp_probe_gso(fd_.get())) {
+    features_.gso = true;
+    // Opened without GSO: the segment limit policy starts now, from the kernel's probed limit.
+    if (segment_limit_.current() == 0) segment_limit_.reset(udp_max_gso_segments());
+    features_.max_gso_segments = segment_limit_.current();
+  }
+  return features_.gso;
+}
+
+bool UdpSocket::set_gro(bool on) {
+  if (on) {
+    gro_off_pending_ = false;
+    if (!features_.gro) features_.gro = udp_enable_gro(fd_.get());
+    return features_.gro;
+  }
+  if (!features_.gro) return false;
+  gro_off_pending_ = true;
+  try_gro_off();
+  return features_.gro;
+}
+
+void UdpSocket::try_gro_off() {
+  // After UDP_GRO is off the kernel splits coalesced datagrams when it queues them, but the
+  // ones it queued before keep their size and lose the cmsg that says how to split them. So
+  // switch, then look: an empty queue means nothing coalesced can come any more; otherwise
+  // switch back and try again when a read finds the queue empty.
+  int zero = 0;
+  if (::setsockopt(fd_.get(), SOL_UDP, UDP_GRO, &zero, sizeof zero) != 0) return;
+  char probe;
+  iovec iov{&probe, 0};
+  msghdr h{};
+  h.msg_iov = &iov;
+  h.msg_iovlen = 1;
+  const ssize_t queued = ::recvmsg(fd_.get(), &h, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
+  if (queued >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {  // queued, or cannot tell
+    udp_enable_gro(fd_.get());
+    return;
+  }
+  features_.gro = false;
+  gro_off_pending_ = false;
 }
 
 uint32_t UdpSocket::fwmark() const {
@@ -623,6 +674,7 @@ RecvResult UdpSocket::recv_batch(BufferPool& pool, std::vector<Packet>& out, siz
     if (e == EAGAIN || e == EWOULDBLOCK) {
       release_from(0, slots);
       stats.would_block++;
+      if (gro_off_pending_) try_gro_off();  // the queue was just empty: the moment to switch
       result.status = RecvStatus::kWouldBlock;
       return result;
     }
@@ -673,6 +725,10 @@ RecvResult UdpSocket::recv_batch(BufferPool& pool, std::vector<Packet>& out, siz
         std::memcpy(&pi, CMSG_DATA(cm), sizeof pi);
         set_from_in6(local, pi.ipi6_addr);
         local.ifindex = pi.ipi6_ifindex;
+      } else if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_RXQ_OVFL) {
+        uint32_t drops;
+        std::memcpy(&drops, CMSG_DATA(cm), sizeof drops);
+        if (drops > stats.kernel_drops) stats.kernel_drops = drops;  // cumulative per socket
       } else if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_TOS) {
         ecn = *CMSG_DATA(cm) & 0x3;  // one byte on receive
       } else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_TCLASS) {

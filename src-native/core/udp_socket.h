@@ -101,6 +101,8 @@ struct RecvStats {
   uint64_t would_block = 0;      // calls that ended with EAGAIN and nothing read
   PeerErrorCounts errors;        // pending socket errors recvmmsg returned instead of data (an
                                  // ICMP error: its details come from the error queue)
+  uint64_t kernel_drops = 0;     // SO_RXQ_OVFL: datagrams the kernel dropped for this socket
+                                 // (receive buffer full), as of the last datagram read
 };
 
 struct SendStats {
@@ -275,6 +277,16 @@ class UdpSocket {
   // Every error recorded for the caller (each one event), by kind.
   const PeerErrorCounts& reported_errors() const { return reported_; }
 
+  // Run-time offload switches (udp.setOffload). GSO: on takes effect with the next send (the
+  // kernel is asked again if it was never probed); off at once. GRO: on at once; off is applied
+  // when the receive queue is empty (right after a read found it so, or now if it is), because
+  // datagrams the kernel coalesced before the switch would come out of a socket without
+  // UDP_GRO as one datagram with no segment size to split them by. Each returns whether the
+  // offload is on now (GRO: true while the switch-off waits).
+  bool set_gso(bool on);
+  bool set_gro(bool on);
+  bool gro_off_pending() const { return gro_off_pending_; }
+
   // Paths whose GSO sends are suspended after a refusal, and their events.
   GsoBackoff& gso_backoff() { return gso_backoff_; }
   const GsoBackoff& gso_backoff() const { return gso_backoff_; }
@@ -322,7 +334,7 @@ class UdpSocket {
   // Packets planned per round for each message slot: 32 x the default 64 messages is 2,048
   // packets (32 KiB of iovecs), about 45 superpackets of MTU-size segments per sendmmsg.
   static constexpr size_t kSendWindowPerMessage = 32;
-  static constexpr size_t kRecvCmsgSpace = 256;  // GRO + PKTINFO(v4 and v6) + TOS: < 200
+  static constexpr size_t kRecvCmsgSpace = 256;  // GRO + PKTINFO(v4 and v6) + TOS + RXQ_OVFL: < 224
   static constexpr size_t kErrorQueue = 64;
   static constexpr size_t kMaxDrainPerCall = 64;  // the rest waits for the next POLLERR
   static constexpr int kMaxPendingRetries = 4;    // re-sends of one message after pending errors
@@ -334,6 +346,8 @@ class UdpSocket {
   UdpFeatures features_;
   uint32_t batch_ = 0;
   bool force_gso_eio_ = false;
+  bool gro_off_pending_ = false;
+  void try_gro_off();
   uint64_t cmsg_overflows_ = 0;
   GsoBackoff gso_backoff_;
   PathMtuTable path_mtu_;
