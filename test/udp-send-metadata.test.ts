@@ -160,3 +160,48 @@ t.test('a reply leaves from the address the peer used; ECN arrives; one send() r
   t.same(g1.map((d: any) => d.data.slice(0, 2)), ['00', '02', '04'], 'peer 1 got its three, in order')
   t.same(g2.map((d: any) => d.data.slice(0, 2)), ['01', '03', '05'], 'peer 2 got its three, in order')
 })
+
+t.test('IPv6: a reply leaves from the address the peer used; a removed source falls back', { skip }, async (t) => {
+  const nsS = await createNetns('s')
+  const nsC = await createNetns('c')
+  t.teardown(async () => { await deleteNetns(nsS); await deleteNetns(nsC) })
+  await check(['ip', 'link', 'add', 's0', 'netns', nsS, 'type', 'veth', 'peer', 'name', 'c0', 'netns', nsC])
+  await check(['ip', '-n', nsS, 'addr', 'add', 'fd93::1/64', 'dev', 's0', 'nodad'])
+  await check(['ip', '-n', nsS, 'addr', 'add', 'fd93::2/64', 'dev', 's0', 'nodad'])
+  await check(['ip', '-n', nsC, 'addr', 'add', 'fd93::10/64', 'dev', 'c0', 'nodad'])
+  await check(['ip', '-n', nsS, 'link', 'set', 's0', 'up'])
+  await check(['ip', '-n', nsC, 'link', 'set', 'c0', 'up'])
+  const s = startPeer(nsS)
+  const c = startPeer(nsC)
+  t.teardown(async () => { await s.stop(); await c.stop() })
+  await s.run(`ctx.sockets.srv = await ctx.tunio.openUdp({ bind: '[::]:7200' })`)
+  await c.run(`ctx.sockets.cl = await ctx.tunio.openUdp({ bind: '[fd93::10]:7300' })`)
+  const arriving = s.run(`
+    const batch = await ctx.sockets.srv.read()
+    const lease = batch.at(0)
+    const got = { local: lease.local, remote: lease.remote }
+    lease.set(Buffer.from('echo'))
+    lease.truncate(4)
+    ctx.sockets.srv.send(lease)
+    batch.release()
+    return got`)
+  const reply = c.run(`return await ctx.collect(ctx.sockets.cl, 1, 5000)`)
+  await c.run(`ctx.sockets.cl.send(Buffer.from('hello'), '[fd93::2]:7200')`)
+  const got = await arriving
+  t.equal(got.local?.address, 'fd93::2', 'received on the second address (IPV6_PKTINFO)')
+  const back = await reply
+  t.equal(back[0]?.remote.address, 'fd93::2', 'the reply leaves from it')
+
+  await check(['ip', '-n', nsS, 'addr', 'del', 'fd93::2/64', 'dev', 's0'])
+  const late = c.run(`return await ctx.collect(ctx.sockets.cl, 1, 5000)`)
+  const fallbacks = await s.run(`
+    const srv = ctx.sockets.srv
+    const l = srv.pool.leaseFrom(Buffer.from('after removal'))
+    l.remote = '[fd93::10]:7300'
+    l.local = 'fd93::2'
+    srv.send(l)
+    return srv.stats().sourceFallbacks`)
+  const lateGot = await late
+  t.equal(lateGot[0]?.remote.address, 'fd93::1', 'a reply whose source was removed leaves from the remaining address')
+  t.equal(fallbacks, 1, 'counted in stats().sourceFallbacks')
+})
