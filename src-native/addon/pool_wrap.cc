@@ -7,7 +7,8 @@
 #include "errors.h"
 #include "js_checked.h"
 #include "lease_js.h"
-#include "slot_packer.h"
+#include "lease_batch.h"
+#include "slot_packer.h"  // kMaxPacketRoom
 
 namespace tunio {
 
@@ -71,41 +72,11 @@ Napi::Value PoolWrap::LeaseBatch(const Napi::CallbackInfo& info) {
     ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "count must be 0..4096, headroom and tailroom 0..512, size + both at most 65536");
     return Napi::Value();
   }
-  auto exhausted = [&]() {
-    // packets already taken release their slots as the vector goes out of scope
+  std::vector<Packet> packets;
+  if (lease_batch(*pool_, static_cast<size_t>(count), static_cast<uint32_t>(size), static_cast<uint32_t>(head),
+                  static_cast<uint32_t>(tail), packets) != LeaseBatchResult::kOk) {
     ThrowPoolExhausted(env, pool_->cap_bytes());
     return Napi::Value();
-  };
-  const uint32_t len = static_cast<uint32_t>(size);
-  const uint32_t headroom = static_cast<uint32_t>(head);
-  const uint32_t tailroom = static_cast<uint32_t>(tail);
-  const uint32_t footprint = headroom + len + tailroom;
-  std::vector<Packet> packets;
-  packets.reserve(static_cast<size_t>(count));
-  if (count > 1 && len > 0 && footprint * 2 <= BufferPool::kLargeSlotSize) {
-    // Packed back to back into 64 KiB slots, each lease a view (as the segments of a split TUN
-    // read are): a batch filled with equal-size datagrams then goes out as one iovec per
-    // UDP_SEGMENT message instead of one per datagram, and touches contiguous memory. Costs
-    // the same memory as a small slot each (2 KiB) for MTU-size leases, less for others.
-    // Where no 64 KiB slot is to be had (a pool whose memory is all small slots, at its cap),
-    // the rest of the batch takes a slot per lease below: packing is never a reason to fail.
-    SlotPacker packer(*pool_, packets, headroom, tailroom);
-    while (packets.size() < static_cast<size_t>(count)) {
-      if (packer.room() < len && !pool_->can_acquire(BufferPool::kLargeSlotSize)) break;
-      if (!packer.reserve(len)) break;
-      packer.commit(len);
-    }
-  }
-  while (packets.size() < static_cast<size_t>(count)) {
-    Slot* slot = pool_->acquire(footprint);
-    if (!slot) return exhausted();
-    Packet p;
-    p.slot = SlotRef(slot);
-    p.offset = headroom;
-    p.length = len;
-    p.headroom = headroom;
-    p.tailroom = slot->capacity - headroom - len;  // the whole slot is this lease's
-    packets.push_back(std::move(p));
   }
   return BatchWrap::Create(env, pool_, std::move(packets));
 }
