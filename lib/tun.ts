@@ -196,7 +196,7 @@ interface NativeTun {
   linkStats (): LinkStats
   setQueueAttached (q: number, on: boolean): void
   takeEvents (): NativeTunEvent[] | undefined
-  setOffload (offload: 'tso' | 'gro', on: boolean): boolean
+  setOffload (offload: 'tso' | 'coalescing', on: boolean): boolean
   close (): void
 }
 
@@ -427,14 +427,14 @@ export class Tun extends TypedEmitter<TunEvents> implements AsyncIterable<Packet
    * Turns an offload of the device on or off while it runs (an operator's switch; the same as
    * the TUNIO_DISABLE_TUN_TSO / TUNIO_DISABLE_TUN_GRO environment variables at open). 'tso':
    * superpackets on read (TUNSETOFFLOAD 0, or back to what open() negotiated; what the kernel
-   * queued before still arrives as superpackets and is split as always). 'gro': coalesced
+   * queued before still arrives as superpackets and is split as always). 'coalescing': coalesced
    * writes (GRO on write) for every queue; while off, no back-off probe turns them on again.
    * Returns whether the offload is on now (false where open() negotiated none).
    * `stats().readOffload`, `coalescingTcp`/`coalescingUdp`, `superpacketsIn`/`Out` show it.
    */
-  setOffload (offload: 'tso' | 'gro', enabled: boolean): boolean {
+  setOffload (offload: 'tso' | 'coalescing', enabled: boolean): boolean {
     if (this.#closed) throw closedError(`TUN device ${this.name}`)
-    if (offload !== 'tso' && offload !== 'gro') throw invalidArg('offload', `must be 'tso' or 'gro', got ${String(offload)}`)
+    if (offload !== 'tso' && offload !== 'coalescing') throw invalidArg('offload', `must be 'tso' or 'coalescing', got ${String(offload)}`)
     if (typeof enabled !== 'boolean') throw invalidArg('enabled', 'must be a boolean')
     return this.#native.setOffload(offload, enabled)
   }

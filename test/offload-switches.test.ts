@@ -213,7 +213,7 @@ t.test('TUN TSO reads and GRO writes: off by environment variable, on and off ag
 
   for (const side of ['a', 'b']) {
     t.same(await command(wire, `offload ${side} tso on`), { offload: 'tso', on: true }, `${side}: read offload on`)
-    t.same(await command(wire, `offload ${side} gro on`), { offload: 'gro', on: true }, `${side}: coalescing on`)
+    t.same(await command(wire, `offload ${side} coalescing on`), { offload: 'coalescing', on: true }, `${side}: coalescing on`)
   }
   const on = await round('switched on')
   t.ok(on.readSuper > 0, `superpackets read again (${on.readSuper})`)
@@ -221,7 +221,7 @@ t.test('TUN TSO reads and GRO writes: off by environment variable, on and off ag
 
   for (const side of ['a', 'b']) {
     t.same(await command(wire, `offload ${side} tso off`), { offload: 'tso', on: false })
-    t.same(await command(wire, `offload ${side} gro off`), { offload: 'gro', on: false })
+    t.same(await command(wire, `offload ${side} coalescing off`), { offload: 'coalescing', on: false })
   }
   const again = await round('switched off')
   t.equal(again.readSuper, 0, 'no superpackets read after the switch')

@@ -606,8 +606,8 @@ void TunWrap::SetCoalescing(bool on) {
   }
 }
 
-// setOffload('tso' | 'gro', on) -> whether it is on now (arguments checked by lib/tun.ts).
-// 'tso': superpackets on read (TUNSETOFFLOAD); 'gro': coalesced writes.
+// setOffload('tso' | 'coalescing', on) -> whether it is on now (arguments checked by lib/tun.ts).
+// 'tso': superpackets on read (TUNSETOFFLOAD); 'coalescing': coalesced writes (GRO on write).
 Napi::Value TunWrap::SetOffload(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closed_) {
@@ -625,13 +625,13 @@ Napi::Value TunWrap::SetOffload(const Napi::CallbackInfo& info) {
     }
     return Napi::Boolean::New(env, dev_.read_offload());
   }
-  if (which == "gro") {
+  if (which == "coalescing") {
     SetCoalescing(on);
     bool any = false;
     for (const Queue& q : queues_) any = any || (q.io && (q.io->coalescing_tcp() || q.io->coalescing_udp()));
     return Napi::Boolean::New(env, any);
   }
-  ThrowInvalidArg(env, "offload", "must be 'tso' or 'gro'");
+  ThrowInvalidArg(env, "offload", "must be 'tso' or 'coalescing'");
   return Napi::Value();
 }
 
