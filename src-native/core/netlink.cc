@@ -1,6 +1,8 @@
 // rtnetlink client; see netlink.h and docs/netlink.md.
 #include "netlink.h"
 
+#include "netlink_message.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_link.h>
@@ -18,6 +20,11 @@
 #include <cstdio>
 
 namespace tunio {
+
+using nl::MsgIter;
+using nl::Request;
+using nl::attr_u32;
+using nl::attr_u8;
 
 std::string DevError::message() const {
   if (ok()) return "ok";
@@ -107,53 +114,6 @@ bool valid_ifname(const std::string& name, bool allow_template, std::string* why
 
 namespace {
 
-// A request buffer: nlmsghdr + family header + attributes. 512 bytes is more than any of
-// our requests need (the largest is an address: 16 + 8 + 2 * 20 bytes).
-struct Request {
-  alignas(NLMSG_ALIGNTO) uint8_t buf[512];
-  size_t len = 0;
-
-  nlmsghdr* hdr() { return reinterpret_cast<nlmsghdr*>(buf); }
-
-  Request(uint16_t type, uint16_t flags, const void* body, size_t body_len) {
-    memset(buf, 0, sizeof buf);
-    len = NLMSG_LENGTH(body_len);
-    hdr()->nlmsg_type = type;
-    hdr()->nlmsg_flags = flags;
-    if (body_len) memcpy(NLMSG_DATA(hdr()), body, body_len);
-    len = NLMSG_ALIGN(len);
-    hdr()->nlmsg_len = uint32_t(len);
-  }
-
-  void attr(uint16_t type, const void* data, size_t data_len) {
-    size_t need = RTA_SPACE(data_len);
-    // Cannot happen with the attributes we send (names and addresses are bounded), but if it
-    // ever did, a zero nlmsg_len makes transact() refuse the request instead of sending a
-    // truncated one.
-    if (len + need > sizeof buf) { hdr()->nlmsg_len = 0; len = sizeof buf; return; }
-    rtattr* rta = reinterpret_cast<rtattr*>(buf + len);
-    rta->rta_type = type;
-    rta->rta_len = uint16_t(RTA_LENGTH(data_len));
-    memcpy(RTA_DATA(rta), data, data_len);
-    len += need;
-    if (hdr()->nlmsg_len != 0) hdr()->nlmsg_len = uint32_t(len);
-  }
-  void u32(uint16_t type, uint32_t v) { attr(type, &v, sizeof v); }
-};
-
-template <typename T>
-bool attr_u32(const rtattr* rta, T* out) {
-  if (RTA_PAYLOAD(rta) < sizeof(uint32_t)) return false;
-  uint32_t v;
-  memcpy(&v, RTA_DATA(rta), sizeof v);
-  *out = T(v);
-  return true;
-}
-
-uint8_t attr_u8(const rtattr* rta) {
-  return RTA_PAYLOAD(rta) >= 1 ? *static_cast<const uint8_t*>(RTA_DATA(rta)) : 0;
-}
-
 void parse_tun_info(const rtattr* data, int len, TunLinkInfo* tun) {
   tun->present = true;
   for (const rtattr* a = data; RTA_OK(a, len); a = RTA_NEXT(a, len)) {
@@ -198,6 +158,7 @@ bool parse_link_message(const uint8_t* msg, size_t len, LinkInfo* out) {
       case IFLA_TXQLEN: attr_u32(a, &li.txqlen); break;
       case IFLA_GSO_MAX_SIZE: attr_u32(a, &li.gso_max_size); break;
       case IFLA_GSO_MAX_SEGS: attr_u32(a, &li.gso_max_segs); break;
+      case IFLA_OPERSTATE: li.operstate = attr_u8(a); break;
       case IFLA_STATS64: {
         // Copy out: the attribute is only 4-byte aligned inside the message.
         rtnl_link_stats64 s;
@@ -293,25 +254,6 @@ DevError Rtnl::open() {
 
 namespace {
 
-// Walks the messages of one datagram. Own code instead of NLMSG_OK/NLMSG_NEXT: those mix
-// signed and unsigned lengths, and with an unsigned length NLMSG_NEXT can wrap around.
-class MsgIter {
- public:
-  MsgIter(const uint8_t* p, size_t len) : p_(p), rem_(len) {}
-  const nlmsghdr* next() {
-    if (rem_ < sizeof(nlmsghdr)) return nullptr;
-    const nlmsghdr* m = reinterpret_cast<const nlmsghdr*>(p_);
-    if (m->nlmsg_len < sizeof(nlmsghdr) || m->nlmsg_len > rem_) return nullptr;
-    size_t step = std::min(size_t(NLMSG_ALIGN(m->nlmsg_len)), rem_);
-    p_ += step;
-    rem_ -= step;
-    return m;
-  }
- private:
-  const uint8_t* p_;
-  size_t rem_;
-};
-
 // Extracts NLMSGERR_ATTR_MSG from an extended ack, if present.
 std::string extack_message(const nlmsghdr* h) {
   if (!(h->nlmsg_flags & NLM_F_ACK_TLVS)) return std::string();
@@ -333,8 +275,13 @@ std::string extack_message(const nlmsghdr* h) {
 
 }  // namespace
 
+DevError Rtnl::request(void* msg, size_t len, const char* op, uint16_t reply_type,
+                       std::vector<uint8_t>* reply, bool reply_optional) {
+  return transact(msg, len, op, reply_type, reply, reply_optional);
+}
+
 DevError Rtnl::transact(void* req, size_t len, const char* op, uint16_t reply_type,
-                        std::vector<uint8_t>* reply) {
+                        std::vector<uint8_t>* reply, bool reply_optional) {
   if (fd_ < 0) return DevError::make(EBADF, op, "netlink socket not open");
   nlmsghdr* h = static_cast<nlmsghdr*>(req);
   if (h->nlmsg_len != len) return DevError::make(EMSGSIZE, op, "request did not fit");
@@ -352,7 +299,8 @@ DevError Rtnl::transact(void* req, size_t len, const char* op, uint16_t reply_ty
 
   // RTM_GETLINK replies can exceed 4 KiB with many attributes; 32 KiB is plenty for one link.
   std::vector<uint8_t> buf(32768);
-  bool got_reply = reply_type == 0;
+  bool got_reply = reply_type == 0 || reply_optional;
+  bool have_reply = false;
   for (;;) {
     // A bounded wait: the kernel always answers an NLM_F_ACK request, so silence means
     // something is badly wrong and we must not hang the caller forever.
@@ -379,10 +327,11 @@ DevError Rtnl::transact(void* req, size_t len, const char* op, uint16_t reply_ty
         if (!got_reply) return DevError::make(ENODATA, op, "kernel acked without a reply");
         return DevError::success();
       }
-      if (reply_type != 0 && m->nlmsg_type == reply_type && !got_reply) {
+      if (reply_type != 0 && m->nlmsg_type == reply_type && !have_reply) {
         const uint8_t* p8 = reinterpret_cast<const uint8_t*>(m);
         if (reply) reply->assign(p8, p8 + m->nlmsg_len);
         got_reply = true;
+        have_reply = true;
       }
     }
   }
@@ -505,66 +454,78 @@ DevError Rtnl::get_link_by_name(const std::string& name, LinkInfo* out) {
   return e;
 }
 
-DevError Rtnl::list_addresses(int ifindex, std::vector<AddressInfo>* out) {
-  if (fd_ < 0) return DevError::make(EBADF, "RTM_GETADDR", "netlink socket not open");
-  out->clear();
-  ifaddrmsg ifa;
-  memset(&ifa, 0, sizeof ifa);
-  ifa.ifa_family = AF_UNSPEC;
-  Request r(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, &ifa, sizeof ifa);
-  r.hdr()->nlmsg_seq = ++seq_;
+DevError Rtnl::dump(void* msg, size_t len, const char* op,
+                    const std::function<void(const nlmsghdr*)>& each) {
+  if (fd_ < 0) return DevError::make(EBADF, op, "netlink socket not open");
+  nlmsghdr* h = static_cast<nlmsghdr*>(msg);
+  if (h->nlmsg_len != len) return DevError::make(EMSGSIZE, op, "request did not fit");
+  h->nlmsg_seq = ++seq_;
+  h->nlmsg_pid = 0;
+  h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_DUMP;
   sockaddr_nl kernel;
   memset(&kernel, 0, sizeof kernel);
   kernel.nl_family = AF_NETLINK;
   ssize_t n;
   do {
-    n = ::sendto(fd_, r.buf, r.len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+    n = ::sendto(fd_, msg, len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
   } while (n < 0 && errno == EINTR);
-  if (n < 0) return DevError::make(errno, "sendto(RTM_GETADDR)");
+  if (n < 0) return DevError::make(errno, std::string("sendto(") + op + ")");
   std::vector<uint8_t> buf(32768);
   for (;;) {
     pollfd p{fd_, POLLIN, 0};
     int pr;
     do { pr = ::poll(&p, 1, 5000); } while (pr < 0 && errno == EINTR);
-    if (pr < 0) return DevError::make(errno, "poll(RTM_GETADDR)");
-    if (pr == 0) return DevError::make(ETIMEDOUT, "RTM_GETADDR", "dump did not finish in 5 s");
+    if (pr < 0) return DevError::make(errno, std::string("poll(") + op + ")");
+    if (pr == 0) return DevError::make(ETIMEDOUT, op, "dump did not finish in 5 s");
     n = ::recv(fd_, buf.data(), buf.size(), 0);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return DevError::make(errno, "recv(RTM_GETADDR)");
+      return DevError::make(errno, std::string("recv(") + op + ")");
     }
     for (MsgIter it(buf.data(), size_t(n)); const nlmsghdr* m = it.next();) {
-      if (m->nlmsg_seq != r.hdr()->nlmsg_seq) continue;
+      if (m->nlmsg_seq != h->nlmsg_seq) continue;
       if (m->nlmsg_type == NLMSG_DONE) return DevError::success();
       if (m->nlmsg_type == NLMSG_ERROR) {
+        if (m->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr)))
+          return DevError::make(EPROTO, op, "truncated NLMSG_ERROR");
         const nlmsgerr* e = static_cast<const nlmsgerr*>(NLMSG_DATA(m));
-        if (e->error != 0) return DevError::make(-e->error, "RTM_GETADDR", extack_message(m));
+        if (e->error != 0) return DevError::make(-e->error, op, extack_message(m));
         continue;
       }
-      if (m->nlmsg_type != RTM_NEWADDR || m->nlmsg_len < NLMSG_LENGTH(sizeof(ifaddrmsg)))
-        continue;
-      const ifaddrmsg* a = static_cast<const ifaddrmsg*>(NLMSG_DATA(m));
-      if (int(a->ifa_index) != ifindex) continue;
-      if (a->ifa_family != AF_INET && a->ifa_family != AF_INET6) continue;
-      AddressInfo info;
-      info.cidr.family = a->ifa_family == AF_INET ? 4 : 6;
-      info.cidr.prefix = a->ifa_prefixlen;
-      info.flags = a->ifa_flags;
-      size_t alen = info.cidr.family == 4 ? 4 : 16;
-      bool have_local = false;
-      int arem = int(m->nlmsg_len - NLMSG_LENGTH(sizeof(ifaddrmsg)));
-      for (const rtattr* at = IFA_RTA(a); RTA_OK(at, arem); at = RTA_NEXT(at, arem)) {
-        if ((at->rta_type == IFA_LOCAL || (at->rta_type == IFA_ADDRESS && !have_local)) &&
-            RTA_PAYLOAD(at) >= alen) {
-          memcpy(info.cidr.addr, RTA_DATA(at), alen);
-          if (at->rta_type == IFA_LOCAL) have_local = true;
-        } else if (at->rta_type == IFA_FLAGS) {
-          attr_u32(at, &info.flags);
-        }
-      }
-      out->push_back(info);
+      each(m);
     }
   }
+}
+
+DevError Rtnl::list_addresses(int ifindex, std::vector<AddressInfo>* out) {
+  out->clear();
+  ifaddrmsg ifa;
+  memset(&ifa, 0, sizeof ifa);
+  ifa.ifa_family = AF_UNSPEC;
+  Request r(RTM_GETADDR, 0, &ifa, sizeof ifa);
+  return dump(r.buf, r.len, "RTM_GETADDR", [&](const nlmsghdr* m) {
+    if (m->nlmsg_type != RTM_NEWADDR || m->nlmsg_len < NLMSG_LENGTH(sizeof(ifaddrmsg))) return;
+    const ifaddrmsg* a = static_cast<const ifaddrmsg*>(NLMSG_DATA(m));
+    if (int(a->ifa_index) != ifindex) return;
+    if (a->ifa_family != AF_INET && a->ifa_family != AF_INET6) return;
+    AddressInfo info;
+    info.cidr.family = a->ifa_family == AF_INET ? 4 : 6;
+    info.cidr.prefix = a->ifa_prefixlen;
+    info.flags = a->ifa_flags;
+    size_t alen = info.cidr.family == 4 ? 4 : 16;
+    bool have_local = false;
+    int arem = int(m->nlmsg_len - NLMSG_LENGTH(sizeof(ifaddrmsg)));
+    for (const rtattr* at = IFA_RTA(a); RTA_OK(at, arem); at = RTA_NEXT(at, arem)) {
+      if ((at->rta_type == IFA_LOCAL || (at->rta_type == IFA_ADDRESS && !have_local)) &&
+          RTA_PAYLOAD(at) >= alen) {
+        memcpy(info.cidr.addr, RTA_DATA(at), alen);
+        if (at->rta_type == IFA_LOCAL) have_local = true;
+      } else if (at->rta_type == IFA_FLAGS) {
+        attr_u32(at, &info.flags);
+      }
+    }
+    out->push_back(info);
+  });
 }
 
 }  // namespace tunio

@@ -15,8 +15,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
+
+struct nlmsghdr;
 
 namespace tunio {
 
@@ -85,6 +88,7 @@ struct LinkInfo {
   uint32_t txqlen = 0;
   uint32_t gso_max_size = 0;   // 0 when the kernel does not report it
   uint32_t gso_max_segs = 0;
+  uint8_t operstate = 0;       // IFLA_OPERSTATE (IF_OPER_UNKNOWN 0 ... IF_OPER_UP 6)
   std::string kind;            // IFLA_INFO_KIND, "tun" for tun and tap
   TunLinkInfo tun;
   LinkStats stats;
@@ -128,11 +132,21 @@ class Rtnl {
   DevError get_link_by_name(const std::string& name, LinkInfo* out);
   DevError list_addresses(int ifindex, std::vector<AddressInfo>* out);
 
+  // For the other message families (routes and rules, route_rule.h): one request built with
+  // nl::Request (NLM_F_REQUEST | NLM_F_ACK are added), answered by its ack. With `reply_type`
+  // the first message of that type answering it (a GET reply, an NLM_F_ECHO echo) is copied
+  // into `reply`; `reply_optional` accepts an ack without one (a kernel that does not echo).
+  DevError request(void* msg, size_t len, const char* op, uint16_t reply_type = 0,
+                   std::vector<uint8_t>* reply = nullptr, bool reply_optional = false);
+  // An NLM_F_DUMP request: `each` sees every message of the answer until NLMSG_DONE.
+  DevError dump(void* msg, size_t len, const char* op,
+                const std::function<void(const nlmsghdr*)>& each);
+
  private:
   // Sends `len` bytes of one request (header seq is filled in) and waits for its ack. If
   // `reply_type` is non-zero, the first message of that type is copied into `reply`.
   DevError transact(void* req, size_t len, const char* op, uint16_t reply_type,
-                    std::vector<uint8_t>* reply);
+                    std::vector<uint8_t>* reply, bool reply_optional = false);
   DevError get_link_impl(void* req, size_t len, LinkInfo* out);
 
   int fd_ = -1;

@@ -90,6 +90,35 @@ TunOffload offload_for(unsigned mask, bool vnet_hdr) {
   return o;
 }
 
+// TUNSETOFFLOAD from best to worst; the kernel rejects any bit it does not know with EINVAL,
+// which is exactly the feature test we want (no version-string parsing). `*accepted` is the
+// mask in force. In auto mode with nothing accepted, the mask is cleared and, when the fd has
+// the virtio header, `*drop_header` asks the caller to reopen without it (a header that never
+// carries anything is pure overhead).
+DevError negotiate_offload(int fd, OffloadMode mode, bool vnet, unsigned* accepted, bool* drop_header) {
+  *accepted = 0;
+  *drop_header = false;
+  if (mode == OffloadMode::kOff) {
+    if (::ioctl(fd, TUNSETOFFLOAD, 0u) < 0) return DevError::make(errno, "ioctl(TUNSETOFFLOAD, 0)");
+    return DevError::success();
+  }
+  int last_err = 0;
+  for (OffloadTier t : {OffloadTier::kUsoTso, OffloadTier::kTso}) {
+    if (::ioctl(fd, TUNSETOFFLOAD, tier_mask(t)) == 0) {
+      *accepted = tier_mask(t);
+      return DevError::success();
+    }
+    last_err = errno;
+  }
+  if (mode == OffloadMode::kOn)
+    return DevError::make(last_err, "ioctl(TUNSETOFFLOAD)",
+                          "offload 'on' requires TSO (TUN_F_CSUM|TUN_F_TSO4|TUN_F_TSO6), "
+                          "which this kernel refused");
+  if (::ioctl(fd, TUNSETOFFLOAD, 0u) < 0) return DevError::make(errno, "ioctl(TUNSETOFFLOAD, 0)");
+  *drop_header = vnet;
+  return DevError::success();
+}
+
 }  // namespace
 
 TunDevice::TunDevice(TunDevice&& o) noexcept
@@ -221,34 +250,12 @@ DevError TunDevice::open(const TunOptions& opts, TunDevice* out) {
     }
 
     unsigned accepted = 0;
-    if (offload_mode == OffloadMode::kOff) {
-      if (::ioctl(f0, TUNSETOFFLOAD, 0u) < 0) return DevError::make(errno, "ioctl(TUNSETOFFLOAD, 0)");
-    } else {
-      // Probe from best to worst; the kernel rejects any bit it does not know with EINVAL,
-      // which is exactly the feature test we want (no version-string parsing).
-      bool ok = false;
-      int last_err = 0;
-      for (OffloadTier t : {OffloadTier::kUsoTso, OffloadTier::kTso}) {
-        if (::ioctl(f0, TUNSETOFFLOAD, tier_mask(t)) == 0) {
-          accepted = tier_mask(t);
-          ok = true;
-          break;
-        }
-        last_err = errno;
-      }
-      if (!ok) {
-        if (offload_mode == OffloadMode::kOn)
-          return DevError::make(last_err, "ioctl(TUNSETOFFLOAD)",
-                                "offload 'on' requires TSO (TUN_F_CSUM|TUN_F_TSO4|TUN_F_TSO6), "
-                                "which this kernel refused");
-        // auto: no offloads at all. Clear the mask, then reopen without the header.
-        if (::ioctl(f0, TUNSETOFFLOAD, 0u) < 0)
-          return DevError::make(errno, "ioctl(TUNSETOFFLOAD, 0)");
-        if (vnet) {
-          vnet = false;
-          continue;  // `dev` closes fd0; a device we created goes away with it
-        }
-      }
+    bool reopen_without_header = false;
+    e = negotiate_offload(f0, offload_mode, vnet, &accepted, &reopen_without_header);
+    if (!e.ok()) return e;
+    if (reopen_without_header) {
+      vnet = false;
+      continue;  // `dev` closes fd0; a device we created goes away with it
     }
     dev.offload_ = offload_for(accepted, vnet);
     dev.read_offload_ = accepted != 0;
@@ -282,6 +289,71 @@ DevError TunDevice::open(const TunOptions& opts, TunDevice* out) {
     *out = std::move(dev);
     return DevError::success();
   }
+}
+
+DevError TunDevice::adopt(int fd, OffloadMode offload, TunDevice* out) {
+  out->close();
+  if (fd < 0) return DevError::make(EBADF, "TunDevice::adopt", "fd must be a file descriptor");
+  ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  if (::ioctl(fd, TUNGETIFF, &ifr) < 0) {
+    const int e = errno;
+    // EBADFD: a /dev/net/tun fd that was never bound with TUNSETIFF; ENOTTY/EINVAL: not a
+    // tun fd at all (a socket, a file, ...).
+    return DevError::make(e, "ioctl(TUNGETIFF)",
+                          e == EBADFD ? "fd " + std::to_string(fd) + " is /dev/net/tun but not bound to a device (TUNSETIFF)"
+                                      : "fd " + std::to_string(fd) + " is not a TUN/TAP device fd");
+  }
+  const int flags = ifr.ifr_flags;
+  std::string name(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
+  const int ifindex = int(if_nametoindex(name.c_str()));
+  if (ifindex == 0)
+    return DevError::make(ENODEV, "if_nametoindex",
+                          "'" + name + "' (the device of fd " + std::to_string(fd) +
+                              ") is not in this network namespace");
+  // TUNGETIFF is not to be trusted for IFF_NO_PI: Linux 6.18 reports it for an fd bound
+  // without it, which then reads every packet behind a 4-byte header (measured). The tun
+  // driver's rtnetlink attributes (IFLA_TUN_PI, kernel >= 4.20, no capability needed) are right.
+  bool pi = !(flags & IFF_NO_PI);
+  {
+    Rtnl nl;
+    LinkInfo li;
+    if (nl.open().ok() && nl.get_link(ifindex, &li).ok() && li.kind == "tun" && li.tun.present) pi = li.tun.pi;
+  }
+  if (pi)
+    return DevError::make(EINVAL, "ioctl(TUNGETIFF)",
+                          "'" + name + "' was opened without IFF_NO_PI: tunio reads packets without "
+                          "the 4-byte packet information header; open it with IFF_NO_PI");
+  const bool vnet = (flags & IFF_VNET_HDR) != 0;
+  if (!vnet && offload == OffloadMode::kOn)
+    return DevError::make(EINVAL, "ioctl(TUNGETIFF)",
+                          "offload 'on' needs the fd opened with IFF_VNET_HDR ('" + name +
+                              "' was not; only TUNSETIFF sets it)");
+  const int fl = ::fcntl(fd, F_GETFL);
+  if (fl < 0) return DevError::make(errno, "fcntl(F_GETFL)");
+  // Every queue is polled by an event loop: a blocking read would stall it. The flag belongs
+  // to the open file description, which the sender may share; it only ever reads it polled too.
+  if (!(fl & O_NONBLOCK) && ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return DevError::make(errno, "fcntl(F_SETFL, O_NONBLOCK)");
+  if (::fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) return DevError::make(errno, "fcntl(F_SETFD, FD_CLOEXEC)");
+  if (vnet) {
+    int sz = int(kVirtioNetHdrLen);
+    if (::ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) return DevError::make(errno, "ioctl(TUNSETVNETHDRSZ)");
+  }
+  unsigned accepted = 0;
+  bool drop_header = false;
+  // A header we cannot take away (only TUNSETIFF could) stays; with no offload it carries
+  // nothing, which read_raw/write handle.
+  DevError e = negotiate_offload(fd, vnet ? offload : OffloadMode::kOff, vnet, &accepted, &drop_header);
+  if (!e.ok()) return e;
+  TunDevice dev;
+  dev.mode_ = (flags & IFF_TAP) ? TunMode::kTap : TunMode::kTun;
+  dev.multi_queue_ = (flags & IFF_MULTI_QUEUE) != 0;
+  dev.name_ = name;
+  dev.ifindex_ = ifindex;
+  dev.offload_ = offload_for(accepted, vnet);
+  dev.fds_.push_back(fd);
+  *out = std::move(dev);
+  return DevError::success();
 }
 
 ssize_t TunDevice::read_raw(int q, uint8_t* vnet_hdr10, uint8_t* buf, size_t cap) {

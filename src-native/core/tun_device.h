@@ -81,6 +81,16 @@ class TunDevice {
   // unless persist was already applied, which happens last).
   static DevError open(const TunOptions& opts, TunDevice* out);
 
+  // Adopts a queue fd someone else opened and bound with TUNSETIFF (typically a privileged
+  // helper that passed it over a Unix socket, so this process needs no CAP_NET_ADMIN). Reads
+  // the device's name and flags with TUNGETIFF. The fd must have been opened with IFF_NO_PI;
+  // offloads need IFF_VNET_HDR, which only TUNSETIFF can set: without it `auto` runs without
+  // offloads and `on` fails. The same TUNSETOFFLOAD probing as open() applies (it needs no
+  // capability). The device must be visible in this network namespace (its ifindex is looked
+  // up by name). On success the fd is owned by `*out` (made non-blocking and close-on-exec);
+  // on failure it is left open and untouched apart from those two flags.
+  static DevError adopt(int fd, OffloadMode offload, TunDevice* out);
+
   void close();
   bool is_open() const { return !fds_.empty(); }
 
