@@ -1,5 +1,6 @@
 /** TUN devices with virtio-net offloads: batched reads (GSO split) and coalesced writes. */
 import { binding } from './binding'
+import { EventEmitter } from 'events'
 import { closedError, invalidArg, invalidOption } from './errors'
 import { TypedEmitter } from './events'
 import type { PacketBatch } from './lease'
@@ -9,6 +10,7 @@ import { toNativeItems, type PacketInput } from './packets'
 import { Pool, getDefaultPool, type PoolStats } from './pool'
 import { BatchReader, type NativeReadResult } from './reader'
 import { registerTestHooks } from './test-hooks'
+import { alreadyGone, publicRoute, routeChange, routeSpec, ruleChange, ruleSpec, sameEntry, type Route, type RouteOptions, type Rule, type RuleOptions } from './routes'
 
 /**
  * The defaults openTun() applies to the options below that have one of tunio's own (the
@@ -34,6 +36,16 @@ export const TUN_DEFAULTS = Object.freeze({
 import { disabledByEnv } from './offload-env'
 
 export interface TunOptions {
+  /**
+   * A queue fd of a device someone else opened and configured (a privileged helper, received
+   * with `receiveFd()`), so this process needs no CAP_NET_ADMIN. tunio takes the fd over (closes
+   * it on close(); on a failed open it stays yours). Offloads need the fd opened with
+   * IFF_VNET_HDR (tunio's openTun does that when the kernel has offloads); TUNSETOFFLOAD is
+   * probed as for any device. The device and link options (`name`, `mode`, `queues`,
+   * `multiQueue`, `attach`, `persist`, `owner`, `group`, `mtu`, `addresses`, `up`,
+   * `txqueuelen`, `gsoMaxSize`) are refused alongside it: the helper sets them.
+   */
+  fd?: number
   /** Interface name (max 15 bytes). Default: the kernel picks the next free tun%d. */
   name?: string
   /** 'tun' (IP packets) or 'tap' (Ethernet frames). Default 'tun'. */
@@ -197,18 +209,29 @@ interface NativeTun {
   setQueueAttached (q: number, on: boolean): void
   takeEvents (): NativeTunEvent[] | undefined
   setOffload (offload: 'tso' | 'coalescing', on: boolean): boolean
+  watchLink (cb: ((event: TunLinkEvent | Error) => void) | null): void
+  queueFd (q: number): number
   close (): void
 }
 
-const KNOWN = ['name', 'mode', 'offload', 'queues', 'multiQueue', 'attach', 'persist', 'owner', 'group', 'mtu', 'addresses', 'up',
+const KNOWN = ['fd', 'name', 'mode', 'offload', 'queues', 'multiQueue', 'attach', 'persist', 'owner', 'group', 'mtu', 'addresses', 'up',
   'txqueuelen', 'gsoMaxSize', 'split', 'coalesceTcp', 'coalesceUdp', 'batchSize', 'headroom', 'tailroom', 'writeQueueLength', 'pool'] as const
 
 /** Options that configure the link, which attach leaves as it is. */
 const LINK_OPTIONS = ['mtu', 'addresses', 'up', 'txqueuelen', 'gsoMaxSize'] as const
+/** Options a device opened from an fd takes from whoever opened it. */
+const NOT_WITH_FD = ['name', 'mode', 'queues', 'multiQueue', 'attach', 'persist', 'owner', 'group', ...LINK_OPTIONS] as const
 
 function validate (options: TunOptions): Record<string, unknown> {
   checkOptionsObject(options)
   checkKnownKeys(options, KNOWN, 'openTun()')
+  if (options.fd !== undefined) {
+    for (const key of NOT_WITH_FD) {
+      if (options[key] !== undefined) {
+        throw invalidOption(key, 'is not applied with fd (the process that opened the device sets up the device and its link)')
+      }
+    }
+  }
   if (options.attach === true) {
     for (const key of LINK_OPTIONS) {
       if (options[key] !== undefined) {
@@ -217,6 +240,8 @@ function validate (options: TunOptions): Record<string, unknown> {
     }
   }
   const o: Record<string, unknown> = {}
+  const fd = intOption('fd', options.fd, 0, 2 ** 31 - 1)
+  if (fd !== undefined) o.fd = fd
   if (options.name !== undefined) {
     if (typeof options.name !== 'string' || options.name.length === 0) throw invalidOption('name', 'must be a non-empty string')
     if (Buffer.byteLength(options.name) > 15) throw invalidOption('name', `"${options.name}" is longer than 15 bytes (IFNAMSIZ)`)
@@ -338,6 +363,40 @@ export interface TunDrop { queue: number, reason: 'queueFull' | 'poolExhausted' 
 
 interface NativeTunEvent { type: 'offload' | 'congestion' | 'drain' | 'drop', queue: number, reason?: string, count?: number, errno?: string, enabled?: boolean, retryMs?: number }
 
+/**
+ * A change of the device's link, from rtnetlink notifications (as wireguard-go's Events()):
+ * `'up'` / `'down'` when it starts or stops being usable (administratively up with carrier:
+ * IFF_UP and IFF_RUNNING), `'mtu'` when its MTU changes, `'removed'` when it is deleted or
+ * moved to another network namespace (no event follows). The fields are the state after it.
+ */
+export interface TunLinkEvent {
+  type: 'up' | 'down' | 'mtu' | 'removed'
+  /** IFF_UP: administratively up. */
+  up: boolean
+  /** IFF_RUNNING: up with carrier (a TUN has carrier while a queue is attached). */
+  running: boolean
+  /** RFC 2863 operational state as `ip link` prints it: `'UP'`, `'DOWN'`, `'UNKNOWN'` (a TUN's usual), ... */
+  operstate: string
+  mtu: number
+  /** For `'mtu'`: the MTU before. */
+  previousMtu?: number
+}
+
+/** Route options for `tun.addRoute()`: a route through this device unless `dev` says otherwise. */
+export interface TunRouteOptions extends RouteOptions {
+  /**
+   * Delete the route again in close() (default true). Only a route this Tun added is deleted,
+   * matched by every field the kernel stored, so an equal route someone else added stays.
+   */
+  removeOnClose?: boolean
+}
+
+/** Rule options for `tun.addRule()`. */
+export interface TunRuleOptions extends RuleOptions {
+  /** Delete the rule again in close() (default true); only the rule this Tun added, by its priority and every selector. */
+  removeOnClose?: boolean
+}
+
 /** The events of a Tun device and their listener arguments (`tun.on(name, listener)`). */
 export interface TunEvents {
   /** Coalescing of written packets suspended after the kernel refused a coalesced write, or back after a probe. */
@@ -350,6 +409,11 @@ export interface TunEvents {
   drop: [drop: TunDrop]
   /** Emitted once, from the first close(), when every queue is closed (`closed` is true). */
   close: []
+  /**
+   * Link changes (see TunLinkEvent). Watching starts with the first listener and stops with
+   * the last; it never keeps the process alive by itself (like an unref'd timer).
+   */
+  link: [event: TunLinkEvent]
 }
 
 /**
@@ -377,6 +441,9 @@ export class Tun extends TypedEmitter<TunEvents> implements AsyncIterable<Packet
   readonly queues: readonly TunQueue[]
   readonly #native: NativeTun
   #closed = false
+  #watchingLink = false
+  /** Routes and rules to delete in close(), in the order they were added. */
+  readonly #installed: Array<{ kind: 'route' | 'rule', stored: Record<string, unknown> }> = []
 
   /** @internal use openTun() */
   constructor (options: TunOptions) {
@@ -413,6 +480,73 @@ export class Tun extends TypedEmitter<TunEvents> implements AsyncIterable<Packet
         hooks.forceWriteErrorOnce(queue, errno, skip)
       }
     })
+    // 'link' events cost a netlink socket: open it only while someone listens.
+    const emitter = this as unknown as EventEmitter
+    emitter.on('newListener', (event: string | symbol) => {
+      if (event !== 'link' || this.#watchingLink || this.#closed) return
+      this.#native.watchLink((e) => {
+        if (e instanceof Error) process.emitWarning(e)
+        else this.emit('link', e)
+      })
+      this.#watchingLink = true
+    })
+    emitter.on('removeListener', (event: string | symbol) => {
+      if (event !== 'link' || !this.#watchingLink || emitter.listenerCount('link') > 0) return
+      this.#watchingLink = false
+      if (!this.#closed) this.#native.watchLink(null)
+    })
+  }
+
+  /**
+   * Adds a route (see RouteOptions), through this device unless `dev` names another (a
+   * unicast route; `via` alone is a gateway on this device). Needs CAP_NET_ADMIN. With
+   * `removeOnClose` (default) close() deletes it again. Returns it as the kernel stored it.
+   * Errors: ERR_TUNIO_INVALID_OPTION naming the option; ERR_TUNIO_ROUTE with `errno` (`EEXIST`
+   * when the same route exists, `ENETUNREACH` for an unreachable gateway, `EPERM` ...).
+   */
+  addRoute (options: TunRouteOptions): Route {
+    if (this.#closed) throw closedError(`TUN device ${this.name}`)
+    const removeOnClose = boolOption('removeOnClose', options?.removeOnClose) ?? true
+    const stored = routeChange(true, routeSpec(options, ['removeOnClose'], this.ifindex))
+    if (removeOnClose) this.#installed.push({ kind: 'route', stored })
+    return publicRoute(stored)
+  }
+
+  /** Deletes a route (the same defaults as addRoute); close() will not try again. */
+  deleteRoute (options: TunRouteOptions | Route): void {
+    if (this.#closed) throw closedError(`TUN device ${this.name}`)
+    const deleted = routeChange(false, { ...routeSpec(options as TunRouteOptions, ['removeOnClose'], this.ifindex), protocol: 0 })
+    this.#forget('route', deleted)
+  }
+
+  /**
+   * Adds a policy rule (see RuleOptions). Needs CAP_NET_ADMIN. With `removeOnClose` (default)
+   * close() deletes it again. Returns it as the kernel stored it, with its priority. Errors:
+   * ERR_TUNIO_INVALID_OPTION; ERR_TUNIO_RULE with `errno` (`EEXIST`, `EPERM` ...).
+   */
+  addRule (options: TunRuleOptions): Rule {
+    if (this.#closed) throw closedError(`TUN device ${this.name}`)
+    const removeOnClose = boolOption('removeOnClose', options?.removeOnClose) ?? true
+    const stored = ruleChange(true, ruleSpec(options, ['removeOnClose']))
+    if (removeOnClose) this.#installed.push({ kind: 'rule', stored })
+    return stored as unknown as Rule
+  }
+
+  /** Deletes a rule; close() will not try again. */
+  deleteRule (options: TunRuleOptions | Rule): void {
+    if (this.#closed) throw closedError(`TUN device ${this.name}`)
+    this.#forget('rule', ruleChange(false, ruleSpec(options as TunRuleOptions, ['removeOnClose'])))
+  }
+
+  #forget (kind: 'route' | 'rule', deleted: Record<string, unknown>): void {
+    const i = this.#installed.findIndex((e) => e.kind === kind && sameEntry(e.stored, deleted))
+    if (i >= 0) this.#installed.splice(i, 1)
+  }
+
+  /** @internal The fd of a queue, for sendFd(). */
+  queueFd (queue = 0): number {
+    if (this.#closed) throw closedError(`TUN device ${this.name}`)
+    return this.#native.queueFd(queue)
   }
 
   get closed (): boolean { return this.#closed }
@@ -478,13 +612,25 @@ export class Tun extends TypedEmitter<TunEvents> implements AsyncIterable<Packet
    * iterators end. Packets write() still holds because the device was not writable
    * (`stats().writeQueued`) are discarded, their pool memory returned, not counted as drops;
    * leases and batches already read stay valid until released. A non-persistent device
-   * disappears with its last fd (also another process's or thread's). Then 'close' is emitted
+   * disappears with its last fd (also another process's or thread's). Routes and rules added
+   * with `removeOnClose` are deleted first, and link watching stops. Then 'close' is emitted
    * (no 'drain' or 'drop' for the discarded writes). Later write() and linkStats() throw
    * ERR_TUNIO_CLOSED; stats() still answers.
    */
   close (): void {
     if (this.#closed) return
     this.#closed = true
+    // Newest first, as a stack: a rule may point at a table whose routes were added before it.
+    // Entries already gone (deleted by someone else, or with the device) are fine; anything
+    // else becomes a process warning, since close() does not throw.
+    for (const { kind, stored } of this.#installed.splice(0).reverse()) {
+      try {
+        if (kind === 'route') routeChange(false, stored)
+        else ruleChange(false, stored)
+      } catch (err) {
+        if (!alreadyGone(err)) process.emitWarning(err as Error)
+      }
+    }
     for (const q of this.queues) q.reader.close()
     this.#native.close()
     this.emit('close')

@@ -233,11 +233,11 @@ module.exports.tcpRoundTrip = tcpRoundTrip
 /**
  * Sends `bytes` of random data over TCP from side `from` to the tunnel address of `to`;
  * resolves with both sides' sha256 and the byte count the receiver saw. listenAny: the receiver
- * listens on 0.0.0.0 (so it can start before the tunnel address exists).
+ * listens on 0.0.0.0 (so it can start before the tunnel address exists). dst: connect to this
+ * address of side `to` instead of its tunnel address.
  */
-async function tcpTransfer (wire, from, to, bytes, { port = 7100, timeoutMs = 30000, listenAny = false } = {}) {
+async function tcpTransfer (wire, from, to, bytes, { port = 7100, timeoutMs = 30000, listenAny = false, dst = TUNNEL[to] } = {}) {
   timeoutMs *= TIME_SCALE
-  const dst = TUNNEL[to]
   const rx = wire.spawn(to, process.execPath, ['-e', `
     const h = require('crypto').createHash('sha256'); let n = 0
     const srv = require('net').createServer((s) => {

@@ -7,8 +7,10 @@
 #include "batch_wrap.h"
 #include "js_checked.h"
 #include "endpoint_js.h"
+#include "fd_passing_wrap.h"
 #include "lease_js.h"
 #include "pool_wrap.h"
+#include "route_wrap.h"
 #include "tun_wrap.h"
 #include "udp_wrap.h"
 
@@ -59,6 +61,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   DefineLeaseFunctions(env, exports);
   exports.Set("setExternalBuffers", Napi::Function::New(env, SetExternalBuffers));
   exports.Set("interfaceIndex", Napi::Function::New(env, InterfaceIndex));
+  exports.Set("routeChange", Napi::Function::New(env, RouteChange));
+  exports.Set("ruleChange", Napi::Function::New(env, RuleChange));
+  exports.Set("sendFd", Napi::Function::New(env, SendFd));
+  exports.Set("NativeFdReceiver", FdReceiverWrap::Define(env));
   return exports;
 }
 

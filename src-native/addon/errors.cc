@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "js_checked.h"
+#include "netlink.h"
 #include "sys_error.h"
 
 namespace tunio {
@@ -70,6 +71,10 @@ napi_value MakeSysError(napi_env env, const char* code, const std::string& messa
 
 void ThrowSysError(napi_env env, const char* code, const std::string& message, int err, const char* call) {
   Throw(env, MakeSysError(env, code, message, err, call));
+}
+
+void ThrowDevFailure(napi_env env, const char* code, const std::string& message, const DevError& e) {
+  ThrowSysError(env, code, e.detail.empty() ? message : message + " (" + e.detail + ")", e.err, e.call.c_str());
 }
 
 }  // namespace tunio

@@ -38,6 +38,10 @@ void FdWatcher::set(int bit, bool on) {
   });
 }
 
+void FdWatcher::unref() {
+  if (handle_) uv_unref(reinterpret_cast<uv_handle_t*>(&handle_->poll));
+}
+
 void FdWatcher::close() {
   if (!handle_) return;
   handle_->owner = nullptr;

@@ -21,6 +21,8 @@ class FdWatcher {
 
   void want_readable(bool on) { set(UV_READABLE, on); }
   void want_writable(bool on) { set(UV_WRITABLE, on); }
+  // The poll no longer keeps the event loop alive by itself (uv_unref), like an unref'd timer.
+  void unref();
   // Stops polling and hands the handle to uv_close (freed in its close callback).
   void close();
 

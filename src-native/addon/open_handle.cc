@@ -34,6 +34,13 @@ void OpenHandle::Call(std::initializer_list<napi_value> args) {
   napi_make_callback(env_, async_, self_.Value(), callback_.Value(), args.size(), args.begin(), &result);
 }
 
+void OpenHandle::CallFunction(napi_value fn, std::initializer_list<napi_value> args) {
+  if (!async_ || !fn) return;
+  Napi::HandleScope scope(env_);
+  napi_value result;
+  napi_make_callback(env_, async_, self_.Value(), fn, args.size(), args.begin(), &result);
+}
+
 void OpenHandle::Shutdown() {
   if (async_) {
     napi_async_destroy(env_, async_);

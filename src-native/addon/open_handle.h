@@ -25,6 +25,8 @@ class OpenHandle {
             void (*close_all)(void*), void* arg);
   // Calls the JS callback (from a libuv callback, with its own handle scope).
   void Call(std::initializer_list<napi_value> args);
+  // Calls another function the same way (same async context, `this` the wrap's object).
+  void CallFunction(napi_value fn, std::initializer_list<napi_value> args);
   // From the wrap's close-everything path (idempotent): no more callbacks after this.
   void Shutdown();
   // From JS close(), after Shutdown: the cleanup hook and the self reference go.

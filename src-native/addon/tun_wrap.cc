@@ -4,6 +4,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <net/if.h>
+
 #include "addon_data.h"
 #include "batch_wrap.h"
 #include "errors.h"
@@ -124,6 +126,8 @@ Napi::Function TunWrap::Define(Napi::Env env) {
                          InstanceMethod<&TunWrap::ForceCoalesceEinval>("forceCoalesceEinvalOnce"),
                          InstanceMethod<&TunWrap::ForceWriteErrorOnce>("forceWriteErrorOnce"),
                          InstanceMethod<&TunWrap::SetOffload>("setOffload"),
+                         InstanceMethod<&TunWrap::WatchLink>("watchLink"),
+                         InstanceMethod<&TunWrap::QueueFd>("queueFd"),
                      });
 }
 
@@ -151,7 +155,17 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(inf
   opts.group = GetInt(o, "group", -1);
   write_queue_limit_ = static_cast<size_t>(GetInt(o, "writeQueueLength", 4096));
 
-  DevError e = TunDevice::open(opts, &dev_);
+  // `fd`: a queue fd opened and bound by someone else (a privileged helper, lib/fd-passing.ts);
+  // lib/tun.ts refuses the device and link options alongside it.
+  Napi::Value fd_value = JsGet(o, "fd");
+  const bool adopted = fd_value.IsNumber();
+  DevError e = adopted ? TunDevice::adopt(fd_value.As<Napi::Number>().Int32Value(), opts.offload, &dev_)
+                       : TunDevice::open(opts, &dev_);
+  if (!e.ok() && adopted) {
+    ThrowDevError(env, e.err == ENOTSUP && offload == "on" ? "ERR_TUNIO_OFFLOAD_REFUSED" : "ERR_TUNIO_TUN_OPEN",
+                  "cannot open the TUN device of fd " + std::to_string(fd_value.As<Napi::Number>().Int32Value()), e);
+    return;
+  }
   if (!e.ok()) {
     const char* code = e.err == EEXIST ? "ERR_TUNIO_TUN_EXISTS"
                        : e.err == ENOTSUP && offload == "on" ? "ERR_TUNIO_OFFLOAD_REFUSED" : "ERR_TUNIO_TUN_OPEN";
@@ -160,7 +174,7 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(inf
   }
 
   // Link configuration through our own rtnetlink module (docs/netlink.md).
-  const bool configure = !opts.attach || GetBool(o, "configureLink", false);
+  const bool configure = !adopted && (!opts.attach || GetBool(o, "configureLink", false));
   if (configure) {
     Rtnl nl;
     e = nl.open();
@@ -252,6 +266,7 @@ void TunWrap::CleanupHook(void* arg) {
 void TunWrap::CloseAll() {
   if (closed_) return;
   closed_ = true;
+  StopLinkMonitor();
   for (Queue& q : queues_) {
     if (q.watcher) q.watcher->close();  // before the fd goes: epoll must not see a stale fd
     q.pending.clear();
@@ -633,6 +648,77 @@ Napi::Value TunWrap::SetOffload(const Napi::CallbackInfo& info) {
   }
   ThrowInvalidArg(env, "offload", "must be 'tso' or 'coalescing'");
   return Napi::Value();
+}
+
+// watchLink(callback | null): with a function, link events of the device are delivered to it
+// as objects (lib/tun.ts turns them into 'link' events); null stops watching.
+Napi::Value TunWrap::WatchLink(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) {
+    ThrowError(env, "ERR_TUNIO_CLOSED", "TUN device is closed");
+    return Napi::Value();
+  }
+  if (info.Length() < 1 || !info[0].IsFunction()) {
+    StopLinkMonitor();
+    return env.Undefined();
+  }
+  link_callback_ = Napi::Persistent(info[0].As<Napi::Function>());
+  if (link_monitor_.is_open()) return env.Undefined();
+  DevError e = link_monitor_.open(dev_.ifindex());
+  if (!e.ok()) {
+    link_callback_.Reset();
+    ThrowDevError(env, "ERR_TUNIO_LINK_CONFIG", "cannot watch link " + dev_.name(), e);
+    return Napi::Value();
+  }
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  link_watcher_ = std::make_unique<FdWatcher>(loop, link_monitor_.fd(), [this](int, int status) { OnLinkReady(status); });
+  link_watcher_->want_readable(true);
+  link_watcher_->unref();
+  return env.Undefined();
+}
+
+void TunWrap::StopLinkMonitor() {
+  if (link_watcher_) link_watcher_->close();  // before the fd goes
+  link_watcher_.reset();
+  link_monitor_.close();
+  link_callback_.Reset();
+}
+
+void TunWrap::OnLinkReady(int status) {
+  if (closed_ || !link_monitor_.is_open()) return;
+  std::vector<LinkEvent> events;
+  DevError e = status < 0 ? DevError::make(-status, "poll(RTMGRP_LINK)") : link_monitor_.drain(&events);
+  Napi::HandleScope scope(env_);
+  // The callback may stop the monitor (last listener removed): keep the function alive here.
+  Napi::Function cb = link_callback_.Value();
+  for (const LinkEvent& ev : events) {
+    JsObject o(env_);
+    o.String("type", link_change_name(ev.change))
+        .Bool("up", (ev.state.flags & IFF_UP) != 0)
+        .Bool("running", (ev.state.flags & IFF_RUNNING) != 0)
+        .String("operstate", operstate_name(ev.state.operstate))
+        .Number("mtu", ev.state.mtu);
+    if (ev.change == LinkChange::kMtu) o.Number("previousMtu", ev.previous_mtu);
+    if (!o.ok()) return;
+    handle_.CallFunction(cb, {o.get()});
+    if (closed_) return;
+  }
+  if (!e.ok()) {
+    // The socket is unusable: stop, and tell JS (lib/tun.ts turns it into a process warning).
+    StopLinkMonitor();
+    handle_.CallFunction(cb, {MakeSysError(env_, "ERR_TUNIO_LINK_CONFIG", "watching link " + dev_.name() + " failed",
+                                           e.err, e.call.c_str())});
+    return;
+  }
+  if (link_monitor_.is_open() && link_monitor_.tracker().removed()) StopLinkMonitor();  // nothing more will come
+}
+
+// queueFd(queue): the queue's fd, for sendFd() (lib/fd-passing.ts) only.
+Napi::Value TunWrap::QueueFd(const Napi::CallbackInfo& info) {
+  int q;
+  if (!QueueArg(info, 0, &q)) return Napi::Value();
+  return Napi::Number::New(info.Env(), dev_.queue_fd(q));
 }
 
 // forceCoalesceEinvalOnce(queue): TEST ONLY, see TunQueueIo::force_coalesce_einval_once.

@@ -9,6 +9,7 @@
 
 #include "buffer_pool.h"
 #include "fd_watcher.h"
+#include "link_monitor.h"
 #include "open_handle.h"
 #include "tun_device.h"
 #include "tun_io.h"
@@ -64,6 +65,8 @@ class TunWrap : public Napi::ObjectWrap<TunWrap> {
   Napi::Value ForceWriteErrorOnce(const Napi::CallbackInfo& info);
   Napi::Value SetOffload(const Napi::CallbackInfo& info);
   void SetCoalescing(bool on);
+  Napi::Value WatchLink(const Napi::CallbackInfo& info);
+  Napi::Value QueueFd(const Napi::CallbackInfo& info);
 
   bool QueueArg(const Napi::CallbackInfo& info, size_t index, int* q);
   void Flush(int q);
@@ -72,6 +75,8 @@ class TunWrap : public Napi::ObjectWrap<TunWrap> {
   static size_t Waiting(const Queue& q) { return q.pending.size() - (q.io ? q.io->done_in_plan() : 0); }
   void RecordEvent(const DeviceEvent& e);
   void OnReady(int q, int events, int status);
+  void OnLinkReady(int status);
+  void StopLinkMonitor();
   void CloseAll();
   static void CleanupHook(void* arg);
 
@@ -79,6 +84,11 @@ class TunWrap : public Napi::ObjectWrap<TunWrap> {
   TunDevice dev_;
   std::shared_ptr<BufferPool> pool_;
   std::vector<Queue> queues_;
+  // 'link' events (rtnetlink RTMGRP_LINK), only while JS listens for them. The poll is
+  // unref'd: watching the link alone never keeps the process alive.
+  LinkMonitor link_monitor_;
+  std::unique_ptr<FdWatcher> link_watcher_;
+  Napi::FunctionReference link_callback_;
   OpenHandle handle_;  // JS callback, async context, self reference (alive while open), cleanup hook
   size_t write_queue_limit_ = 4096;
   bool closed_ = false;

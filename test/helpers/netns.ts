@@ -91,6 +91,8 @@ export function nextJsonLine (child: ChildProcess, timeoutMs = 10_000): Promise<
 }
 
 export const FORWARDER = path.join(__dirname, '..', 'fixtures', 'tun-forwarder.js')
+/** Creates two TUNs and hands their fds to a forwarder (test/fixtures/fd-helper.js). */
+export const FD_HELPER = path.join(__dirname, '..', 'fixtures', 'fd-helper.js')
 /** The multi-queue forwarder: one worker thread per queue pair (test/fixtures/mq-forwarder.js). */
 export const MQ_FORWARDER = path.join(__dirname, '..', 'fixtures', 'mq-forwarder.js')
 
@@ -109,6 +111,11 @@ export interface WireOptions {
   offload: 'auto' | boolean, ipv6?: boolean, mtu?: number
   /** Forward with MQ_FORWARDER and this many workers (one queue of each device each). */
   workers?: number
+  /**
+   * The forwarder runs without CAP_NET_ADMIN (setpriv drops it from the bounding set) and gets
+   * both devices' fds from FD_HELPER, which creates them (openTun({ fd }), receiveFd, sendFd).
+   */
+  fdHandOver?: boolean
 }
 
 /**
@@ -145,12 +152,27 @@ export async function buildWire (opts: WireOptions): Promise<Wire> {
     const nsFw = await createNetns('f'); names.push(nsFw)
     const nsA = await createNetns('a'); names.push(nsA)
     const nsB = await createNetns('b'); names.push(nsB)
-    const args = ['tunA', 'tunB', String(opts.offload)]
+    const socketDir = opts.fdHandOver === true ? fs.mkdtempSync('/tmp/tunio-fd-') : undefined
+    const sockets = socketDir === undefined ? [] : [path.join(socketDir, 'a'), path.join(socketDir, 'b')]
+    const args = socketDir === undefined ? ['tunA', 'tunB', String(opts.offload)] : [`recv:${sockets[0]}`, `recv:${sockets[1]}`, String(opts.offload)]
     if (opts.workers !== undefined) args.push(String(opts.workers))
     else if (opts.mtu !== undefined) args.push(String(opts.mtu))
-    forwarder = spawnNodeIn(nsFw, opts.workers !== undefined ? MQ_FORWARDER : FORWARDER, args)
+    if (socketDir === undefined) {
+      forwarder = spawnNodeIn(nsFw, opts.workers !== undefined ? MQ_FORWARDER : FORWARDER, args)
+    } else {
+      // Still uid 0, but without CAP_NET_ADMIN in any set: creating or attaching a TUN, and
+      // every link change, is refused to it (the ready line reports what it tried).
+      forwarder = spawn('ip', ['netns', 'exec', nsFw, 'setpriv', '--inh-caps=-all', '--ambient-caps=-all', '--bounding-set=-net_admin',
+        '--', process.execPath, FORWARDER, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+    }
     forwarder.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
-    const ready = await nextJsonLine(forwarder)
+    if (socketDir !== undefined) {
+      const helper = spawnNodeIn(nsFw, FD_HELPER, ['tunA', 'tunB', sockets[0], sockets[1], String(opts.offload)])
+      helper.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
+      const sent = await nextJsonLine(helper, 30_000).finally(() => fs.rmSync(socketDir, { recursive: true, force: true }))
+      if (sent.sent !== true) throw new Error(`fd helper failed: ${sent.error} ${stderr}`)
+    }
+    const ready = await nextJsonLine(forwarder, 30_000)
     if (ready.ready !== true) throw new Error(`forwarder failed: ${ready.error} ${stderr}`)
     const sides: Array<[string, string, string, string, string, string]> = [
       [nsA, 'tunA', '10.77.1.1/24', '10.77.2.0/24', 'fd77:1::1/64', 'fd77:2::/64'],
