@@ -44,6 +44,7 @@ export interface TunOptions {
    * probed as for any device. The device and link options (`name`, `mode`, `queues`,
    * `multiQueue`, `attach`, `persist`, `owner`, `group`, `mtu`, `addresses`, `up`,
    * `txqueuelen`, `gsoMaxSize`) are refused alongside it: the helper sets them.
+   * Default: none (tunio opens /dev/net/tun itself).
    */
   fd?: number
   /** Interface name (max 15 bytes). Default: the kernel picks the next free tun%d. */
