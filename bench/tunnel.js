@@ -29,6 +29,12 @@ const ALL_CONFIGS = ['direct', 'tunio offload on', 'C reference', 'tunio offload
   'tunio aead chacha20-poly1305', 'tunio aead aes-256-gcm', 'socat', ...Object.keys(WG_CONFIGS)]
 // The pre-shared key of the 'tunio aead' rows (written to a temporary file in main()).
 let keyFile
+// BENCH_BASELINE=dir: another checkout of tunio, built (`npm run build`), e.g. a worktree of the
+// commit before a refactor. Each tunio row then gets a twin "<row> (baseline)" run from that
+// tree's echo tunnel and addon, cell by cell right after the row itself (so drift in the
+// machine's load hits both alike), and the report compares the two.
+const BASELINE = process.env.BENCH_BASELINE ? path.resolve(process.env.BENCH_BASELINE) : null
+const BASELINE_SUFFIX = ' (baseline)'
 // BENCH_CONFIGS=name,name (exact names) runs a subset, e.g. the echo tunnel beside the WireGuard rows.
 const CONFIGS = process.env.BENCH_CONFIGS ? process.env.BENCH_CONFIGS.split(',').map((s) => s.trim()) : ALL_CONFIGS
 for (const c of CONFIGS) if (!ALL_CONFIGS.includes(c)) throw new Error(`BENCH_CONFIGS: unknown config "${c}" (known: ${ALL_CONFIGS.join(', ')})`)
@@ -54,15 +60,23 @@ async function iperf (wire, target, { streams, reverse }) {
   } finally { server.kill('SIGKILL'); await server.exited }
 }
 
-async function measure (wire, config, cell) {
+/** The echo tunnel script of BENCH_BASELINE's tree for a "(baseline)" row, else this tree's. */
+function echoScriptOf (label) {
+  return label.endsWith(BASELINE_SUFFIX) ? path.join(BASELINE, 'dist', 'examples', 'echo-tunnel.js') : netns.ECHO
+}
+
+async function measure (wire, label, cell) {
+  // A "(baseline)" row runs the same configuration from the other tree.
+  const config = label.endsWith(BASELINE_SUFFIX) ? label.slice(0, -BASELINE_SUFFIX.length) : label
   let eps = []
   if (config.startsWith('tunio aead ')) {
-    const aead = { algorithm: config.slice('tunio aead '.length), keyFile }
-    eps = [await netns.startEcho(wire, 'a', { offload: 'on', aead }), await netns.startEcho(wire, 'b', { offload: 'on', aead })]
+    const opts = { offload: 'on', aead: { algorithm: config.slice('tunio aead '.length), keyFile }, script: echoScriptOf(label) }
+    eps = [await netns.startEcho(wire, 'a', opts), await netns.startEcho(wire, 'b', opts)]
   } else if (config.startsWith('tunio')) {
     const offload = config.endsWith('on') ? 'on' : 'off'
     const udpOffload = config === 'tunio all offloads off' ? 'off' : 'auto'
-    eps = [await netns.startEcho(wire, 'a', { offload, udpOffload }), await netns.startEcho(wire, 'b', { offload, udpOffload })]
+    const opts = { offload, udpOffload, script: echoScriptOf(label) }
+    eps = [await netns.startEcho(wire, 'a', opts), await netns.startEcho(wire, 'b', opts)]
   } else if (config === 'C reference') {
     eps = [await netns.startCReference(wire, 'a'), await netns.startCReference(wire, 'b')]
   } else if (config === 'socat') {
@@ -90,7 +104,7 @@ async function measure (wire, config, cell) {
   const gb = bytes / 1e9
   const sys = finals.reduce((s, f) => s + netns.syscalls(f), 0)
   return {
-    config, streams: cell.streams, direction: cell.reverse ? 'b->a (-R)' : 'a->b',
+    config: label, streams: cell.streams, direction: cell.reverse ? 'b->a (-R)' : 'a->b',
     gbps: median(runs), min: Math.min(...runs), max: Math.max(...runs), runs,
     cpuSeconds: eps.map((e, i) => before[i] && after[i] ? +(after[i].cpu - before[i].cpu).toFixed(2) : null),
     syscallsPerGB: config.startsWith('tunio') || config === 'C reference' || config === 'wireguard example <-> wireguard example' ? Math.round(sys / gb) : null,
@@ -181,6 +195,27 @@ function targets (results) {
   return lines.join('\n')
 }
 
+/**
+ * BENCH_BASELINE: each tunio cell against its baseline twin. Noise is judged from the cells'
+ * own spread: a cell is "slower beyond noise" only when its best run is below the baseline's
+ * worst (the min–max ranges of the runs do not overlap), likewise "faster"; otherwise the
+ * difference is within what repeated runs of one build already show.
+ */
+function baselineComparison (results) {
+  const lines = ['| tunnel | streams | direction | this tree Gbit/s | baseline Gbit/s | ratio | verdict |', '|---|---|---|---|---|---|---|']
+  let slower = 0
+  for (const r of results) {
+    if (r.config.endsWith(BASELINE_SUFFIX)) continue
+    const b = results.find((x) => x.config === r.config + BASELINE_SUFFIX && x.streams === r.streams && x.direction === r.direction)
+    if (!b) continue
+    const verdict = RUNS < 2 ? 'no spread to judge (one run per cell)' : r.max < b.min ? 'slower beyond noise' : r.min > b.max ? 'faster beyond noise' : 'within noise'
+    if (verdict === 'slower beyond noise') slower++
+    lines.push(`| ${r.config} | ${r.streams} | ${r.direction} | ${r.gbps.toFixed(2)} (${r.min.toFixed(2)}–${r.max.toFixed(2)}) | ` +
+      `${b.gbps.toFixed(2)} (${b.min.toFixed(2)}–${b.max.toFixed(2)}) | ${(r.gbps / b.gbps).toFixed(2)} | ${verdict} |`)
+  }
+  return `${lines.join('\n')}\n\nCells slower beyond noise: ${slower} (a cell counts only when its best run is below the baseline's worst).`
+}
+
 function svg (results) {
   const W = 760; const barH = 14; const gap = 6; const left = 260; const maxG = Math.max(...results.map((r) => r.max), 1)
   const colors = { direct: '#888', 'tunio offload on': '#2a7', 'tunio offload off': '#27c', 'tunio all offloads off': '#73c', 'tunio aead chacha20-poly1305': '#a52', 'tunio aead aes-256-gcm': '#b84', 'C reference': '#a33', socat: '#c72', 'wireguard example <-> wireguard example': '#d4a', 'wireguard example <-> wireguard-go': '#a6d', 'wireguard-go <-> wireguard-go': '#666' }
@@ -190,7 +225,7 @@ function svg (results) {
   for (const r of results) {
     const w = (v) => (v / maxG) * (W - left - 60)
     body += `<text x="${left - 6}" y="${y + 11}" font-size="11" text-anchor="end">${esc(`${r.config}, ${r.streams} stream${r.streams > 1 ? 's' : ''}, ${r.direction}`)}</text>\n` +
-      `<rect x="${left}" y="${y}" width="${w(r.gbps).toFixed(1)}" height="${barH}" fill="${colors[r.config]}"/>\n` +
+      `<rect x="${left}" y="${y}" width="${w(r.gbps).toFixed(1)}" height="${barH}" fill="${colors[r.config] ?? '#bbb'}"/>\n` +
       `<line x1="${left + w(r.min)}" x2="${left + w(r.max)}" y1="${y + barH / 2}" y2="${y + barH / 2}" stroke="#000"/>\n` +
       `<text x="${left + w(r.max) + 4}" y="${y + 11}" font-size="11">${r.gbps.toFixed(2)}</text>\n`
     y += barH + gap
@@ -202,6 +237,10 @@ async function main () {
   if (process.getuid() !== 0) { console.error('bench: needs root (network namespaces, TUN devices)'); process.exit(1) }
   if (!netns.has('iperf3')) { console.error('bench: needs iperf3'); process.exit(1) }
   execFileSync(process.execPath, [path.join(netns.ROOT, 'scripts', 'build-examples.js')], { stdio: 'inherit' })
+  if (BASELINE) {
+    if (!fs.existsSync(path.join(BASELINE, 'scripts', 'build-examples.js'))) { console.error(`bench: BENCH_BASELINE=${BASELINE} is not a tunio checkout`); process.exit(1) }
+    execFileSync(process.execPath, [path.join(BASELINE, 'scripts', 'build-examples.js')], { stdio: 'inherit', cwd: BASELINE })
+  }
   const machine = { nproc: os.cpus().length, cpu: os.cpus()[0]?.model, kernel: os.release(), node: process.version, date: new Date().toISOString() }
   const results = []
   const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tunio-bench-'))
@@ -224,6 +263,16 @@ async function main () {
         }
         results.push(r)
         console.error(`${config}, ${cell.streams} stream(s), ${r.direction}: ${r.gbps.toFixed(2)} Gbit/s`)
+        if (BASELINE && config.startsWith('tunio')) {
+          const label = config + BASELINE_SUFFIX
+          try { r = await measure(wire, label, cell) } catch (err) {
+            console.error(`${label}, ${cell.streams} stream(s): FAILED: ${err.message}`)
+            failed.push(`${label}, ${cell.streams} stream(s), ${cell.reverse ? 'b->a (-R)' : 'a->b'}: ${err.message}`)
+            continue
+          }
+          results.push(r)
+          console.error(`${label}, ${cell.streams} stream(s), ${r.direction}: ${r.gbps.toFixed(2)} Gbit/s`)
+        }
       }
     }
   } finally { wire.cleanup(); fs.rmSync(keyDir, { recursive: true, force: true }) }
@@ -232,6 +281,7 @@ async function main () {
     `tunnel process over the cell; syscalls/GB: tun read+writev + udp recvmmsg+sendmsg+sendmmsg of both endpoints per GB received; ` +
     `peak RSS: VmHWM. Generated by \`npm run bench\` (bench/tunnel.js).\n\n${table(results)}\n\n` +
     (failed.length ? `Cells that failed and are left out:\n\n${failed.map((f) => `- ${f}`).join('\n')}\n\n` : '') +
+    (BASELINE ? `## Against the baseline (BENCH_BASELINE=${BASELINE}, ${baselineRevision()})\n\n${baselineComparison(results)}\n\n` : '') +
     `## Targets (from the cells above)\n\n${targets(results)}\n\n![chart](${OUT_NAME}.svg)\n`
   fs.mkdirSync(OUT, { recursive: true })
   fs.writeFileSync(path.join(OUT, `${OUT_NAME}.md`), md)
@@ -240,5 +290,10 @@ async function main () {
   console.log(md)
 }
 
+/** The baseline tree's commit, for the report (or "not a git checkout"). */
+function baselineRevision () {
+  try { return 'commit ' + execFileSync('git', ['-C', BASELINE, 'rev-parse', '--short', 'HEAD']).toString().trim() } catch { return 'not a git checkout' }
+}
+
 if (require.main === module) main().catch((err) => { console.error(`bench failed: ${err.stack}`); process.exitCode = 1 })
-module.exports = { targets, table }
+module.exports = { targets, table, baselineComparison }
