@@ -153,7 +153,7 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(inf
   opts.persist = GetBool(o, "persist", false);
   opts.owner = GetInt(o, "owner", -1);
   opts.group = GetInt(o, "group", -1);
-  write_queue_limit_ = static_cast<size_t>(GetInt(o, "writeQueueLength", 4096));
+  const size_t write_queue_limit = static_cast<size_t>(GetInt(o, "writeQueueLength", SendQueue::kDefaultLimit));
 
   // `fd`: a queue fd opened and bound by someone else (a privileged helper, lib/fd-passing.ts);
   // lib/tun.ts refuses the device and link options alongside it.
@@ -237,6 +237,7 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(inf
   queues_.resize(static_cast<size_t>(dev_.queues()));
   for (int q = 0; q < dev_.queues(); q++) {
     Queue& queue = queues_[static_cast<size_t>(q)];
+    queue.pending.set_limit(write_queue_limit);
     queue.io = std::make_unique<TunQueueIo>(&dev_, q, io);
     queue.watcher = std::make_unique<FdWatcher>(loop, dev_.queue_fd(q),
                                                 [this, q](int events, int status) { OnReady(q, events, status); });
@@ -269,7 +270,7 @@ void TunWrap::CloseAll() {
   StopLinkMonitor();
   for (Queue& q : queues_) {
     if (q.watcher) q.watcher->close();  // before the fd goes: epoll must not see a stale fd
-    q.pending.clear();
+    q.pending.discard();
     if (q.io) q.io->abandon_plan();
   }
   dev_.close();
@@ -343,16 +344,25 @@ void TunWrap::OnReady(int q, int events, int status) {
 }
 
 void TunWrap::RecordEvent(const DeviceEvent& e) {
-  constexpr size_t kMaxEvents = 64;
-  if (!events_.empty() && std::strcmp(e.type, "drop") == 0) {
-    DeviceEvent& last = events_.back();
-    if (std::strcmp(last.type, "drop") == 0 && last.queue == e.queue && std::strcmp(last.reason, e.reason) == 0) {
-      last.count += e.count;  // the same drop again before JS looked: one event with the sum
-      return;
+  // The same drop again before JS looked: one event with the sum.
+  events_.record(e, [](DeviceEvent& last, const DeviceEvent& next, bool) {
+    if (std::strcmp(next.type, "drop") != 0 || std::strcmp(last.type, "drop") != 0 || last.queue != next.queue ||
+        std::strcmp(last.reason, next.reason) != 0) {
+      return false;
     }
-  }
-  if (events_.size() >= kMaxEvents) events_.erase(events_.begin());  // nobody takes them: keep the newest
-  events_.push_back(e);
+    last.count += next.count;
+    return true;
+  });
+}
+
+void TunWrap::RecordDrop(int q, const char* reason, uint64_t count, int err) {
+  if (count == 0) return;
+  DeviceEvent e{"drop"};
+  e.queue = q;
+  e.reason = reason;
+  e.count = count;
+  e.err = err;
+  RecordEvent(e);
 }
 
 void TunWrap::Flush(int q) {
@@ -368,7 +378,7 @@ void TunWrap::Flush(int q) {
   }
   const uint64_t fallbacks = queue.stats.coalesce_fallbacks;
   const uint64_t superpackets = queue.stats.superpackets_out;
-  IoStatus st = queue.io->write_batch(queue.pending, queue.stats, &err);
+  IoStatus st = queue.io->write_batch(queue.pending.packets(), queue.stats, &err);
   if (queue.stats.coalesce_fallbacks != fallbacks) {
     // The kernel refused a coalesced write (its segments went out one by one). That is a
     // property of the kernel more than of the queue, so the whole device stops coalescing,
@@ -407,28 +417,18 @@ void TunWrap::Flush(int q) {
   }
   if (st == IoStatus::kError) {
     // The fd itself is broken (EBADF...): drop what waits, the reader will see the error.
-    const size_t lost = Waiting(queue);
+    const size_t lost = queue.pending.discard(queue.io->done_in_plan());
     queue.stats.drop_write_rejected += lost;
-    if (lost > 0) {
-      DeviceEvent e{"drop"};
-      e.queue = q;
-      e.reason = "writeFailed";
-      e.count = lost;
-      e.err = err;
-      RecordEvent(e);
-    }
-    queue.pending.clear();
+    RecordDrop(q, "writeFailed", lost, err);
     queue.io->abandon_plan();
   }
-  if (st == IoStatus::kWouldBlock && !queue.pending.empty() && !queue.congested) {
-    queue.congested = true;
+  if (st == IoStatus::kWouldBlock && queue.pending.congest()) {
     DeviceEvent e{"congestion"};
     e.queue = q;
     e.reason = err == ENOBUFS ? "ENOBUFS" : "EAGAIN";
     e.count = Waiting(queue);
     RecordEvent(e);
-  } else if (queue.pending.empty() && queue.congested) {
-    queue.congested = false;
+  } else if (queue.pending.drained()) {
     DeviceEvent e{"drain"};
     e.queue = q;
     RecordEvent(e);
@@ -442,36 +442,16 @@ Napi::Value TunWrap::Write(const Napi::CallbackInfo& info) {
   int q;
   if (!QueueArg(info, 0, &q)) return Napi::Value();
   Queue& queue = queues_[static_cast<size_t>(q)];
-  const size_t before = queue.pending.size();
-  CollectResult r = CollectPackets(env, info[1], *pool_, queue.pending, "packets");
+  const size_t before = queue.pending.packets().size();
+  CollectResult r = CollectPackets(env, info[1], *pool_, queue.pending.packets(), "packets");
   queue.stats.drop_pool_exhausted += r.pool_drops;
-  if (r.pool_drops > 0) {
-    DeviceEvent e{"drop"};
-    e.queue = q;
-    e.reason = "poolExhausted";
-    e.count = r.pool_drops;
-    RecordEvent(e);
-  }
-  size_t added = queue.pending.size() - before;
-  if (Waiting(queue) > write_queue_limit_) {
-    // Bounded queue: drop the newest beyond the limit (they were never accepted).
-    size_t excess = Waiting(queue) - write_queue_limit_;
-    if (excess > added) excess = added;
-    queue.pending.resize(queue.pending.size() - excess);
-    queue.stats.drop_queue_full += excess;
-    added -= excess;
-    if (excess > 0) {
-      DeviceEvent e{"drop"};
-      e.queue = q;
-      e.reason = "queueFull";
-      e.count = excess;
-      RecordEvent(e);
-    }
-  }
+  RecordDrop(q, "poolExhausted", r.pool_drops);
+  const SendQueue::Admitted a = queue.pending.admit(before, queue.io->done_in_plan());
+  queue.stats.drop_queue_full += a.dropped;
+  RecordDrop(q, "queueFull", a.dropped);
   if (!r.ok) return Napi::Value();
-  // A queue already waiting for the fd keeps order: new packets wait behind it (POLLOUT flushes).
-  if (!queue.congested || queue.pending.size() == added) Flush(q);
-  return Napi::Number::New(env, static_cast<double>(added));
+  if (queue.pending.flush_now(a.accepted)) Flush(q);
+  return Napi::Number::New(env, static_cast<double>(a.accepted));
 }
 
 Napi::Value TunWrap::Stats(const Napi::CallbackInfo& info) {

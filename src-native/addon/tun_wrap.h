@@ -8,9 +8,11 @@
 #include <vector>
 
 #include "buffer_pool.h"
+#include "event_log.h"
 #include "fd_watcher.h"
 #include "link_monitor.h"
 #include "open_handle.h"
+#include "send_queue.h"
 #include "tun_device.h"
 #include "tun_io.h"
 
@@ -30,10 +32,9 @@ class TunWrap : public Napi::ObjectWrap<TunWrap> {
   struct Queue {
     std::unique_ptr<TunQueueIo> io;
     std::unique_ptr<FdWatcher> watcher;
-    std::vector<Packet> pending;  // accepted by write(), waiting for the fd
+    SendQueue pending;  // accepted by write(), waiting for the fd
     bool want_read = false;
     bool attached = true;  // TUNSETQUEUE state: a detached queue receives nothing
-    bool congested = false;  // the kernel refused a write (EAGAIN/ENOBUFS): `pending` waits
     TunStats stats;
   };
 
@@ -72,8 +73,10 @@ class TunWrap : public Napi::ObjectWrap<TunWrap> {
   void Flush(int q);
   // Packets a queue holds that the kernel has not taken yet (`pending` minus what the active
   // write plan already wrote: a plan interrupted by EAGAIN is resumed, then erased whole).
-  static size_t Waiting(const Queue& q) { return q.pending.size() - (q.io ? q.io->done_in_plan() : 0); }
+  static size_t Waiting(const Queue& q) { return q.pending.waiting(q.io ? q.io->done_in_plan() : 0); }
   void RecordEvent(const DeviceEvent& e);
+  // 'drop' of `count` packets of queue q (none: no event); err: the errno of a failed write.
+  void RecordDrop(int q, const char* reason, uint64_t count, int err = 0);
   void OnReady(int q, int events, int status);
   void OnLinkReady(int status);
   void StopLinkMonitor();
@@ -90,7 +93,6 @@ class TunWrap : public Napi::ObjectWrap<TunWrap> {
   std::unique_ptr<FdWatcher> link_watcher_;
   Napi::FunctionReference link_callback_;
   OpenHandle handle_;  // JS callback, async context, self reference (alive while open), cleanup hook
-  size_t write_queue_limit_ = 4096;
   bool closed_ = false;
   bool gso_max_size_set_ = false;
   uint32_t gso_max_size_ = 0;
@@ -107,7 +109,7 @@ class TunWrap : public Napi::ObjectWrap<TunWrap> {
   uint64_t coalesce_probe_failures_ = 0;  // probes refused again (back-off doubled, no event)
   uint64_t coalesce_restores_ = 0;     // off -> on: a probe's coalesced write went out (an event each)
   int coalesce_err_ = 0;               // the errno of the refusal that suspended coalescing
-  std::vector<DeviceEvent> events_;
+  EventLog<DeviceEvent> events_;
   // Coalesced writes switched off by the operator (setOffload('gro', false) or
   // TUNIO_DISABLE_TUN_GRO): no back-off probe may switch them on again.
   bool coalesce_switched_off_ = false;

@@ -104,7 +104,9 @@ UdpWrap::UdpWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpWrap>(inf
   number("recvBufferSize", &opts.recv_buffer);
   number("sendBufferSize", &opts.send_buffer);
   number("batchSize", &opts.batch_size);
-  number("sendQueueLength", &send_queue_limit_);
+  size_t send_queue_limit = SendQueue::kDefaultLimit;
+  number("sendQueueLength", &send_queue_limit);
+  pending_.set_limit(send_queue_limit);
   opts.gso = ParseOffload(o, "gso");
   opts.gro = ParseOffload(o, "gro");
   opts.pmtu = ParsePmtu(o);
@@ -154,7 +156,7 @@ void UdpWrap::CloseAll() {
     uv_close(reinterpret_cast<uv_handle_t*>(error_timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
     error_timer_ = nullptr;
   }
-  pending_.clear();
+  pending_.discard();
   socket_.reset();
   handle_.Shutdown();
 }
@@ -244,37 +246,28 @@ void UdpWrap::OnErrorTimer() {
 }
 
 void UdpWrap::RecordSendEvent(const char* type, const char* reason, uint64_t count, int err) {
-  constexpr size_t kMaxSendEvents = 64;
-  if (!send_events_.empty()) {
-    SendEvent& last = send_events_.back();
-    const bool same = std::strcmp(last.type, type) == 0 &&
-                      (last.reason == reason || (last.reason && reason && std::strcmp(last.reason, reason) == 0));
-    if (same && (send_events_.size() >= kMaxSendEvents || std::strcmp(type, "drop") == 0)) {
-      last.count += count;  // the same drop again (or no room left): one event with the sum
-      last.err = err ? err : last.err;
-      return;
-    }
-  }
-  if (send_events_.size() >= kMaxSendEvents) send_events_.erase(send_events_.begin());
-  send_events_.push_back({type, reason, count, err});
+  // The same drop again (or no room left): one event with the sum.
+  send_events_.record({type, reason, count, err}, [](SendEvent& last, const SendEvent& next, bool full) {
+    const bool same = std::strcmp(last.type, next.type) == 0 &&
+                      (last.reason == next.reason || (last.reason && next.reason && std::strcmp(last.reason, next.reason) == 0));
+    if (!same || !(full || std::strcmp(next.type, "drop") == 0)) return false;
+    last.count += next.count;
+    last.err = next.err ? next.err : last.err;
+    return true;
+  });
 }
 
 void UdpWrap::EnterCongestion(const char* reason) {
-  if (congested_) return;
-  congested_ = true;
-  RecordSendEvent("congestion", reason, pending_.size());
+  if (pending_.congest()) RecordSendEvent("congestion", reason, pending_.waiting());
 }
 
 void UdpWrap::Flush() {
   if (closed_ || pending_.empty()) {
     if (watcher_) watcher_->want_writable(false);
-    if (!closed_ && congested_) {
-      congested_ = false;
-      RecordSendEvent("drain", nullptr, 0);
-    }
+    if (!closed_ && pending_.drained()) RecordSendEvent("drain", nullptr, 0);
     return;
   }
-  SendResult r = socket_->send_batch(pending_, nullptr, send_stats_);
+  SendResult r = socket_->send_batch(pending_.packets(), nullptr, send_stats_);
   switch (r.status) {
     case SendStatus::kOk:
       break;
@@ -286,16 +279,14 @@ void UdpWrap::Flush() {
       uv_timer_start(retry_timer_, [](uv_timer_t* t) { static_cast<UdpWrap*>(t->data)->OnRetryTimer(); }, 1, 0);
       watcher_->want_writable(false);
       return;
-    case SendStatus::kError:
-      RecordSendEvent("drop", "sendFailed", pending_.size(), r.error.err);
-      send_errors_ += pending_.size();
-      pending_.clear();
+    case SendStatus::kError: {
+      const size_t lost = pending_.discard();
+      RecordSendEvent("drop", "sendFailed", lost, r.error.err);
+      send_errors_ += lost;
       break;
+    }
   }
-  if (pending_.empty() && congested_) {
-    congested_ = false;
-    RecordSendEvent("drain", nullptr, 0);
-  }
+  if (pending_.drained()) RecordSendEvent("drain", nullptr, 0);
   watcher_->want_writable(!pending_.empty());
 }
 
@@ -307,27 +298,20 @@ Napi::Value UdpWrap::Send(const Napi::CallbackInfo& info) {
   IpEndpoint to;
   const bool has_to = info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull();
   if (has_to && !ParseEndpoint(env, info[1], "to", &to)) return Napi::Value();
-  const size_t before = pending_.size();
-  CollectResult c = CollectPackets(env, info[0], *pool_, pending_, "datagrams");
+  const size_t before = pending_.packets().size();
+  CollectResult c = CollectPackets(env, info[0], *pool_, pending_.packets(), "datagrams");
   drop_pool_exhausted_ += c.pool_drops;
   if (c.pool_drops > 0) RecordSendEvent("drop", "poolExhausted", c.pool_drops);
   if (has_to) {
-    for (size_t i = before; i < pending_.size(); i++) pending_[i].remote = to;
+    for (size_t i = before; i < pending_.packets().size(); i++) pending_.packets()[i].remote = to;
   }
-  size_t added = pending_.size() - before;
-  if (pending_.size() > send_queue_limit_) {
-    size_t excess = pending_.size() - send_queue_limit_;
-    if (excess > added) excess = added;
-    pending_.resize(pending_.size() - excess);
-    drop_queue_full_ += excess;
-    if (excess > 0) RecordSendEvent("drop", "queueFull", excess);
-    added -= excess;
-  }
+  const SendQueue::Admitted a = pending_.admit(before);
+  drop_queue_full_ += a.dropped;
+  if (a.dropped > 0) RecordSendEvent("drop", "queueFull", a.dropped);
   if (!c.ok) return Napi::Value();
-  // A send already waiting for POLLOUT keeps order: new datagrams queue behind it.
-  if (pending_.size() == added) Flush();
+  if (pending_.flush_now(a.accepted)) Flush();
   ArmErrorTimer();
-  return Napi::Number::New(env, static_cast<double>(added));
+  return Napi::Number::New(env, static_cast<double>(a.accepted));
 }
 
 // takeSendEvents() -> undefined (nothing happened: the common case, no allocation) or
@@ -464,7 +448,7 @@ Napi::Value UdpWrap::Stats(const Napi::CallbackInfo& info) {
         .Value("errorQueue", eq);
     sys.Count("recvmsgErrqueue", q.reads);
   }
-  o.Value("syscalls", sys).Count("sendQueued", pending_.size()).Value("pool", PoolStatsToJs(env, pool_->stats()));
+  o.Value("syscalls", sys).Count("sendQueued", pending_.waiting()).Value("pool", PoolStatsToJs(env, pool_->stats()));
   return o.result();
 }
 

@@ -8,8 +8,10 @@
 #include <vector>
 
 #include "buffer_pool.h"
+#include "event_log.h"
 #include "fd_watcher.h"
 #include "open_handle.h"
+#include "send_queue.h"
 #include "udp_socket.h"
 
 namespace tunio {
@@ -55,8 +57,7 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
   std::unique_ptr<FdWatcher> watcher_;
   uv_timer_t* retry_timer_ = nullptr;  // ENOBUFS: POLLOUT may already be set, so retry on a timer
   uv_timer_t* error_timer_ = nullptr;  // see ArmErrorTimer
-  std::vector<Packet> pending_;
-  size_t send_queue_limit_ = 4096;
+  SendQueue pending_;
   uint64_t drop_queue_full_ = 0;
   uint64_t drop_pool_exhausted_ = 0;
   uint64_t send_errors_ = 0;
@@ -70,8 +71,7 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
     uint64_t count;      // datagrams dropped, or queued when congestion began
     int err;             // errno of a failed send, else 0
   };
-  std::vector<SendEvent> send_events_;
-  bool congested_ = false;
+  EventLog<SendEvent> send_events_;
   RecvStats recv_stats_;
   SendStats send_stats_;
   OpenHandle handle_;  // JS callback, async context, self reference, env cleanup hook
