@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <string>
 
+#include "io_result.h"
 #include "sys_error.h"
 
 using tunio::errno_name;
@@ -35,3 +36,26 @@ TEST_CASE("errno names: every errno glibc names has the same name here") {
   CHECK(named >= 131);  // 1..133 less the unassigned 41 and 58
 }
 #endif
+
+TEST_CASE("io result: the status follows the errno that stopped the call") {
+  using tunio::IoResult;
+  using tunio::IoStatus;
+  CHECK(IoResult::status_of(EAGAIN) == IoStatus::kWouldBlock);
+  CHECK(IoResult::status_of(EWOULDBLOCK) == IoStatus::kWouldBlock);
+  CHECK(IoResult::status_of(ENOBUFS) == IoStatus::kNoBuffers);
+  CHECK(IoResult::status_of(EBADF) == IoStatus::kError);
+  const IoResult blocked = IoResult::stopped(ENOBUFS, "writev", 3);
+  CHECK(blocked.blocked());
+  CHECK(blocked.done == 3);
+  CHECK(blocked.error.err == ENOBUFS);
+  CHECK(std::string(blocked.error.call) == "writev");
+  const IoResult failed = IoResult::stopped(EBADFD, "readv");
+  CHECK_FALSE(failed.blocked());
+  CHECK(failed.status == IoStatus::kError);
+  IoResult ok;
+  CHECK(ok.status == IoStatus::kOk);
+  CHECK(ok.error.ok());
+  ok.done = 5;
+  ok.dropped = 2;
+  CHECK(ok.sent() == 3);
+}
