@@ -149,15 +149,15 @@ TEST_CASE("tun_io: read_batch splits a USO superpacket from the kernel into chec
   std::vector<Packet> out;
   std::vector<tb::Bytes> ours;  // UDP to port 9 (skip IPv6 chatter after link-up)
   for (int i = 0; i < 100 && ours.size() < 9; i++) {
-    int err = 0;
     out.clear();
-    IoStatus r = io.read_batch(pool, out, st, &err);
-    REQUIRE(r != IoStatus::kError);
+    const IoResult r = io.read_batch(pool, out, st);
+    REQUIRE(r.status != IoStatus::kError);
+    CHECK(r.done == out.size());
     for (const Packet& p : out) {
       tb::Bytes b(p.data(), p.data() + p.length);
       if (b.size() >= 28 && (b[0] >> 4) == 4 && b[9] == 17 && tb::be16(&b[22]) == 9) ours.push_back(b);
     }
-    if (r == IoStatus::kWouldBlock) {
+    if (r.status == IoStatus::kWouldBlock) {
       pollfd p{tun.queue_fd(0), POLLIN, 0};
       ::poll(&p, 1, 10);
     }
@@ -190,12 +190,14 @@ TEST_CASE("tun_io: write_batch coalesce, EAGAIN resume and the EINVAL fallback t
   Fd rx1(bound_udp(7001)), rx2(bound_udp(7002));
   BufferPool pool;
   TunStats st;
-  int err = 0;
 
   SUBCASE("coalesced: 10 equal datagrams of one flow are one writev, delivered as 10") {
     std::vector<Packet> pkts;
     for (uint8_t i = 0; i < 10; i++) pkts.push_back(udp_packet(pool, 7001, i, 1200));
-    REQUIRE(io.write_batch(pkts, st, &err) == IoStatus::kOk);
+    const IoResult r = io.write_batch(pkts, st);
+    REQUIRE(r.status == IoStatus::kOk);
+    CHECK(r.done == 10);
+    CHECK(r.sent() == 10);
     CHECK(pkts.empty());
     CHECK(st.write_calls == 1);
     CHECK(st.superpackets_out == 1);
@@ -217,7 +219,7 @@ TEST_CASE("tun_io: write_batch coalesce, EAGAIN resume and the EINVAL fallback t
       for (Packet& p : gro_read_like(pool, 7001, static_cast<uint8_t>(r * 45), 45, 1412)) pkts.push_back(std::move(p));
     }
     REQUIRE(pkts.size() == 1125);
-    REQUIRE(io.write_batch(pkts, st, &err) == IoStatus::kOk);
+    REQUIRE(io.write_batch(pkts, st).status == IoStatus::kOk);
     CHECK(pkts.empty());
     CHECK(st.superpackets_out == 25);
     CHECK(st.write_calls == 25);
@@ -232,10 +234,15 @@ TEST_CASE("tun_io: write_batch coalesce, EAGAIN resume and the EINVAL fallback t
     for (uint8_t i = 0; i < 6; i++) pkts.push_back(udp_packet(pool, 7001, i, 800));
     for (uint8_t i = 0; i < 6; i++) pkts.push_back(udp_packet(pool, 7002, uint8_t(50 + i), 900));
     io.inject_write_error_once(EAGAIN, false, 1);
-    REQUIRE(io.write_batch(pkts, st, &err) == IoStatus::kWouldBlock);
+    IoResult r = io.write_batch(pkts, st);
+    REQUIRE(r.status == IoStatus::kWouldBlock);
+    CHECK(r.error.err == EAGAIN);
+    CHECK(r.done == 6);  // the first superpacket
     CHECK(pkts.size() == 12);  // the plan is kept whole until it completes
     CHECK(st.write_calls == 1);
-    REQUIRE(io.write_batch(pkts, st, &err) == IoStatus::kOk);
+    r = io.write_batch(pkts, st);
+    REQUIRE(r.status == IoStatus::kOk);
+    CHECK(r.done == 6);
     CHECK(pkts.empty());
     CHECK(st.write_calls == 2);
     CHECK(st.superpackets_out == 2);
@@ -253,7 +260,7 @@ TEST_CASE("tun_io: write_batch coalesce, EAGAIN resume and the EINVAL fallback t
     std::vector<Packet> pkts;
     for (uint8_t i = 0; i < 8; i++) pkts.push_back(udp_packet(pool, 7001, i, 1000));
     io.force_coalesce_einval_once();
-    REQUIRE(io.write_batch(pkts, st, &err) == IoStatus::kOk);
+    REQUIRE(io.write_batch(pkts, st).status == IoStatus::kOk);
     CHECK(pkts.empty());
     CHECK(st.coalesce_fallbacks == 1);
     CHECK(st.superpackets_out == 0);
@@ -267,7 +274,7 @@ TEST_CASE("tun_io: write_batch coalesce, EAGAIN resume and the EINVAL fallback t
     for (uint8_t i = 0; i < 8; i++) CHECK(got[i] == tb::pattern(1000, i));
     // Later batches are written packet by packet, and still arrive.
     for (uint8_t i = 0; i < 4; i++) pkts.push_back(udp_packet(pool, 7001, uint8_t(20 + i), 1000));
-    REQUIRE(io.write_batch(pkts, st, &err) == IoStatus::kOk);
+    REQUIRE(io.write_batch(pkts, st).status == IoStatus::kOk);
     CHECK(st.coalesce_fallbacks == 1);
     CHECK(st.superpackets_out == 0);
     CHECK(st.write_calls == 12);

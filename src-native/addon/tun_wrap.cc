@@ -301,14 +301,13 @@ Napi::Value TunWrap::ReadBatch(const Napi::CallbackInfo& info) {
   // A batch of superpackets splits into hundreds of packets: growing the vector from empty
   // cost about 1.5% of the forwarder's CPU (perf) in reallocations.
   out.reserve(kReadBatchPacketsHint);
-  int err = 0;
-  IoStatus st = queue.io->read_batch(*pool_, out, queue.stats, &err);
+  const IoResult r = queue.io->read_batch(*pool_, out, queue.stats);
   if (!out.empty()) return BatchWrap::Create(env, pool_, std::move(out));
-  if (st == IoStatus::kError) {
-    ThrowSysError(env, "ERR_TUNIO_TUN_READ", "reading from " + dev_.name() + " failed", err, "readv");
+  if (r.status == IoStatus::kError) {
+    ThrowSysError(env, "ERR_TUNIO_TUN_READ", "reading from " + dev_.name() + " failed", r.error.err, r.error.call);
     return Napi::Value();
   }
-  return Napi::Number::New(env, st == IoStatus::kPoolExhausted ? 1 : 0);
+  return Napi::Number::New(env, r.status == IoStatus::kPoolExhausted ? 1 : 0);
 }
 
 // watchReadable(queue, on): the JS reader asks to be called back when the queue has packets.
@@ -367,7 +366,6 @@ void TunWrap::RecordDrop(int q, const char* reason, uint64_t count, int err) {
 
 void TunWrap::Flush(int q) {
   Queue& queue = queues_[static_cast<size_t>(q)];
-  int err = 0;
   if (coalesce_retry_at_ms_ != 0 && !coalesce_probing_ && !coalesce_switched_off_ &&
       monotonic_ms() >= coalesce_retry_at_ms_) {
     for (Queue& other : queues_) {
@@ -378,7 +376,7 @@ void TunWrap::Flush(int q) {
   }
   const uint64_t fallbacks = queue.stats.coalesce_fallbacks;
   const uint64_t superpackets = queue.stats.superpackets_out;
-  IoStatus st = queue.io->write_batch(queue.pending.packets(), queue.stats, &err);
+  const IoResult r = queue.io->write_batch(queue.pending.packets(), queue.stats);
   if (queue.stats.coalesce_fallbacks != fallbacks) {
     // The kernel refused a coalesced write (its segments went out one by one). That is a
     // property of the kernel more than of the queue, so the whole device stops coalescing,
@@ -415,17 +413,17 @@ void TunWrap::Flush(int q) {
     e.enabled = true;
     RecordEvent(e);
   }
-  if (st == IoStatus::kError) {
+  if (r.status == IoStatus::kError) {
     // The fd itself is broken (EBADF...): drop what waits, the reader will see the error.
     const size_t lost = queue.pending.discard(queue.io->done_in_plan());
     queue.stats.drop_write_rejected += lost;
-    RecordDrop(q, "writeFailed", lost, err);
+    RecordDrop(q, "writeFailed", lost, r.error.err);
     queue.io->abandon_plan();
   }
-  if (st == IoStatus::kWouldBlock && queue.pending.congest()) {
+  if (r.blocked() && queue.pending.congest()) {
     DeviceEvent e{"congestion"};
     e.queue = q;
-    e.reason = err == ENOBUFS ? "ENOBUFS" : "EAGAIN";
+    e.reason = r.status == IoStatus::kNoBuffers ? "ENOBUFS" : "EAGAIN";
     e.count = Waiting(queue);
     RecordEvent(e);
   } else if (queue.pending.drained()) {

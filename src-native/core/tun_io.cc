@@ -65,7 +65,15 @@ TunQueueIo::TunQueueIo(TunDevice* dev, int queue, TunIoOptions opts)
   coalescer_ = GroCoalescer(g);
 }
 
-IoStatus TunQueueIo::read_batch(BufferPool& pool, std::vector<Packet>& out, TunStats& stats, int* err) {
+IoResult TunQueueIo::read_batch(BufferPool& pool, std::vector<Packet>& out, TunStats& stats) {
+  const size_t out_before = out.size();
+  auto finish = [&](IoStatus status, int err = 0) {
+    IoResult r;
+    r.status = status;
+    r.done = out.size() - out_before;
+    if (err != 0) r.error = SysError::make(err, "readv");
+    return r;
+  };
   SlotPacker sink(pool, out, opts_.headroom, opts_.tailroom);
   const size_t cap = 65536;
   // Headroom and tailroom are reserved per segment: a superpacket of up to 128 segments (USO's
@@ -79,17 +87,16 @@ IoStatus TunQueueIo::read_batch(BufferPool& pool, std::vector<Packet>& out, TunS
     // before the kernel hands us the packet, or it would be lost.
     if (sink.room() < cap && !pool.can_acquire_count(BufferPool::kLargeSlotSize, slots_needed)) {
       stats.pool_waits++;
-      return IoStatus::kPoolExhausted;
+      return finish(IoStatus::kPoolExhausted);
     }
     uint8_t hdr_bytes[kVirtioNetHdrLen];
     ssize_t n = dev_->read_raw(queue_, vnet_ ? hdr_bytes : nullptr, scratch_.get(), cap);
     stats.read_calls++;
     if (n < 0) {
-      if (n == -EAGAIN || n == -EWOULDBLOCK) return IoStatus::kWouldBlock;
+      if (n == -EAGAIN || n == -EWOULDBLOCK) return finish(IoStatus::kWouldBlock, static_cast<int>(-n));
       if (n == -EINTR) continue;
       stats.read_errors++;
-      *err = static_cast<int>(-n);
-      return IoStatus::kError;
+      return finish(IoStatus::kError, static_cast<int>(-n));
     }
     const size_t len = static_cast<size_t>(n);
     VirtioNetHdr h;
@@ -127,7 +134,7 @@ IoStatus TunQueueIo::read_batch(BufferPool& pool, std::vector<Packet>& out, TunS
     uint8_t* dst = sink.reserve(len);
     if (!dst) {
       stats.drop_pool_exhausted++;
-      return IoStatus::kPoolExhausted;
+      return finish(IoStatus::kPoolExhausted);
     }
     std::memcpy(dst, scratch_.get(), len);
     sink.commit(len);
@@ -145,7 +152,7 @@ IoStatus TunQueueIo::read_batch(BufferPool& pool, std::vector<Packet>& out, TunS
     stats.packets_in++;
     stats.bytes_in += len;
   }
-  return IoStatus::kOk;
+  return finish(IoStatus::kOk);
 }
 
 ssize_t TunQueueIo::write_one(std::vector<Packet>& pkts, const GroWrite& w, const GroPlan& plan) {
@@ -231,7 +238,19 @@ size_t TunQueueIo::plan_window(const std::vector<Packet>& pkts) {
   return cut > kMaxPlan / 2 ? cut : kMaxPlan;
 }
 
-IoStatus TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats, int* err) {
+IoResult TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats) {
+  // Packets already written or dropped by a plan this call resumes were counted by the call
+  // that wrote them: `done` counts from here.
+  const size_t before = pkts.size() - done_in_plan();
+  const uint64_t dropped_before = stats.drop_malformed + stats.drop_write_rejected;
+  auto finish = [&](IoStatus status, int err = 0) {
+    IoResult r;
+    r.status = status;
+    r.done = before - (pkts.size() - done_in_plan());
+    r.dropped = static_cast<size_t>(stats.drop_malformed + stats.drop_write_rejected - dropped_before);
+    if (err != 0) r.error = SysError::make(err, "writev");
+    return r;
+  };
   while (!pkts.empty()) {
     if (!plan_active_) {
       // Plan at most one window at a time; the rest waits in `pkts`.
@@ -304,8 +323,7 @@ IoStatus TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats, int
       }
       const int e = static_cast<int>(-r);
       if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) {
-        *err = e;  // which of them: the caller reports it ('congestion')
-        return IoStatus::kWouldBlock;  // resume here
+        return finish(IoResult::status_of(e), e);  // resume here; the caller reports which ('congestion')
       }
       if (e == EINTR) continue;
       if (w.members_count > 0 && e == EINVAL) {
@@ -318,10 +336,7 @@ IoStatus TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats, int
         plan_pos_++;
         continue;
       }
-      if (e == EBADF || e == EBADFD || e == EFAULT) {
-        *err = e;
-        return IoStatus::kError;
-      }
+      if (e == EBADF || e == EBADFD || e == EFAULT) return finish(IoStatus::kError, e);
       stats.drop_write_rejected += count;  // EINVAL, EMSGSIZE, EIO (link down), ...: this packet only
       if (debug_) log_rejected(e, head, w.members_count);
       plan_done_ += count;
@@ -331,7 +346,7 @@ IoStatus TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats, int
     plan_active_ = false;
     plan_done_ = 0;
   }
-  return IoStatus::kOk;
+  return finish(IoStatus::kOk);
 }
 
 }  // namespace tunio

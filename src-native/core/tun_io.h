@@ -15,6 +15,7 @@
 #include "buffer_pool.h"
 #include "gro_coalesce.h"
 #include "gso_split.h"
+#include "io_result.h"
 #include "packet.h"
 #include "tun_device.h"
 
@@ -48,8 +49,6 @@ struct TunStats {
   uint64_t coalesce_refusals[kGroRefusalCount] = {};
 };
 
-enum class IoStatus : uint8_t { kOk, kWouldBlock, kPoolExhausted, kError };
-
 struct TunIoOptions {
   bool split = true;           // false: deliver superpackets whole with their GsoMeta
   bool coalesce_tcp = true;    // used only when the kernel accepted TSO
@@ -68,13 +67,15 @@ class TunQueueIo {
   // Reads up to batch_size packets (superpackets split) into `out`. Stops early with
   // kWouldBlock when the queue is empty, kPoolExhausted when the pool cannot hold one more
   // worst-case superpacket (backpressure: nothing is read that could not be stored), kError on
-  // a read failure other than EAGAIN (`err`). Packets already appended stay valid in any case.
-  IoStatus read_batch(BufferPool& pool, std::vector<Packet>& out, TunStats& stats, int* err);
+  // a read failure other than EAGAIN (`error`, call "readv"). Packets already appended stay
+  // valid in any case; `done` counts them.
+  IoResult read_batch(BufferPool& pool, std::vector<Packet>& out, TunStats& stats);
 
   // Writes packets from the front of `pkts` (coalescing what it can), removing what the
-  // kernel took or what was dropped. kWouldBlock: the fd is full (EAGAIN, or ENOBUFS: `err`
-  // says which), the rest stays.
-  IoStatus write_batch(std::vector<Packet>& pkts, TunStats& stats, int* err);
+  // kernel took or what was dropped (`done`, of them `dropped`). kWouldBlock (EAGAIN) or
+  // kNoBuffers (ENOBUFS): the fd is full, the rest stays. kError: the fd is broken (EBADF,
+  // EBADFD, EFAULT), the rest stays for the caller to drop.
+  IoResult write_batch(std::vector<Packet>& pkts, TunStats& stats);
 
   // Packets at the front of the caller's vector that write_batch already wrote or dropped but
   // has not erased yet (a plan interrupted by EAGAIN is resumed, not re-planned): what waits
