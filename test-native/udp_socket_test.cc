@@ -30,18 +30,9 @@ namespace {
 
 IpEndpoint ep(const char* text, uint16_t port) {
   IpEndpoint e;
-  if (inet_pton(AF_INET, text, e.addr) == 1) {
-    e.family = 4;
-  } else {
-    REQUIRE(inet_pton(AF_INET6, text, e.addr) == 1);
-    e.family = 6;
-  }
+  REQUIRE(parse_address(text, &e));
   e.port = port;
   return e;
-}
-
-bool same_addr(const IpEndpoint& a, const IpEndpoint& b) {
-  return a.family == b.family && std::memcmp(a.addr, b.addr, a.family == 4 ? 4 : 16) == 0;
 }
 
 std::unique_ptr<UdpSocket> open_ok(UdpOptions o) {
@@ -104,7 +95,7 @@ TEST_CASE("udp socket: open binds, reports the real port, validates options") {
   CHECK(s->family() == AF_INET);
   CHECK(s->local_address().family == 4);
   CHECK(s->local_address().port != 0);
-  CHECK(same_addr(s->local_address(), ep("127.0.0.1", 0)));
+  CHECK(same_address(s->local_address(), ep("127.0.0.1", 0)));
   CHECK((::fcntl(s->fd(), F_GETFL) & O_NONBLOCK) != 0);
   CHECK((::fcntl(s->fd(), F_GETFD) & FD_CLOEXEC) != 0);
   // As root SO_RCVBUFFORCE passes net.core.rmem_max; the kernel reports double the request.
@@ -207,7 +198,7 @@ TEST_CASE("udp socket: 64 equal datagrams go out as one GSO sendmsg and come bac
     CHECK(got[i].length == 1000);
     CHECK(bytes_ok(got[i], i));
     CHECK(got[i].remote.same_address_port(tx->local_address()));
-    CHECK(same_addr(got[i].local, ep("127.0.0.1", 0)));
+    CHECK(same_address(got[i].local, ep("127.0.0.1", 0)));
     CHECK(got[i].local.ifindex == lo);
     CHECK(got[i].ecn == 0);
   }
@@ -430,7 +421,7 @@ TEST_CASE("udp socket: IPv6 on ::1 with GSO, GRO and ECN") {
     CHECK(got[i].ecn == 2);
     CHECK(got[i].remote.family == 6);
     CHECK(got[i].remote.same_address_port(tx->local_address()));
-    CHECK(same_addr(got[i].local, ep("::1", 0)));
+    CHECK(same_address(got[i].local, ep("::1", 0)));
   }
 }
 
@@ -458,7 +449,7 @@ TEST_CASE("udp socket: a dual-stack socket sees IPv4 peers as plain IPv4 and ans
   CHECK(got[0].remote.family == 4);  // not ::ffff:127.0.0.1
   CHECK(got[0].remote.same_address_port(v4->local_address()));
   CHECK(got[0].local.family == 4);
-  CHECK(same_addr(got[0].local, ep("127.0.0.1", 0)));
+  CHECK(same_address(got[0].local, ep("127.0.0.1", 0)));
   CHECK(got[0].local.ifindex == if_nametoindex("lo"));
   CHECK(got[0].ecn == 1);
 
@@ -498,7 +489,7 @@ TEST_CASE("udp socket: a dual-stack socket sees IPv4 peers as plain IPv4 and ans
   recv_n(*dual, pool, got6, 1, rs);
   REQUIRE(got6.size() == 1);
   CHECK(got6[0].remote.family == 6);
-  CHECK(same_addr(got6[0].local, ep("::1", 0)));
+  CHECK(same_address(got6[0].local, ep("::1", 0)));
 }
 
 TEST_CASE("udp socket: per-packet source address on a wildcard socket (IP_PKTINFO)") {
@@ -517,9 +508,9 @@ TEST_CASE("udp socket: per-packet source address on a wildcard socket (IP_PKTINF
   RecvStats rs;
   recv_n(*rx, pool, got, 3, rs);
   REQUIRE(got.size() == 3);
-  CHECK(same_addr(got[0].remote, ep("127.0.0.2", 0)));
-  CHECK(same_addr(got[1].remote, ep("127.0.0.3", 0)));
-  CHECK(same_addr(got[2].remote, ep("127.0.0.2", 0)));
+  CHECK(same_address(got[0].remote, ep("127.0.0.2", 0)));
+  CHECK(same_address(got[1].remote, ep("127.0.0.3", 0)));
+  CHECK(same_address(got[2].remote, ep("127.0.0.2", 0)));
   for (uint32_t i = 0; i < 3; i++) CHECK(got[i].remote.port == tx->local_address().port);
 }
 
@@ -544,8 +535,8 @@ TEST_CASE("udp socket: a source address that is not ours is dropped from the sen
   recv_n(*rx, pool, got, 4, rs);
   REQUIRE(got.size() == 4);
   for (uint32_t i = 0; i < 4; i++) CHECK(bytes_ok(got[i], i));
-  CHECK(same_addr(got[2].remote, ep("127.0.0.2", 0)));  // the valid source is kept
-  CHECK(same_addr(got[3].remote, ep("127.0.0.2", 0)));
+  CHECK(same_address(got[2].remote, ep("127.0.0.2", 0)));  // the valid source is kept
+  CHECK(same_address(got[3].remote, ep("127.0.0.2", 0)));
 }
 
 TEST_CASE("udp socket: a source of the other family is left out (dual-stack, IPv4 peer)") {
@@ -887,7 +878,7 @@ TEST_CASE("udp socket: ICMP port unreachable on a connected socket: reported in 
     CHECK(e.icmp_type == 3);  // destination unreachable
     CHECK(e.icmp_code == 3);  // port unreachable
     CHECK(e.remote.same_address_port(c->peer()));
-    CHECK(same_addr(e.offender, ep("127.0.0.1", 0)));
+    CHECK(same_address(e.offender, ep("127.0.0.1", 0)));
   }
   CHECK(c->error_queue_stats().icmp == 3);
   CHECK(c->reported_errors().conn_refused == 3);

@@ -1,17 +1,12 @@
 #include "gso_backoff.h"
 
+#include "socket_address.h"
+
 #include <time.h>
 
 #include <algorithm>
-#include <cstring>
 
 namespace tunio {
-
-namespace {
-bool same_address(const IpEndpoint& a, const IpEndpoint& b) {
-  return a.family == b.family && std::memcmp(a.addr, b.addr, a.family == 4 ? 4 : 16) == 0;
-}
-}  // namespace
 
 uint64_t monotonic_ms() {
   timespec ts;

@@ -1,16 +1,8 @@
 #include "path_mtu.h"
 
-#include <cstring>
+#include "socket_address.h"
 
 namespace tunio {
-
-namespace {
-bool same_address(const IpEndpoint& a, const IpEndpoint& b) {
-  if (a.family != b.family || a.family == 0) return false;
-  if (a.family == 6 && a.scope_id != b.scope_id) return false;
-  return std::memcmp(a.addr, b.addr, a.family == 4 ? 4 : 16) == 0;
-}
-}  // namespace
 
 const char* mtu_source_name(MtuSource source) {
   switch (source) {
@@ -27,7 +19,7 @@ bool PathMtuTable::report(const IpEndpoint& dest, uint32_t mtu, MtuSource source
   reports_++;
   Entry* entry = nullptr;
   for (Entry& e : entries_) {
-    if (same_address(e.addr, dest)) {
+    if (same_host(e.addr, dest)) {
       entry = &e;
       break;
     }
@@ -63,7 +55,7 @@ bool PathMtuTable::report(const IpEndpoint& dest, uint32_t mtu, MtuSource source
 
 uint32_t PathMtuTable::last(const IpEndpoint& dest) const {
   for (const Entry& e : entries_) {
-    if (same_address(e.addr, dest)) return e.mtu;
+    if (same_host(e.addr, dest)) return e.mtu;
   }
   return 0;
 }

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "udp_socket.h"  // endpoint_from_sockaddr
+#include "socket_address.h"
 
 namespace tunio {
 

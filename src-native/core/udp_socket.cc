@@ -47,17 +47,6 @@ bool only_from_icmp(int e) {
 // Errors that mean the socket itself is unusable (or our memory is wrong): no point going on.
 bool is_fatal_send_error(int e) { return e == EBADF || e == ENOTSOCK || e == EFAULT; }
 
-bool same_local(const IpEndpoint& a, const IpEndpoint& b) {
-  if (a.family != b.family) return false;
-  if (a.family == 0) return true;
-  return a.ifindex == b.ifindex &&
-         std::memcmp(a.addr, b.addr, a.family == 4 ? 4 : 16) == 0;
-}
-
-bool same_dest(const IpEndpoint& a, const IpEndpoint& b) {
-  return a.same_address_port(b) && (a.family != 6 || a.scope_id == b.scope_id);
-}
-
 const IpEndpoint kNoEndpoint{};
 
 inline const IpEndpoint& effective_dest(const Packet& p, const IpEndpoint* default_to) {
@@ -66,21 +55,6 @@ inline const IpEndpoint& effective_dest(const Packet& p, const IpEndpoint* defau
 }
 
 inline bool packet_invalid(const Packet& p) { return p.length > 0 && !p.valid(); }
-
-bool is_v4_mapped(const in6_addr& a) {
-  static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  return std::memcmp(a.s6_addr, prefix, 12) == 0;
-}
-
-void set_from_in6(IpEndpoint& ep, const in6_addr& a) {
-  if (is_v4_mapped(a)) {
-    ep.family = 4;
-    std::memcpy(ep.addr, a.s6_addr + 12, 4);
-  } else {
-    ep.family = 6;
-    std::memcpy(ep.addr, a.s6_addr, 16);
-  }
-}
 
 int setopt_int(int fd, int level, int name, int value) {
   return ::setsockopt(fd, level, name, &value, sizeof value);
@@ -138,8 +112,8 @@ size_t plan_udp_sends(const Packet* pkts, size_t n, const IpEndpoint* default_to
         const Packet& p = pkts[j];
         if (packet_invalid(p) || p.length == 0 || p.length > size) break;
         if (total + p.length > limits.max_payload) break;
-        if (p.ecn != head.ecn || !same_local(p.local, head.local) ||
-            !same_dest(effective_dest(p, default_to), dest)) {
+        if (p.ecn != head.ecn || !same_source(p.local, head.local) ||
+            !same_destination(effective_dest(p, default_to), dest)) {
           break;
         }
         total += p.length;
@@ -153,51 +127,6 @@ size_t plan_udp_sends(const Packet* pkts, size_t n, const IpEndpoint* default_to
     i += g.count;
   }
   return out.size();
-}
-
-// --- addresses -------------------------------------------------------------------------------
-
-socklen_t endpoint_to_sockaddr(const IpEndpoint& ep, int socket_family, sockaddr_in6* out) {
-  std::memset(out, 0, sizeof *out);
-  if (ep.family == 4 && socket_family == AF_INET) {
-    sockaddr_in* sin = reinterpret_cast<sockaddr_in*>(out);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(ep.port);
-    std::memcpy(&sin->sin_addr, ep.addr, 4);
-    return sizeof(sockaddr_in);
-  }
-  if (ep.family == 4) {  // AF_INET6 socket: v4-mapped (dual-stack)
-    out->sin6_family = AF_INET6;
-    out->sin6_port = htons(ep.port);
-    out->sin6_addr.s6_addr[10] = 0xff;
-    out->sin6_addr.s6_addr[11] = 0xff;
-    std::memcpy(out->sin6_addr.s6_addr + 12, ep.addr, 4);
-    return sizeof(sockaddr_in6);
-  }
-  if (ep.family == 6) {  // on an AF_INET socket the kernel answers EAFNOSUPPORT
-    out->sin6_family = AF_INET6;
-    out->sin6_port = htons(ep.port);
-    std::memcpy(out->sin6_addr.s6_addr, ep.addr, 16);
-    out->sin6_scope_id = ep.scope_id;
-    return sizeof(sockaddr_in6);
-  }
-  return 0;
-}
-
-IpEndpoint endpoint_from_sockaddr(const sockaddr* sa, socklen_t len) {
-  IpEndpoint ep;
-  if (sa->sa_family == AF_INET && len >= static_cast<socklen_t>(sizeof(sockaddr_in))) {
-    const sockaddr_in* sin = reinterpret_cast<const sockaddr_in*>(sa);
-    ep.family = 4;
-    std::memcpy(ep.addr, &sin->sin_addr, 4);
-    ep.port = ntohs(sin->sin_port);
-  } else if (sa->sa_family == AF_INET6 && len >= static_cast<socklen_t>(sizeof(sockaddr_in6))) {
-    const sockaddr_in6* sin6 = reinterpret_cast<const sockaddr_in6*>(sa);
-    set_from_in6(ep, sin6->sin6_addr);
-    ep.port = ntohs(sin6->sin6_port);
-    if (ep.family == 6) ep.scope_id = sin6->sin6_scope_id;
-  }
-  return ep;
 }
 
 // --- open ------------------------------------------------------------------------------------
@@ -456,8 +385,7 @@ uint32_t UdpSocket::query_path_mtu(const IpEndpoint& dest) const {
                      : ::getsockopt(fd, IPPROTO_IP, IP_MTU, &mtu, &len);
     return r == 0 && mtu > 0 ? static_cast<uint32_t>(mtu) : 0;
   };
-  if (!peer_.empty() && peer_.family == dest.family &&
-      std::memcmp(peer_.addr, dest.addr, dest.family == 4 ? 4 : 16) == 0) {
+  if (!peer_.empty() && same_address(peer_, dest)) {
     // Connected: the socket's own route. A dual-stack socket connected to an IPv4 peer holds
     // an IPv4 route, which IPV6_MTU reads as well.
     return read_mtu(fd_.get(), family_ == AF_INET6);
@@ -585,8 +513,7 @@ ErrorDrain UdpSocket::drain_error_queue(const IpEndpoint* send_dest) {
         d.local_err = e.err;
         // A local error of an unconnected socket carries the destination address but port 0
         // (the kernel fills in the connected port): the send that just failed knows it.
-        if (send_dest && e.remote.port == 0 && e.remote.family == send_dest->family &&
-            std::memcmp(e.remote.addr, send_dest->addr, e.remote.family == 4 ? 4 : 16) == 0) {
+        if (send_dest && e.remote.port == 0 && same_address(e.remote, *send_dest)) {
           e.remote = *send_dest;
         }
         break;
@@ -723,7 +650,7 @@ RecvResult UdpSocket::recv_batch(BufferPool& pool, std::vector<Packet>& out, siz
       } else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
         in6_pktinfo pi;
         std::memcpy(&pi, CMSG_DATA(cm), sizeof pi);
-        set_from_in6(local, pi.ipi6_addr);
+        set_endpoint_address(local, pi.ipi6_addr);
         local.ifindex = pi.ipi6_ifindex;
       } else if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_RXQ_OVFL) {
         uint32_t drops;

@@ -23,6 +23,7 @@
 #include "gso_backoff.h"
 #include "packet.h"
 #include "path_mtu.h"
+#include "socket_address.h"
 #include "sys_error.h"
 #include "udp_error_queue.h"
 #include "udp_features.h"
@@ -204,14 +205,6 @@ struct SendGroup {
 // Writes into `out` (cleared first; reserve it to stay allocation-free). Returns out.size().
 size_t plan_udp_sends(const Packet* pkts, size_t n, const IpEndpoint* default_to,
                       const SendPlanLimits& limits, std::vector<SendGroup>& out);
-
-// --- address helpers ----------------------------------------------------------------------
-
-// sockaddr for `ep` suited to a socket of `socket_family` (AF_INET6 sockets get IPv4 as
-// v4-mapped). Returns the length, 0 when `ep` is empty.
-socklen_t endpoint_to_sockaddr(const IpEndpoint& ep, int socket_family, sockaddr_in6* out);
-// IpEndpoint from a kernel sockaddr; v4-mapped IPv6 becomes plain IPv4.
-IpEndpoint endpoint_from_sockaddr(const sockaddr* sa, socklen_t len);
 
 // --- the socket ---------------------------------------------------------------------------
 
