@@ -4,30 +4,20 @@
 #include <string>
 
 #include "path_mtu.h"
+#include "test_endpoints.h"
 
 using namespace tunio;
 
-namespace {
-IpEndpoint addr4(uint8_t last, uint16_t port = 0) {
-  IpEndpoint e;
-  e.family = 4;
-  e.addr[0] = 10;
-  e.addr[3] = last;
-  e.port = port;
-  return e;
-}
-}  // namespace
-
 TEST_CASE("path mtu: first report and changes are events, repeats are not, per address") {
   PathMtuTable t;
-  CHECK(t.report(addr4(1, 5000), 1280, MtuSource::kIcmp));
-  CHECK_FALSE(t.report(addr4(1, 5001), 1280, MtuSource::kLocal));  // another port: same path
-  CHECK(t.report(addr4(2, 5000), 1280, MtuSource::kLocal));        // another peer
-  CHECK(t.report(addr4(1, 5000), 1400, MtuSource::kRoute));        // changed
-  CHECK_FALSE(t.report(addr4(1), 0, MtuSource::kRoute));            // no MTU: ignored
+  CHECK(t.report(host4(1, 5000), 1280, MtuSource::kIcmp));
+  CHECK_FALSE(t.report(host4(1, 5001), 1280, MtuSource::kLocal));  // another port: same path
+  CHECK(t.report(host4(2, 5000), 1280, MtuSource::kLocal));        // another peer
+  CHECK(t.report(host4(1, 5000), 1400, MtuSource::kRoute));        // changed
+  CHECK_FALSE(t.report(host4(1), 0, MtuSource::kRoute));            // no MTU: ignored
   CHECK_FALSE(t.report(IpEndpoint{}, 1280, MtuSource::kRoute));     // no address: ignored
-  CHECK(t.last(addr4(1, 9)) == 1400);
-  CHECK(t.last(addr4(3)) == 0);
+  CHECK(t.last(host4(1, 9)) == 1400);
+  CHECK(t.last(host4(3)) == 0);
   CHECK(t.reports() == 4);
   std::vector<PathMtuEvent> ev = t.take_events();
   REQUIRE(ev.size() == 3);

@@ -8,16 +8,15 @@
 #include <string>
 
 #include "socket_address.h"
+#include "test_endpoints.h"
 
 using namespace tunio;
 
 namespace {
 
-IpEndpoint endpoint(const char* text, uint16_t port, uint32_t scope_id = 0) {
-  IpEndpoint e;
-  REQUIRE(parse_address(text, &e));
-  e.port = port;
-  if (e.family == 6) e.scope_id = scope_id;
+IpEndpoint scoped(const char* text, uint16_t port, uint32_t scope_id) {
+  IpEndpoint e = endpoint(text, port);
+  e.scope_id = scope_id;
   return e;
 }
 
@@ -36,7 +35,7 @@ TEST_CASE("socket address: an endpoint becomes the sockaddr its socket family ta
       {"IPv4 on an IPv4 socket", endpoint("192.0.2.7", 51820), AF_INET, sizeof(sockaddr_in), AF_INET, "192.0.2.7"},
       {"IPv4 on a dual-stack socket: v4-mapped", endpoint("192.0.2.7", 51820), AF_INET6, sizeof(sockaddr_in6),
        AF_INET6, "::ffff:192.0.2.7"},
-      {"IPv6 with a scope", endpoint("fe80::1", 9, 3), AF_INET6, sizeof(sockaddr_in6), AF_INET6, "fe80::1"},
+      {"IPv6 with a scope", scoped("fe80::1", 9, 3), AF_INET6, sizeof(sockaddr_in6), AF_INET6, "fe80::1"},
       {"IPv6 on an IPv4 socket (the kernel answers EAFNOSUPPORT)", endpoint("2001:db8::1", 9), AF_INET,
        sizeof(sockaddr_in6), AF_INET6, "2001:db8::1"},
   };
@@ -76,8 +75,8 @@ TEST_CASE("socket address: comparisons") {
   IpEndpoint a_other_port = a;
   a_other_port.port = 2000;
   const IpEndpoint b = endpoint("10.0.0.2", 1000);
-  const IpEndpoint link_eth0 = endpoint("fe80::1", 1000, 2);
-  const IpEndpoint link_eth1 = endpoint("fe80::1", 1000, 3);
+  const IpEndpoint link_eth0 = scoped("fe80::1", 1000, 2);
+  const IpEndpoint link_eth1 = scoped("fe80::1", 1000, 3);
   const IpEndpoint none;
 
   CHECK(same_address(a, a_other_port));
@@ -119,6 +118,6 @@ TEST_CASE("socket address: comparisons") {
 TEST_CASE("socket address: text for messages") {
   CHECK(format_endpoint(endpoint("192.0.2.1", 51820)) == "192.0.2.1:51820");
   CHECK(format_endpoint(endpoint("2001:db8::1", 443)) == "[2001:db8::1]:443");
-  CHECK(format_address(endpoint("fe80::1", 9, 3)) == "fe80::1");
+  CHECK(format_address(scoped("fe80::1", 9, 3)) == "fe80::1");
   CHECK(format_address(IpEndpoint{}).empty());
 }

@@ -22,18 +22,12 @@
 #include "buffer_pool.h"
 #include "packet.h"
 #include "udp_features.h"
+#include "test_endpoints.h"
 #include "udp_socket.h"
 
 using namespace tunio;
 
 namespace {
-
-IpEndpoint ep(const char* text, uint16_t port) {
-  IpEndpoint e;
-  REQUIRE(parse_address(text, &e));
-  e.port = port;
-  return e;
-}
 
 std::unique_ptr<UdpSocket> open_ok(UdpOptions o) {
   UdpOpenResult r = UdpSocket::open(o);
@@ -44,7 +38,7 @@ std::unique_ptr<UdpSocket> open_ok(UdpOptions o) {
 
 std::unique_ptr<UdpSocket> open_at(const char* addr, uint16_t port = 0) {
   UdpOptions o;
-  o.bind = ep(addr, port);
+  o.bind = endpoint(addr, port);
   o.recv_buffer = 8 << 20;  // many datagrams in flight on loopback without drops
   return open_ok(o);
 }
@@ -95,7 +89,7 @@ TEST_CASE("udp socket: open binds, reports the real port, validates options") {
   CHECK(s->family() == AF_INET);
   CHECK(s->local_address().family == 4);
   CHECK(s->local_address().port != 0);
-  CHECK(same_address(s->local_address(), ep("127.0.0.1", 0)));
+  CHECK(same_address(s->local_address(), endpoint("127.0.0.1", 0)));
   CHECK((::fcntl(s->fd(), F_GETFL) & O_NONBLOCK) != 0);
   CHECK((::fcntl(s->fd(), F_GETFD) & FD_CLOEXEC) != 0);
   // As root SO_RCVBUFFORCE passes net.core.rmem_max; the kernel reports double the request.
@@ -106,7 +100,7 @@ TEST_CASE("udp socket: open binds, reports the real port, validates options") {
   CHECK(pmtu == IP_PMTUDISC_DONT);
 
   UdpOptions bad;
-  bad.bind = ep("127.0.0.1", 0);
+  bad.bind = endpoint("127.0.0.1", 0);
   bad.batch_size = 129;
   UdpOpenResult r = UdpSocket::open(bad);
   CHECK_FALSE(r.socket);
@@ -123,7 +117,7 @@ TEST_CASE("udp socket: open binds, reports the real port, validates options") {
   CHECK(r.error.err == EADDRINUSE);
   CHECK(std::strcmp(r.error.call, "bind") == 0);
   UdpOptions rp;
-  rp.bind = ep("127.0.0.1", 0);
+  rp.bind = endpoint("127.0.0.1", 0);
   rp.reuse_port = true;
   rp.pmtu = PmtuMode::kDo;
   auto a = open_ok(rp);
@@ -143,7 +137,7 @@ TEST_CASE("udp features: GSO, GRO and the probed segment limit of this kernel") 
   MESSAGE("UDP_SEGMENT max segments on this kernel: ", probed);
 
   UdpOptions o;
-  o.bind = ep("127.0.0.1", 0);
+  o.bind = endpoint("127.0.0.1", 0);
   o.gso = Offload::kOn;  // this kernel has both; "on" must then succeed
   o.gro = Offload::kOn;
   auto s = open_ok(o);
@@ -198,7 +192,7 @@ TEST_CASE("udp socket: 64 equal datagrams go out as one GSO sendmsg and come bac
     CHECK(got[i].length == 1000);
     CHECK(bytes_ok(got[i], i));
     CHECK(got[i].remote.same_address_port(tx->local_address()));
-    CHECK(same_address(got[i].local, ep("127.0.0.1", 0)));
+    CHECK(same_address(got[i].local, endpoint("127.0.0.1", 0)));
     CHECK(got[i].local.ifindex == lo);
     CHECK(got[i].ecn == 0);
   }
@@ -276,7 +270,7 @@ TEST_CASE("udp socket: a GRO read with a shorter last datagram; without GRO each
   BufferPool pool;
   auto tx = open_at("127.0.0.1");
   UdpOptions o;
-  o.bind = ep("127.0.0.1", 0);
+  o.bind = endpoint("127.0.0.1", 0);
   o.recv_buffer = 8 << 20;
   auto gro_rx = open_ok(o);
   o.gro = Offload::kOff;
@@ -421,14 +415,14 @@ TEST_CASE("udp socket: IPv6 on ::1 with GSO, GRO and ECN") {
     CHECK(got[i].ecn == 2);
     CHECK(got[i].remote.family == 6);
     CHECK(got[i].remote.same_address_port(tx->local_address()));
-    CHECK(same_address(got[i].local, ep("::1", 0)));
+    CHECK(same_address(got[i].local, endpoint("::1", 0)));
   }
 }
 
 TEST_CASE("udp socket: a dual-stack socket sees IPv4 peers as plain IPv4 and answers them") {
   BufferPool pool;
   UdpOptions o;
-  o.bind = ep("::", 0);
+  o.bind = endpoint("::", 0);
   o.ipv6_only = false;
   auto dual = open_ok(o);
   CHECK(dual->family() == AF_INET6);
@@ -438,7 +432,7 @@ TEST_CASE("udp socket: a dual-stack socket sees IPv4 peers as plain IPv4 and ans
   std::vector<Packet> pkts;
   pkts.push_back(make_packet(pool, 500, 1));
   pkts.back().ecn = 1;  // ECT(1): reported through IP_RECVTOS on the dual-stack socket
-  const IpEndpoint to = ep("127.0.0.1", dual->local_address().port);
+  const IpEndpoint to = endpoint("127.0.0.1", dual->local_address().port);
   SendStats st;
   CHECK(v4->send_batch(pkts, &to, st).sent == 1);
   std::vector<Packet> got;
@@ -449,7 +443,7 @@ TEST_CASE("udp socket: a dual-stack socket sees IPv4 peers as plain IPv4 and ans
   CHECK(got[0].remote.family == 4);  // not ::ffff:127.0.0.1
   CHECK(got[0].remote.same_address_port(v4->local_address()));
   CHECK(got[0].local.family == 4);
-  CHECK(same_address(got[0].local, ep("127.0.0.1", 0)));
+  CHECK(same_address(got[0].local, endpoint("127.0.0.1", 0)));
   CHECK(got[0].local.ifindex == if_nametoindex("lo"));
   CHECK(got[0].ecn == 1);
 
@@ -483,13 +477,13 @@ TEST_CASE("udp socket: a dual-stack socket sees IPv4 peers as plain IPv4 and ans
   auto v6 = open_at("::1");
   std::vector<Packet> six;
   six.push_back(make_packet(pool, 10, 3));
-  const IpEndpoint to6 = ep("::1", dual->local_address().port);
+  const IpEndpoint to6 = endpoint("::1", dual->local_address().port);
   CHECK(v6->send_batch(six, &to6, st).sent == 1);
   std::vector<Packet> got6;
   recv_n(*dual, pool, got6, 1, rs);
   REQUIRE(got6.size() == 1);
   CHECK(got6[0].remote.family == 6);
-  CHECK(same_address(got6[0].local, ep("::1", 0)));
+  CHECK(same_address(got6[0].local, endpoint("::1", 0)));
 }
 
 TEST_CASE("udp socket: per-packet source address on a wildcard socket (IP_PKTINFO)") {
@@ -499,7 +493,7 @@ TEST_CASE("udp socket: per-packet source address on a wildcard socket (IP_PKTINF
   std::vector<Packet> pkts;
   for (uint32_t i = 0; i < 3; i++) {
     pkts.push_back(make_packet(pool, 200, i));
-    pkts.back().local = ep(i == 1 ? "127.0.0.3" : "127.0.0.2", 0);
+    pkts.back().local = endpoint(i == 1 ? "127.0.0.3" : "127.0.0.2", 0);
   }
   const IpEndpoint to = rx->local_address();
   SendStats st;
@@ -508,9 +502,9 @@ TEST_CASE("udp socket: per-packet source address on a wildcard socket (IP_PKTINF
   RecvStats rs;
   recv_n(*rx, pool, got, 3, rs);
   REQUIRE(got.size() == 3);
-  CHECK(same_address(got[0].remote, ep("127.0.0.2", 0)));
-  CHECK(same_address(got[1].remote, ep("127.0.0.3", 0)));
-  CHECK(same_address(got[2].remote, ep("127.0.0.2", 0)));
+  CHECK(same_address(got[0].remote, endpoint("127.0.0.2", 0)));
+  CHECK(same_address(got[1].remote, endpoint("127.0.0.3", 0)));
+  CHECK(same_address(got[2].remote, endpoint("127.0.0.2", 0)));
   for (uint32_t i = 0; i < 3; i++) CHECK(got[i].remote.port == tx->local_address().port);
 }
 
@@ -522,7 +516,7 @@ TEST_CASE("udp socket: a source address that is not ours is dropped from the sen
   for (uint32_t i = 0; i < 4; i++) {
     pkts.push_back(make_packet(pool, 300, i));
     // 192.0.2.1 (TEST-NET-1) is no address of this host: the kernel refuses it as a source.
-    pkts.back().local = ep(i < 2 ? "192.0.2.1" : "127.0.0.2", 0);
+    pkts.back().local = endpoint(i < 2 ? "192.0.2.1" : "127.0.0.2", 0);
   }
   const IpEndpoint to = rx->local_address();
   SendStats st;
@@ -535,8 +529,8 @@ TEST_CASE("udp socket: a source address that is not ours is dropped from the sen
   recv_n(*rx, pool, got, 4, rs);
   REQUIRE(got.size() == 4);
   for (uint32_t i = 0; i < 4; i++) CHECK(bytes_ok(got[i], i));
-  CHECK(same_address(got[2].remote, ep("127.0.0.2", 0)));  // the valid source is kept
-  CHECK(same_address(got[3].remote, ep("127.0.0.2", 0)));
+  CHECK(same_address(got[2].remote, endpoint("127.0.0.2", 0)));  // the valid source is kept
+  CHECK(same_address(got[3].remote, endpoint("127.0.0.2", 0)));
 }
 
 TEST_CASE("udp socket: a source of the other family is left out (dual-stack, IPv4 peer)") {
@@ -545,7 +539,7 @@ TEST_CASE("udp socket: a source of the other family is left out (dual-stack, IPv
   auto rx = open_at("127.0.0.1");
   std::vector<Packet> pkts;
   pkts.push_back(make_packet(pool, 100, 7));
-  pkts.back().local = ep("::1", 0);  // an IPv6 source cannot send an IPv4 datagram
+  pkts.back().local = endpoint("::1", 0);  // an IPv6 source cannot send an IPv4 datagram
   const IpEndpoint to = rx->local_address();
   SendStats st;
   CHECK(tx->send_batch(pkts, &to, st).sent == 1);
@@ -560,7 +554,7 @@ TEST_CASE("udp socket: a source of the other family is left out (dual-stack, IPv
 TEST_CASE("udp socket: forced GSO EIO falls back to sendmmsg and loses nothing") {
   BufferPool pool;
   UdpOptions o;
-  o.bind = ep("127.0.0.1", 0);
+  o.bind = endpoint("127.0.0.1", 0);
   o.force_gso_eio_once = true;
   auto tx = open_ok(o);
   auto rx = open_at("127.0.0.1");
@@ -637,7 +631,7 @@ TEST_CASE("udp socket: forced GSO EIO falls back to sendmmsg and loses nothing")
 
 TEST_CASE("gso back-off: suspend per path, double on refused probes, come back on a sent probe") {
   GsoBackoff b;
-  const IpEndpoint a = ep("10.0.0.1", 5000), a2 = ep("10.0.0.1", 6000), c = ep("10.0.0.2", 5000);
+  const IpEndpoint a = endpoint("10.0.0.1", 5000), a2 = endpoint("10.0.0.1", 6000), c = endpoint("10.0.0.2", 5000);
   CHECK(b.allowed(a, 0));
   b.on_refused(a, EMSGSIZE, 1000);
   CHECK_FALSE(b.allowed(a, 1000));
@@ -753,7 +747,7 @@ TEST_CASE("gso segment limit: a trial refused again was something else, the limi
 TEST_CASE("udp socket: a kernel that takes 64 segments lowers the limit, nothing is lost, probed upward again") {
   BufferPool pool;
   UdpOptions o;
-  o.bind = ep("127.0.0.1", 0);
+  o.bind = endpoint("127.0.0.1", 0);
   auto tx = open_ok(o);
   auto rx = open_at("127.0.0.1");
   REQUIRE(tx->features().gso);
@@ -838,10 +832,10 @@ TEST_CASE("udp socket: ICMP port unreachable on a connected socket: reported in 
   BufferPool pool;
   const uint16_t port = closed_port();
   UdpOptions o;
-  o.bind = ep("127.0.0.1", 0);
-  o.connect = ep("127.0.0.1", port);
+  o.bind = endpoint("127.0.0.1", 0);
+  o.connect = endpoint("127.0.0.1", port);
   auto c = open_ok(o);
-  CHECK(c->peer().same_address_port(ep("127.0.0.1", port)));
+  CHECK(c->peer().same_address_port(endpoint("127.0.0.1", port)));
 
   std::vector<Packet> pkts;
   pkts.push_back(make_packet(pool, 100, 1));
@@ -878,7 +872,7 @@ TEST_CASE("udp socket: ICMP port unreachable on a connected socket: reported in 
     CHECK(e.icmp_type == 3);  // destination unreachable
     CHECK(e.icmp_code == 3);  // port unreachable
     CHECK(e.remote.same_address_port(c->peer()));
-    CHECK(same_address(e.offender, ep("127.0.0.1", 0)));
+    CHECK(same_address(e.offender, endpoint("127.0.0.1", 0)));
   }
   CHECK(c->error_queue_stats().icmp == 3);
   CHECK(c->reported_errors().conn_refused == 3);
@@ -914,7 +908,7 @@ void many_peers_one_closed(const char* any, const char* loop) {
     auto gone = open_at(loop);
     dead_port = gone->local_address().port;
   }
-  const IpEndpoint dead = ep(loop, dead_port);
+  const IpEndpoint dead = endpoint(loop, dead_port);
   SendStats st;
   const int rounds = 3;
   uint32_t tag = 0;
@@ -1112,7 +1106,7 @@ TEST_CASE("udp socket: a full send buffer returns would_block and keeps the rest
   std::unique_ptr<UdpSocket> tx;
   in_netns(ns.name, [&] {
     UdpOptions o;
-    o.bind = ep("10.99.0.1", 0);
+    o.bind = endpoint("10.99.0.1", 0);
     o.send_buffer = 4096;  // the kernel's minimum (~4.6 KiB): two or three datagrams
     o.gso = Offload::kOff;
     UdpOpenResult r = UdpSocket::open(o);
@@ -1121,7 +1115,7 @@ TEST_CASE("udp socket: a full send buffer returns would_block and keeps the rest
   REQUIRE(tx);
   std::vector<Packet> pkts;
   for (uint32_t i = 0; i < 64; i++) pkts.push_back(make_packet(pool, 1400, i));
-  const IpEndpoint to = ep("10.99.0.2", 9);
+  const IpEndpoint to = endpoint("10.99.0.2", 9);
   SendStats st;
   SendResult r = tx->send_batch(pkts, &to, st);
   CHECK(r.status == SendStatus::kWouldBlock);
