@@ -7,7 +7,7 @@
 #include "buffer_pool.h"
 #include "packet.h"
 #include "test_endpoints.h"
-#include "udp_socket.h"
+#include "udp_send_plan.h"
 
 using namespace tunio;
 

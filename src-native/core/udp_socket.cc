@@ -47,15 +47,6 @@ bool only_from_icmp(int e) {
 // Errors that mean the socket itself is unusable (or our memory is wrong): no point going on.
 bool is_fatal_send_error(int e) { return e == EBADF || e == ENOTSOCK || e == EFAULT; }
 
-const IpEndpoint kNoEndpoint{};
-
-inline const IpEndpoint& effective_dest(const Packet& p, const IpEndpoint* default_to) {
-  if (!p.remote.empty()) return p.remote;
-  return default_to ? *default_to : kNoEndpoint;
-}
-
-inline bool packet_invalid(const Packet& p) { return p.length > 0 && !p.valid(); }
-
 int setopt_int(int fd, int level, int name, int value) {
   return ::setsockopt(fd, level, name, &value, sizeof value);
 }
@@ -80,53 +71,6 @@ void PeerErrorCounts::add(int err, uint64_t n) {
     case EMSGSIZE: msg_size += n; break;
     default: other += n; break;
   }
-}
-
-// --- planner -------------------------------------------------------------------------------
-
-size_t plan_udp_sends(const Packet* pkts, size_t n, const IpEndpoint* default_to,
-                      const SendPlanLimits& limits, std::vector<SendGroup>& out) {
-  out.clear();
-  const bool gso = limits.gso && limits.max_segments >= 2;
-  size_t i = 0;
-  while (i < n && out.size() < limits.max_messages) {
-    const Packet& head = pkts[i];
-    SendGroup g;
-    g.first = static_cast<uint32_t>(i);
-    g.count = 1;
-    if (packet_invalid(head)) {
-      g.invalid = true;
-      out.push_back(g);
-      i++;
-      continue;
-    }
-    const uint32_t size = head.length;
-    // A segment size must fit the u16 cmsg and a run needs at least two datagrams to fit.
-    const IpEndpoint& dest = effective_dest(head, default_to);
-    const bool path_ok = !limits.backoff || limits.backoff->empty() ||
-                         limits.backoff->allowed(dest.empty() && limits.peer ? *limits.peer : dest, limits.now_ms);
-    if (gso && path_ok && size > 0 && size <= 0xffff && size * 2 <= limits.max_payload) {
-      uint64_t total = size;
-      size_t j = i + 1;
-      while (j < n && j - i < limits.max_segments) {
-        const Packet& p = pkts[j];
-        if (packet_invalid(p) || p.length == 0 || p.length > size) break;
-        if (total + p.length > limits.max_payload) break;
-        if (p.ecn != head.ecn || !same_source(p.local, head.local) ||
-            !same_destination(effective_dest(p, default_to), dest)) {
-          break;
-        }
-        total += p.length;
-        j++;
-        if (p.length < size) break;  // a shorter datagram can only be the last segment
-      }
-      g.count = static_cast<uint32_t>(j - i);
-      if (g.count > 1) g.gso_size = static_cast<uint16_t>(size);
-    }
-    out.push_back(g);
-    i += g.count;
-  }
-  return out.size();
 }
 
 // --- open ------------------------------------------------------------------------------------
@@ -750,7 +694,7 @@ void UdpSocket::build_send_messages(const Packet* pkts, const IpEndpoint* defaul
     h.msg_namelen = 0;
     if (g.invalid) continue;
     const Packet& first = pkts[g.first];
-    const IpEndpoint& dest = effective_dest(first, default_to);
+    const IpEndpoint& dest = send_destination(first, default_to);
     const socklen_t nl = endpoint_to_sockaddr(dest, family_, &send_names_[m]);
     if (nl) {
       h.msg_name = &send_names_[m];
@@ -818,7 +762,7 @@ SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* de
       return b;
     };
     auto dest_of = [&](size_t m) -> const IpEndpoint& {
-      const IpEndpoint& dest = effective_dest(pkts[base + plan_[m].first], default_to);
+      const IpEndpoint& dest = send_destination(pkts[base + plan_[m].first], default_to);
       return dest.empty() ? peer_ : dest;
     };
     auto drop_group = [&](size_t m, int err, const char* call, bool reported) {
