@@ -24,6 +24,7 @@
 #include "udp_features.h"
 #include "test_endpoints.h"
 #include "udp_socket.h"
+#include "udp_socket_faults.h"
 
 using namespace tunio;
 
@@ -555,8 +556,10 @@ TEST_CASE("udp socket: forced GSO EIO falls back to sendmmsg and loses nothing")
   BufferPool pool;
   UdpOptions o;
   o.bind = endpoint("127.0.0.1", 0);
-  o.force_gso_eio_once = true;
   auto tx = open_ok(o);
+  UdpSocketFaults kernel;  // refuses the first UDP_SEGMENT message with EIO
+  kernel.fail_next_gso(EIO);
+  tx->set_send_calls(&kernel);
   auto rx = open_at("127.0.0.1");
   auto other = open_at("127.0.0.1");
   REQUIRE(tx->features().gso);
@@ -757,7 +760,9 @@ TEST_CASE("udp socket: a kernel that takes 64 segments lowers the limit, nothing
   }
   const uint16_t full = tx->features().max_gso_segments;
   // Behave as a kernel before 6.9: a UDP_SEGMENT send of more than 64 segments is EINVAL.
-  tx->set_simulated_segment_limit(kLegacyMaxGsoSegments);
+  UdpSocketFaults kernel;
+  kernel.set_gso_segment_limit(kLegacyMaxGsoSegments);
+  tx->set_send_calls(&kernel);
   auto send_run = [&](uint32_t n, SendStats& st) {
     std::vector<Packet> pkts;
     for (uint32_t i = 0; i < n; i++) {
@@ -796,7 +801,7 @@ TEST_CASE("udp socket: a kernel that takes 64 segments lowers the limit, nothing
   CHECK(tx->features().max_gso_segments == kLegacyMaxGsoSegments);
   // The kernel takes the full limit again (say the refusals had another cause): the next probe
   // goes out and the limit is back.
-  tx->set_simulated_segment_limit(0);
+  kernel.set_gso_segment_limit(0);
   ::usleep((2 * GsoSegmentLimit::kProbeFirstMs + 50) * 1000);
   SendStats st4;
   send_run(full, st4);

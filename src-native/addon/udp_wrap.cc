@@ -1,6 +1,7 @@
 #include "udp_wrap.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <type_traits>
 
@@ -469,17 +470,27 @@ Napi::Value UdpWrap::Info(const Napi::CallbackInfo& info) {
   return o.result();
 }
 
+// The test hooks below install a kernel with faults in the socket's send seam (udp_socket_faults.h).
+UdpSocketFaults& UdpWrap::SendFaults() {
+  if (!send_faults_) {
+    send_faults_ = std::make_unique<UdpSocketFaults>();
+    socket_->set_send_calls(send_faults_.get());
+  }
+  return *send_faults_;
+}
+
+// forceGsoEioOnce(): TEST ONLY, see UdpSocketFaults::fail_next_gso.
 Napi::Value UdpWrap::ForceGsoEio(const Napi::CallbackInfo& info) {
   if (!CheckOpen(info.Env())) return Napi::Value();
-  socket_->set_force_gso_eio_once(true);
+  SendFaults().fail_next_gso(EIO);
   return info.Env().Undefined();
 }
 
-// simulateGsoSegmentLimit(n): TEST ONLY, see UdpSocket::set_simulated_segment_limit.
+// simulateGsoSegmentLimit(n): TEST ONLY, see UdpSocketFaults::set_gso_segment_limit.
 Napi::Value UdpWrap::SimulateGsoSegmentLimit(const Napi::CallbackInfo& info) {
   if (!CheckOpen(info.Env())) return Napi::Value();
   const int64_t n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int64Value() : 0;
-  socket_->set_simulated_segment_limit(static_cast<uint16_t>(std::clamp<int64_t>(n, 0, 65535)));
+  SendFaults().set_gso_segment_limit(static_cast<uint16_t>(std::clamp<int64_t>(n, 0, 65535)));
   return info.Env().Undefined();
 }
 

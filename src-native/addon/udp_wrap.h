@@ -13,6 +13,7 @@
 #include "open_handle.h"
 #include "send_queue.h"
 #include "udp_socket.h"
+#include "udp_socket_faults.h"
 
 namespace tunio {
 
@@ -52,6 +53,10 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
   static void CleanupHook(void* arg);
 
   Napi::Env env_;
+  // The test hooks' kernel with faults (null until a hook is used); declared before socket_ so
+  // that it outlives the socket it is installed in.
+  std::unique_ptr<UdpSocketFaults> send_faults_;
+  UdpSocketFaults& SendFaults();
   std::unique_ptr<UdpSocket> socket_;
   std::shared_ptr<BufferPool> pool_;
   std::unique_ptr<FdWatcher> watcher_;

@@ -61,7 +61,18 @@ int pmtu_value(PmtuMode mode) {
   }
 }
 
+class KernelSendCalls : public UdpSendCalls {
+ public:
+  ssize_t sendmsg(int fd, const msghdr* msg, int flags) override { return ::sendmsg(fd, msg, flags); }
+  int sendmmsg(int fd, mmsghdr* msgs, unsigned n, int flags) override { return ::sendmmsg(fd, msgs, n, flags); }
+};
+
 }  // namespace
+
+UdpSendCalls& kernel_send_calls() {
+  static KernelSendCalls calls;  // stateless: one for every socket and thread
+  return calls;
+}
 
 void PeerErrorCounts::add(int err, uint64_t n) {
   switch (err) {
@@ -99,7 +110,6 @@ SysError UdpSocket::init(const UdpOptions& o) {
   has_fwmark_ = o.set_fwmark;
   fwmark_ = o.fwmark;
   bind_device_ = o.bind_device;
-  force_gso_eio_ = o.force_gso_eio_once;
   // Non-blocking: the addon waits with uv_poll. Close-on-exec: a child_process must not
   // inherit (and keep open) the VPN's socket.
   fd_.reset(::socket(family_, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP));
@@ -728,228 +738,279 @@ void UdpSocket::build_send_messages(const Packet* pkts, const IpEndpoint* defaul
   }
 }
 
-SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* default_to,
-                                 SendStats& stats) {
+// --- send: one call of send_batch, in rounds of planned messages ---------------------------
+//
+// Each round plans up to batch_ messages from the packets not consumed yet, then sends the runs
+// of valid messages between invalid ones, each run with one sendmsg/sendmmsg. A syscall that
+// fails stops at its first failing message; on_send_refused() decides what that refusal means
+// (the kernel behaviour it follows is cited where it decides), and whether the round goes on
+// with the same or the next message, plans again from the first packet not consumed (after a
+// fallback changed what the packets need), or ends the call.
+
+// The progress of one send_batch call, shared by its steps.
+struct UdpSocket::SendRound {
+  std::vector<Packet>& pkts;
+  const IpEndpoint* default_to;
+  SendStats& stats;
   SendResult result;
   size_t consumed = 0;  // packets [0, consumed) are sent or dropped
-  bool stop = false;
-  while (!stop && consumed < pkts.size()) {
-    const size_t base = consumed;
-    // Plan at most batch_ messages from a window of packets wide enough for batch_ runs: the
-    // next round starts at the first packet they did not cover, so no run is cut short by the
-    // window unless batch_ messages of kSendWindowPerMessage datagrams each did not fill it.
-    const size_t window = std::min<size_t>(pkts.size() - base, send_window_);
-    SendPlanLimits limits;
-    limits.gso = features_.gso;
-    // A lowered segment limit is probed upward again after a back-off (GsoSegmentLimit).
-    if (segment_limit_.waiting_for_probe()) {
-      features_.max_gso_segments = segment_limit_.limit(monotonic_ms());
-      stats.segment_limit = segment_limit_.stats();
-    }
-    limits.max_segments = features_.max_gso_segments;
-    limits.max_messages = batch_;
-    if (!gso_backoff_.empty()) {
-      limits.backoff = &gso_backoff_;
-      limits.now_ms = monotonic_ms();
-      limits.peer = &peer_;
-    }
-    plan_udp_sends(pkts.data() + base, window, default_to, limits, plan_);
-    build_send_messages(pkts.data() + base, default_to);
+  size_t base = 0;      // the plan's packet 0 is pkts[base]
+  size_t retried_m = SIZE_MAX;  // the message being re-sent after pending errors, and how often
+  int retries = 0;
+  bool stop = false;    // the caller must see result.status before anything more is sent
 
-    auto group_bytes = [&](const SendGroup& g) {
-      uint64_t b = 0;
-      for (uint32_t k = g.first; k < g.first + g.count; k++) b += pkts[base + k].length;
-      return b;
-    };
-    auto dest_of = [&](size_t m) -> const IpEndpoint& {
-      const IpEndpoint& dest = send_destination(pkts[base + plan_[m].first], default_to);
-      return dest.empty() ? peer_ : dest;
-    };
-    auto drop_group = [&](size_t m, int err, const char* call, bool reported) {
-      const SendGroup& g = plan_[m];
-      stats.dropped.add(err, g.count);
-      if (!reported) record_error(err, call, &dest_of(m));
-      result.dropped += g.count;
-      consumed = base + g.first + g.count;
-    };
-    size_t retried_m = SIZE_MAX;  // the message being re-sent after a pending error, and how often
-    int retries = 0;
+  SendRound(std::vector<Packet>& p, const IpEndpoint* to, SendStats& s) : pkts(p), default_to(to), stats(s) {}
+  const Packet& first_of(const SendGroup& g) const { return pkts[base + g.first]; }
+  void consume(const SendGroup& g) { consumed = base + g.first + g.count; }
+};
 
-    size_t m = 0;
-    while (m < plan_.size()) {
-      if (plan_[m].invalid) {
-        stats.dropped_invalid += plan_[m].count;
-        result.dropped += plan_[m].count;
-        consumed = base + plan_[m].first + plan_[m].count;
-        m++;
-        continue;
-      }
-      size_t end = m + 1;
-      while (end < plan_.size() && !plan_[end].invalid) end++;
-      int err = 0;
-      const char* call = nullptr;
-      bool forced = false;
-      if (force_gso_eio_ || simulated_segment_limit_ > 0) {
-        // Test hooks: the first GSO message they concern fails without a syscall (EIO once, or
-        // EINVAL for more segments than the simulated kernel limit).
-        auto concerned = [&](const SendGroup& g) {
-          return g.gso_size != 0 && (force_gso_eio_ || g.count > simulated_segment_limit_);
-        };
-        size_t j = m;
-        while (j < end && !concerned(plan_[j])) j++;
-        if (j == m) {
-          err = force_gso_eio_ ? EIO : EINVAL;
-          force_gso_eio_ = false;
-          forced = true;
-          call = "sendmsg";
-        } else if (j < end) {
-          end = j;  // send what precedes it; the forced failure hits that message next
-        }
-      }
-      int sent_msgs = 0;
-      if (!forced) {
-        if (end - m == 1) {
-          call = "sendmsg";
-          stats.sendmsg_calls++;
-          sent_msgs = ::sendmsg(fd_.get(), &send_msgs_[m].msg_hdr, 0) >= 0 ? 1 : -1;
-        } else {
-          call = "sendmmsg";
-          stats.sendmmsg_calls++;
-          sent_msgs = ::sendmmsg(fd_.get(), &send_msgs_[m], static_cast<unsigned>(end - m), 0);
-        }
-        if (sent_msgs < 0) err = errno;
-        // sendmmsg never returns 0 for vlen >= 1; if it ever did, looping would spin.
-        if (sent_msgs == 0) err = EAGAIN;
-      }
-      if (!forced && sent_msgs > 0) {
-        // sendmmsg stops at the first failing message and returns the count before it; the
-        // next round starts at that message and gets its error directly.
-        for (int k = 0; k < sent_msgs; k++, m++) {
-          const SendGroup& g = plan_[m];
-          stats.datagrams += g.count;
-          stats.bytes += group_bytes(g);
-          if (g.gso_size) {
-            stats.gso_sends++;
-            stats.gso_segments += g.count;
-            if (!gso_backoff_.empty()) gso_backoff_.on_sent(dest_of(m));  // a probe went out
-            if (g.count > 1 && !segment_limit_.steady()) {
-              segment_limit_.on_sent(g.count, monotonic_ms());
-              features_.max_gso_segments = segment_limit_.current();
-              stats.segment_limit = segment_limit_.stats();
-            }
-          }
-          result.sent += g.count;
-          consumed = base + g.first + g.count;
-        }
-        continue;
-      }
-      if (err == EINTR) continue;
-      if (err == EAGAIN || err == EWOULDBLOCK) {
-        stats.would_block++;
-        result.status = SendStatus::kWouldBlock;
-        stop = true;
-        break;
-      }
-      // ENOBUFS: skb allocation or a device queue refused, or (because IP_RECVERR is on) a
-      // qdisc dropped the datagram; without IP_RECVERR that drop would be a silent success
-      // counted only in SNDBUFERRORS. In every case this message did not go out: the caller
-      // retries it shortly, so a full qdisc costs a retry, not a lost datagram.
-      if (err == ENOBUFS || err == ENOMEM) {
-        stats.no_buffers++;
-        result.status = SendStatus::kNoBuffers;
-        stop = true;
-        break;
-      }
-      if (is_fatal_send_error(err)) {
-        result.status = SendStatus::kError;
-        result.error = SysError::make(err, call);
-        stop = true;
-        break;
-      }
-      ErrorDrain drain;
-      if (is_icmp_error(err)) {
-        // With IP_RECVERR every ICMP error about an EARLIER datagram (to any peer) also leaves
-        // a pending socket error, and the next send returns it instead of sending: this message
-        // never left. The error's details and real peer are on the error queue: read them,
-        // then send the very same message again. ECONNREFUSED and friends can only come from
-        // ICMP, so they are pending errors even when their queue entry was lost. Bounded per
-        // message, so an error storm cannot pin this loop.
-        const IpEndpoint& dest = dest_of(m);
-        drain = drain_error_queue(dest.empty() ? nullptr : &dest);
-        const bool pending = drain.icmp > 0 || only_from_icmp(err);
-        if (retried_m != m) {
-          retried_m = m;
-          retries = 0;
-        }
-        if (pending && retries < kMaxPendingRetries) {
-          retries++;
-          stats.pending_errors++;
-          if (drain.icmp == 0 && drain.local == 0) {
-            // Lost entry: the errno is all there is, and for an unconnected socket not even
-            // whose datagram it was (certainly not this message's: it was never sent).
-            record_error_from_socket(err, call);
-          }
-          continue;
-        }
-      }
-      // A local error entry with this errno was just recorded (EMSGSIZE + MTU): that is the
-      // report of this very failure, so it is not reported twice.
-      const bool reported = drain.local > 0 && drain.local_err == err;
-      const bool has_source = !pkts[base + plan_[m].first].local.empty();
-      if (has_source && (err == ENETUNREACH || err == EADDRNOTAVAIL || (err == EINVAL && plan_[m].gso_size == 0))) {
-        // The source these datagrams were to leave from (IP_PKTINFO, e.g. a received lease's
-        // destination) may be no address of this host (any more): removed since, or another
-        // socket's. IPv4 answers that with ENETUNREACH (the output route lookup finds no
-        // device for the source), IPv6 with EINVAL/EADDRNOTAVAIL. Send them from the address
-        // the route picks instead, as wireguard-go clears a stale sticky source: losing the
-        // reply would be worse than its source changing. If that was not the cause, the
-        // retry without a source fails the same way and is handled below (one syscall more).
-        // (EINVAL on a GSO send is first taken for a path MTU refusal, below; its datagrams come
-        // back here one by one if the source was the cause.)
-        const SendGroup& g = plan_[m];
-        for (uint32_t k = g.first; k < g.first + g.count; k++) pkts[base + k].local = IpEndpoint{};
-        stats.source_fallbacks += g.count;
-        break;  // the outer loop replans from `consumed`
-      }
-      if ((err == EIO || err == EINVAL || err == EMSGSIZE) && plan_[m].gso_size) {
-        // The kernel refused the UDP_SEGMENT send as a whole: none of its datagrams left, and
-        // each of them alone can still go out (fragmented where larger than the path MTU).
-        // Why it refused decides what changes (kernel reasons in gso_backoff.h):
-        stats.gso_fallbacks++;
-        if (err == EINVAL && segment_limit_.on_einval(plan_[m].count)) {
-          // Perhaps more segments than this kernel takes (UDP_MAX_SEGMENTS 64 before 6.9): re-send
-          // in runs of at most 64. If one of those goes out, that was it: the limit is lowered
-          // (and probed upward again later). If it is refused with EINVAL too, the cause was
-          // something else (a blackhole route answers EINVAL as well): the limit comes back.
-          features_.max_gso_segments = segment_limit_.current();
-        } else {
-          segment_limit_.on_other_refusal();
-          features_.max_gso_segments = segment_limit_.current();
-          stats.segment_limit = segment_limit_.stats();
-          // A segment larger than the path MTU (EMSGSIZE; EINVAL on older kernels), or a route
-          // whose device cannot segment (EIO): suspend GSO to this destination only, re-send
-          // these datagrams without it, and probe again after a back-off.
-          gso_backoff_.on_refused(dest_of(m), err, monotonic_ms());
-          if (err != EIO) {
-            // Too large for the path: a GSO refusal leaves no error-queue entry, so the path
-            // MTU that caused it is read from the route (reported only when it changed).
-            const uint32_t mtu = query_path_mtu(dest_of(m));
-            if (mtu) path_mtu_.report(dest_of(m), mtu, MtuSource::kRoute);
-          }
-        }
-        if (!reported) record_error(err, call, &dest_of(m));
-        break;  // the outer loop replans from `consumed`
-      }
-      // Anything else concerns this datagram or its peer (no route: ENETUNREACH/EHOSTUNREACH,
-      // a prohibit route: EACCES, EMSGSIZE, EPERM from a firewall, ...): drop it, count it,
-      // report it (origin local), keep the socket and the rest of the batch going.
-      drop_group(m, err, call, reported);
-      m++;
+SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* default_to,
+                                 SendStats& stats) {
+  SendRound r(pkts, default_to, stats);
+  while (!r.stop && r.consumed < pkts.size()) {
+    plan_round(r);
+    send_round(r);
+  }
+  pkts.erase(pkts.begin(), pkts.begin() + static_cast<std::ptrdiff_t>(r.consumed));
+  r.result.consumed = r.consumed;
+  return r.result;
+}
+
+SendPlanLimits UdpSocket::send_plan_limits(SendStats& stats) {
+  SendPlanLimits limits;
+  limits.gso = features_.gso;
+  // A lowered segment limit is probed upward again after a back-off (GsoSegmentLimit).
+  if (segment_limit_.waiting_for_probe()) {
+    features_.max_gso_segments = segment_limit_.limit(monotonic_ms());
+    stats.segment_limit = segment_limit_.stats();
+  }
+  limits.max_segments = features_.max_gso_segments;
+  limits.max_messages = batch_;
+  if (!gso_backoff_.empty()) {
+    limits.backoff = &gso_backoff_;
+    limits.now_ms = monotonic_ms();
+    limits.peer = &peer_;
+  }
+  return limits;
+}
+
+void UdpSocket::plan_round(SendRound& r) {
+  r.base = r.consumed;
+  r.retried_m = SIZE_MAX;
+  r.retries = 0;
+  // Plan at most batch_ messages from a window of packets wide enough for batch_ runs: the
+  // next round starts at the first packet they did not cover, so no run is cut short by the
+  // window unless batch_ messages of kSendWindowPerMessage datagrams each did not fill it.
+  const size_t window = std::min<size_t>(r.pkts.size() - r.base, send_window_);
+  plan_udp_sends(r.pkts.data() + r.base, window, r.default_to, send_plan_limits(r.stats), plan_);
+  build_send_messages(r.pkts.data() + r.base, r.default_to);
+}
+
+void UdpSocket::send_round(SendRound& r) {
+  size_t m = 0;
+  while (m < plan_.size()) {
+    if (plan_[m].invalid) {
+      drop_invalid(r, m++);
+      continue;
+    }
+    size_t end = m + 1;
+    while (end < plan_.size() && !plan_[end].invalid) end++;
+    const SendCall call = send_messages(m, end, r.stats);
+    if (call.sent > 0) {
+      // sendmmsg stops at the first failing message and returns the count before it; the
+      // next call starts at that message and gets its error directly.
+      for (int k = 0; k < call.sent; k++) account_sent(r, m++);
+      continue;
+    }
+    switch (on_send_refused(r, m, call.err, call.name)) {
+      case SendNext::kContinue: break;
+      case SendNext::kReplan: return;
+      case SendNext::kStop: r.stop = true; return;
     }
   }
-  pkts.erase(pkts.begin(), pkts.begin() + static_cast<std::ptrdiff_t>(consumed));
-  result.consumed = consumed;
-  return result;
+}
+
+UdpSocket::SendCall UdpSocket::send_messages(size_t m, size_t end, SendStats& stats) {
+  SendCall call;
+  if (end - m == 1) {
+    call.name = "sendmsg";
+    stats.sendmsg_calls++;
+    call.sent = send_calls_->sendmsg(fd_.get(), &send_msgs_[m].msg_hdr, 0) >= 0 ? 1 : -1;
+  } else {
+    call.name = "sendmmsg";
+    stats.sendmmsg_calls++;
+    call.sent = send_calls_->sendmmsg(fd_.get(), &send_msgs_[m], static_cast<unsigned>(end - m), 0);
+  }
+  if (call.sent < 0) call.err = errno;
+  // sendmmsg never returns 0 for vlen >= 1; if it ever did, looping would spin.
+  if (call.sent == 0) call.err = EAGAIN;
+  return call;
+}
+
+const IpEndpoint& UdpSocket::send_dest(const SendRound& r, size_t m) const {
+  const IpEndpoint& dest = send_destination(r.first_of(plan_[m]), r.default_to);
+  return dest.empty() ? peer_ : dest;
+}
+
+void UdpSocket::account_sent(SendRound& r, size_t m) {
+  const SendGroup& g = plan_[m];
+  r.stats.datagrams += g.count;
+  for (uint32_t k = g.first; k < g.first + g.count; k++) r.stats.bytes += r.pkts[r.base + k].length;
+  if (g.gso_size) {
+    r.stats.gso_sends++;
+    r.stats.gso_segments += g.count;
+    if (!gso_backoff_.empty()) gso_backoff_.on_sent(send_dest(r, m));  // a probe went out
+    if (g.count > 1 && !segment_limit_.steady()) {
+      segment_limit_.on_sent(g.count, monotonic_ms());
+      features_.max_gso_segments = segment_limit_.current();
+      r.stats.segment_limit = segment_limit_.stats();
+    }
+  }
+  r.result.sent += g.count;
+  r.consume(g);
+}
+
+void UdpSocket::drop_invalid(SendRound& r, size_t m) {
+  const SendGroup& g = plan_[m];
+  r.stats.dropped_invalid += g.count;
+  r.result.dropped += g.count;
+  r.consume(g);
+}
+
+void UdpSocket::drop_for_peer(SendRound& r, size_t m, int err, const char* call, bool reported) {
+  const SendGroup& g = plan_[m];
+  r.stats.dropped.add(err, g.count);
+  if (!reported) record_error(err, call, &send_dest(r, m));
+  r.result.dropped += g.count;
+  r.consume(g);
+}
+
+UdpSocket::SendNext UdpSocket::on_send_refused(SendRound& r, size_t& m, int err, const char* call) {
+  if (err == EINTR) return SendNext::kContinue;
+  if (err == EAGAIN || err == EWOULDBLOCK) {
+    r.stats.would_block++;
+    r.result.status = SendStatus::kWouldBlock;
+    return SendNext::kStop;
+  }
+  // ENOBUFS: skb allocation or a device queue refused, or a qdisc dropped the datagram. The
+  // last is reported only because IP_RECVERR is on: udp_send_skb (net/ipv4/udp.c; the same in
+  // udp_v6_send_skb, net/ipv6/udp.c, Linux 4.18 to 6.18) turns `-ENOBUFS && !recverr` into a
+  // silent success counted in SNDBUFERRORS. In every case this message did not go out: the
+  // caller retries it shortly, so a full qdisc costs a retry, not a lost datagram.
+  if (err == ENOBUFS || err == ENOMEM) {
+    r.stats.no_buffers++;
+    r.result.status = SendStatus::kNoBuffers;
+    return SendNext::kStop;
+  }
+  if (is_fatal_send_error(err)) {
+    r.result.status = SendStatus::kError;
+    r.result.error = SysError::make(err, call);
+    return SendNext::kStop;
+  }
+  ErrorDrain drain;
+  if (is_icmp_error(err) && retry_after_pending_error(r, m, err, call, &drain)) return SendNext::kContinue;
+  // A local error entry with this errno was just recorded (EMSGSIZE + MTU): that is the
+  // report of this very failure, so it is not reported twice.
+  const bool reported = drain.local > 0 && drain.local_err == err;
+  if (source_refused(r, m, err)) {
+    fall_back_to_route_source(r, m);
+    return SendNext::kReplan;
+  }
+  if ((err == EIO || err == EINVAL || err == EMSGSIZE) && plan_[m].gso_size) {
+    fall_back_from_gso(r, m, err, call, reported);
+    return SendNext::kReplan;
+  }
+  // Anything else concerns this datagram or its peer (no route: ENETUNREACH/EHOSTUNREACH,
+  // a prohibit route: EACCES, EMSGSIZE, EPERM from a firewall, ...): drop it, count it,
+  // report it (origin local), keep the socket and the rest of the batch going.
+  drop_for_peer(r, m++, err, call, reported);
+  return SendNext::kContinue;
+}
+
+bool UdpSocket::retry_after_pending_error(SendRound& r, size_t m, int err, const char* call, ErrorDrain* drain) {
+  // With IP_RECVERR every ICMP error about an EARLIER datagram (to any peer) also leaves a
+  // pending socket error: __udp4_lib_err (net/ipv4/udp.c; __udp6_lib_err in net/ipv6/udp.c)
+  // sets sk_err after queueing the entry, and the next send's skb allocation
+  // (sock_alloc_send_pskb, net/core/sock.c, as of Linux 6.18) returns it instead of sending:
+  // this message never left. The error's details and real peer are on the error queue: read
+  // them, then send the very same message again. ECONNREFUSED and friends can only come from
+  // ICMP, so they are pending errors even when their queue entry was lost. Bounded per
+  // message, so an error storm cannot pin this loop.
+  const IpEndpoint& dest = send_dest(r, m);
+  *drain = drain_error_queue(dest.empty() ? nullptr : &dest);
+  const bool pending = drain->icmp > 0 || only_from_icmp(err);
+  if (r.retried_m != m) {
+    r.retried_m = m;
+    r.retries = 0;
+  }
+  if (!pending || r.retries >= kMaxPendingRetries) return false;
+  r.retries++;
+  r.stats.pending_errors++;
+  if (drain->icmp == 0 && drain->local == 0) {
+    // Lost entry: the errno is all there is, and for an unconnected socket not even whose
+    // datagram it was (certainly not this message's: it was never sent).
+    record_error_from_socket(err, call);
+  }
+  return true;
+}
+
+bool UdpSocket::source_refused(const SendRound& r, size_t m, int err) const {
+  // The source these datagrams were to leave from (IP_PKTINFO, e.g. a received lease's
+  // destination) may be no address of this host (any more): removed since, or another
+  // socket's. IPv4 answers that with ENETUNREACH: the output route lookup for a source no
+  // device has (ip_route_output_key_hash_rcu, net/ipv4/route.c, as of Linux 6.18) fails with
+  // its default -ENETUNREACH. IPv6 answers EINVAL (ip6_datagram_send_ctl, net/ipv6/datagram.c:
+  // IPV6_PKTINFO with an address this host does not have) or EADDRNOTAVAIL. EINVAL on a GSO
+  // send is first taken for a path MTU refusal (fall_back_from_gso); its datagrams come back
+  // here one by one if the source was the cause. If the source was not the cause, the retry
+  // without one fails the same way and is handled as a peer error (one syscall more).
+  const SendGroup& g = plan_[m];
+  if (r.first_of(g).local.empty()) return false;
+  return err == ENETUNREACH || err == EADDRNOTAVAIL || (err == EINVAL && g.gso_size == 0);
+}
+
+void UdpSocket::fall_back_to_route_source(SendRound& r, size_t m) {
+  // Send them from the address the route picks instead, as wireguard-go clears a stale sticky
+  // source: losing the reply would be worse than its source changing.
+  const SendGroup& g = plan_[m];
+  for (uint32_t k = g.first; k < g.first + g.count; k++) r.pkts[r.base + k].local = IpEndpoint{};
+  r.stats.source_fallbacks += g.count;
+}
+
+void UdpSocket::fall_back_from_gso(SendRound& r, size_t m, int err, const char* call, bool reported) {
+  // The kernel refused the UDP_SEGMENT send as a whole (udp_send_skb, net/ipv4/udp.c, and
+  // udp_v6_send_skb, net/ipv6/udp.c, check before anything is queued): none of its datagrams
+  // left, and each of them alone can still go out (fragmented where larger than the path
+  // MTU). Why it refused decides what changes (the kernel's reasons, by version, in
+  // gso_backoff.h):
+  const SendGroup& g = plan_[m];
+  const IpEndpoint& dest = send_dest(r, m);
+  r.stats.gso_fallbacks++;
+  if (err == EINVAL && segment_limit_.on_einval(g.count)) {
+    // Perhaps more segments than this kernel takes (`datalen > gso_size * UDP_MAX_SEGMENTS`;
+    // UDP_MAX_SEGMENTS is 64 before v6.9, 128 from it): re-send in runs of at most 64. If one
+    // of those goes out, that was it: the limit is lowered (and probed upward again later).
+    // If it is refused with EINVAL too, the cause was something else (a blackhole route
+    // answers EINVAL as well): the limit comes back.
+    features_.max_gso_segments = segment_limit_.current();
+  } else {
+    segment_limit_.on_other_refusal();
+    features_.max_gso_segments = segment_limit_.current();
+    r.stats.segment_limit = segment_limit_.stats();
+    // A segment larger than the path MTU (EMSGSIZE since v6.14's "udp: gso: do not drop small
+    // packets when PMTU reduces", EINVAL before), or a route whose device cannot segment
+    // (EIO: an xfrm route; before v6.11 also a device without checksum offload): suspend GSO
+    // to this destination only, re-send these datagrams without it, and probe again after a
+    // back-off.
+    gso_backoff_.on_refused(dest, err, monotonic_ms());
+    if (err != EIO) {
+      // Too large for the path: a GSO refusal leaves no error-queue entry, so the path MTU
+      // that caused it is read from the route (reported only when it changed).
+      const uint32_t mtu = query_path_mtu(dest);
+      if (mtu) path_mtu_.report(dest, mtu, MtuSource::kRoute);
+    }
+  }
+  if (!reported) record_error(err, call, &dest);
 }
 
 }  // namespace tunio

@@ -28,6 +28,7 @@
 #include "udp_error_queue.h"
 #include "udp_features.h"
 #include "udp_send_plan.h"
+#include "udp_socket_calls.h"
 #include "unique_fd.h"
 
 namespace tunio {
@@ -72,9 +73,6 @@ struct UdpOptions {
   uint32_t fwmark = 0;
   // SO_BINDTODEVICE (empty: none): every datagram leaves and is received through this device.
   std::string bind_device;
-  // TEST ONLY: the next send that would carry a UDP_SEGMENT cmsg fails as if the kernel had
-  // answered EIO (a device without UDP checksum offload), exercising the GSO fallback.
-  bool force_gso_eio_once = false;
 };
 
 constexpr uint32_t kMaxUdpBatch = 128;
@@ -263,11 +261,10 @@ class UdpSocket {
   // Control messages that did not fit their message's slice (0 unless kSendCmsgSpace is wrong).
   uint64_t cmsg_overflows() const { return cmsg_overflows_; }
 
-  // TEST ONLY: same as UdpOptions::force_gso_eio_once.
-  void set_force_gso_eio_once(bool on) { force_gso_eio_ = on; }
-  // TEST ONLY: behave as a kernel whose UDP_MAX_SEGMENTS is `segments` (0: the real one): a GSO
-  // message of more segments fails with EINVAL without a syscall, as the kernel's would.
-  void set_simulated_segment_limit(uint16_t segments) { simulated_segment_limit_ = segments; }
+  // The system calls sends go through (null: the kernel's, the default). A test installs a
+  // stand-in that refuses chosen messages as a kernel would (UdpSocketFaults); the caller keeps
+  // it alive while it is installed.
+  void set_send_calls(UdpSendCalls* calls) { send_calls_ = calls ? calls : &kernel_send_calls(); }
   // The segment limit's policy state (lowered on trial, probed upward again).
   const GsoSegmentLimit& segment_limit() const { return segment_limit_; }
 
@@ -285,6 +282,32 @@ class UdpSocket {
   void record_error_from_socket(int err, const char* call);
   void build_send_messages(const Packet* pkts, const IpEndpoint* default_to);
   size_t fill_send_cmsgs(size_t m, const Packet& first, const IpEndpoint& dest);
+
+  // The steps of send_batch (udp_socket.cc says how they fit together).
+  struct SendRound;
+  struct SendCall {
+    int sent = 0;                // messages the kernel took; -1: none
+    int err = 0;                 // errno of the message it stopped at
+    const char* name = nullptr;  // "sendmsg" or "sendmmsg"
+  };
+  enum class SendNext : uint8_t {
+    kContinue,  // on with message m (the same one again, or the next after a drop)
+    kReplan,    // plan again from the first packet not consumed (a fallback changed them)
+    kStop,      // the caller must see the result's status first
+  };
+  SendPlanLimits send_plan_limits(SendStats& stats);
+  void plan_round(SendRound& r);
+  void send_round(SendRound& r);
+  SendCall send_messages(size_t m, size_t end, SendStats& stats);
+  const IpEndpoint& send_dest(const SendRound& r, size_t m) const;
+  void account_sent(SendRound& r, size_t m);
+  void drop_invalid(SendRound& r, size_t m);
+  void drop_for_peer(SendRound& r, size_t m, int err, const char* call, bool reported);
+  SendNext on_send_refused(SendRound& r, size_t& m, int err, const char* call);
+  bool retry_after_pending_error(SendRound& r, size_t m, int err, const char* call, ErrorDrain* drain);
+  bool source_refused(const SendRound& r, size_t m, int err) const;
+  void fall_back_to_route_source(SendRound& r, size_t m);
+  void fall_back_from_gso(SendRound& r, size_t m, int err, const char* call, bool reported);
 
   static constexpr size_t kSendCmsgSpace = 128;  // UDP_SEGMENT + in6_pktinfo + TCLASS = 88
   static_assert(kSendCmsgSpace >= CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(in6_pktinfo)) +
@@ -305,7 +328,7 @@ class UdpSocket {
   IpEndpoint peer_;
   UdpFeatures features_;
   uint32_t batch_ = 0;
-  bool force_gso_eio_ = false;
+  UdpSendCalls* send_calls_ = &kernel_send_calls();
   bool gro_off_pending_ = false;
   void try_gro_off();
   uint64_t cmsg_overflows_ = 0;
@@ -347,7 +370,6 @@ class UdpSocket {
   // EINVAL on a run of more than 64 segments: the limit is lowered on trial, probed upward
   // again later (send_batch, gso_backoff.h).
   GsoSegmentLimit segment_limit_;
-  uint16_t simulated_segment_limit_ = 0;  // TEST ONLY: see set_simulated_segment_limit
 
   SocketError errors_[kErrorQueue];
   size_t errors_head_ = 0;  // oldest
