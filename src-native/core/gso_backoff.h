@@ -5,20 +5,23 @@
 // echo tunnel then ran at a quarter of its rate after a 2 s fault (issue 15).
 //
 // Why the kernel refuses a UDP_SEGMENT send (net/ipv4/udp.c udp_send_skb, and the same checks
-// in net/ipv6/udp.c udp_v6_send_skb), and what that means here:
-//   - `hlen + min(datalen, gso_size) > cork->fragsize` -> EMSGSIZE (EINVAL before Linux 6.10 and
-//     its stable backports): one segment is larger than the path MTU. A property of the path
-//     at this moment (device MTU, route MTU, a PMTU learnt from ICMP), so: kPathMtu, a short
-//     back-off.
+// in net/ipv6/udp.c udp_v6_send_skb; UDP_SEGMENT itself is Linux 4.18), and what that means here:
+//   - `hlen + min(datalen, gso_size) > cork->fragsize` -> EMSGSIZE: one segment is larger than
+//     the path MTU. Before v6.14 ("udp: gso: do not drop small packets when PMTU reduces",
+//     backported to stable kernels) the check was `hlen + gso_size` and the answer EINVAL. A
+//     property of the path at this moment (device MTU, route MTU, a PMTU learnt from ICMP),
+//     so: kPathMtu, a short back-off.
 //   - `datalen > gso_size * UDP_MAX_SEGMENTS` -> EINVAL: more segments than this kernel takes
-//     (64 up to 6.8, 128 from 6.9). A property of the kernel: the socket's segment limit is
+//     (64 before v6.9's "net: change maximum number of UDP segments to 128", which stable
+//     kernels took too, e.g. 6.1.107). A property of the kernel: the socket's segment limit is
 //     lowered (GsoSegmentLimit below: on trial first, probed upward again later), nothing is
 //     suspended.
 //   - `sk->sk_no_check_tx` -> EINVAL: UDP checksums off on the socket (tunio never sets it).
-//   - `skb->ip_summed != CHECKSUM_PARTIAL` (the device has no checksum offload; removed from
-//     udp_send_skb in later kernels, which checksum in software instead), UDP-Lite, or
-//     `dst_xfrm(dst)` (the route goes through IPsec) -> EIO: a property of the route's device
-//     or of the route: kNoOffload, a long back-off (probed again in any case: routes change).
+//   - UDP-Lite, or `dst_xfrm(dst)` (the route goes through IPsec) -> EIO; before v6.11 ("udp:
+//     Allow GSO transmit from devices with no checksum offload") also `skb->ip_summed !=
+//     CHECKSUM_PARTIAL`, a device without checksum offload such as a TUN device. A property of
+//     the route's device or of the route: kNoOffload, a long back-off (probed again in any
+//     case: routes change).
 // The datagrams of a refused send never left: the caller re-sends them without GSO.
 #pragma once
 

@@ -20,7 +20,8 @@ struct UdpFeatures {
   uint16_t max_gso_segments = 0;  // segments per UDP_SEGMENT send (64 or 128); 0 without gso
 };
 
-// UDP_MAX_SEGMENTS of the kernel headers: 64 up to Linux 6.8, 128 from 6.9.
+// UDP_MAX_SEGMENTS of the kernel headers (include/linux/udp.h): 64 up to Linux 6.8, 128 from
+// 6.9 ("net: change maximum number of UDP segments to 128", also in stable kernels from 6.1.107).
 constexpr uint16_t kLegacyMaxGsoSegments = 64;
 constexpr uint16_t kMaxGsoSegmentsCap = 128;
 // Largest UDP payload of one send (IPv4: 65,535 - 20 IP - 8 UDP). Also the cap on the summed
@@ -28,9 +29,14 @@ constexpr uint16_t kMaxGsoSegmentsCap = 128;
 // so one limit is right for dual-stack sockets.
 constexpr uint32_t kMaxUdpPayload = 65507;
 
-// True when the socket accepts UDP_SEGMENT (getsockopt succeeds; Linux >= 4.18).
+// True when the socket accepts UDP_SEGMENT (getsockopt succeeds; Linux >= 4.18, commit
+// bec1f6f69736 "udp: generate gso with UDP_SEGMENT"; older kernels answer ENOPROTOOPT from
+// udp_lib_getsockopt, net/ipv4/udp.c). Without it every datagram is sent on its own.
 bool udp_probe_gso(int fd);
-// Turns UDP_GRO on; false (errno kept) when the kernel refuses (Linux < 5.0).
+// Turns UDP_GRO on; false (errno kept) when the kernel refuses: before Linux 5.0 (commit
+// e20cf8d3f1f7 "udp: implement GRO for plain UDP sockets.") udp_lib_setsockopt answers
+// ENOPROTOOPT. Without it every datagram is read as its own message: recv_batch needs no
+// other path, a read without a UDP_GRO cmsg is one datagram.
 bool udp_enable_gro(int fd);
 
 // How many segments one UDP_SEGMENT send may carry on this kernel. Probed at most once per

@@ -560,8 +560,10 @@ RecvResult UdpSocket::recv_batch(BufferPool& pool, std::vector<Packet>& out, siz
       return result;
     }
     // A pending ICMP error: the kernel hands it out once, instead of data (which stays
-    // queued). Its details are on the error queue: drain that, then read on. Bounded so a
-    // storm of errors cannot keep this loop spinning.
+    // queued): __skb_recv_udp (net/ipv4/udp.c, also for IPv6, as of Linux 6.18) returns
+    // sock_error() before it looks at the queue, and do_recvmmsg (net/socket.c) returns it
+    // only when no datagram was read yet. Its details are on the error queue: drain that, then
+    // read on. Bounded so a storm of errors cannot keep this loop spinning.
     if (is_icmp_error(e) && peer_errors < 8) {
       peer_errors++;
       stats.errors.add(e);
