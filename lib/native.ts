@@ -99,6 +99,11 @@ export interface NativeBinding extends NativeLeaseFunctions {
   aeadLimits: NativeAeadLimits
   /** The keys of TunStats.coalesceRefusals, in the addon's order (GroRefusal). */
   coalesceRefusals: readonly string[]
+  /**
+   * Each stats shape with every count 0, built by the same code as the stats() methods (from
+   * the field lists in src-native/core): test/shared-facts.test.ts holds the TS interfaces to them.
+   */
+  statsShapes: { tunQueue: object, peerErrors: object }
   batchLayout: NativeBatchLayout
   setExternalBuffers (allowed: boolean): void
   setOpenSslAllowed (allowed: boolean): void

@@ -56,6 +56,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeAead", AeadWrap::Define(env));
   exports.Set("aeadLimits", AeadLimitsToJs(env));
   exports.Set("coalesceRefusals", CoalesceRefusalNamesToJs(env));
+  // Each stats shape with every count 0, as the methods build it (test/shared-facts.test.ts).
+  JsObject shapes(env);
+  shapes.Value("tunQueue", TunQueueStatsShapeToJs(env)).Value("peerErrors", PeerErrorsToJs(env, PeerErrorCounts()));
+  exports.Set("statsShapes", shapes.result());
   exports.Set("setOpenSslAllowed", Napi::Function::New(env, SetOpenSslAllowed));
 
   DefineLeaseFunctions(env, exports);

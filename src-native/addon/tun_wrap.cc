@@ -14,6 +14,7 @@
 #include "netlink.h"
 #include "packet_input.h"
 #include "pool_wrap.h"
+#include "stats_js.h"
 #include "sys_error.h"  // errno_name
 
 namespace tunio {
@@ -56,52 +57,19 @@ uint32_t DefaultGsoMaxSize(uint32_t mtu) {
 }
 
 JsObject StatsToJs(napi_env env, const TunStats& s) {
-  JsObject sys(env);
-  sys.Count("read", s.read_calls).Count("writev", s.write_calls);
-  JsObject drops(env);
-  drops.Count("malformed", s.drop_malformed)
-      .Count("poolExhausted", s.drop_pool_exhausted)
-      .Count("writeRejected", s.drop_write_rejected)
-      .Count("queueFull", s.drop_queue_full)
-      .Count("oversize", s.drop_oversize);
-  JsObject refusals(env);
-  for (size_t r = 0; r < kGroRefusalCount; r++) {
-    refusals.Count(gro_refusal_name(static_cast<GroRefusal>(r)), s.coalesce_refusals[r]);
-  }
-  JsObject o(env);
-  o.Count("packetsIn", s.packets_in)
-      .Count("bytesIn", s.bytes_in)
-      .Count("superpacketsIn", s.superpackets_in)
-      .Count("segmentsIn", s.segments_in)
-      .Count("packetsOut", s.packets_out)
-      .Count("bytesOut", s.bytes_out)
-      .Count("superpacketsOut", s.superpackets_out)
-      .Count("segmentsOut", s.segments_out)
-      .Count("checksumsCompleted", s.checksums_completed)
-      .Value("syscalls", sys)
-      .Value("drops", drops)
-      .Count("readErrors", s.read_errors)
-      .Count("coalesceFallbacks", s.coalesce_fallbacks)
-      .Value("coalesceRefusals", refusals)
-      .Count("poolWaits", s.pool_waits);
-  return o;
+  GroupedStats out(env);
+  TUNIO_TUN_STATS(TUNIO_STATS_TO_JS, TUNIO_NAMED_STATS_TO_JS)
+  return out.done();
 }
 
-void AddStats(TunStats& a, const TunStats& b) {
-  a.packets_in += b.packets_in; a.bytes_in += b.bytes_in;
-  a.superpackets_in += b.superpackets_in; a.segments_in += b.segments_in;
-  a.packets_out += b.packets_out; a.bytes_out += b.bytes_out;
-  a.superpackets_out += b.superpackets_out; a.segments_out += b.segments_out;
-  a.read_calls += b.read_calls; a.write_calls += b.write_calls;
-  a.checksums_completed += b.checksums_completed;
-  a.drop_malformed += b.drop_malformed; a.drop_pool_exhausted += b.drop_pool_exhausted;
-  a.drop_write_rejected += b.drop_write_rejected; a.drop_queue_full += b.drop_queue_full;
-  a.drop_oversize += b.drop_oversize; a.read_errors += b.read_errors;
-  a.coalesce_fallbacks += b.coalesce_fallbacks; a.pool_waits += b.pool_waits;
-  for (size_t r = 0; r < kGroRefusalCount; r++) a.coalesce_refusals[r] += b.coalesce_refusals[r];
+// One queue's stats as JS sees them (also the sum over queues, before the device's own keys).
+JsObject QueueStatsToJs(napi_env env, const TunStats& s, size_t write_queued) {
+  return StatsToJs(env, s).Count("writeQueued", write_queued);
 }
 
 }  // namespace
+
+Napi::Value TunQueueStatsShapeToJs(Napi::Env env) { return QueueStatsToJs(env, TunStats(), 0).result(); }
 
 Napi::Array CoalesceRefusalNamesToJs(Napi::Env env) {
   Napi::Array names = Napi::Array::New(env, kGroRefusalCount);
@@ -460,17 +428,15 @@ Napi::Value TunWrap::Stats(const Napi::CallbackInfo& info) {
   bool tcp = false, udp = false;
   for (size_t i = 0; i < queues_.size() && per.ok(); i++) {
     const Queue& q = queues_[i];
-    AddStats(total, q.stats);
-    per.Set(static_cast<uint32_t>(i),
-            StatsToJs(env, q.stats).Count("writeQueued", Waiting(q)).Bool("attached", q.attached).get());
+    total.add(q.stats);
+    per.Set(static_cast<uint32_t>(i), QueueStatsToJs(env, q.stats, Waiting(q)).Bool("attached", q.attached).get());
     queued += Waiting(q);
     if (q.io) {
       tcp = tcp || q.io->coalescing_tcp();
       udp = udp || q.io->coalescing_udp();
     }
   }
-  return StatsToJs(env, total)
-      .Count("writeQueued", queued)
+  return QueueStatsToJs(env, total, queued)
       .Value("queues", per.get())
       .Bool("coalescingTcp", tcp)
       .Bool("coalescingUdp", udp)

@@ -21,6 +21,9 @@ namespace tunio {
 // The keys of stats().coalesceRefusals in GroRefusal order (exported as
 // binding.coalesceRefusals: lib/tun.ts's CoalesceRefusal type is checked against it).
 Napi::Array CoalesceRefusalNamesToJs(Napi::Env env);
+// A queue's stats() with every counter 0: the shape JS sees (binding.statsShapes.tunQueue,
+// held to lib/tun.ts's TunQueueStats by test/shared-facts.test.ts).
+Napi::Value TunQueueStatsShapeToJs(Napi::Env env);
 
 class TunWrap : public Napi::ObjectWrap<TunWrap> {
  public:

@@ -13,6 +13,7 @@
 #include "js_checked.h"
 #include "packet_input.h"
 #include "pool_wrap.h"
+#include "stats_js.h"
 
 namespace tunio {
 
@@ -52,17 +53,13 @@ PmtuMode ParsePmtu(Napi::Object o) {
   return s == "do" ? PmtuMode::kDo : s == "probe" ? PmtuMode::kProbe : s == "want" ? PmtuMode::kWant : PmtuMode::kDont;
 }
 
-JsObject PeerErrorsToJs(napi_env env, const PeerErrorCounts& c) {
-  JsObject o(env);
-  o.Count("connRefused", c.conn_refused)
-      .Count("hostUnreachable", c.host_unreach)
-      .Count("netUnreachable", c.net_unreach)
-      .Count("messageSize", c.msg_size)
-      .Count("other", c.other);
-  return o;
-}
-
 }  // namespace
+
+JsObject PeerErrorsToJs(napi_env env, const PeerErrorCounts& s) {
+  GroupedStats out(env);
+  TUNIO_PEER_ERROR_COUNTS(TUNIO_STATS_TO_JS)
+  return out.done();
+}
 
 Napi::Function UdpWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeUdp",

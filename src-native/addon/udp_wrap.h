@@ -10,12 +10,17 @@
 #include "buffer_pool.h"
 #include "event_log.h"
 #include "fd_watcher.h"
+#include "js_checked.h"
 #include "open_handle.h"
 #include "send_queue.h"
 #include "udp_socket.h"
 #include "udp_socket_faults.h"
 
 namespace tunio {
+
+// PeerErrorCounts as JS sees it (stats().recvErrors, drops.peer, peerErrors; with every count 0
+// also binding.statsShapes.peerErrors, held to lib/udp.ts's PeerErrorCounts by a test).
+JsObject PeerErrorsToJs(napi_env env, const PeerErrorCounts& s);
 
 class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
  public:

@@ -18,36 +18,9 @@
 #include "io_result.h"
 #include "packet.h"
 #include "tun_device.h"
+#include "tun_stats.h"
 
 namespace tunio {
-
-struct TunStats {
-  uint64_t packets_in = 0;        // IP packets delivered to the reader (after splitting)
-  uint64_t bytes_in = 0;
-  uint64_t superpackets_in = 0;   // reads that carried a GSO superpacket
-  uint64_t segments_in = 0;       // packets those superpackets were split into
-  uint64_t packets_out = 0;       // IP packets accepted by the kernel (members of superpackets counted each)
-  uint64_t bytes_out = 0;
-  uint64_t superpackets_out = 0;  // coalesced writes
-  uint64_t segments_out = 0;      // packets carried by coalesced writes
-  uint64_t read_calls = 0;        // readv/read syscalls (including the one that got EAGAIN)
-  uint64_t write_calls = 0;       // writev syscalls
-  uint64_t checksums_completed = 0;  // non-GSO packets whose NEEDS_CSUM checksum we filled in
-  // drops by reason
-  uint64_t drop_malformed = 0;    // superpacket or checksum request the packet code refused
-  uint64_t drop_pool_exhausted = 0;  // split ran out of pool memory half-way (rare: we reserve first)
-  uint64_t drop_write_rejected = 0;  // EINVAL/EMSGSIZE/... on writing one packet
-  uint64_t drop_queue_full = 0;   // the bounded write queue was full
-  uint64_t drop_oversize = 0;     // a packet larger than 64 KiB handed to write()
-  uint64_t read_errors = 0;       // read failures other than EAGAIN
-  // fallbacks
-  uint64_t coalesce_fallbacks = 0;  // a coalesced write got EINVAL: re-sent one by one, coalescing
-                                    // off until the next probe (TunWrap's back-off)
-  uint64_t pool_waits = 0;        // read_batch stopped because the pool could not guarantee room
-  // Packets written that the coalescer kept out of superpackets, per GroRefusal (the first
-  // rule each failed; see gro_coalesce.h). Only counted while coalescing is on.
-  uint64_t coalesce_refusals[kGroRefusalCount] = {};
-};
 
 struct TunIoOptions {
   bool split = true;           // false: deliver superpackets whole with their GsoMeta

@@ -78,14 +78,25 @@ struct UdpOptions {
 constexpr uint32_t kMaxUdpBatch = 128;
 
 // Errors the kernel reports for a peer (mostly ICMP-originated): counted per kind.
+// The one definition of PeerErrorCounts (lib/udp.ts's PeerErrorCounts is held to it by
+// test/shared-facts.test.ts): X(member, group, "jsName") as in core/tun_stats.h.
+#define TUNIO_PEER_ERROR_COUNTS(X)                                                            \
+  X(conn_refused, top, "connRefused")     /* ECONNREFUSED: ICMP port unreachable */          \
+  X(host_unreach, top, "hostUnreachable") /* EHOSTUNREACH, EHOSTDOWN, ENONET, EACCES (admin prohibited) */ \
+  X(net_unreach, top, "netUnreachable")   /* ENETUNREACH, ENETDOWN */                        \
+  X(msg_size, top, "messageSize")         /* EMSGSIZE: larger than the path MTU with DF, or than 64 KiB */ \
+  X(other, top, "other")                  /* anything else that concerns one datagram (EPROTO, EINVAL, ...) */
+
 struct PeerErrorCounts {
-  uint64_t conn_refused = 0;  // ECONNREFUSED: ICMP port unreachable
-  uint64_t host_unreach = 0;  // EHOSTUNREACH, EHOSTDOWN, ENONET, EACCES (admin prohibited)
-  uint64_t net_unreach = 0;   // ENETUNREACH, ENETDOWN
-  uint64_t msg_size = 0;      // EMSGSIZE: larger than the path MTU with DF, or than 64 KiB
-  uint64_t other = 0;         // anything else that concerns one datagram (EPROTO, EINVAL, ...)
+#define TUNIO_PEER_ERROR_MEMBER(member, group, js) uint64_t member = 0;
+  TUNIO_PEER_ERROR_COUNTS(TUNIO_PEER_ERROR_MEMBER)
+#undef TUNIO_PEER_ERROR_MEMBER
   void add(int err, uint64_t n = 1);
-  uint64_t total() const { return conn_refused + host_unreach + net_unreach + msg_size + other; }
+  uint64_t total() const {
+#define TUNIO_PEER_ERROR_SUM(member, group, js) +member
+    return 0 TUNIO_PEER_ERROR_COUNTS(TUNIO_PEER_ERROR_SUM);
+#undef TUNIO_PEER_ERROR_SUM
+  }
 };
 
 struct RecvStats {
