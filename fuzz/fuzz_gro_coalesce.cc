@@ -21,70 +21,10 @@ using namespace tunio;
 
 namespace {
 
-void repair(std::vector<uint8_t>& p) {
-  const size_t n = p.size();
-  if (n < 1) return;
-  size_t ihl;
-  uint8_t proto;
-  uint64_t pseudo_base;
-  if ((p[0] >> 4) == 4) {
-    if (n < 20 || n > 65535) return;
-    ihl = static_cast<size_t>(p[0] & 15) * 4;
-    if (ihl < 20 || ihl > n) return;
-    p[2] = static_cast<uint8_t>(n >> 8);
-    p[3] = static_cast<uint8_t>(n);
-    p[10] = p[11] = 0;
-    const uint16_t c = static_cast<uint16_t>(~fz::naive_fold(fz::naive_sum(p.data(), ihl)));
-    p[10] = static_cast<uint8_t>(c >> 8);
-    p[11] = static_cast<uint8_t>(c);
-    proto = p[9];
-    pseudo_base = fz::naive_sum(p.data() + 12, 8);
-  } else if ((p[0] >> 4) == 6) {
-    if (n < 40 || n - 40 > 65535) return;
-    ihl = 40;
-    p[4] = static_cast<uint8_t>((n - 40) >> 8);
-    p[5] = static_cast<uint8_t>(n - 40);
-    proto = p[6];
-    pseudo_base = fz::naive_sum(p.data() + 8, 32);
-  } else {
-    return;
-  }
-  const size_t l4_len = n - ihl;
-  size_t csum_at;
-  if (proto == 6 && l4_len >= 20) {
-    csum_at = ihl + 16;
-  } else if (proto == 17 && l4_len >= 8) {
-    p[ihl + 4] = static_cast<uint8_t>(l4_len >> 8);
-    p[ihl + 5] = static_cast<uint8_t>(l4_len);
-    csum_at = ihl + 6;
-  } else {
-    return;
-  }
-  p[csum_at] = p[csum_at + 1] = 0;
-  const uint64_t pseudo = pseudo_base + proto + (l4_len >> 16) + (l4_len & 0xffff);
-  uint16_t c = static_cast<uint16_t>(~fz::naive_fold(fz::naive_sum(p.data() + ihl, l4_len, pseudo)));
-  if (proto == 17 && c == 0) c = 0xffff;
-  p[csum_at] = static_cast<uint8_t>(c >> 8);
-  p[csum_at + 1] = static_cast<uint8_t>(c);
-}
-
-struct Sink : SegmentSink {
-  std::vector<std::vector<uint8_t>> segs;
-  std::vector<uint8_t> pending;
-  uint8_t* reserve(size_t len) override {
-    pending.assign(len, 0xEE);
-    return pending.data();
-  }
-  void commit(size_t len) override {
-    pending.resize(len);
-    segs.push_back(pending);
-  }
-};
-
 // Compares a split segment with the original member, ignoring what the split recomputes.
 bool same_except_recomputed(const std::vector<uint8_t>& seg, const std::vector<uint8_t>& orig) {
   if (seg.size() != orig.size() || seg.empty()) return false;
-  const size_t ihl = (orig[0] >> 4) == 4 ? static_cast<size_t>(orig[0] & 15) * 4 : 40;
+  const size_t ihl = tb::ip_header_len(orig);
   const uint8_t proto = (orig[0] >> 4) == 4 ? orig[9] : orig[6];
   const size_t csum_at = ihl + (proto == 6 ? 16 : 6);
   for (size_t i = 0; i < seg.size(); i++) {
@@ -117,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     pkts.emplace_back(data, data + n);
     data += n;
     size -= n;
-    if (fix) repair(pkts.back());
+    if (fix) tb::repair(pkts.back());
   }
   const std::vector<std::vector<uint8_t>> original = pkts;
   std::vector<GroPacket> views;
@@ -165,7 +105,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const size_t at = start + w.hdr.csum_offset;
       fz::require(at + 2 <= done.size());
       const uint8_t proto = (done[0] >> 4) == 4 ? done[9] : done[6];
-      uint16_t c = static_cast<uint16_t>(~fz::naive_fold(fz::naive_sum(done.data() + start, done.size() - start)));
+      uint16_t c = static_cast<uint16_t>(~tb::naive_fold(tb::naive_sum(done.data() + start, done.size() - start)));
       if (proto == 17 && c == 0) c = 0xffff;
       done[at] = static_cast<uint8_t>(c >> 8);
       done[at + 1] = static_cast<uint8_t>(c);
@@ -173,7 +113,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       fz::check_l4_packet(done.data(), done.size(), proto, &ihl);
       fz::require(ihl == start);
     }
-    Sink sink;
+    tb::VectorSink sink;
     SplitStats st;
     fz::require(gso_split(w.hdr, bytes.data(), bytes.size(), sink, &st) == SplitResult::ok);
     fz::require(st.hdr_len == w.hdr.hdr_len);

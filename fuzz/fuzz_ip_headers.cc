@@ -17,8 +17,6 @@ using namespace tunio;
 
 namespace {
 
-uint32_t be32(const uint8_t* p) { return static_cast<uint32_t>(fz::be16(p)) << 16 | fz::be16(p + 2); }
-
 // Reference: TCP header at p with n bytes of IP payload.
 ParseError ref_tcp(const uint8_t* p, size_t n) {
   if (n < 20) return ParseError::l4_truncated;
@@ -29,7 +27,7 @@ ParseError ref_tcp(const uint8_t* p, size_t n) {
 
 ParseError ref_udp(const uint8_t* p, size_t n) {
   if (n < 8) return ParseError::l4_truncated;
-  const size_t ulen = fz::be16(p + 4);
+  const size_t ulen = tb::be16(p + 4);
   if (ulen < 8 || ulen > n) return ParseError::bad_udp_length;
   return ParseError::ok;
 }
@@ -42,13 +40,13 @@ ParseError ref_ip(const uint8_t* p, size_t n, size_t* hlen, size_t* total) {
       if (n < 20) return ParseError::truncated;
       *hlen = (p[0] & 15) * 4u;
       if (*hlen < 20 || *hlen > n) return ParseError::bad_ihl;
-      *total = fz::be16(p + 2);
+      *total = tb::be16(p + 2);
       if (*total < *hlen || *total > n) return ParseError::bad_total_length;
       return ParseError::ok;
     case 6:
       if (n < 40) return ParseError::truncated;
       *hlen = 40;
-      *total = 40u + fz::be16(p + 4);
+      *total = 40u + tb::be16(p + 4);
       if (*total > n) return ParseError::bad_total_length;
       return ParseError::ok;
     default:
@@ -61,7 +59,7 @@ ParseError ref_packet(const uint8_t* p, size_t n) {
   const ParseError e = ref_ip(p, n, &hlen, &total);
   if (e != ParseError::ok) return e;
   const bool v4 = (p[0] >> 4) == 4;
-  if (v4 && (fz::be16(p + 6) & 0x3fff) != 0) return ParseError::fragment;  // MF or offset
+  if (v4 && (tb::be16(p + 6) & 0x3fff) != 0) return ParseError::fragment;  // MF or offset
   const uint8_t proto = v4 ? p[9] : p[6];
   if (proto == 6) return ref_tcp(p + hlen, total - hlen);
   if (proto == 17) return ref_udp(p + hlen, total - hlen);
@@ -76,7 +74,7 @@ void check_ip_fields(const uint8_t* p, size_t n, const IpHeaderInfo& ip) {
     fz::require(ip.version == 4 && ip.protocol == p[9] && ip.addr_len == 4);
     fz::require(ip.src_offset == 12 && ip.dst_offset == 16);
     fz::require(ip.has_options == (hlen > 20));
-    const uint16_t frag = fz::be16(p + 6);
+    const uint16_t frag = tb::be16(p + 6);
     fz::require(ip.fragment == ((frag & 0x3fff) != 0));
     fz::require(ip.dont_fragment == ((frag & 0x4000) != 0));
   } else {
@@ -86,15 +84,15 @@ void check_ip_fields(const uint8_t* p, size_t n, const IpHeaderInfo& ip) {
 }
 
 void check_tcp_fields(const uint8_t* p, size_t n, const TcpHeaderInfo& t) {
-  fz::require(t.src_port == fz::be16(p) && t.dst_port == fz::be16(p + 2));
-  fz::require(t.seq == be32(p + 4) && t.ack == be32(p + 8));
+  fz::require(t.src_port == tb::be16(p) && t.dst_port == tb::be16(p + 2));
+  fz::require(t.seq == tb::be32(p + 4) && t.ack == tb::be32(p + 8));
   fz::require(t.header_len == (p[12] >> 4) * 4u && t.header_len <= n && t.flags == p[13]);
 }
 
 void check_udp_fields(const uint8_t* p, size_t n, const UdpHeaderInfo& u) {
-  fz::require(u.src_port == fz::be16(p) && u.dst_port == fz::be16(p + 2));
-  fz::require(u.length == fz::be16(p + 4) && u.length >= 8 && u.length <= n);
-  fz::require(u.checksum == fz::be16(p + 6));
+  fz::require(u.src_port == tb::be16(p) && u.dst_port == tb::be16(p + 2));
+  fz::require(u.length == tb::be16(p + 4) && u.length >= 8 && u.length <= n);
+  fz::require(u.checksum == tb::be16(p + 6));
 }
 
 }  // namespace

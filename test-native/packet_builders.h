@@ -1,11 +1,16 @@
-// Hand-built IPv4/IPv6 TCP/UDP packets for the packet-surgery tests, checksummed with the
-// naive arithmetic of naive_checksum.h (shared with the fuzz targets) so the tests compare two
-// independent implementations.
+// The one packet library of the native tests and the fuzz targets (fuzz/fuzz_util.h includes
+// it): IPv4/IPv6 TCP/UDP packets built from named fields, and independent checks of the
+// packets the core produces. Everything is computed with the naive arithmetic of
+// naive_checksum.h, so the tests compare two independent implementations.
+// Its JavaScript twin, for the tap tests, their fixtures and fuzz/make-seeds.js, is
+// test/helpers/packets.js (same fields, same defaults). One library for both languages would
+// mean compiling test code into the addon, so there are two; change them together.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include "gso_split.h"
@@ -59,6 +64,11 @@ struct Tcp {
   Bytes options;  // multiple of 4 bytes
 };
 
+struct Udp {
+  uint16_t sport = 40000;
+  uint16_t dport = 443;
+};
+
 enum class Csum { full, partial, zero };
 
 inline Bytes pattern(size_t n, uint8_t seed) {
@@ -68,7 +78,7 @@ inline Bytes pattern(size_t n, uint8_t seed) {
 }
 
 // Naive pseudo-header sum (unfolded).
-inline uint64_t naive_pseudo(const Bytes& pkt, uint8_t proto, uint32_t l4_len) {
+inline uint64_t naive_pseudo(const uint8_t* pkt, uint8_t proto, uint32_t l4_len) {
   uint64_t s = 0;
   if ((pkt[0] >> 4) == 4) {
     s = naive_sum(&pkt[12], 8);
@@ -77,6 +87,9 @@ inline uint64_t naive_pseudo(const Bytes& pkt, uint8_t proto, uint32_t l4_len) {
     s += l4_len >> 16;
   }
   return s + proto + (l4_len & 0xffff);
+}
+inline uint64_t naive_pseudo(const Bytes& pkt, uint8_t proto, uint32_t l4_len) {
+  return naive_pseudo(pkt.data(), proto, l4_len);
 }
 
 inline size_t ip_header_len(const Bytes& pkt) {
@@ -150,39 +163,133 @@ inline Bytes build_tcp(const Ip& ip, const Tcp& t, const Bytes& payload, Csum mo
   return pkt;
 }
 
-inline Bytes build_udp(const Ip& ip, uint16_t sport, uint16_t dport, const Bytes& payload,
-                       Csum mode = Csum::full) {
+inline Bytes build_udp(const Ip& ip, const Udp& u, const Bytes& payload, Csum mode = Csum::full) {
   Bytes l4(8, 0);
-  put16(&l4[0], sport);
-  put16(&l4[2], dport);
+  put16(&l4[0], u.sport);
+  put16(&l4[2], u.dport);
   put16(&l4[4], static_cast<uint16_t>(8 + payload.size()));
   l4.insert(l4.end(), payload.begin(), payload.end());
   Bytes pkt = build_ip(ip, 17, l4);
   set_l4_checksum(pkt, mode);
   return pkt;
 }
-
-// True when the packet's IPv4 header checksum (if any) and TCP/UDP checksum verify with the
-// naive implementation, and all length fields agree with the buffer.
-inline bool lengths_consistent(const Bytes& p) {
-  if (p.empty()) return false;
-  size_t ihl = ip_header_len(p);
-  if (p.size() < ihl) return false;
-  uint8_t proto = (p[0] >> 4) == 4 ? p[9] : p[6];
-  if ((p[0] >> 4) == 4 && be16(&p[2]) != p.size()) return false;
-  if ((p[0] >> 4) == 6 && be16(&p[4]) + 40u != p.size()) return false;
-  if (proto == 17 && (p.size() < ihl + 8 || be16(&p[ihl + 4]) != p.size() - ihl)) return false;
-  if (proto == 6 && (p.size() < ihl + 20 || static_cast<size_t>(p[ihl + 12] >> 4) * 4 + ihl > p.size()))
-    return false;
-  return true;
+inline Bytes build_udp(const Ip& ip, uint16_t sport, uint16_t dport, const Bytes& payload,
+                       Csum mode = Csum::full) {
+  Udp u;
+  u.sport = sport;
+  u.dport = dport;
+  return build_udp(ip, u, payload, mode);
 }
-inline bool checksums_valid(const Bytes& p) {
-  size_t ihl = ip_header_len(p);
-  if ((p[0] >> 4) == 4 && naive_fold(naive_sum(p.data(), ihl)) != 0xffff) return false;
-  uint8_t proto = (p[0] >> 4) == 4 ? p[9] : p[6];
-  uint32_t l4_len = static_cast<uint32_t>(p.size() - ihl);
-  uint64_t s = naive_sum(&p[ihl], l4_len, naive_pseudo(p, proto, l4_len));
-  return naive_fold(s) == 0xffff;
+
+// A whole packet as named fields, each defaulting as above (IPv4 TCP ACK 10.0.0.1:40000 ->
+// 10.0.0.2:443, full checksums, no payload). packet() builds one from the defaults after a
+// callback changed what the test is about, as wireguard-go's tun/offload_linux_test.go builds
+// its packets:  tb::packet([](tb::Spec& p) { p.tcp.seq = 2000; p.payload = tb::pattern(100, 1); })
+struct Spec {
+  Ip ip;
+  uint8_t proto = 6;  // 6: TCP with `tcp`, 17: UDP with `udp`
+  Tcp tcp;
+  Udp udp;
+  Bytes payload;
+  Csum csum = Csum::full;
+};
+using Change = std::function<void(Spec&)>;
+
+inline Bytes build(const Spec& s) {
+  return s.proto == 17 ? build_udp(s.ip, s.udp, s.payload, s.csum) : build_tcp(s.ip, s.tcp, s.payload, s.csum);
+}
+inline Bytes packet(const Change& change = nullptr) {
+  Spec s;
+  if (change) change(s);
+  return build(s);
+}
+
+// What an IP packet's headers say once its length fields are checked against the buffer.
+// Safe on any bytes (the fuzz targets check the core's output with it).
+struct Layout {
+  bool consistent = false;  // every length field agrees with the buffer
+  size_t ihl = 0;           // IP header length
+  uint8_t proto = 0;
+  size_t l4_hdr = 0;        // TCP/UDP header length (0 for other protocols)
+};
+
+inline Layout layout_of(const uint8_t* p, size_t n) {
+  Layout l;
+  if (n < 1) return l;
+  const int version = p[0] >> 4;
+  if (version == 4) {
+    if (n < 20) return l;
+    l.ihl = static_cast<size_t>(p[0] & 15) * 4;
+    if (l.ihl < 20 || l.ihl > n || be16(p + 2) != n) return l;
+    l.proto = p[9];
+  } else if (version == 6) {
+    if (n < 40 || be16(p + 4) + 40u != n) return l;
+    l.ihl = 40;
+    l.proto = p[6];
+  } else {
+    return l;
+  }
+  const uint8_t* l4 = p + l.ihl;
+  const size_t l4_len = n - l.ihl;
+  if (l.proto == 6) {
+    if (l4_len < 20) return l;
+    l.l4_hdr = static_cast<size_t>(l4[12] >> 4) * 4;
+    if (l.l4_hdr < 20 || l.l4_hdr > l4_len) return l;
+  } else if (l.proto == 17) {
+    if (l4_len < 8 || be16(l4 + 4) != l4_len) return l;
+    l.l4_hdr = 8;
+  }
+  l.consistent = true;
+  return l;
+}
+
+// True when the packet's IP version, header lengths and all length fields agree with the buffer.
+inline bool lengths_consistent(const Bytes& p) { return layout_of(p.data(), p.size()).consistent; }
+
+// True when a consistent packet's IPv4 header checksum (if any) and TCP/UDP checksum (with the
+// pseudo-header) verify, and a UDP checksum is not 0 (0 means none; the core always writes one).
+inline bool checksums_valid(const uint8_t* p, size_t n) {
+  const Layout l = layout_of(p, n);
+  if (!l.consistent || (l.proto != 6 && l.proto != 17)) return false;
+  if ((p[0] >> 4) == 4 && naive_fold(naive_sum(p, l.ihl)) != 0xffff) return false;
+  if (l.proto == 17 && be16(p + l.ihl + 6) == 0) return false;
+  const uint32_t l4_len = static_cast<uint32_t>(n - l.ihl);
+  return naive_fold(naive_sum(p + l.ihl, l4_len, naive_pseudo(p, l.proto, l4_len))) == 0xffff;
+}
+inline bool checksums_valid(const Bytes& p) { return checksums_valid(p.data(), p.size()); }
+
+// Makes any bytes that start like an IPv4/IPv6 TCP/UDP packet consistent: length fields from
+// the buffer size, the IPv4 header checksum, a full L4 checksum; leaves everything else (and
+// anything it cannot place) as it is. The GRO fuzz target repairs its inputs with it so the
+// fuzzer reaches the coalescing rules instead of dying in validation.
+inline void repair(Bytes& p) {
+  const size_t n = p.size();
+  if (n < 1) return;
+  size_t ihl;
+  uint8_t proto;
+  if ((p[0] >> 4) == 4) {
+    if (n < 20 || n > 65535) return;
+    ihl = static_cast<size_t>(p[0] & 15) * 4;
+    if (ihl < 20 || ihl > n) return;
+    put16(&p[2], static_cast<uint16_t>(n));
+    put16(&p[10], 0);
+    put16(&p[10], naive_checksum(p.data(), ihl));
+    proto = p[9];
+  } else if ((p[0] >> 4) == 6) {
+    if (n < 40 || n - 40 > 65535) return;
+    ihl = 40;
+    put16(&p[4], static_cast<uint16_t>(n - 40));
+    proto = p[6];
+  } else {
+    return;
+  }
+  const size_t l4_len = n - ihl;
+  if (proto == 17 && l4_len >= 8) {
+    put16(&p[ihl + 4], static_cast<uint16_t>(l4_len));
+  } else if (proto != 6 || l4_len < 20) {
+    return;
+  }
+  set_l4_checksum(p, Csum::full);
 }
 
 // Collects segments; can be told to run out of memory after `budget` reservations.

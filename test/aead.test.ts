@@ -5,6 +5,7 @@ import * as crypto from 'node:crypto'
 import { spawnSync } from 'node:child_process'
 import * as path from 'node:path'
 import { Aead, Pool, type AeadAlgorithm, type PacketBatch } from '../lib/index'
+import { packet } from './helpers/packets'
 
 const ALGORITHMS: AeadAlgorithm[] = ['chacha20-poly1305', 'aes-256-gcm']
 
@@ -212,10 +213,7 @@ t.test('WireGuard layout: padded to 16 up to the limit, trimmed back by the IP h
   const sealer = new Aead(wg)
   t.equal(sealer.tailroom, 31)
   // A 61-byte IPv4 packet.
-  const ip = Buffer.alloc(61)
-  ip[0] = 0x45
-  ip.writeUInt16BE(61, 2)
-  ip[9] = 17
+  const ip = packet({ proto: 17, payload: Buffer.alloc(33) })
   const batch = batchOf(pool, sealer, [ip, Buffer.alloc(0)])
   sealer.seal(batch)
   const sealed = Buffer.from(batch.at(0)!.buffer)

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'child_process'
 import * as path from 'path'
 import { sumStats } from '../lib/index'
 import { buildWire, check, createNetns, deleteNetns, netnsSkipReason, nextJsonLine, runIn } from './helpers/netns'
+import { packet } from './helpers/packets'
 
 const skip = netnsSkipReason()
 const dist = path.join(__dirname, '..', 'dist', 'index.js')
@@ -172,20 +173,10 @@ t.test('2 queues in 2 workers carry 16 TCP flows through a two-TUN wire', { skip
   t.equal(final.fds.afterAll.tun, 0, 'no TUN fd after closing the devices')
 })
 
-/** An IPv4 or IPv6 TCP header stack (no payload) from src:sport to dst:dport. */
+/** An IPv4 or IPv6 TCP packet (no payload) from 10.8.0.src:sport to 10.8.0.dst:dport (fd08::src, fd08::dst). */
 function innerPacket (v6: boolean, src: number, dst: number, sport: number, dport: number): Buffer {
-  if (!v6) {
-    const p = Buffer.alloc(40)
-    p[0] = 0x45; p.writeUInt16BE(40, 2); p[8] = 64; p[9] = 6
-    p.set([10, 8, 0, src], 12); p.set([10, 8, 0, dst], 16)
-    p.writeUInt16BE(sport, 20); p.writeUInt16BE(dport, 22)
-    return p
-  }
-  const p = Buffer.alloc(60)
-  p[0] = 0x60; p.writeUInt16BE(20, 4); p[6] = 6; p[7] = 64
-  p.set([0xfd, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, src], 8); p.set([0xfd, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, dst], 24)
-  p.writeUInt16BE(sport, 40); p.writeUInt16BE(dport, 42)
-  return p
+  const address = (host: number): number[] => v6 ? [0xfd, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, host] : [10, 8, 0, host]
+  return packet({ version: v6 ? 6 : 4, src: address(src), dst: address(dst), sport, dport })
 }
 
 t.test('innerFlowSteering keeps each carried flow (both directions) on one socket of the group', async (t) => {

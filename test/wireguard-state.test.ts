@@ -8,6 +8,7 @@ import {
 } from '../examples/wireguard/timers'
 import { AllowedIPs } from '../examples/wireguard/allowed-ips'
 import { parsePrefix, ipBytes } from '../examples/wireguard/config'
+import { packet } from './helpers/packets'
 
 interface Fired { initiations: boolean[], keepalives: number, gaveUp: number, zeroed: number }
 function timersWith (keepalive = 0, random = () => 0.5): { timers: PeerTimers, fired: Fired } {
@@ -129,10 +130,10 @@ t.test('cryptokey routing: longest prefix, v4 and v6, moves between peers', asyn
   t.equal(look('10.1.9.9'), 'moved', 'the same prefix for another peer moves it')
 
   // From packet bytes: an IPv4 header and an IPv6 header.
-  const v4 = new Uint8Array(20); v4[0] = 0x45; v4.set([10, 1, 2, 3], 12); v4.set([192, 0, 2, 9], 16)
+  const v4 = packet({ src: [10, 1, 2, 3], dst: [192, 0, 2, 9] })
   t.equal(r.lookupPacket(v4, 0, 20, 'src'), 'host')
   t.equal(r.lookupPacket(v4, 0, 20, 'dst'), 'default4')
-  const v6 = new Uint8Array(48); v6[8] = 0x60; v6.set(ipBytes('fd00:1::9'), 8 + 8); v6.set(ipBytes('2001:db8::1'), 8 + 24)
+  const v6 = Buffer.concat([Buffer.alloc(8), packet({ version: 6, src: ipBytes('fd00:1::9'), dst: ipBytes('2001:db8::1') }).subarray(0, 40)])
   t.equal(r.lookupPacket(v6, 8, 40, 'src'), 'six-mid', 'at an offset')
   t.equal(r.lookupPacket(v6, 8, 40, 'dst'), undefined)
   t.equal(r.lookupPacket(v6, 8, 39, 'src'), undefined, 'too short for IPv6')
