@@ -120,6 +120,19 @@ const char* kRfcPlain =
     "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, "
     "sunscreen would be it.";
 
+// Appends `count` packets of `len` bytes, each filled with its index, packed back to back
+// with `headroom` and `tailroom` around each, as a TUN read lays them out.
+void pack(BufferPool& pool, std::vector<Packet>& pkts, size_t count, size_t len, uint32_t headroom,
+          uint32_t tailroom) {
+  SlotPacker packer(pool, pkts, headroom, tailroom);
+  for (size_t i = 0; i < count; i++) {
+    uint8_t* d = packer.reserve(len);
+    REQUIRE(d != nullptr);
+    std::memset(d, static_cast<int>(i), len);
+    packer.commit(len);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("aead: OpenSSL is found through dlsym and a runtime without it is reported") {
@@ -321,15 +334,7 @@ TEST_CASE("aead: a batch sealed in place in packed slots stays back to back and 
   REQUIRE(c.init(key.data(), key.size()) == AeadSpecError::kOk);
 
   std::vector<Packet> pkts;
-  {
-    SlotPacker packer(pool, pkts, 16, 16);
-    for (int i = 0; i < 40; i++) {
-      uint8_t* d = packer.reserve(1400);
-      REQUIRE(d != nullptr);
-      std::memset(d, i, 1400);
-      packer.commit(1400);
-    }
-  }
+  pack(pool, pkts, 40, 1400, /*headroom=*/16, /*tailroom=*/16);
   uint64_t next = 5;
   AeadStats stats;
   AeadBatchResult r = aead_seal_batch(c, pkts.data(), pkts.size(), &next, stats);
@@ -362,23 +367,9 @@ TEST_CASE("aead: packets without room are dropped and counted, the rest sealed")
   AeadCipher c(evp_api(), s);
   REQUIRE(c.init(key.data(), key.size()) == AeadSpecError::kOk);
   std::vector<Packet> pkts;
-  {
-    SlotPacker roomy(pool, pkts, 8, 16);
-    for (int i = 0; i < 2; i++) {
-      roomy.reserve(100);
-      roomy.commit(100);
-    }
-  }
-  {
-    SlotPacker tight(pool, pkts, 8, 15);  // one byte short of a tag
-    tight.reserve(100);
-    tight.commit(100);
-  }
-  {
-    SlotPacker none(pool, pkts);
-    none.reserve(100);
-    none.commit(100);
-  }
+  pack(pool, pkts, 2, 100, /*headroom=*/8, /*tailroom=*/16);
+  pack(pool, pkts, 1, 100, /*headroom=*/8, /*tailroom=*/15);  // one byte short of a tag
+  pack(pool, pkts, 1, 100, /*headroom=*/0, /*tailroom=*/0);
   uint64_t next = 0;
   AeadStats stats;
   AeadBatchResult r = aead_seal_batch(c, pkts.data(), pkts.size(), &next, stats);

@@ -49,58 +49,72 @@ TEST_CASE("packets packed back to back are one run; the table gives each packet'
   CHECK(layout.check(pkts.data(), 4, 4, table.data()) == 4);
 }
 
-TEST_CASE("a header prepended and a trailer appended within the room become the packet's extent") {
+namespace {
+
+// Three 50-byte packets packed with 8 bytes of headroom and tailroom each, planned and their
+// table published: the batch in which the room tests move starts and lengths, through named
+// fields of the table as JavaScript writes them.
+struct ThreeInTheirRoom {
+  static constexpr size_t kCount = 3;
   BufferPool pool;
-  std::vector<Packet> pkts = packed(pool, 3, 50, 8, 8);
+  std::vector<Packet> pkts = packed(pool, kCount, 50, 8, 8);
   BatchLayout layout;
-  layout.plan(pkts.data(), pkts.size());
-  std::vector<int32_t> table(kLayoutFields * 3);
-  layout.publish(pkts.data(), 3, 3, table.data());
-  table[kLayoutStart * 3 + 1] -= 8;   // an 8-byte header in front of packet 1
-  table[kLayoutLength * 3 + 1] += 16; // and 8 bytes behind it
-  REQUIRE(layout.check(pkts.data(), 3, 3, table.data()) == 3);
-  const uint32_t old_offset = pkts[1].offset;
-  layout.apply(pkts.data(), 3, 3, table.data());
-  CHECK(pkts[1].offset == old_offset - 8);
-  CHECK(pkts[1].length == 66);
-  CHECK(pkts[1].headroom == 0);
-  CHECK(pkts[1].tailroom == 0);
-  CHECK(pkts[0].length == 50);  // the others as they were
-  CHECK(pkts[2].headroom == 8);
+  std::vector<int32_t> table = std::vector<int32_t>(kLayoutFields * kCount);
+  ThreeInTheirRoom() {
+    layout.plan(pkts.data(), pkts.size());
+    publish();
+  }
+  void publish() { layout.publish(pkts.data(), kCount, kCount, table.data()); }
+  int32_t& at(BatchLayoutField f, size_t i) { return table[f * kCount + i]; }
+  int32_t& start(size_t i) { return at(kLayoutStart, i); }
+  int32_t& length(size_t i) { return at(kLayoutLength, i); }
+  size_t check() { return layout.check(pkts.data(), kCount, kCount, table.data()); }
+  void apply() { layout.apply(pkts.data(), kCount, kCount, table.data()); }
+};
+
+}  // namespace
+
+TEST_CASE("a header prepended and a trailer appended within the room become the packet's extent") {
+  ThreeInTheirRoom b;
+  b.start(1) -= 8;    // an 8-byte header in front of packet 1
+  b.length(1) += 16;  // and 8 bytes behind it
+  REQUIRE(b.check() == 3);
+  const uint32_t old_offset = b.pkts[1].offset;
+  b.apply();
+  CHECK(b.pkts[1].offset == old_offset - 8);
+  CHECK(b.pkts[1].length == 66);
+  CHECK(b.pkts[1].headroom == 0);
+  CHECK(b.pkts[1].tailroom == 0);
+  CHECK(b.pkts[0].length == 50);  // the others as they were
+  CHECK(b.pkts[2].headroom == 8);
   // Stripping it again gives the room back.
-  table[kLayoutStart * 3 + 1] += 12;
-  table[kLayoutLength * 3 + 1] = 40;
-  REQUIRE(layout.check(pkts.data(), 3, 3, table.data()) == 3);
-  layout.apply(pkts.data(), 3, 3, table.data());
-  CHECK(pkts[1].headroom == 12);
-  CHECK(pkts[1].tailroom == 66 - 12 - 40);
+  b.start(1) += 12;
+  b.length(1) = 40;
+  REQUIRE(b.check() == 3);
+  b.apply();
+  CHECK(b.pkts[1].headroom == 12);
+  CHECK(b.pkts[1].tailroom == 66 - 12 - 40);
 }
 
 TEST_CASE("start or length outside the room is refused, whatever the table's own bounds say") {
-  BufferPool pool;
-  std::vector<Packet> pkts = packed(pool, 3, 50, 8, 8);
-  BatchLayout layout;
-  layout.plan(pkts.data(), pkts.size());
-  std::vector<int32_t> table(kLayoutFields * 3);
-  auto fresh = [&]() { layout.publish(pkts.data(), 3, 3, table.data()); };
-  fresh();
-  table[kLayoutStart * 3 + 2] -= 9;  // one byte into packet 1's tailroom
-  CHECK(layout.check(pkts.data(), 3, 3, table.data()) == 2);
-  fresh();
-  table[kLayoutLength * 3 + 0] = 59;  // one byte past packet 0's tailroom
-  CHECK(layout.check(pkts.data(), 3, 3, table.data()) == 0);
-  fresh();
-  table[kLayoutLength * 3 + 1] = -1;
-  CHECK(layout.check(pkts.data(), 3, 3, table.data()) == 1);
-  fresh();
-  table[kLayoutMinStart * 3 + 1] = -1000;  // widening the published bounds changes nothing
-  table[kLayoutMaxEnd * 3 + 1] = 100000;
-  table[kLayoutStart * 3 + 1] = -4;
-  CHECK(layout.check(pkts.data(), 3, 3, table.data()) == 1);
-  fresh();
-  table[kLayoutStart * 3 + 0] = INT32_MAX;  // no overflow into a pass
-  table[kLayoutLength * 3 + 0] = INT32_MAX;
-  CHECK(layout.check(pkts.data(), 3, 3, table.data()) == 0);
+  ThreeInTheirRoom b;
+  b.start(2) -= 9;  // one byte into packet 1's tailroom
+  CHECK(b.check() == 2);
+  b.publish();
+  b.length(0) = 59;  // one byte past packet 0's tailroom
+  CHECK(b.check() == 0);
+  b.publish();
+  b.length(1) = -1;
+  CHECK(b.check() == 1);
+  b.publish();
+  b.at(kLayoutMinStart, 1) = -1000;  // widening the published bounds changes nothing
+  b.at(kLayoutMaxEnd, 1) = 100000;
+  b.start(1) = -4;
+  CHECK(b.check() == 1);
+  b.publish();
+  b.start(0) = INT32_MAX;  // no overflow into a pass
+  b.length(0) = INT32_MAX;
+  CHECK(b.check() == 0);
 }
 
 TEST_CASE("runs: one per slot in packet order, split at a gap; packets not held read as -1") {

@@ -88,29 +88,66 @@ void check_plan(const Batch& b, const GroPlan& plan, const GroOptions& opts) {
   CHECK(plan.stats.writes == plan.writes.size());
 }
 
-tb::Bytes tcp_seg(const tb::Ip& base, uint32_t seq, size_t n, uint16_t id, uint8_t flags = kTcpAck,
-                  tb::Tcp t = {}) {
-  tb::Ip ip = base;
-  ip.id = id;
-  t.seq = seq;
-  t.flags = flags;
-  return tb::build_tcp(ip, t, tb::pattern(n, static_cast<uint8_t>(seq)));
+// One TCP segment: sequence number, payload length (pattern seeded by the sequence number)
+// and IPv4 ID named; anything else of tb::Spec's named fields set by `change`.
+tb::Bytes seg(uint32_t seq, size_t len, uint16_t id, const tb::Change& change = nullptr) {
+  return tb::packet([&](tb::Spec& p) {
+    p.ip.id = id;
+    p.tcp.seq = seq;
+    p.payload = tb::pattern(len, static_cast<uint8_t>(seq));
+    if (change) change(p);
+  });
 }
 
-tb::Ip v6() {
-  tb::Ip ip;
-  ip.version = 6;
-  ip.flow_label = 0xabcde;
-  ip.tos = 0x20;
-  return ip;
+// A segment of a run: its payload length and what sets it apart from the run's other segments.
+struct Seg {
+  Seg(size_t len, tb::Change change = nullptr) : len(len), change(std::move(change)) {}  // NOLINT: implicit
+  size_t len;
+  tb::Change change;
+};
+
+// One flow's segments back to back from sequence number `seq` with IPv4 IDs counting up from
+// `id`, as a sender's TSO would cut them; `all` changes every segment, then each its own.
+void add_run(Batch& b, const std::vector<Seg>& segs, const tb::Change& all = nullptr, uint32_t seq = 0,
+             uint16_t id = 1) {
+  for (const Seg& s : segs) {
+    b.add(seg(seq, s.len, id++, [&](tb::Spec& p) {
+      if (all) all(p);
+      if (s.change) s.change(p);
+    }));
+    seq += static_cast<uint32_t>(s.len);
+  }
+}
+
+// The changes the tables use, named for what they do to a packet.
+void to_v6(tb::Spec& p) {
+  p.ip.version = 6;
+  p.ip.flow_label = 0xabcde;
+  p.ip.tos = 0x20;
+}
+tb::Change tcp_flags(uint8_t flags) {
+  return [flags](tb::Spec& p) { p.tcp.flags = flags; };
+}
+const tb::Bytes kTimestamps = {1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2};  // NOP NOP timestamps
+void with_timestamps(tb::Spec& p) { p.tcp.options = kTimestamps; }
+void as_udp(tb::Spec& p) { p.proto = 17; }
+
+// A UDP datagram from port `sport` to port 2 with `len` bytes of pattern `seed`.
+tb::Bytes udp(uint16_t sport, size_t len, uint8_t seed, const tb::Change& change = nullptr) {
+  return tb::packet([&](tb::Spec& p) {
+    as_udp(p);
+    p.udp.sport = sport;
+    p.udp.dport = 2;
+    p.payload = tb::pattern(len, seed);
+    if (change) change(p);
+  });
 }
 
 }  // namespace
 
 TEST_CASE("gro: TCPv4 run becomes one superpacket equal to the kernel's") {
   Batch b;
-  tb::Ip ip;
-  for (int i = 0; i < 5; i++) b.add(tcp_seg(ip, 1000 + i * 1000, 1000, static_cast<uint16_t>(7 + i)));
+  add_run(b, {1000, 1000, 1000, 1000, 1000}, nullptr, 1000, 7);
   GroOptions opts;
   GroCoalescer gro(opts);
   GroPlan plan;
@@ -133,11 +170,12 @@ TEST_CASE("gro: TCPv4 run becomes one superpacket equal to the kernel's") {
     auto p = tb::pattern(1000, static_cast<uint8_t>(1000 + i * 1000));
     payload.insert(payload.end(), p.begin(), p.end());
   }
-  tb::Ip sip = ip;
-  sip.id = 7;
-  tb::Tcp t;
-  t.seq = 1000;
-  CHECK(assemble(b, plan, w) == tb::build_tcp(sip, t, payload, tb::Csum::partial));
+  CHECK(assemble(b, plan, w) == tb::packet([&](tb::Spec& p) {
+    p.ip.id = 7;
+    p.tcp.seq = 1000;
+    p.payload = payload;
+    p.csum = tb::Csum::partial;
+  }));
   check_plan(b, plan, opts);
 }
 
@@ -167,191 +205,136 @@ std::string describe(const Refusals& r) {
 }  // namespace
 
 TEST_CASE("gro: coalescing rules table") {
-  tb::Ip ip;
-  tb::Tcp ts;
-  ts.options = {1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2};
   GroOptions udp_on;
   udp_on.udp = true;
   GroOptions max3;
   max3.max_segments = 3;
   GroOptions tcp_off;
   tcp_off.tcp = false;
+  const tb::Change psh = tcp_flags(kTcpAck | kTcpPsh);
 
   std::vector<GroCase> cases = {
       {"last segment shorter closes the group",
-       [&](Batch& b) {
-         b.add(tcp_seg(ip, 0, 1000, 1));
-         b.add(tcp_seg(ip, 1000, 1000, 2));
-         b.add(tcp_seg(ip, 2000, 500, 3));
-         b.add(tcp_seg(ip, 2500, 1000, 4));
-         b.add(tcp_seg(ip, 3500, 1000, 5));
-       },
+       [&](Batch& b) { add_run(b, {1000, 1000, 500, 1000, 1000}); },
        {{0, 1, 2}, {3, 4}}, {}},
       {"larger segment does not join",
-       [&](Batch& b) {
-         b.add(tcp_seg(ip, 0, 500, 1));
-         b.add(tcp_seg(ip, 500, 1000, 2));
-       },
+       [&](Batch& b) { add_run(b, {500, 1000}); },
        {{0}, {1}}, {{GroRefusal::kLargerThanSegment, 1}}},
       {"PSH only on the last member, restored on the head",
-       [&](Batch& b) {
-         b.add(tcp_seg(ip, 0, 1000, 1));
-         b.add(tcp_seg(ip, 1000, 1000, 2, kTcpAck | kTcpPsh));
-         b.add(tcp_seg(ip, 2000, 1000, 3));
-       },
+       [&](Batch& b) { add_run(b, {1000, {1000, psh}, 1000}); },
        {{0, 1}, {2}}, {}},
       {"PSH on a head is written alone",
-       [&](Batch& b) {
-         b.add(tcp_seg(ip, 0, 1000, 1, kTcpAck | kTcpPsh));
-         b.add(tcp_seg(ip, 1000, 1000, 2));
-         b.add(tcp_seg(ip, 2000, 1000, 3));
-       },
+       [&](Batch& b) { add_run(b, {{1000, psh}, 1000, 1000}); },
        {{0}, {1, 2}}, {{GroRefusal::kPshOnHead, 1}}},
       {"out of order starts new groups",
        [&](Batch& b) {
-         b.add(tcp_seg(ip, 0, 1000, 1));
-         b.add(tcp_seg(ip, 2000, 1000, 3));
-         b.add(tcp_seg(ip, 1000, 1000, 2));
-         b.add(tcp_seg(ip, 2000, 1000, 3));
+         for (uint16_t k : {0, 2, 1, 2}) b.add(seg(k * 1000u, 1000, static_cast<uint16_t>(k + 1)));
        },
        {{0}, {1}, {2, 3}}, {{GroRefusal::kSeqNotAdjacent, 2}}},
       {"interleaved flows group per flow",
        [&](Batch& b) {
-         tb::Tcp other;
-         other.sport = 40001;
-         for (int i = 0; i < 3; i++) {
-           b.add(tcp_seg(ip, 100 + i * 1000, 1000, static_cast<uint16_t>(1 + i)));
-           b.add(tcp_seg(ip, 900 + i * 1000, 1000, static_cast<uint16_t>(50 + i), kTcpAck, other));
+         for (uint16_t i = 0; i < 3; i++) {
+           b.add(seg(100 + i * 1000u, 1000, static_cast<uint16_t>(1 + i)));
+           b.add(seg(900 + i * 1000u, 1000, static_cast<uint16_t>(50 + i), [](tb::Spec& p) { p.tcp.sport = 40001; }));
          }
        },
        {{0, 2, 4}, {1, 3, 5}}, {}},
       {"TCP options must be identical",
        [&](Batch& b) {
-         b.add(tcp_seg(ip, 0, 1000, 1, kTcpAck, ts));
-         b.add(tcp_seg(ip, 1000, 1000, 2, kTcpAck, ts));
-         tb::Tcp ts2 = ts;
-         ts2.options[11] = 3;  // newer timestamp
-         b.add(tcp_seg(ip, 2000, 1000, 3, kTcpAck, ts2));
+         const tb::Change newer_timestamp = [](tb::Spec& p) { p.tcp.options[11] = 3; };
+         add_run(b, {1000, 1000, {1000, newer_timestamp}}, with_timestamps);
        },
        {{0, 1}, {2}}, {{GroRefusal::kTcpFieldsDiffer, 1}}},
       {"different ACK number, window or TTL",
        [&](Batch& b) {
-         b.add(tcp_seg(ip, 0, 1000, 1));
-         tb::Tcp a;
-         a.ack = 9999;
-         b.add(tcp_seg(ip, 1000, 1000, 2, kTcpAck, a));
-         tb::Tcp w;
-         w.ack = 9999;
-         w.window = 1;
-         b.add(tcp_seg(ip, 2000, 1000, 3, kTcpAck, w));
-         tb::Ip ttl = ip;
-         ttl.ttl = 3;
-         tb::Tcp w2 = w;
-         b.add(tcp_seg(ttl, 3000, 1000, 4, kTcpAck, w2));
+         const tb::Change ack = [](tb::Spec& p) { p.tcp.ack = 9999; };
+         const tb::Change window = [&](tb::Spec& p) { ack(p); p.tcp.window = 1; };
+         const tb::Change ttl = [&](tb::Spec& p) { window(p); p.ip.ttl = 3; };
+         add_run(b, {1000, {1000, ack}, {1000, window}, {1000, ttl}});
        },
        {{0}, {1}, {2}, {3}}, {{GroRefusal::kTcpFieldsDiffer, 2}, {GroRefusal::kIpFieldsDiffer, 1}}},
       {"different TOS (ECN CE) or DF",
        [&](Batch& b) {
-         b.add(tcp_seg(ip, 0, 1000, 1));
-         tb::Ip ce = ip;
-         ce.tos = 3;
-         b.add(tcp_seg(ce, 1000, 1000, 2));
-         tb::Ip nodf = ip;
-         nodf.df = false;
-         b.add(tcp_seg(nodf, 2000, 1000, 3));
+         const tb::Change ce = [](tb::Spec& p) { p.ip.tos = 3; };
+         const tb::Change no_df = [](tb::Spec& p) { p.ip.df = false; };
+         add_run(b, {1000, {1000, ce}, {1000, no_df}});
        },
        {{0}, {1}, {2}}, {{GroRefusal::kIpFieldsDiffer, 2}}},
       {"SYN, RST, URG, CWR, ECE, FIN are never coalesced; a FIN closes its flow's group",
        [&](Batch& b) {
-         b.add(tcp_seg(ip, 0, 1000, 1));
-         b.add(tcp_seg(ip, 1000, 1000, 2));
-         b.add(tcp_seg(ip, 2000, 1000, 3, kTcpAck | kTcpFin));
-         b.add(tcp_seg(ip, 3000, 1000, 4));  // must not join the first group (would reorder)
-         b.add(tcp_seg(ip, 4000, 1000, 5, kTcpAck | kTcpCwr));
-         b.add(tcp_seg(ip, 5000, 1000, 6, kTcpAck | kTcpEce));
-         b.add(tcp_seg(ip, 6000, 1000, 7, kTcpAck | kTcpUrg));
-         b.add(tcp_seg(ip, 7000, 1000, 8, kTcpSyn | kTcpAck));
-         b.add(tcp_seg(ip, 8000, 1000, 9, kTcpRst | kTcpAck));
+         add_run(b, {1000, 1000, {1000, tcp_flags(kTcpAck | kTcpFin)},
+                     1000,  // must not join the first group (would reorder)
+                     {1000, tcp_flags(kTcpAck | kTcpCwr)}, {1000, tcp_flags(kTcpAck | kTcpEce)},
+                     {1000, tcp_flags(kTcpAck | kTcpUrg)}, {1000, tcp_flags(kTcpSyn | kTcpAck)},
+                     {1000, tcp_flags(kTcpRst | kTcpAck)}});
        },
        {{0, 1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}}, {{GroRefusal::kTcpFlags, 6}}},
       {"pure ACKs are written alone and keep their place",
-       [&](Batch& b) {
-         b.add(tcp_seg(ip, 0, 1000, 1));
-         b.add(tcp_seg(ip, 1000, 0, 2));
-         b.add(tcp_seg(ip, 1000, 1000, 3));
-         b.add(tcp_seg(ip, 2000, 1000, 4));
-       },
+       [&](Batch& b) { add_run(b, {1000, 0, 1000, 1000}); },
        {{0}, {1}, {2, 3}}, {{GroRefusal::kNoPayload, 1}}},
       {"IPv4 options and fragments are not coalesced",
        [&](Batch& b) {
-         tb::Ip opt = ip;
-         opt.v4_options = {1, 1, 1, 0};
-         b.add(tcp_seg(opt, 0, 1000, 1));
-         b.add(tcp_seg(opt, 1000, 1000, 2));
-         tb::Ip mf = ip;
-         mf.mf = true;
-         b.add(tcp_seg(mf, 2000, 1000, 3));
-         b.add(tcp_seg(mf, 3000, 1000, 4));
+         const tb::Change ip_options = [](tb::Spec& p) { p.ip.v4_options = {1, 1, 1, 0}; };
+         const tb::Change more_fragments = [](tb::Spec& p) { p.ip.mf = true; };
+         add_run(b, {{1000, ip_options}, {1000, ip_options}, {1000, more_fragments}, {1000, more_fragments}});
        },
        {{0}, {1}, {2}, {3}}, {{GroRefusal::kIpOptions, 2}, {GroRefusal::kNoPorts, 2}}},
       {"a port-less packet between the same addresses closes groups, others do not",
        [&](Batch& b) {
-         b.add(tcp_seg(ip, 0, 1000, 1));
-         b.add(tcp_seg(ip, 1000, 1000, 2));
-         auto icmp = tb::build_ip(ip, 1, tb::Bytes(8, 0));
+         add_run(b, {1000, 1000});
+         auto icmp = tb::build_ip(tb::Ip{}, 1, tb::Bytes(8, 0));
          tb::Bytes other_icmp = icmp;
          other_icmp[19] = 99;  // other destination
          b.add(other_icmp);
-         b.add(tcp_seg(ip, 2000, 1000, 3));
+         b.add(seg(2000, 1000, 3));
          b.add(icmp);
-         b.add(tcp_seg(ip, 3000, 1000, 4));
+         b.add(seg(3000, 1000, 4));
        },
        {{0, 1, 3}, {2}, {4}, {5}}, {{GroRefusal::kNoPorts, 2}}},
       {"inconsistent lengths are not coalesced",
        [&](Batch& b) {
-         b.add(tcp_seg(ip, 0, 1000, 1));
-         auto p = tcp_seg(ip, 1000, 1000, 2);
+         b.add(seg(0, 1000, 1));
+         auto p = seg(1000, 1000, 2);
          p.push_back(0);  // one byte beyond the IP total length
          b.add(p);
        },
        {{0}, {1}}, {{GroRefusal::kLengthMismatch, 1}}},
-      {"max_segments option", [&](Batch& b) {
-         for (int i = 0; i < 7; i++) b.add(tcp_seg(ip, i * 100, 100, static_cast<uint16_t>(i)));
-       },
+      {"max_segments option",
+       [&](Batch& b) { add_run(b, std::vector<Seg>(7, 100), nullptr, 0, 0); },
        {{0, 1, 2}, {3, 4, 5}, {6}}, {}, max3},
-      {"TCP coalescing disabled", [&](Batch& b) {
-         b.add(tcp_seg(ip, 0, 100, 1));
-         b.add(tcp_seg(ip, 100, 100, 2));
-       },
+      {"TCP coalescing disabled",
+       [&](Batch& b) { add_run(b, {100, 100}); },
        {{0}, {1}}, {{GroRefusal::kOffloadOff, 2}}, tcp_off},
-      {"TCPv6 with flow label and options", [&](Batch& b) {
-         for (int i = 0; i < 4; i++) b.add(tcp_seg(v6(), i * 1200, 1200, 0, kTcpAck, ts));
-         tb::Ip fl = v6();
-         fl.flow_label = 1;
-         b.add(tcp_seg(fl, 4800, 1200, 0, kTcpAck, ts));
+      {"TCPv6 with flow label and options",
+       [&](Batch& b) {
+         const tb::Change other_flow_label = [](tb::Spec& p) { p.ip.flow_label = 1; };
+         add_run(b, {1200, 1200, 1200, 1200, {1200, other_flow_label}}, [](tb::Spec& p) {
+           to_v6(p);
+           with_timestamps(p);
+         });
        },
        {{0, 1, 2, 3}, {4}}, {{GroRefusal::kIpFieldsDiffer, 1}}},
-      {"UDP not coalesced unless USO was accepted", [&](Batch& b) {
-         b.add(tb::build_udp(ip, 1, 2, tb::pattern(100, 1)));
-         b.add(tb::build_udp(ip, 1, 2, tb::pattern(100, 2)));
+      {"UDP not coalesced unless USO was accepted",
+       [&](Batch& b) {
+         b.add(udp(1, 100, 1));
+         b.add(udp(1, 100, 2));
        },
        {{0}, {1}}, {{GroRefusal::kOffloadOff, 2}}},
-      {"UDPv4 equal sizes with a shorter last, per 5-tuple", [&](Batch& b) {
-         tb::Ip a = ip;
-         for (int i = 0; i < 3; i++) {
-           a.id = static_cast<uint16_t>(10 + i);
-           b.add(tb::build_udp(a, 1, 2, tb::pattern(100, static_cast<uint8_t>(i))));
-           b.add(tb::build_udp(a, 3, 2, tb::pattern(100, static_cast<uint8_t>(i))));
+      {"UDPv4 equal sizes with a shorter last, per 5-tuple",
+       [&](Batch& b) {
+         auto id = [](uint16_t n) { return [n](tb::Spec& p) { p.ip.id = n; }; };
+         for (uint8_t i = 0; i < 3; i++) {
+           b.add(udp(1, 100, i, id(static_cast<uint16_t>(10 + i))));
+           b.add(udp(3, 100, i, id(static_cast<uint16_t>(10 + i))));
          }
-         a.id = 13;
-         b.add(tb::build_udp(a, 1, 2, tb::pattern(40, 9)));
-         a.id = 14;
-         b.add(tb::build_udp(a, 1, 2, tb::pattern(100, 9)));
+         b.add(udp(1, 40, 9, id(13)));
+         b.add(udp(1, 100, 9, id(14)));
        },
        {{0, 2, 4, 6}, {1, 3, 5}, {7}}, {}, udp_on},
-      {"UDPv6 and an inconsistent UDP length", [&](Batch& b) {
-         for (int i = 0; i < 3; i++) b.add(tb::build_udp(v6(), 1, 2, tb::pattern(1280, static_cast<uint8_t>(i))));
-         auto bad = tb::build_udp(v6(), 1, 2, tb::pattern(1280, 7));
+      {"UDPv6 and an inconsistent UDP length",
+       [&](Batch& b) {
+         for (uint8_t i = 0; i < 3; i++) b.add(udp(1, 1280, i, to_v6));
+         auto bad = udp(1, 1280, 7, to_v6);
          tb::put16(&bad[44], 100);  // UDP length disagrees with the IPv6 payload length
          b.add(bad);
        },
@@ -386,10 +369,9 @@ TEST_CASE("gro: every refusal has a distinct camelCase name") {
 }
 
 TEST_CASE("gro: 65535-byte cap and many flows beyond the table size") {
-  tb::Ip ip;
   Batch b;
   // 64 x 1448 would exceed 65535 bytes: the cap cuts the run.
-  for (int i = 0; i < 64; i++) b.add(tcp_seg(ip, static_cast<uint32_t>(i) * 1448, 1448, static_cast<uint16_t>(i)));
+  add_run(b, std::vector<Seg>(64, 1448), nullptr, 0, 0);
   auto& v = b.finish();
   GroOptions opts;
   GroCoalescer gro(opts);
@@ -405,9 +387,8 @@ TEST_CASE("gro: 65535-byte cap and many flows beyond the table size") {
   Batch m;
   for (int r = 0; r < 3; r++) {
     for (int f = 0; f < 40; f++) {
-      tb::Tcp t;
-      t.sport = static_cast<uint16_t>(1000 + f);
-      m.add(tcp_seg(ip, static_cast<uint32_t>(r) * 100, 100, static_cast<uint16_t>(r), kTcpAck, t));
+      m.add(seg(static_cast<uint32_t>(r) * 100, 100, static_cast<uint16_t>(r),
+                [f](tb::Spec& p) { p.tcp.sport = static_cast<uint16_t>(1000 + f); }));
     }
   }
   auto& mv = m.finish();
@@ -428,46 +409,40 @@ TEST_CASE("gro: 65535-byte cap and many flows beyond the table size") {
 }
 
 TEST_CASE("gro: split-then-coalesce gives back the superpacket and its virtio header") {
+  // A row: the superpacket as named fields (tb::Spec) and the segment size to cut it into.
   struct Sp {
     const char* name;
-    int version;
-    bool udp;
-    size_t payload;
-    uint16_t gso;
-    uint8_t flags;
-    tb::Bytes tcp_options;
+    uint16_t gso_size;
+    tb::Change superpacket;
   };
+  const auto payload = [](size_t n) { return [n](tb::Spec& p) { p.payload = tb::pattern(n, 77); }; };
   std::vector<Sp> cases = {
-      {"tcp4", 4, false, 10000, 1448, kTcpAck, {}},
-      {"tcp4 last shorter, PSH", 4, false, 10001, 1448, kTcpAck | kTcpPsh, {}},
-      {"tcp4 timestamps", 4, false, 30000, 1436, kTcpAck, {1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8}},
-      {"tcp6", 6, false, 60000, 1428, kTcpAck | kTcpPsh, {}},
-      {"udp4", 4, true, 12000, 1200, 0, {}},
-      {"udp6 last shorter", 6, true, 12345, 1232, 0, {}},
+      {"tcp4", 1448, payload(10000)},
+      {"tcp4 last shorter, PSH", 1448, [&](tb::Spec& p) { payload(10001)(p); p.tcp.flags = kTcpAck | kTcpPsh; }},
+      {"tcp4 timestamps", 1436, [&](tb::Spec& p) { payload(30000)(p); p.tcp.options = {1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8}; }},
+      {"tcp6", 1428, [&](tb::Spec& p) { payload(60000)(p); to_v6(p); p.tcp.flags = kTcpAck | kTcpPsh; }},
+      {"udp4", 1200, [&](tb::Spec& p) { payload(12000)(p); as_udp(p); }},
+      {"udp6 last shorter", 1232, [&](tb::Spec& p) { payload(12345)(p); to_v6(p); as_udp(p); }},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
-    tb::Ip ip = c.version == 4 ? tb::Ip{} : v6();
-    auto payload = tb::pattern(c.payload, 77);
-    tb::Bytes super;
-    if (c.udp) {
-      super = tb::build_udp(ip, 5000, 6000, payload, tb::Csum::partial);
-    } else {
-      tb::Tcp t;
-      t.flags = c.flags;
-      t.options = c.tcp_options;
-      t.seq = 0xfffff000u;  // wraps during the run
-      super = tb::build_tcp(ip, t, payload, tb::Csum::partial);
-    }
-    size_t ihl = c.version == 4 ? 20 : 40;
+    tb::Spec spec;
+    spec.tcp.seq = 0xfffff000u;  // wraps during the run
+    spec.udp.sport = 5000;
+    spec.udp.dport = 6000;
+    spec.csum = tb::Csum::partial;
+    c.superpacket(spec);
+    const tb::Bytes super = tb::build(spec);
+    const bool udp = spec.proto == 17;
+    const size_t ihl = spec.ip.version == 4 ? 20 : 40;
     VirtioNetHdr h;
     h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-    h.gso_type = c.udp ? VIRTIO_NET_HDR_GSO_UDP_L4
-                       : (c.version == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6);
-    h.hdr_len = static_cast<uint16_t>(ihl + (c.udp ? 8 : 20 + c.tcp_options.size()));
-    h.gso_size = c.gso;
+    h.gso_type = udp ? VIRTIO_NET_HDR_GSO_UDP_L4
+                     : (spec.ip.version == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6);
+    h.hdr_len = static_cast<uint16_t>(ihl + (udp ? 8 : 20 + spec.tcp.options.size()));
+    h.gso_size = c.gso_size;
     h.csum_start = static_cast<uint16_t>(ihl);
-    h.csum_offset = c.udp ? 6 : 16;
+    h.csum_offset = udp ? 6 : 16;
     tb::VectorSink sink;
     REQUIRE(gso_split(h, super.data(), super.size(), sink) == SplitResult::ok);
     Batch b;

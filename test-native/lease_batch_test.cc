@@ -18,13 +18,30 @@ std::vector<SlotRef> fill_with_small_slots(BufferPool& pool) {
   return held;
 }
 
+// A leaseBatch request with its fields named (lease_batch takes them in a row).
+struct Request {
+  size_t count = 1;
+  uint32_t len = 1400;
+  uint32_t headroom = 0;
+  uint32_t tailroom = 0;
+};
+
+// The packets lease_batch gives for a request it must accept (the defaults above as `change`
+// leaves them): as many as asked.
+std::vector<Packet> leased(BufferPool& pool, void (*change)(Request&) = [](Request&) {}) {
+  Request r;
+  change(r);
+  std::vector<Packet> out;
+  REQUIRE(lease_batch(pool, r.count, r.len, r.headroom, r.tailroom, out) == LeaseBatchResult::kOk);
+  REQUIRE(out.size() == r.count);
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("lease_batch: equal packets are packed back to back into one 64 KiB slot") {
   BufferPool pool;
-  std::vector<Packet> out;
-  REQUIRE(lease_batch(pool, 10, 1400, 0, 0, out) == LeaseBatchResult::kOk);
-  REQUIRE(out.size() == 10);
+  const std::vector<Packet> out = leased(pool, [](Request& r) { r.count = 10; });
   for (size_t i = 0; i < out.size(); i++) {
     CAPTURE(i);
     CHECK(out[i].length == 1400);
@@ -36,9 +53,7 @@ TEST_CASE("lease_batch: equal packets are packed back to back into one 64 KiB sl
 
 TEST_CASE("lease_batch: headroom and tailroom belong to each packet, packets still evenly spaced") {
   BufferPool pool;
-  std::vector<Packet> out;
-  REQUIRE(lease_batch(pool, 5, 1400, 16, 32, out) == LeaseBatchResult::kOk);
-  REQUIRE(out.size() == 5);
+  const std::vector<Packet> out = leased(pool, [](Request& r) { r.count = 5; r.headroom = 16; r.tailroom = 32; });
   for (size_t i = 0; i < out.size(); i++) {
     CAPTURE(i);
     CHECK(out[i].headroom == 16);
@@ -53,9 +68,7 @@ TEST_CASE("lease_batch: without a 64 KiB slot to be had, a slot per packet; neve
   REQUIRE(held.size() > 8);
   REQUIRE_FALSE(pool.can_acquire(BufferPool::kLargeSlotSize));
   held.resize(held.size() - 4);  // four small slots free again
-  std::vector<Packet> out;
-  REQUIRE(lease_batch(pool, 4, 1400, 8, 16, out) == LeaseBatchResult::kOk);
-  REQUIRE(out.size() == 4);
+  const std::vector<Packet> out = leased(pool, [](Request& r) { r.count = 4; r.headroom = 8; r.tailroom = 16; });
   for (size_t i = 0; i < out.size(); i++) {
     CAPTURE(i);
     CHECK(out[i].slot.get()->capacity == BufferPool::kSmallSlotSize);
@@ -79,13 +92,9 @@ TEST_CASE("lease_batch: an exhausted pool takes nothing: the result is empty and
 
 TEST_CASE("lease_batch: one packet, empty packets and zero packets take the plain path") {
   BufferPool pool;
-  std::vector<Packet> one;
-  REQUIRE(lease_batch(pool, 1, 1400, 0, 0, one) == LeaseBatchResult::kOk);
-  REQUIRE(one.size() == 1);
+  const std::vector<Packet> one = leased(pool);
   CHECK(one[0].slot.get()->capacity == BufferPool::kSmallSlotSize);
-  std::vector<Packet> empty;
-  REQUIRE(lease_batch(pool, 3, 0, 0, 0, empty) == LeaseBatchResult::kOk);
-  REQUIRE(empty.size() == 3);
+  const std::vector<Packet> empty = leased(pool, [](Request& r) { r.count = 3; r.len = 0; });
   CHECK(empty[0].slot.get() != empty[1].slot.get());
   std::vector<Packet> none;
   CHECK(lease_batch(pool, 0, 1400, 0, 0, none) == LeaseBatchResult::kOk);
