@@ -19,7 +19,7 @@
 #include "netns.h"
 #include "tun_device.h"
 
-using tunio::DevError;
+using tunio::SysError;
 using tunio::OffloadMode;
 using tunio::TunDevice;
 
@@ -52,7 +52,7 @@ TEST_CASE("tun adopt: a bound fd with IFF_VNET_HDR gets the offloads; flags and 
   int fd = bound_tun("tunio-ad0", IFF_TUN | IFF_NO_PI | IFF_VNET_HDR);
   REQUIRE(fd >= 0);
   TunDevice dev;
-  DevError e = TunDevice::adopt(fd, OffloadMode::kAuto, &dev);
+  SysError e = TunDevice::adopt(fd, OffloadMode::kAuto, &dev);
   REQUIRE_MESSAGE(e.ok(), e.message());
   CHECK(dev.name() == "tunio-ad0");
   CHECK(dev.ifindex() == int(if_nametoindex("tunio-ad0")));
@@ -74,7 +74,7 @@ TEST_CASE("tun adopt: without IFF_VNET_HDR auto runs without offloads and 'on' i
   int fd = bound_tun("tunio-ad1", IFF_TUN | IFF_NO_PI);
   REQUIRE(fd >= 0);
   TunDevice dev;
-  DevError e = TunDevice::adopt(fd, OffloadMode::kOn, &dev);
+  SysError e = TunDevice::adopt(fd, OffloadMode::kOn, &dev);
   CHECK(e.err == EINVAL);
   CHECK(e.detail.find("IFF_VNET_HDR") != std::string::npos);
   CHECK(::fcntl(fd, F_GETFD) != -1);  // a failed adopt leaves the fd to the caller
@@ -90,13 +90,13 @@ TEST_CASE("tun adopt: refuses fds that are not a bound tun, and IFF_NO_PI missin
   TunDevice dev;
   int unbound = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
   REQUIRE(unbound >= 0);
-  DevError e = TunDevice::adopt(unbound, OffloadMode::kAuto, &dev);
+  SysError e = TunDevice::adopt(unbound, OffloadMode::kAuto, &dev);
   CHECK(e.err == EBADFD);
   CHECK(e.detail.find("not bound") != std::string::npos);
   ::close(unbound);
   int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   e = TunDevice::adopt(sock, OffloadMode::kAuto, &dev);
-  CHECK(e.call == "ioctl(TUNGETIFF)");
+  CHECK(std::string(e.call) == "ioctl(TUNGETIFF)");
   CHECK(e.detail.find("not a TUN/TAP device fd") != std::string::npos);
   ::close(sock);
   int pi = bound_tun("tunio-ad2", IFF_TUN);
@@ -112,7 +112,7 @@ TEST_CASE("fd passing: one fd crosses a Unix socket, with the sender's credentia
   const std::string path = temp_socket_path("x");
   ::unlink(path.c_str());
   tunio::UniqueFd rx;
-  DevError e = tunio::open_fd_receiver(path, &rx);
+  SysError e = tunio::open_fd_receiver(path, &rx);
   REQUIRE_MESSAGE(e.ok(), e.message());
   tunio::UniqueFd again;
   CHECK(tunio::open_fd_receiver(path, &again).err == EADDRINUSE);  // never someone else's path

@@ -120,7 +120,7 @@ std::vector<LinkEvent> wait_events(tunio::LinkMonitor& mon, size_t want) {
   for (int i = 0; i < 30 && out.size() < want; i++) {
     pollfd p{mon.fd(), POLLIN, 0};
     ::poll(&p, 1, 100);
-    tunio::DevError e = mon.drain(&out);
+    tunio::SysError e = mon.drain(&out);
     REQUIRE_MESSAGE(e.ok(), e.message());
   }
   return out;
@@ -129,17 +129,12 @@ std::vector<LinkEvent> wait_events(tunio::LinkMonitor& mon, size_t want) {
 }  // namespace
 
 TEST_CASE("link monitor: ip link set down/up/mtu and removal of a tun, from the kernel") {
-  TestNetns ns("m");
-  REQUIRE_MESSAGE(ns.ok(), "cannot create a test network namespace (need root)");
-  tunio::TunDevice tun;
-  tunio::TunOptions opts;
-  opts.name = "tunio-lm0";
-  tunio::DevError e = tunio::TunDevice::open(opts, &tun);
-  REQUIRE_MESSAGE(e.ok(), e.message());
+  NetnsTun t("m", "tunio-lm0");
+  tunio::TunDevice& tun = t.tun;
   REQUIRE(std::system("ip link set tunio-lm0 up") == 0);
 
   tunio::LinkMonitor mon;
-  e = mon.open(tun.ifindex());
+  tunio::SysError e = mon.open(tun.ifindex());
   REQUIRE_MESSAGE(e.ok(), e.message());
   CHECK(wait_events(mon, 0).empty());
   for (int i = 0; i < 30 && !mon.tracker().synced(); i++) wait_events(mon, 1);

@@ -21,27 +21,13 @@
 #include "tun_device.h"
 
 using tunio::Cidr;
-using tunio::DevError;
+using tunio::SysError;
 using tunio::LinkInfo;
 using tunio::Rtnl;
 
 namespace {
 
 
-std::string run(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
-
-bool contains(const std::string& hay, const std::string& needle) {
-  return hay.find(needle) != std::string::npos;
-}
 
 Cidr cidr(const char* s) {
   Cidr c;
@@ -55,19 +41,21 @@ Cidr cidr(const char* s) {
 TEST_CASE("netlink: parse_cidr accepts v4/v6 and says why it rejects") {
   Cidr c;
   std::string why;
-  REQUIRE(tunio::parse_cidr("10.8.0.1/24", &c, &why));
-  CHECK(c.family == 4);
-  CHECK(c.prefix == 24);
-  CHECK(c.addr[0] == 10);
-  CHECK(c.addr[3] == 1);
-  CHECK(tunio::format_cidr(c) == "10.8.0.1/24");
-
-  REQUIRE(tunio::parse_cidr("fd08::1/64", &c, &why));
-  CHECK(c.family == 6);
-  CHECK(c.prefix == 64);
-  CHECK(c.addr[0] == 0xfd);
-  CHECK(c.addr[15] == 1);
-  CHECK(tunio::format_cidr(c) == "fd08::1/64");
+  struct Parsed {
+    const char* text;
+    uint8_t family, prefix;
+    uint8_t first_byte;
+    size_t last;  // index of the address's last byte (1 in both)
+  };
+  for (const Parsed& p : {Parsed{"10.8.0.1/24", 4, 24, 10, 3}, Parsed{"fd08::1/64", 6, 64, 0xfd, 15}}) {
+    CAPTURE(p.text);
+    REQUIRE(tunio::parse_cidr(p.text, &c, &why));
+    CHECK(c.family == p.family);
+    CHECK(c.prefix == p.prefix);
+    CHECK(c.addr[0] == p.first_byte);
+    CHECK(c.addr[p.last] == 1);
+    CHECK(tunio::format_cidr(c) == p.text);
+  }
 
   CHECK(tunio::parse_cidr("0.0.0.0/0", &c));
   CHECK(tunio::parse_cidr("10.0.0.1/32", &c));
@@ -136,17 +124,11 @@ TEST_CASE("netlink: parse_link_message rejects short and foreign messages") {
 }
 
 TEST_CASE("netlink: configure a tun link and read it back") {
-  TestNetns ns;
-  REQUIRE_MESSAGE(ns.ok(), "cannot create a test network namespace (need root)");
-  tunio::TunDevice tun;
-  tunio::TunOptions opts;
-  opts.name = "tunio-nl0";
-  DevError e = tunio::TunDevice::open(opts, &tun);
-  REQUIRE_MESSAGE(e.ok(), e.message());
-  const int idx = tun.ifindex();
+  NetnsTun t("n", "tunio-nl0");
+  const int idx = t.tun.ifindex();
 
   Rtnl nl;
-  e = nl.open();
+  SysError e = nl.open();
   REQUIRE_MESSAGE(e.ok(), e.message());
 
   LinkInfo before;
@@ -195,7 +177,7 @@ TEST_CASE("netlink: configure a tun link and read it back") {
   CHECK(by_name.ifindex == idx);
   e = nl.get_link_by_name("tunio-nope", &by_name);
   CHECK(e.err == ENODEV);
-  CHECK(e.call == "RTM_GETLINK");
+  CHECK(std::string(e.call) == "RTM_GETLINK");
 
   std::vector<tunio::AddressInfo> addrs;
   e = nl.list_addresses(idx, &addrs);
@@ -214,13 +196,13 @@ TEST_CASE("netlink: configure a tun link and read it back") {
     if (a.cidr.family == 6 && a.cidr.addr[0] == 0xfd) CHECK((a.flags & IFA_F_NODAD) != 0);
 
   // Cross-check with iproute2 so we are not only agreeing with our own parser.
-  const std::string link = run("ip -n " + ns.name() + " -d -j link show dev tunio-nl0");
+  const std::string link = run_command("ip -n " + t.ns.name() + " -d -j link show dev tunio-nl0");
   CAPTURE(link);
   CHECK(contains(link, "\"mtu\":1380"));
   CHECK(contains(link, "\"txqlen\":2345"));
   CHECK(contains(link, "\"gso_max_size\":32768"));
   CHECK(contains(link, "\"UP\""));
-  const std::string addr = run("ip -n " + ns.name() + " -j addr show dev tunio-nl0");
+  const std::string addr = run_command("ip -n " + t.ns.name() + " -j addr show dev tunio-nl0");
   CAPTURE(addr);
   CHECK(contains(addr, "\"local\":\"10.66.0.1\",\"prefixlen\":24"));
   CHECK(contains(addr, "\"local\":\"10.66.1.1\",\"prefixlen\":32"));
@@ -242,15 +224,11 @@ TEST_CASE("netlink: configure a tun link and read it back") {
 }
 
 TEST_CASE("netlink: failures carry errno, operation and the kernel's reason") {
-  TestNetns ns;
-  REQUIRE_MESSAGE(ns.ok(), "cannot create a test network namespace (need root)");
-  tunio::TunDevice tun;
-  tunio::TunOptions opts;
-  opts.name = "tunio-nl1";
-  DevError e = tunio::TunDevice::open(opts, &tun);
-  REQUIRE_MESSAGE(e.ok(), e.message());
+  NetnsTun t("n", "tunio-nl1");
+  const tunio::TunDevice& tun = t.tun;
   Rtnl nl;
   REQUIRE(nl.open().ok());
+  SysError e;
 
   Rtnl closed;
   e = closed.set_mtu(tun.ifindex(), 1400);
@@ -259,7 +237,7 @@ TEST_CASE("netlink: failures carry errno, operation and the kernel's reason") {
   // An ifindex nobody has.
   e = nl.set_mtu(0x7ffffff0, 1400);
   CHECK(e.err == ENODEV);
-  CHECK(e.call == "RTM_NEWLINK(IFLA_MTU)");
+  CHECK(std::string(e.call) == "RTM_NEWLINK(IFLA_MTU)");
   CHECK(contains(e.message(), "RTM_NEWLINK(IFLA_MTU): "));
 
   // Below the minimum MTU of a tun (68): rejected with EINVAL and an extack reason.
@@ -270,7 +248,7 @@ TEST_CASE("netlink: failures carry errno, operation and the kernel's reason") {
   // Above the device's tso_max_size (64 KiB for tun).
   e = nl.set_gso_max_size(tun.ifindex(), 1u << 20);
   CHECK(e.err == EINVAL);
-  CHECK(e.call == "RTM_NEWLINK(IFLA_GSO_MAX_SIZE)");
+  CHECK(std::string(e.call) == "RTM_NEWLINK(IFLA_GSO_MAX_SIZE)");
   CHECK_FALSE(e.detail.empty());
   MESSAGE("gso_max_size 1 MiB: " << e.message());
 
@@ -278,7 +256,7 @@ TEST_CASE("netlink: failures carry errno, operation and the kernel's reason") {
   REQUIRE_MESSAGE(e.ok(), e.message());
   e = nl.add_address(tun.ifindex(), cidr("10.67.0.1/24"));
   CHECK(e.err == EEXIST);
-  CHECK(e.call == "RTM_NEWADDR");
+  CHECK(std::string(e.call) == "RTM_NEWADDR");
   CHECK(contains(e.message(), "10.67.0.1/24"));
 
   Cidr none;

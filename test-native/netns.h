@@ -1,9 +1,12 @@
-// Test helper shared by the native tests that need a network namespace: the current thread
-// runs inside a fresh `ip netns` namespace for the lifetime of the object; on destruction it
-// setns() back and `ip netns del`, even when a REQUIRE threw. Namespaces are per thread, so
-// nothing else in the process moves.
+// Test helpers shared by the native tests that need a network namespace. TestNetns: the
+// current thread runs inside a fresh `ip netns` namespace for the lifetime of the object; on
+// destruction it setns() back and `ip netns del`, even when a REQUIRE threw. Namespaces are
+// per thread, so nothing else in the process moves. NetnsTun: such a namespace with a TUN
+// device in it, where the kernel tests start. run_command: what `ip` prints, to check the
+// kernel's view independently of tunio's netlink code.
 #pragma once
 
+#include <doctest.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <unistd.h>
@@ -11,6 +14,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+
+#include "tun_device.h"
 
 class TestNetns {
  public:
@@ -47,3 +52,30 @@ class TestNetns {
   bool entered_ = false;
 };
 
+
+// A fresh namespace (tag: a letter or two for its name) holding a TUN device `name` opened
+// with `opts` (its name is set here); REQUIREs both.
+struct NetnsTun {
+  TestNetns ns;
+  tunio::TunDevice tun;
+  NetnsTun(const char* tag, const char* name, tunio::TunOptions opts = tunio::TunOptions()) : ns(tag) {
+    REQUIRE_MESSAGE(ns.ok(), "cannot create a test network namespace (need root)");
+    opts.name = name;
+    const tunio::SysError e = tunio::TunDevice::open(opts, &tun);
+    REQUIRE_MESSAGE(e.ok(), e.message());
+  }
+};
+
+// The standard output of a shell command.
+inline std::string run_command(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+inline bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }

@@ -18,25 +18,24 @@
 #include "tun_device.h"
 
 using tunio::Cidr;
-using tunio::DevError;
+using tunio::SysError;
 using tunio::RouteSpec;
 using tunio::RouteType;
 using tunio::RuleSpec;
 
 namespace {
 
-std::string sh(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
 
-bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+// wg-quick's rule: `not fwmark 0xca6c table 51820` (IPv4), the priority left to the kernel.
+RuleSpec not_fwmark_rule() {
+  RuleSpec r;
+  r.family = 4;
+  r.has_fwmark = true;
+  r.fwmark = 0xca6c;
+  r.invert = true;
+  r.table = 51820;
+  return r;
+}
 
 Cidr net(const char* s) {
   Cidr c;
@@ -170,12 +169,7 @@ TEST_CASE("routes: messages carry every key and parse back to the same spec") {
 }
 
 TEST_CASE("rules: messages carry every selector and parse back to the same spec") {
-  RuleSpec r;
-  r.family = 4;
-  r.has_fwmark = true;
-  r.fwmark = 0xca6c;
-  r.invert = true;
-  r.table = 51820;
+  RuleSpec r = not_fwmark_rule();
   r.has_priority = true;
   r.priority = 32765;
   std::vector<uint8_t> m = tunio::rule_message(RTM_NEWRULE, 0, r);
@@ -199,13 +193,9 @@ TEST_CASE("rules: messages carry every selector and parse back to the same spec"
 }
 
 TEST_CASE("routes and rules against the kernel: add, read back, exact delete, errno") {
-  TestNetns ns("r");
-  REQUIRE_MESSAGE(ns.ok(), "cannot create a test network namespace (need root)");
-  tunio::TunDevice tun;
-  tunio::TunOptions opts;
-  opts.name = "tunio-rt0";
-  DevError e = tunio::TunDevice::open(opts, &tun);
-  REQUIRE_MESSAGE(e.ok(), e.message());
+  NetnsTun t("r", "tunio-rt0");
+  const tunio::TunDevice& tun = t.tun;
+  SysError e;
   tunio::Rtnl nl;
   REQUIRE(nl.open().ok());
   REQUIRE(nl.set_up(tun.ifindex(), true).ok());
@@ -224,7 +214,7 @@ TEST_CASE("routes and rules against the kernel: add, read back, exact delete, er
   CHECK(dev_stored.table == 100);
   e = tunio::add_route(nl, dev_route, &stored);
   CHECK(e.err == EEXIST);
-  CHECK(e.call == "RTM_NEWROUTE");
+  CHECK(std::string(e.call) == "RTM_NEWROUTE");
   CHECK(contains(e.message(), "10.50.0.0/16 dev"));
 
   RouteSpec via;
@@ -259,23 +249,18 @@ TEST_CASE("routes and rules against the kernel: add, read back, exact delete, er
   e = tunio::add_route(nl, hole, &hole_stored);
   REQUIRE_MESSAGE(e.ok(), e.message());
 
-  std::string ip4 = sh("ip -j route show table 100");
+  std::string ip4 = run_command("ip -j route show table 100");
   CHECK(contains(ip4, "\"dst\":\"10.50.0.0/16\",\"dev\":\"tunio-rt0\""));
   CHECK(contains(ip4, "\"type\":\"blackhole\",\"dst\":\"10.60.0.0/16\""));
-  CHECK(contains(sh("ip -j route show table 51820"), "\"dst\":\"default\",\"gateway\":\"10.9.0.2\""));
-  CHECK(contains(sh("ip -6 -j route show table 100"), "\"dst\":\"fd50::/64\""));
+  CHECK(contains(run_command("ip -j route show table 51820"), "\"dst\":\"default\",\"gateway\":\"10.9.0.2\""));
+  CHECK(contains(run_command("ip -6 -j route show table 100"), "\"dst\":\"fd50::/64\""));
   std::vector<RouteSpec> listed;
   REQUIRE(tunio::list_routes(nl, 4, 100, &listed).ok());
   CHECK(listed.size() == 2);
 
   // Rules: someone else's rule with the same selectors stays when ours is deleted.
-  REQUIRE(sh("ip rule add not fwmark 0xca6c table 51820 pref 100 && echo ok") == "ok\n");
-  RuleSpec rule;
-  rule.family = 4;
-  rule.has_fwmark = true;
-  rule.fwmark = 0xca6c;
-  rule.invert = true;
-  rule.table = 51820;
+  REQUIRE(run_command("ip rule add not fwmark 0xca6c table 51820 pref 100 && echo ok") == "ok\n");
+  const RuleSpec rule = not_fwmark_rule();
   RuleSpec rule_stored;
   e = tunio::add_rule(nl, rule, &rule_stored);
   REQUIRE_MESSAGE(e.ok(), e.message());
@@ -292,7 +277,7 @@ TEST_CASE("routes and rules against the kernel: add, read back, exact delete, er
   e = tunio::add_rule(nl, suppress, &suppress_stored);
   REQUIRE_MESSAGE(e.ok(), e.message());
   CHECK(suppress_stored.has_suppress_prefixlen);
-  std::string rules = sh("ip -j rule show");
+  std::string rules = run_command("ip -j rule show");
   CHECK(contains(rules, "\"priority\":" + std::to_string(rule_stored.priority) + ",\"not\":null,\"src\":\"all\",\"fwmark\":\"0xca6c\",\"table\":\"51820\""));
   CHECK(contains(rules, "\"table\":\"main\",\"suppress_prefixlen\":0"));
   std::vector<RuleSpec> rule_list;
@@ -305,13 +290,13 @@ TEST_CASE("routes and rules against the kernel: add, read back, exact delete, er
   CHECK(tunio::delete_rule(nl, suppress_stored).ok());
   e = tunio::delete_rule(nl, rule_stored);
   CHECK(e.err == ENOENT);
-  CHECK(e.call == "RTM_DELRULE");
-  rules = sh("ip -j rule show");
+  CHECK(std::string(e.call) == "RTM_DELRULE");
+  rules = run_command("ip -j rule show");
   CHECK(contains(rules, "\"priority\":100,\"not\":null"));  // the other rule stayed
   CHECK_FALSE(contains(rules, "suppress_prefixlen"));
 
   // Deletes match on every stored key: the route of another protocol stays.
-  REQUIRE(sh("ip route add 10.70.0.0/16 dev tunio-rt0 table 100 proto boot && echo ok") == "ok\n");
+  REQUIRE(run_command("ip route add 10.70.0.0/16 dev tunio-rt0 table 100 proto boot && echo ok") == "ok\n");
   RouteSpec other = dev_route;
   other.to = net("10.70.0.0/16");
   e = tunio::delete_route(nl, other);  // protocol static (ours): does not match proto boot
@@ -322,9 +307,9 @@ TEST_CASE("routes and rules against the kernel: add, read back, exact delete, er
   CHECK(tunio::delete_route(nl, dev_stored).ok());
   e = tunio::delete_route(nl, dev_stored);
   CHECK(e.err == ESRCH);
-  ip4 = sh("ip -j route show table 100");
+  ip4 = run_command("ip -j route show table 100");
   CHECK_FALSE(contains(ip4, "10.50.0.0"));
   CHECK_FALSE(contains(ip4, "10.60.0.0"));
   CHECK(contains(ip4, "10.70.0.0/16"));
-  CHECK(sh("ip -j route show table 51820") == "[]\n");
+  CHECK(run_command("ip -j route show table 51820") == "[]\n");
 }

@@ -27,7 +27,7 @@
 #include "netns.h"
 #include "tun_device.h"
 
-using tunio::DevError;
+using tunio::SysError;
 using tunio::OffloadMode;
 using tunio::TunDevice;
 using tunio::TunOptions;
@@ -38,30 +38,21 @@ namespace {
 #define REQUIRE_NETNS(ns) REQUIRE_MESSAGE((ns).ok(), "cannot create a test netns (need root)")
 #define REQUIRE_OK(expr)                        \
   do {                                          \
-    DevError e_ = (expr);                       \
+    SysError e_ = (expr);                       \
     REQUIRE_MESSAGE(e_.ok(), e_.message());     \
   } while (0)
-
-// Closes a test socket however the test ends.
-struct Sock {
-  int fd;
-  explicit Sock(int f) : fd(f) {}
-  ~Sock() { if (fd >= 0) ::close(fd); }
-  Sock(const Sock&) = delete;
-  Sock& operator=(const Sock&) = delete;
-};
 
 // Whether the kernel currently has TSO enabled on `name` (legacy ETHTOOL_GTSO): an
 // independent view of what TUNSETOFFLOAD did to the device.
 int tso_enabled(const std::string& name) {
-  Sock s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  if (s.fd < 0) return -1;
+  tunio::UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (s.get() < 0) return -1;
   ethtool_value ev{ETHTOOL_GTSO, 0};
   ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   memcpy(ifr.ifr_name, name.c_str(), name.size());
   ifr.ifr_data = reinterpret_cast<char*>(&ev);
-  if (::ioctl(s.fd, SIOCETHTOOL, &ifr) < 0) return errno == ENOSYS ? -2 : -1;
+  if (::ioctl(s.get(), SIOCETHTOOL, &ifr) < 0) return errno == ENOSYS ? -2 : -1;
   return int(ev.data);
 }
 
@@ -178,7 +169,7 @@ TEST_CASE("tun: name validation and templates") {
   TunDevice tun;
   TunOptions o;
   o.name = "abcdefghijklmnop";  // 16 bytes: does not fit IFNAMSIZ with its NUL
-  DevError e = TunDevice::open(o, &tun);
+  SysError e = TunDevice::open(o, &tun);
   CHECK(e.err == EINVAL);
   CHECK(e.message().find("longer than 15") != std::string::npos);
   CHECK_FALSE(tun.is_open());
@@ -251,13 +242,13 @@ TEST_CASE("tun: offload off has no vnet header; a TCP SYN reads as a bare IP pac
   check_tso("tunio-off", 0);
   configure(tun, "10.78.0.1/24");
 
-  Sock s(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  REQUIRE(s.fd >= 0);
+  tunio::UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  REQUIRE(s.get() >= 0);
   sockaddr_in dst{};
   dst.sin_family = AF_INET;
   dst.sin_port = htons(80);
   inet_pton(AF_INET, "10.78.0.2", &dst.sin_addr);
-  int rc = ::connect(s.fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
+  int rc = ::connect(s.get(), reinterpret_cast<sockaddr*>(&dst), sizeof dst);
   REQUIRE((rc == 0 || errno == EINPROGRESS));
 
   uint8_t buf[65536];
@@ -295,7 +286,7 @@ TEST_CASE("tun: offload off clears the mask a persistent device kept") {
   o.name = "tunio-pers";
   o.offload = OffloadMode::kOff;
   // Without attach, an existing name is refused rather than silently joined.
-  DevError e = TunDevice::open(o, &tun);
+  SysError e = TunDevice::open(o, &tun);
   CHECK(e.err == EEXIST);
   o.attach = true;
   REQUIRE_OK(TunDevice::open(o, &tun));
@@ -334,7 +325,7 @@ TEST_CASE("tun: multi-queue, attach semantics, queue detach/attach") {
 
   // Same name, no attach: the kernel would silently join; we refuse with EEXIST.
   TunDevice b;
-  DevError e = TunDevice::open(o, &b);
+  SysError e = TunDevice::open(o, &b);
   CHECK(e.err == EEXIST);
   CHECK(e.message().find("already exists") != std::string::npos);
   CHECK_FALSE(b.is_open());
@@ -395,7 +386,7 @@ TEST_CASE("tun: multi-queue, attach semantics, queue detach/attach") {
   so.queues = 1;
   e = TunDevice::open(so, &c);
   CHECK(e.err == EBUSY);  // the kernel: a single-queue device has exactly one reader
-  CHECK(e.call == "ioctl(TUNSETIFF)");
+  CHECK(std::string(e.call) == "ioctl(TUNSETIFF)");
 }
 
 TEST_CASE("tun: tap mode") {
@@ -417,7 +408,7 @@ TEST_CASE("tun: tap mode") {
   TunOptions wrong;
   wrong.name = tap.name();
   wrong.attach = true;
-  DevError e = TunDevice::open(wrong, &t);
+  SysError e = TunDevice::open(wrong, &t);
   CHECK(e.err == EINVAL);
   CHECK(e.message().find("tap") != std::string::npos);
 }
@@ -432,14 +423,14 @@ TEST_CASE("tun: end-to-end UDP through the tun with the virtio header") {
   REQUIRE(tun.offload().vnet_hdr);
   configure(tun, "10.77.0.1/24");
 
-  Sock s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  REQUIRE(s.fd >= 0);
+  tunio::UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  REQUIRE(s.get() >= 0);
   sockaddr_in local{};
   local.sin_family = AF_INET;
   inet_pton(AF_INET, "10.77.0.1", &local.sin_addr);
-  REQUIRE(::bind(s.fd, reinterpret_cast<sockaddr*>(&local), sizeof local) == 0);
+  REQUIRE(::bind(s.get(), reinterpret_cast<sockaddr*>(&local), sizeof local) == 0);
   socklen_t llen = sizeof local;
-  REQUIRE(::getsockname(s.fd, reinterpret_cast<sockaddr*>(&local), &llen) == 0);
+  REQUIRE(::getsockname(s.get(), reinterpret_cast<sockaddr*>(&local), &llen) == 0);
   const uint16_t port = ntohs(local.sin_port);
 
   sockaddr_in peer{};
@@ -447,7 +438,7 @@ TEST_CASE("tun: end-to-end UDP through the tun with the virtio header") {
   peer.sin_port = htons(9999);
   inet_pton(AF_INET, "10.77.0.2", &peer.sin_addr);
   const std::string hello = "hello tunio";
-  REQUIRE(::sendto(s.fd, hello.data(), hello.size(), 0, reinterpret_cast<sockaddr*>(&peer),
+  REQUIRE(::sendto(s.get(), hello.data(), hello.size(), 0, reinterpret_cast<sockaddr*>(&peer),
                    sizeof peer) == ssize_t(hello.size()));
 
   uint8_t hdr[10];
@@ -483,11 +474,11 @@ TEST_CASE("tun: end-to-end UDP through the tun with the virtio header") {
     return tun.write_raw(0, iov, 2) == ssize_t(sizeof zero_hdr + pkt.size());
   };
   auto receive = [&](int timeout_ms, std::string* text, sockaddr_in* from) {
-    pollfd p{s.fd, POLLIN, 0};
+    pollfd p{s.get(), POLLIN, 0};
     if (::poll(&p, 1, timeout_ms) != 1) return false;
     char rb[2048];
     socklen_t flen = sizeof *from;
-    ssize_t r = ::recvfrom(s.fd, rb, sizeof rb, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(from),
+    ssize_t r = ::recvfrom(s.get(), rb, sizeof rb, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(from),
                            &flen);
     if (r < 0) return false;
     text->assign(rb, size_t(r));

@@ -23,6 +23,7 @@
 #include "packet_builders.h"
 #include "tun_device.h"
 #include "tun_io.h"
+#include "tun_io_faults.h"
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -32,27 +33,18 @@ using namespace tunio;
 
 namespace {
 
-struct Fd {
-  int fd;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() { if (fd >= 0) ::close(fd); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
 
-// A TUN "tio0" with 10.88.0.1/24, up, in the current (test) namespace.
-void open_tun(TunDevice* tun) {
-  TunOptions o;
-  o.name = "tio0";
-  DevError e = TunDevice::open(o, tun);
-  REQUIRE_MESSAGE(e.ok(), e.message());
-  Rtnl nl;
-  REQUIRE(nl.open().ok());
-  Cidr c;
-  REQUIRE(parse_cidr("10.88.0.1/24", &c));
-  REQUIRE(nl.add_address(tun->ifindex(), c).ok());
-  REQUIRE(nl.set_up(tun->ifindex(), true).ok());
-}
+// A TUN "tio0" with 10.88.0.1/24, up, in a throwaway namespace.
+struct TioNetns : NetnsTun {
+  TioNetns() : NetnsTun("io", "tio0") {
+    Rtnl nl;
+    REQUIRE(nl.open().ok());
+    Cidr c;
+    REQUIRE(parse_cidr("10.88.0.1/24", &c));
+    REQUIRE(nl.add_address(tun.ifindex(), c).ok());
+    REQUIRE(nl.set_up(tun.ifindex(), true).ok());
+  }
+};
 
 // A UDP socket bound to 10.88.0.1:port (the kernel's side of the TUN).
 int bound_udp(uint16_t port) {
@@ -122,26 +114,24 @@ std::vector<tb::Bytes> drain(int fd, size_t want) {
 }  // namespace
 
 TEST_CASE("tun_io: read_batch splits a USO superpacket from the kernel into checked datagrams") {
-  TestNetns ns("io");
-  REQUIRE_MESSAGE(ns.ok(), "cannot create a test netns (need root)");
-  TunDevice tun;
-  open_tun(&tun);
+  TioNetns t;
+  TunDevice& tun = t.tun;
   if (!tun.offload().uso) {
     MESSAGE("kernel did not accept USO on TUN: split of UDP superpackets not testable here");
     return;
   }
   TunQueueIo io(&tun, 0, TunIoOptions());
   // One sendmsg with UDP_SEGMENT: 8 x 1000 bytes + a 300-byte tail toward the TUN's subnet.
-  Fd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  REQUIRE(s.fd >= 0);
+  UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  REQUIRE(s.get() >= 0);
   int seg = 1000;
-  REQUIRE(::setsockopt(s.fd, IPPROTO_UDP, UDP_SEGMENT, &seg, sizeof seg) == 0);
+  REQUIRE(::setsockopt(s.get(), IPPROTO_UDP, UDP_SEGMENT, &seg, sizeof seg) == 0);
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_port = htons(9);
   inet_pton(AF_INET, "10.88.0.2", &to.sin_addr);
   const tb::Bytes payload = tb::pattern(8300, 7);
-  REQUIRE(::sendto(s.fd, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to) ==
+  REQUIRE(::sendto(s.get(), payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to) ==
           static_cast<ssize_t>(payload.size()));
 
   BufferPool pool;
@@ -177,17 +167,15 @@ TEST_CASE("tun_io: read_batch splits a USO superpacket from the kernel into chec
 }
 
 TEST_CASE("tun_io: write_batch coalesce, EAGAIN resume and the EINVAL fallback through the kernel") {
-  TestNetns ns("io");
-  REQUIRE_MESSAGE(ns.ok(), "cannot create a test netns (need root)");
-  TunDevice tun;
-  open_tun(&tun);
+  TioNetns t;
+  TunDevice& tun = t.tun;
   if (!tun.offload().uso) {
     MESSAGE("kernel did not accept USO on TUN: UDP coalescing not testable here");
     return;
   }
   TunQueueIo io(&tun, 0, TunIoOptions());
   REQUIRE(io.coalescing_udp());
-  Fd rx1(bound_udp(7001)), rx2(bound_udp(7002));
+  UniqueFd rx1(bound_udp(7001)), rx2(bound_udp(7002));
   BufferPool pool;
   TunStats st;
 
@@ -203,7 +191,7 @@ TEST_CASE("tun_io: write_batch coalesce, EAGAIN resume and the EINVAL fallback t
     CHECK(st.superpackets_out == 1);
     CHECK(st.segments_out == 10);
     CHECK(st.packets_out == 10);
-    std::vector<tb::Bytes> got = drain(rx1.fd, 10);
+    std::vector<tb::Bytes> got = drain(rx1.get(), 10);
     REQUIRE(got.size() == 10);
     for (uint8_t i = 0; i < 10; i++) CHECK(got[i] == tb::pattern(1200, i));
   }
@@ -213,7 +201,7 @@ TEST_CASE("tun_io: write_batch coalesce, EAGAIN resume and the EINVAL fallback t
     // pass 65,535 bytes, so each read is exactly one coalesced write: 25 writev, where a
     // blind cut at packet 1,024 made 26.
     const int rcvbuf = 16 << 20;
-    REQUIRE(::setsockopt(rx1.fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) == 0);
+    REQUIRE(::setsockopt(rx1.get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) == 0);
     std::vector<Packet> pkts;
     for (int r = 0; r < 25; r++) {
       for (Packet& p : gro_read_like(pool, 7001, static_cast<uint8_t>(r * 45), 45, 1412)) pkts.push_back(std::move(p));
@@ -224,7 +212,7 @@ TEST_CASE("tun_io: write_batch coalesce, EAGAIN resume and the EINVAL fallback t
     CHECK(st.superpackets_out == 25);
     CHECK(st.write_calls == 25);
     CHECK(st.packets_out == 1125);
-    std::vector<tb::Bytes> got = drain(rx1.fd, 1125);
+    std::vector<tb::Bytes> got = drain(rx1.get(), 1125);
     REQUIRE(got.size() == 1125);
     for (size_t i = 0; i < 1125; i++) CHECK(got[i] == tb::pattern(1412, static_cast<uint8_t>(i)));
   }
@@ -233,21 +221,21 @@ TEST_CASE("tun_io: write_batch coalesce, EAGAIN resume and the EINVAL fallback t
     std::vector<Packet> pkts;
     for (uint8_t i = 0; i < 6; i++) pkts.push_back(udp_packet(pool, 7001, i, 800));
     for (uint8_t i = 0; i < 6; i++) pkts.push_back(udp_packet(pool, 7002, uint8_t(50 + i), 900));
-    io.inject_write_error_once(EAGAIN, false, 1);
+    io.set_writer(std::make_unique<OneWriteFault>(&tun, 0, EAGAIN, false, 1));
     IoResult r = io.write_batch(pkts, st);
     REQUIRE(r.status == IoStatus::kWouldBlock);
     CHECK(r.error.err == EAGAIN);
     CHECK(r.done == 6);  // the first superpacket
     CHECK(pkts.size() == 12);  // the plan is kept whole until it completes
-    CHECK(st.write_calls == 1);
+    CHECK(st.write_calls == 2);  // the second write was refused
     r = io.write_batch(pkts, st);
     REQUIRE(r.status == IoStatus::kOk);
     CHECK(r.done == 6);
     CHECK(pkts.empty());
-    CHECK(st.write_calls == 2);
+    CHECK(st.write_calls == 3);
     CHECK(st.superpackets_out == 2);
     CHECK(st.packets_out == 12);
-    std::vector<tb::Bytes> a = drain(rx1.fd, 6), b = drain(rx2.fd, 6);
+    std::vector<tb::Bytes> a = drain(rx1.get(), 6), b = drain(rx2.get(), 6);
     REQUIRE(a.size() == 6);
     REQUIRE(b.size() == 6);
     for (uint8_t i = 0; i < 6; i++) {
@@ -256,20 +244,43 @@ TEST_CASE("tun_io: write_batch coalesce, EAGAIN resume and the EINVAL fallback t
     }
   }
 
+  SUBCASE("ENOBUFS on the first write: kNoBuffers with the errno and call, nothing taken, then all of it") {
+    std::vector<Packet> pkts;
+    for (uint8_t i = 0; i < 3; i++) pkts.push_back(udp_packet(pool, 7001, uint8_t(90 + i), 700));
+    io.set_writer(std::make_unique<OneWriteFault>(&tun, 0, ENOBUFS, false, 0));
+    IoResult r = io.write_batch(pkts, st);
+    REQUIRE(r.status == IoStatus::kNoBuffers);
+    CHECK(r.blocked());
+    CHECK(r.error.err == ENOBUFS);
+    CHECK(std::string(r.error.call) == "writev");
+    CHECK(r.done == 0);
+    CHECK(pkts.size() == 3);
+    r = io.write_batch(pkts, st);
+    REQUIRE(r.status == IoStatus::kOk);
+    CHECK(r.done == 3);
+    CHECK(r.dropped == 0);
+    std::vector<tb::Bytes> got = drain(rx1.get(), 3);
+    REQUIRE(got.size() == 3);
+    for (uint8_t i = 0; i < 3; i++) CHECK(got[i] == tb::pattern(700, uint8_t(90 + i)));
+  }
+
   SUBCASE("EINVAL on a coalesced write: the same segments one by one, coalescing off, counted") {
     std::vector<Packet> pkts;
     for (uint8_t i = 0; i < 8; i++) pkts.push_back(udp_packet(pool, 7001, i, 1000));
-    io.force_coalesce_einval_once();
+    auto fault = std::make_unique<OneWriteFault>(&tun, 0, EINVAL, true, 0);
+    const OneWriteFault* armed = fault.get();
+    io.set_writer(std::move(fault));
     REQUIRE(io.write_batch(pkts, st).status == IoStatus::kOk);
+    CHECK(armed->fired());
     CHECK(pkts.empty());
     CHECK(st.coalesce_fallbacks == 1);
     CHECK(st.superpackets_out == 0);
     CHECK(st.packets_out == 8);
-    CHECK(st.write_calls == 8);  // one writev per segment
+    CHECK(st.write_calls == 9);  // the refused superpacket, then one writev per segment
     CHECK(st.drop_write_rejected == 0);
     CHECK_FALSE(io.coalescing_udp());
     CHECK_FALSE(io.coalescing_tcp());
-    std::vector<tb::Bytes> got = drain(rx1.fd, 8);
+    std::vector<tb::Bytes> got = drain(rx1.get(), 8);
     REQUIRE(got.size() == 8);
     for (uint8_t i = 0; i < 8; i++) CHECK(got[i] == tb::pattern(1000, i));
     // Later batches are written packet by packet, and still arrive.
@@ -277,8 +288,8 @@ TEST_CASE("tun_io: write_batch coalesce, EAGAIN resume and the EINVAL fallback t
     REQUIRE(io.write_batch(pkts, st).status == IoStatus::kOk);
     CHECK(st.coalesce_fallbacks == 1);
     CHECK(st.superpackets_out == 0);
-    CHECK(st.write_calls == 12);
-    got = drain(rx1.fd, 4);
+    CHECK(st.write_calls == 13);
+    got = drain(rx1.get(), 4);
     REQUIRE(got.size() == 4);
     for (uint8_t i = 0; i < 4; i++) CHECK(got[i] == tb::pattern(1000, uint8_t(20 + i)));
   }

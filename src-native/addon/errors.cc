@@ -3,7 +3,6 @@
 #include <cstring>
 
 #include "js_checked.h"
-#include "netlink.h"
 #include "sys_error.h"
 
 namespace tunio {
@@ -73,8 +72,8 @@ void ThrowSysError(napi_env env, const char* code, const std::string& message, i
   Throw(env, MakeSysError(env, code, message, err, call));
 }
 
-void ThrowDevFailure(napi_env env, const char* code, const std::string& message, const DevError& e) {
-  ThrowSysError(env, code, e.detail.empty() ? message : message + " (" + e.detail + ")", e.err, e.call.c_str());
+void ThrowSysError(napi_env env, const char* code, const std::string& message, const SysError& e) {
+  ThrowSysError(env, code, e.detail.empty() ? message : message + " (" + e.detail + ")", e.err, e.call);
 }
 
 }  // namespace tunio

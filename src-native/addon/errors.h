@@ -24,10 +24,10 @@ void ThrowInvalidArg(napi_env env, const std::string& argument, const std::strin
 void ThrowPoolExhausted(napi_env env, uint64_t cap_bytes);
 // message + ": <call> failed: <strerror> (<ERRNO>)"
 void ThrowSysError(napi_env env, const char* code, const std::string& message, int err, const char* call);
-// A failed core operation (DevError from src-native/core): message + " (<detail>)", then as
-// ThrowSysError with the DevError's errno and call.
-struct DevError;
-void ThrowDevFailure(napi_env env, const char* code, const std::string& message, const DevError& e);
+// A failed core operation (a SysError from src-native/core): message + " (<detail>)" when it
+// has a detail, then as above with its errno and call.
+struct SysError;
+void ThrowSysError(napi_env env, const char* code, const std::string& message, const SysError& e);
 // The same error, not thrown (e.g. a 'peerError' event); null when it could not be built.
 napi_value MakeSysError(napi_env env, const char* code, const std::string& message, int err, const char* call);
 

@@ -17,9 +17,9 @@ Napi::Value SendFd(const Napi::CallbackInfo& info) {
     return Napi::Value();
   }
   const std::string path = info[0].As<Napi::String>().Utf8Value();
-  DevError e = send_fd(path, info[1].As<Napi::Number>().Int32Value());
+  SysError e = send_fd(path, info[1].As<Napi::Number>().Int32Value());
   if (!e.ok()) {
-    ThrowDevFailure(env, "ERR_TUNIO_FD_PASSING", "cannot send the fd to " + path, e);
+    ThrowSysError(env, "ERR_TUNIO_FD_PASSING", "cannot send the fd to " + path, e);
     return Napi::Value();
   }
   return env.Undefined();
@@ -38,10 +38,10 @@ FdReceiverWrap::FdReceiverWrap(const Napi::CallbackInfo& info)
     return;
   }
   path_ = info[0].As<Napi::String>().Utf8Value();
-  DevError e = open_fd_receiver(path_, &sock_);
+  SysError e = open_fd_receiver(path_, &sock_);
   if (!e.ok()) {
     path_.clear();  // not ours: never unlink it
-    ThrowDevFailure(env, "ERR_TUNIO_FD_PASSING", "cannot wait for an fd", e);
+    ThrowSysError(env, "ERR_TUNIO_FD_PASSING", "cannot wait for an fd", e);
     return;
   }
   uv_loop_t* loop = nullptr;
@@ -91,9 +91,9 @@ void FdReceiverWrap::OnReady(int status) {
       int fd = -1;
       PeerCredentials cred;
       bool discarded = false;
-      DevError e = receive_fd(sock_.get(), &fd, &cred, &discarded);
+      SysError e = receive_fd(sock_.get(), &fd, &cred, &discarded);
       if (!e.ok()) {
-        args.push_back(MakeSysError(env_, "ERR_TUNIO_FD_PASSING", "receiving an fd failed", e.err, e.call.c_str()));
+        args.push_back(MakeSysError(env_, "ERR_TUNIO_FD_PASSING", "receiving an fd failed", e.err, e.call));
         break;
       }
       if (discarded) continue;  // not a tunio hand-over: keep waiting

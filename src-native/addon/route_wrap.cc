@@ -87,27 +87,54 @@ Napi::Value RuleToJs(napi_env env, const RuleSpec& r) {
   return o.result();
 }
 
-bool Args(const Napi::CallbackInfo& info, const char* signature, bool* add, Napi::Object* spec) {
+// What routes and rules each bring to Change().
+template <typename Spec>
+struct EntryKind {
+  const char* signature;  // for the argument error: "routeChange(add, spec)"
+  // Reads the JS spec; false with ERR_TUNIO_INVALID_OPTION thrown.
+  bool (*from_js)(Napi::Env, Napi::Object, bool add, Spec*);
+  bool (*check)(const Spec&, std::string* option, std::string* why);
+  SysError (*add)(Rtnl&, const Spec&, Spec* stored);
+  SysError (*remove)(Rtnl&, const Spec&);
+  Napi::Value (*to_js)(napi_env, const Spec&);
+  const char* code;  // ERR_TUNIO_ROUTE, ERR_TUNIO_RULE
+  const char* noun;  // "route", "rule"
+};
+
+// change(add, spec): reads and checks the spec, then adds or deletes it on a netlink socket of
+// its own. Returns the entry as the kernel stored it (an add) or as asked (a delete), or empty
+// with an error thrown.
+template <typename Spec>
+Napi::Value Change(const Napi::CallbackInfo& info, const EntryKind<Spec>& kind) {
+  Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsBoolean() || !info[1].IsObject()) {
-    ThrowTypeError(info.Env(), "ERR_TUNIO_INVALID_ARG", signature);
-    return false;
+    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", kind.signature);
+    return Napi::Value();
   }
-  *add = info[0].As<Napi::Boolean>().Value();
-  *spec = info[1].As<Napi::Object>();
-  return true;
+  const bool add = info[0].As<Napi::Boolean>().Value();
+  Spec spec;
+  if (!kind.from_js(env, info[1].As<Napi::Object>(), add, &spec)) return Napi::Value();
+  std::string option, why;
+  if (!kind.check(spec, &option, &why)) {
+    ThrowInvalidOption(env, option, why);
+    return Napi::Value();
+  }
+  Rtnl nl;
+  SysError e = nl.open();
+  Spec stored = spec;
+  if (e.ok()) e = add ? kind.add(nl, spec, &stored) : kind.remove(nl, spec);
+  if (!e.ok()) {
+    ThrowSysError(env, kind.code, std::string(add ? "cannot add " : "cannot delete ") + kind.noun, e);
+    return Napi::Value();
+  }
+  return kind.to_js(env, add ? stored : spec);
 }
 
-}  // namespace
-
-Napi::Value RouteChange(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  bool add;
-  Napi::Object o;
-  if (!Args(info, "routeChange(add, spec)", &add, &o)) return Napi::Value();
-  RouteSpec r;
-  if (!CidrOpt(env, o, "to", &r.to)) return Napi::Value();
-  if (Has(o, "via") && !IpOpt(env, o, "via", r.to.family, r.via, &r.via_family)) return Napi::Value();
-  if (Has(o, "src") && !IpOpt(env, o, "src", r.to.family, r.src, &r.src_family)) return Napi::Value();
+bool RouteFromJs(Napi::Env env, Napi::Object o, bool add, RouteSpec* out) {
+  RouteSpec& r = *out;
+  if (!CidrOpt(env, o, "to", &r.to)) return false;
+  if (Has(o, "via") && !IpOpt(env, o, "via", r.to.family, r.via, &r.via_family)) return false;
+  if (Has(o, "src") && !IpOpt(env, o, "src", r.to.family, r.src, &r.src_family)) return false;
   r.oif = static_cast<int>(Int(o, "dev", 0));
   r.table = static_cast<uint32_t>(Int(o, "table", kTableMain));
   if (Has(o, "metric")) {
@@ -119,31 +146,14 @@ Napi::Value RouteChange(const Napi::CallbackInfo& info) {
            : type == "unreachable" ? RouteType::kUnreachable
            : type == "prohibit" ? RouteType::kProhibit : RouteType::kUnicast;
   r.protocol = static_cast<uint8_t>(Int(o, "protocol", add ? kRouteProtocolStatic : 0));
-  std::string option, why;
-  if (!check_route(r, &option, &why)) {
-    ThrowInvalidOption(env, option, why);
-    return Napi::Value();
-  }
-  Rtnl nl;
-  DevError e = nl.open();
-  RouteSpec stored = r;
-  if (e.ok()) e = add ? add_route(nl, r, &stored) : delete_route(nl, r);
-  if (!e.ok()) {
-    ThrowDevFailure(env, "ERR_TUNIO_ROUTE", add ? "cannot add route" : "cannot delete route", e);
-    return Napi::Value();
-  }
-  return RouteToJs(env, add ? stored : r);
+  return true;
 }
 
-Napi::Value RuleChange(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  bool add;
-  Napi::Object o;
-  if (!Args(info, "ruleChange(add, spec)", &add, &o)) return Napi::Value();
-  RuleSpec r;
+bool RuleFromJs(Napi::Env env, Napi::Object o, bool, RuleSpec* out) {
+  RuleSpec& r = *out;
   r.family = static_cast<uint8_t>(Int(o, "family", 0));
-  if (Has(o, "from") && !CidrOpt(env, o, "from", &r.from)) return Napi::Value();
-  if (Has(o, "to") && !CidrOpt(env, o, "to", &r.to)) return Napi::Value();
+  if (Has(o, "from") && !CidrOpt(env, o, "from", &r.from)) return false;
+  if (Has(o, "to") && !CidrOpt(env, o, "to", &r.to)) return false;
   if (r.family == 0) r.family = r.from.family != 0 ? r.from.family : r.to.family;
   if ((r.has_priority = Has(o, "priority"))) r.priority = static_cast<uint32_t>(Int(o, "priority", 0));
   if ((r.has_fwmark = Has(o, "fwmark"))) r.fwmark = static_cast<uint32_t>(Int(o, "fwmark", 0));
@@ -152,20 +162,19 @@ Napi::Value RuleChange(const Napi::CallbackInfo& info) {
   r.invert = JsTruthy(JsGet(o, "invert"));
   if ((r.has_suppress_prefixlen = Has(o, "suppressPrefixLength")))
     r.suppress_prefixlen = static_cast<uint32_t>(Int(o, "suppressPrefixLength", 0));
-  std::string option, why;
-  if (!check_rule(r, &option, &why)) {
-    ThrowInvalidOption(env, option, why);
-    return Napi::Value();
-  }
-  Rtnl nl;
-  DevError e = nl.open();
-  RuleSpec stored = r;
-  if (e.ok()) e = add ? add_rule(nl, r, &stored) : delete_rule(nl, r);
-  if (!e.ok()) {
-    ThrowDevFailure(env, "ERR_TUNIO_RULE", add ? "cannot add rule" : "cannot delete rule", e);
-    return Napi::Value();
-  }
-  return RuleToJs(env, add ? stored : r);
+  return true;
+}
+
+}  // namespace
+
+Napi::Value RouteChange(const Napi::CallbackInfo& info) {
+  return Change<RouteSpec>(info, {"routeChange(add, spec)", RouteFromJs, check_route, add_route, delete_route, RouteToJs,
+                                  "ERR_TUNIO_ROUTE", "route"});
+}
+
+Napi::Value RuleChange(const Napi::CallbackInfo& info) {
+  return Change<RuleSpec>(info, {"ruleChange(add, spec)", RuleFromJs, check_rule, add_rule, delete_rule, RuleToJs,
+                                 "ERR_TUNIO_RULE", "rule"});
 }
 
 }  // namespace tunio

@@ -16,6 +16,7 @@
 #include "pool_wrap.h"
 #include "stats_js.h"
 #include "sys_error.h"  // errno_name
+#include "tun_io_faults.h"  // the TEST ONLY write hooks
 
 namespace tunio {
 
@@ -34,18 +35,18 @@ bool GetBool(Napi::Object o, const char* key, bool def) {
   return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : def;
 }
 
-void ThrowDevError(Napi::Env env, const char* code, const std::string& what, const DevError& e) {
+void ThrowDevError(Napi::Env env, const char* code, const std::string& what, const SysError& e) {
   std::string msg = what;
   if (e.err == EEXIST && !e.detail.empty()) {
     msg += ": " + e.detail;  // a sentence of its own, not a parenthesis
   } else if (!e.detail.empty()) {
     msg += " (" + e.detail + ")";
   }
-  if (e.err == EPERM && e.call == "ioctl(TUNSETIFF)") {
+  if (e.err == EPERM && std::strcmp(e.call, "ioctl(TUNSETIFF)") == 0) {
     msg += " (creating or attaching a TUN device needs CAP_NET_ADMIN: run as root, or give node the "
            "capability, e.g. setcap cap_net_admin+ep on the node binary)";
   }
-  ThrowSysError(env, code, msg, e.err, e.call.c_str());
+  ThrowSysError(env, code, msg, e.err, e.call);
 }
 
 // Largest superpacket whose split segments (each <= mtu) still fit one UDP_SEGMENT send of
@@ -127,7 +128,7 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(inf
   // lib/tun.ts refuses the device and link options alongside it.
   Napi::Value fd_value = JsGet(o, "fd");
   const bool adopted = fd_value.IsNumber();
-  DevError e = adopted ? TunDevice::adopt(fd_value.As<Napi::Number>().Int32Value(), opts.offload, &dev_)
+  SysError e = adopted ? TunDevice::adopt(fd_value.As<Napi::Number>().Int32Value(), opts.offload, &dev_)
                        : TunDevice::open(opts, &dev_);
   if (!e.ok() && adopted) {
     ThrowDevError(env, e.err == ENOTSUP && offload == "on" ? "ERR_TUNIO_OFFLOAD_REFUSED" : "ERR_TUNIO_TUN_OPEN",
@@ -157,7 +158,7 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(inf
       uint32_t link_mtu = static_cast<uint32_t>(mtu);
       if (link_mtu == 0 && nl.get_link(ifindex, &li).ok()) link_mtu = li.mtu;
       uint32_t size = want > 0 ? static_cast<uint32_t>(want) : DefaultGsoMaxSize(link_mtu);
-      DevError ge = nl.set_gso_max_size(ifindex, size);
+      SysError ge = nl.set_gso_max_size(ifindex, size);
       if (ge.ok()) {
         gso_max_size_set_ = true;
         gso_max_size_ = size;
@@ -212,7 +213,7 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(inf
   }
   // The operator's switches (TUNIO_DISABLE_TUN_TSO / _GRO, read by lib/offload-env.ts).
   if (GetBool(o, "disableReadOffload", false) && dev_.read_offload()) {
-    DevError oe = dev_.set_read_offload(false);
+    SysError oe = dev_.set_read_offload(false);
     if (!oe.ok()) {
       std::string name = dev_.name();
       CloseAll();
@@ -474,7 +475,7 @@ Napi::Value TunWrap::LinkStats(const Napi::CallbackInfo& info) {
   }
   Rtnl nl;
   LinkInfo li;
-  DevError e = nl.open();
+  SysError e = nl.open();
   if (e.ok()) e = nl.get_link(dev_.ifindex(), &li);
   if (!e.ok()) {
     ThrowDevError(env, "ERR_TUNIO_LINK_CONFIG", "cannot read link " + dev_.name(), e);
@@ -510,7 +511,7 @@ Napi::Value TunWrap::SetQueueAttached(const Napi::CallbackInfo& info) {
                dev_.name() + " is a single-queue device: its queue cannot be " + (on ? "attached" : "detached"));
     return Napi::Value();
   }
-  DevError e = on ? dev_.attach_queue(q) : dev_.detach_queue(q);
+  SysError e = on ? dev_.attach_queue(q) : dev_.detach_queue(q);
   if (!e.ok()) {
     ThrowDevError(env, "ERR_TUNIO_TUN_QUEUE", std::string(on ? "cannot attach" : "cannot detach") + " queue " +
                   std::to_string(q) + " of " + dev_.name(), e);
@@ -577,7 +578,7 @@ Napi::Value TunWrap::SetOffload(const Napi::CallbackInfo& info) {
   const bool on = info.Length() > 1 && JsTruthy(info[1]);
   if (which == "tso") {
     if (!dev_.offload().vnet_hdr) return Napi::Boolean::New(env, false);  // nothing negotiated to switch
-    DevError e = dev_.set_read_offload(on);
+    SysError e = dev_.set_read_offload(on);
     if (!e.ok()) {
       ThrowDevError(env, "ERR_TUNIO_TUN_OPEN", "cannot switch read offloads of " + dev_.name(), e);
       return Napi::Value();
@@ -608,7 +609,7 @@ Napi::Value TunWrap::WatchLink(const Napi::CallbackInfo& info) {
   }
   link_callback_ = Napi::Persistent(info[0].As<Napi::Function>());
   if (link_monitor_.is_open()) return env.Undefined();
-  DevError e = link_monitor_.open(dev_.ifindex());
+  SysError e = link_monitor_.open(dev_.ifindex());
   if (!e.ok()) {
     link_callback_.Reset();
     ThrowDevError(env, "ERR_TUNIO_LINK_CONFIG", "cannot watch link " + dev_.name(), e);
@@ -632,7 +633,7 @@ void TunWrap::StopLinkMonitor() {
 void TunWrap::OnLinkReady(int status) {
   if (closed_ || !link_monitor_.is_open()) return;
   std::vector<LinkEvent> events;
-  DevError e = status < 0 ? DevError::make(-status, "poll(RTMGRP_LINK)") : link_monitor_.drain(&events);
+  SysError e = status < 0 ? SysError::make(-status, "poll(RTMGRP_LINK)") : link_monitor_.drain(&events);
   Napi::HandleScope scope(env_);
   // The callback may stop the monitor (last listener removed): keep the function alive here.
   Napi::Function cb = link_callback_.Value();
@@ -652,7 +653,7 @@ void TunWrap::OnLinkReady(int status) {
     // The socket is unusable: stop, and tell JS (lib/tun.ts turns it into a process warning).
     StopLinkMonitor();
     handle_.CallFunction(cb, {MakeSysError(env_, "ERR_TUNIO_LINK_CONFIG", "watching link " + dev_.name() + " failed",
-                                           e.err, e.call.c_str())});
+                                           e.err, e.call)});
     return;
   }
   if (link_monitor_.is_open() && link_monitor_.tracker().removed()) StopLinkMonitor();  // nothing more will come
@@ -665,15 +666,16 @@ Napi::Value TunWrap::QueueFd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), dev_.queue_fd(q));
 }
 
-// forceCoalesceEinvalOnce(queue): TEST ONLY, see TunQueueIo::force_coalesce_einval_once.
+// forceCoalesceEinvalOnce(queue): TEST ONLY: the next coalesced write fails with EINVAL (see
+// OneWriteFault in tun_io_faults.h).
 Napi::Value TunWrap::ForceCoalesceEinval(const Napi::CallbackInfo& info) {
   int q;
   if (!QueueArg(info, 0, &q)) return Napi::Value();
-  queues_[static_cast<size_t>(q)].io->force_coalesce_einval_once();
+  queues_[static_cast<size_t>(q)].io->set_writer(std::make_unique<OneWriteFault>(&dev_, q, EINVAL, true, 0));
   return info.Env().Undefined();
 }
 
-// forceWriteErrorOnce(queue, errnoName, skip): TEST ONLY, see TunQueueIo::inject_write_error_once
+// forceWriteErrorOnce(queue, errnoName, skip): TEST ONLY, see OneWriteFault in tun_io_faults.h
 // (EAGAIN or ENOBUFS: the next write after `skip` written ones waits as if the fd were full).
 Napi::Value TunWrap::ForceWriteErrorOnce(const Napi::CallbackInfo& info) {
   int q;
@@ -685,7 +687,8 @@ Napi::Value TunWrap::ForceWriteErrorOnce(const Napi::CallbackInfo& info) {
     return Napi::Value();
   }
   const int64_t skip = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : 0;
-  queues_[static_cast<size_t>(q)].io->inject_write_error_once(err, false, static_cast<uint32_t>(std::max<int64_t>(0, skip)));
+  queues_[static_cast<size_t>(q)].io->set_writer(
+      std::make_unique<OneWriteFault>(&dev_, q, err, false, static_cast<uint32_t>(std::max<int64_t>(0, skip))));
   return info.Env().Undefined();
 }
 

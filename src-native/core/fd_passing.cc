@@ -17,38 +17,38 @@ namespace {
 // a fixed tag lets the receiver tell tunio's hand-over from anything else sent to the path.
 constexpr char kTag[] = "tunio-fd";
 
-DevError make_address(const std::string& path, sockaddr_un* sa, socklen_t* len, const char* call) {
+SysError make_address(const std::string& path, sockaddr_un* sa, socklen_t* len, const char* call) {
   memset(sa, 0, sizeof *sa);
   sa->sun_family = AF_UNIX;
-  if (path.empty()) return DevError::make(EINVAL, call, "empty socket path");
+  if (path.empty()) return SysError::make(EINVAL, call, "empty socket path");
   if (path.size() >= sizeof sa->sun_path)
-    return DevError::make(ENAMETOOLONG, call,
+    return SysError::make(ENAMETOOLONG, call,
                           "socket path '" + path + "' is longer than " + std::to_string(sizeof sa->sun_path - 1) + " bytes");
-  if (path.find('\0') != std::string::npos) return DevError::make(EINVAL, call, "socket path contains NUL");
+  if (path.find('\0') != std::string::npos) return SysError::make(EINVAL, call, "socket path contains NUL");
   memcpy(sa->sun_path, path.data(), path.size());
   *len = socklen_t(offsetof(sockaddr_un, sun_path) + path.size() + 1);
-  return DevError::success();
+  return SysError::none();
 }
 
 }  // namespace
 
-DevError open_fd_receiver(const std::string& path, UniqueFd* out) {
+SysError open_fd_receiver(const std::string& path, UniqueFd* out) {
   sockaddr_un sa;
   socklen_t len;
-  DevError e = make_address(path, &sa, &len, "bind(AF_UNIX)");
+  SysError e = make_address(path, &sa, &len, "bind(AF_UNIX)");
   if (!e.ok()) return e;
   UniqueFd s(::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!s) return DevError::make(errno, "socket(AF_UNIX)");
+  if (!s) return SysError::from_errno("socket(AF_UNIX)");
   int one = 1;
   if (::setsockopt(s.get(), SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0)
-    return DevError::make(errno, "setsockopt(SO_PASSCRED)");
+    return SysError::from_errno("setsockopt(SO_PASSCRED)");
   if (::bind(s.get(), reinterpret_cast<sockaddr*>(&sa), len) < 0)
-    return DevError::make(errno, "bind(AF_UNIX)", path);
+    return SysError::make(errno, "bind(AF_UNIX)", path);
   *out = std::move(s);
-  return DevError::success();
+  return SysError::none();
 }
 
-DevError receive_fd(int sock, int* fd, PeerCredentials* cred, bool* discarded) {
+SysError receive_fd(int sock, int* fd, PeerCredentials* cred, bool* discarded) {
   *fd = -1;
   *discarded = false;
   char data[sizeof kTag];
@@ -65,8 +65,8 @@ DevError receive_fd(int sock, int* fd, PeerCredentials* cred, bool* discarded) {
   ssize_t n;
   do { n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
   if (n < 0) {
-    if (errno == EAGAIN) return DevError::success();
-    return DevError::make(errno, "recvmsg(SCM_RIGHTS)");
+    if (errno == EAGAIN) return SysError::none();
+    return SysError::from_errno("recvmsg(SCM_RIGHTS)");
   }
   int got[8];
   size_t count = 0;
@@ -91,20 +91,20 @@ DevError receive_fd(int sock, int* fd, PeerCredentials* cred, bool* discarded) {
   if (count != 1 || !tagged || (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
     for (size_t i = 0; i < count; i++) ::close(got[i]);
     *discarded = true;
-    return DevError::success();
+    return SysError::none();
   }
   *fd = got[0];
-  return DevError::success();
+  return SysError::none();
 }
 
-DevError send_fd(const std::string& path, int fd) {
+SysError send_fd(const std::string& path, int fd) {
   sockaddr_un sa;
   socklen_t len;
-  DevError e = make_address(path, &sa, &len, "sendmsg(SCM_RIGHTS)");
+  SysError e = make_address(path, &sa, &len, "sendmsg(SCM_RIGHTS)");
   if (!e.ok()) return e;
-  if (fd < 0) return DevError::make(EBADF, "sendmsg(SCM_RIGHTS)", "fd must be a file descriptor");
+  if (fd < 0) return SysError::make(EBADF, "sendmsg(SCM_RIGHTS)", "fd must be a file descriptor");
   UniqueFd s(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  if (!s) return DevError::make(errno, "socket(AF_UNIX)");
+  if (!s) return SysError::from_errno("socket(AF_UNIX)");
   char data[sizeof kTag];
   memcpy(data, kTag, sizeof kTag);
   iovec iov{data, sizeof data};
@@ -125,8 +125,8 @@ DevError send_fd(const std::string& path, int fd) {
   memcpy(CMSG_DATA(c), &fd, sizeof fd);
   ssize_t n;
   do { n = ::sendmsg(s.get(), &msg, 0); } while (n < 0 && errno == EINTR);
-  if (n < 0) return DevError::make(errno, "sendmsg(SCM_RIGHTS)", path);
-  return DevError::success();
+  if (n < 0) return SysError::make(errno, "sendmsg(SCM_RIGHTS)", path);
+  return SysError::none();
 }
 
 }  // namespace tunio

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-#include "netlink.h"  // DevError
+#include "sys_error.h"
 #include "unique_fd.h"
 
 namespace tunio {
@@ -27,13 +27,13 @@ struct PeerCredentials {
 // Binds a non-blocking, close-on-exec SOCK_DGRAM Unix socket at `path` with SO_PASSCRED.
 // EADDRINUSE when something exists at the path (it is never removed here: it may be someone
 // else's); ENAMETOOLONG beyond sun_path.
-DevError open_fd_receiver(const std::string& path, UniqueFd* out);
+SysError open_fd_receiver(const std::string& path, UniqueFd* out);
 // Takes one datagram. `*fd` is the received descriptor (close-on-exec), or -1 when nothing was
 // queued. A datagram without exactly one descriptor is discarded (any it carried closed) and
 // `*discarded` is set, so the caller can keep waiting.
-DevError receive_fd(int sock, int* fd, PeerCredentials* cred, bool* discarded);
+SysError receive_fd(int sock, int* fd, PeerCredentials* cred, bool* discarded);
 // Sends `fd` to the receiver bound at `path`: it gets its own descriptor of the same open file
 // (ours stays open). ECONNREFUSED / ENOENT when nobody is bound there.
-DevError send_fd(const std::string& path, int fd);
+SysError send_fd(const std::string& path, int fd);
 
 }  // namespace tunio

@@ -68,6 +68,15 @@ void LinkTracker::apply(const LinkState& next, std::vector<LinkEvent>* out) {
   }
 }
 
+void LinkTracker::mark_removed(std::vector<LinkEvent>* out) {
+  removed_ = true;
+  awaiting_snapshot_ = false;
+  LinkEvent ev;
+  ev.change = LinkChange::kRemoved;
+  ev.state = state_;
+  out->push_back(ev);
+}
+
 bool LinkTracker::on_message(const nlmsghdr* m, std::vector<LinkEvent>* out, int* err) {
   if (removed_) return true;
   if (awaiting_snapshot_) {
@@ -79,12 +88,9 @@ bool LinkTracker::on_message(const nlmsghdr* m, std::vector<LinkEvent>* out, int
       if (e->error == 0) return true;  // the ack after the reply
       awaiting_snapshot_ = false;
       if (-e->error == ENODEV) {
-        // The link went away before we could look: that is a removal, not a failure.
-        removed_ = true;
-        LinkEvent ev;
-        ev.change = LinkChange::kRemoved;
-        ev.state = state_;
-        out->push_back(ev);
+        // The link went away before we could look (rtnl_getlink() in net/core/rtnetlink.c
+        // answers ENODEV for an unknown ifindex): that is a removal, not a failure.
+        mark_removed(out);
         return true;
       }
       *err = -e->error;
@@ -98,12 +104,7 @@ bool LinkTracker::on_message(const nlmsghdr* m, std::vector<LinkEvent>* out, int
   if (ifi->ifi_index != ifindex_) return true;
   if (m->nlmsg_type == RTM_DELLINK) {
     // Deleted, or moved to another network namespace: gone from ours either way.
-    removed_ = true;
-    awaiting_snapshot_ = false;
-    LinkEvent ev;
-    ev.change = LinkChange::kRemoved;
-    ev.state = state_;
-    out->push_back(ev);
+    mark_removed(out);
     return true;
   }
   LinkInfo li;
@@ -118,10 +119,10 @@ bool LinkTracker::on_message(const nlmsghdr* m, std::vector<LinkEvent>* out, int
   return true;
 }
 
-DevError LinkMonitor::open(int ifindex) {
+SysError LinkMonitor::open(int ifindex) {
   close();
   UniqueFd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE));
-  if (!fd) return DevError::make(errno, "socket(AF_NETLINK)");
+  if (!fd) return SysError::from_errno("socket(AF_NETLINK)");
   // A burst of link changes must not overflow the default buffer; if it still does, drain()
   // resynchronises (ENOBUFS).
   int rcvbuf = 256 * 1024;
@@ -131,23 +132,23 @@ DevError LinkMonitor::open(int ifindex) {
   sa.nl_family = AF_NETLINK;
   sa.nl_groups = RTMGRP_LINK;
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0)
-    return DevError::make(errno, "bind(AF_NETLINK, RTMGRP_LINK)");
+    return SysError::from_errno("bind(AF_NETLINK, RTMGRP_LINK)");
   socklen_t slen = sizeof sa;
   if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sa), &slen) < 0)
-    return DevError::make(errno, "getsockname(AF_NETLINK)");
+    return SysError::from_errno("getsockname(AF_NETLINK)");
   fd_ = std::move(fd);
   ifindex_ = ifindex;
   port_ = sa.nl_pid;
   seq_ = uint32_t(getpid()) << 8 | 0x80;
   tracker_ = LinkTracker(ifindex);
-  DevError e = request_snapshot();
+  SysError e = request_snapshot();
   if (!e.ok()) close();
   return e;
 }
 
 void LinkMonitor::close() { fd_.reset(); }
 
-DevError LinkMonitor::request_snapshot() {
+SysError LinkMonitor::request_snapshot() {
   ifinfomsg ifi;
   memset(&ifi, 0, sizeof ifi);
   ifi.ifi_family = AF_UNSPEC;
@@ -161,13 +162,13 @@ DevError LinkMonitor::request_snapshot() {
   do {
     n = ::sendto(fd_.get(), r.buf, r.len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
   } while (n < 0 && errno == EINTR);
-  if (n < 0) return DevError::make(errno, "sendto(RTM_GETLINK)");
+  if (n < 0) return SysError::from_errno("sendto(RTM_GETLINK)");
   tracker_.expect_snapshot(seq_, port_);
-  return DevError::success();
+  return SysError::none();
 }
 
-DevError LinkMonitor::drain(std::vector<LinkEvent>* out) {
-  if (!fd_) return DevError::make(EBADF, "recv(RTMGRP_LINK)", "link monitor not open");
+SysError LinkMonitor::drain(std::vector<LinkEvent>* out) {
+  if (!fd_) return SysError::make(EBADF, "recv(RTMGRP_LINK)", "link monitor not open");
   alignas(nlmsghdr) uint8_t buf[16384];
   for (;;) {
     sockaddr_nl from;
@@ -175,19 +176,21 @@ DevError LinkMonitor::drain(std::vector<LinkEvent>* out) {
     ssize_t n = ::recvfrom(fd_.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &flen);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno == EAGAIN) return DevError::success();
+      if (errno == EAGAIN) return SysError::none();
       if (errno == ENOBUFS) {
-        // Notifications were dropped: ask for the state again and diff against the last one.
-        DevError e = request_snapshot();
+        // Notifications were dropped (netlink_overrun() in net/netlink/af_netlink.c sets
+        // ENOBUFS on the socket when a broadcast finds its receive queue full, and the next
+        // recv reports it once): ask for the state again and diff against the last one.
+        SysError e = request_snapshot();
         if (!e.ok()) return e;
         continue;
       }
-      return DevError::make(errno, "recv(RTMGRP_LINK)");
+      return SysError::from_errno("recv(RTMGRP_LINK)");
     }
     if (from.nl_pid != 0) continue;  // only the kernel speaks here
     for (nl::MsgIter it(buf, size_t(n)); const nlmsghdr* m = it.next();) {
       int err = 0;
-      if (!tracker_.on_message(m, out, &err)) return DevError::make(err, "RTM_GETLINK");
+      if (!tracker_.on_message(m, out, &err)) return SysError::make(err, "RTM_GETLINK");
     }
   }
 }

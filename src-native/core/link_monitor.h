@@ -63,6 +63,8 @@ class LinkTracker {
 
  private:
   void apply(const LinkState& next, std::vector<LinkEvent>* out);
+  // The link is gone (deleted, moved to another namespace, or never seen): one kRemoved event.
+  void mark_removed(std::vector<LinkEvent>* out);
   int ifindex_;
   bool awaiting_snapshot_ = false;
   uint32_t snapshot_seq_ = 0;
@@ -80,18 +82,18 @@ class LinkMonitor {
 
   // Subscribes to RTMGRP_LINK in the calling thread's network namespace and asks for the
   // link's current state. The socket is non-blocking and close-on-exec.
-  DevError open(int ifindex);
+  SysError open(int ifindex);
   void close();
   bool is_open() const { return bool(fd_); }
   int fd() const { return fd_.get(); }
   // Reads every queued message (until EAGAIN) and appends the events. ENOBUFS (lost
   // notifications) re-requests the state instead of failing. An error return means the socket
   // is unusable.
-  DevError drain(std::vector<LinkEvent>* out);
+  SysError drain(std::vector<LinkEvent>* out);
   const LinkTracker& tracker() const { return tracker_; }
 
  private:
-  DevError request_snapshot();
+  SysError request_snapshot();
   UniqueFd fd_;
   int ifindex_ = 0;
   uint32_t seq_ = 0;

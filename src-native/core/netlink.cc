@@ -26,21 +26,6 @@ using nl::Request;
 using nl::attr_u32;
 using nl::attr_u8;
 
-std::string DevError::message() const {
-  if (ok()) return "ok";
-  std::string m = call + ": " + strerror(err);
-  if (!detail.empty()) m += " (" + detail + ")";
-  return m;
-}
-
-DevError DevError::make(int err, std::string call, std::string detail) {
-  DevError e;
-  e.err = err;
-  e.call = std::move(call);
-  e.detail = std::move(detail);
-  return e;
-}
-
 // ---------------------------------------------------------------------------------------
 // CIDR and name validation
 
@@ -130,7 +115,8 @@ void parse_tun_info(const rtattr* data, int len, TunLinkInfo* tun) {
       default: break;
     }
   }
-  // The kernel reports "no owner" as (uid_t)-1.
+  // tun_fill_info() (drivers/net/tun.c, Linux 4.20+) sends IFLA_TUN_OWNER/GROUP only when
+  // set; (uid_t)-1, what TUNSETOWNER takes for "none", is read as none too.
   if (tun->owner == int64_t(UINT32_MAX)) tun->owner = -1;
   if (tun->group == int64_t(UINT32_MAX)) tun->group = -1;
 }
@@ -138,11 +124,8 @@ void parse_tun_info(const rtattr* data, int len, TunLinkInfo* tun) {
 }  // namespace
 
 bool parse_link_message(const uint8_t* msg, size_t len, LinkInfo* out) {
-  if (len < NLMSG_LENGTH(sizeof(ifinfomsg))) return false;
-  const nlmsghdr* h = reinterpret_cast<const nlmsghdr*>(msg);
-  if (h->nlmsg_type != RTM_NEWLINK || h->nlmsg_len > len ||
-      h->nlmsg_len < NLMSG_LENGTH(sizeof(ifinfomsg)))
-    return false;
+  const nlmsghdr* h = nl::message_of_type(msg, len, RTM_NEWLINK, sizeof(ifinfomsg));
+  if (!h) return false;
   const ifinfomsg* ifi = static_cast<const ifinfomsg*>(NLMSG_DATA(h));
   LinkInfo li;
   li.ifindex = ifi->ifi_index;
@@ -202,54 +185,27 @@ bool parse_link_message(const uint8_t* msg, size_t len, LinkInfo* out) {
 // ---------------------------------------------------------------------------------------
 // Socket
 
-Rtnl::~Rtnl() { close(); }
-
-Rtnl::Rtnl(Rtnl&& o) noexcept : fd_(o.fd_), seq_(o.seq_), port_id_(o.port_id_) { o.fd_ = -1; }
-
-Rtnl& Rtnl::operator=(Rtnl&& o) noexcept {
-  if (this != &o) {
-    close();
-    fd_ = o.fd_;
-    seq_ = o.seq_;
-    port_id_ = o.port_id_;
-    o.fd_ = -1;
-  }
-  return *this;
-}
-
-void Rtnl::close() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-}
-
-DevError Rtnl::open() {
+SysError Rtnl::open() {
   close();
-  int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-  if (fd < 0) return DevError::make(errno, "socket(AF_NETLINK)");
+  UniqueFd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+  if (!fd) return SysError::from_errno("socket(AF_NETLINK)");
   sockaddr_nl sa;
   memset(&sa, 0, sizeof sa);
   sa.nl_family = AF_NETLINK;  // nl_pid 0: the kernel assigns a unique port id
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
-    int e = errno;
-    ::close(fd);
-    return DevError::make(e, "bind(AF_NETLINK)");
-  }
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) return SysError::from_errno("bind(AF_NETLINK)");
   socklen_t slen = sizeof sa;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &slen) < 0) {
-    int e = errno;
-    ::close(fd);
-    return DevError::make(e, "getsockname(AF_NETLINK)");
-  }
+  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sa), &slen) < 0)
+    return SysError::from_errno("getsockname(AF_NETLINK)");
   // Best effort: extended acks give a reason string ("too big gso_max_size"); CAP_ACK stops
   // the kernel from echoing our whole request back inside every error.
   int one = 1;
-  (void)setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
-  (void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
-  fd_ = fd;
+  (void)setsockopt(fd.get(), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  (void)setsockopt(fd.get(), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  fd_ = std::move(fd);
   port_id_ = sa.nl_pid;
   // A seed that differs between sockets keeps a stale answer from matching by accident.
   seq_ = uint32_t(getpid()) << 8;
-  return DevError::success();
+  return SysError::none();
 }
 
 namespace {
@@ -275,66 +231,78 @@ std::string extack_message(const nlmsghdr* h) {
 
 }  // namespace
 
-DevError Rtnl::request(void* msg, size_t len, const char* op, uint16_t reply_type,
-                       std::vector<uint8_t>* reply, bool reply_optional) {
-  return transact(msg, len, op, reply_type, reply, reply_optional);
-}
-
-DevError Rtnl::transact(void* req, size_t len, const char* op, uint16_t reply_type,
-                        std::vector<uint8_t>* reply, bool reply_optional) {
-  if (fd_ < 0) return DevError::make(EBADF, op, "netlink socket not open");
-  nlmsghdr* h = static_cast<nlmsghdr*>(req);
-  if (h->nlmsg_len != len) return DevError::make(EMSGSIZE, op, "request did not fit");
+SysError Rtnl::send_request(void* msg, size_t len, uint16_t flags, const NlOp& op) {
+  if (!fd_) return SysError::make(EBADF, op.name, "netlink socket not open");
+  nlmsghdr* h = static_cast<nlmsghdr*>(msg);
+  if (h->nlmsg_len != len) return SysError::make(EMSGSIZE, op.name, "request did not fit");
   h->nlmsg_seq = ++seq_;
   h->nlmsg_pid = 0;
-  h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+  h->nlmsg_flags |= flags;
   sockaddr_nl kernel;
   memset(&kernel, 0, sizeof kernel);
   kernel.nl_family = AF_NETLINK;
   ssize_t n;
   do {
-    n = ::sendto(fd_, req, len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+    n = ::sendto(fd_.get(), msg, len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
   } while (n < 0 && errno == EINTR);
-  if (n < 0) return DevError::make(errno, std::string("sendto(") + op + ")");
+  if (n < 0) return SysError::from_errno(op.sendto);
+  return SysError::none();
+}
 
+SysError Rtnl::receive_answers(uint32_t seq, const NlOp& op, const char* silence,
+                               const std::function<bool(const nlmsghdr*, SysError*)>& on_answer) {
   // RTM_GETLINK replies can exceed 4 KiB with many attributes; 32 KiB is plenty for one link.
   std::vector<uint8_t> buf(32768);
-  bool got_reply = reply_type == 0 || reply_optional;
-  bool have_reply = false;
   for (;;) {
-    // A bounded wait: the kernel always answers an NLM_F_ACK request, so silence means
-    // something is badly wrong and we must not hang the caller forever.
-    pollfd p{fd_, POLLIN, 0};
+    // A bounded wait: the kernel always answers, so silence means something is badly wrong
+    // and we must not hang the caller forever.
+    pollfd p{fd_.get(), POLLIN, 0};
     int pr;
     do { pr = ::poll(&p, 1, 5000); } while (pr < 0 && errno == EINTR);
-    if (pr < 0) return DevError::make(errno, std::string("poll(") + op + ")");
-    if (pr == 0) return DevError::make(ETIMEDOUT, op, "no netlink ack within 5 s");
+    if (pr < 0) return SysError::from_errno(op.poll);
+    if (pr == 0) return SysError::make(ETIMEDOUT, op.name, silence);
     sockaddr_nl from;
     socklen_t flen = sizeof from;
-    n = ::recvfrom(fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &flen);
+    const ssize_t n = ::recvfrom(fd_.get(), buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &flen);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return DevError::make(errno, std::string("recvfrom(") + op + ")");
+      return SysError::from_errno(op.recvfrom);
     }
     if (from.nl_pid != 0) continue;  // only the kernel may answer
     for (MsgIter it(buf.data(), size_t(n)); const nlmsghdr* m = it.next();) {
-      if (m->nlmsg_seq != h->nlmsg_seq || m->nlmsg_pid != port_id_) continue;  // stale
+      if (m->nlmsg_seq != seq || m->nlmsg_pid != port_id_) continue;  // stale
       if (m->nlmsg_type == NLMSG_ERROR) {
         if (m->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr)))
-          return DevError::make(EPROTO, op, "truncated NLMSG_ERROR");
+          return SysError::make(EPROTO, op.name, "truncated NLMSG_ERROR");
         const nlmsgerr* e = static_cast<const nlmsgerr*>(NLMSG_DATA(m));
-        if (e->error != 0) return DevError::make(-e->error, op, extack_message(m));
-        if (!got_reply) return DevError::make(ENODATA, op, "kernel acked without a reply");
-        return DevError::success();
+        if (e->error != 0) return SysError::make(-e->error, op.name, extack_message(m));
       }
-      if (reply_type != 0 && m->nlmsg_type == reply_type && !have_reply) {
-        const uint8_t* p8 = reinterpret_cast<const uint8_t*>(m);
-        if (reply) reply->assign(p8, p8 + m->nlmsg_len);
-        got_reply = true;
-        have_reply = true;
-      }
+      SysError result;
+      if (on_answer(m, &result)) return result;
     }
   }
+}
+
+SysError Rtnl::request(void* msg, size_t len, const NlOp& op, uint16_t reply_type,
+                       std::vector<uint8_t>* reply, bool reply_optional) {
+  SysError e = send_request(msg, len, NLM_F_REQUEST | NLM_F_ACK, op);
+  if (!e.ok()) return e;
+  bool got_reply = reply_type == 0 || reply_optional;
+  bool have_reply = false;
+  return receive_answers(static_cast<nlmsghdr*>(msg)->nlmsg_seq, op, "no netlink ack within 5 s",
+                         [&](const nlmsghdr* m, SysError* result) {
+                           if (m->nlmsg_type == NLMSG_ERROR) {  // the ack (errors returned above)
+                             if (!got_reply) *result = SysError::make(ENODATA, op.name, "kernel acked without a reply");
+                             return true;
+                           }
+                           if (reply_type != 0 && m->nlmsg_type == reply_type && !have_reply) {
+                             const uint8_t* p8 = reinterpret_cast<const uint8_t*>(m);
+                             if (reply) reply->assign(p8, p8 + m->nlmsg_len);
+                             got_reply = true;
+                             have_reply = true;
+                           }
+                           return false;
+                         });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -355,33 +323,31 @@ ifinfomsg link_header(int ifindex) {
 // RTM_NEWLINK without NLM_F_CREATE on an existing ifindex modifies that link (what
 // `ip link set` sends); RTM_SETLINK would work too but NEWLINK is the path that is kept
 // feature-complete in the kernel.
-DevError Rtnl::set_mtu(int ifindex, uint32_t mtu) {
+SysError Rtnl::set_link_u32(int ifindex, uint16_t attr, uint32_t value, const NlOp& op) {
   ifinfomsg ifi = link_header(ifindex);
   Request r(RTM_NEWLINK, 0, &ifi, sizeof ifi);
-  r.u32(IFLA_MTU, mtu);
-  return transact(r.buf, r.len, "RTM_NEWLINK(IFLA_MTU)", 0, nullptr);
+  r.u32(attr, value);
+  return request(r.buf, r.len, op);
 }
 
-DevError Rtnl::set_up(int ifindex, bool up) {
+SysError Rtnl::set_mtu(int ifindex, uint32_t mtu) {
+  return set_link_u32(ifindex, IFLA_MTU, mtu, TUNIO_NL_OP("RTM_NEWLINK(IFLA_MTU)"));
+}
+
+SysError Rtnl::set_up(int ifindex, bool up) {
   ifinfomsg ifi = link_header(ifindex);
   ifi.ifi_change = IFF_UP;  // only touch IFF_UP
   ifi.ifi_flags = up ? IFF_UP : 0;
   Request r(RTM_NEWLINK, 0, &ifi, sizeof ifi);
-  return transact(r.buf, r.len, up ? "RTM_NEWLINK(IFF_UP)" : "RTM_NEWLINK(down)", 0, nullptr);
+  return request(r.buf, r.len, up ? TUNIO_NL_OP("RTM_NEWLINK(IFF_UP)") : TUNIO_NL_OP("RTM_NEWLINK(down)"));
 }
 
-DevError Rtnl::set_txqlen(int ifindex, uint32_t txqlen) {
-  ifinfomsg ifi = link_header(ifindex);
-  Request r(RTM_NEWLINK, 0, &ifi, sizeof ifi);
-  r.u32(IFLA_TXQLEN, txqlen);
-  return transact(r.buf, r.len, "RTM_NEWLINK(IFLA_TXQLEN)", 0, nullptr);
+SysError Rtnl::set_txqlen(int ifindex, uint32_t txqlen) {
+  return set_link_u32(ifindex, IFLA_TXQLEN, txqlen, TUNIO_NL_OP("RTM_NEWLINK(IFLA_TXQLEN)"));
 }
 
-DevError Rtnl::set_gso_max_size(int ifindex, uint32_t size) {
-  ifinfomsg ifi = link_header(ifindex);
-  Request r(RTM_NEWLINK, 0, &ifi, sizeof ifi);
-  r.u32(IFLA_GSO_MAX_SIZE, size);
-  DevError e = transact(r.buf, r.len, "RTM_NEWLINK(IFLA_GSO_MAX_SIZE)", 0, nullptr);
+SysError Rtnl::set_gso_max_size(int ifindex, uint32_t size) {
+  SysError e = set_link_u32(ifindex, IFLA_GSO_MAX_SIZE, size, TUNIO_NL_OP("RTM_NEWLINK(IFLA_GSO_MAX_SIZE)"));
   if (!e.ok() && e.detail.empty() && (e.err == EOPNOTSUPP || e.err == EINVAL))
     e.detail = "this kernel may only accept gso_max_size at link creation, or the value "
                "exceeds the device's tso_max_size";
@@ -410,100 +376,64 @@ Request address_request(uint16_t type, uint16_t flags, int ifindex, const Cidr& 
 
 }  // namespace
 
-DevError Rtnl::add_address(int ifindex, const Cidr& cidr) {
+SysError Rtnl::add_address(int ifindex, const Cidr& cidr) {
   if (cidr.family != 4 && cidr.family != 6)
-    return DevError::make(EAFNOSUPPORT, "RTM_NEWADDR", "address family must be 4 or 6");
+    return SysError::make(EAFNOSUPPORT, "RTM_NEWADDR", "address family must be 4 or 6");
   Request r = address_request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifindex, cidr);
-  DevError e = transact(r.buf, r.len, "RTM_NEWADDR", 0, nullptr);
-  if (!e.ok()) e.detail = format_cidr(cidr) + (e.detail.empty() ? "" : ": " + e.detail);
-  return e;
+  return request(r.buf, r.len, TUNIO_NL_OP("RTM_NEWADDR")).prefix_detail(format_cidr(cidr));
 }
 
-DevError Rtnl::del_address(int ifindex, const Cidr& cidr) {
+SysError Rtnl::del_address(int ifindex, const Cidr& cidr) {
   if (cidr.family != 4 && cidr.family != 6)
-    return DevError::make(EAFNOSUPPORT, "RTM_DELADDR", "address family must be 4 or 6");
+    return SysError::make(EAFNOSUPPORT, "RTM_DELADDR", "address family must be 4 or 6");
   Request r = address_request(RTM_DELADDR, 0, ifindex, cidr);
-  DevError e = transact(r.buf, r.len, "RTM_DELADDR", 0, nullptr);
-  if (!e.ok()) e.detail = format_cidr(cidr) + (e.detail.empty() ? "" : ": " + e.detail);
-  return e;
+  return request(r.buf, r.len, TUNIO_NL_OP("RTM_DELADDR")).prefix_detail(format_cidr(cidr));
 }
 
-DevError Rtnl::get_link_impl(void* req, size_t len, LinkInfo* out) {
+SysError Rtnl::get_link_impl(void* req, size_t len, LinkInfo* out) {
   std::vector<uint8_t> reply;
-  DevError e = transact(req, len, "RTM_GETLINK", RTM_NEWLINK, &reply);
+  SysError e = request(req, len, TUNIO_NL_OP("RTM_GETLINK"), RTM_NEWLINK, &reply);
   if (!e.ok()) return e;
   if (!parse_link_message(reply.data(), reply.size(), out))
-    return DevError::make(EPROTO, "RTM_GETLINK", "malformed RTM_NEWLINK reply");
-  return DevError::success();
+    return SysError::make(EPROTO, "RTM_GETLINK", "malformed RTM_NEWLINK reply");
+  return SysError::none();
 }
 
-DevError Rtnl::get_link(int ifindex, LinkInfo* out) {
+SysError Rtnl::get_link(int ifindex, LinkInfo* out) {
   ifinfomsg ifi = link_header(ifindex);
   Request r(RTM_GETLINK, 0, &ifi, sizeof ifi);
   return get_link_impl(r.buf, r.len, out);
 }
 
-DevError Rtnl::get_link_by_name(const std::string& name, LinkInfo* out) {
+SysError Rtnl::get_link_by_name(const std::string& name, LinkInfo* out) {
   std::string why;
-  if (!valid_ifname(name, false, &why)) return DevError::make(EINVAL, "RTM_GETLINK", why);
+  if (!valid_ifname(name, false, &why)) return SysError::make(EINVAL, "RTM_GETLINK", why);
   ifinfomsg ifi = link_header(0);
   Request r(RTM_GETLINK, 0, &ifi, sizeof ifi);
   r.attr(IFLA_IFNAME, name.c_str(), name.size() + 1);
-  DevError e = get_link_impl(r.buf, r.len, out);
+  SysError e = get_link_impl(r.buf, r.len, out);
   if (!e.ok() && e.detail.empty()) e.detail = name;
   return e;
 }
 
-DevError Rtnl::dump(void* msg, size_t len, const char* op,
-                    const std::function<void(const nlmsghdr*)>& each) {
-  if (fd_ < 0) return DevError::make(EBADF, op, "netlink socket not open");
-  nlmsghdr* h = static_cast<nlmsghdr*>(msg);
-  if (h->nlmsg_len != len) return DevError::make(EMSGSIZE, op, "request did not fit");
-  h->nlmsg_seq = ++seq_;
-  h->nlmsg_pid = 0;
-  h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_DUMP;
-  sockaddr_nl kernel;
-  memset(&kernel, 0, sizeof kernel);
-  kernel.nl_family = AF_NETLINK;
-  ssize_t n;
-  do {
-    n = ::sendto(fd_, msg, len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return DevError::make(errno, std::string("sendto(") + op + ")");
-  std::vector<uint8_t> buf(32768);
-  for (;;) {
-    pollfd p{fd_, POLLIN, 0};
-    int pr;
-    do { pr = ::poll(&p, 1, 5000); } while (pr < 0 && errno == EINTR);
-    if (pr < 0) return DevError::make(errno, std::string("poll(") + op + ")");
-    if (pr == 0) return DevError::make(ETIMEDOUT, op, "dump did not finish in 5 s");
-    n = ::recv(fd_, buf.data(), buf.size(), 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return DevError::make(errno, std::string("recv(") + op + ")");
-    }
-    for (MsgIter it(buf.data(), size_t(n)); const nlmsghdr* m = it.next();) {
-      if (m->nlmsg_seq != h->nlmsg_seq) continue;
-      if (m->nlmsg_type == NLMSG_DONE) return DevError::success();
-      if (m->nlmsg_type == NLMSG_ERROR) {
-        if (m->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr)))
-          return DevError::make(EPROTO, op, "truncated NLMSG_ERROR");
-        const nlmsgerr* e = static_cast<const nlmsgerr*>(NLMSG_DATA(m));
-        if (e->error != 0) return DevError::make(-e->error, op, extack_message(m));
-        continue;
-      }
-      each(m);
-    }
-  }
+SysError Rtnl::dump(void* msg, size_t len, const NlOp& op, const std::function<void(const nlmsghdr*)>& each) {
+  SysError e = send_request(msg, len, NLM_F_REQUEST | NLM_F_DUMP, op);
+  if (!e.ok()) return e;
+  return receive_answers(static_cast<nlmsghdr*>(msg)->nlmsg_seq, op, "dump did not finish in 5 s",
+                         [&](const nlmsghdr* m, SysError*) {
+                           if (m->nlmsg_type == NLMSG_DONE) return true;
+                           if (m->nlmsg_type != NLMSG_ERROR) each(m);  // an error 0 is no entry
+                           return false;
+                         });
 }
 
-DevError Rtnl::list_addresses(int ifindex, std::vector<AddressInfo>* out) {
+SysError Rtnl::list_addresses(int ifindex, std::vector<AddressInfo>* out) {
   out->clear();
   ifaddrmsg ifa;
   memset(&ifa, 0, sizeof ifa);
   ifa.ifa_family = AF_UNSPEC;
   Request r(RTM_GETADDR, 0, &ifa, sizeof ifa);
-  return dump(r.buf, r.len, "RTM_GETADDR", [&](const nlmsghdr* m) {
+  return dump(r.buf, r.len, TUNIO_NL_OP("RTM_GETADDR"), [&](const nlmsghdr* m) {
     if (m->nlmsg_type != RTM_NEWADDR || m->nlmsg_len < NLMSG_LENGTH(sizeof(ifaddrmsg))) return;
     const ifaddrmsg* a = static_cast<const ifaddrmsg*>(NLMSG_DATA(m));
     if (int(a->ifa_index) != ifindex) return;

@@ -4,8 +4,8 @@
 //
 // Every request carries NLM_F_ACK and waits for the kernel's NLMSG_ERROR answer, so a
 // function that returns success means the kernel applied the change. Failures come back as
-// a DevError naming the operation ("RTM_NEWLINK(IFLA_MTU)") with the errno and, when the
-// kernel attached one (NETLINK_EXT_ACK), its human-readable reason.
+// a SysError naming the operation ("RTM_NEWLINK(IFLA_MTU)") with the errno and, when the
+// kernel attached one (NETLINK_EXT_ACK), its human-readable reason as the detail.
 //
 // Namespaces: a netlink socket is bound to the network namespace of the thread that created
 // it. Rtnl::open() therefore configures the namespace the calling thread is in *now*.
@@ -19,24 +19,23 @@
 #include <string>
 #include <vector>
 
+#include "sys_error.h"
+#include "unique_fd.h"
+
 struct nlmsghdr;
 
 namespace tunio {
 
-// Result of a device or link operation: errno plus the name of the call that failed.
-// TODO(unify): the UDP side has sys_error.h; once it lands, this should become that type.
-struct DevError {
-  int err = 0;           // positive errno; 0 means success
-  std::string call;      // failing call, e.g. "ioctl(TUNSETIFF)" or "RTM_NEWADDR"
-  std::string detail;    // optional context: the kernel's extack message, a name, a hint
-
-  bool ok() const { return err == 0; }
-  // "ioctl(TUNSETIFF): Device or resource busy (detail)"
-  std::string message() const;
-
-  static DevError success() { return DevError{}; }
-  static DevError make(int err, std::string call, std::string detail = std::string());
+// One rtnetlink request's name and the names of the socket calls made for it, all string
+// literals (SysError::call owns no string): a failing sendto for RTM_NEWADDR is reported as
+// "sendto(RTM_NEWADDR)". Made with TUNIO_NL_OP("RTM_NEWADDR").
+struct NlOp {
+  const char* name;
+  const char* sendto;
+  const char* poll;
+  const char* recvfrom;
 };
+#define TUNIO_NL_OP(op) (::tunio::NlOp{op, "sendto(" op ")", "poll(" op ")", "recvfrom(" op ")"})
 
 // An address with prefix length, as parsed from "10.8.0.1/24" or "fd08::1/64".
 struct Cidr {
@@ -103,53 +102,54 @@ struct AddressInfo {
 // One NETLINK_ROUTE socket. Move-only; closes its fd in the destructor.
 class Rtnl {
  public:
-  Rtnl() = default;
-  ~Rtnl();
-  Rtnl(const Rtnl&) = delete;
-  Rtnl& operator=(const Rtnl&) = delete;
-  Rtnl(Rtnl&& o) noexcept;
-  Rtnl& operator=(Rtnl&& o) noexcept;
-
   // Opens and binds the socket in the calling thread's current network namespace.
-  DevError open();
-  bool is_open() const { return fd_ >= 0; }
-  void close();
+  SysError open();
+  bool is_open() const { return bool(fd_); }
+  void close() { fd_.reset(); }
 
-  DevError set_mtu(int ifindex, uint32_t mtu);
-  DevError set_up(int ifindex, bool up);
-  DevError set_txqlen(int ifindex, uint32_t txqlen);
-  // Older kernels only accept IFLA_GSO_MAX_SIZE at creation time (EOPNOTSUPP/EINVAL) and any
-  // kernel refuses a value above the device's tso_max_size; the error carries the reason.
-  DevError set_gso_max_size(int ifindex, uint32_t size);
+  SysError set_mtu(int ifindex, uint32_t mtu);
+  SysError set_up(int ifindex, bool up);
+  SysError set_txqlen(int ifindex, uint32_t txqlen);
+  // Older kernels only accept IFLA_GSO_MAX_SIZE at creation time (EOPNOTSUPP/EINVAL): in
+  // net/core/rtnetlink.c only rtnl_create_link() read it until do_setlink() learned it with
+  // the BIG TCP work (Linux 5.19). Since then validate_linkmsg() refuses a value above the
+  // device's tso_max_size (EINVAL, extack "too big gso_max_size"); the error carries the reason.
+  SysError set_gso_max_size(int ifindex, uint32_t size);
   // IPv4: IFA_LOCAL and IFA_ADDRESS both set to the address (a /32 is a plain host address).
   // IPv6: IFA_ADDRESS with IFA_F_NODAD, so the address is usable at once instead of after
   // duplicate address detection (a point-to-point tunnel has no one to collide with).
   // EEXIST when the address is already there.
-  DevError add_address(int ifindex, const Cidr& cidr);
-  DevError del_address(int ifindex, const Cidr& cidr);
+  SysError add_address(int ifindex, const Cidr& cidr);
+  SysError del_address(int ifindex, const Cidr& cidr);
 
-  DevError get_link(int ifindex, LinkInfo* out);
-  DevError get_link_by_name(const std::string& name, LinkInfo* out);
-  DevError list_addresses(int ifindex, std::vector<AddressInfo>* out);
+  SysError get_link(int ifindex, LinkInfo* out);
+  SysError get_link_by_name(const std::string& name, LinkInfo* out);
+  SysError list_addresses(int ifindex, std::vector<AddressInfo>* out);
 
-  // For the other message families (routes and rules, route_rule.h): one request built with
-  // nl::Request (NLM_F_REQUEST | NLM_F_ACK are added), answered by its ack. With `reply_type`
-  // the first message of that type answering it (a GET reply, an NLM_F_ECHO echo) is copied
-  // into `reply`; `reply_optional` accepts an ack without one (a kernel that does not echo).
-  DevError request(void* msg, size_t len, const char* op, uint16_t reply_type = 0,
+  // One request built with nl::Request (NLM_F_REQUEST | NLM_F_ACK are added), answered by
+  // its ack; the link functions above and routes and rules (route_rule.h) use it. With
+  // `reply_type` the first message of that type answering it (a GET reply, an NLM_F_ECHO
+  // echo) is copied into `reply`; `reply_optional` accepts an ack without one (a kernel that
+  // does not echo).
+  SysError request(void* msg, size_t len, const NlOp& op, uint16_t reply_type = 0,
                    std::vector<uint8_t>* reply = nullptr, bool reply_optional = false);
   // An NLM_F_DUMP request: `each` sees every message of the answer until NLMSG_DONE.
-  DevError dump(void* msg, size_t len, const char* op,
+  SysError dump(void* msg, size_t len, const NlOp& op,
                 const std::function<void(const nlmsghdr*)>& each);
 
  private:
-  // Sends `len` bytes of one request (header seq is filled in) and waits for its ack. If
-  // `reply_type` is non-zero, the first message of that type is copied into `reply`.
-  DevError transact(void* req, size_t len, const char* op, uint16_t reply_type,
-                    std::vector<uint8_t>* reply, bool reply_optional = false);
-  DevError get_link_impl(void* req, size_t len, LinkInfo* out);
+  // Sends one request with `flags` added (its sequence number and port filled in).
+  SysError send_request(void* msg, size_t len, uint16_t flags, const NlOp& op);
+  // Reads the kernel's answers to the request just sent and hands each to `on_answer` until it
+  // returns true (done; its SysError is the result). `silence` is the detail of the
+  // ETIMEDOUT returned when the kernel says nothing for 5 s.
+  SysError receive_answers(uint32_t seq, const NlOp& op, const char* silence,
+                           const std::function<bool(const nlmsghdr*, SysError*)>& on_answer);
+  SysError get_link_impl(void* req, size_t len, LinkInfo* out);
+  // RTM_NEWLINK setting one u32 attribute of the link (IFLA_MTU, IFLA_TXQLEN, ...).
+  SysError set_link_u32(int ifindex, uint16_t attr, uint32_t value, const NlOp& op);
 
-  int fd_ = -1;
+  UniqueFd fd_;
   uint32_t seq_ = 0;
   uint32_t port_id_ = 0;
 };

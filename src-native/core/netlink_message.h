@@ -67,6 +67,15 @@ class MsgIter {
   size_t rem_;
 };
 
+// The header of `msg` when it is one whole message of `type` whose family header (ifinfomsg,
+// rtmsg, fib_rule_hdr, ...) is `body_len` bytes; null when it is another message or cut short.
+inline const nlmsghdr* message_of_type(const uint8_t* msg, size_t len, uint16_t type, size_t body_len) {
+  if (len < NLMSG_LENGTH(body_len)) return nullptr;
+  const nlmsghdr* h = reinterpret_cast<const nlmsghdr*>(msg);
+  if (h->nlmsg_type != type || h->nlmsg_len > len || h->nlmsg_len < NLMSG_LENGTH(body_len)) return nullptr;
+  return h;
+}
+
 template <typename T>
 bool attr_u32(const rtattr* rta, T* out) {
   if (RTA_PAYLOAD(rta) < sizeof(uint32_t)) return false;

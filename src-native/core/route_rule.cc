@@ -82,9 +82,14 @@ std::vector<uint8_t> to_vector(const nl::Request& r) {
   return std::vector<uint8_t>(r.buf, r.buf + r.len);
 }
 
-DevError with_detail(DevError e, const std::string& what) {
-  if (!e.ok()) e.detail = what + (e.detail.empty() ? "" : ": " + e.detail);
-  return e;
+// A rule's FRA_SRC/FRA_DST selector with the prefix length from the rule header; ignored when
+// the attribute is shorter than an address of the family.
+void read_selector(const rtattr* a, uint8_t family, uint8_t prefix, Cidr* out) {
+  const size_t alen = addr_len(family);
+  if (RTA_PAYLOAD(a) < alen) return;
+  out->family = family;
+  out->prefix = prefix;
+  memcpy(out->addr, RTA_DATA(a), alen);
 }
 
 }  // namespace
@@ -198,10 +203,8 @@ std::vector<uint8_t> rule_message(uint16_t msg_type, uint16_t flags, const RuleS
 }
 
 bool parse_route_message(const uint8_t* msg, size_t len, RouteSpec* out) {
-  if (len < NLMSG_LENGTH(sizeof(rtmsg))) return false;
-  const nlmsghdr* h = reinterpret_cast<const nlmsghdr*>(msg);
-  if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len > len || h->nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg)))
-    return false;
+  const nlmsghdr* h = nl::message_of_type(msg, len, RTM_NEWROUTE, sizeof(rtmsg));
+  if (!h) return false;
   const rtmsg* rtm = static_cast<const rtmsg*>(NLMSG_DATA(h));
   RouteSpec r;
   if (rtm->rtm_family == AF_INET) r.to.family = 4;
@@ -231,11 +234,8 @@ bool parse_route_message(const uint8_t* msg, size_t len, RouteSpec* out) {
 }
 
 bool parse_rule_message(const uint8_t* msg, size_t len, RuleSpec* out) {
-  if (len < NLMSG_LENGTH(sizeof(fib_rule_hdr))) return false;
-  const nlmsghdr* h = reinterpret_cast<const nlmsghdr*>(msg);
-  if (h->nlmsg_type != RTM_NEWRULE || h->nlmsg_len > len ||
-      h->nlmsg_len < NLMSG_LENGTH(sizeof(fib_rule_hdr)))
-    return false;
+  const nlmsghdr* h = nl::message_of_type(msg, len, RTM_NEWRULE, sizeof(fib_rule_hdr));
+  if (!h) return false;
   const fib_rule_hdr* frh = static_cast<const fib_rule_hdr*>(NLMSG_DATA(h));
   RuleSpec r;
   if (frh->family == AF_INET) r.family = 4;
@@ -255,27 +255,16 @@ bool parse_rule_message(const uint8_t* msg, size_t len, RuleSpec* out) {
       case FRA_FWMASK: r.has_fwmask = nl::attr_u32(a, &r.fwmask); break;
       case FRA_SUPPRESS_PREFIXLEN: {
         uint32_t v = 0;
-        // The kernel reports "none" as -1 (older kernels send it even then).
+        // fib_nl_fill_rule() (net/core/fib_rules.c) reports "none" as -1: Linux 3.12, which
+        // added FRA_SUPPRESS_PREFIXLEN, sent it for every rule; later kernels only when set.
         if (nl::attr_u32(a, &v) && v != UINT32_MAX) {
           r.has_suppress_prefixlen = true;
           r.suppress_prefixlen = v;
         }
         break;
       }
-      case FRA_SRC:
-        if (RTA_PAYLOAD(a) >= alen) {
-          r.from.family = r.family;
-          r.from.prefix = frh->src_len;
-          memcpy(r.from.addr, RTA_DATA(a), alen);
-        }
-        break;
-      case FRA_DST:
-        if (RTA_PAYLOAD(a) >= alen) {
-          r.to.family = r.family;
-          r.to.prefix = frh->dst_len;
-          memcpy(r.to.addr, RTA_DATA(a), alen);
-        }
-        break;
+      case FRA_SRC: read_selector(a, r.family, frh->src_len, &r.from); break;
+      case FRA_DST: read_selector(a, r.family, frh->dst_len, &r.to); break;
       default: break;
     }
   }
@@ -315,63 +304,87 @@ std::string describe_rule(const RuleSpec& r) {
   return s;
 }
 
-DevError add_route(Rtnl& nl, const RouteSpec& r, RouteSpec* stored) {
-  std::vector<uint8_t> msg = route_message(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO, r);
-  if (msg.empty()) return DevError::make(EMSGSIZE, "RTM_NEWROUTE", describe_route(r));
+namespace {
+
+// The route and rule versions of the message functions, so that one add and one delete serve
+// both.
+std::vector<uint8_t> message_of(uint16_t msg_type, uint16_t flags, const RouteSpec& r) {
+  return route_message(msg_type, flags, r);
+}
+std::vector<uint8_t> message_of(uint16_t msg_type, uint16_t flags, const RuleSpec& r) {
+  return rule_message(msg_type, flags, r);
+}
+bool parse_entry(const uint8_t* m, size_t len, RouteSpec* out) { return parse_route_message(m, len, out); }
+bool parse_entry(const uint8_t* m, size_t len, RuleSpec* out) { return parse_rule_message(m, len, out); }
+std::string describe(const RouteSpec& r) { return describe_route(r); }
+std::string describe(const RuleSpec& r) { return describe_rule(r); }
+
+// An add with NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO (`msg_type` RTM_NEWROUTE or
+// RTM_NEWRULE): `*stored` is the kernel's echo, or the spec when it did not echo.
+template <typename Spec>
+SysError add_entry(Rtnl& nl, uint16_t msg_type, const NlOp& op, const Spec& spec, Spec* stored) {
+  std::vector<uint8_t> msg = message_of(msg_type, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO, spec);
+  if (msg.empty()) return SysError::make(EMSGSIZE, op.name, describe(spec));
   std::vector<uint8_t> echo;
-  DevError e = nl.request(msg.data(), msg.size(), "RTM_NEWROUTE", RTM_NEWROUTE, &echo, true);
-  if (!e.ok()) return with_detail(e, describe_route(r));
-  RouteSpec echoed;
-  *stored = !echo.empty() && parse_route_message(echo.data(), echo.size(), &echoed) ? echoed : r;
+  SysError e = nl.request(msg.data(), msg.size(), op, msg_type, &echo, true);
+  if (!e.ok()) return e.prefix_detail(describe(spec));
+  Spec echoed;
+  *stored = !echo.empty() && parse_entry(echo.data(), echo.size(), &echoed) ? echoed : spec;
   return e;
 }
 
-DevError delete_route(Rtnl& nl, const RouteSpec& r) {
-  std::vector<uint8_t> msg = route_message(RTM_DELROUTE, 0, r);
-  if (msg.empty()) return DevError::make(EMSGSIZE, "RTM_DELROUTE", describe_route(r));
-  return with_detail(nl.request(msg.data(), msg.size(), "RTM_DELROUTE"), describe_route(r));
+// A delete (`msg_type` RTM_DELROUTE or RTM_DELRULE) of exactly the entry `spec` describes.
+template <typename Spec>
+SysError delete_entry(Rtnl& nl, uint16_t msg_type, const NlOp& op, const Spec& spec) {
+  std::vector<uint8_t> msg = message_of(msg_type, 0, spec);
+  if (msg.empty()) return SysError::make(EMSGSIZE, op.name, describe(spec));
+  return nl.request(msg.data(), msg.size(), op).prefix_detail(describe(spec));
 }
 
-DevError add_rule(Rtnl& nl, const RuleSpec& r, RuleSpec* stored) {
-  std::vector<uint8_t> msg = rule_message(RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO, r);
-  if (msg.empty()) return DevError::make(EMSGSIZE, "RTM_NEWRULE", describe_rule(r));
-  std::vector<uint8_t> echo;
-  DevError e = nl.request(msg.data(), msg.size(), "RTM_NEWRULE", RTM_NEWRULE, &echo, true);
-  if (!e.ok()) return with_detail(e, describe_rule(r));
-  RuleSpec echoed;
-  *stored = !echo.empty() && parse_rule_message(echo.data(), echo.size(), &echoed) ? echoed : r;
-  return e;
-}
-
-DevError delete_rule(Rtnl& nl, const RuleSpec& r) {
-  std::vector<uint8_t> msg = rule_message(RTM_DELRULE, 0, r);
-  if (msg.empty()) return DevError::make(EMSGSIZE, "RTM_DELRULE", describe_rule(r));
-  return with_detail(nl.request(msg.data(), msg.size(), "RTM_DELRULE"), describe_rule(r));
-}
-
-DevError list_routes(Rtnl& nl, uint8_t family, uint32_t table, std::vector<RouteSpec>* out) {
+// A dump (`msg_type` RTM_GETROUTE or RTM_GETRULE) of one family (`header`: its rtmsg or
+// fib_rule_hdr): every entry `keep` accepts, in the kernel's order.
+template <typename Spec, typename Header, typename Keep>
+SysError dump_entries(Rtnl& nl, uint16_t msg_type, const NlOp& op, const Header& header, Keep keep,
+                      std::vector<Spec>* out) {
   out->clear();
+  nl::Request q(msg_type, 0, &header, sizeof header);
+  return nl.dump(q.buf, q.len, op, [&](const nlmsghdr* m) {
+    Spec s;
+    if (parse_entry(reinterpret_cast<const uint8_t*>(m), m->nlmsg_len, &s) && keep(s)) out->push_back(s);
+  });
+}
+
+}  // namespace
+
+SysError add_route(Rtnl& nl, const RouteSpec& r, RouteSpec* stored) {
+  return add_entry(nl, RTM_NEWROUTE, TUNIO_NL_OP("RTM_NEWROUTE"), r, stored);
+}
+
+SysError delete_route(Rtnl& nl, const RouteSpec& r) {
+  return delete_entry(nl, RTM_DELROUTE, TUNIO_NL_OP("RTM_DELROUTE"), r);
+}
+
+SysError add_rule(Rtnl& nl, const RuleSpec& r, RuleSpec* stored) {
+  return add_entry(nl, RTM_NEWRULE, TUNIO_NL_OP("RTM_NEWRULE"), r, stored);
+}
+
+SysError delete_rule(Rtnl& nl, const RuleSpec& r) {
+  return delete_entry(nl, RTM_DELRULE, TUNIO_NL_OP("RTM_DELRULE"), r);
+}
+
+SysError list_routes(Rtnl& nl, uint8_t family, uint32_t table, std::vector<RouteSpec>* out) {
   rtmsg rtm;
   memset(&rtm, 0, sizeof rtm);
   rtm.rtm_family = af(family);
-  nl::Request q(RTM_GETROUTE, 0, &rtm, sizeof rtm);
-  return nl.dump(q.buf, q.len, "RTM_GETROUTE", [&](const nlmsghdr* m) {
-    RouteSpec r;
-    if (parse_route_message(reinterpret_cast<const uint8_t*>(m), m->nlmsg_len, &r) && r.table == table)
-      out->push_back(r);
-  });
+  return dump_entries(nl, RTM_GETROUTE, TUNIO_NL_OP("RTM_GETROUTE"), rtm,
+                      [table](const RouteSpec& r) { return r.table == table; }, out);
 }
 
-DevError list_rules(Rtnl& nl, uint8_t family, std::vector<RuleSpec>* out) {
-  out->clear();
+SysError list_rules(Rtnl& nl, uint8_t family, std::vector<RuleSpec>* out) {
   fib_rule_hdr frh;
   memset(&frh, 0, sizeof frh);
   frh.family = af(family);
-  nl::Request q(RTM_GETRULE, 0, &frh, sizeof frh);
-  return nl.dump(q.buf, q.len, "RTM_GETRULE", [&](const nlmsghdr* m) {
-    RuleSpec r;
-    if (parse_rule_message(reinterpret_cast<const uint8_t*>(m), m->nlmsg_len, &r)) out->push_back(r);
-  });
+  return dump_entries(nl, RTM_GETRULE, TUNIO_NL_OP("RTM_GETRULE"), frh, [](const RuleSpec&) { return true; }, out);
 }
 
 }  // namespace tunio

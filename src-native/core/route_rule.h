@@ -84,12 +84,12 @@ std::string describe_rule(const RuleSpec& r);
 // Adds with NLM_F_CREATE | NLM_F_EXCL (an existing identical entry is EEXIST, never silently
 // shared) and NLM_F_ECHO; `*stored` is the entry as the kernel stored it (its chosen metric or
 // priority), or the spec itself when the kernel did not echo.
-DevError add_route(Rtnl& nl, const RouteSpec& r, RouteSpec* stored);
-DevError delete_route(Rtnl& nl, const RouteSpec& r);
-DevError add_rule(Rtnl& nl, const RuleSpec& r, RuleSpec* stored);
-DevError delete_rule(Rtnl& nl, const RuleSpec& r);
+SysError add_route(Rtnl& nl, const RouteSpec& r, RouteSpec* stored);
+SysError delete_route(Rtnl& nl, const RouteSpec& r);
+SysError add_rule(Rtnl& nl, const RuleSpec& r, RuleSpec* stored);
+SysError delete_rule(Rtnl& nl, const RuleSpec& r);
 // Dumps (for tests and diagnostics): every route of `family` in `table`, every rule of `family`.
-DevError list_routes(Rtnl& nl, uint8_t family, uint32_t table, std::vector<RouteSpec>* out);
-DevError list_rules(Rtnl& nl, uint8_t family, std::vector<RuleSpec>* out);
+SysError list_routes(Rtnl& nl, uint8_t family, uint32_t table, std::vector<RouteSpec>* out);
+SysError list_rules(Rtnl& nl, uint8_t family, std::vector<RuleSpec>* out);
 
 }  // namespace tunio

@@ -1,26 +1,47 @@
-// A failed system call as a value: errno plus the name of the call. The core code returns
-// these instead of throwing (the addon may be built with -fno-exceptions, and an exception
-// crossing a libuv callback would abort the process anyway).
+// A failed system call as a value: errno, the name of the call and, when the caller has
+// more to say, a detail (the kernel's extended-ack reason, the name or address concerned, a
+// hint). The core code returns these instead of throwing (the addon may be built with
+// -fno-exceptions, and an exception crossing a libuv callback would abort the process anyway).
 //
-// `call` always points at a string literal ("sendmsg", "setsockopt(UDP_GRO)"), so a SysError
-// is trivially copyable and never allocates.
+// `call` always points at a string literal ("sendmsg", "ioctl(TUNSETIFF)"); the detail is
+// empty unless set, so a SysError allocates only when it carries a detail (device and
+// netlink configuration errors), never on the packet paths.
 #pragma once
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <string>
+#include <utility>
 
 namespace tunio {
 
 struct SysError {
   int err = 0;                 // positive errno; 0 = success
   const char* call = nullptr;  // failing call, a string literal; nullptr on success
+  std::string detail;          // optional context; empty when there is none
 
   bool ok() const { return err == 0; }
   explicit operator bool() const { return err != 0; }  // true when it IS an error
+  // "ioctl(TUNSETIFF): Device or resource busy (detail)"; "ok" on success.
+  std::string message() const {
+    if (ok()) return "ok";
+    std::string m = std::string(call ? call : "?") + ": " + std::strerror(err);
+    if (!detail.empty()) m += " (" + detail + ")";
+    return m;
+  }
+  // Puts `context` in front of the detail ("10.8.0.1/24: <kernel's reason>"); errors only.
+  SysError& prefix_detail(const std::string& context) {
+    if (!ok()) detail = context + (detail.empty() ? "" : ": " + detail);
+    return *this;
+  }
+
   static SysError none() { return SysError{}; }
   // Captures the current errno; call right after the failing syscall.
-  static SysError from_errno(const char* call) { return SysError{errno, call}; }
-  static SysError make(int err, const char* call) { return SysError{err, call}; }
+  static SysError from_errno(const char* call) { return SysError{errno, call, std::string()}; }
+  static SysError make(int err, const char* call, std::string detail = std::string()) {
+    return SysError{err, call, std::move(detail)};
+  }
 };
 
 namespace detail {

@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "netlink.h"
+
 namespace tunio {
 
 namespace {
@@ -23,21 +25,6 @@ std::string exists_detail(const std::string& name) {
   return "a device named '" + name + "' already exists; pass attach: true to open queues on it";
 }
 
-// Owns one fd until released into the TunDevice.
-// TODO(unify): replace with unique_fd.h from the UDP side once it lands.
-class ScopedFd {
- public:
-  explicit ScopedFd(int fd = -1) : fd_(fd) {}
-  ~ScopedFd() { if (fd_ >= 0) ::close(fd_); }
-  ScopedFd(const ScopedFd&) = delete;
-  ScopedFd& operator=(const ScopedFd&) = delete;
-  int get() const { return fd_; }
-  int release() { int f = fd_; fd_ = -1; return f; }
-  void reset(int fd) { if (fd_ >= 0) ::close(fd_); fd_ = fd; }
- private:
-  int fd_;
-};
-
 void copy_name(ifreq* ifr, const std::string& name) {
   // Length was validated (< IFNAMSIZ) by the caller; the memset leaves the NUL.
   memcpy(ifr->ifr_name, name.data(), std::min(name.size(), size_t(IFNAMSIZ - 1)));
@@ -45,11 +32,11 @@ void copy_name(ifreq* ifr, const std::string& name) {
 
 // Opens /dev/net/tun and binds it to `name` with `flags`. On success `*real_name` is the
 // name the kernel used (it fills in "tun%d" templates).
-DevError open_queue(const std::string& name, short flags, ScopedFd* out, std::string* real_name) {
+SysError open_queue(const std::string& name, short flags, UniqueFd* out, std::string* real_name) {
   // O_NONBLOCK: every queue is polled by an event loop; a blocking read would stall it.
   // O_CLOEXEC: a child process must not inherit (and keep alive) our device.
-  ScopedFd fd(::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));
-  if (fd.get() < 0) return DevError::make(errno, "open(/dev/net/tun)");
+  UniqueFd fd(::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) return SysError::from_errno("open(/dev/net/tun)");
   ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   copy_name(&ifr, name);
@@ -59,13 +46,13 @@ DevError open_queue(const std::string& name, short flags, ScopedFd* out, std::st
     if (e == EBUSY && (flags & IFF_TUN_EXCL) && !name.empty() &&
         if_nametoindex(name.c_str()) != 0) {
       // Lost a race with someone creating the same name after our existence check.
-      return DevError::make(EEXIST, "ioctl(TUNSETIFF)", exists_detail(name));
+      return SysError::make(EEXIST, "ioctl(TUNSETIFF)", exists_detail(name));
     }
-    return DevError::make(e, "ioctl(TUNSETIFF)", name.empty() ? std::string() : name);
+    return SysError::make(e, "ioctl(TUNSETIFF)", name.empty() ? std::string() : name);
   }
   real_name->assign(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
-  out->reset(fd.release());
-  return DevError::success();
+  *out = std::move(fd);
+  return SysError::none();
 }
 
 enum class OffloadTier { kUsoTso, kTso, kNone };
@@ -90,81 +77,52 @@ TunOffload offload_for(unsigned mask, bool vnet_hdr) {
   return o;
 }
 
-// TUNSETOFFLOAD from best to worst; the kernel rejects any bit it does not know with EINVAL,
-// which is exactly the feature test we want (no version-string parsing). `*accepted` is the
+// TUNSETOFFLOAD from best to worst; the kernel rejects any bit it does not know with EINVAL
+// (set_offload() in drivers/net/tun.c: the bits left after the known ones are cleared fail
+// the call; TUN_F_USO4/6 are known since Linux 6.2), which is exactly the feature test we
+// want (no version-string parsing). `*accepted` is the
 // mask in force. In auto mode with nothing accepted, the mask is cleared and, when the fd has
 // the virtio header, `*drop_header` asks the caller to reopen without it (a header that never
 // carries anything is pure overhead).
-DevError negotiate_offload(int fd, OffloadMode mode, bool vnet, unsigned* accepted, bool* drop_header) {
+SysError negotiate_offload(int fd, OffloadMode mode, bool vnet, unsigned* accepted, bool* drop_header) {
   *accepted = 0;
   *drop_header = false;
   if (mode == OffloadMode::kOff) {
-    if (::ioctl(fd, TUNSETOFFLOAD, 0u) < 0) return DevError::make(errno, "ioctl(TUNSETOFFLOAD, 0)");
-    return DevError::success();
+    if (::ioctl(fd, TUNSETOFFLOAD, 0u) < 0) return SysError::from_errno("ioctl(TUNSETOFFLOAD, 0)");
+    return SysError::none();
   }
   int last_err = 0;
   for (OffloadTier t : {OffloadTier::kUsoTso, OffloadTier::kTso}) {
     if (::ioctl(fd, TUNSETOFFLOAD, tier_mask(t)) == 0) {
       *accepted = tier_mask(t);
-      return DevError::success();
+      return SysError::none();
     }
     last_err = errno;
   }
   if (mode == OffloadMode::kOn)
-    return DevError::make(last_err, "ioctl(TUNSETOFFLOAD)",
+    return SysError::make(last_err, "ioctl(TUNSETOFFLOAD)",
                           "offload 'on' requires TSO (TUN_F_CSUM|TUN_F_TSO4|TUN_F_TSO6), "
                           "which this kernel refused");
-  if (::ioctl(fd, TUNSETOFFLOAD, 0u) < 0) return DevError::make(errno, "ioctl(TUNSETOFFLOAD, 0)");
+  if (::ioctl(fd, TUNSETOFFLOAD, 0u) < 0) return SysError::from_errno("ioctl(TUNSETOFFLOAD, 0)");
   *drop_header = vnet;
-  return DevError::success();
+  return SysError::none();
 }
 
 }  // namespace
 
-TunDevice::TunDevice(TunDevice&& o) noexcept
-    : fds_(std::move(o.fds_)),
-      name_(std::move(o.name_)),
-      ifindex_(o.ifindex_),
-      offload_(o.offload_),
-      read_offload_(o.read_offload_),
-      mode_(o.mode_),
-      multi_queue_(o.multi_queue_) {
-  o.fds_.clear();
-}
-
-TunDevice& TunDevice::operator=(TunDevice&& o) noexcept {
-  if (this != &o) {
-    close();
-    fds_ = std::move(o.fds_);
-    o.fds_.clear();
-    name_ = std::move(o.name_);
-    ifindex_ = o.ifindex_;
-    offload_ = o.offload_;
-    read_offload_ = o.read_offload_;
-    mode_ = o.mode_;
-    multi_queue_ = o.multi_queue_;
-  }
-  return *this;
-}
-
-void TunDevice::close() {
-  for (int fd : fds_) ::close(fd);
-  fds_.clear();
-}
-
-DevError TunDevice::open(const TunOptions& opts, TunDevice* out) {
+SysError TunDevice::open(const TunOptions& opts, TunDevice* out) {
   out->close();
   std::string why;
   if (opts.queues < 1 || opts.queues > kMaxQueues)
-    return DevError::make(EINVAL, "TunDevice::open",
+    return SysError::make(EINVAL, "TunDevice::open",
                           "queues must be 1.." + std::to_string(kMaxQueues));
   if (!opts.name.empty() && !valid_ifname(opts.name, !opts.attach, &why))
-    return DevError::make(EINVAL, "TunDevice::open", why);
+    return SysError::make(EINVAL, "TunDevice::open", why);
   if (opts.attach && opts.name.empty())
-    return DevError::make(EINVAL, "TunDevice::open", "attach needs the name of the device");
+    return SysError::make(EINVAL, "TunDevice::open", "attach needs the name of the device");
   if (opts.owner < -1 || opts.owner >= int64_t(UINT32_MAX) || opts.group < -1 ||
       opts.group >= int64_t(UINT32_MAX))
-    return DevError::make(EINVAL, "TunDevice::open", "owner/group must be -1 or a valid id");
+    return SysError::make(EINVAL, "TunDevice::open", "owner/group must be -1 or a valid id");
 
   const bool is_template = opts.name.find('%') != std::string::npos;
   bool multi_queue = opts.queues > 1 || opts.multi_queue;
@@ -174,25 +132,25 @@ DevError TunDevice::open(const TunOptions& opts, TunDevice* out) {
     // Look before we leap: TUNSETIFF on an existing device rewrites its device-wide flags,
     // so mismatches must be caught while we can still refuse without side effects.
     Rtnl nl;
-    DevError e = nl.open();
+    SysError e = nl.open();
     if (!e.ok()) return e;
     LinkInfo li;
     e = nl.get_link_by_name(opts.name, &li);
     if (e.err == ENODEV)
-      return DevError::make(ENODEV, "TunDevice::open(attach)",
+      return SysError::make(ENODEV, "TunDevice::open(attach)",
                             "no device named '" + opts.name + "' to attach to");
     if (!e.ok()) return e;
     if (li.kind != "tun")
-      return DevError::make(EINVAL, "TunDevice::open(attach)",
+      return SysError::make(EINVAL, "TunDevice::open(attach)",
                             "'" + opts.name + "' is not a tun/tap device (kind '" + li.kind + "')");
-    if (li.tun.present) {  // kernels >= 4.20 describe the tun; older ones: trust the caller
+    if (li.tun.present) {  // IFLA_INFO_DATA of a tun: Linux 4.20+ (tun_fill_info()); older: trust the caller
       const uint8_t want_type = opts.mode == TunMode::kTap ? IFF_TAP : IFF_TUN;
       if (li.tun.type != want_type)
-        return DevError::make(EINVAL, "TunDevice::open(attach)",
+        return SysError::make(EINVAL, "TunDevice::open(attach)",
                               "'" + opts.name + "' is a " + (li.tun.type == IFF_TAP ? "tap" : "tun") +
                                   " device, the other mode was requested");
       if (multi_queue && !li.tun.multi_queue)
-        return DevError::make(EINVAL, "TunDevice::open(attach)",
+        return SysError::make(EINVAL, "TunDevice::open(attach)",
                               "'" + opts.name + "' is single-queue; cannot open " +
                                   std::to_string(opts.queues) + " queue(s) as multi-queue");
       multi_queue = li.tun.multi_queue;
@@ -202,11 +160,11 @@ DevError TunDevice::open(const TunOptions& opts, TunDevice* out) {
       if (li.tun.num_queues + li.tun.num_disabled_queues > 0) {
         // Other readers rely on the device's current header setting; do not flip it.
         if (li.tun.vnet_hdr && offload_mode == OffloadMode::kOff)
-          return DevError::make(EINVAL, "TunDevice::open(attach)",
+          return SysError::make(EINVAL, "TunDevice::open(attach)",
                                 "attached queues use the virtio header; offload 'off' would "
                                 "remove it for all of them");
         if (!li.tun.vnet_hdr && offload_mode == OffloadMode::kOn)
-          return DevError::make(EINVAL, "TunDevice::open(attach)",
+          return SysError::make(EINVAL, "TunDevice::open(attach)",
                                 "attached queues run without the virtio header; offload 'on' "
                                 "would add it for all of them");
         if (!li.tun.vnet_hdr) offload_mode = OffloadMode::kOff;  // auto adopts theirs
@@ -216,7 +174,7 @@ DevError TunDevice::open(const TunOptions& opts, TunDevice* out) {
     // With IFF_MULTI_QUEUE (and for a persistent device without a reader) the kernel would
     // silently attach us to the existing device. IFF_TUN_EXCL below closes the race.
     // Reported as the TUNSETIFF it avoids (with IFF_TUN_EXCL the kernel refuses it: EBUSY).
-    return DevError::make(EEXIST, "ioctl(TUNSETIFF)", exists_detail(opts.name));
+    return SysError::make(EEXIST, "ioctl(TUNSETIFF)", exists_detail(opts.name));
   }
 
   short base_flags = short((opts.mode == TunMode::kTap ? IFF_TAP : IFF_TUN) | IFF_NO_PI);
@@ -232,21 +190,21 @@ DevError TunDevice::open(const TunOptions& opts, TunDevice* out) {
     short flags = base_flags;
     if (vnet) flags = short(flags | IFF_VNET_HDR);
 
-    ScopedFd fd0;
+    UniqueFd fd0;
     std::string real_name;
-    DevError e = open_queue(opts.name, short(flags | (opts.attach ? 0 : IFF_TUN_EXCL)), &fd0,
+    SysError e = open_queue(opts.name, short(flags | (opts.attach ? 0 : IFF_TUN_EXCL)), &fd0,
                             &real_name);
     if (!e.ok()) return e;
-    dev.fds_.push_back(fd0.release());
+    const int f0 = fd0.get();
+    dev.fds_.push_back(std::move(fd0));
     dev.name_ = real_name;
-    const int f0 = dev.fds_[0];
 
     if (vnet) {
       // The kernel's default is 10 already, but a persistent device keeps whatever size its
       // last user set (12 for virtio 1.0), and our readv layout assumes exactly 10.
       int sz = int(kVirtioNetHdrLen);
       if (::ioctl(f0, TUNSETVNETHDRSZ, &sz) < 0)
-        return DevError::make(errno, "ioctl(TUNSETVNETHDRSZ)");
+        return SysError::from_errno("ioctl(TUNSETVNETHDRSZ)");
     }
 
     unsigned accepted = 0;
@@ -261,46 +219,43 @@ DevError TunDevice::open(const TunOptions& opts, TunDevice* out) {
     dev.read_offload_ = accepted != 0;
 
     if (opts.owner >= 0 && ::ioctl(f0, TUNSETOWNER, static_cast<unsigned long>(opts.owner)) < 0)
-      return DevError::make(errno, "ioctl(TUNSETOWNER)");
+      return SysError::from_errno("ioctl(TUNSETOWNER)");
     if (opts.group >= 0 && ::ioctl(f0, TUNSETGROUP, static_cast<unsigned long>(opts.group)) < 0)
-      return DevError::make(errno, "ioctl(TUNSETGROUP)");
+      return SysError::from_errno("ioctl(TUNSETGROUP)");
 
     for (int q = 1; q < opts.queues; ++q) {
-      ScopedFd fd;
+      UniqueFd fd;
       std::string n;
       // No IFF_TUN_EXCL: we are attaching to the device fd0 created or joined.
       e = open_queue(real_name, flags, &fd, &n);
-      if (!e.ok()) {
-        e.detail = "queue " + std::to_string(q) + (e.detail.empty() ? "" : ": " + e.detail);
-        return e;
-      }
-      dev.fds_.push_back(fd.release());
+      if (!e.ok()) return e.prefix_detail("queue " + std::to_string(q));
+      dev.fds_.push_back(std::move(fd));
     }
 
     dev.ifindex_ = int(if_nametoindex(real_name.c_str()));
-    if (dev.ifindex_ == 0) return DevError::make(errno, "if_nametoindex", real_name);
+    if (dev.ifindex_ == 0) return SysError::make(errno, "if_nametoindex", real_name);
 
     // Last, so that any failure above leaves no persistent device behind.
     if (!opts.attach || opts.persist) {
       if (::ioctl(f0, TUNSETPERSIST, opts.persist ? 1 : 0) < 0)
-        return DevError::make(errno, opts.persist ? "ioctl(TUNSETPERSIST, 1)"
+        return SysError::make(errno, opts.persist ? "ioctl(TUNSETPERSIST, 1)"
                                                   : "ioctl(TUNSETPERSIST, 0)");
     }
     *out = std::move(dev);
-    return DevError::success();
+    return SysError::none();
   }
 }
 
-DevError TunDevice::adopt(int fd, OffloadMode offload, TunDevice* out) {
+SysError TunDevice::adopt(int fd, OffloadMode offload, TunDevice* out) {
   out->close();
-  if (fd < 0) return DevError::make(EBADF, "TunDevice::adopt", "fd must be a file descriptor");
+  if (fd < 0) return SysError::make(EBADF, "TunDevice::adopt", "fd must be a file descriptor");
   ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   if (::ioctl(fd, TUNGETIFF, &ifr) < 0) {
     const int e = errno;
     // EBADFD: a /dev/net/tun fd that was never bound with TUNSETIFF; ENOTTY/EINVAL: not a
     // tun fd at all (a socket, a file, ...).
-    return DevError::make(e, "ioctl(TUNGETIFF)",
+    return SysError::make(e, "ioctl(TUNGETIFF)",
                           e == EBADFD ? "fd " + std::to_string(fd) + " is /dev/net/tun but not bound to a device (TUNSETIFF)"
                                       : "fd " + std::to_string(fd) + " is not a TUN/TAP device fd");
   }
@@ -308,12 +263,13 @@ DevError TunDevice::adopt(int fd, OffloadMode offload, TunDevice* out) {
   std::string name(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
   const int ifindex = int(if_nametoindex(name.c_str()));
   if (ifindex == 0)
-    return DevError::make(ENODEV, "if_nametoindex",
+    return SysError::make(ENODEV, "if_nametoindex",
                           "'" + name + "' (the device of fd " + std::to_string(fd) +
                               ") is not in this network namespace");
   // TUNGETIFF is not to be trusted for IFF_NO_PI: Linux 6.18 reports it for an fd bound
   // without it, which then reads every packet behind a 4-byte header (measured). The tun
-  // driver's rtnetlink attributes (IFLA_TUN_PI, kernel >= 4.20, no capability needed) are right.
+  // driver's rtnetlink attributes are right (IFLA_TUN_PI from tun_fill_info() in
+  // drivers/net/tun.c, Linux 4.20 and later; no capability needed).
   bool pi = !(flags & IFF_NO_PI);
   {
     Rtnl nl;
@@ -321,29 +277,29 @@ DevError TunDevice::adopt(int fd, OffloadMode offload, TunDevice* out) {
     if (nl.open().ok() && nl.get_link(ifindex, &li).ok() && li.kind == "tun" && li.tun.present) pi = li.tun.pi;
   }
   if (pi)
-    return DevError::make(EINVAL, "ioctl(TUNGETIFF)",
+    return SysError::make(EINVAL, "ioctl(TUNGETIFF)",
                           "'" + name + "' was opened without IFF_NO_PI: tunio reads packets without "
                           "the 4-byte packet information header; open it with IFF_NO_PI");
   const bool vnet = (flags & IFF_VNET_HDR) != 0;
   if (!vnet && offload == OffloadMode::kOn)
-    return DevError::make(EINVAL, "ioctl(TUNGETIFF)",
+    return SysError::make(EINVAL, "ioctl(TUNGETIFF)",
                           "offload 'on' needs the fd opened with IFF_VNET_HDR ('" + name +
                               "' was not; only TUNSETIFF sets it)");
   const int fl = ::fcntl(fd, F_GETFL);
-  if (fl < 0) return DevError::make(errno, "fcntl(F_GETFL)");
+  if (fl < 0) return SysError::from_errno("fcntl(F_GETFL)");
   // Every queue is polled by an event loop: a blocking read would stall it. The flag belongs
   // to the open file description, which the sender may share; it only ever reads it polled too.
-  if (!(fl & O_NONBLOCK) && ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return DevError::make(errno, "fcntl(F_SETFL, O_NONBLOCK)");
-  if (::fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) return DevError::make(errno, "fcntl(F_SETFD, FD_CLOEXEC)");
+  if (!(fl & O_NONBLOCK) && ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return SysError::from_errno("fcntl(F_SETFL, O_NONBLOCK)");
+  if (::fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) return SysError::from_errno("fcntl(F_SETFD, FD_CLOEXEC)");
   if (vnet) {
     int sz = int(kVirtioNetHdrLen);
-    if (::ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) return DevError::make(errno, "ioctl(TUNSETVNETHDRSZ)");
+    if (::ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) return SysError::from_errno("ioctl(TUNSETVNETHDRSZ)");
   }
   unsigned accepted = 0;
   bool drop_header = false;
   // A header we cannot take away (only TUNSETIFF could) stays; with no offload it carries
   // nothing, which read_raw/write handle.
-  DevError e = negotiate_offload(fd, vnet ? offload : OffloadMode::kOff, vnet, &accepted, &drop_header);
+  SysError e = negotiate_offload(fd, vnet ? offload : OffloadMode::kOff, vnet, &accepted, &drop_header);
   if (!e.ok()) return e;
   TunDevice dev;
   dev.mode_ = (flags & IFF_TAP) ? TunMode::kTap : TunMode::kTun;
@@ -351,9 +307,9 @@ DevError TunDevice::adopt(int fd, OffloadMode offload, TunDevice* out) {
   dev.name_ = name;
   dev.ifindex_ = ifindex;
   dev.offload_ = offload_for(accepted, vnet);
-  dev.fds_.push_back(fd);
+  dev.fds_.emplace_back(fd);
   *out = std::move(dev);
-  return DevError::success();
+  return SysError::none();
 }
 
 ssize_t TunDevice::read_raw(int q, uint8_t* vnet_hdr10, uint8_t* buf, size_t cap) {
@@ -383,21 +339,21 @@ ssize_t TunDevice::write_raw(int q, const iovec* iov, int iovcnt) {
 
 namespace {
 
-DevError set_queue(int fd, bool attach) {
+SysError set_queue(int fd, bool attach) {
   ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   ifr.ifr_flags = attach ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE;
   if (::ioctl(fd, TUNSETQUEUE, &ifr) < 0)
-    return DevError::make(errno, attach ? "ioctl(TUNSETQUEUE, IFF_ATTACH_QUEUE)"
+    return SysError::make(errno, attach ? "ioctl(TUNSETQUEUE, IFF_ATTACH_QUEUE)"
                                         : "ioctl(TUNSETQUEUE, IFF_DETACH_QUEUE)");
-  return DevError::success();
+  return SysError::none();
 }
 
 }  // namespace
 
-DevError TunDevice::set_read_offload(bool on) {
-  if (fds_.empty()) return DevError::make(EBADF, "ioctl(TUNSETOFFLOAD)");
-  if (!offload_.vnet_hdr) return DevError::make(ENOTSUP, "ioctl(TUNSETOFFLOAD)", "the device runs without the virtio header");
+SysError TunDevice::set_read_offload(bool on) {
+  if (fds_.empty()) return SysError::make(EBADF, "ioctl(TUNSETOFFLOAD)");
+  if (!offload_.vnet_hdr) return SysError::make(ENOTSUP, "ioctl(TUNSETOFFLOAD)", "the device runs without the virtio header");
   unsigned mask = 0;
   if (on) {
     if (offload_.csum) mask |= TUN_F_CSUM;
@@ -405,20 +361,20 @@ DevError TunDevice::set_read_offload(bool on) {
     if (offload_.tso6) mask |= TUN_F_TSO6;
     if (offload_.uso) mask |= kTunFUso4 | kTunFUso6;
   }
-  if (::ioctl(fds_[0], TUNSETOFFLOAD, mask) < 0) return DevError::make(errno, "ioctl(TUNSETOFFLOAD)");
+  if (::ioctl(fds_[0].get(), TUNSETOFFLOAD, mask) < 0) return SysError::from_errno("ioctl(TUNSETOFFLOAD)");
   read_offload_ = on && mask != 0;
-  return DevError::success();
+  return SysError::none();
 }
 
-DevError TunDevice::detach_queue(int q) {
+SysError TunDevice::detach_queue(int q) {
   int fd = queue_fd(q);
-  if (fd < 0) return DevError::make(EBADF, "TunDevice::detach_queue", "no queue " + std::to_string(q));
+  if (fd < 0) return SysError::make(EBADF, "TunDevice::detach_queue", "no queue " + std::to_string(q));
   return set_queue(fd, false);
 }
 
-DevError TunDevice::attach_queue(int q) {
+SysError TunDevice::attach_queue(int q) {
   int fd = queue_fd(q);
-  if (fd < 0) return DevError::make(EBADF, "TunDevice::attach_queue", "no queue " + std::to_string(q));
+  if (fd < 0) return SysError::make(EBADF, "TunDevice::attach_queue", "no queue " + std::to_string(q));
   return set_queue(fd, true);
 }
 

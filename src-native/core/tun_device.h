@@ -7,7 +7,7 @@
 // not to one fd. Whoever opens a queue last sets them for every queue. open() therefore
 // refuses to attach with a vnet-header setting that differs from the queues already attached.
 //
-// No Node headers, no exceptions: every failure is a DevError {errno, failing call, detail}.
+// No Node headers, no exceptions: every failure is a SysError {errno, failing call, detail}.
 #pragma once
 
 #include <sys/types.h>
@@ -18,7 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "netlink.h"
+#include "sys_error.h"
+#include "unique_fd.h"
 #include "virtio_net_hdr.h"  // kVirtioNetHdrLen: the header length set with TUNSETVNETHDRSZ
 
 namespace tunio {
@@ -70,16 +71,13 @@ constexpr unsigned kTunFUso6 = 0x40;
 class TunDevice {
  public:
   TunDevice() = default;
-  ~TunDevice() { close(); }
-  TunDevice(const TunDevice&) = delete;
-  TunDevice& operator=(const TunDevice&) = delete;
-  TunDevice(TunDevice&& o) noexcept;
-  TunDevice& operator=(TunDevice&& o) noexcept;
+  TunDevice(TunDevice&& o) noexcept = default;
+  TunDevice& operator=(TunDevice&& o) noexcept = default;
 
   // Opens (creates or attaches to) the device into `*out`. On failure `*out` is left closed
   // and nothing we created survives (fds closed; a device we created disappears with them
   // unless persist was already applied, which happens last).
-  static DevError open(const TunOptions& opts, TunDevice* out);
+  static SysError open(const TunOptions& opts, TunDevice* out);
 
   // Adopts a queue fd someone else opened and bound with TUNSETIFF (typically a privileged
   // helper that passed it over a Unix socket, so this process needs no CAP_NET_ADMIN). Reads
@@ -89,15 +87,15 @@ class TunDevice {
   // capability). The device must be visible in this network namespace (its ifindex is looked
   // up by name). On success the fd is owned by `*out` (made non-blocking and close-on-exec);
   // on failure it is left open and untouched apart from those two flags.
-  static DevError adopt(int fd, OffloadMode offload, TunDevice* out);
+  static SysError adopt(int fd, OffloadMode offload, TunDevice* out);
 
-  void close();
+  void close() { fds_.clear(); }
   bool is_open() const { return !fds_.empty(); }
 
   const std::string& name() const { return name_; }
   int ifindex() const { return ifindex_; }
   int queues() const { return int(fds_.size()); }
-  int queue_fd(int q) const { return q >= 0 && size_t(q) < fds_.size() ? fds_[size_t(q)] : -1; }
+  int queue_fd(int q) const { return q >= 0 && size_t(q) < fds_.size() ? fds_[size_t(q)].get() : -1; }
   const TunOffload& offload() const { return offload_; }
   TunMode mode() const { return mode_; }
   bool multi_queue() const { return multi_queue_; }
@@ -116,18 +114,18 @@ class TunDevice {
   // but keeps its fd, so it still holds the device (and can still write); attach puts it
   // back. Only for multi-queue devices. The kernel drops whatever was queued for reading on
   // it at detach time, so detaching is not a way to drain a queue before closing it.
-  DevError detach_queue(int q);
-  DevError attach_queue(int q);
+  SysError detach_queue(int q);
+  SysError attach_queue(int q);
 
   // Superpackets on read switched off or on at run time (an operator's switch): TUNSETOFFLOAD
   // 0, or back to what open() negotiated. The device then stops (or starts again) handing
   // over TSO/USO superpackets; the virtio header stays, so what was already queued (still
   // superpackets) is read and split as before. Only with the vnet header on.
-  DevError set_read_offload(bool on);
+  SysError set_read_offload(bool on);
   bool read_offload() const { return read_offload_; }
 
  private:
-  std::vector<int> fds_;
+  std::vector<UniqueFd> fds_;  // one per queue
   std::string name_;
   int ifindex_ = 0;
   TunOffload offload_;

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <utility>
 
 #include "slot_packer.h"
 #include "sys_error.h"
@@ -14,10 +16,11 @@ namespace tunio {
 
 namespace {
 
-// Writes each segment of a re-split superpacket straight to the TUN (the EINVAL fallback).
+// Writes each segment of a re-split superpacket on its own (the EINVAL fallback).
 class WritingSink final : public SegmentSink {
  public:
-  WritingSink(TunDevice* dev, int queue, bool vnet) : dev_(dev), queue_(queue), vnet_(vnet) {}
+  using Write = std::function<ssize_t(const iovec*, int)>;
+  WritingSink(Write write, bool vnet) : write_(std::move(write)), vnet_(vnet) {}
   uint8_t* reserve(size_t len) override { return len <= sizeof buf_ ? buf_ : nullptr; }
   void commit(size_t len) override {
     uint8_t hdr[kVirtioNetHdrLen] = {0};
@@ -25,7 +28,7 @@ class WritingSink final : public SegmentSink {
     int n = 0;
     if (vnet_) iov[n++] = {hdr, sizeof hdr};
     iov[n++] = {buf_, len};
-    ssize_t r = dev_->write_raw(queue_, iov, n);
+    ssize_t r = write_(iov, n);
     calls++;
     if (r < 0) {
       failed++;
@@ -37,8 +40,7 @@ class WritingSink final : public SegmentSink {
   uint64_t calls = 0, written = 0, failed = 0, bytes = 0;
 
  private:
-  TunDevice* dev_;
-  int queue_;
+  Write write_;
   bool vnet_;
   uint8_t buf_[65536];
 };
@@ -168,7 +170,11 @@ ssize_t TunQueueIo::write_one(std::vector<Packet>& pkts, const GroWrite& w, cons
     const GroMember& g = plan.members[w.members_begin + m];
     iov_.push_back({pkts[g.packet].data() + g.offset, g.length});
   }
-  return dev_->write_raw(queue_, iov_.data(), static_cast<int>(iov_.size()));
+  return write_packet(iov_.data(), static_cast<int>(iov_.size()), w.members_count > 0);
+}
+
+ssize_t TunQueueIo::write_packet(const iovec* iov, int iovcnt, bool coalesced) {
+  return writer_ ? writer_->write(iov, iovcnt, coalesced) : dev_->write_raw(queue_, iov, iovcnt);
 }
 
 bool TunQueueIo::write_segments_one_by_one(std::vector<Packet>& pkts, const GroWrite& w, const GroPlan& plan,
@@ -184,7 +190,8 @@ bool TunQueueIo::write_segments_one_by_one(std::vector<Packet>& pkts, const GroW
     std::memcpy(scratch_.get() + len, pkts[g.packet].data() + g.offset, g.length);
     len += g.length;
   }
-  auto sink = std::make_unique<WritingSink>(dev_, queue_, vnet_);
+  auto sink = std::make_unique<WritingSink>(
+      [this](const iovec* iov, int iovcnt) { return write_packet(iov, iovcnt, false); }, vnet_);
   SplitResult r = gso_split(w.hdr, scratch_.get(), len, *sink);
   stats.write_calls += sink->calls;
   stats.packets_out += sink->written;
@@ -218,15 +225,6 @@ void TunQueueIo::log_rejected(int err, const Packet& head, uint32_t members) con
   }
   std::fprintf(stderr, "tunio: TUN write refused (%s, errno %d): %s, %u bytes, %u coalesced members\n",
                errno_name(err), err, what, n, members);
-}
-
-bool TunQueueIo::take_injected_error(bool coalesced) {
-  if (inject_.coalesced_only && !coalesced) return false;
-  if (inject_.skip > 0) {
-    inject_.skip--;
-    return false;
-  }
-  return true;
 }
 
 size_t TunQueueIo::plan_window(const std::vector<Packet>& pkts) {
@@ -302,14 +300,8 @@ IoResult TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats) {
         plan_pos_++;
         continue;
       }
-      ssize_t r;
-      if (inject_.err != 0 && take_injected_error(w.members_count > 0)) {
-        r = -inject_.err;  // test hook: this write "fails" without a syscall
-        inject_.err = 0;
-      } else {
-        r = write_one(pkts, w, plan_);
-        stats.write_calls++;
-      }
+      const ssize_t r = write_one(pkts, w, plan_);
+      stats.write_calls++;
       if (r >= 0) {
         stats.packets_out += count;
         stats.bytes_out += w.total_len;
@@ -327,8 +319,12 @@ IoResult TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats) {
       }
       if (e == EINTR) continue;
       if (w.members_count > 0 && e == EINVAL) {
-        // Some kernels (2024 stable backports) refuse coalesced writes: nothing is lost, the
-        // segments go one by one, and this queue stops coalescing.
+        // Some kernels refuse coalesced writes: nothing is lost, the segments go one by one,
+        // and this queue stops coalescing. Known case: Linux 6.6.44 and other 2024 stable
+        // trees took commit e269d79c7d35 ("net: missing check virtio"), whose check in
+        // virtio_net_hdr_to_skb() (include/linux/virtio_net.h, called from tun_get_user() in
+        // drivers/net/tun.c) fails a UDP GSO write whose last segment is shorter than
+        // gso_size with EINVAL; commit 89add40066f9 (Linux 6.11) replaced that check.
         stats.coalesce_fallbacks++;
         disable_coalescing();
         write_segments_one_by_one(pkts, w, plan_, stats);

@@ -33,6 +33,17 @@ struct TunIoOptions {
   uint32_t tailroom = 0;
 };
 
+// Where a TunQueueIo's writes go when not straight to its device: one packet or coalesced
+// superpacket per call, the iovec as for TunDevice::write_raw. Tests (and the addon's TEST ONLY
+// hooks) put one in between to fail chosen writes (tun_io_faults.h); production code never
+// sets one, so its writes are a direct call.
+class TunWriter {
+ public:
+  virtual ~TunWriter() = default;
+  // Bytes written or -errno. `coalesced`: a superpacket the coalescer built.
+  virtual ssize_t write(const iovec* iov, int iovcnt, bool coalesced) = 0;
+};
+
 class TunQueueIo {
  public:
   TunQueueIo(TunDevice* dev, int queue, TunIoOptions opts);
@@ -73,19 +84,13 @@ class TunQueueIo {
     coalesce_refused_ = false;
   }
 
-  // TEST ONLY: the next coalesced write fails as if the kernel had answered EINVAL (what some
-  // 2024 stable kernels do), exercising the one-by-one fallback through the real device.
-  void force_coalesce_einval_once() { inject_write_error_once(EINVAL, true, 0); }
-  // TEST ONLY: after `skip` more writes (of the matching kind) went to the kernel, one write
-  // fails with `err` without a syscall (coalesced_only: only coalesced writes count and fail).
-  // Lets tests reach paths the kernel rarely takes (EAGAIN on a TUN write) deterministically.
-  void inject_write_error_once(int err, bool coalesced_only, uint32_t skip) {
-    inject_.err = err;
-    inject_.coalesced_only = coalesced_only;
-    inject_.skip = skip;
-  }
+  // Every write from now on goes through `writer` (null: straight to the device again). A
+  // seam for tests: see TunWriter.
+  void set_writer(std::unique_ptr<TunWriter> writer) { writer_ = std::move(writer); }
 
  private:
+  // One write to the writer, or to the device when there is none; bytes, or -errno.
+  ssize_t write_packet(const iovec* iov, int iovcnt, bool coalesced);
   // Writes one planned write; returns bytes, or -errno.
   ssize_t write_one(std::vector<Packet>& pkts, const GroWrite& w, const GroPlan& plan);
   // A coalesced write the kernel refused: re-split it and write the segments one by one.
@@ -100,13 +105,7 @@ class TunQueueIo {
   bool coalesce_udp_ = false;
   bool coalesce_tcp_configured_ = false;  // what open() negotiated, for enable_coalescing()
   bool coalesce_udp_configured_ = false;
-  struct InjectedError {
-    int err = 0;  // 0: none pending
-    bool coalesced_only = false;
-    uint32_t skip = 0;
-  } inject_;
-  // Whether the write about to happen is the injected failure (consumes it).
-  bool take_injected_error(bool coalesced);
+  std::unique_ptr<TunWriter> writer_;  // null: write to dev_ directly
   void log_rejected(int err, const Packet& head, uint32_t members) const;
   bool debug_ = false;              // TUNIO_DEBUG set: log refused writes to stderr
   bool coalesce_refused_ = false;  // EINVAL fallback happened: coalesced writes still planned split
