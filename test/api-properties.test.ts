@@ -9,23 +9,14 @@ import t from 'tap'
 import * as path from 'path'
 import { spawn } from 'child_process'
 import { createNetns, deleteNetns, netnsSkipReason } from './helpers/netns'
+import { DIST, LEASE_MODES, TRANSFER_FLAGS } from './helpers/lease-modes'
 
 const fixture = path.join(__dirname, 'fixtures', 'api-properties.js')
-const dist = path.join(__dirname, '..', 'dist', 'index.js')
-const transferBuiltIn = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function'
-const nodeArgs = transferBuiltIn ? [] : ['--harmony-rab-gsab-transfer']
-
-const modes: Array<{ mode: string, env: NodeJS.ProcessEnv }> = [
-  { mode: 'transfer', env: { TUNIO_NO_EXTERNAL_BUFFERS: '', TUNIO_NO_TRANSFER: '' } },
-  { mode: 'external', env: { TUNIO_NO_EXTERNAL_BUFFERS: '', TUNIO_NO_TRANSFER: '1' } },
-  { mode: 'copy', env: { TUNIO_NO_EXTERNAL_BUFFERS: '1' } }
-]
-
 interface Done { done: true, seed: number, failure: string | null, runs: number, calls: number, returned: number, byCode: Record<string, number> }
 
 function runIn (ns: string, env: NodeJS.ProcessEnv): Promise<{ first?: { seed: number, mode: string }, last?: unknown, done?: Done, code: number | null, signal: string | null, stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...nodeArgs, fixture, dist], { env: { ...process.env, ...env } })
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...TRANSFER_FLAGS, fixture, DIST], { env: { ...process.env, ...env } })
     let pending = ''
     let first: { seed: number, mode: string } | undefined
     let last: unknown
@@ -50,7 +41,7 @@ function runIn (ns: string, env: NodeJS.ProcessEnv): Promise<{ first?: { seed: n
 }
 
 const skip = netnsSkipReason()
-for (const { mode, env } of modes) {
+for (const { mode, env } of LEASE_MODES) {
   t.test(`public API with random arguments, ${mode} mode`, { skip }, async (t) => {
     const ns = await createNetns('p')
     t.teardown(() => deleteNetns(ns))

@@ -10,24 +10,14 @@ import t from 'tap'
 import * as path from 'path'
 import { spawn } from 'child_process'
 import { createNetns, deleteNetns, netnsSkipReason } from './helpers/netns'
+import { DIST, LEASE_MODES, TRANSFER_FLAGS } from './helpers/lease-modes'
 
 const fixture = path.join(__dirname, 'fixtures', 'byte-inputs.js')
-const dist = path.join(__dirname, '..', 'dist', 'index.js')
-const transferBuiltIn = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function'
-// Node 20 ships resizable and growable buffers; transfer() only behind a flag there.
-const rabArgs = transferBuiltIn ? [] : ['--harmony-rab-gsab-transfer']
-
-const modes: Array<{ mode: string, env: NodeJS.ProcessEnv }> = [
-  { mode: 'transfer', env: { TUNIO_NO_EXTERNAL_BUFFERS: '', TUNIO_NO_TRANSFER: '' } },
-  { mode: 'external', env: { TUNIO_NO_EXTERNAL_BUFFERS: '', TUNIO_NO_TRANSFER: '1' } },
-  { mode: 'copy', env: { TUNIO_NO_EXTERNAL_BUFFERS: '1' } }
-]
-
 interface Line { start?: string, case?: string, ok?: boolean, got?: unknown, done?: number, expected?: number, inUseBytes?: number, leaked?: number }
 
 function runIn (ns: string, env: NodeJS.ProcessEnv): Promise<{ lines: Line[], code: number | null, signal: string | null, stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...rabArgs, fixture, dist], { env: { ...process.env, ...env } })
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...TRANSFER_FLAGS, fixture, DIST], { env: { ...process.env, ...env } })
     let out = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => { out += d.toString() })
@@ -42,7 +32,7 @@ function runIn (ns: string, env: NodeJS.ProcessEnv): Promise<{ lines: Line[], co
 }
 
 const skip = netnsSkipReason()
-for (const { mode, env } of modes) {
+for (const { mode, env } of LEASE_MODES) {
   t.test(`byte sources at every entry point, ${mode} mode`, { skip }, async (t) => {
     const ns = await createNetns('b')
     t.teardown(() => deleteNetns(ns))

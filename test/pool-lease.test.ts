@@ -4,30 +4,12 @@
 // child process started with that mode's flags and environment (see docs/ownership.md).
 import t from 'tap'
 import * as path from 'path'
-import { execFile } from 'child_process'
+import { LEASE_MODES, runFixture } from './helpers/lease-modes'
 
 const fixture = path.join(__dirname, 'fixtures', 'lease-modes.js')
-const dist = path.join(__dirname, '..', 'dist', 'index.js')
-const transferBuiltIn = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function'
+const run = (nodeArgs: string[], env: NodeJS.ProcessEnv): Promise<Record<string, any>> => runFixture(fixture, nodeArgs, env)
 
-function run (nodeArgs: string[], env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [...nodeArgs, '--expose-gc', fixture, dist], { env: { ...process.env, ...env }, timeout: 60000 },
-      (err, stdout, stderr) => {
-        if (err) { reject(new Error(`${err.message}\n${stderr}`)); return }
-        resolve(JSON.parse(stdout.trim().split('\n').pop() as string))
-      })
-  })
-}
-
-const modes: Array<{ mode: string, args: string[], env: NodeJS.ProcessEnv }> = [
-  // Node 20 has transfer() behind a V8 flag only; later versions have it built in.
-  { mode: 'transfer', args: transferBuiltIn ? [] : ['--harmony-rab-gsab-transfer'], env: { TUNIO_NO_EXTERNAL_BUFFERS: '', TUNIO_NO_TRANSFER: '' } },
-  { mode: 'external', args: [], env: { TUNIO_NO_EXTERNAL_BUFFERS: '', TUNIO_NO_TRANSFER: '1' } },
-  { mode: 'copy', args: [], env: { TUNIO_NO_EXTERNAL_BUFFERS: '1' } }
-]
-
-for (const { mode, args, env } of modes) {
+for (const { mode, args, env } of LEASE_MODES) {
   t.test(`single leases in ${mode} mode`, async (t) => {
     const r = await run(args, env)
     t.equal(r.mode, mode, 'the pool picked this mode')
