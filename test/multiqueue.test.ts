@@ -8,6 +8,7 @@ import * as path from 'path'
 import { sumStats } from '../lib/index'
 import { buildWire, check, createNetns, deleteNetns, netnsSkipReason, nextJsonLine, runIn } from './helpers/netns'
 import { packet } from './helpers/packets'
+import { tcpFlows } from './helpers/tcp-transfer'
 
 const skip = netnsSkipReason()
 const dist = path.join(__dirname, '..', 'dist', 'index.js')
@@ -71,65 +72,7 @@ t.test('a TUN name held by another process is refused unless the caller attaches
   holder.stdin?.end()
 })
 
-const MULTI_RECEIVER = `
-const net = require('net'), crypto = require('crypto')
-const [host, port, flows] = process.argv.slice(1)
-const results = []
-const srv = net.createServer((s) => {
-  const h = crypto.createHash('sha256'); let bytes = 0; const remotePort = s.remotePort
-  s.on('data', (d) => { h.update(d); bytes += d.length })
-  s.on('end', () => {
-    results.push({ port: remotePort, bytes, sha: h.digest('hex') })
-    if (results.length === Number(flows)) process.stdout.write(JSON.stringify(results) + '\\n', () => process.exit(0))
-  })
-})
-srv.listen(Number(port), host, () => process.stdout.write(JSON.stringify({ listening: true }) + '\\n'))
-`
-
-const MULTI_SENDER = `
-const net = require('net'), crypto = require('crypto')
-const [host, port, flows, total] = process.argv.slice(1)
-const results = []
-for (let i = 0; i < Number(flows); i++) {
-  const h = crypto.createHash('sha256'); let left = Number(total)
-  const s = net.connect(Number(port), host)
-  s.on('error', (e) => { console.log(JSON.stringify({ error: e.message })); process.exit(1) })
-  const pump = () => {
-    while (left > 0) {
-      const c = crypto.randomBytes(Math.min(left, 1 << 16)); left -= c.length; h.update(c)
-      if (!s.write(c)) return s.once('drain', pump)
-    }
-    const p = s.localPort
-    s.end(() => {
-      results.push({ port: p, bytes: Number(total), sha: h.digest('hex') })
-      if (results.length === Number(flows)) console.log(JSON.stringify(results))
-    })
-  }
-  s.on('connect', pump)
-}
-`
-
 const byPort = (xs: any[]): any[] => [...xs].sort((x, y) => x.port - y.port)
-
-/** `flows` concurrent TCP connections of `bytes` each from nsB to host in nsA. */
-async function multiFlowTransfer (to: { ns: string, host: string }, fromNs: string, port: number, flows: number, bytes: number): Promise<{ sent: any[], received: any[] }> {
-  const node = (ns: string, code: string, args: string[]): ChildProcess =>
-    spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', code, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const host = to.host
-  const recv = node(to.ns, MULTI_RECEIVER, [host, String(port), String(flows)])
-  let send: ChildProcess | undefined
-  try {
-    const l = await nextJsonLine(recv)
-    if (l.listening !== true) throw new Error(`receiver: ${JSON.stringify(l)}`)
-    const received = nextJsonLine(recv, 90_000)
-    send = node(fromNs, MULTI_SENDER, [host, String(port), String(flows), String(bytes)])
-    const sent = await nextJsonLine(send, 90_000)
-    return { sent, received: await received }
-  } finally {
-    recv.kill('SIGKILL')
-    send?.kill('SIGKILL')
-  }
-}
 
 t.test('2 queues in 2 workers carry 16 TCP flows through a two-TUN wire', { skip }, async (t) => {
   const wire = await buildWire({ offload: 'auto', workers: 2 })
@@ -140,7 +83,7 @@ t.test('2 queues in 2 workers carry 16 TCP flows through a two-TUN wire', { skip
   // of two queues would happen with probability 2^-15).
   const FLOWS = 16
   const BYTES = 4 << 20
-  const r = await multiFlowTransfer({ ns: wire.nsA, host: '10.77.1.1' }, wire.nsB, 5101, FLOWS, BYTES)
+  const r = await tcpFlows({ ns: wire.nsA, host: '10.77.1.1' }, wire.nsB, { port: 5101, flows: FLOWS, bytes: BYTES, timeoutMs: 90_000 })
   t.equal(r.received.length, FLOWS, `${FLOWS} flows arrived`)
   t.same(byPort(r.received), byPort(r.sent), 'every flow: same byte count and sha256 on both ends')
   t.equal(r.received.reduce((n: number, x: any) => n + x.bytes, 0), FLOWS * BYTES, 'all bytes arrived')
@@ -246,7 +189,7 @@ t.test('echo tunnel with --workers 2 --steer inner-flow: 12 TCP flows intact, bo
   const a = await netns.startEcho(wire, 'a', { workers: 2, steer: 'inner-flow' })
   const b = await netns.startEcho(wire, 'b', { workers: 2, steer: 'inner-flow' })
   // 12 flows: all of them hashed to one worker would happen with probability 2^-11.
-  const r = await multiFlowTransfer({ ns: wire.ns.b, host: netns.TUNNEL.b }, wire.ns.a, 7200, 12, 2 << 20)
+  const r = await tcpFlows({ ns: wire.ns.b, host: netns.TUNNEL.b }, wire.ns.a, { port: 7200, flows: 12, bytes: 2 << 20, timeoutMs: 90_000 })
   t.equal(r.received.length, 12, '12 flows arrived')
   t.same(byPort(r.received), byPort(r.sent), 'every flow: same byte count and sha256 on both ends')
   const fa = await a.stop()

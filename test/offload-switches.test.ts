@@ -3,10 +3,10 @@
 // the witness: GSO sends and GRO reads on UDP, superpackets read and coalesced writes on a TUN
 // wire carrying kernel TCP. And SO_RXQ_OVFL: the receive-queue drops of a flooded socket.
 import t from 'tap'
-import { spawn, type ChildProcess } from 'child_process'
 import * as fs from 'fs'
 import * as path from 'path'
 import { buildWire, netnsSkipReason, nextJsonLine, type Wire } from './helpers/netns'
+import { tcpTransfer } from './helpers/tcp-transfer'
 
 const dist = path.join(__dirname, '..', 'dist', 'index.js')
 const built = fs.existsSync(dist) ? false : 'dist/ not built (npm run build:ts)'
@@ -153,39 +153,10 @@ t.test('SO_RXQ_OVFL: a flooded socket with a tiny receive buffer counts what the
 
 // --- TUN: a wire of two TUN devices joined by tunio's forwarder, kernel TCP across ------------
 
-const RECEIVER = `
-const net = require('net'), crypto = require('crypto')
-const [host, port] = process.argv.slice(1)
-const srv = net.createServer((s) => {
-  const h = crypto.createHash('sha256'); let bytes = 0
-  s.on('data', (d) => { h.update(d); bytes += d.length })
-  s.on('end', () => { process.stdout.write(JSON.stringify({ bytes, sha: h.digest('hex') }) + '\\n', () => process.exit(0)) })
-})
-srv.listen(Number(port), host, () => process.stdout.write(JSON.stringify({ listening: true }) + '\\n'))
-`
-const SENDER = `
-const net = require('net'), crypto = require('crypto')
-const [host, port, total] = process.argv.slice(1)
-const data = crypto.randomBytes(Number(total))
-const s = net.connect(Number(port), host, () => s.end(data, () => console.log(JSON.stringify({ bytes: data.length, sha: crypto.createHash('sha256').update(data).digest('hex') }))))
-`
-function spawnIn (ns: string, code: string, args: string[]): ChildProcess {
-  return spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', code, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-}
+/** 'bytes' over kernel TCP from nsB to 10.77.1.1 in nsA: true when they arrived intact. */
 async function transfer (wire: Wire, bytes: number, port: number): Promise<boolean> {
-  const recv = spawnIn(wire.nsA, RECEIVER, ['10.77.1.1', String(port)])
-  let send: ChildProcess | undefined
-  try {
-    await nextJsonLine(recv)
-    const received = nextJsonLine(recv, 40_000)
-    send = spawnIn(wire.nsB, SENDER, ['10.77.1.1', String(port), String(bytes)])
-    const sent = await nextJsonLine(send, 40_000)
-    const got = await received
-    return got.bytes === bytes && got.sha === sent.sha
-  } finally {
-    recv.kill('SIGKILL')
-    send?.kill('SIGKILL')
-  }
+  const r = await tcpTransfer(wire, '10.77.1.1', bytes, port, 40_000)
+  return r.received.bytes === bytes && r.received.sha === r.sent.sha
 }
 async function command (wire: Wire, line: string): Promise<any> {
   const p = nextJsonLine(wire.forwarder)

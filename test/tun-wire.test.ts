@@ -7,6 +7,7 @@ import * as path from 'path'
 import {
   buildWire, netnsSkipReason, nextJsonLine, runIn, ipLinkStats, tcpInCsumErrors, type Wire, type WireOptions
 } from './helpers/netns'
+import { intactTransfer, tcpTransfer } from './helpers/tcp-transfer'
 
 const skip = netnsSkipReason()
 
@@ -27,54 +28,8 @@ s.bind(Number(process.argv[2]), process.argv[1], () => console.log(JSON.stringif
 `
 function sumDrops (o: Record<string, number>): number { return Object.values(o).reduce((x, y) => x + y, 0) }
 
-const RECEIVER = `
-const net = require('net'), crypto = require('crypto')
-const [host, port] = process.argv.slice(1)
-const srv = net.createServer((s) => {
-  const h = crypto.createHash('sha256'); let bytes = 0
-  s.on('data', (d) => { h.update(d); bytes += d.length })
-  s.on('end', () => { process.stdout.write(JSON.stringify({ bytes, sha: h.digest('hex') }) + '\\n', () => process.exit(0)) })
-  s.on('error', (e) => { process.stdout.write(JSON.stringify({ error: e.message }) + '\\n', () => process.exit(1)) })
-})
-srv.listen(Number(port), host, () => process.stdout.write(JSON.stringify({ listening: true }) + '\\n'))
-`
-
-const SENDER = `
-const net = require('net'), crypto = require('crypto')
-const [host, port, total] = process.argv.slice(1)
-const h = crypto.createHash('sha256'); let left = Number(total)
-const s = net.connect(Number(port), host)
-s.on('error', (e) => { console.log(JSON.stringify({ error: e.message })); process.exit(1) })
-function pump () {
-  while (left > 0) {
-    const chunk = crypto.randomBytes(Math.min(left, 1 << 20)); left -= chunk.length; h.update(chunk)
-    if (!s.write(chunk)) return s.once('drain', pump)
-  }
-  s.end(() => console.log(JSON.stringify({ bytes: Number(total), sha: h.digest('hex') })))
-}
-s.on('connect', pump)
-`
-
 function spawnIn (ns: string, code: string, args: string[]): ChildProcess {
   return spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', code, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-}
-
-/** Sends `bytes` random bytes from nsB to nsA over kernel TCP; returns both hashes. */
-async function transfer (wire: Wire, host: string, bytes: number, port: number): Promise<{ sent: any, received: any, ms: number }> {
-  const recv = spawnIn(wire.nsA, RECEIVER, [host, String(port)])
-  let send: ChildProcess | undefined
-  try {
-    const l = await nextJsonLine(recv)
-    if (l.listening !== true) throw new Error(`receiver: ${JSON.stringify(l)}`)
-    const start = Date.now()
-    const received = nextJsonLine(recv, 40_000)
-    send = spawnIn(wire.nsB, SENDER, [host, String(port), String(bytes)])
-    const sent = await nextJsonLine(send, 40_000)
-    return { sent, received: await received, ms: Date.now() - start }
-  } finally {
-    recv.kill('SIGKILL')
-    send?.kill('SIGKILL')
-  }
 }
 
 async function withWire (t: { teardown: (fn: () => unknown) => void, comment: (...m: unknown[]) => void }, opts: WireOptions): Promise<Wire> {
@@ -91,18 +46,12 @@ t.test('TUN wire through a tunio forwarder', { skip }, async (t) => {
   t.test('offload auto: 64 MB IPv4 TCP intact, superpackets both ways, no checksum errors', async (t) => {
     const wire = await withWire(t, { offload: 'auto' })
     t.ok(wire.ready.a.offload.tso4, 'kernel accepted TSO4 on tunA')
-    const csum0 = await tcpInCsumErrors(wire.nsA)
-    const r = await transfer(wire, '10.77.1.1', 64 << 20, 5001)
-    t.equal(r.received.bytes, 64 << 20, 'all bytes arrived')
-    t.equal(r.received.sha, r.sent.sha, 'sha256 matches')
-    const s = await wire.stats()
-    t.same(s.errors, [], 'no forwarder errors')
+    const { r, s } = await intactTransfer(t, wire, '10.77.1.1', 64 << 20, 5001, 40_000)
     t.ok(s.b.superpacketsIn > 0, `tunB read superpackets (${s.b.superpacketsIn})`)
     t.ok(s.b.segmentsIn > s.b.superpacketsIn, `split into more segments (${s.b.segmentsIn})`)
     t.ok(s.a.superpacketsOut > 0, `tunA got coalesced writes (${s.a.superpacketsOut}, ${s.a.segmentsOut} segments)`)
     // At most the Router Solicitation tunA sends before tunB is up (EIO, see docs/offloads.md).
     t.ok(s.a.drops.writeRejected + s.b.drops.writeRejected <= 1, `no write of the transfer refused (${s.a.drops.writeRejected}/${s.b.drops.writeRejected})`)
-    t.equal(await tcpInCsumErrors(wire.nsA), csum0, 'TcpInCsumErrors in nsA unchanged')
     t.equal(await tcpInCsumErrors(wire.nsB), 0, 'TcpInCsumErrors in nsB is 0')
     // The ACKs of the transfer are written to tunB: pure ACKs, each kept out with noPayload.
     t.ok(s.b.coalesceRefusals.noPayload > 0, `tunB: pure ACKs refused as noPayload (${s.b.coalesceRefusals.noPayload})`)
@@ -118,33 +67,21 @@ t.test('TUN wire through a tunio forwarder', { skip }, async (t) => {
   t.test('offload false: 64 MB intact, no superpackets either way', async (t) => {
     const wire = await withWire(t, { offload: false })
     t.notOk(wire.ready.a.offload.vnetHdr, 'no virtio header')
-    const csum0 = await tcpInCsumErrors(wire.nsA)
-    const r = await transfer(wire, '10.77.1.1', 64 << 20, 5002)
-    t.equal(r.received.bytes, 64 << 20)
-    t.equal(r.received.sha, r.sent.sha, 'sha256 matches')
-    const s = await wire.stats()
-    t.same(s.errors, [])
+    const { r, s } = await intactTransfer(t, wire, '10.77.1.1', 64 << 20, 5002, 40_000)
     for (const side of ['a', 'b']) {
       t.equal(s[side].superpacketsIn, 0, `${side}: no superpackets read`)
       t.equal(s[side].superpacketsOut, 0, `${side}: no coalesced writes`)
     }
     t.ok(s.b.packetsIn > (64 << 20) / 1500, `every segment read on its own (${s.b.packetsIn})`)
-    t.equal(await tcpInCsumErrors(wire.nsA), csum0, 'TcpInCsumErrors in nsA unchanged')
     t.comment(`offload false: ${(r.received.bytes * 8 / r.ms / 1e6).toFixed(2)} Gbit/s incl. startup; reads ${s.b.syscalls.read}, writev ${s.a.syscalls.writev}`)
   })
 
   t.test('IPv6: 16 MB intact with offload auto', async (t) => {
     const wire = await withWire(t, { offload: 'auto' })
     t.ok(wire.ready.a.offload.tso6, 'kernel accepted TSO6')
-    const csum0 = await tcpInCsumErrors(wire.nsA)
-    const r = await transfer(wire, 'fd77:1::1', 16 << 20, 5003)
-    t.equal(r.received.bytes, 16 << 20)
-    t.equal(r.received.sha, r.sent.sha, 'sha256 matches')
-    const s = await wire.stats()
-    t.same(s.errors, [])
+    const { s } = await intactTransfer(t, wire, 'fd77:1::1', 16 << 20, 5003, 40_000)
     t.ok(s.b.superpacketsIn > 0, `TSO6 superpackets read (${s.b.superpacketsIn})`)
     t.ok(s.a.superpacketsOut > 0, `coalesced IPv6 writes (${s.a.superpacketsOut})`)
-    t.equal(await tcpInCsumErrors(wire.nsA), csum0, 'TcpInCsumErrors in nsA unchanged')
   })
 
   t.test('forced EINVAL on a coalesced write: segments go one by one, nothing lost, coalescing off until a probe 1 s later, counted once', async (t) => {
@@ -156,7 +93,7 @@ t.test('TUN wire through a tunio forwarder', { skip }, async (t) => {
     const before = await wire.stats()
     t.equal(before.a.coalescingTcp, true, 'tunA coalesces TCP before')
     const csum0 = await tcpInCsumErrors(wire.nsA)
-    const r = await transfer(wire, '10.77.1.1', 16 << 20, 5005)
+    const r = await tcpTransfer(wire, '10.77.1.1', 16 << 20, 5005, 40_000)
     t.equal(r.received.bytes, 16 << 20, 'all bytes arrived')
     t.equal(r.received.sha, r.sent.sha, 'sha256 matches: nothing lost')
     const s = await wire.stats()
@@ -174,7 +111,7 @@ t.test('TUN wire through a tunio forwarder', { skip }, async (t) => {
     }
     // Not off for good: after the back-off the next write is a probe, and coalescing is back.
     await new Promise((resolve) => setTimeout(resolve, 1100))
-    const r2 = await transfer(wire, '10.77.1.1', 4 << 20, 5006)
+    const r2 = await tcpTransfer(wire, '10.77.1.1', 4 << 20, 5006, 40_000)
     t.equal(r2.received.sha, r2.sent.sha, 'a second transfer after the back-off arrives intact')
     const s2 = await wire.stats()
     t.ok(s2.a.coalesceRetries >= 1, `coalescing probed again (${s2.a.coalesceRetries})`)
@@ -247,7 +184,7 @@ print(sent)
     t.equal(wire.forwarder.exitCode, null, 'forwarder still running')
     t.same(mid.errors, [], 'no exceptions in the forwarder')
     t.comment(`after injection: tunB read ${mid.b.packetsIn} packets, drops b=${JSON.stringify(mid.b.drops)} a=${JSON.stringify(mid.a.drops)}, readErrors b=${mid.b.readErrors}, tunA coalesceFallbacks=${mid.a.coalesceFallbacks}`)
-    const r = await transfer(wire, '10.77.1.1', 16 << 20, 5004)
+    const r = await tcpTransfer(wire, '10.77.1.1', 16 << 20, 5004, 40_000)
     t.equal(r.received.sha, r.sent.sha, 'later 16 MB transfer intact')
     const s = await wire.stats()
     t.same(s.errors, [])
@@ -303,7 +240,7 @@ print(sent)
     // little slack; a leak anywhere in the path would be far larger.
     t.ok(Math.abs(arrived + lostTotal - N) <= Math.max(20, N * 0.001), `arrived ${arrived} + counted drops ${lostTotal} = sent ${N} (within 0.1%)`)
     t.ok(arrived > N / 10, 'a good part of the flood went through')
-    const r = await transfer(wire, '10.77.1.1', 16 << 20, 5005)
+    const r = await tcpTransfer(wire, '10.77.1.1', 16 << 20, 5005, 40_000)
     t.equal(r.received.sha, r.sent.sha, 'a 16 MB TCP transfer after the flood is intact')
   })
 })
