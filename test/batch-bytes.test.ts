@@ -2,33 +2,17 @@
 // runs in a child process started with the mode's flags and environment (as pool-lease.test.ts).
 import t from 'tap'
 import * as path from 'path'
-import { execFile } from 'child_process'
+import { DIST, LEASE_MODES, TRANSFER_FLAGS, runFixture } from './helpers/lease-modes'
+import { netns, tcpBothWays } from './helpers/tunnels'
 
 const fixture = path.join(__dirname, 'fixtures', 'batch-bytes.js')
-const dist = path.join(__dirname, '..', 'dist', 'index.js')
-const transferBuiltIn = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function'
-
-function run (nodeArgs: string[], env: NodeJS.ProcessEnv): Promise<Record<string, any>> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [...nodeArgs, '--expose-gc', fixture, dist], { env: { ...process.env, ...env }, timeout: 60000 },
-      (err, stdout, stderr) => {
-        if (err) { reject(new Error(`${err.message}\n${stderr}`)); return }
-        resolve(JSON.parse(stdout.trim().split('\n').pop() as string))
-      })
-  })
-}
-
-const modes: Array<{ mode: string, args: string[], env: NodeJS.ProcessEnv }> = [
-  { mode: 'transfer', args: transferBuiltIn ? [] : ['--harmony-rab-gsab-transfer'], env: { TUNIO_NO_EXTERNAL_BUFFERS: '', TUNIO_NO_TRANSFER: '' } },
-  { mode: 'external', args: [], env: { TUNIO_NO_EXTERNAL_BUFFERS: '', TUNIO_NO_TRANSFER: '1' } },
-  { mode: 'copy', args: [], env: { TUNIO_NO_EXTERNAL_BUFFERS: '1' } }
-]
+const run = (nodeArgs: string[], env: NodeJS.ProcessEnv): Promise<Record<string, any>> => runFixture(fixture, nodeArgs, env)
 
 const CLOSED = 'ERR_TUNIO_VIEW_CLOSED'
 const INVALID = 'ERR_TUNIO_INVALID_ARG'
 const range = (n: number, f: (i: number) => unknown): unknown[] => Array.from({ length: n }, (_, i) => f(i))
 
-for (const { mode, args, env } of modes) {
+for (const { mode, args, env } of LEASE_MODES) {
   t.test(`batch.bytes() in ${mode} mode`, async (t) => {
     const r = await run(args, env)
     t.equal(r.mode, mode, 'the pool picked this mode')
@@ -73,11 +57,9 @@ for (const { mode, args, env } of modes) {
 // per-packet transform done in JavaScript in place through batch.bytes() (test/fixtures/
 // js-transform-tunnel.js: a marker prepended into the headroom and the payload XORed, undone on
 // the other side), in the default lease mode and in copy mode.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const netns = require(path.join(__dirname, '..', 'scripts', 'netns.js'))
 const tunnelFixture = path.join(__dirname, 'fixtures', 'js-transform-tunnel.js')
 
-for (const { mode, env } of [modes[0], modes[2]]) {
+for (const { mode, env } of [LEASE_MODES[0], LEASE_MODES[2]]) {
   t.test(`a JS transform through bytes() carries TCP intact both ways (${mode} mode)`, {
     skip: process.getuid?.() !== 0 && 'needs root (network namespaces, TUN devices)'
   }, async (t) => {
@@ -86,8 +68,8 @@ for (const { mode, env } of [modes[0], modes[2]]) {
     const start = async (side: 'a' | 'b'): Promise<any> => {
       const other = side === 'a' ? 'b' : 'a'
       const child = wire.spawn(side, 'env', [...Object.entries(env).map(([k, v]) => `${k}=${v as string}`), process.execPath,
-        ...(transferBuiltIn || mode !== 'transfer' ? [] : ['--harmony-rab-gsab-transfer']),
-        tunnelFixture, dist, 'tun0', `${netns.TUNNEL[side] as string}/24`, '5555', `${netns.WIRE[other] as string}:5555`])
+        ...(mode === 'transfer' ? TRANSFER_FLAGS : []),
+        tunnelFixture, DIST, 'tun0', `${netns.TUNNEL[side] as string}/24`, '5555', `${netns.WIRE[other] as string}:5555`])
       await netns.waitFor(() => child.output.includes('ready') || child.exitCode !== null, 20000 * netns.TIME_SCALE)
       if (child.exitCode !== null) throw new Error(`endpoint ${side} exited: ${child.output as string}`)
       return child
@@ -100,10 +82,7 @@ for (const { mode, env } of [modes[0], modes[2]]) {
     const a = await start('a')
     const b = await start('b')
     const MB = 16 * 1024 * 1024
-    const ab = await netns.tcpTransfer(wire, 'a', 'b', MB, { timeoutMs: 60000 })
-    t.ok(ab.ok, `a -> b: ${ab.bytes as number} bytes, sha256 ${ab.received as string} (sent ${ab.sent as string})`) || t.comment(ab.output)
-    const ba = await netns.tcpTransfer(wire, 'b', 'a', MB, { port: 7101, timeoutMs: 60000 })
-    t.ok(ba.ok, `b -> a: ${ba.bytes as number} bytes, sha256 ${ba.received as string} (sent ${ba.sent as string})`) || t.comment(ba.output)
+    await tcpBothWays(t, wire, MB, { timeoutMs: 60000 })
     const fa = await stop(a)
     const fb = await stop(b)
     t.comment(`a: ${JSON.stringify(fa)}`)

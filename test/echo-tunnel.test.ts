@@ -1,30 +1,22 @@
 // examples/echo-tunnel end to end: two namespaces joined by veth, a tunnel endpoint in each.
 // Needs root (namespaces, TUN); skipped otherwise. Everything made here is removed on exit.
 import t from 'tap'
-import { execFileSync } from 'child_process'
 import { randomBytes } from 'crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'fs'
 import { tmpdir } from 'os'
 import * as path from 'path'
+import { netns, readyForTunnels, tcpBothWays } from './helpers/tunnels'
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const netns = require(path.join(__dirname, '..', 'scripts', 'netns.js'))
 const MB32 = 32 * 1024 * 1024
 
-if (process.getuid?.() !== 0) {
-  t.pass('skipped: needs root (network namespaces, TUN devices)')
-} else {
-  execFileSync(process.execPath, [path.join(__dirname, '..', 'scripts', 'build-examples.js')], { stdio: 'inherit' })
+if (readyForTunnels(t)) {
 
   t.test('two echo endpoints carry 32 MB of TCP intact, both directions', async (t) => {
     const wire = netns.createWire('e')
     t.teardown(() => wire.cleanup())
     const a = await netns.startEcho(wire, 'a')
     const b = await netns.startEcho(wire, 'b')
-    const ab = await netns.tcpTransfer(wire, 'a', 'b', MB32)
-    t.ok(ab.ok, `a -> b: ${ab.bytes} bytes, sha256 ${ab.received} (sent ${ab.sent})`) || t.comment(ab.output)
-    const ba = await netns.tcpTransfer(wire, 'b', 'a', MB32, { port: 7101 })
-    t.ok(ba.ok, `b -> a: ${ba.bytes} bytes, sha256 ${ba.received} (sent ${ba.sent})`) || t.comment(ba.output)
+    await tcpBothWays(t, wire, MB32)
     const fa = await a.stop()
     const fb = await b.stop()
     t.ok(fa && fb, 'both endpoints printed final JSON stats on SIGTERM')
@@ -41,10 +33,7 @@ if (process.getuid?.() !== 0) {
     const b = await netns.startSocat(wire, 'b')
     // socat writes every datagram it receives to its TUN as one packet: anything but exactly
     // one well-formed IP packet per datagram would be dropped by the kernel (or break TCP).
-    const ab = await netns.tcpTransfer(wire, 'a', 'b', 8 * 1024 * 1024)
-    t.ok(ab.ok, `tunio -> socat: ${ab.bytes} bytes, hashes match`) || t.comment(ab.output)
-    const ba = await netns.tcpTransfer(wire, 'b', 'a', 8 * 1024 * 1024, { port: 7101 })
-    t.ok(ba.ok, `socat -> tunio: ${ba.bytes} bytes, hashes match`) || t.comment(ba.output)
+    await tcpBothWays(t, wire, 8 * 1024 * 1024, { names: ['tunio', 'socat'] })
     const fa = await a.stop()
     await b.stop()
     t.ok(fa.udp.datagramsOut > 1000, `tunio sent ${fa.udp.datagramsOut} datagrams to socat`)
@@ -94,10 +83,7 @@ if (process.getuid?.() !== 0) {
           s.send(d, 5555, '${netns.WIRE.b}') }
           if (n < ${FORGED}) setTimeout(tick, 5); else setTimeout(() => { console.log('sent', n); s.close() }, 100) }
         tick()`])
-      const ab = await netns.tcpTransfer(wire, 'a', 'b', MB64, { timeoutMs: 120000 * netns.TIME_SCALE })
-      t.ok(ab.ok, `a -> b: ${ab.bytes} bytes, sha256 ${ab.received} (sent ${ab.sent})`) || t.comment(ab.output)
-      const ba = await netns.tcpTransfer(wire, 'b', 'a', MB64, { port: 7101, timeoutMs: 120000 * netns.TIME_SCALE })
-      t.ok(ba.ok, `b -> a: ${ba.bytes} bytes, sha256 ${ba.received} (sent ${ba.sent})`) || t.comment(ba.output)
+      await tcpBothWays(t, wire, MB64, { timeoutMs: 120000 * netns.TIME_SCALE })
       await forger.exited
       t.match(forger.output, `sent ${FORGED}`)
       const rcvbufLost = udpErrors('b') - rcvbufBefore

@@ -5,22 +5,18 @@
 // suppress rule hides from everything unmarked); TCP to an address that only the far side of
 // the tunnel has arrives intact; close() removes the routes and rules.
 import t from 'tap'
-import { execFileSync, spawn } from 'child_process'
+import { spawn } from 'child_process'
 import * as path from 'path'
 import { nextJsonLine } from './helpers/netns'
+import { netns, readyForTunnels } from './helpers/tunnels'
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const netns = require(path.join(__dirname, '..', 'scripts', 'netns.js'))
 const FIXTURE = path.join(__dirname, 'fixtures', 'full-tunnel.js')
 const MARK = 51820
 const TABLE = 51820
 const PEER = '192.0.2.2'          // b's tunnel endpoint: in a only behind main's default route
 const INSIDE = '10.99.0.1'        // an address of b that a reaches only through the tunnel
 
-if (process.getuid?.() !== 0) {
-  t.pass('skipped: needs root (network namespaces, TUN devices)')
-} else {
-  execFileSync(process.execPath, [path.join(__dirname, '..', 'scripts', 'build-examples.js')], { stdio: 'inherit' })
+if (readyForTunnels(t)) {
 
   t.test('full tunnel by rules made with tunio: marked UDP reaches the peer, TCP through the tunnel intact, all removed on close()', async (t) => {
     const wire = netns.createWire('f')

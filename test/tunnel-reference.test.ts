@@ -3,28 +3,17 @@
 // working (superpackets read and split, datagrams coalesced back into superpackets). Without
 // this the benchmark's reference could rot silently. Needs root and cc; about 10 s.
 import t from 'tap'
-import { execFileSync } from 'child_process'
-import * as path from 'path'
+import { netns, readyForTunnels, tcpBothWays } from './helpers/tunnels'
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const netns = require(path.join(__dirname, '..', 'scripts', 'netns.js'))
 const MB16 = 16 * 1024 * 1024
 
-if (process.getuid?.() !== 0) {
-  t.pass('skipped: needs root (network namespaces, TUN devices)')
-} else if (!netns.has('cc')) {
-  t.pass('skipped: needs a C compiler (cc, Debian package gcc)')
-} else {
-  execFileSync(process.execPath, [path.join(__dirname, '..', 'scripts', 'build-examples.js')], { stdio: 'inherit' })
+if (readyForTunnels(t, { cc: 'a C compiler (cc, Debian package gcc)' })) {
   t.test('the C reference carries 16 MB of TCP intact both directions, offloads in use', async (t) => {
     const wire = netns.createWire('r')
     t.teardown(() => wire.cleanup())
     const a = await netns.startCReference(wire, 'a')
     const b = await netns.startCReference(wire, 'b')
-    const ab = await netns.tcpTransfer(wire, 'a', 'b', MB16)
-    t.ok(ab.ok, `a -> b: ${ab.bytes} bytes, sha256 ${ab.received} (sent ${ab.sent})`) || t.comment(ab.output)
-    const ba = await netns.tcpTransfer(wire, 'b', 'a', MB16, { port: 7101 })
-    t.ok(ba.ok, `b -> a: ${ba.bytes} bytes, sha256 ${ba.received} (sent ${ba.sent})`) || t.comment(ba.output)
+    await tcpBothWays(t, wire, MB16)
     const gsoMaxSize = (): number => Number(/gso_max_size (\d+)/.exec(wire.exec('a', 'ip', ['-d', 'link', 'show', 'tun0']))?.[1])
     const cLink = gsoMaxSize()
     const fa = await a.stop()
