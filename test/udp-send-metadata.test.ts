@@ -2,11 +2,11 @@
 // reply leaves from (IP_PKTINFO on send; a received lease keeps the address the peer used), the
 // ECN bits (IP_TOS / IPV6_TCLASS on send, read back by the receiver), and a destination on fresh
 // leases so that one send() carries datagrams for several peers.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import * as fs from 'fs'
 import * as path from 'path'
 import { check, createNetns, deleteNetns, netnsSkipReason, runIn } from './helpers/netns'
-import { startPeer } from './helpers/udp-peer'
+import { startPeer, type Peer } from './helpers/udp-peer'
 
 const dist = path.join(__dirname, '..', 'dist', 'index.js')
 const built = fs.existsSync(dist) ? false : 'dist/ not built (npm run build:ts)'
@@ -61,23 +61,32 @@ t.test('lease.remote / local / ecn: settable on fresh leases, validated, refused
   batch.release()
 })
 
-t.test('a reply leaves from the address the peer used; ECN arrives; one send() reaches two peers', { skip }, async (t) => {
+/**
+ * A server namespace and a client namespace joined by veth (s0 - c0) with these addresses,
+ * each with a tunio peer. IPv4 runs with IPv6 off; IPv6 addresses skip duplicate detection.
+ */
+async function serverAndClient (t: Test, addresses: { server: string[], client: string[] }): Promise<{ nsS: string, s: Peer, c: Peer }> {
+  const v6 = addresses.server[0].includes(':')
   const nsS = await createNetns('s')
   const nsC = await createNetns('c')
   t.teardown(async () => { await deleteNetns(nsS); await deleteNetns(nsC) })
-  for (const ns of [nsS, nsC]) await runIn(ns, ['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'])
+  if (!v6) {
+    for (const ns of [nsS, nsC]) await runIn(ns, ['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'])
+  }
   await check(['ip', 'link', 'add', 's0', 'netns', nsS, 'type', 'veth', 'peer', 'name', 'c0', 'netns', nsC])
-  // Two addresses on one device: the kernel's own choice of source is the first.
-  await check(['ip', '-n', nsS, 'addr', 'add', '10.93.0.1/24', 'dev', 's0'])
-  await check(['ip', '-n', nsS, 'addr', 'add', '10.93.0.2/24', 'dev', 's0'])
-  await check(['ip', '-n', nsC, 'addr', 'add', '10.93.0.10/24', 'dev', 'c0'])
-  await check(['ip', '-n', nsC, 'addr', 'add', '10.93.0.11/24', 'dev', 'c0'])
-  await check(['ip', '-n', nsS, 'link', 'set', 's0', 'up'])
-  await check(['ip', '-n', nsC, 'link', 'set', 'c0', 'up'])
-
+  for (const [ns, dev, cidrs] of [[nsS, 's0', addresses.server], [nsC, 'c0', addresses.client]] as const) {
+    for (const cidr of cidrs) await check(['ip', '-n', ns, 'addr', 'add', cidr, 'dev', dev, ...(v6 ? ['nodad'] : [])])
+    await check(['ip', '-n', ns, 'link', 'set', dev, 'up'])
+  }
   const s = startPeer(nsS)
   const c = startPeer(nsC)
   t.teardown(async () => { await s.stop(); await c.stop() })
+  return { nsS, s, c }
+}
+
+t.test('a reply leaves from the address the peer used; ECN arrives; one send() reaches two peers', { skip }, async (t) => {
+  // Two addresses on one device: the kernel's own choice of source is the first.
+  const { nsS, s, c } = await serverAndClient(t, { server: ['10.93.0.1/24', '10.93.0.2/24'], client: ['10.93.0.10/24', '10.93.0.11/24'] })
   await s.run(`ctx.sockets.srv = await ctx.tunio.openUdp({ bind: '0.0.0.0:7200' })`)
   await c.run(`
     ctx.sockets.c1 = await ctx.tunio.openUdp({ bind: '10.93.0.10:7301' })
@@ -162,18 +171,7 @@ t.test('a reply leaves from the address the peer used; ECN arrives; one send() r
 })
 
 t.test('IPv6: a reply leaves from the address the peer used; a removed source falls back', { skip }, async (t) => {
-  const nsS = await createNetns('s')
-  const nsC = await createNetns('c')
-  t.teardown(async () => { await deleteNetns(nsS); await deleteNetns(nsC) })
-  await check(['ip', 'link', 'add', 's0', 'netns', nsS, 'type', 'veth', 'peer', 'name', 'c0', 'netns', nsC])
-  await check(['ip', '-n', nsS, 'addr', 'add', 'fd93::1/64', 'dev', 's0', 'nodad'])
-  await check(['ip', '-n', nsS, 'addr', 'add', 'fd93::2/64', 'dev', 's0', 'nodad'])
-  await check(['ip', '-n', nsC, 'addr', 'add', 'fd93::10/64', 'dev', 'c0', 'nodad'])
-  await check(['ip', '-n', nsS, 'link', 'set', 's0', 'up'])
-  await check(['ip', '-n', nsC, 'link', 'set', 'c0', 'up'])
-  const s = startPeer(nsS)
-  const c = startPeer(nsC)
-  t.teardown(async () => { await s.stop(); await c.stop() })
+  const { nsS, s, c } = await serverAndClient(t, { server: ['fd93::1/64', 'fd93::2/64'], client: ['fd93::10/64'] })
   await s.run(`ctx.sockets.srv = await ctx.tunio.openUdp({ bind: '[::]:7200' })`)
   await c.run(`ctx.sockets.cl = await ctx.tunio.openUdp({ bind: '[fd93::10]:7300' })`)
   const arriving = s.run(`

@@ -109,30 +109,42 @@ t.test('fwmark and bindDevice pick the egress device', { skip }, async (t) => {
   }
 })
 
-t.test("pmtu 'do' across a router to a smaller MTU: a 'pathMtu' event with that MTU, GSO back after the datagrams fit", { skip }, async (t) => {
+// The path of the pmtu tests, per IP version: namespaces a - r - b joined by veth (a0-r0,
+// r1-b0), r routing between the two subnets, the second hop 1280 bytes (the narrow one: only
+// the router's ICMP can tell a); a tunio peer in a and in b. IPv4 runs with IPv6 off.
+const NARROW_PATH = {
+  4: { a0: '10.92.1.1/24', r0: '10.92.1.2/24', r1: '10.92.2.1/24', b0: '10.92.2.2/24', addrFlags: [], routeFlags: [], sysctls: ['net.ipv4.ip_forward=1', 'net.ipv4.icmp_ratelimit=0'] },
+  6: { a0: 'fd92:1::1/64', r0: 'fd92:1::2/64', r1: 'fd92:2::1/64', b0: 'fd92:2::2/64', addrFlags: ['nodad'], routeFlags: ['-6'], sysctls: ['net.ipv6.conf.all.forwarding=1', 'net.ipv6.icmp.ratelimit=0'] }
+}
+
+async function narrowPath (t: Test, family: 4 | 6): Promise<{ a: Peer, b: Peer }> {
+  const p = NARROW_PATH[family]
   const nsA = await createNetns('a')
   const nsR = await createNetns('r')
   const nsB = await createNetns('b')
   t.teardown(async () => { await deleteNetns(nsA); await deleteNetns(nsR); await deleteNetns(nsB) })
-  for (const ns of [nsA, nsR, nsB]) await runIn(ns, ['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'])
+  if (family === 4) {
+    for (const ns of [nsA, nsR, nsB]) await runIn(ns, ['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'])
+  }
   await check(['ip', 'link', 'add', 'a0', 'netns', nsA, 'type', 'veth', 'peer', 'name', 'r0', 'netns', nsR])
   await check(['ip', 'link', 'add', 'r1', 'netns', nsR, 'type', 'veth', 'peer', 'name', 'b0', 'netns', nsB])
-  await check(['ip', '-n', nsA, 'addr', 'add', '10.92.1.1/24', 'dev', 'a0'])
-  await check(['ip', '-n', nsR, 'addr', 'add', '10.92.1.2/24', 'dev', 'r0'])
-  await check(['ip', '-n', nsR, 'addr', 'add', '10.92.2.1/24', 'dev', 'r1'])
-  await check(['ip', '-n', nsB, 'addr', 'add', '10.92.2.2/24', 'dev', 'b0'])
-  // The second hop is the narrow one: only the router's ICMP can tell A.
+  const devices: Array<[string, 'a0' | 'r0' | 'r1' | 'b0']> = [[nsA, 'a0'], [nsR, 'r0'], [nsR, 'r1'], [nsB, 'b0']]
+  for (const [ns, dev] of devices) await check(['ip', '-n', ns, 'addr', 'add', p[dev], 'dev', dev, ...p.addrFlags])
   await check(['ip', '-n', nsR, 'link', 'set', 'r1', 'mtu', '1280'])
   await check(['ip', '-n', nsB, 'link', 'set', 'b0', 'mtu', '1280'])
-  for (const [ns, dev] of [[nsA, 'a0'], [nsR, 'r0'], [nsR, 'r1'], [nsB, 'b0']]) await check(['ip', '-n', ns, 'link', 'set', dev, 'up'])
-  await check(['ip', '-n', nsA, 'route', 'add', 'default', 'via', '10.92.1.2'])
-  await check(['ip', '-n', nsB, 'route', 'add', 'default', 'via', '10.92.2.1'])
-  await runIn(nsR, ['sysctl', '-qw', 'net.ipv4.ip_forward=1'])
-  await runIn(nsR, ['sysctl', '-qw', 'net.ipv4.icmp_ratelimit=0'])
-
+  for (const [ns, dev] of devices) await check(['ip', '-n', ns, 'link', 'set', dev, 'up'])
+  const address = (cidr: string): string => cidr.split('/')[0]
+  await check(['ip', '-n', nsA, ...p.routeFlags, 'route', 'add', 'default', 'via', address(p.r0)])
+  await check(['ip', '-n', nsB, ...p.routeFlags, 'route', 'add', 'default', 'via', address(p.r1)])
+  for (const sysctl of p.sysctls) await runIn(nsR, ['sysctl', '-qw', sysctl])
   const a = startPeer(nsA)
   const b = startPeer(nsB)
   t.teardown(async () => { await a.stop(); await b.stop() })
+  return { a, b }
+}
+
+t.test("pmtu 'do' across a router to a smaller MTU: a 'pathMtu' event with that MTU, GSO back after the datagrams fit", { skip }, async (t) => {
+  const { a, b } = await narrowPath(t, 4)
   await b.run(`ctx.sockets.rx = await ctx.tunio.openUdp({ bind: '10.92.2.2:7100' })`)
   const to = `{ address: '10.92.2.2', port: 7100 }`
 
@@ -196,27 +208,7 @@ t.test("pmtu 'do' across a router to a smaller MTU: a 'pathMtu' event with that 
 })
 
 t.test("pmtu 'do' over IPv6 (dual-stack socket): ICMPv6 packet too big becomes a 'pathMtu' event with source icmp6", { skip }, async (t) => {
-  const nsA = await createNetns('a')
-  const nsR = await createNetns('r')
-  const nsB = await createNetns('b')
-  t.teardown(async () => { await deleteNetns(nsA); await deleteNetns(nsR); await deleteNetns(nsB) })
-  await check(['ip', 'link', 'add', 'a0', 'netns', nsA, 'type', 'veth', 'peer', 'name', 'r0', 'netns', nsR])
-  await check(['ip', 'link', 'add', 'r1', 'netns', nsR, 'type', 'veth', 'peer', 'name', 'b0', 'netns', nsB])
-  await check(['ip', '-n', nsA, 'addr', 'add', 'fd92:1::1/64', 'dev', 'a0', 'nodad'])
-  await check(['ip', '-n', nsR, 'addr', 'add', 'fd92:1::2/64', 'dev', 'r0', 'nodad'])
-  await check(['ip', '-n', nsR, 'addr', 'add', 'fd92:2::1/64', 'dev', 'r1', 'nodad'])
-  await check(['ip', '-n', nsB, 'addr', 'add', 'fd92:2::2/64', 'dev', 'b0', 'nodad'])
-  await check(['ip', '-n', nsR, 'link', 'set', 'r1', 'mtu', '1280'])
-  await check(['ip', '-n', nsB, 'link', 'set', 'b0', 'mtu', '1280'])
-  for (const [ns, dev] of [[nsA, 'a0'], [nsR, 'r0'], [nsR, 'r1'], [nsB, 'b0']]) await check(['ip', '-n', ns, 'link', 'set', dev, 'up'])
-  await check(['ip', '-n', nsA, '-6', 'route', 'add', 'default', 'via', 'fd92:1::2'])
-  await check(['ip', '-n', nsB, '-6', 'route', 'add', 'default', 'via', 'fd92:2::1'])
-  await runIn(nsR, ['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1'])
-  await runIn(nsR, ['sysctl', '-qw', 'net.ipv6.icmp.ratelimit=0'])
-
-  const a = startPeer(nsA)
-  const b = startPeer(nsB)
-  t.teardown(async () => { await a.stop(); await b.stop() })
+  const { a, b } = await narrowPath(t, 6)
   await b.run(`ctx.sockets.rx = await ctx.tunio.openUdp({ bind: '[fd92:2::2]:7100' })`)
   const events = await a.run(`
     const udp = ctx.record('tx', await ctx.tunio.openUdp({ bind: '[::]:0', pmtu: 'do' }))

@@ -25,6 +25,13 @@ function payload (seed: string, size: number): Buffer {
 const digest = (b: Uint8Array): string => crypto.createHash('sha256').update(b).digest('hex') + ':' + b.length
 
 /** Reads until `n` datagrams arrived (copies them out and releases the leases). */
+/** A receiving and a sending socket on 127.0.0.1 for `body`; both closed after it. */
+async function onLoopback (body: (tx: Udp, rx: Udp) => Promise<void>): Promise<void> {
+  const rx = await openUdp({ bind: '127.0.0.1:0' })
+  const tx = await openUdp({ bind: '127.0.0.1:0' })
+  try { await body(tx, rx) } finally { tx.close(); rx.close() }
+}
+
 async function collect (sock: Udp, n: number, timeoutMs = 5000): Promise<Got[]> {
   const got: Got[] = []
   const deadline = Date.now() + timeoutMs
@@ -102,70 +109,58 @@ t.test('dual-stack [::]:0 shows an IPv4 sender as plain IPv4', async (t) => {
   } finally { tx.close(); rx.close() }
 })
 
-t.test('GSO and GRO: 64 x 1000 bytes are one sendmsg and one coalesced read', async (t) => {
-  const rx = await openUdp({ bind: '127.0.0.1:0' })
-  const tx = await openUdp({ bind: '127.0.0.1:0' })
-  try {
-    t.equal(tx.features.gso, true, 'GSO available on loopback')
-    t.equal(rx.features.gro, true, 'GRO available on loopback')
-    const bufs = Array.from({ length: 64 }, (_, i) => payload(`gso-${i}`, 1000))
-    t.equal(tx.send(bufs, rx.local), 64)
-    const s = tx.stats()
-    t.same(s.syscalls, { recvmmsg: 0, sendmsg: 1, sendmmsg: 0, recvmsgErrqueue: 0 }, 'exactly one sendmsg (and no error-queue reads)')
-    t.equal(s.gsoSends, 1)
-    t.equal(s.gsoSegments, 64)
-    t.equal(s.datagramsOut, 64)
-    const batch = await rx.read()
-    if (batch === null) throw new Error('closed')
-    t.equal(batch.length, 64, 'one read split back into 64 leases')
-    const r = rx.stats()
-    t.equal(r.groReads, 1, 'one coalesced GRO read')
-    t.equal(r.syscalls.recvmmsg, 1, 'one recvmmsg')
-    t.equal(r.datagramsIn, 64)
-    let i = 0
-    for (const lease of batch) {
-      t.equal(digest(lease.buffer), digest(bufs[i]), `segment ${i} in order and intact`)
-      t.equal(lease.remote?.port, tx.local.port)
-      i++
-    }
-    t.equal(batch.release(), 64)
-  } finally { tx.close(); rx.close() }
-})
+t.test('GSO and GRO: 64 x 1000 bytes are one sendmsg and one coalesced read', async (t) => await onLoopback(async (tx, rx) => {
+  t.equal(tx.features.gso, true, 'GSO available on loopback')
+  t.equal(rx.features.gro, true, 'GRO available on loopback')
+  const bufs = Array.from({ length: 64 }, (_, i) => payload(`gso-${i}`, 1000))
+  t.equal(tx.send(bufs, rx.local), 64)
+  const s = tx.stats()
+  t.same(s.syscalls, { recvmmsg: 0, sendmsg: 1, sendmmsg: 0, recvmsgErrqueue: 0 }, 'exactly one sendmsg (and no error-queue reads)')
+  t.equal(s.gsoSends, 1)
+  t.equal(s.gsoSegments, 64)
+  t.equal(s.datagramsOut, 64)
+  const batch = await rx.read()
+  if (batch === null) throw new Error('closed')
+  t.equal(batch.length, 64, 'one read split back into 64 leases')
+  const r = rx.stats()
+  t.equal(r.groReads, 1, 'one coalesced GRO read')
+  t.equal(r.syscalls.recvmmsg, 1, 'one recvmmsg')
+  t.equal(r.datagramsIn, 64)
+  let i = 0
+  for (const lease of batch) {
+    t.equal(digest(lease.buffer), digest(bufs[i]), `segment ${i} in order and intact`)
+    t.equal(lease.remote?.port, tx.local.port)
+    i++
+  }
+  t.equal(batch.release(), 64)
+}))
 
-t.test('a leaseBatch filled in JavaScript goes out in GSO runs and arrives intact', async (t) => {
-  const rx = await openUdp({ bind: '127.0.0.1:0' })
-  const tx = await openUdp({ bind: '127.0.0.1:0' })
-  try {
-    const bufs = Array.from({ length: 100 }, (_, i) => payload(`lb-${i}`, 1400))
-    const batch = tx.pool.leaseBatch(100, 1400)
-    let i = 0
-    for (const lease of batch) bufs[i++].copy(lease.buffer)
-    t.equal(tx.send(batch, rx.local), 100)
-    const s = tx.stats()
-    t.equal(s.gsoSends, 3, '46 + 46 + 8 datagrams')
-    t.equal(s.syscalls.sendmsg + s.syscalls.sendmmsg, 1, 'in one syscall')
-    t.equal(tx.pool.stats().slotsInUse, 0, 'the leases went back once the kernel had the bytes')
-    const got = await collect(rx, 100)
-    t.same(got.map((g) => digest(g.data)), bufs.map(digest), 'all 100 in order and intact')
-  } finally { tx.close(); rx.close() }
-})
+t.test('a leaseBatch filled in JavaScript goes out in GSO runs and arrives intact', async (t) => await onLoopback(async (tx, rx) => {
+  const bufs = Array.from({ length: 100 }, (_, i) => payload(`lb-${i}`, 1400))
+  const batch = tx.pool.leaseBatch(100, 1400)
+  let i = 0
+  for (const lease of batch) bufs[i++].copy(lease.buffer)
+  t.equal(tx.send(batch, rx.local), 100)
+  const s = tx.stats()
+  t.equal(s.gsoSends, 3, '46 + 46 + 8 datagrams')
+  t.equal(s.syscalls.sendmsg + s.syscalls.sendmmsg, 1, 'in one syscall')
+  t.equal(tx.pool.stats().slotsInUse, 0, 'the leases went back once the kernel had the bytes')
+  const got = await collect(rx, 100)
+  t.same(got.map((g) => digest(g.data)), bufs.map(digest), 'all 100 in order and intact')
+}))
 
-t.test('GSO: 64 x 1400 bytes (more than one UDP_SEGMENT message holds) arrive complete', async (t) => {
-  const rx = await openUdp({ bind: '127.0.0.1:0' })
-  const tx = await openUdp({ bind: '127.0.0.1:0' })
-  try {
-    const bufs = Array.from({ length: 64 }, (_, i) => payload(`gso14-${i}`, 1400))
-    t.equal(tx.send(bufs, rx.local), 64)
-    const s = tx.stats()
-    t.equal(s.gsoSends, 2, 'split over two GSO messages')
-    t.equal(s.gsoSegments, 64)
-    t.equal(s.syscalls.sendmsg + s.syscalls.sendmmsg, 1, 'in one syscall (sendmmsg)')
-    t.equal(s.syscalls.sendmmsg, 1)
-    const got = await collect(rx, 64)
-    t.same(got.map((g) => digest(g.data)), bufs.map(digest), 'all 64 in order and intact')
-    t.ok(rx.stats().groReads >= 1 && rx.stats().groReads <= 2, 'coalesced on receive')
-  } finally { tx.close(); rx.close() }
-})
+t.test('GSO: 64 x 1400 bytes (more than one UDP_SEGMENT message holds) arrive complete', async (t) => await onLoopback(async (tx, rx) => {
+  const bufs = Array.from({ length: 64 }, (_, i) => payload(`gso14-${i}`, 1400))
+  t.equal(tx.send(bufs, rx.local), 64)
+  const s = tx.stats()
+  t.equal(s.gsoSends, 2, 'split over two GSO messages')
+  t.equal(s.gsoSegments, 64)
+  t.equal(s.syscalls.sendmsg + s.syscalls.sendmmsg, 1, 'in one syscall (sendmmsg)')
+  t.equal(s.syscalls.sendmmsg, 1)
+  const got = await collect(rx, 64)
+  t.same(got.map((g) => digest(g.data)), bufs.map(digest), 'all 64 in order and intact')
+  t.ok(rx.stats().groReads >= 1 && rx.stats().groReads <= 2, 'coalesced on receive')
+}))
 
 t.test('forced EIO on a GSO send falls back without losing anything; GSO to that path comes back after the back-off', async (t) => {
   const rx = await openUdp({ bind: '127.0.0.1:0' })
