@@ -40,6 +40,7 @@
 import { Worker, isMainThread, parentPort, workerData } from 'worker_threads'
 import { readFileSync, readlinkSync } from 'fs'
 import { isIPv4 } from 'net'
+import { everyMs, firstLoopEnd, stopOnce } from './shared/lifecycle'
 import { Aead, openTun, openUdp, sumStats, type AeadAlgorithm, type AeadStats, type Tun, type TunStats, type Udp, type UdpPeerError, type UdpStats } from '../lib/index'
 
 // ---- command line -----------------------------------------------------------------------
@@ -149,39 +150,26 @@ async function main (): Promise<void> {
 
   // Status lines: rates from the difference between two stats() snapshots.
   let last: Snapshot = { t: process.hrtime.bigint(), tun: tun.stats(), udp: udp.stats() }
-  const timer = args.statsMs > 0
-    ? setInterval(() => {
-      const now: Snapshot = { t: process.hrtime.bigint(), tun: tun.stats(), udp: udp.stats() }
-      const aead = aeadStats()
-      console.log(args.statsJson
-        ? JSON.stringify({ tun: now.tun, udp: now.udp, peerErrors, peerErrorEvents: peerErrorEvents(), aead, memory: process.memoryUsage() })
-        : `${statusLine(last, now)} | peer errors ${sum(peerErrors)}${aead === undefined ? '' : ` | aead drops ${sum(aead.open.drops) + sum(aead.seal.drops)}`}`)
-      last = now
-    }, args.statsMs)
-    : undefined
+  const stopStatus = everyMs(args.statsMs, () => {
+    const now: Snapshot = { t: process.hrtime.bigint(), tun: tun.stats(), udp: udp.stats() }
+    const aead = aeadStats()
+    console.log(args.statsJson
+      ? JSON.stringify({ tun: now.tun, udp: now.udp, peerErrors, peerErrorEvents: peerErrorEvents(), aead, memory: process.memoryUsage() })
+      : `${statusLine(last, now)} | peer errors ${sum(peerErrors)}${aead === undefined ? '' : ` | aead drops ${sum(aead.open.drops) + sum(aead.seal.drops)}`}`)
+    last = now
+  })
 
-  // Clean shutdown: stop the timer, snapshot the stats, close both (pending reads end, so the
-  // two loops above finish), then print one line of JSON for scripts to parse.
-  let stopping = false
-  const stop = async (signal: string): Promise<void> => {
-    if (stopping) return
-    stopping = true
-    if (timer !== undefined) clearInterval(timer)
+  // Clean shutdown: stop the status lines, snapshot the stats, close both (pending reads end, so
+  // the two loops above finish), then print one line of JSON for scripts to parse.
+  const stop = stopOnce(async (signal) => {
+    stopStatus()
     const final = { signal, tun: tun.stats(), udp: udp.stats(), peerErrors, peerErrorEvents: peerErrorEvents(), aead: aeadStats() }
     tun.close()
     udp.close()
     await Promise.allSettled(loops)
     console.log(JSON.stringify(final))
-    process.exit(process.exitCode ?? 0)
-  }
-  process.on('SIGINT', () => { void stop('SIGINT') })
-  process.on('SIGTERM', () => { void stop('SIGTERM') })
-
-  // A loop that ends on its own means an I/O error: report it and stop.
-  await Promise.race(loops).catch((err: Error) => {
-    console.error(`echo-tunnel: ${err.message}`)
-    process.exitCode = 1
   })
+  await firstLoopEnd('echo-tunnel', loops)
   await stop('eof')
 }
 
@@ -291,29 +279,21 @@ async function mainWithWorkers (args: Args): Promise<void> {
     return { all: { t, tun: sumStats(reports.map((r) => r.tun)), udp: sumStats(reports.map((r) => r.udp)) }, each }
   }
   let last = await snapshot()
-  const timer = args.statsMs > 0
-    ? setInterval(() => {
-      void snapshot().then((now) => {
-        const secs = Number(now.all.t - last.all.t) / 1e9
-        const share = now.each.map((w, i) => `w${i} ${((w.tun.bytesIn + w.udp.bytesIn - last.each[i].tun.bytesIn - last.each[i].udp.bytesIn) * 8 / secs / 1e9).toFixed(2)} Gbit/s`)
-        console.log(args.statsJson ? JSON.stringify({ tun: now.all.tun, udp: now.all.udp }) : `${statusLine(last.all, now.all)} | ${share.join(' ')}`)
-        last = now
-      })
-    }, args.statsMs)
-    : undefined
-  let stopping = false
-  const stop = async (signal: string): Promise<void> => {
-    if (stopping) return
-    stopping = true
-    if (timer !== undefined) clearInterval(timer)
+  const stopStatus = everyMs(args.statsMs, () => {
+    void snapshot().then((now) => {
+      const secs = Number(now.all.t - last.all.t) / 1e9
+      const share = now.each.map((w, i) => `w${i} ${((w.tun.bytesIn + w.udp.bytesIn - last.each[i].tun.bytesIn - last.each[i].udp.bytesIn) * 8 / secs / 1e9).toFixed(2)} Gbit/s`)
+      console.log(args.statsJson ? JSON.stringify({ tun: now.all.tun, udp: now.all.udp }) : `${statusLine(last.all, now.all)} | ${share.join(' ')}`)
+      last = now
+    })
+  })
+  stopOnce(async (signal) => {
+    stopStatus()
     const finals = await Promise.all(workers.map(async (w) => await ask(w, 'stop')))
     tun.close()
     // The same shape as the single-thread line, summed over the workers, plus each worker's own.
     console.log(JSON.stringify({ signal, tun: sumStats(finals.map((f) => f.tun)), udp: sumStats(finals.map((f) => f.udp)), workers: finals }))
-    process.exit(0)
-  }
-  process.on('SIGINT', () => { void stop('SIGINT') })
-  process.on('SIGTERM', () => { void stop('SIGTERM') })
+  })
 }
 
 /** One worker: its own queue of the device, its own reuseport socket, its own (default) pool. */

@@ -13,6 +13,7 @@ import { openTun, openUdp } from '../lib/index'
 import { ConfigError, parseConfig } from './wireguard/config'
 import { Device } from './wireguard/device'
 import { HEADROOM, TAILROOM } from './wireguard/datapath'
+import { everyMs, firstLoopEnd, stopOnce } from './shared/lifecycle'
 
 function usage (msg: string): never {
   console.error(`wireguard: ${msg}\nusage: wireguard up PATH/NAME.conf [--stats 1s] [--stats-format text|json]`)
@@ -54,39 +55,28 @@ async function main (): Promise<void> {
 
   let last = { t: performance.now(), tx: 0, rx: 0 }
   const totals = (): { tx: number, rx: number } => device.peers.reduce((s, p) => ({ tx: s.tx + p.counters.txBytes, rx: s.rx + p.counters.rxBytes }), { tx: 0, rx: 0 })
-  const timer = statsMs > 0
-    ? setInterval(() => {
-      const now = { t: performance.now(), ...totals() }
-      const secs = (now.t - last.t) / 1000
-      if (statsJson) console.log(JSON.stringify({ device: device.stats(), tun: tun.stats(), udp: udp.stats(), memory: process.memoryUsage() }))
-      else {
-        const d = device.stats() as { dataplane: Record<string, number>, peers: Array<{ endpoint: string | null, handshakesCompleted: number }> }
-        console.log(`tx ${((now.tx - last.tx) * 8 / secs / 1e9).toFixed(2)} Gbit/s rx ${((now.rx - last.rx) * 8 / secs / 1e9).toFixed(2)} Gbit/s | ` +
-          `handshakes ${d.peers.map((p) => p.handshakesCompleted).join('/')} | drops ${JSON.stringify(d.dataplane)}`)
-      }
-      last = now
-    }, statsMs)
-    : undefined
+  const stopStatus = everyMs(statsMs, () => {
+    const now = { t: performance.now(), ...totals() }
+    const secs = (now.t - last.t) / 1000
+    if (statsJson) console.log(JSON.stringify({ device: device.stats(), tun: tun.stats(), udp: udp.stats(), memory: process.memoryUsage() }))
+    else {
+      const d = device.stats() as { dataplane: Record<string, number>, peers: Array<{ endpoint: string | null, handshakesCompleted: number }> }
+      console.log(`tx ${((now.tx - last.tx) * 8 / secs / 1e9).toFixed(2)} Gbit/s rx ${((now.rx - last.rx) * 8 / secs / 1e9).toFixed(2)} Gbit/s | ` +
+        `handshakes ${d.peers.map((p) => p.handshakesCompleted).join('/')} | drops ${JSON.stringify(d.dataplane)}`)
+    }
+    last = now
+  })
 
-  let stopping = false
-  const stop = async (signal: string): Promise<void> => {
-    if (stopping) return
-    stopping = true
-    if (timer !== undefined) clearInterval(timer)
+  const stop = stopOnce(async (signal) => {
+    stopStatus()
     device.stop()
     const final = { signal, device: device.stats(), tun: tun.stats(), udp: udp.stats(), peerErrors }
     tun.close() // removes the device: it is not persistent
     udp.close()
     await Promise.allSettled(loops)
     console.log(JSON.stringify(final))
-    process.exit(process.exitCode ?? 0)
-  }
-  process.on('SIGINT', () => { void stop('SIGINT') })
-  process.on('SIGTERM', () => { void stop('SIGTERM') })
-  await Promise.race(loops).catch((err: Error) => {
-    console.error(`wireguard: ${err.message}`)
-    process.exitCode = 1
   })
+  await firstLoopEnd('wireguard', loops)
   await stop('eof')
 }
 
