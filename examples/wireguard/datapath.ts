@@ -110,17 +110,24 @@ export class DataPlane {
 
   forget (peer: Peer): void { this.dropStaged(peer) }
 
+  /**
+   * Starts classifying a batch into groups (peers out, sessions in): each packet's first
+   * `headerBytes` read into `s`, the group list emptied, and a new mark (a group's owner joins
+   * the list once per mark).
+   */
+  #startPass (s: Scratch, batch: PacketBatch, headerBytes: number, groupList: unknown[]): { n: number, bytes: Uint8Array, lengths: Int32Array, groups: Uint8Array, mark: number } {
+    const n = batch.length
+    s.ensure(n)
+    const { bytes, lengths } = batch.headers(headerBytes, s.headers, s.lengths)
+    groupList.length = 0
+    return { n, bytes, lengths, groups: s.groups, mark: ++this.#mark }
+  }
+
   // ---- TUN -> UDP ---------------------------------------------------------------------------
   fromTun (batch: PacketBatch): void {
     const d = this.device
-    const n = batch.length
-    const s = this.#out
-    s.ensure(n)
-    const { bytes, lengths } = batch.headers(IP_HEADER_BYTES, s.headers, s.lengths)
-    const groups = s.groups
     const peers = this.#peers
-    peers.length = 0
-    const mark = ++this.#mark
+    const { n, bytes, lengths, groups, mark } = this.#startPass(this.#out, batch, IP_HEADER_BYTES, peers)
     let dropped = 0
     for (let i = 0; i < n; i++) {
       const len = lengths[i]
@@ -218,14 +225,8 @@ export class DataPlane {
   // ---- UDP -> TUN ---------------------------------------------------------------------------
   fromUdp (batch: PacketBatch): void {
     const d = this.device
-    const n = batch.length
-    const s = this.#in
-    s.ensure(n)
-    const { bytes, lengths } = batch.headers(MESSAGE_HEADER_BYTES, s.headers, s.lengths)
-    const groups = s.groups
     const sessions = this.#sessions
-    sessions.length = 0
-    const mark = ++this.#mark
+    const { n, bytes, lengths, groups, mark } = this.#startPass(this.#in, batch, MESSAGE_HEADER_BYTES, sessions)
     let handshakeGroup = -1
     let dropped = 0
     let lastIndex = -1
