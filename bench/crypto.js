@@ -27,14 +27,18 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const cpuNs = () => { const u = process.cpuUsage(); return (u.user + u.system) * 1000 }
 const key = crypto.randomBytes(32)
 
-/** One timing of aead.seal(batch) (the batch is opened again, untimed, after each seal). */
-function makeInline (algorithm, pool) {
+/** A sealer and an opener of one key, and a filled batch of PACKETS leases of BYTES with their room. */
+function sealAndOpen (algorithm, pool) {
   const opts = { algorithm, key, nonce: 'iv-xor', iv: Buffer.alloc(12) }
   const sealer = new Aead(opts)
-  const opener = new Aead(opts)
   const batch = pool.leaseBatch(PACKETS, BYTES, { headroom: sealer.headroom, tailroom: sealer.tailroom })
   for (const lease of batch) lease.buffer.fill(0x61)
-  const counters = new BigUint64Array(PACKETS)
+  return { sealer, opener: new Aead(opts), batch, counters: new BigUint64Array(PACKETS) }
+}
+
+/** One timing of aead.seal(batch) (the batch is opened again, untimed, after each seal). */
+function makeInline (algorithm, pool) {
+  const { sealer, opener, batch, counters } = sealAndOpen(algorithm, pool)
   return () => {
     let cpu = 0
     for (let r = 0; r < ROUNDS; r++) {
@@ -50,12 +54,9 @@ function makeInline (algorithm, pool) {
 
 /** One timing of the same seal on the libuv threadpool, awaited batch by batch. */
 function makeThreadpool (algorithm, pool) {
-  const opts = { algorithm, key, nonce: 'iv-xor', iv: Buffer.alloc(12) }
-  const sealer = new Aead(opts)
-  const opener = new Aead(opts)
-  let batch = pool.leaseBatch(PACKETS, BYTES, { headroom: sealer.headroom, tailroom: sealer.tailroom })
-  for (const lease of batch) lease.buffer.fill(0x61)
-  const counters = new BigUint64Array(PACKETS)
+  const setup = sealAndOpen(algorithm, pool)
+  const { sealer, opener, counters } = setup
+  let batch = setup.batch
   return async () => {
     let cpu = 0
     let wall = 0n

@@ -18,32 +18,16 @@
 // coalescing on the TUN write, sends block instead of queueing, a refused write is counted and
 // dropped. On SIGTERM/SIGINT it prints one JSON line of counters shaped like the echo tunnel's.
 //   tunnel_reference <tun-name> <listen-port> <peer-ipv4> <peer-port>
-#define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
+#include "reference_common.h"
+
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
-#include <netinet/in.h>
-#include <netinet/udp.h>
 #include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
 #ifndef TUN_F_USO4
 #define TUN_F_USO4 0x20
 #define TUN_F_USO6 0x40
@@ -476,15 +460,7 @@ static void write_tun(int tun) {
 
 static void udp_to_tun(int udp, int tun) {
   for (;;) {
-    for (int i = 0; i < kBatch; i++) {
-      riovs[i].iov_base = rbufs + (size_t)i * kRecvSlot;
-      riovs[i].iov_len = kRecvSlot;
-      memset(&rmsgs[i].msg_hdr, 0, sizeof rmsgs[i].msg_hdr);
-      rmsgs[i].msg_hdr.msg_iov = &riovs[i];
-      rmsgs[i].msg_hdr.msg_iovlen = 1;
-      rmsgs[i].msg_hdr.msg_control = rctrl[i];
-      rmsgs[i].msg_hdr.msg_controllen = sizeof rctrl[i];
-    }
+    prepare_recvmmsg(rmsgs, riovs, kBatch, rbufs, kRecvSlot, rctrl[0], sizeof rctrl[0]);
     int r = recvmmsg(udp, rmsgs, kBatch, MSG_DONTWAIT, NULL);
     st.recvmmsg++;
     if (r <= 0) {

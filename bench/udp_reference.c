@@ -3,28 +3,9 @@
 // Receiver: recvmmsg (64 messages of 64 KiB) with UDP_GRO. Prints one JSON line when done.
 //   udp_reference send <dst-ip> <port> <size> <seconds>
 //   udp_reference recv <bind-ip> <port> <seconds>
-#define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/udp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+#include "reference_common.h"
 
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
+#include <time.h>
 
 static double now(void) {
   struct timespec ts;
@@ -91,15 +72,7 @@ static int do_recv(const char* ip, int port, double seconds) {
   uint64_t dgrams = 0, bytes = 0, calls = 0;
   double first = 0, last = 0, deadline = now() + seconds + 5;
   while (now() < deadline) {
-    for (int i = 0; i < N; i++) {
-      iovs[i].iov_base = bufs + (size_t)i * SLOT;
-      iovs[i].iov_len = SLOT;
-      memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
-      msgs[i].msg_hdr.msg_iov = &iovs[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-      msgs[i].msg_hdr.msg_control = ctrls[i];
-      msgs[i].msg_hdr.msg_controllen = sizeof ctrls[i];
-    }
+    prepare_recvmmsg(msgs, iovs, N, bufs, SLOT, ctrls[0], sizeof ctrls[0]);
     int n = recvmmsg(fd, msgs, N, 0, NULL);
     calls++;
     if (n <= 0) {
