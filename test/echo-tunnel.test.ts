@@ -5,17 +5,13 @@ import { randomBytes } from 'crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'fs'
 import { tmpdir } from 'os'
 import * as path from 'path'
-import { netns, readyForTunnels, tcpBothWays } from './helpers/tunnels'
+import { endpointPair, netns, readyForTunnels, tcpBothWays } from './helpers/tunnels'
 
 const MB32 = 32 * 1024 * 1024
 
 if (readyForTunnels(t)) {
-
   t.test('two echo endpoints carry 32 MB of TCP intact, both directions', async (t) => {
-    const wire = netns.createWire('e')
-    t.teardown(() => wire.cleanup())
-    const a = await netns.startEcho(wire, 'a')
-    const b = await netns.startEcho(wire, 'b')
+    const { wire, a, b } = await endpointPair(t, 'e', netns.startEcho)
     await tcpBothWays(t, wire, MB32)
     const fa = await a.stop()
     const fb = await b.stop()

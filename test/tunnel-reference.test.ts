@@ -3,16 +3,13 @@
 // working (superpackets read and split, datagrams coalesced back into superpackets). Without
 // this the benchmark's reference could rot silently. Needs root and cc; about 10 s.
 import t from 'tap'
-import { netns, readyForTunnels, tcpBothWays } from './helpers/tunnels'
+import { endpointPair, netns, readyForTunnels, tcpBothWays } from './helpers/tunnels'
 
 const MB16 = 16 * 1024 * 1024
 
 if (readyForTunnels(t, { cc: 'a C compiler (cc, Debian package gcc)' })) {
   t.test('the C reference carries 16 MB of TCP intact both directions, offloads in use', async (t) => {
-    const wire = netns.createWire('r')
-    t.teardown(() => wire.cleanup())
-    const a = await netns.startCReference(wire, 'a')
-    const b = await netns.startCReference(wire, 'b')
+    const { wire, a, b } = await endpointPair(t, 'r', netns.startCReference)
     await tcpBothWays(t, wire, MB16)
     const gsoMaxSize = (): number => Number(/gso_max_size (\d+)/.exec(wire.exec('a', 'ip', ['-d', 'link', 'show', 'tun0']))?.[1])
     const cLink = gsoMaxSize()

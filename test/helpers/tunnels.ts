@@ -40,3 +40,10 @@ export async function tcpBothWays (t: Test, wire: unknown, bytes: number, opts: 
   const ba = await netns.tcpTransfer(wire, 'b', 'a', bytes, { port: 7101, ...timeout })
   t.ok(ba.ok, `${b} -> ${a}: ${ba.bytes as number} bytes, sha256 ${ba.received as string} (sent ${ba.sent as string})`) || t.comment(ba.output)
 }
+
+/** A wire of two namespaces (removed after the test) with an endpoint started by `start` in each. */
+export async function endpointPair (t: Test, tag: string, start: (wire: any, side: 'a' | 'b') => Promise<any>): Promise<{ wire: any, a: any, b: any }> {
+  const wire = netns.createWire(tag)
+  t.teardown(() => wire.cleanup())
+  return { wire, a: await start(wire, 'a'), b: await start(wire, 'b') }
+}
