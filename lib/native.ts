@@ -103,7 +103,7 @@ export interface NativeBinding extends NativeLeaseFunctions {
    * Each stats shape with every count 0, built by the same code as the stats() methods (from
    * the field lists in src-native/core): test/shared-facts.test.ts holds the TS interfaces to them.
    */
-  statsShapes: { tunQueue: object, peerErrors: object }
+  statsShapes: { tunQueue: object, peerErrors: object, aead: object, pool: object }
   batchLayout: NativeBatchLayout
   setExternalBuffers (allowed: boolean): void
   setOpenSslAllowed (allowed: boolean): void

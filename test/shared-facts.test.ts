@@ -64,6 +64,13 @@ t.test('the stats interfaces of lib/ declare exactly the counters the addon buil
   const peer = objectPaths(shapes.peerErrors)
   t.equal(peer.length, 5, 'five kinds of peer error')
   t.same(interfacePaths(path.join(__dirname, '..', 'lib', 'udp.ts'), 'PeerErrorCounts'), peer, 'PeerErrorCounts (lib/udp.ts)')
+  const aead = objectPaths(shapes.aead)
+  t.ok(aead.includes('drops.authFailed'), `the addon builds aead.stats() (${aead.length} counters)`)
+  t.same(interfacePaths(path.join(__dirname, '..', 'lib', 'aead.ts'), 'AeadStats'), aead, 'AeadStats (lib/aead.ts)')
+  // The pool's own stats() adds externalBuffers (the runtime's, not the pool's).
+  const pool = objectPaths(shapes.pool)
+  t.ok(pool.includes('highWaterBytes'), `the addon builds a pool's stats (${pool.length} counters)`)
+  t.same(interfacePaths(path.join(__dirname, '..', 'lib', 'native.ts'), 'NativePoolStats'), [...pool, 'externalBuffers'].sort(), 'NativePoolStats (lib/native.ts)')
   t.ok(Object.values(shapes.tunQueue).every((v) => v === 0 || typeof v === 'object'), 'every counter starts at 0')
 })
 

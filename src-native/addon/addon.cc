@@ -18,15 +18,12 @@ namespace tunio {
 
 namespace {
 
-// setExternalBuffers(false) forces the copy path that runtimes without external buffers take.
-Napi::Value SetExternalBuffers(const Napi::CallbackInfo& info) {
-  GetAddonData(info.Env())->external_buffers = info.Length() > 0 && JsTruthy(info[0]);
-  return info.Env().Undefined();
-}
-
-// setOpenSslAllowed(false): the AEAD API behaves as in a runtime without OpenSSL (test hook).
-Napi::Value SetOpenSslAllowed(const Napi::CallbackInfo& info) {
-  GetAddonData(info.Env())->openssl_allowed = info.Length() > 0 && JsTruthy(info[0]);
+// A test hook that switches one AddonData flag: setExternalBuffers(false) forces the copy path
+// that runtimes without external buffers take; setOpenSslAllowed(false) makes the AEAD API
+// behave as in a runtime without OpenSSL.
+template <bool AddonData::*flag>
+Napi::Value SetAddonFlag(const Napi::CallbackInfo& info) {
+  GetAddonData(info.Env())->*flag = info.Length() > 0 && JsTruthy(info[0]);
   return info.Env().Undefined();
 }
 
@@ -58,12 +55,15 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("coalesceRefusals", CoalesceRefusalNamesToJs(env));
   // Each stats shape with every count 0, as the methods build it (test/shared-facts.test.ts).
   JsObject shapes(env);
-  shapes.Value("tunQueue", TunQueueStatsShapeToJs(env)).Value("peerErrors", PeerErrorsToJs(env, PeerErrorCounts()));
+  shapes.Value("tunQueue", TunQueueStatsShapeToJs(env))
+      .Value("peerErrors", PeerErrorsToJs(env, PeerErrorCounts()))
+      .Value("aead", AeadStatsToJs(env, AeadStats()))
+      .Value("pool", PoolStatsToJs(env, PoolStats()));
   exports.Set("statsShapes", shapes.result());
-  exports.Set("setOpenSslAllowed", Napi::Function::New(env, SetOpenSslAllowed));
+  exports.Set("setOpenSslAllowed", Napi::Function::New<SetAddonFlag<&AddonData::openssl_allowed>>(env, "setOpenSslAllowed"));
 
   DefineLeaseFunctions(env, exports);
-  exports.Set("setExternalBuffers", Napi::Function::New(env, SetExternalBuffers));
+  exports.Set("setExternalBuffers", Napi::Function::New<SetAddonFlag<&AddonData::external_buffers>>(env, "setExternalBuffers"));
   exports.Set("interfaceIndex", Napi::Function::New(env, InterfaceIndex));
   exports.Set("routeChange", Napi::Function::New(env, RouteChange));
   exports.Set("ruleChange", Napi::Function::New(env, RuleChange));

@@ -8,6 +8,7 @@
 #include "byte_source.h"
 #include "errors.h"
 #include "js_checked.h"
+#include "stats_js.h"
 #include "slot_packer.h"
 
 namespace tunio {
@@ -51,18 +52,13 @@ Napi::Function AeadWrap::Define(Napi::Env env) {
                       InstanceMethod<&AeadWrap::SealOnThreadpool>("sealOnThreadpool")});
 }
 
-Napi::Object AeadLimitsToJs(Napi::Env env) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("keyLength", Napi::Number::New(env, kAeadKeyLen));
-  o.Set("nonceLength", Napi::Number::New(env, kAeadNonceLen));
-  o.Set("tagLength", Napi::Number::New(env, kAeadTagLen));
-  o.Set("counterLength", Napi::Number::New(env, kAeadCounterLen));
-  o.Set("maxHeaderLength", Napi::Number::New(env, kAeadMaxHeaderLen));
-  o.Set("maxPadTo", Napi::Number::New(env, kAeadMaxPadTo));
-  o.Set("maxPacketRoom", Napi::Number::New(env, kMaxPacketRoom));
-  o.Set("minReplayWindow", Napi::Number::New(env, ReplayWindow::kMinBits));
-  o.Set("maxReplayWindow", Napi::Number::New(env, ReplayWindow::kMaxBits));
-  return o;
+Napi::Value AeadLimitsToJs(Napi::Env env) {
+  return NumbersToJs(env, {
+      {"keyLength", kAeadKeyLen}, {"nonceLength", kAeadNonceLen}, {"tagLength", kAeadTagLen},
+      {"counterLength", kAeadCounterLen}, {"maxHeaderLength", kAeadMaxHeaderLen},
+      {"maxPadTo", kAeadMaxPadTo}, {"maxPacketRoom", kMaxPacketRoom},
+      {"minReplayWindow", ReplayWindow::kMinBits}, {"maxReplayWindow", ReplayWindow::kMaxBits}
+  });
 }
 
 // new NativeAead(spec): `spec` as lib/aead.ts builds it (validated there).
@@ -222,25 +218,12 @@ Napi::Value AeadWrap::NextCounter(const Napi::CallbackInfo& info) {
   return Napi::BigInt::New(info.Env(), next_counter_);
 }
 
-Napi::Value AeadWrap::Stats(const Napi::CallbackInfo& info) {
-  napi_env env = info.Env();
-  const AeadStats& s = stats_;
-  JsObject d(env);
-  d.Count("noRoom", s.drop_no_room)
-      .Count("tooShort", s.drop_too_short)
-      .Count("headerMismatch", s.drop_header_mismatch)
-      .Count("counterLimit", s.drop_counter_limit)
-      .Count("authFailed", s.drop_auth_failed)
-      .Count("replayed", s.drop_replayed)
-      .Count("notIp", s.drop_not_ip)
-      .Count("cryptoError", s.drop_crypto_error);
-  return JsObject(env)
-      .Count("sealed", s.sealed)
-      .Count("opened", s.opened)
-      .Count("bytesSealed", s.bytes_sealed)
-      .Count("bytesOpened", s.bytes_opened)
-      .Value("drops", d)
-      .result();
+Napi::Value AeadWrap::Stats(const Napi::CallbackInfo& info) { return AeadStatsToJs(info.Env(), stats_).result(); }
+
+JsObject AeadStatsToJs(napi_env env, const AeadStats& s) {
+  GroupedStats out(env);
+  TUNIO_AEAD_STATS(TUNIO_STATS_TO_JS)
+  return out.done();
 }
 
 }  // namespace tunio

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "aead.h"
+#include "js_checked.h"
 
 namespace tunio {
 
@@ -39,6 +40,8 @@ class AeadWrap : public Napi::ObjectWrap<AeadWrap> {
 };
 
 // Facts lib/aead.ts validates against (one source of truth): key, tag and header sizes.
-Napi::Object AeadLimitsToJs(Napi::Env env);
+Napi::Value AeadLimitsToJs(Napi::Env env);
+// aead.stats() (with every count 0 also binding.statsShapes.aead).
+JsObject AeadStatsToJs(napi_env env, const AeadStats& s);
 
 }  // namespace tunio

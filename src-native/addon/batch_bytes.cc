@@ -186,15 +186,11 @@ Napi::Value BatchWrap::SyncBytesJs(const Napi::CallbackInfo& info) {
 namespace tunio {
 
 // The table's field numbers (batch_layout.h) for lib/batch-bytes.ts: the one source of truth.
-Napi::Object BatchLayoutToJs(Napi::Env env) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("fields", Napi::Number::New(env, kLayoutFields));
-  o.Set("run", Napi::Number::New(env, kLayoutRun));
-  o.Set("start", Napi::Number::New(env, kLayoutStart));
-  o.Set("length", Napi::Number::New(env, kLayoutLength));
-  o.Set("minStart", Napi::Number::New(env, kLayoutMinStart));
-  o.Set("maxEnd", Napi::Number::New(env, kLayoutMaxEnd));
-  return o;
+Napi::Value BatchLayoutToJs(Napi::Env env) {
+  return NumbersToJs(env, {
+      {"fields", kLayoutFields}, {"run", kLayoutRun}, {"start", kLayoutStart}, {"length", kLayoutLength},
+      {"minStart", kLayoutMinStart}, {"maxEnd", kLayoutMaxEnd}
+  });
 }
 
 }  // namespace tunio

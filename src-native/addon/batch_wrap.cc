@@ -182,6 +182,13 @@ bool BatchWrap::CheckIndex(const Napi::CallbackInfo& info, uint32_t* index) {
   return true;
 }
 
+bool BatchWrap::CheckHeld(const Napi::CallbackInfo& info, uint32_t* index) {
+  if (!CheckIndex(info, index)) return false;
+  if (Held(*index)) return true;
+  ThrowError(info.Env(), "ERR_TUNIO_LEASE_RELEASED", "lease was already released or handed to send()/write()");
+  return false;
+}
+
 Napi::Value BatchWrap::Size(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(size_));
 }
@@ -201,11 +208,7 @@ Napi::Value BatchWrap::LengthOf(const Napi::CallbackInfo& info) {
 Napi::Value BatchWrap::Buffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t i;
-  if (!CheckIndex(info, &i)) return Napi::Value();
-  if (!Held(i)) {
-    ThrowError(env, "ERR_TUNIO_LEASE_RELEASED", "lease was already released or handed to send()/write()");
-    return Napi::Value();
-  }
+  if (!CheckHeld(info, &i)) return Napi::Value();
   // A lease Buffer and a bytes() view are never open at once (a copy of each would be written
   // back over the other): the view is applied and closed.
   if (!SyncBytes(env, "batch")) return Napi::Value();
@@ -297,11 +300,7 @@ Napi::Value BatchWrap::WriteBack(const Napi::CallbackInfo& info) {
 Napi::Value BatchWrap::Truncate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t i;
-  if (!CheckIndex(info, &i)) return Napi::Value();
-  if (!Held(i)) {
-    ThrowError(env, "ERR_TUNIO_LEASE_RELEASED", "lease was already released or handed to send()/write()");
-    return Napi::Value();
-  }
+  if (!CheckHeld(info, &i)) return Napi::Value();
   if (info.Length() < 2 || !info[1].IsNumber()) {
     ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "length must be a number");
     return Napi::Value();
@@ -322,11 +321,7 @@ Napi::Value BatchWrap::Truncate(const Napi::CallbackInfo& info) {
 Napi::Value BatchWrap::Extract(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t i;
-  if (!CheckIndex(info, &i)) return Napi::Value();
-  if (!Held(i)) {
-    ThrowError(env, "ERR_TUNIO_LEASE_RELEASED", "lease was already released or handed to send()/write()");
-    return Napi::Value();
-  }
+  if (!CheckHeld(info, &i)) return Napi::Value();
   if (!SyncBytes(env, "lease")) return Napi::Value();
   CloseBytes(env);
   if (views_[i]) {
@@ -357,11 +352,7 @@ Napi::Value BatchWrap::WithoutRemote(const Napi::CallbackInfo& info) {
 Napi::Value BatchWrap::SetMeta(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t i;
-  if (!CheckIndex(info, &i)) return Napi::Value();
-  if (!Held(i)) {
-    ThrowError(env, "ERR_TUNIO_LEASE_RELEASED", "lease was already released or handed to send()/write()");
-    return Napi::Value();
-  }
+  if (!CheckHeld(info, &i)) return Napi::Value();
   Packet& p = packets_[i];
   IpEndpoint remote = p.remote;
   IpEndpoint local = p.local;

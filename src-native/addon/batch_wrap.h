@@ -96,6 +96,8 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
   void ForgetBytes();
 
   bool CheckIndex(const Napi::CallbackInfo& info, uint32_t* index);
+  // CheckIndex, and entry *index still holds its packet (else ERR_TUNIO_LEASE_RELEASED).
+  bool CheckHeld(const Napi::CallbackInfo& info, uint32_t* index);
   // Entry i still holds its packet (false once released, moved or the storage freed).
   bool Held(uint32_t i) const { return i < packets_.size() && packets_[i].valid(); }
   void DropEntry(uint32_t index);
@@ -127,7 +129,7 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
 };
 
 // batchLayout: the field numbers of the bytes() table (batch_layout.h), for lib/batch-bytes.ts.
-Napi::Object BatchLayoutToJs(Napi::Env env);
+Napi::Value BatchLayoutToJs(Napi::Env env);
 
 // Detaches the ArrayBuffer behind a Buffer/TypedArray/ArrayBuffer so every view of it reads as
 // zero-length. Returns false (no exception) when the value is not detachable.

@@ -33,6 +33,12 @@ bool JsTruthy(Napi::Value v) {
 
 JsObject::JsObject(napi_env env) : env_(env) { Check(napi_create_object(env, &object_)); }
 
+Napi::Value NumbersToJs(napi_env env, std::initializer_list<NamedNumber> fields) {
+  JsObject o(env);
+  for (const NamedNumber& f : fields) o.Number(f.name, f.value);
+  return o.result();
+}
+
 JsObject& JsObject::Value(const char* key, napi_value v) {
   if (!object_) return *this;
   if (!v) {

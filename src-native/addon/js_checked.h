@@ -14,6 +14,7 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 
 namespace tunio {
@@ -46,6 +47,14 @@ class JsObject {
   napi_env env_;
   napi_value object_ = nullptr;
 };
+
+// An object of named numbers, e.g. a layout or the limits the addon exports at load time
+// (constants of the core: the TS layer reads them instead of writing them again).
+struct NamedNumber {
+  const char* name;
+  double value;
+};
+Napi::Value NumbersToJs(napi_env env, std::initializer_list<NamedNumber> fields);
 
 class JsArray {
  public:

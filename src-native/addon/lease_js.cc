@@ -366,14 +366,14 @@ Napi::Value NewLeaseHandle(Napi::Env env, const std::shared_ptr<LeaseTable>& tab
 void DefineLeaseFunctions(Napi::Env env, Napi::Object exports) {
   // The layout of the scratch words (LeaseTable::kScratch*), read by lib/pool-lease.ts: the
   // one definition is lease_table.h.
-  Napi::Object scratch = Napi::Object::New(env);
-  scratch.Set("index", Napi::Number::New(env, LeaseTable::kScratchIndex));
-  scratch.Set("generation", Napi::Number::New(env, LeaseTable::kScratchGeneration));
-  scratch.Set("pending", Napi::Number::New(env, LeaseTable::kScratchPending));
-  scratch.Set("queue", Napi::Number::New(env, LeaseTable::kScratchQueue));
-  scratch.Set("queueLength", Napi::Number::New(env, LeaseTable::kReleaseQueue));
-  scratch.Set("words", Napi::Number::New(env, LeaseTable::kScratchWords));
-  exports.Set("leaseScratch", scratch);
+  exports.Set("leaseScratch", NumbersToJs(env, {
+                                   {"index", LeaseTable::kScratchIndex},
+                                   {"generation", LeaseTable::kScratchGeneration},
+                                   {"pending", LeaseTable::kScratchPending},
+                                   {"queue", LeaseTable::kScratchQueue},
+                                   {"queueLength", LeaseTable::kReleaseQueue},
+                                   {"words", LeaseTable::kScratchWords},
+                               }));
   exports.Set("leaseAcquire", Napi::Function::New<Acquire>(env, "leaseAcquire"));
   exports.Set("leaseAcquireView", Napi::Function::New<AcquireView>(env, "leaseAcquireView"));
   exports.Set("leaseFrom", Napi::Function::New<LeaseFrom>(env, "leaseFrom"));

@@ -6,6 +6,7 @@
 #include "batch_wrap.h"
 #include "errors.h"
 #include "js_checked.h"
+#include "stats_js.h"
 #include "lease_js.h"
 #include "lease_batch.h"
 #include "slot_packer.h"  // kMaxPacketRoom
@@ -82,16 +83,9 @@ Napi::Value PoolWrap::LeaseBatch(const Napi::CallbackInfo& info) {
 }
 
 napi_value PoolStatsToJs(napi_env env, const PoolStats& s) {
-  return JsObject(env)
-      .Count("capBytes", s.cap_bytes)
-      .Count("reservedBytes", s.reserved_bytes)
-      .Count("inUseBytes", s.in_use_bytes)
-      .Count("highWaterBytes", s.high_water_bytes)
-      .Count("slotsInUse", s.slots_in_use)
-      .Count("leaseFailures", s.lease_failures)
-      .Count("leaked", s.leaked)
-      .Count("acquired", s.acquired)
-      .get();
+  GroupedStats out(env);
+  TUNIO_POOL_STATS(TUNIO_STATS_TO_JS)
+  return out.done().get();
 }
 
 Napi::Value PoolWrap::Stats(const Napi::CallbackInfo& info) {

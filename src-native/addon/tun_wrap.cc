@@ -333,6 +333,15 @@ void TunWrap::RecordDrop(int q, const char* reason, uint64_t count, int err) {
   RecordEvent(e);
 }
 
+void TunWrap::RecordCoalescing(int q, bool enabled) {
+  DeviceEvent e{"offload"};
+  e.queue = q;
+  e.err = coalesce_err_;
+  e.enabled = enabled;
+  if (!enabled) e.retry_ms = coalesce_backoff_ms_;
+  RecordEvent(e);
+}
+
 void TunWrap::Flush(int q) {
   Queue& queue = queues_[static_cast<size_t>(q)];
   if (coalesce_retry_at_ms_ != 0 && !coalesce_probing_ && !coalesce_switched_off_ &&
@@ -363,11 +372,7 @@ void TunWrap::Flush(int q) {
     coalesce_err_ = EINVAL;
     if (was_on) {
       coalesce_suspensions_++;
-      DeviceEvent e{"offload"};
-      e.queue = q;
-      e.err = coalesce_err_;
-      e.retry_ms = coalesce_backoff_ms_;
-      RecordEvent(e);
+      RecordCoalescing(q, false);
     } else {
       coalesce_probe_failures_++;  // still off: the 'offload' event of the suspension stands
     }
@@ -376,11 +381,7 @@ void TunWrap::Flush(int q) {
     coalesce_retry_at_ms_ = 0;
     coalesce_probing_ = false;
     coalesce_restores_++;
-    DeviceEvent e{"offload"};
-    e.queue = q;
-    e.err = coalesce_err_;
-    e.enabled = true;
-    RecordEvent(e);
+    RecordCoalescing(q, true);
   }
   if (r.status == IoStatus::kError) {
     // The fd itself is broken (EBADF...): drop what waits, the reader will see the error.

@@ -80,6 +80,8 @@ class TunWrap : public Napi::ObjectWrap<TunWrap> {
   void RecordEvent(const DeviceEvent& e);
   // 'drop' of `count` packets of queue q (none: no event); err: the errno of a failed write.
   void RecordDrop(int q, const char* reason, uint64_t count, int err = 0);
+  // 'offload': coalescing suspended (with the back-off until the next probe) or back.
+  void RecordCoalescing(int q, bool enabled);
   void OnReady(int q, int events, int status);
   void OnLinkReady(int status);
   void StopLinkMonitor();

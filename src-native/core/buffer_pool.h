@@ -32,15 +32,23 @@ struct Slot {
   BufferPool* pool = nullptr;
 };
 
+// The one definition of PoolStats (pool.stats(), and `pool` in the TUN/UDP stats): X(member,
+// group, "jsName") as in tun_stats.h; lib/native.ts's NativePoolStats is held to it by
+// test/shared-facts.test.ts.
+#define TUNIO_POOL_STATS(X)                                                                    \
+  X(cap_bytes, top, "capBytes")             /* configured upper bound of reserved memory */     \
+  X(reserved_bytes, top, "reservedBytes")   /* memory taken from the system (never given back while alive) */ \
+  X(in_use_bytes, top, "inUseBytes")        /* capacity of slots with at least one reference */ \
+  X(high_water_bytes, top, "highWaterBytes") /* max of in_use_bytes */                          \
+  X(slots_in_use, top, "slotsInUse")                                                           \
+  X(lease_failures, top, "leaseFailures")   /* acquire() calls refused because the cap was reached */ \
+  X(leaked, top, "leaked")                  /* references dropped by GC instead of release() (set by owners) */ \
+  X(acquired, top, "acquired")              /* total successful acquire() calls */
+
 struct PoolStats {
-  uint64_t cap_bytes = 0;        // configured upper bound of reserved memory
-  uint64_t reserved_bytes = 0;   // memory taken from the system (never given back while alive)
-  uint64_t in_use_bytes = 0;     // capacity of slots with at least one reference
-  uint64_t high_water_bytes = 0; // max of in_use_bytes
-  uint64_t slots_in_use = 0;
-  uint64_t lease_failures = 0;   // acquire() calls refused because the cap was reached
-  uint64_t leaked = 0;           // references dropped by GC instead of release() (set by owners)
-  uint64_t acquired = 0;         // total successful acquire() calls
+#define TUNIO_POOL_STATS_MEMBER(member, group, js) uint64_t member = 0;
+  TUNIO_POOL_STATS(TUNIO_POOL_STATS_MEMBER)
+#undef TUNIO_POOL_STATS_MEMBER
 };
 
 class BufferPool {
