@@ -104,6 +104,12 @@ export interface NativeBinding extends NativeLeaseFunctions {
    * the field lists in src-native/core): test/shared-facts.test.ts holds the TS interfaces to them.
    */
   statsShapes: { tunQueue: object, peerErrors: object, aead: object, pool: object }
+  /**
+   * The core's defaults for the options that have one (TunOptions, TunIoOptions, UdpOptions,
+   * SendQueue): what the addon applies to an option it is not given. TUN_DEFAULTS and
+   * UDP_DEFAULTS are held to them by test/shared-facts.test.ts.
+   */
+  nativeDefaults: { tun: Record<string, number | boolean>, udp: Record<string, number | boolean> }
   batchLayout: NativeBatchLayout
   setExternalBuffers (allowed: boolean): void
   setOpenSslAllowed (allowed: boolean): void

@@ -8,6 +8,8 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import ts from 'typescript'
 import { binding } from '../lib/binding'
+import { TUN_DEFAULTS } from '../lib/tun'
+import { UDP_DEFAULTS } from '../lib/udp'
 
 /** The string literals of `export type NAME = 'a' | 'b' ...` in a TypeScript source file. */
 function unionMembers (file: string, name: string): string[] {
@@ -72,6 +74,14 @@ t.test('the stats interfaces of lib/ declare exactly the counters the addon buil
   t.ok(pool.includes('highWaterBytes'), `the addon builds a pool's stats (${pool.length} counters)`)
   t.same(interfacePaths(path.join(__dirname, '..', 'lib', 'native.ts'), 'NativePoolStats'), [...pool, 'externalBuffers'].sort(), 'NativePoolStats (lib/native.ts)')
   t.ok(Object.values(shapes.tunQueue).every((v) => v === 0 || typeof v === 'object'), 'every counter starts at 0')
+})
+
+t.test('the defaults openTun() and openUdp() state are the core\'s own', async (t) => {
+  const { tun, udp } = binding().nativeDefaults
+  t.ok(Object.keys(tun).length >= 10, `the addon exports the TUN defaults (${Object.keys(tun).join(', ')})`)
+  for (const [key, value] of Object.entries(tun)) t.equal((TUN_DEFAULTS as Record<string, unknown>)[key], value, `TUN_DEFAULTS.${key}`)
+  t.ok(Object.keys(udp).length >= 4, `the addon exports the UDP defaults (${Object.keys(udp).join(', ')})`)
+  for (const [key, value] of Object.entries(udp)) t.equal((UDP_DEFAULTS as Record<string, unknown>)[key], value, `UDP_DEFAULTS.${key}`)
 })
 
 t.test('CoalesceRefusal (lib/tun.ts) names exactly the reasons the addon counts, in its order', async (t) => {

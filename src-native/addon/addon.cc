@@ -60,6 +60,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       .Value("aead", AeadStatsToJs(env, AeadStats()))
       .Value("pool", PoolStatsToJs(env, PoolStats()));
   exports.Set("statsShapes", shapes.result());
+  exports.Set("nativeDefaults", JsObject(env).Value("tun", TunDefaultsToJs(env)).Value("udp", UdpDefaultsToJs(env)).result());
   exports.Set("setOpenSslAllowed", Napi::Function::New<SetAddonFlag<&AddonData::openssl_allowed>>(env, "setOpenSslAllowed"));
 
   DefineLeaseFunctions(env, exports);

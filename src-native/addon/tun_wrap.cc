@@ -70,6 +70,15 @@ JsObject QueueStatsToJs(napi_env env, const TunStats& s, size_t write_queued) {
 
 }  // namespace
 
+Napi::Value TunDefaultsToJs(Napi::Env env) {
+  const TunOptions dev;
+  const TunIoOptions io;
+  return JsObject(env).Number("queues", dev.queues).Bool("multiQueue", dev.multi_queue).Bool("attach", dev.attach)
+      .Bool("persist", dev.persist).Bool("split", io.split).Bool("coalesceTcp", io.coalesce_tcp)
+      .Bool("coalesceUdp", io.coalesce_udp).Number("batchSize", io.batch_size).Number("headroom", io.headroom)
+      .Number("tailroom", io.tailroom).Count("writeQueueLength", SendQueue::kDefaultLimit).result();
+}
+
 Napi::Value TunQueueStatsShapeToJs(Napi::Env env) { return QueueStatsToJs(env, TunStats(), 0).result(); }
 
 Napi::Array CoalesceRefusalNamesToJs(Napi::Env env) {
@@ -111,17 +120,19 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(inf
   pool_ = pool->pool();
   Napi::Object o = info[0].As<Napi::Object>();
 
+  // Options lib/tun.ts leaves out take the core's defaults (TunOptions, TunIoOptions, SendQueue;
+  // binding.nativeDefaults, held to TUN_DEFAULTS by test/shared-facts.test.ts).
   TunOptions opts;
   opts.name = GetString(o, "name");
   opts.mode = GetString(o, "mode", "tun") == "tap" ? TunMode::kTap : TunMode::kTun;
   std::string offload = GetString(o, "offload", "auto");
   opts.offload = offload == "on" ? OffloadMode::kOn : offload == "off" ? OffloadMode::kOff : OffloadMode::kAuto;
-  opts.queues = static_cast<int>(GetInt(o, "queues", 1));
-  opts.attach = GetBool(o, "attach", false);
-  opts.multi_queue = GetBool(o, "multiQueue", false);
-  opts.persist = GetBool(o, "persist", false);
-  opts.owner = GetInt(o, "owner", -1);
-  opts.group = GetInt(o, "group", -1);
+  opts.queues = static_cast<int>(GetInt(o, "queues", opts.queues));
+  opts.attach = GetBool(o, "attach", opts.attach);
+  opts.multi_queue = GetBool(o, "multiQueue", opts.multi_queue);
+  opts.persist = GetBool(o, "persist", opts.persist);
+  opts.owner = GetInt(o, "owner", opts.owner);
+  opts.group = GetInt(o, "group", opts.group);
   const size_t write_queue_limit = static_cast<size_t>(GetInt(o, "writeQueueLength", SendQueue::kDefaultLimit));
 
   // `fd`: a queue fd opened and bound by someone else (a privileged helper, lib/fd-passing.ts);
@@ -194,12 +205,12 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(inf
   }
 
   TunIoOptions io;
-  io.split = GetBool(o, "split", true);
-  io.coalesce_tcp = GetBool(o, "coalesceTcp", true);
-  io.coalesce_udp = GetBool(o, "coalesceUdp", true);
-  io.batch_size = static_cast<uint32_t>(GetInt(o, "batchSize", 64));
-  io.headroom = static_cast<uint32_t>(GetInt(o, "headroom", 0));
-  io.tailroom = static_cast<uint32_t>(GetInt(o, "tailroom", 0));
+  io.split = GetBool(o, "split", io.split);
+  io.coalesce_tcp = GetBool(o, "coalesceTcp", io.coalesce_tcp);
+  io.coalesce_udp = GetBool(o, "coalesceUdp", io.coalesce_udp);
+  io.batch_size = static_cast<uint32_t>(GetInt(o, "batchSize", io.batch_size));
+  io.headroom = static_cast<uint32_t>(GetInt(o, "headroom", io.headroom));
+  io.tailroom = static_cast<uint32_t>(GetInt(o, "tailroom", io.tailroom));
 
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);

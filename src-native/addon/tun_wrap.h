@@ -24,6 +24,8 @@ Napi::Array CoalesceRefusalNamesToJs(Napi::Env env);
 // A queue's stats() with every counter 0: the shape JS sees (binding.statsShapes.tunQueue,
 // held to lib/tun.ts's TunQueueStats by test/shared-facts.test.ts).
 Napi::Value TunQueueStatsShapeToJs(Napi::Env env);
+// The defaults of the core for the openTun() options that have one (binding.nativeDefaults.tun).
+Napi::Value TunDefaultsToJs(Napi::Env env);
 
 class TunWrap : public Napi::ObjectWrap<TunWrap> {
  public:

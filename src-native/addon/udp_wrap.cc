@@ -40,20 +40,29 @@ bool ParseEndpoint(napi_env env, Napi::Value v, const char* option, IpEndpoint* 
   return false;
 }
 
-Offload ParseOffload(Napi::Object o, const char* key) {
+// 'auto' | 'on' | 'off' (checked by lib/udp.ts); absent: `def`, the core's default.
+Offload ParseOffload(Napi::Object o, const char* key, Offload def) {
   Napi::Value v = JsGet(o, key);
-  std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : "auto";
+  if (!v.IsString()) return def;
+  const std::string s = v.As<Napi::String>().Utf8Value();
   return s == "on" ? Offload::kOn : s == "off" ? Offload::kOff : Offload::kAuto;
 }
 
-// 'do' | 'probe' | 'dont' | 'want' (checked by lib/udp.ts); absent: the default (dont).
-PmtuMode ParsePmtu(Napi::Object o) {
+// 'do' | 'probe' | 'dont' | 'want' (checked by lib/udp.ts); absent: `def`, the core's default.
+PmtuMode ParsePmtu(Napi::Object o, PmtuMode def) {
   Napi::Value v = JsGet(o, "pmtu");
-  const std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : "dont";
+  if (!v.IsString()) return def;
+  const std::string s = v.As<Napi::String>().Utf8Value();
   return s == "do" ? PmtuMode::kDo : s == "probe" ? PmtuMode::kProbe : s == "want" ? PmtuMode::kWant : PmtuMode::kDont;
 }
 
 }  // namespace
+
+Napi::Value UdpDefaultsToJs(Napi::Env env) {
+  const UdpOptions opts;
+  return JsObject(env).Bool("ipv6Only", opts.ipv6_only).Bool("reusePort", opts.reuse_port)
+      .Number("batchSize", opts.batch_size).Count("sendQueueLength", SendQueue::kDefaultLimit).result();
+}
 
 JsObject PeerErrorsToJs(napi_env env, const PeerErrorCounts& s) {
   GroupedStats out(env);
@@ -105,9 +114,9 @@ UdpWrap::UdpWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpWrap>(inf
   size_t send_queue_limit = SendQueue::kDefaultLimit;
   number("sendQueueLength", &send_queue_limit);
   pending_.set_limit(send_queue_limit);
-  opts.gso = ParseOffload(o, "gso");
-  opts.gro = ParseOffload(o, "gro");
-  opts.pmtu = ParsePmtu(o);
+  opts.gso = ParseOffload(o, "gso", opts.gso);
+  opts.gro = ParseOffload(o, "gro", opts.gro);
+  opts.pmtu = ParsePmtu(o, opts.pmtu);
   Napi::Value fwmark = JsGet(o, "fwmark");
   if (fwmark.IsNumber()) {
     opts.set_fwmark = true;

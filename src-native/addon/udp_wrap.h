@@ -21,6 +21,8 @@ namespace tunio {
 // PeerErrorCounts as JS sees it (stats().recvErrors, drops.peer, peerErrors; with every count 0
 // also binding.statsShapes.peerErrors, held to lib/udp.ts's PeerErrorCounts by a test).
 JsObject PeerErrorsToJs(napi_env env, const PeerErrorCounts& s);
+// The defaults of the core for the openUdp() options that have one (binding.nativeDefaults.udp).
+Napi::Value UdpDefaultsToJs(Napi::Env env);
 
 class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
  public:
