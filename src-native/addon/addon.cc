@@ -33,22 +33,16 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);  // deleted by Node when the environment goes away
 
-  Napi::Function pool = PoolWrap::Define(env);
-  data->pool_ctor = Napi::Persistent(pool);
-  exports.Set("NativePool", pool);
-
-  Napi::Function batch = BatchWrap::Define(env);
-  data->batch_ctor = Napi::Persistent(batch);
-  exports.Set("NativeBatch", batch);
+  // The wrapped classes the addon also constructs itself keep a reference in AddonData.
+  auto export_class = [&](const char* name, Napi::Function ctor, Napi::FunctionReference* keep) {
+    *keep = Napi::Persistent(ctor);
+    exports.Set(name, ctor);
+  };
+  export_class("NativePool", PoolWrap::Define(env), &data->pool_ctor);
+  export_class("NativeBatch", BatchWrap::Define(env), &data->batch_ctor);
   exports.Set("batchLayout", BatchLayoutToJs(env));
-
-  Napi::Function tun = TunWrap::Define(env);
-  data->tun_ctor = Napi::Persistent(tun);
-  exports.Set("NativeTun", tun);
-
-  Napi::Function udp = UdpWrap::Define(env);
-  data->udp_ctor = Napi::Persistent(udp);
-  exports.Set("NativeUdp", udp);
+  export_class("NativeTun", TunWrap::Define(env), &data->tun_ctor);
+  export_class("NativeUdp", UdpWrap::Define(env), &data->udp_ctor);
 
   exports.Set("NativeAead", AeadWrap::Define(env));
   exports.Set("aeadLimits", AeadLimitsToJs(env));
