@@ -109,22 +109,29 @@ bool AeadWrap::CheckIdle(Napi::Env env) {
   return false;
 }
 
-// seal(batch): every held packet, in order, with the next counters. Refuses the whole batch
-// (moves nothing) when its counters would reach the limit.
-Napi::Value AeadWrap::Seal(const Napi::CallbackInfo& info) {
+BatchWrap* AeadWrap::BatchToSeal(const Napi::CallbackInfo& info, const char* usage) {
   Napi::Env env = info.Env();
   BatchWrap* batch = info.Length() > 0 ? BatchWrap::FromValue(info[0]) : nullptr;
   if (!batch) {
-    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "seal() takes a PacketBatch");
-    return Napi::Value();
+    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", usage);
+    return nullptr;
   }
-  if (!CheckIdle(env) || !batch->SyncBytes(env, "batch")) return Napi::Value();
+  if (!CheckIdle(env) || !batch->SyncBytes(env, "batch")) return nullptr;
   if (aead_counters_left(cipher_->spec(), next_counter_) < batch->live()) {
     ThrowRangeError(env, "ERR_TUNIO_AEAD_COUNTER_LIMIT",
                     "sealing this batch would use a counter at or past the limit (" +
                         std::to_string(cipher_->spec().counter_limit) + "): a new key is needed");
-    return Napi::Value();
+    return nullptr;
   }
+  return batch;
+}
+
+// seal(batch): every held packet, in order, with the next counters. Refuses the whole batch
+// (moves nothing) when its counters would reach the limit.
+Napi::Value AeadWrap::Seal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BatchWrap* batch = BatchToSeal(info, "seal() takes a PacketBatch");
+  if (!batch) return Napi::Value();
   AeadBatchResult r = aead_seal_batch(*cipher_, batch->packets(), batch->packet_count(), &next_counter_, stats_);
   batch->CloseBytes(env);  // the packets moved: a view of their old extents is no use
   batch->SettleTransformed();
@@ -196,16 +203,8 @@ class ThreadpoolSeal : public Napi::AsyncWorker {
 
 Napi::Value AeadWrap::SealOnThreadpool(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  BatchWrap* batch = info.Length() > 0 ? BatchWrap::FromValue(info[0]) : nullptr;
-  if (!batch) {
-    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "sealOnThreadpool() takes a native batch");
-    return Napi::Value();
-  }
-  if (!CheckIdle(env) || !batch->SyncBytes(env, "batch")) return Napi::Value();
-  if (aead_counters_left(cipher_->spec(), next_counter_) < batch->live()) {
-    ThrowRangeError(env, "ERR_TUNIO_AEAD_COUNTER_LIMIT", "sealing this batch would use a counter at or past the limit");
-    return Napi::Value();
-  }
+  BatchWrap* batch = BatchToSeal(info, "sealOnThreadpool() takes a native batch");
+  if (!batch) return Napi::Value();
   std::vector<Packet> packets;
   batch->TakeAll(env, packets);
   busy_ = true;

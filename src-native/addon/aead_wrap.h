@@ -12,6 +12,8 @@
 
 namespace tunio {
 
+class BatchWrap;
+
 class AeadWrap : public Napi::ObjectWrap<AeadWrap> {
  public:
   static Napi::Function Define(Napi::Env env);
@@ -31,6 +33,9 @@ class AeadWrap : public Napi::ObjectWrap<AeadWrap> {
   // thread. The batch's packets move into the work and come back in a new batch (the promise's
   // value), so JavaScript cannot touch them meanwhile; the cipher is busy until then.
   Napi::Value SealOnThreadpool(const Napi::CallbackInfo& info);
+  // The batch argument of seal()/sealOnThreadpool(), synced, when this Aead is idle and has
+  // counters for every packet of it; else throws (`usage` when it is not a batch) and null.
+  BatchWrap* BatchToSeal(const Napi::CallbackInfo& info, const char* usage);
   bool CheckIdle(Napi::Env env);
 
   std::unique_ptr<AeadCipher> cipher_;
