@@ -71,10 +71,10 @@ bool wait_for(int fd, short events, int timeout_ms = 2000) {
 // Reads until `n` datagrams arrived (or 2 s of silence).
 void recv_n(UdpSocket& s, BufferPool& pool, std::vector<Packet>& out, size_t n, RecvStats& st) {
   while (out.size() < n) {
-    RecvResult r = s.recv_batch(pool, out, 64, st);
-    REQUIRE(r.status != RecvStatus::kError);
-    REQUIRE(r.status != RecvStatus::kPoolExhausted);
-    if (r.status == RecvStatus::kWouldBlock && !wait_for(s.fd(), POLLIN)) break;
+    IoResult r = s.recv_batch(pool, out, 64, st);
+    REQUIRE(r.status != IoStatus::kError);
+    REQUIRE(r.status != IoStatus::kPoolExhausted);
+    if (r.status == IoStatus::kWouldBlock && !wait_for(s.fd(), POLLIN)) break;
   }
 }
 
@@ -163,10 +163,10 @@ TEST_CASE("udp socket: 64 equal datagrams go out as one GSO sendmsg and come bac
   for (uint32_t i = 0; i < 64; i++) pkts.push_back(make_packet(pool, 1000, i));
   const IpEndpoint to = rx->local_address();
   SendStats st;
-  SendResult r = tx->send_batch(pkts, &to, st);
-  CHECK(r.status == SendStatus::kOk);
-  CHECK(r.sent == 64);
-  CHECK(r.consumed == 64);
+  IoResult r = tx->send_batch(pkts, &to, st);
+  CHECK(r.status == IoStatus::kOk);
+  CHECK(r.sent() == 64);
+  CHECK(r.done == 64);
   CHECK(pkts.empty());
   CHECK(st.sendmsg_calls == 1);
   CHECK(st.sendmmsg_calls == 0);
@@ -178,13 +178,13 @@ TEST_CASE("udp socket: 64 equal datagrams go out as one GSO sendmsg and come bac
   REQUIRE(wait_for(rx->fd(), POLLIN));
   std::vector<Packet> got;
   RecvStats rs;
-  RecvResult rr = rx->recv_batch(pool, got, 64, rs);
-  CHECK(rr.status == RecvStatus::kOk);
+  IoResult rr = rx->recv_batch(pool, got, 64, rs);
+  CHECK(rr.status == IoStatus::kOk);
   CHECK(rs.recvmmsg_calls == 1);
   CHECK(rs.messages == 1);
   CHECK(rs.gro_reads == 1);
   REQUIRE(got.size() == 64);
-  CHECK(rr.datagrams == 64);
+  CHECK(rr.done == 64);
   const unsigned lo = if_nametoindex("lo");
   for (uint32_t i = 0; i < 64; i++) {
     CAPTURE(i);
@@ -201,7 +201,7 @@ TEST_CASE("udp socket: 64 equal datagrams go out as one GSO sendmsg and come bac
   const uint64_t before = pool.stats().slots_in_use;
   got.clear();  // the last view returns the slot
   CHECK(pool.stats().slots_in_use == before - 1);
-  CHECK(rx->recv_batch(pool, got, 64, rs).status == RecvStatus::kWouldBlock);
+  CHECK(rx->recv_batch(pool, got, 64, rs).status == IoStatus::kWouldBlock);
 }
 
 TEST_CASE("udp socket: runs longer than the message batch are planned whole (one send per superpacket)") {
@@ -221,9 +221,9 @@ TEST_CASE("udp socket: runs longer than the message batch are planned whole (one
   }
   const IpEndpoint to = rx->local_address();
   SendStats st;
-  SendResult r = tx->send_batch(pkts, &to, st);
-  CHECK(r.status == SendStatus::kOk);
-  CHECK(r.sent == 230);
+  IoResult r = tx->send_batch(pkts, &to, st);
+  CHECK(r.status == IoStatus::kOk);
+  CHECK(r.sent() == 230);
   CHECK(pkts.empty());
   CHECK(st.gso_sends == 5);
   CHECK(st.gso_segments == 230);
@@ -251,8 +251,8 @@ TEST_CASE("udp socket: more messages than the batch go out in several rounds, in
   for (uint32_t i = 0; i < 200; i++) pkts.push_back(make_packet(pool, 100 + i, i));
   const IpEndpoint to = rx->local_address();
   SendStats st;
-  SendResult r = tx->send_batch(pkts, &to, st);
-  CHECK(r.sent == 200);
+  IoResult r = tx->send_batch(pkts, &to, st);
+  CHECK(r.sent() == 200);
   CHECK(pkts.empty());
   CHECK(st.sendmmsg_calls == 4);  // 64 + 64 + 64 + 8
   CHECK(st.gso_sends == 0);
@@ -282,7 +282,7 @@ TEST_CASE("udp socket: a GRO read with a shorter last datagram; without GRO each
     pkts.push_back(make_packet(pool, 77, 110));
     const IpEndpoint to = rx->local_address();
     SendStats st;
-    CHECK(tx->send_batch(pkts, &to, st).sent == 11);
+    CHECK(tx->send_batch(pkts, &to, st).sent() == 11);
     CHECK(st.gso_sends == 1);
     std::vector<Packet> got;
     RecvStats rs;
@@ -314,9 +314,9 @@ TEST_CASE("udp socket: 0-byte and 65,507-byte datagrams") {
   pkts.push_back(make_packet(pool, 1, 4));
   const IpEndpoint to = rx->local_address();
   SendStats st;
-  SendResult r = tx->send_batch(pkts, &to, st);
-  CHECK(r.status == SendStatus::kOk);
-  CHECK(r.sent == 4);
+  IoResult r = tx->send_batch(pkts, &to, st);
+  CHECK(r.status == IoStatus::kOk);
+  CHECK(r.sent() == 4);
   CHECK(st.sendmmsg_calls == 1);  // four messages, one syscall
   CHECK(st.sendmsg_calls == 0);
   CHECK(st.gso_sends == 0);
@@ -364,9 +364,9 @@ TEST_CASE("udp socket: mixed sizes to many peers arrive complete and in order") 
   }
   const size_t total = pkts.size();
   SendStats st;
-  SendResult r = tx->send_batch(pkts, nullptr, st);
-  CHECK(r.status == SendStatus::kOk);
-  CHECK(r.sent == total);
+  IoResult r = tx->send_batch(pkts, nullptr, st);
+  CHECK(r.status == IoStatus::kOk);
+  CHECK(r.sent() == total);
   CHECK(pkts.empty());
   CHECK(st.datagrams == total);
   CHECK(st.gso_sends > 0);
@@ -402,7 +402,7 @@ TEST_CASE("udp socket: IPv6 on ::1 with GSO, GRO and ECN") {
   }
   const IpEndpoint to = rx->local_address();
   SendStats st;
-  CHECK(tx->send_batch(pkts, &to, st).sent == 40);
+  CHECK(tx->send_batch(pkts, &to, st).sent() == 40);
   CHECK(st.sendmsg_calls == 1);
   CHECK(st.gso_sends == 1);
   std::vector<Packet> got;
@@ -435,7 +435,7 @@ TEST_CASE("udp socket: a dual-stack socket sees IPv4 peers as plain IPv4 and ans
   pkts.back().ecn = 1;  // ECT(1): reported through IP_RECVTOS on the dual-stack socket
   const IpEndpoint to = endpoint("127.0.0.1", dual->local_address().port);
   SendStats st;
-  CHECK(v4->send_batch(pkts, &to, st).sent == 1);
+  CHECK(v4->send_batch(pkts, &to, st).sent() == 1);
   std::vector<Packet> got;
   RecvStats rs;
   recv_n(*dual, pool, got, 1, rs);
@@ -458,9 +458,9 @@ TEST_CASE("udp socket: a dual-stack socket sees IPv4 peers as plain IPv4 and ans
     reply.back().ecn = 2;
   }
   SendStats dst;
-  SendResult r = dual->send_batch(reply, nullptr, dst);
-  CHECK(r.status == SendStatus::kOk);
-  CHECK(r.sent == 10);
+  IoResult r = dual->send_batch(reply, nullptr, dst);
+  CHECK(r.status == IoStatus::kOk);
+  CHECK(r.sent() == 10);
   CHECK(dst.gso_sends == 1);
   CHECK(dst.sendmsg_calls == 1);
   std::vector<Packet> back;
@@ -479,7 +479,7 @@ TEST_CASE("udp socket: a dual-stack socket sees IPv4 peers as plain IPv4 and ans
   std::vector<Packet> six;
   six.push_back(make_packet(pool, 10, 3));
   const IpEndpoint to6 = endpoint("::1", dual->local_address().port);
-  CHECK(v6->send_batch(six, &to6, st).sent == 1);
+  CHECK(v6->send_batch(six, &to6, st).sent() == 1);
   std::vector<Packet> got6;
   recv_n(*dual, pool, got6, 1, rs);
   REQUIRE(got6.size() == 1);
@@ -498,7 +498,7 @@ TEST_CASE("udp socket: per-packet source address on a wildcard socket (IP_PKTINF
   }
   const IpEndpoint to = rx->local_address();
   SendStats st;
-  CHECK(tx->send_batch(pkts, &to, st).sent == 3);
+  CHECK(tx->send_batch(pkts, &to, st).sent() == 3);
   std::vector<Packet> got;
   RecvStats rs;
   recv_n(*rx, pool, got, 3, rs);
@@ -521,8 +521,8 @@ TEST_CASE("udp socket: a source address that is not ours is dropped from the sen
   }
   const IpEndpoint to = rx->local_address();
   SendStats st;
-  SendResult r = tx->send_batch(pkts, &to, st);
-  CHECK(r.sent == 4);
+  IoResult r = tx->send_batch(pkts, &to, st);
+  CHECK(r.sent() == 4);
   CHECK(r.dropped == 0);
   CHECK(st.source_fallbacks == 2);
   std::vector<Packet> got;
@@ -543,7 +543,7 @@ TEST_CASE("udp socket: a source of the other family is left out (dual-stack, IPv
   pkts.back().local = endpoint("::1", 0);  // an IPv6 source cannot send an IPv4 datagram
   const IpEndpoint to = rx->local_address();
   SendStats st;
-  CHECK(tx->send_batch(pkts, &to, st).sent == 1);
+  CHECK(tx->send_batch(pkts, &to, st).sent() == 1);
   CHECK(st.source_fallbacks == 0);
   std::vector<Packet> got;
   RecvStats rs;
@@ -572,9 +572,9 @@ TEST_CASE("udp socket: forced GSO EIO falls back to sendmmsg and loses nothing")
     pkts.back().remote = rx->local_address();
   }
   SendStats st;
-  SendResult r = tx->send_batch(pkts, nullptr, st);
-  CHECK(r.status == SendStatus::kOk);
-  CHECK(r.sent == 65);
+  IoResult r = tx->send_batch(pkts, nullptr, st);
+  CHECK(r.status == IoStatus::kOk);
+  CHECK(r.sent() == 65);
   CHECK(r.dropped == 0);
   CHECK(pkts.empty());
   CHECK(st.gso_fallbacks == 1);
@@ -609,7 +609,7 @@ TEST_CASE("udp socket: forced GSO EIO falls back to sendmmsg and loses nothing")
     pkts.back().remote = rx->local_address();
   }
   SendStats st2;
-  CHECK(tx->send_batch(pkts, nullptr, st2).sent == 8);
+  CHECK(tx->send_batch(pkts, nullptr, st2).sent() == 8);
   CHECK(st2.gso_sends == 0);
   CHECK(st2.sendmmsg_calls == 1);
   got.clear();
@@ -622,7 +622,7 @@ TEST_CASE("udp socket: forced GSO EIO falls back to sendmmsg and loses nothing")
     pkts.back().remote = rx->local_address();
   }
   SendStats st3;
-  CHECK(tx->send_batch(pkts, nullptr, st3).sent == 8);
+  CHECK(tx->send_batch(pkts, nullptr, st3).sent() == 8);
   CHECK(st3.gso_sends == 1);
   ev = tx->gso_backoff().take_events();
   REQUIRE(ev.size() == 1);
@@ -769,9 +769,9 @@ TEST_CASE("udp socket: a kernel that takes 64 segments lowers the limit, nothing
       pkts.push_back(make_packet(pool, 400, i));
       pkts.back().remote = rx->local_address();
     }
-    SendResult r = tx->send_batch(pkts, nullptr, st);
-    CHECK(r.status == SendStatus::kOk);
-    CHECK(r.sent == n);
+    IoResult r = tx->send_batch(pkts, nullptr, st);
+    CHECK(r.status == IoStatus::kOk);
+    CHECK(r.sent() == n);
     std::vector<Packet> got;
     RecvStats rs;
     recv_n(*rx, pool, got, n, rs);
@@ -845,7 +845,7 @@ TEST_CASE("udp socket: ICMP port unreachable on a connected socket: reported in 
   std::vector<Packet> pkts;
   pkts.push_back(make_packet(pool, 100, 1));
   SendStats st;
-  CHECK(c->send_batch(pkts, nullptr, st).sent == 1);  // connected: no destination needed
+  CHECK(c->send_batch(pkts, nullptr, st).sent() == 1);  // connected: no destination needed
   // The ICMP error is queued (IP_RECVERR) and left pending: POLLERR.
   REQUIRE(wait_for(c->fd(), 0));
 
@@ -853,10 +853,10 @@ TEST_CASE("udp socket: ICMP port unreachable on a connected socket: reported in 
   // sends the same datagrams again: nothing is dropped.
   pkts.push_back(make_packet(pool, 100, 2));
   pkts.push_back(make_packet(pool, 200, 3));
-  SendResult r = c->send_batch(pkts, nullptr, st);
-  CHECK(r.status == SendStatus::kOk);
+  IoResult r = c->send_batch(pkts, nullptr, st);
+  CHECK(r.status == IoStatus::kOk);
   CHECK(r.dropped == 0);
-  CHECK(r.sent == 2);
+  CHECK(r.sent() == 2);
   CHECK(pkts.empty());
   CHECK(st.dropped.total() == 0);
   CHECK(st.pending_errors >= 1);
@@ -866,7 +866,7 @@ TEST_CASE("udp socket: ICMP port unreachable on a connected socket: reported in 
   std::vector<SocketError> errors = collect_errors(*c, 3);
   std::vector<Packet> got;
   RecvStats rs;
-  CHECK(c->recv_batch(pool, got, 64, rs).status == RecvStatus::kWouldBlock);
+  CHECK(c->recv_batch(pool, got, 64, rs).status == IoStatus::kWouldBlock);
   std::vector<SocketError> more = c->take_errors();
   errors.insert(errors.end(), more.begin(), more.end());
   REQUIRE(counted(errors) == 3);
@@ -886,7 +886,7 @@ TEST_CASE("udp socket: ICMP port unreachable on a connected socket: reported in 
   auto server = open_at("127.0.0.1", port);
   pkts.push_back(make_packet(pool, 321, 4));
   r = c->send_batch(pkts, nullptr, st);
-  CHECK(r.sent == 1);
+  CHECK(r.sent() == 1);
   CHECK(r.dropped == 0);
   std::vector<Packet> at_server;
   recv_n(*server, pool, at_server, 1, rs);
@@ -895,7 +895,7 @@ TEST_CASE("udp socket: ICMP port unreachable on a connected socket: reported in 
   std::vector<Packet> reply;
   reply.push_back(make_packet(pool, 12, 5));
   reply.back().remote = at_server[0].remote;
-  CHECK(server->send_batch(reply, nullptr, st).sent == 1);
+  CHECK(server->send_batch(reply, nullptr, st).sent() == 1);
   recv_n(*c, pool, got, 1, rs);
   REQUIRE(got.size() == 1);
   CHECK(bytes_ok(got[0], 5));
@@ -923,9 +923,9 @@ void many_peers_one_closed(const char* any, const char* loop) {
       pkts.push_back(make_packet(pool, 40 + static_cast<uint32_t>(i), tag++));
       pkts.back().remote = i == 3 ? dead : peers[i < 3 ? i : i - 1]->local_address();
     }
-    SendResult r = s->send_batch(pkts, nullptr, st);
-    CHECK(r.status == SendStatus::kOk);
-    CHECK(r.sent == peers.size() + 1);
+    IoResult r = s->send_batch(pkts, nullptr, st);
+    CHECK(r.status == IoStatus::kOk);
+    CHECK(r.sent() == peers.size() + 1);
     CHECK(r.dropped == 0);
   }
   RecvStats rs;
@@ -936,7 +936,7 @@ void many_peers_one_closed(const char* any, const char* loop) {
   }
   std::vector<SocketError> errors = collect_errors(*s, rounds);
   std::vector<Packet> none;
-  CHECK(s->recv_batch(pool, none, 64, rs).status == RecvStatus::kWouldBlock);
+  CHECK(s->recv_batch(pool, none, 64, rs).status == IoStatus::kWouldBlock);
   std::vector<SocketError> more = s->take_errors();
   errors.insert(errors.end(), more.begin(), more.end());
   CHECK(counted(errors) == static_cast<size_t>(rounds));
@@ -973,8 +973,8 @@ TEST_CASE("udp socket: a local EMSGSIZE is reported once, with the MTU and the d
   pkts.push_back(make_packet(pool, 10, 2));
   pkts.back().remote = rx->local_address();
   SendStats st;
-  SendResult r = s->send_batch(pkts, nullptr, st);
-  CHECK(r.sent == 1);
+  IoResult r = s->send_batch(pkts, nullptr, st);
+  CHECK(r.sent() == 1);
   CHECK(r.dropped == 1);
   CHECK(st.dropped.msg_size == 1);
   std::vector<SocketError> errors = s->take_errors();
@@ -1012,23 +1012,23 @@ TEST_CASE("udp socket: an exhausted pool stops reading and leaves datagrams queu
   for (uint32_t i = 0; i < 3; i++) pkts.push_back(make_packet(senders, 100 + i, i));  // 3 messages
   const IpEndpoint to = rx->local_address();
   SendStats st;
-  CHECK(tx->send_batch(pkts, &to, st).sent == 3);
+  CHECK(tx->send_batch(pkts, &to, st).sent() == 3);
   REQUIRE(wait_for(rx->fd(), POLLIN));
 
   std::vector<Packet> got;
   RecvStats rs;
-  RecvResult r = rx->recv_batch(pool, got, 64, rs);
-  CHECK(r.status == RecvStatus::kPoolExhausted);
+  IoResult r = rx->recv_batch(pool, got, 64, rs);
+  CHECK(r.status == IoStatus::kPoolExhausted);
   CHECK(rs.pool_exhausted == 1);
   CHECK(rs.recvmmsg_calls == 0);  // nothing read, nothing dropped: still in the kernel queue
   CHECK(got.empty());
 
   held.pop_back();  // one slot back: one message per call
   r = rx->recv_batch(pool, got, 64, rs);
-  CHECK(r.status == RecvStatus::kOk);
+  CHECK(r.status == IoStatus::kOk);
   REQUIRE(got.size() == 1);
   CHECK(bytes_ok(got[0], 0));
-  CHECK(rx->recv_batch(pool, got, 64, rs).status == RecvStatus::kPoolExhausted);
+  CHECK(rx->recv_batch(pool, got, 64, rs).status == IoStatus::kPoolExhausted);
   got.clear();
   held.clear();
   r = rx->recv_batch(pool, got, 64, rs);
@@ -1036,7 +1036,7 @@ TEST_CASE("udp socket: an exhausted pool stops reading and leaves datagrams queu
   CHECK(bytes_ok(got[0], 1));
   CHECK(bytes_ok(got[1], 2));
   CHECK(pool.stats().slots_in_use == 2);  // unused slots of the batch went straight back
-  CHECK(rx->recv_batch(pool, got, 64, rs).status == RecvStatus::kWouldBlock);
+  CHECK(rx->recv_batch(pool, got, 64, rs).status == IoStatus::kWouldBlock);
 }
 
 TEST_CASE("udp socket: invalid packets are dropped and counted, the rest is sent") {
@@ -1051,10 +1051,10 @@ TEST_CASE("udp socket: invalid packets are dropped and counted, the rest is sent
   pkts.push_back(make_packet(pool, 10, 3));
   const IpEndpoint to = rx->local_address();
   SendStats st;
-  SendResult r = tx->send_batch(pkts, &to, st);
-  CHECK(r.sent == 2);
+  IoResult r = tx->send_batch(pkts, &to, st);
+  CHECK(r.sent() == 2);
   CHECK(r.dropped == 1);
-  CHECK(r.consumed == 3);
+  CHECK(r.done == 3);
   CHECK(st.dropped_invalid == 1);
   std::vector<Packet> got;
   RecvStats rs;
@@ -1122,18 +1122,18 @@ TEST_CASE("udp socket: a full send buffer returns would_block and keeps the rest
   for (uint32_t i = 0; i < 64; i++) pkts.push_back(make_packet(pool, 1400, i));
   const IpEndpoint to = endpoint("10.99.0.2", 9);
   SendStats st;
-  SendResult r = tx->send_batch(pkts, &to, st);
-  CHECK(r.status == SendStatus::kWouldBlock);
+  IoResult r = tx->send_batch(pkts, &to, st);
+  CHECK(r.status == IoStatus::kWouldBlock);
   CHECK(st.would_block == 1);
-  CHECK(r.sent > 0);
-  CHECK(r.sent < 64);
-  CHECK(r.consumed == r.sent);
-  REQUIRE(pkts.size() == 64 - r.consumed);
-  CHECK(bytes_ok(pkts[0], static_cast<uint32_t>(r.consumed)));  // the rest, still in order
+  CHECK(r.sent() > 0);
+  CHECK(r.sent() < 64);
+  CHECK(r.done == r.sent());
+  REQUIRE(pkts.size() == 64 - r.done);
+  CHECK(bytes_ok(pkts[0], static_cast<uint32_t>(r.done)));  // the rest, still in order
   CHECK_FALSE(wait_for(tx->fd(), POLLOUT, 0));  // the caller waits for writability
   // Trying again while full consumes nothing and loses nothing.
-  SendResult again = tx->send_batch(pkts, &to, st);
-  CHECK(again.status == SendStatus::kWouldBlock);
-  CHECK(again.consumed == 0);
-  CHECK(pkts.size() == 64 - r.consumed);
+  IoResult again = tx->send_batch(pkts, &to, st);
+  CHECK(again.status == IoStatus::kWouldBlock);
+  CHECK(again.done == 0);
+  CHECK(pkts.size() == 64 - r.done);
 }

@@ -182,13 +182,13 @@ Napi::Value UdpWrap::RecvBatch(const Napi::CallbackInfo& info) {
   if (!CheckOpen(env)) return Napi::Value();
   std::vector<Packet> out;
   out.reserve(kReadBatchPacketsHint);  // GRO reads carry tens of datagrams each (see tun_wrap.cc)
-  RecvResult r = socket_->recv_batch(*pool_, out, socket_->batch_size(), recv_stats_);
+  IoResult r = socket_->recv_batch(*pool_, out, socket_->batch_size(), recv_stats_);
   if (!out.empty()) return BatchWrap::Create(env, pool_, std::move(out));
-  if (r.status == RecvStatus::kError) {
+  if (r.status == IoStatus::kError) {
     ThrowSysError(env, "ERR_TUNIO_UDP_RECV", "receiving failed", r.error.err, r.error.call ? r.error.call : "recvmmsg");
     return Napi::Value();
   }
-  return Napi::Number::New(env, r.status == RecvStatus::kPoolExhausted ? 1 : 0);
+  return Napi::Number::New(env, r.status == IoStatus::kPoolExhausted ? 1 : 0);
 }
 
 Napi::Value UdpWrap::WatchReadable(const Napi::CallbackInfo& info) {
@@ -274,19 +274,20 @@ void UdpWrap::Flush() {
     if (!closed_ && pending_.drained()) RecordSendEvent("drain", nullptr, 0);
     return;
   }
-  SendResult r = socket_->send_batch(pending_.packets(), nullptr, send_stats_);
+  IoResult r = socket_->send_batch(pending_.packets(), nullptr, send_stats_);
   switch (r.status) {
-    case SendStatus::kOk:
+    case IoStatus::kOk:
+    case IoStatus::kPoolExhausted:  // a read's outcome: send_batch never returns it
       break;
-    case SendStatus::kWouldBlock:
+    case IoStatus::kWouldBlock:
       EnterCongestion("EAGAIN");
       break;  // POLLOUT below
-    case SendStatus::kNoBuffers:
+    case IoStatus::kNoBuffers:
       EnterCongestion("ENOBUFS");
       uv_timer_start(retry_timer_, [](uv_timer_t* t) { static_cast<UdpWrap*>(t->data)->OnRetryTimer(); }, 1, 0);
       watcher_->want_writable(false);
       return;
-    case SendStatus::kError: {
+    case IoStatus::kError: {
       const size_t lost = pending_.discard();
       RecordSendEvent("drop", "sendFailed", lost, r.error.err);
       send_errors_ += lost;

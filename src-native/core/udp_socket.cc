@@ -506,9 +506,9 @@ std::vector<SocketError> UdpSocket::take_errors() {
 
 // --- receive ---------------------------------------------------------------------------------
 
-RecvResult UdpSocket::recv_batch(BufferPool& pool, std::vector<Packet>& out, size_t max_messages,
-                                 RecvStats& stats) {
-  RecvResult result;
+IoResult UdpSocket::recv_batch(BufferPool& pool, std::vector<Packet>& out, size_t max_messages,
+                               RecvStats& stats) {
+  IoResult result;
   const size_t want = std::min<size_t>(max_messages, batch_);
   if (want == 0) return result;
   // One large slot per message: the kernel needs room for a whole GRO read (up to 64 KiB).
@@ -521,7 +521,7 @@ RecvResult UdpSocket::recv_batch(BufferPool& pool, std::vector<Packet>& out, siz
   }
   if (slots == 0) {
     stats.pool_exhausted++;
-    result.status = RecvStatus::kPoolExhausted;
+    result.status = IoStatus::kPoolExhausted;
     return result;
   }
   auto release_from = [this](size_t from, size_t to) {
@@ -556,7 +556,8 @@ RecvResult UdpSocket::recv_batch(BufferPool& pool, std::vector<Packet>& out, siz
       release_from(0, slots);
       stats.would_block++;
       if (gro_off_pending_) try_gro_off();  // the queue was just empty: the moment to switch
-      result.status = RecvStatus::kWouldBlock;
+      result.status = IoStatus::kWouldBlock;
+      result.error = SysError::make(e, "recvmmsg");
       return result;
     }
     // A pending ICMP error: the kernel hands it out once, instead of data (which stays
@@ -572,7 +573,7 @@ RecvResult UdpSocket::recv_batch(BufferPool& pool, std::vector<Packet>& out, siz
     }
     release_from(0, slots);
     if (is_icmp_error(e)) return result;  // kOk, nothing read: the caller may try again
-    result.status = RecvStatus::kError;
+    result.status = IoStatus::kError;
     result.error = SysError::make(e, "recvmmsg");
     return result;
   }
@@ -645,7 +646,7 @@ RecvResult UdpSocket::recv_batch(BufferPool& pool, std::vector<Packet>& out, siz
     }
     stats.datagrams += count;
     stats.bytes += len;
-    result.datagrams += count;
+    result.done += count;
   }
   release_from(static_cast<size_t>(n), slots);
   return result;
@@ -754,7 +755,7 @@ struct UdpSocket::SendRound {
   std::vector<Packet>& pkts;
   const IpEndpoint* default_to;
   SendStats& stats;
-  SendResult result;
+  IoResult result;
   size_t consumed = 0;  // packets [0, consumed) are sent or dropped
   size_t base = 0;      // the plan's packet 0 is pkts[base]
   size_t retried_m = SIZE_MAX;  // the message being re-sent after pending errors, and how often
@@ -766,15 +767,15 @@ struct UdpSocket::SendRound {
   void consume(const SendGroup& g) { consumed = base + g.first + g.count; }
 };
 
-SendResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* default_to,
-                                 SendStats& stats) {
+IoResult UdpSocket::send_batch(std::vector<Packet>& pkts, const IpEndpoint* default_to,
+                               SendStats& stats) {
   SendRound r(pkts, default_to, stats);
   while (!r.stop && r.consumed < pkts.size()) {
     plan_round(r);
     send_round(r);
   }
   pkts.erase(pkts.begin(), pkts.begin() + static_cast<std::ptrdiff_t>(r.consumed));
-  r.result.consumed = r.consumed;
+  r.result.done = r.consumed;
   return r.result;
 }
 
@@ -868,7 +869,6 @@ void UdpSocket::account_sent(SendRound& r, size_t m) {
       r.stats.segment_limit = segment_limit_.stats();
     }
   }
-  r.result.sent += g.count;
   r.consume(g);
 }
 
@@ -891,7 +891,8 @@ UdpSocket::SendNext UdpSocket::on_send_refused(SendRound& r, size_t& m, int err,
   if (err == EINTR) return SendNext::kContinue;
   if (err == EAGAIN || err == EWOULDBLOCK) {
     r.stats.would_block++;
-    r.result.status = SendStatus::kWouldBlock;
+    r.result.status = IoStatus::kWouldBlock;
+    r.result.error = SysError::make(err, call);
     return SendNext::kStop;
   }
   // ENOBUFS: skb allocation or a device queue refused, or a qdisc dropped the datagram. The
@@ -901,11 +902,12 @@ UdpSocket::SendNext UdpSocket::on_send_refused(SendRound& r, size_t& m, int err,
   // caller retries it shortly, so a full qdisc costs a retry, not a lost datagram.
   if (err == ENOBUFS || err == ENOMEM) {
     r.stats.no_buffers++;
-    r.result.status = SendStatus::kNoBuffers;
+    r.result.status = IoStatus::kNoBuffers;
+    r.result.error = SysError::make(err, call);
     return SendNext::kStop;
   }
   if (is_fatal_send_error(err)) {
-    r.result.status = SendStatus::kError;
+    r.result.status = IoStatus::kError;
     r.result.error = SysError::make(err, call);
     return SendNext::kStop;
   }

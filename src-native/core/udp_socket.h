@@ -21,6 +21,7 @@
 
 #include "buffer_pool.h"
 #include "gso_backoff.h"
+#include "io_result.h"
 #include "packet.h"
 #include "path_mtu.h"
 #include "socket_address.h"
@@ -154,34 +155,6 @@ struct ErrorDrain {
   int local_err = 0;   // errno of the last local entry (to merge it with the send that failed)
 };
 
-enum class RecvStatus : uint8_t {
-  kOk,             // zero or more packets appended; call again while readable
-  kWouldBlock,     // nothing more to read now (EAGAIN)
-  kPoolExhausted,  // the pool has no free 64 KiB slot: stop reading until leases come back
-  kError,          // unexpected failure (EBADF, EFAULT, ...): see `error`
-};
-
-struct RecvResult {
-  RecvStatus status = RecvStatus::kOk;
-  size_t datagrams = 0;  // Packets appended to `out`
-  SysError error;
-};
-
-enum class SendStatus : uint8_t {
-  kOk,          // every packet was consumed (sent, or dropped and counted)
-  kWouldBlock,  // EAGAIN: wait for POLLOUT, then send the rest
-  kNoBuffers,   // ENOBUFS: like kWouldBlock, but POLLOUT may already be set: retry on a timer
-  kError,       // unexpected failure (EBADF, EFAULT, ...): see `error`
-};
-
-struct SendResult {
-  SendStatus status = SendStatus::kOk;
-  size_t sent = 0;      // datagrams the kernel accepted
-  size_t dropped = 0;   // datagrams dropped (peer errors, invalid packets), counted in stats
-  size_t consumed = 0;  // sent + dropped: removed from the front of the caller's vector
-  SysError error;
-};
-
 // --- the socket ---------------------------------------------------------------------------
 
 class UdpSocket;
@@ -216,15 +189,17 @@ class UdpSocket {
   // a UDP_GRO message becomes one Packet per datagram, all views of that slot, so `out` can
   // receive more Packets than messages (up to 64-128 per message). Appends to `out`; reserve
   // it (batch_size * max segments) to keep this allocation-free.
-  RecvResult recv_batch(BufferPool& pool, std::vector<Packet>& out, size_t max_messages,
-                        RecvStats& stats);
+  // IoResult.done: Packets appended; kPoolExhausted: the pool had no slot, nothing was read.
+  IoResult recv_batch(BufferPool& pool, std::vector<Packet>& out, size_t max_messages,
+                      RecvStats& stats);
 
   // Sends `pkts` in order, to Packet.remote or else `*default_to` (null/empty on a connected
   // socket: the peer). Per packet, Packet.local (when set) picks the source address/ifindex
   // and Packet.ecn (when non-zero) the ECN bits. Consumed packets (sent or dropped) are
-  // erased from the front of `pkts`, which releases their slots; on kWouldBlock/kNoBuffers/
-  // kError the rest stays for the caller to retry.
-  SendResult send_batch(std::vector<Packet>& pkts, const IpEndpoint* default_to, SendStats& stats);
+  // erased from the front of `pkts`, which releases their slots (IoResult.done; .dropped of
+  // them dropped and counted in `stats`, sent() the rest); on kWouldBlock/kNoBuffers/kError
+  // the rest stays for the caller to retry.
+  IoResult send_batch(std::vector<Packet>& pkts, const IpEndpoint* default_to, SendStats& stats);
 
   // Reads the kernel's error queue (bounded per call) into the recent-error queue below.
   // recv_batch/send_batch call it whenever a syscall returns a peer error; the addon also calls
