@@ -1,5 +1,6 @@
 // Writes control messages (cmsg) for sendmsg into a caller's buffer, refusing any that would
-// not fit. The send path builds up to three per message (UDP_SEGMENT, IP_PKTINFO or
+// not fit: the UDP send path, the UDP_SEGMENT probe (udp_features.cc) and SCM_RIGHTS fd
+// passing (fd_passing.cc) build theirs with it. The send path builds up to three per message (UDP_SEGMENT, IP_PKTINFO or
 // IPV6_PKTINFO, IP_TOS or IPV6_TCLASS) into a fixed slice of a buffer sized once at open, so
 // a message type added later without growing that slice must fail where it is written, not
 // scribble over the next message's slice (quinn-udp's encoder asserts the same).

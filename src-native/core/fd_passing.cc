@@ -9,6 +9,8 @@
 
 #include <cstddef>
 
+#include "cmsg_writer.h"
+
 namespace tunio {
 
 namespace {
@@ -109,7 +111,8 @@ SysError send_fd(const std::string& path, int fd) {
   memcpy(data, kTag, sizeof kTag);
   iovec iov{data, sizeof data};
   alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(int))];
-  memset(control, 0, sizeof control);
+  CmsgWriter rights(control, sizeof control);
+  rights.put(SOL_SOCKET, SCM_RIGHTS, &fd, sizeof fd);
   msghdr msg;
   memset(&msg, 0, sizeof msg);
   msg.msg_name = &sa;
@@ -117,12 +120,7 @@ SysError send_fd(const std::string& path, int fd) {
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  msg.msg_controllen = rights.size();
   ssize_t n;
   do { n = ::sendmsg(s.get(), &msg, 0); } while (n < 0 && errno == EINTR);
   if (n < 0) return SysError::make(errno, "sendmsg(SCM_RIGHTS)", path);

@@ -6,8 +6,8 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <cstring>
 
+#include "cmsg_writer.h"
 #include "unique_fd.h"
 
 #ifndef SOL_UDP
@@ -53,20 +53,17 @@ uint16_t udp_probe_max_gso_segments(SysError* err) {
   constexpr size_t kProbeSegments = kLegacyMaxGsoSegments + 1;
   uint8_t payload[kProbeSegments] = {};
   iovec iov{payload, sizeof payload};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(uint16_t))] = {};
+  alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(uint16_t))];
+  CmsgWriter segment(control, sizeof control);
+  const uint16_t gso_size = 1;
+  segment.put(SOL_UDP, UDP_SEGMENT, &gso_size, sizeof gso_size);
   msghdr msg{};
   msg.msg_name = &addr;
   msg.msg_namelen = sizeof addr;
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-  cm->cmsg_level = SOL_UDP;
-  cm->cmsg_type = UDP_SEGMENT;
-  cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-  const uint16_t gso_size = 1;
-  std::memcpy(CMSG_DATA(cm), &gso_size, sizeof gso_size);
+  msg.msg_controllen = segment.size();
   ssize_t n;
   do {
     n = ::sendmsg(tx.get(), &msg, 0);
