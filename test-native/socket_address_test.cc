@@ -102,6 +102,12 @@ TEST_CASE("socket address: comparisons") {
   CHECK_FALSE(same_source(src, none));
   CHECK(same_source(none, none));
 
+  const IpEndpoint path = path_of(src);  // the key of the per-path tables
+  CHECK(same_address(path, src));
+  CHECK(path.port == 0);
+  CHECK(path.ifindex == 0);
+  CHECK(path_of(link_eth1).scope_id == 3);
+
   IpEndpoint untouched = a;
   CHECK_FALSE(parse_address("10.0.0.300", &untouched));
   CHECK_FALSE(parse_address("fe80::1%eth0", &untouched));  // zones are the addon's to resolve

@@ -1,5 +1,6 @@
 #include "gso_backoff.h"
 
+#include "bounded_table.h"
 #include "socket_address.h"
 
 #include <time.h>
@@ -50,17 +51,11 @@ void GsoBackoff::on_refused(const IpEndpoint& dest, int err, uint64_t now_ms) {
     if (now_ms >= p->until_ms) stats_.probe_failures++;
     p->backoff_ms = p->fault == fault ? std::min(max, p->backoff_ms * 2) : first;
   } else {
-    if (paths_.size() >= kMaxPaths) {
-      // Forget the path suspended longest ago: at worst it is probed early.
-      auto oldest = std::min_element(paths_.begin(), paths_.end(),
-                                     [](const Path& a, const Path& b) { return a.until_ms < b.until_ms; });
-      paths_.erase(oldest);
-    }
+    // Full: forget the path suspended longest ago (at worst it is probed early).
+    make_room(paths_, kMaxPaths, [](const Path& path) { return path.until_ms; });
     paths_.push_back(Path{});
     p = &paths_.back();
-    p->dest = dest;
-    p->dest.port = 0;
-    p->dest.ifindex = 0;
+    p->dest = path_of(dest);
     p->backoff_ms = first;
     stats_.suspensions++;
     push_event(GsoPathEvent{p->dest, false, err, fault, first});

@@ -1,5 +1,6 @@
 #include "path_mtu.h"
 
+#include "bounded_table.h"
 #include "socket_address.h"
 
 namespace tunio {
@@ -26,18 +27,11 @@ bool PathMtuTable::report(const IpEndpoint& dest, uint32_t mtu, MtuSource source
   }
   if (entry && entry->mtu == mtu) return false;
   if (!entry) {
-    if (entries_.size() >= kMaxPeers) {
-      size_t oldest = 0;
-      for (size_t i = 1; i < entries_.size(); i++) {
-        if (entries_[i].seq < entries_[oldest].seq) oldest = i;
-      }
-      entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(oldest));
-    }
+    // Full: forget the address whose MTU was reported longest ago.
+    make_room(entries_, kMaxPeers, [](const Entry& e) { return e.seq; });
     entries_.push_back(Entry{});
     entry = &entries_.back();
-    entry->addr = dest;
-    entry->addr.port = 0;
-    entry->addr.ifindex = 0;
+    entry->addr = path_of(dest);
   }
   entry->mtu = mtu;
   entry->seq = ++seq_;

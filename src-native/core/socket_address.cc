@@ -90,6 +90,13 @@ std::string format_endpoint(const IpEndpoint& ep) {
   return ep.family == 6 ? "[" + format_address(ep) + "]" + port : format_address(ep) + port;
 }
 
+IpEndpoint path_of(const IpEndpoint& ep) {
+  IpEndpoint path = ep;
+  path.port = 0;
+  path.ifindex = 0;
+  return path;
+}
+
 bool same_address(const IpEndpoint& a, const IpEndpoint& b) {
   return a.family == b.family && std::memcmp(a.addr, b.addr, address_length(a.family)) == 0;
 }

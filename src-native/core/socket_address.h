@@ -40,6 +40,10 @@ std::string format_address(const IpEndpoint& ep);
 // The address with its port, as a URL writes it ("192.0.2.1:51820", "[2001:db8::1]:51820").
 std::string format_endpoint(const IpEndpoint& ep);
 
+// The path `ep` belongs to: its address (and scope) without port and ifindex, the key of the
+// per-path tables (a path MTU or a GSO refusal is the route's, not the port's).
+IpEndpoint path_of(const IpEndpoint& ep);
+
 // Same family and address bytes (ports, ifindex and scope ignored; two empty endpoints are
 // the same). What the kernel's route lookup keys on, so what a per-path table keys on.
 bool same_address(const IpEndpoint& a, const IpEndpoint& b);
