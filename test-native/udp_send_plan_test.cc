@@ -64,28 +64,51 @@ void expect(const std::vector<SendGroup>& got, const std::vector<G>& want) {
 
 }  // namespace
 
-TEST_CASE("udp plan: equal sizes to one peer make one GSO message") {
-  Batch b;
-  const IpEndpoint peer = host4(1, 51820);
-  b.add_n(10, 1400, peer);
-  expect(plan(b, nullptr), {{0, 10, 1400}});
-}
+// Datagrams to one peer, in runs of equal sizes: which of them share a UDP_SEGMENT message.
+struct Run {
+  size_t count;
+  uint32_t size;
+};
+struct OnePeerRow {
+  const char* rule;
+  std::vector<Run> runs;
+  std::vector<G> want;
+  uint16_t max_segments = 64;
+  bool gso = true;
+};
 
-TEST_CASE("udp plan: a shorter last datagram joins the run and ends it") {
-  Batch b;
+TEST_CASE("udp plan: runs to one peer, one rule a row") {
+  const OnePeerRow rows[] = {
+      {"equal sizes make one GSO message", {{10, 1400}}, {{0, 10, 1400}}},
+      {"a shorter last datagram joins the run and ends it; a full-size one cannot follow it",
+       {{5, 1400}, {1, 300}, {3, 1400}}, {{0, 6, 1400}, {6, 3, 1400}}},
+      {"a longer datagram starts a new run", {{3, 1000}, {2, 1200}}, {{0, 3, 1000}, {3, 2, 1200}}},
+      {"46 x 1,400 fit the 65,507-byte cap", {{46, 1400}}, {{0, 46, 1400}}},
+      {"64 x 1,400 do not", {{64, 1400}}, {{0, 46, 1400}, {46, 18, 1400}}},
+      {"47 x 1,393 = 65,471 fit", {{47, 1393}}, {{0, 47, 1393}}},
+      {"47 x 1,394 = 65,518 do not", {{47, 1394}}, {{0, 46, 1394}, {46, 1, 0}}},
+      {"the cap counts a shorter last datagram exactly: 64,400 + 1,107 = 65,507 fits",
+       {{46, 1400}, {1, 1107}}, {{0, 47, 1400}}},
+      {"one byte over the cap goes alone", {{46, 1400}, {1, 1108}}, {{0, 46, 1400}, {46, 1, 0}}},
+      {"64 segments at most", {{128, 100}}, {{0, 64, 100}, {64, 64, 100}}},
+      {"128 segments at most", {{128, 100}}, {{0, 128, 100}}, 128},
+      {"past 128 a new run", {{130, 100}}, {{0, 128, 100}, {128, 2, 100}}, 128},
+      {"0-byte datagrams are never segments, not even a shorter last one",
+       {{2, 0}, {2, 100}, {1, 0}}, {{0, 1, 0}, {1, 1, 0}, {2, 2, 100}, {4, 1, 0}}},
+      {"datagrams too big to pair go alone; 2 x 32,753 = 65,506 pair",
+       {{3, 40000}, {2, 32753}}, {{0, 1, 0}, {1, 1, 0}, {2, 1, 0}, {3, 2, 32753}}},
+      {"without GSO every datagram is its own message", {{5, 1400}},
+       {{0, 1, 0}, {1, 1, 0}, {2, 1, 0}, {3, 1, 0}, {4, 1, 0}}, 64, false},
+      {"max_segments below 2 is no GSO (a segment of one is pointless)", {{5, 1400}},
+       {{0, 1, 0}, {1, 1, 0}, {2, 1, 0}, {3, 1, 0}, {4, 1, 0}}, 1},
+  };
   const IpEndpoint peer = host4(1, 51820);
-  b.add_n(5, 1400, peer);
-  b.add(300, peer);
-  b.add_n(3, 1400, peer);  // cannot follow a shorter one: starts a new run
-  expect(plan(b, nullptr), {{0, 6, 1400}, {6, 3, 1400}});
-}
-
-TEST_CASE("udp plan: a longer datagram starts a new run") {
-  Batch b;
-  const IpEndpoint peer = host4(1, 1);
-  b.add_n(3, 1000, peer);
-  b.add_n(2, 1200, peer);
-  expect(plan(b, nullptr), {{0, 3, 1000}, {3, 2, 1200}});
+  for (const OnePeerRow& row : rows) {
+    CAPTURE(row.rule);
+    Batch b;
+    for (const Run& run : row.runs) b.add_n(run.count, run.size, peer);
+    expect(plan(b, nullptr, row.max_segments, row.gso), row.want);
+  }
 }
 
 TEST_CASE("udp plan: a single datagram never carries a UDP_SEGMENT size") {
@@ -116,45 +139,6 @@ TEST_CASE("udp plan: IPv6 scope ids keep link-local peers apart") {
   expect(plan(b, nullptr), {{0, 2, 100}, {2, 2, 100}});
 }
 
-TEST_CASE("udp plan: 46 x 1400 fit one message, 64 x 1400 do not (65,507 byte cap)") {
-  Batch b46;
-  b46.add_n(46, 1400, host4(1, 1));
-  expect(plan(b46, nullptr), {{0, 46, 1400}});
-
-  Batch b64;
-  b64.add_n(64, 1400, host4(1, 1));
-  expect(plan(b64, nullptr), {{0, 46, 1400}, {46, 18, 1400}});
-
-  // 47 x 1,393 = 65,471 fits; one more byte per datagram (47 x 1,394 = 65,518) does not.
-  Batch fit;
-  fit.add_n(47, 1393, host4(1, 1));
-  expect(plan(fit, nullptr), {{0, 47, 1393}});
-  Batch over;
-  over.add_n(47, 1394, host4(1, 1));
-  expect(plan(over, nullptr), {{0, 46, 1394}, {46, 1, 0}});
-}
-
-TEST_CASE("udp plan: the payload cap counts a shorter last datagram exactly") {
-  Batch b;
-  b.add_n(46, 1400, host4(1, 1));  // 64,400
-  b.add(1107, host4(1, 1));        // 65,507 exactly: still fits
-  expect(plan(b, nullptr), {{0, 47, 1400}});
-  Batch c;
-  c.add_n(46, 1400, host4(1, 1));
-  c.add(1108, host4(1, 1));  // one byte over
-  expect(plan(c, nullptr), {{0, 46, 1400}, {46, 1, 0}});
-}
-
-TEST_CASE("udp plan: max segments 64 versus 128") {
-  Batch b;
-  b.add_n(128, 100, host4(1, 1));
-  expect(plan(b, nullptr, 64), {{0, 64, 100}, {64, 64, 100}});
-  expect(plan(b, nullptr, 128), {{0, 128, 100}});
-  Batch c;
-  c.add_n(130, 100, host4(1, 1));
-  expect(plan(c, nullptr, 128), {{0, 128, 100}, {128, 2, 100}});
-}
-
 TEST_CASE("udp plan: stops after max_messages, at a message boundary") {
   Batch b;
   b.add_n(10, 1400, host4(1, 1));
@@ -169,14 +153,6 @@ TEST_CASE("udp plan: stops after max_messages, at a message boundary") {
   limits.gso = false;  // one message per datagram: the plan is as long as the limit
   CHECK(plan_udp_sends(b.pkts.data(), b.pkts.size(), nullptr, limits, out) == 2);
   expect(out, {{0, 1, 0}, {1, 1, 0}});
-}
-
-TEST_CASE("udp plan: without GSO every datagram is its own message") {
-  Batch b;
-  b.add_n(5, 1400, host4(1, 1));
-  expect(plan(b, nullptr, 64, false), {{0, 1, 0}, {1, 1, 0}, {2, 1, 0}, {3, 1, 0}, {4, 1, 0}});
-  // max_segments < 2 means the same (GSO of one segment is pointless)
-  expect(plan(b, nullptr, 1, true), {{0, 1, 0}, {1, 1, 0}, {2, 1, 0}, {3, 1, 0}, {4, 1, 0}});
 }
 
 TEST_CASE("udp plan: per-packet source address and ECN split runs") {
@@ -207,23 +183,6 @@ TEST_CASE("udp plan: default destination and explicit equal destination are one 
   Batch c;
   c.add_n(3, 800);
   expect(plan(c, nullptr), {{0, 3, 800}});
-}
-
-TEST_CASE("udp plan: 0-byte datagrams are never segments") {
-  Batch b;
-  const IpEndpoint peer = host4(1, 1);
-  b.add(0, peer);
-  b.add(0, peer);
-  b.add_n(2, 100, peer);
-  b.add(0, peer);  // would be a "shorter last" of size 0: must stay its own datagram
-  expect(plan(b, nullptr), {{0, 1, 0}, {1, 1, 0}, {2, 2, 100}, {4, 1, 0}});
-}
-
-TEST_CASE("udp plan: datagrams too big to pair go alone") {
-  Batch b;
-  b.add_n(3, 40000, host4(1, 1));  // two would exceed 65,507
-  b.add_n(2, 32753, host4(1, 1));  // 65,506: a pair fits
-  expect(plan(b, nullptr), {{0, 1, 0}, {1, 1, 0}, {2, 1, 0}, {3, 2, 32753}});
 }
 
 TEST_CASE("udp plan: a packet with a length but no memory is planned as invalid") {
