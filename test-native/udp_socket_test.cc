@@ -78,6 +78,14 @@ void recv_n(UdpSocket& s, BufferPool& pool, std::vector<Packet>& out, size_t n, 
   }
 }
 
+// Reads `n` datagrams from `s`; REQUIREs that all of them arrived (recv_n's deadline).
+std::vector<Packet> receive(UdpSocket& s, BufferPool& pool, size_t n, RecvStats& st) {
+  std::vector<Packet> got;
+  recv_n(s, pool, got, n, st);
+  REQUIRE(got.size() == n);
+  return got;
+}
+
 uint16_t closed_port() {
   auto s = open_at("127.0.0.1");
   return s->local_address().port;  // closed again when `s` goes
@@ -250,10 +258,8 @@ TEST_CASE("udp socket: runs longer than the message batch are planned whole (one
   CHECK(st.sendmmsg_calls == 1);
   CHECK(st.sendmsg_calls == 0);
 
-  std::vector<Packet> got;
   RecvStats rs;
-  recv_n(*rx, pool, got, 230, rs);
-  REQUIRE(got.size() == 230);
+  std::vector<Packet> got = receive(*rx, pool, 230, rs);
   for (uint32_t i = 0; i < 230; i++) {
     CAPTURE(i);
     CHECK(got[i].length == (i % 46 == 45 ? 700u : 1420u));
@@ -276,10 +282,8 @@ TEST_CASE("udp socket: more messages than the batch go out in several rounds, in
   CHECK(pkts.empty());
   CHECK(st.sendmmsg_calls == 4);  // 64 + 64 + 64 + 8
   CHECK(st.gso_sends == 0);
-  std::vector<Packet> got;
   RecvStats rs;
-  recv_n(*rx, pool, got, 200, rs);
-  REQUIRE(got.size() == 200);
+  std::vector<Packet> got = receive(*rx, pool, 200, rs);
   for (uint32_t i = 0; i < 200; i++) {
     CAPTURE(i);
     CHECK(got[i].length == 100 + i);
@@ -304,10 +308,8 @@ TEST_CASE("udp socket: a GRO read with a shorter last datagram; without GRO each
     SendStats st;
     CHECK(tx->send_batch(pkts, &to, st).sent() == 11);
     CHECK(st.gso_sends == 1);
-    std::vector<Packet> got;
     RecvStats rs;
-    recv_n(*rx, pool, got, 11, rs);
-    REQUIRE(got.size() == 11);
+    std::vector<Packet> got = receive(*rx, pool, 11, rs);
     for (uint32_t i = 0; i < 11; i++) {
       CAPTURE(i);
       CHECK(got[i].length == (i < 10 ? 1200u : 77u));
@@ -342,10 +344,8 @@ TEST_CASE("udp socket: 0-byte and 65,507-byte datagrams") {
   CHECK(st.gso_sends == 0);
   CHECK(st.bytes == 65508);
 
-  std::vector<Packet> got;
   RecvStats rs;
-  recv_n(*rx, pool, got, 4, rs);
-  REQUIRE(got.size() == 4);
+  std::vector<Packet> got = receive(*rx, pool, 4, rs);
   CHECK(got[0].length == 0);
   CHECK(got[1].length == 65507);
   CHECK(bytes_ok(got[1], 2));
@@ -396,10 +396,8 @@ TEST_CASE("udp socket: mixed sizes to many peers arrive complete and in order") 
 
   for (int p = 0; p < 4; p++) {
     CAPTURE(p);
-    std::vector<Packet> got;
     RecvStats rs;
-    recv_n(*peers[p], pool, got, expected[p].size(), rs);
-    REQUIRE(got.size() == expected[p].size());
+    std::vector<Packet> got = receive(*peers[p], pool, expected[p].size(), rs);
     for (size_t i = 0; i < got.size(); i++) {
       CAPTURE(i);
       CHECK(got[i].length == expected[p][i].second);
@@ -425,10 +423,8 @@ TEST_CASE("udp socket: a dual-stack socket sees IPv4 peers as plain IPv4 and ans
   const IpEndpoint to = endpoint("127.0.0.1", dual->local_address().port);
   SendStats st;
   CHECK(v4->send_batch(pkts, &to, st).sent() == 1);
-  std::vector<Packet> got;
   RecvStats rs;
-  recv_n(*dual, pool, got, 1, rs);
-  REQUIRE(got.size() == 1);
+  std::vector<Packet> got = receive(*dual, pool, 1, rs);
   CHECK(bytes_ok(got[0], 1));
   CHECK(got[0].remote.family == 4);  // not ::ffff:127.0.0.1
   CHECK(got[0].remote.same_address_port(v4->local_address()));
@@ -452,9 +448,7 @@ TEST_CASE("udp socket: a dual-stack socket sees IPv4 peers as plain IPv4 and ans
   CHECK(r.sent() == 10);
   CHECK(dst.gso_sends == 1);
   CHECK(dst.sendmsg_calls == 1);
-  std::vector<Packet> back;
-  recv_n(*v4, pool, back, 10, rs);
-  REQUIRE(back.size() == 10);
+  std::vector<Packet> back = receive(*v4, pool, 10, rs);
   for (uint32_t i = 0; i < 10; i++) {
     CAPTURE(i);
     CHECK(bytes_ok(back[i], 20 + i));
@@ -469,76 +463,55 @@ TEST_CASE("udp socket: a dual-stack socket sees IPv4 peers as plain IPv4 and ans
   six.push_back(make_packet(pool, 10, 3));
   const IpEndpoint to6 = endpoint("::1", dual->local_address().port);
   CHECK(v6->send_batch(six, &to6, st).sent() == 1);
-  std::vector<Packet> got6;
-  recv_n(*dual, pool, got6, 1, rs);
-  REQUIRE(got6.size() == 1);
+  std::vector<Packet> got6 = receive(*dual, pool, 1, rs);
   CHECK(got6[0].remote.family == 6);
   CHECK(same_address(got6[0].local, endpoint("::1", 0)));
 }
 
-TEST_CASE("udp socket: per-packet source address on a wildcard socket (IP_PKTINFO)") {
-  BufferPool pool;
-  auto tx = open_at("0.0.0.0");
-  auto rx = open_at("127.0.0.1");
-  std::vector<Packet> pkts;
-  for (uint32_t i = 0; i < 3; i++) {
-    pkts.push_back(make_packet(pool, 200, i));
-    pkts.back().local = endpoint(i == 1 ? "127.0.0.3" : "127.0.0.2", 0);
-  }
-  const IpEndpoint to = rx->local_address();
-  SendStats st;
-  CHECK(tx->send_batch(pkts, &to, st).sent() == 3);
-  std::vector<Packet> got;
-  RecvStats rs;
-  recv_n(*rx, pool, got, 3, rs);
-  REQUIRE(got.size() == 3);
-  CHECK(same_address(got[0].remote, endpoint("127.0.0.2", 0)));
-  CHECK(same_address(got[1].remote, endpoint("127.0.0.3", 0)));
-  CHECK(same_address(got[2].remote, endpoint("127.0.0.2", 0)));
-  for (uint32_t i = 0; i < 3; i++) CHECK(got[i].remote.port == tx->local_address().port);
-}
+// Packet.local picks each datagram's source (IP_PKTINFO / IPV6_PKTINFO), one rule a row:
+// the sources the packets ask for, and the source each arrives from ("" = any: the route's).
+struct SourceRow {
+  const char* rule;
+  const char* bind;
+  std::vector<const char*> sources;
+  std::vector<const char*> arrives_from;
+  uint64_t source_fallbacks;
+};
 
-TEST_CASE("udp socket: a source address that is not ours is dropped from the send, not the datagram") {
-  BufferPool pool;
-  auto tx = open_at("0.0.0.0");
-  auto rx = open_at("127.0.0.1");
-  std::vector<Packet> pkts;
-  for (uint32_t i = 0; i < 4; i++) {
-    pkts.push_back(make_packet(pool, 300, i));
-    // 192.0.2.1 (TEST-NET-1) is no address of this host: the kernel refuses it as a source.
-    pkts.back().local = endpoint(i < 2 ? "192.0.2.1" : "127.0.0.2", 0);
+TEST_CASE("udp socket: per-packet source addresses") {
+  const SourceRow rows[] = {
+      {"a wildcard socket sends each datagram from its own source", "0.0.0.0",
+       {"127.0.0.2", "127.0.0.3", "127.0.0.2"}, {"127.0.0.2", "127.0.0.3", "127.0.0.2"}, 0},
+      // 192.0.2.1 (TEST-NET-1) is no address of this host: the kernel refuses it as a source.
+      {"a source that is not ours is dropped from the send, not the datagram", "0.0.0.0",
+       {"192.0.2.1", "192.0.2.1", "127.0.0.2", "127.0.0.2"}, {"", "", "127.0.0.2", "127.0.0.2"}, 2},
+      {"a source of the other family is left out (dual-stack socket, IPv4 peer)", "::", {"::1"}, {""}, 0},
+  };
+  for (const SourceRow& row : rows) {
+    CAPTURE(row.rule);
+    BufferPool pool;
+    auto tx = open_at(row.bind);
+    auto rx = open_at("127.0.0.1");
+    std::vector<Packet> pkts;
+    for (uint32_t i = 0; i < row.sources.size(); i++) {
+      pkts.push_back(make_packet(pool, 200, i));
+      pkts.back().local = endpoint(row.sources[i]);
+    }
+    const IpEndpoint to = rx->local_address();
+    SendStats st;
+    IoResult r = tx->send_batch(pkts, &to, st);
+    CHECK(r.sent() == row.sources.size());
+    CHECK(r.dropped == 0);
+    CHECK(st.source_fallbacks == row.source_fallbacks);
+    RecvStats rs;
+    std::vector<Packet> got = receive(*rx, pool, row.sources.size(), rs);
+    for (uint32_t i = 0; i < got.size(); i++) {
+      CAPTURE(i);
+      CHECK(bytes_ok(got[i], i));
+      CHECK(got[i].remote.port == tx->local_address().port);
+      if (*row.arrives_from[i]) CHECK(same_address(got[i].remote, endpoint(row.arrives_from[i])));
+    }
   }
-  const IpEndpoint to = rx->local_address();
-  SendStats st;
-  IoResult r = tx->send_batch(pkts, &to, st);
-  CHECK(r.sent() == 4);
-  CHECK(r.dropped == 0);
-  CHECK(st.source_fallbacks == 2);
-  std::vector<Packet> got;
-  RecvStats rs;
-  recv_n(*rx, pool, got, 4, rs);
-  REQUIRE(got.size() == 4);
-  for (uint32_t i = 0; i < 4; i++) CHECK(bytes_ok(got[i], i));
-  CHECK(same_address(got[2].remote, endpoint("127.0.0.2", 0)));  // the valid source is kept
-  CHECK(same_address(got[3].remote, endpoint("127.0.0.2", 0)));
-}
-
-TEST_CASE("udp socket: a source of the other family is left out (dual-stack, IPv4 peer)") {
-  BufferPool pool;
-  auto tx = open_at("::");
-  auto rx = open_at("127.0.0.1");
-  std::vector<Packet> pkts;
-  pkts.push_back(make_packet(pool, 100, 7));
-  pkts.back().local = endpoint("::1", 0);  // an IPv6 source cannot send an IPv4 datagram
-  const IpEndpoint to = rx->local_address();
-  SendStats st;
-  CHECK(tx->send_batch(pkts, &to, st).sent() == 1);
-  CHECK(st.source_fallbacks == 0);
-  std::vector<Packet> got;
-  RecvStats rs;
-  recv_n(*rx, pool, got, 1, rs);
-  REQUIRE(got.size() == 1);
-  CHECK(bytes_ok(got[0], 7));
 }
 
 TEST_CASE("udp socket: forced GSO EIO falls back to sendmmsg and loses nothing") {
@@ -582,14 +555,10 @@ TEST_CASE("udp socket: forced GSO EIO falls back to sendmmsg and loses nothing")
   CHECK(errors[0].remote.same_address_port(rx->local_address()));
   CHECK(tx->take_errors().empty());
 
-  std::vector<Packet> got;
   RecvStats rs;
-  recv_n(*rx, pool, got, 64, rs);
-  REQUIRE(got.size() == 64);
+  std::vector<Packet> got = receive(*rx, pool, 64, rs);
   for (uint32_t i = 0; i < 64; i++) CHECK(bytes_ok(got[i], i));
-  std::vector<Packet> got_other;
-  recv_n(*other, pool, got_other, 1, rs);
-  REQUIRE(got_other.size() == 1);
+  std::vector<Packet> got_other = receive(*other, pool, 1, rs);
   CHECK(bytes_ok(got_other[0], 1000));
 
   // While the path is suspended, equal datagrams to it go out one message each.
@@ -761,10 +730,8 @@ TEST_CASE("udp socket: a kernel that takes 64 segments lowers the limit, nothing
     IoResult r = tx->send_batch(pkts, nullptr, st);
     CHECK(r.status == IoStatus::kOk);
     CHECK(r.sent() == n);
-    std::vector<Packet> got;
     RecvStats rs;
-    recv_n(*rx, pool, got, n, rs);
-    REQUIRE(got.size() == n);
+    std::vector<Packet> got = receive(*rx, pool, n, rs);
     for (uint32_t i = 0; i < n; i++) CHECK(bytes_ok(got[i], i));
   };
   SendStats st;
@@ -877,9 +844,7 @@ TEST_CASE("udp socket: ICMP port unreachable on a connected socket: reported in 
   r = c->send_batch(pkts, nullptr, st);
   CHECK(r.sent() == 1);
   CHECK(r.dropped == 0);
-  std::vector<Packet> at_server;
-  recv_n(*server, pool, at_server, 1, rs);
-  REQUIRE(at_server.size() == 1);
+  std::vector<Packet> at_server = receive(*server, pool, 1, rs);
   CHECK(bytes_ok(at_server[0], 4));
   std::vector<Packet> reply;
   reply.push_back(make_packet(pool, 12, 5));
@@ -979,10 +944,8 @@ TEST_CASE("udp socket: a local EMSGSIZE is reported once, with the MTU and the d
   CHECK(mtus[0].mtu == errors[0].info);
   CHECK(mtus[0].source == MtuSource::kLocal);
   CHECK(mtus[0].dest.port == 0);
-  std::vector<Packet> got;
   RecvStats rs;
-  recv_n(*rx, pool, got, 1, rs);
-  REQUIRE(got.size() == 1);
+  std::vector<Packet> got = receive(*rx, pool, 1, rs);
   CHECK(bytes_ok(got[0], 2));
 }
 
@@ -1045,10 +1008,8 @@ TEST_CASE("udp socket: invalid packets are dropped and counted, the rest is sent
   CHECK(r.dropped == 1);
   CHECK(r.done == 3);
   CHECK(st.dropped_invalid == 1);
-  std::vector<Packet> got;
   RecvStats rs;
-  recv_n(*rx, pool, got, 2, rs);
-  REQUIRE(got.size() == 2);
+  std::vector<Packet> got = receive(*rx, pool, 2, rs);
   CHECK(bytes_ok(got[0], 1));
   CHECK(bytes_ok(got[1], 3));
 }
