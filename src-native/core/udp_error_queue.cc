@@ -45,7 +45,9 @@ ErrorQueueRead read_error_queue_entry(int fd, SocketError* out, int* failed_errn
   SocketError e;
   e.call = "recvmsg(MSG_ERRQUEUE)";
   // The original datagram's destination: address from its IP header, port from its UDP
-  // header (for local errors of an unconnected socket the kernel leaves the port 0).
+  // header. For local errors the kernel has no UDP header to read it from: ip_local_error is
+  // passed inet->inet_dport (net/ipv4/ip_output.c __ip_append_data), which is 0 on an
+  // unconnected socket (UdpSocket::drain_error_queue fills it in from the failed send).
   e.remote = endpoint_from_sockaddr(reinterpret_cast<const sockaddr*>(&name), h.msg_namelen);
   bool found = false;
   for (cmsghdr* cm = CMSG_FIRSTHDR(&h); cm; cm = CMSG_NXTHDR(&h, cm)) {

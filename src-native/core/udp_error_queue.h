@@ -7,6 +7,13 @@
 // sockets too; local send failures the kernel detects itself (EMSGSIZE with the MTU) are
 // queued as well. Without it, only a connected socket hears about hard ICMP errors, and then
 // only the errno. Enabling it is what lets one unconnected socket serve many VPN peers.
+//
+// Kernel sources this follows (as of Linux 6.18): __udp4_lib_err (net/ipv4/udp.c) queues an
+// ICMP error with ip_icmp_error (net/ipv4/ip_sockglue.c, SO_EE_ORIGIN_ICMP) when IP_RECVERR
+// is on, and then sets sk_err (without IP_RECVERR: only for a hard error on a connected
+// socket, and nothing is queued); __udp6_lib_err / ipv6_icmp_error (net/ipv6/udp.c, net/ipv6/datagram.c,
+// SO_EE_ORIGIN_ICMP6) likewise. Local errors come from ip_local_error / ipv6_local_error
+// (SO_EE_ORIGIN_LOCAL), e.g. __ip_append_data's EMSGSIZE with the MTU in ee_info.
 #pragma once
 
 #include <cstdint>
@@ -21,8 +28,9 @@ enum class ErrorOrigin : uint8_t {
             // the send call's own return value
   kIcmp,    // an ICMPv4 error received from the path or the peer host
   kIcmp6,   // an ICMPv6 error
-  kSocket,  // a pending socket error whose queue entry was lost (the queue entry could not be
-            // charged to the receive buffer): only the errno is known
+  kSocket,  // a pending socket error whose queue entry was lost: only the errno is known
+            // (sock_queue_err_skb, net/core/skbuff.c, refuses an entry the receive buffer has
+            // no room for and ip_icmp_error frees it, while sk_err is set all the same)
 };
 const char* error_origin_name(ErrorOrigin origin);  // "local", "icmp", "icmp6", "socket"
 
