@@ -165,8 +165,12 @@ t.test('across a veth pair', { skip }, async (t) => {
     // Bug: the run 3 x 20000 goes out as one UDP_SEGMENT message with gso_size 20000 > MTU;
     // the kernel answers EMSGSIZE and all three are dropped (counted as peer messageSize)
     // instead of being sent one by one (IP fragmentation) or split.
-    const rxP = inNs(ns.b, RECEIVER, { bind: '10.91.0.2:5555', count: 3, timeoutMs: 1500 })
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    // The receiver says READY once bound (a fixed wait here lost the race at load 13); its
+    // deadline only matters when a datagram is lost, so it can be generous.
+    let ready: () => void = () => {}
+    const readyP = new Promise<void>((resolve) => { ready = resolve })
+    const rxP = inNs(ns.b, RECEIVER, { bind: '10.91.0.2:5555', count: 3, timeoutMs: 10_000 }, () => ready())
+    await Promise.race([readyP, rxP])
     const tx = await inNs(ns.a, SENDER, { bind: '10.91.0.1:0', to: { address: '10.91.0.2', port: 5555 }, rounds: [{ tag: 'big', sizes: [20000, 20000, 20000] }] })
     const rx = await rxP
     t.equal(rx.got.length, 3, 'all three arrive')
