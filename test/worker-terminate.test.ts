@@ -17,13 +17,18 @@ const FIXTURE = path.join(__dirname, 'fixtures', 'terminate-workers.js')
 const LOOPS = 200
 const FORWARDS = 40
 const skip = netnsSkipReason()
+const SANITIZED = process.env.TUNIO_SANITIZED === '1'
 
 t.test('200 + 40 worker terminations: the process survives, fds and TUN devices are gone', { skip, timeout: 600_000 }, async (t) => {
   const ns = await createNetns('w')
   t.teardown(() => deleteNetns(ns))
-  const r = await runIn(ns, [process.execPath, FIXTURE, String(LOOPS), String(FORWARDS), '2'], { timeoutMs: 540_000 })
+  // The fixture's own watchdog (60 s per start-up or termination) reports a hang with the
+  // method and native stacks; this deadline stays inside tap's per-file timeout (180 s, 600 s
+  // sanitized) so that its report is what the run shows.
+  const r = await runIn(ns, [process.execPath, FIXTURE, String(LOOPS), String(FORWARDS), '2'], { timeoutMs: SANITIZED ? 540_000 : 170_000 })
   const line = r.stdout.trim().split('\n').pop() ?? ''
-  t.equal(r.code, 0, `the process exits normally (134 = abort); stderr: ${r.stderr.slice(-2000)}`)
+  if (r.code !== 0) t.comment(`fixture stderr:\n${r.stderr.slice(-12000)}`)
+  t.equal(r.code, 0, 'the process exits normally (134 = abort, 137 = killed by its watchdog)')
   let out: any
   try { out = JSON.parse(line) } catch { t.fail(`no JSON result: ${r.stdout.slice(-500)}`); return }
   t.notOk(out.error, 'fixture ran')
