@@ -11,6 +11,7 @@
 #include "errors.h"
 #include "js_checked.h"
 #include "gso_backoff.h"  // monotonic_ms
+#include "link_config.h"
 #include "netlink.h"
 #include "packet_input.h"
 #include "pool_wrap.h"
@@ -47,14 +48,6 @@ void ThrowDevError(Napi::Env env, const char* code, const std::string& what, con
            "capability, e.g. setcap cap_net_admin+ep on the node binary)";
   }
   ThrowSysError(env, code, msg, e.err, e.call);
-}
-
-// Largest superpacket whose split segments (each <= mtu) still fit one UDP_SEGMENT send of
-// at most 65,507 bytes, with room for IPv6 + TCP headers with options (80 bytes).
-uint32_t DefaultGsoMaxSize(uint32_t mtu) {
-  if (mtu < 576) mtu = 576;
-  const uint32_t segments = 65507 / mtu;
-  return segments * (mtu - 80) + 80;
 }
 
 JsObject StatsToJs(napi_env env, const TunStats& s) {
@@ -153,53 +146,37 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(inf
     return;
   }
 
-  // Link configuration through our own rtnetlink module (docs/netlink.md).
+  // Link configuration: the options converted here, the steps and their order in the core
+  // (core/link_config.cc), the errors mapped here.
   const bool configure = !adopted && (!opts.attach || GetBool(o, "configureLink", false));
   if (configure) {
-    Rtnl nl;
-    e = nl.open();
-    const int ifindex = dev_.ifindex();
-    int64_t mtu = GetInt(o, "mtu", 0);
-    if (e.ok() && mtu > 0) e = nl.set_mtu(ifindex, static_cast<uint32_t>(mtu));
-    int64_t txq = GetInt(o, "txqueuelen", 0);
-    if (e.ok() && txq > 0) e = nl.set_txqlen(ifindex, static_cast<uint32_t>(txq));
-    if (e.ok() && dev_.offload().tso4) {
-      int64_t want = GetInt(o, "gsoMaxSize", 0);
-      LinkInfo li;
-      uint32_t link_mtu = static_cast<uint32_t>(mtu);
-      if (link_mtu == 0 && nl.get_link(ifindex, &li).ok()) link_mtu = li.mtu;
-      uint32_t size = want > 0 ? static_cast<uint32_t>(want) : DefaultGsoMaxSize(link_mtu);
-      SysError ge = nl.set_gso_max_size(ifindex, size);
-      if (ge.ok()) {
-        gso_max_size_set_ = true;
-        gso_max_size_ = size;
-      } else if (want > 0) {
-        e = ge;  // asked for explicitly: an error; by default: reported in info()
-      } else {
-        gso_max_size_error_ = ge.message();
-      }
-    }
+    LinkConfig link;
+    link.mtu = static_cast<uint32_t>(std::max<int64_t>(GetInt(o, "mtu", 0), 0));
+    link.txqueuelen = static_cast<uint32_t>(std::max<int64_t>(GetInt(o, "txqueuelen", 0), 0));
+    link.gso_max_size = static_cast<uint32_t>(std::max<int64_t>(GetInt(o, "gsoMaxSize", 0), 0));
+    link.up = GetBool(o, "up", link.up);
     Napi::Value addresses = JsGet(o, "addresses");
-    if (e.ok() && addresses.IsArray()) {
+    if (addresses.IsArray()) {
       Napi::Array addrs = addresses.As<Napi::Array>();
-      for (uint32_t i = 0; e.ok() && i < addrs.Length(); i++) {
-        Cidr cidr;
+      for (uint32_t i = 0; i < addrs.Length(); i++) {
         Napi::Value item = JsGet(addrs, i);
         std::string text = item.IsString() ? item.As<Napi::String>().Utf8Value() : std::string();
         std::string why;
-        if (!parse_cidr(text, &cidr, &why)) {
+        link.addresses.emplace_back();
+        if (!parse_cidr(text, &link.addresses.back(), &why)) {
           dev_.close();
           ThrowInvalidOption(env, "addresses", text + ": " + why);
           return;
         }
-        e = nl.add_address(ifindex, cidr);
       }
     }
-    if (e.ok() && GetBool(o, "up", true)) e = nl.set_up(ifindex, true);
-    if (!e.ok()) {
+    const LinkConfigResult r = configure_link(dev_.ifindex(), dev_.offload().tso4, link);
+    gso_max_size_ = r.gso_max_size;
+    gso_max_size_error_ = r.gso_max_size_error;
+    if (!r.error.ok()) {
       std::string name = dev_.name();
       dev_.close();
-      ThrowDevError(env, "ERR_TUNIO_LINK_CONFIG", "cannot configure link " + name, e);
+      ThrowDevError(env, "ERR_TUNIO_LINK_CONFIG", "cannot configure link " + name, r.error);
       return;
     }
   }
@@ -473,7 +450,7 @@ Napi::Value TunWrap::Info(const Napi::CallbackInfo& info) {
       .Number("queues", dev_.queues())
       .Bool("multiQueue", dev_.multi_queue())
       .Value("offload", offload);
-  if (gso_max_size_set_) o.Number("gsoMaxSize", gso_max_size_);
+  if (gso_max_size_ != 0) o.Number("gsoMaxSize", gso_max_size_);
   if (!gso_max_size_error_.empty()) o.String("gsoMaxSizeError", gso_max_size_error_);
   return o.result();
 }

@@ -101,9 +101,8 @@ class TunWrap : public Napi::ObjectWrap<TunWrap> {
   Napi::FunctionReference link_callback_;
   OpenHandle handle_;  // JS callback, async context, self reference (alive while open), cleanup hook
   bool closed_ = false;
-  bool gso_max_size_set_ = false;
-  uint32_t gso_max_size_ = 0;
-  std::string gso_max_size_error_;
+  uint32_t gso_max_size_ = 0;       // set by the link configuration; 0: not set
+  std::string gso_max_size_error_;  // the default gso_max_size the kernel refused
   // Coalescing after the kernel refused a coalesced write (Flush): off until coalesce_retry_at_ms_
   // (monotonic), then on again as a probe; the back-off doubles while probes are refused.
   static constexpr uint64_t kCoalesceFirstBackoffMs = 1000;
