@@ -103,7 +103,7 @@ export interface NativeBinding extends NativeLeaseFunctions {
    * Each stats shape with every count 0, built by the same code as the stats() methods (from
    * the field lists in src-native/core): test/shared-facts.test.ts holds the TS interfaces to them.
    */
-  statsShapes: { tunQueue: object, peerErrors: object, aead: object, pool: object }
+  statsShapes: { tunQueue: object, tun: object, peerErrors: object, udp: object, aead: object, pool: object }
   /**
    * The core's defaults for the options that have one (TunOptions, TunIoOptions, UdpOptions,
    * SendQueue): what the addon applies to an option it is not given. TUN_DEFAULTS and

@@ -181,6 +181,10 @@ export interface UdpPeerError extends TunioError {
   count: number
 }
 
+/**
+ * What `udp.stats()` returns. Every key is there for the socket's whole life: after `close()`,
+ * the counts as of close (and no path suspended).
+ */
 export interface UdpStats {
   datagramsIn: number, bytesIn: number, groReads: number, messagesIn: number
   datagramsOut: number, bytesOut: number, gsoSends: number, gsoSegments: number

@@ -9,7 +9,7 @@ import * as path from 'node:path'
 import ts from 'typescript'
 import { binding } from '../lib/binding'
 import { TUN_DEFAULTS } from '../lib/tun'
-import { UDP_DEFAULTS } from '../lib/udp'
+import { UDP_DEFAULTS, openUdp } from '../lib/udp'
 
 /** The string literals of `export type NAME = 'a' | 'b' ...` in a TypeScript source file. */
 function unionMembers (file: string, name: string): string[] {
@@ -27,34 +27,49 @@ function unionMembers (file: string, name: string): string[] {
 
 /**
  * The property paths ('drops.queueFull') of `export interface NAME` in a TypeScript source file:
- * nested object types are walked, Record<Union, number> expands to the union's members (a type
- * alias of the same file), other types are leaves.
+ * nested object types are walked, and so are the interfaces of the same file that a property's
+ * type or an `extends` clause names; Record<Union, number> expands to the union's members (a
+ * type alias of the same file); other types (arrays, types of other files) are leaves. An
+ * optional property is reported with a '?' ('gsoMaxSize?'), so that a test sees it.
  */
 function interfacePaths (file: string, name: string): string[] {
   const src = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true)
+  const interfaceOf = (n: string): ts.InterfaceDeclaration | undefined =>
+    src.statements.find((st): st is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(st) && st.name.text === n)
   const typeOf = (n: ts.TypeNode, prefix: string): string[] => {
     if (ts.isTypeLiteralNode(n)) return membersOf(n.members, prefix)
     if (ts.isTypeReferenceNode(n) && n.typeName.getText(src) === 'Record' && n.typeArguments !== undefined) {
       return unionMembers(file, n.typeArguments[0].getText(src)).map((k) => `${prefix}.${k}`)
     }
-    return [prefix]
+    const named = ts.isTypeReferenceNode(n) && n.typeArguments === undefined ? interfaceOf(n.typeName.getText(src)) : undefined
+    return named !== undefined ? declarationOf(named, prefix) : [prefix]
   }
   const membersOf = (members: ts.NodeArray<ts.TypeElement>, prefix: string): string[] => members.flatMap((m) => {
     if (!ts.isPropertySignature(m) || m.type === undefined) throw new Error(`${name}: ${m.getText(src)} is not a typed property`)
-    const key = m.name.getText(src)
+    const key = m.name.getText(src) + (m.questionToken !== undefined ? '?' : '')
     return typeOf(m.type, prefix === '' ? key : `${prefix}.${key}`)
   })
-  for (const st of src.statements) {
-    if (ts.isInterfaceDeclaration(st) && st.name.text === name) return membersOf(st.members, '').sort()
+  const declarationOf = (d: ts.InterfaceDeclaration, prefix: string): string[] => {
+    const bases = (d.heritageClauses ?? []).flatMap((h) => h.types).flatMap((b) => {
+      const base = interfaceOf(b.expression.getText(src))
+      if (base === undefined) throw new Error(`${name}: base ${b.getText(src)} is not an interface of ${file}`)
+      return declarationOf(base, prefix)
+    })
+    return [...bases, ...membersOf(d.members, prefix)]
   }
-  throw new Error(`no interface ${name} in ${file}`)
+  const declared = interfaceOf(name)
+  if (declared === undefined) throw new Error(`no interface ${name} in ${file}`)
+  return declarationOf(declared, '').sort()
 }
 
-/** The leaf paths of a plain object, as interfacePaths() names them. */
-function objectPaths (o: object, prefix = ''): string[] {
+/**
+ * The leaf paths of a plain object, as interfacePaths() names them; arrays, and the nested
+ * objects at `leaves` (shapes checked on their own), are leaves.
+ */
+function objectPaths (o: object, leaves: string[] = [], prefix = ''): string[] {
   return Object.entries(o).flatMap(([k, v]) => {
     const p = prefix === '' ? k : `${prefix}.${k}`
-    return v !== null && typeof v === 'object' ? objectPaths(v as object, p) : [p]
+    return v !== null && typeof v === 'object' && !Array.isArray(v) && !leaves.includes(p) ? objectPaths(v as object, leaves, p) : [p]
   }).sort()
 }
 
@@ -74,6 +89,41 @@ t.test('the stats interfaces of lib/ declare exactly the counters the addon buil
   t.ok(pool.includes('highWaterBytes'), `the addon builds a pool's stats (${pool.length} counters)`)
   t.same(interfacePaths(path.join(__dirname, '..', 'lib', 'native.ts'), 'NativePoolStats'), [...pool, 'externalBuffers'].sort(), 'NativePoolStats (lib/native.ts)')
   t.ok(Object.values(shapes.tunQueue).every((v) => v === 0 || typeof v === 'object'), 'every counter starts at 0')
+  // tun.stats() and udp.stats(): their nested pool is the pool's shape, checked above.
+  const device = objectPaths(shapes.tun, ['pool'])
+  t.ok(device.includes('coalescingTcp') && device.includes('queues') && device.includes('drops.queueFull'), `the addon builds tun.stats() (${device.length} keys)`)
+  t.same(interfacePaths(path.join(__dirname, '..', 'lib', 'tun.ts'), 'TunStats'), device, 'TunStats (lib/tun.ts): the queues\' sum and the device\'s own keys')
+  const udp = objectPaths(shapes.udp, ['pool'])
+  t.ok(udp.includes('errorQueue.pollErrors') && udp.includes('drops.peer.connRefused') && udp.includes('syscalls.recvmsgErrqueue'), `the addon builds udp.stats() (${udp.length} keys)`)
+  t.same(interfacePaths(path.join(__dirname, '..', 'lib', 'udp.ts'), 'UdpStats'), udp, 'UdpStats (lib/udp.ts)')
+})
+
+t.test('udp.stats() has every key UdpStats declares, open and after close', async (t) => {
+  const shape = objectPaths(binding().statsShapes.udp)
+  const u = await openUdp({ bind: { address: '127.0.0.1', port: 0 } })
+  t.teardown(() => u.close())
+  // A datagram to a loopback port nobody listens on: ICMP port unreachable, read from the error
+  // queue, so that the socket's own counters (lost with it at close()) are not 0.
+  const gone = await openUdp({ bind: { address: '127.0.0.1', port: 0 } })
+  gone.close()
+  const refused = new Promise((resolve) => u.once('peerError', resolve))
+  const reading = u.read() // a pending read keeps the fd watched: the error arrives as POLLERR
+  t.equal(u.send([Buffer.from('to nobody')], gone.local), 1, 'one datagram to a closed port')
+  await Promise.race([refused, new Promise((resolve) => setTimeout(resolve, 5000))])
+  const open = u.stats()
+  t.same(objectPaths(open), shape, 'open: the shape the addon exports')
+  t.equal(open.datagramsOut, 1, 'the send was counted')
+  t.equal(open.peerErrors.connRefused, 1, 'the ICMP error was counted by the socket')
+  t.ok(open.errorQueue.icmp >= 1 && open.syscalls.recvmsgErrqueue >= 1, 'read from the error queue')
+  u.close()
+  t.equal(await reading, null, 'close() ends the read')
+  const closed = u.stats()
+  t.same(objectPaths(closed), shape, 'closed: the same keys')
+  t.equal(closed.datagramsOut, 1, 'closed: the counts of the socket\'s life')
+  t.same({ ...closed.peerErrors }, { ...open.peerErrors }, 'closed: the socket\'s own counters as of close()')
+  t.same({ ...closed.errorQueue }, { ...open.errorQueue })
+  t.equal(closed.syscalls.recvmsgErrqueue, open.syscalls.recvmsgErrqueue)
+  t.equal(closed.gsoPaths.suspended, 0, 'closed: no path suspended')
 })
 
 t.test('the defaults openTun() and openUdp() state are the core\'s own', async (t) => {

@@ -50,7 +50,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // Each stats shape with every count 0, as the methods build it (test/shared-facts.test.ts).
   JsObject shapes(env);
   shapes.Value("tunQueue", TunQueueStatsShapeToJs(env))
+      .Value("tun", TunStatsShapeToJs(env))
       .Value("peerErrors", PeerErrorsToJs(env, PeerErrorCounts()))
+      .Value("udp", UdpStatsToJs(env, UdpStatsSources()))
       .Value("aead", AeadStatsToJs(env, AeadStats()))
       .Value("pool", PoolStatsToJs(env, PoolStats()));
   exports.Set("statsShapes", shapes.result());

@@ -74,6 +74,21 @@ Napi::Value TunDefaultsToJs(Napi::Env env) {
 
 Napi::Value TunQueueStatsShapeToJs(Napi::Env env) { return QueueStatsToJs(env, TunStats(), 0).result(); }
 
+JsObject TunStatsToJs(napi_env env, const TunDeviceStats& d, const JsArray& queues) {
+  return QueueStatsToJs(env, d.total, d.write_queued)
+      .Value("queues", queues.get())
+      .Bool("coalescingTcp", d.coalescing_tcp)
+      .Bool("coalescingUdp", d.coalescing_udp)
+      .Count("coalesceRetries", d.coalesce_retries)
+      .Count("coalesceSuspensions", d.coalesce_suspensions)
+      .Count("coalesceProbeFailures", d.coalesce_probe_failures)
+      .Count("coalesceRestores", d.coalesce_restores)
+      .Bool("readOffload", d.read_offload)
+      .Value("pool", PoolStatsToJs(env, d.pool));
+}
+
+Napi::Value TunStatsShapeToJs(Napi::Env env) { return TunStatsToJs(env, TunDeviceStats(), JsArray(env, 0)).result(); }
+
 Napi::Array CoalesceRefusalNamesToJs(Napi::Env env) {
   Napi::Array names = Napi::Array::New(env, kGroRefusalCount);
   for (size_t r = 0; r < kGroRefusalCount; r++) {
@@ -412,31 +427,25 @@ Napi::Value TunWrap::Write(const Napi::CallbackInfo& info) {
 
 Napi::Value TunWrap::Stats(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
-  TunStats total;
+  TunDeviceStats d;
   JsArray per(env, queues_.size());
-  size_t queued = 0;
-  bool tcp = false, udp = false;
   for (size_t i = 0; i < queues_.size() && per.ok(); i++) {
     const Queue& q = queues_[i];
-    total.add(q.stats);
+    d.total.add(q.stats);
     per.Set(static_cast<uint32_t>(i), QueueStatsToJs(env, q.stats, Waiting(q)).Bool("attached", q.attached).get());
-    queued += Waiting(q);
+    d.write_queued += Waiting(q);
     if (q.io) {
-      tcp = tcp || q.io->coalescing_tcp();
-      udp = udp || q.io->coalescing_udp();
+      d.coalescing_tcp = d.coalescing_tcp || q.io->coalescing_tcp();
+      d.coalescing_udp = d.coalescing_udp || q.io->coalescing_udp();
     }
   }
-  return QueueStatsToJs(env, total, queued)
-      .Value("queues", per.get())
-      .Bool("coalescingTcp", tcp)
-      .Bool("coalescingUdp", udp)
-      .Count("coalesceRetries", coalesce_retries_)
-      .Count("coalesceSuspensions", coalesce_suspensions_)
-      .Count("coalesceProbeFailures", coalesce_probe_failures_)
-      .Count("coalesceRestores", coalesce_restores_)
-      .Bool("readOffload", dev_.is_open() && dev_.read_offload())
-      .Value("pool", PoolStatsToJs(env, pool_->stats()))
-      .result();
+  d.coalesce_retries = coalesce_retries_;
+  d.coalesce_suspensions = coalesce_suspensions_;
+  d.coalesce_probe_failures = coalesce_probe_failures_;
+  d.coalesce_restores = coalesce_restores_;
+  d.read_offload = dev_.is_open() && dev_.read_offload();
+  d.pool = pool_->stats();
+  return TunStatsToJs(env, d, per).result();
 }
 
 Napi::Value TunWrap::Info(const Napi::CallbackInfo& info) {

@@ -10,6 +10,7 @@
 #include "buffer_pool.h"
 #include "event_log.h"
 #include "fd_watcher.h"
+#include "js_checked.h"
 #include "link_monitor.h"
 #include "open_handle.h"
 #include "send_queue.h"
@@ -24,6 +25,23 @@ Napi::Array CoalesceRefusalNamesToJs(Napi::Env env);
 // A queue's stats() with every counter 0: the shape JS sees (binding.statsShapes.tunQueue,
 // held to lib/tun.ts's TunQueueStats by test/shared-facts.test.ts).
 Napi::Value TunQueueStatsShapeToJs(Napi::Env env);
+// tun.stats(): the sum of the queues' counters (TunStats, TUNIO_TUN_STATS), then the device's
+// own keys, built by TunStatsToJs for stats() and, with no queue and every count 0, for
+// binding.statsShapes.tun (held to lib/tun.ts's TunStats by test/shared-facts.test.ts).
+struct TunDeviceStats {
+  TunStats total;            // every queue's counters summed
+  size_t write_queued = 0;   // packets all queues hold for the kernel
+  bool coalescing_tcp = false;  // some queue coalesces TCP (UDP) now
+  bool coalescing_udp = false;
+  uint64_t coalesce_retries = 0;  // TunWrap's coalescing back-off (see its members)
+  uint64_t coalesce_suspensions = 0;
+  uint64_t coalesce_probe_failures = 0;
+  uint64_t coalesce_restores = 0;
+  bool read_offload = false;  // superpackets on read now
+  PoolStats pool;
+};
+JsObject TunStatsToJs(napi_env env, const TunDeviceStats& d, const JsArray& queues);
+Napi::Value TunStatsShapeToJs(Napi::Env env);
 // The defaults of the core for the openTun() options that have one (binding.nativeDefaults.tun).
 Napi::Value TunDefaultsToJs(Napi::Env env);
 

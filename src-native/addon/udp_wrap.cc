@@ -70,6 +70,22 @@ JsObject PeerErrorsToJs(napi_env env, const PeerErrorCounts& s) {
   return out.done();
 }
 
+namespace {
+
+// The nested objects of TUNIO_UDP_STATS (its OBJECT entries), by their type.
+napi_value StatsObjectToJs(napi_env env, const PeerErrorCounts& s) { return PeerErrorsToJs(env, s).get(); }
+napi_value StatsObjectToJs(napi_env env, const PoolStats& s) { return PoolStatsToJs(env, s); }
+
+}  // namespace
+
+JsObject UdpStatsToJs(napi_env env, const UdpStatsSources& s) {
+  GroupedStats out(env);
+#define TUNIO_UDP_STATS_OBJECT_TO_JS(source, group, js) out.in(#group).Value(js, StatsObjectToJs(env, s.source));
+  TUNIO_UDP_STATS(TUNIO_STATS_TO_JS, TUNIO_UDP_STATS_OBJECT_TO_JS)
+#undef TUNIO_UDP_STATS_OBJECT_TO_JS
+  return out.done();
+}
+
 Napi::Function UdpWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeUdp",
                      {
@@ -164,6 +180,11 @@ void UdpWrap::CloseAll() {
     error_timer_ = nullptr;
   }
   pending_.discard();
+  // stats() after close reports what the socket counted until now (and no path suspended).
+  if (socket_) {
+    closed_socket_stats_ = UdpSocketStats::of(*socket_, monotonic_ms());
+    closed_socket_stats_.gso_paths_suspended = 0;
+  }
   socket_.reset();
   handle_.Shutdown();
 }
@@ -396,68 +417,17 @@ Napi::Value UdpWrap::TakeErrors(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value UdpWrap::Stats(const Napi::CallbackInfo& info) {
-  napi_env env = info.Env();
-  JsObject sys(env);
-  sys.Count("recvmmsg", recv_stats_.recvmmsg_calls)
-      .Count("sendmsg", send_stats_.sendmsg_calls)
-      .Count("sendmmsg", send_stats_.sendmmsg_calls);
-  JsObject drops(env);
-  drops.Count("truncated", recv_stats_.dropped_truncated + recv_stats_.dropped_ctrunc)
-      .Count("queueFull", drop_queue_full_)
-      .Count("poolExhausted", drop_pool_exhausted_)
-      .Count("invalid", send_stats_.dropped_invalid)
-      .Count("sendFailed", send_errors_)
-      .Value("peer", PeerErrorsToJs(env, send_stats_.dropped));
-  JsObject waits(env);
-  waits.Count("sendWouldBlock", send_stats_.would_block)
-      .Count("sendNoBuffers", send_stats_.no_buffers)
-      .Count("recvPoolExhausted", recv_stats_.pool_exhausted);
-  JsObject o(env);
-  o.Count("datagramsIn", recv_stats_.datagrams)
-      .Count("bytesIn", recv_stats_.bytes)
-      .Count("groReads", recv_stats_.gro_reads)
-      .Count("messagesIn", recv_stats_.messages)
-      .Count("datagramsOut", send_stats_.datagrams)
-      .Count("bytesOut", send_stats_.bytes)
-      .Count("gsoSends", send_stats_.gso_sends)
-      .Count("gsoSegments", send_stats_.gso_segments)
-      .Count("gsoFallbacks", send_stats_.gso_fallbacks)
-      .Count("gsoSegmentLimitLowered", send_stats_.segment_limit.lowered)
-      .Count("gsoSegmentLimitProbes", send_stats_.segment_limit.probes)
-      .Count("gsoSegmentLimitProbeFailures", send_stats_.segment_limit.probe_failures)
-      .Count("gsoSegmentLimitRestores", send_stats_.segment_limit.restores)
-      .Value("drops", drops)
-      .Value("waits", waits)
-      .Value("recvErrors", PeerErrorsToJs(env, recv_stats_.errors))
-      .Count("sendPendingErrors", send_stats_.pending_errors)
-      .Count("receiveQueueDrops", recv_stats_.kernel_drops)
-      .Count("sourceFallbacks", send_stats_.source_fallbacks);
-  if (socket_) {
-    const ErrorQueueStats& q = socket_->error_queue_stats();
-    JsObject eq(env);
-    eq.Count("icmp", q.icmp)
-        .Count("icmp6", q.icmp6)
-        .Count("local", q.local)
-        .Count("readFailures", q.read_failures)
-        .Count("eventsOverwritten", socket_->errors_overwritten())
-        .Count("pollErrors", poll_errors_);
-    const GsoBackoff& gb = socket_->gso_backoff();
-    JsObject paths(env);
-    paths.Count("suspended", gb.suspended(monotonic_ms()))
-        .Count("suspensions", gb.stats().suspensions)
-        .Count("probeFailures", gb.stats().probe_failures)
-        .Count("restores", gb.stats().restores);
-    JsObject mtu(env);
-    mtu.Count("reports", socket_->path_mtu().reports()).Count("eventsDropped", socket_->path_mtu().events_dropped());
-    o.Value("pathMtu", mtu);
-    o.Value("peerErrors", PeerErrorsToJs(env, socket_->reported_errors()))
-        .Count("peerErrorsMerged", socket_->errors_merged())
-        .Value("gsoPaths", paths)
-        .Value("errorQueue", eq);
-    sys.Count("recvmsgErrqueue", q.reads);
-  }
-  o.Value("syscalls", sys).Count("sendQueued", pending_.waiting()).Value("pool", PoolStatsToJs(env, pool_->stats()));
-  return o.result();
+  UdpStatsSources s;
+  s.recv = recv_stats_;
+  s.send = send_stats_;
+  s.socket = socket_ ? UdpSocketStats::of(*socket_, monotonic_ms()) : closed_socket_stats_;
+  s.queue.drop_full = drop_queue_full_;
+  s.queue.drop_pool_exhausted = drop_pool_exhausted_;
+  s.queue.send_failed = send_errors_;
+  s.queue.poll_errors = poll_errors_;
+  s.queue.waiting = pending_.waiting();
+  s.pool = pool_->stats();
+  return UdpStatsToJs(info.Env(), s).result();
 }
 
 Napi::Value UdpWrap::Info(const Napi::CallbackInfo& info) {

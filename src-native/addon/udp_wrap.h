@@ -15,12 +15,16 @@
 #include "send_queue.h"
 #include "udp_socket.h"
 #include "udp_socket_faults.h"
+#include "udp_stats.h"
 
 namespace tunio {
 
 // PeerErrorCounts as JS sees it (stats().recvErrors, drops.peer, peerErrors; with every count 0
 // also binding.statsShapes.peerErrors, held to lib/udp.ts's PeerErrorCounts by a test).
 JsObject PeerErrorsToJs(napi_env env, const PeerErrorCounts& s);
+// udp.stats() from its sources, as TUNIO_UDP_STATS (core/udp_stats.h) lists them (with every
+// count 0 also binding.statsShapes.udp, held to lib/udp.ts's UdpStats by a test).
+JsObject UdpStatsToJs(napi_env env, const UdpStatsSources& s);
 // The defaults of the core for the openUdp() options that have one (binding.nativeDefaults.udp).
 Napi::Value UdpDefaultsToJs(Napi::Env env);
 
@@ -86,6 +90,7 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
   EventLog<SendEvent> send_events_;
   RecvStats recv_stats_;
   SendStats send_stats_;
+  UdpSocketStats closed_socket_stats_;  // the socket's own counts as of close()
   OpenHandle handle_;  // JS callback, async context, self reference, env cleanup hook
   bool closed_ = false;
 };

@@ -115,6 +115,9 @@ struct RecvStats {
                                  // ICMP error: its details come from the error queue)
   uint64_t kernel_drops = 0;     // SO_RXQ_OVFL: datagrams the kernel dropped for this socket
                                  // (receive buffer full), as of the last datagram read
+  // Messages dropped because their data (MSG_TRUNC) or control messages (MSG_CTRUNC) did not
+  // fit: stats().drops.truncated.
+  uint64_t truncated() const { return dropped_truncated + dropped_ctrunc; }
 };
 
 struct SendStats {
