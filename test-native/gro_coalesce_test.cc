@@ -181,13 +181,25 @@ TEST_CASE("gro: TCPv4 run becomes one superpacket equal to the kernel's") {
 
 namespace {
 using Refusals = std::map<GroRefusal, uint32_t>;
+// A row of the rules table, built by name so that each reads as its rule:
+//   rule("...").packets(what is written).writes(the groups expected).refusals(why, how many)
 struct GroCase {
   const char* name;
   std::function<void(Batch&)> build;
-  std::vector<std::vector<uint32_t>> want;
+  std::vector<std::vector<uint32_t>> want;  // each write: the indexes of its packets
   Refusals refused;  // the reason each packet was kept out of a group (GroStats::refused)
   GroOptions opts = {};
+
+  GroCase packets(std::function<void(Batch&)> f) const { GroCase c = *this; c.build = std::move(f); return c; }
+  GroCase writes(std::vector<std::vector<uint32_t>> w) const { GroCase c = *this; c.want = std::move(w); return c; }
+  GroCase refusals(Refusals r) const { GroCase c = *this; c.refused = std::move(r); return c; }
+  GroCase options(GroOptions o) const { GroCase c = *this; c.opts = o; return c; }
 };
+GroCase rule(const char* name) {
+  GroCase c;
+  c.name = name;
+  return c;
+}
 
 // GroStats::refused as a map of its non-zero entries, named for readable failures.
 Refusals refusals_of(const GroPlan& plan) {
@@ -214,131 +226,150 @@ TEST_CASE("gro: coalescing rules table") {
   const tb::Change psh = tcp_flags(kTcpAck | kTcpPsh);
 
   std::vector<GroCase> cases = {
-      {"last segment shorter closes the group",
-       [&](Batch& b) { add_run(b, {1000, 1000, 500, 1000, 1000}); },
-       {{0, 1, 2}, {3, 4}}, {}},
-      {"larger segment does not join",
-       [&](Batch& b) { add_run(b, {500, 1000}); },
-       {{0}, {1}}, {{GroRefusal::kLargerThanSegment, 1}}},
-      {"PSH only on the last member, restored on the head",
-       [&](Batch& b) { add_run(b, {1000, {1000, psh}, 1000}); },
-       {{0, 1}, {2}}, {}},
-      {"PSH on a head is written alone",
-       [&](Batch& b) { add_run(b, {{1000, psh}, 1000, 1000}); },
-       {{0}, {1, 2}}, {{GroRefusal::kPshOnHead, 1}}},
-      {"out of order starts new groups",
-       [&](Batch& b) {
-         for (uint16_t k : {0, 2, 1, 2}) b.add(seg(k * 1000u, 1000, static_cast<uint16_t>(k + 1)));
-       },
-       {{0}, {1}, {2, 3}}, {{GroRefusal::kSeqNotAdjacent, 2}}},
-      {"interleaved flows group per flow",
-       [&](Batch& b) {
-         for (uint16_t i = 0; i < 3; i++) {
-           b.add(seg(100 + i * 1000u, 1000, static_cast<uint16_t>(1 + i)));
-           b.add(seg(900 + i * 1000u, 1000, static_cast<uint16_t>(50 + i), [](tb::Spec& p) { p.tcp.sport = 40001; }));
-         }
-       },
-       {{0, 2, 4}, {1, 3, 5}}, {}},
-      {"TCP options must be identical",
-       [&](Batch& b) {
-         const tb::Change newer_timestamp = [](tb::Spec& p) { p.tcp.options[11] = 3; };
-         add_run(b, {1000, 1000, {1000, newer_timestamp}}, with_timestamps);
-       },
-       {{0, 1}, {2}}, {{GroRefusal::kTcpFieldsDiffer, 1}}},
-      {"different ACK number, window or TTL",
-       [&](Batch& b) {
-         const tb::Change ack = [](tb::Spec& p) { p.tcp.ack = 9999; };
-         const tb::Change window = [&](tb::Spec& p) { ack(p); p.tcp.window = 1; };
-         const tb::Change ttl = [&](tb::Spec& p) { window(p); p.ip.ttl = 3; };
-         add_run(b, {1000, {1000, ack}, {1000, window}, {1000, ttl}});
-       },
-       {{0}, {1}, {2}, {3}}, {{GroRefusal::kTcpFieldsDiffer, 2}, {GroRefusal::kIpFieldsDiffer, 1}}},
-      {"different TOS (ECN CE) or DF",
-       [&](Batch& b) {
-         const tb::Change ce = [](tb::Spec& p) { p.ip.tos = 3; };
-         const tb::Change no_df = [](tb::Spec& p) { p.ip.df = false; };
-         add_run(b, {1000, {1000, ce}, {1000, no_df}});
-       },
-       {{0}, {1}, {2}}, {{GroRefusal::kIpFieldsDiffer, 2}}},
-      {"SYN, RST, URG, CWR, ECE, FIN are never coalesced; a FIN closes its flow's group",
-       [&](Batch& b) {
-         add_run(b, {1000, 1000, {1000, tcp_flags(kTcpAck | kTcpFin)},
-                     1000,  // must not join the first group (would reorder)
-                     {1000, tcp_flags(kTcpAck | kTcpCwr)}, {1000, tcp_flags(kTcpAck | kTcpEce)},
-                     {1000, tcp_flags(kTcpAck | kTcpUrg)}, {1000, tcp_flags(kTcpSyn | kTcpAck)},
-                     {1000, tcp_flags(kTcpRst | kTcpAck)}});
-       },
-       {{0, 1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}}, {{GroRefusal::kTcpFlags, 6}}},
-      {"pure ACKs are written alone and keep their place",
-       [&](Batch& b) { add_run(b, {1000, 0, 1000, 1000}); },
-       {{0}, {1}, {2, 3}}, {{GroRefusal::kNoPayload, 1}}},
-      {"IPv4 options and fragments are not coalesced",
-       [&](Batch& b) {
-         const tb::Change ip_options = [](tb::Spec& p) { p.ip.v4_options = {1, 1, 1, 0}; };
-         const tb::Change more_fragments = [](tb::Spec& p) { p.ip.mf = true; };
-         add_run(b, {{1000, ip_options}, {1000, ip_options}, {1000, more_fragments}, {1000, more_fragments}});
-       },
-       {{0}, {1}, {2}, {3}}, {{GroRefusal::kIpOptions, 2}, {GroRefusal::kNoPorts, 2}}},
-      {"a port-less packet between the same addresses closes groups, others do not",
-       [&](Batch& b) {
-         add_run(b, {1000, 1000});
-         auto icmp = tb::build_ip(tb::Ip{}, 1, tb::Bytes(8, 0));
-         tb::Bytes other_icmp = icmp;
-         other_icmp[19] = 99;  // other destination
-         b.add(other_icmp);
-         b.add(seg(2000, 1000, 3));
-         b.add(icmp);
-         b.add(seg(3000, 1000, 4));
-       },
-       {{0, 1, 3}, {2}, {4}, {5}}, {{GroRefusal::kNoPorts, 2}}},
-      {"inconsistent lengths are not coalesced",
-       [&](Batch& b) {
-         b.add(seg(0, 1000, 1));
-         auto p = seg(1000, 1000, 2);
-         p.push_back(0);  // one byte beyond the IP total length
-         b.add(p);
-       },
-       {{0}, {1}}, {{GroRefusal::kLengthMismatch, 1}}},
-      {"max_segments option",
-       [&](Batch& b) { add_run(b, std::vector<Seg>(7, 100), nullptr, 0, 0); },
-       {{0, 1, 2}, {3, 4, 5}, {6}}, {}, max3},
-      {"TCP coalescing disabled",
-       [&](Batch& b) { add_run(b, {100, 100}); },
-       {{0}, {1}}, {{GroRefusal::kOffloadOff, 2}}, tcp_off},
-      {"TCPv6 with flow label and options",
-       [&](Batch& b) {
-         const tb::Change other_flow_label = [](tb::Spec& p) { p.ip.flow_label = 1; };
-         add_run(b, {1200, 1200, 1200, 1200, {1200, other_flow_label}}, [](tb::Spec& p) {
-           to_v6(p);
-           with_timestamps(p);
-         });
-       },
-       {{0, 1, 2, 3}, {4}}, {{GroRefusal::kIpFieldsDiffer, 1}}},
-      {"UDP not coalesced unless USO was accepted",
-       [&](Batch& b) {
-         b.add(udp(1, 100, 1));
-         b.add(udp(1, 100, 2));
-       },
-       {{0}, {1}}, {{GroRefusal::kOffloadOff, 2}}},
-      {"UDPv4 equal sizes with a shorter last, per 5-tuple",
-       [&](Batch& b) {
-         auto id = [](uint16_t n) { return [n](tb::Spec& p) { p.ip.id = n; }; };
-         for (uint8_t i = 0; i < 3; i++) {
-           b.add(udp(1, 100, i, id(static_cast<uint16_t>(10 + i))));
-           b.add(udp(3, 100, i, id(static_cast<uint16_t>(10 + i))));
-         }
-         b.add(udp(1, 40, 9, id(13)));
-         b.add(udp(1, 100, 9, id(14)));
-       },
-       {{0, 2, 4, 6}, {1, 3, 5}, {7}}, {}, udp_on},
-      {"UDPv6 and an inconsistent UDP length",
-       [&](Batch& b) {
-         for (uint8_t i = 0; i < 3; i++) b.add(udp(1, 1280, i, to_v6));
-         auto bad = udp(1, 1280, 7, to_v6);
-         tb::put16(&bad[44], 100);  // UDP length disagrees with the IPv6 payload length
-         b.add(bad);
-       },
-       {{0, 1, 2}, {3}}, {{GroRefusal::kUdpLengthMismatch, 1}}, udp_on},
+      rule("last segment shorter closes the group")
+          .packets([&](Batch& b) { add_run(b, {1000, 1000, 500, 1000, 1000}); })
+          .writes({{0, 1, 2}, {3, 4}}),
+      rule("larger segment does not join")
+          .packets([&](Batch& b) { add_run(b, {500, 1000}); })
+          .writes({{0}, {1}})
+          .refusals({{GroRefusal::kLargerThanSegment, 1}}),
+      rule("PSH only on the last member, restored on the head")
+          .packets([&](Batch& b) { add_run(b, {1000, {1000, psh}, 1000}); })
+          .writes({{0, 1}, {2}}),
+      rule("PSH on a head is written alone")
+          .packets([&](Batch& b) { add_run(b, {{1000, psh}, 1000, 1000}); })
+          .writes({{0}, {1, 2}})
+          .refusals({{GroRefusal::kPshOnHead, 1}}),
+      rule("out of order starts new groups")
+          .packets([&](Batch& b) {
+            for (uint16_t k : {0, 2, 1, 2}) b.add(seg(k * 1000u, 1000, static_cast<uint16_t>(k + 1)));
+          })
+          .writes({{0}, {1}, {2, 3}})
+          .refusals({{GroRefusal::kSeqNotAdjacent, 2}}),
+      rule("interleaved flows group per flow")
+          .packets([&](Batch& b) {
+            for (uint16_t i = 0; i < 3; i++) {
+              b.add(seg(100 + i * 1000u, 1000, static_cast<uint16_t>(1 + i)));
+              b.add(seg(900 + i * 1000u, 1000, static_cast<uint16_t>(50 + i), [](tb::Spec& p) { p.tcp.sport = 40001; }));
+            }
+          })
+          .writes({{0, 2, 4}, {1, 3, 5}}),
+      rule("TCP options must be identical")
+          .packets([&](Batch& b) {
+            const tb::Change newer_timestamp = [](tb::Spec& p) { p.tcp.options[11] = 3; };
+            add_run(b, {1000, 1000, {1000, newer_timestamp}}, with_timestamps);
+          })
+          .writes({{0, 1}, {2}})
+          .refusals({{GroRefusal::kTcpFieldsDiffer, 1}}),
+      rule("different ACK number, window or TTL")
+          .packets([&](Batch& b) {
+            const tb::Change ack = [](tb::Spec& p) { p.tcp.ack = 9999; };
+            const tb::Change window = [&](tb::Spec& p) { ack(p); p.tcp.window = 1; };
+            const tb::Change ttl = [&](tb::Spec& p) { window(p); p.ip.ttl = 3; };
+            add_run(b, {1000, {1000, ack}, {1000, window}, {1000, ttl}});
+          })
+          .writes({{0}, {1}, {2}, {3}})
+          .refusals({{GroRefusal::kTcpFieldsDiffer, 2}, {GroRefusal::kIpFieldsDiffer, 1}}),
+      rule("different TOS (ECN CE) or DF")
+          .packets([&](Batch& b) {
+            const tb::Change ce = [](tb::Spec& p) { p.ip.tos = 3; };
+            const tb::Change no_df = [](tb::Spec& p) { p.ip.df = false; };
+            add_run(b, {1000, {1000, ce}, {1000, no_df}});
+          })
+          .writes({{0}, {1}, {2}})
+          .refusals({{GroRefusal::kIpFieldsDiffer, 2}}),
+      rule("SYN, RST, URG, CWR, ECE, FIN are never coalesced; a FIN closes its flow's group")
+          .packets([&](Batch& b) {
+            add_run(b, {1000, 1000, {1000, tcp_flags(kTcpAck | kTcpFin)},
+                        1000,  // must not join the first group (would reorder)
+                        {1000, tcp_flags(kTcpAck | kTcpCwr)}, {1000, tcp_flags(kTcpAck | kTcpEce)},
+                        {1000, tcp_flags(kTcpAck | kTcpUrg)}, {1000, tcp_flags(kTcpSyn | kTcpAck)},
+                        {1000, tcp_flags(kTcpRst | kTcpAck)}});
+          })
+          .writes({{0, 1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}})
+          .refusals({{GroRefusal::kTcpFlags, 6}}),
+      rule("pure ACKs are written alone and keep their place")
+          .packets([&](Batch& b) { add_run(b, {1000, 0, 1000, 1000}); })
+          .writes({{0}, {1}, {2, 3}})
+          .refusals({{GroRefusal::kNoPayload, 1}}),
+      rule("IPv4 options and fragments are not coalesced")
+          .packets([&](Batch& b) {
+            const tb::Change ip_options = [](tb::Spec& p) { p.ip.v4_options = {1, 1, 1, 0}; };
+            const tb::Change more_fragments = [](tb::Spec& p) { p.ip.mf = true; };
+            add_run(b, {{1000, ip_options}, {1000, ip_options}, {1000, more_fragments}, {1000, more_fragments}});
+          })
+          .writes({{0}, {1}, {2}, {3}})
+          .refusals({{GroRefusal::kIpOptions, 2}, {GroRefusal::kNoPorts, 2}}),
+      rule("a port-less packet between the same addresses closes groups, others do not")
+          .packets([&](Batch& b) {
+            add_run(b, {1000, 1000});
+            auto icmp = tb::build_ip(tb::Ip{}, 1, tb::Bytes(8, 0));
+            tb::Bytes other_icmp = icmp;
+            other_icmp[19] = 99;  // other destination
+            b.add(other_icmp);
+            b.add(seg(2000, 1000, 3));
+            b.add(icmp);
+            b.add(seg(3000, 1000, 4));
+          })
+          .writes({{0, 1, 3}, {2}, {4}, {5}})
+          .refusals({{GroRefusal::kNoPorts, 2}}),
+      rule("inconsistent lengths are not coalesced")
+          .packets([&](Batch& b) {
+            b.add(seg(0, 1000, 1));
+            auto p = seg(1000, 1000, 2);
+            p.push_back(0);  // one byte beyond the IP total length
+            b.add(p);
+          })
+          .writes({{0}, {1}})
+          .refusals({{GroRefusal::kLengthMismatch, 1}}),
+      rule("max_segments option")
+          .packets([&](Batch& b) { add_run(b, std::vector<Seg>(7, 100), nullptr, 0, 0); })
+          .writes({{0, 1, 2}, {3, 4, 5}, {6}})
+          .options(max3),
+      rule("TCP coalescing disabled")
+          .packets([&](Batch& b) { add_run(b, {100, 100}); })
+          .writes({{0}, {1}})
+          .refusals({{GroRefusal::kOffloadOff, 2}})
+          .options(tcp_off),
+      rule("TCPv6 with flow label and options")
+          .packets([&](Batch& b) {
+            const tb::Change other_flow_label = [](tb::Spec& p) { p.ip.flow_label = 1; };
+            add_run(b, {1200, 1200, 1200, 1200, {1200, other_flow_label}}, [](tb::Spec& p) {
+              to_v6(p);
+              with_timestamps(p);
+            });
+          })
+          .writes({{0, 1, 2, 3}, {4}})
+          .refusals({{GroRefusal::kIpFieldsDiffer, 1}}),
+      rule("UDP not coalesced unless USO was accepted")
+          .packets([&](Batch& b) {
+            b.add(udp(1, 100, 1));
+            b.add(udp(1, 100, 2));
+          })
+          .writes({{0}, {1}})
+          .refusals({{GroRefusal::kOffloadOff, 2}}),
+      rule("UDPv4 equal sizes with a shorter last, per 5-tuple")
+          .packets([&](Batch& b) {
+            auto id = [](uint16_t n) { return [n](tb::Spec& p) { p.ip.id = n; }; };
+            for (uint8_t i = 0; i < 3; i++) {
+              b.add(udp(1, 100, i, id(static_cast<uint16_t>(10 + i))));
+              b.add(udp(3, 100, i, id(static_cast<uint16_t>(10 + i))));
+            }
+            b.add(udp(1, 40, 9, id(13)));
+            b.add(udp(1, 100, 9, id(14)));
+          })
+          .writes({{0, 2, 4, 6}, {1, 3, 5}, {7}})
+          .options(udp_on),
+      rule("UDPv6 and an inconsistent UDP length")
+          .packets([&](Batch& b) {
+            for (uint8_t i = 0; i < 3; i++) b.add(udp(1, 1280, i, to_v6));
+            auto bad = udp(1, 1280, 7, to_v6);
+            tb::put16(&bad[44], 100);  // UDP length disagrees with the IPv6 payload length
+            b.add(bad);
+          })
+          .writes({{0, 1, 2}, {3}})
+          .refusals({{GroRefusal::kUdpLengthMismatch, 1}})
+          .options(udp_on),
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
