@@ -7,6 +7,7 @@
 #include "endpoint_js.h"
 #include "errors.h"
 #include "js_checked.h"
+#include "type_tags.h"
 
 namespace tunio {
 
@@ -81,15 +82,14 @@ Napi::Object BatchWrap::Create(Napi::Env env, std::shared_ptr<BufferPool> pool, 
 
 BatchWrap* BatchWrap::FromValue(Napi::Value value) {
   if (!value.IsObject()) return nullptr;
-  Napi::Env env = value.Env();
   Napi::Object obj = value.As<Napi::Object>();
-  bool is_batch = false;
-  napi_instanceof(env, obj, GetAddonData(env)->batch_ctor.Value(), &is_batch);
-  if (!is_batch) return nullptr;
+  if (!HasTypeTag(value.Env(), obj, kBatchTypeTag)) return nullptr;
   return Napi::ObjectWrap<BatchWrap>::Unwrap(obj);
 }
 
-BatchWrap::BatchWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BatchWrap>(info) {}
+BatchWrap::BatchWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BatchWrap>(info) {
+  SetTypeTag(info.Env(), Value(), kBatchTypeTag);
+}
 
 BatchWrap::~BatchWrap() {
   ForgetBytes();

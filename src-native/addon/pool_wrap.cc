@@ -6,6 +6,7 @@
 #include "batch_wrap.h"
 #include "errors.h"
 #include "js_checked.h"
+#include "type_tags.h"
 #include "stats_js.h"
 #include "lease_js.h"
 #include "lease_batch.h"
@@ -22,16 +23,15 @@ Napi::Function PoolWrap::Define(Napi::Env env) {
 
 PoolWrap* PoolWrap::FromValue(Napi::Value value) {
   if (!value.IsObject()) return nullptr;
-  Napi::Env env = value.Env();
-  bool is_pool = false;
-  napi_instanceof(env, value, GetAddonData(env)->pool_ctor.Value(), &is_pool);
-  return is_pool ? Napi::ObjectWrap<PoolWrap>::Unwrap(value.As<Napi::Object>()) : nullptr;
+  Napi::Object obj = value.As<Napi::Object>();
+  return HasTypeTag(value.Env(), obj, kPoolTypeTag) ? Napi::ObjectWrap<PoolWrap>::Unwrap(obj) : nullptr;
 }
 
 // new NativePool(capBytes, scratch): the JS layer validates options; this re-checks types only.
 // `scratch` is a Uint32Array over its own ArrayBuffer (off the V8 heap, so the pointer is
 // stable) shared with lib/pool-lease.ts (LeaseTable::kScratch*).
 PoolWrap::PoolWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PoolWrap>(info) {
+  SetTypeTag(info.Env(), Value(), kPoolTypeTag);
   size_t cap = BufferPool::kDefaultCapBytes;
   if (info.Length() > 0 && info[0].IsNumber()) {
     double v = info[0].As<Napi::Number>().DoubleValue();
