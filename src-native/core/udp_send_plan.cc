@@ -6,8 +6,6 @@ namespace tunio {
 
 namespace {
 
-const IpEndpoint kNoEndpoint{};
-
 // A packet with a length but no memory (a caller bug): planned alone, dropped, never sent.
 bool unsendable(const Packet& p) { return p.length > 0 && !p.valid(); }
 
@@ -52,11 +50,6 @@ size_t run_length(const Packet* pkts, size_t i, size_t n, const IpEndpoint* defa
 }
 
 }  // namespace
-
-const IpEndpoint& send_destination(const Packet& p, const IpEndpoint* default_to) {
-  if (!p.remote.empty()) return p.remote;
-  return default_to ? *default_to : kNoEndpoint;
-}
 
 size_t plan_udp_sends(const Packet* pkts, size_t n, const IpEndpoint* default_to,
                       const SendPlanLimits& limits, std::vector<SendGroup>& out) {

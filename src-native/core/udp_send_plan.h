@@ -35,8 +35,14 @@ struct SendGroup {
 };
 
 // Where `p` goes: Packet.remote, else `*default_to`, else nowhere (an empty endpoint: the
-// peer of a connected socket).
-const IpEndpoint& send_destination(const Packet& p, const IpEndpoint* default_to);
+// peer of a connected socket). Inline: the planner and UdpSocket::build_send_messages ask it
+// for every packet, and out of line the call cost ~11 instructions per datagram
+// (bench/datapath-instructions.js, docs/bench/send-path-instructions.md).
+inline const IpEndpoint& send_destination(const Packet& p, const IpEndpoint* default_to) {
+  static const IpEndpoint kNoEndpoint{};
+  if (!p.remote.empty()) return p.remote;
+  return default_to ? *default_to : kNoEndpoint;
+}
 
 // Splits `pkts[0..n)` into messages. Consecutive packets go into one UDP_SEGMENT message when
 // they have the same destination (Packet.remote, or `default_to` when empty), the same source

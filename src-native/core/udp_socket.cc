@@ -822,7 +822,8 @@ void UdpSocket::send_round(SendRound& r) {
     if (call.sent > 0) {
       // sendmmsg stops at the first failing message and returns the count before it; the
       // next call starts at that message and gets its error directly.
-      for (int k = 0; k < call.sent; k++) account_sent(r, m++);
+      account_sent(r, m, static_cast<size_t>(call.sent));
+      m += static_cast<size_t>(call.sent);
       continue;
     }
     switch (on_send_refused(r, m, call.err, call.name)) {
@@ -855,21 +856,34 @@ const IpEndpoint& UdpSocket::send_dest(const SendRound& r, size_t m) const {
   return dest.empty() ? peer_ : dest;
 }
 
-void UdpSocket::account_sent(SendRound& r, size_t m) {
-  const SendGroup& g = plan_[m];
-  r.stats.datagrams += g.count;
-  for (uint32_t k = g.first; k < g.first + g.count; k++) r.stats.bytes += r.pkts[r.base + k].length;
-  if (g.gso_size) {
-    r.stats.gso_sends++;
-    r.stats.gso_segments += g.count;
-    if (!gso_backoff_.empty()) gso_backoff_.on_sent(send_dest(r, m));  // a probe went out
-    if (g.count > 1 && !segment_limit_.steady()) {
-      segment_limit_.on_sent(g.count, monotonic_ms());
-      features_.max_gso_segments = segment_limit_.current();
-      r.stats.segment_limit = segment_limit_.stats();
+// Messages [m, m + count) went out. One call for the whole run that a syscall took, with the
+// datagram and byte counts summed in locals: called per message, with the sums going through
+// SendRound's references (which the compiler must reload after every store), this cost about
+// 50 instructions per datagram without GSO, where every message is one datagram
+// (bench/datapath-instructions.js, docs/bench/send-path-instructions.md).
+void UdpSocket::account_sent(SendRound& r, size_t m, size_t count) {
+  const Packet* pkts = r.pkts.data() + r.base;
+  uint64_t datagrams = 0;
+  uint64_t bytes = 0;
+  const size_t end = m + count;
+  for (; m < end; m++) {
+    const SendGroup& g = plan_[m];
+    datagrams += g.count;
+    for (uint32_t k = g.first; k < g.first + g.count; k++) bytes += pkts[k].length;
+    if (g.gso_size) {
+      r.stats.gso_sends++;
+      r.stats.gso_segments += g.count;
+      if (!gso_backoff_.empty()) gso_backoff_.on_sent(send_dest(r, m));  // a probe went out
+      if (g.count > 1 && !segment_limit_.steady()) {
+        segment_limit_.on_sent(g.count, monotonic_ms());
+        features_.max_gso_segments = segment_limit_.current();
+        r.stats.segment_limit = segment_limit_.stats();
+      }
     }
   }
-  r.consume(g);
+  r.stats.datagrams += datagrams;
+  r.stats.bytes += bytes;
+  r.consume(plan_[end - 1]);
 }
 
 void UdpSocket::drop_invalid(SendRound& r, size_t m) {

@@ -289,7 +289,7 @@ class UdpSocket {
   void send_round(SendRound& r);
   SendCall send_messages(size_t m, size_t end, SendStats& stats);
   const IpEndpoint& send_dest(const SendRound& r, size_t m) const;
-  void account_sent(SendRound& r, size_t m);
+  void account_sent(SendRound& r, size_t m, size_t count);
   void drop_invalid(SendRound& r, size_t m);
   void drop_for_peer(SendRound& r, size_t m, int err, const char* call, bool reported);
   SendNext on_send_refused(SendRound& r, size_t& m, int err, const char* call);

@@ -1,0 +1,158 @@
+#!/usr/bin/env node
+'use strict'
+// Instructions per packet inside the four native calls of the echo tunnel's data path, counted
+// by valgrind's callgrind: TunWrap::ReadBatch (tun.read), UdpWrap::Send (udp.send),
+// UdpWrap::RecvBatch (udp.read) and TunWrap::Write (tun.write). A count does not move with the
+// machine's load, unlike the Gbit/s of `npm run bench`, so two trees compare exactly on a busy
+// machine. Counted: user space inside those calls (the core, the addon, libc's syscall stubs),
+// not the kernel's side of the syscalls and not the JavaScript around the calls.
+//
+// The workload, the same for every tree, in a network namespace of its own: a TUN device
+// (10.77.0.1/24, MTU 1420) and two tunio UDP sockets. Each round, a Node dgram socket sends 64
+// datagrams of 1,372 bytes to 10.77.0.2 (all of them, before JS reads, so the reads are the
+// same in every run; not a tunio socket, whose sends would be counted); the tunnel side reads them from the TUN as 1,400-byte IP packets (as echo-tunnel's
+// a side does), sends them to a second socket on loopback, which reads them and writes them to
+// the TUN (echo-tunnel's b side; the kernel drops them there: their source is local). Offloads
+// default to off on both (the `npm run bench` cells "tunio all offloads off": no virtio
+// header, no UDP_SEGMENT/UDP_GRO).
+//
+//   node bench/datapath-instructions.js [rounds]             this tree (dist/ and its addon)
+//   BENCH_BASELINE=dir node bench/datapath-instructions.js   also the tree in dir (built with
+//                                                            npm run build), side by side
+//   TUNIO_TUN_OFFLOAD=auto TUNIO_UDP_OFFLOAD=auto ...        offloads as the kernel allows
+//   CALLGRIND_KEEP=dir ...                                   keep the callgrind files (dir/this
+//     tree.callgrind, dir/baseline.callgrind) to see where a difference is, e.g. with
+//     callgrind_annotate --inclusive=yes --tree=calling (or callgrind_annotate --diff ... on two)
+// Needs root (network namespace, TUN) and valgrind (Debian package valgrind; a bench tool, not
+// a test dependency). About a minute per tree on an idle machine. Results: docs/bench/.
+const { execFileSync, spawnSync } = require('child_process')
+const fs = require('fs')
+const os = require('os')
+const path = require('path')
+
+const FUNCTIONS = [
+  ['tun.read', 'tunio::TunWrap::ReadBatch'],
+  ['udp.send', 'tunio::UdpWrap::Send'],
+  ['udp.read', 'tunio::UdpWrap::RecvBatch'],
+  ['tun.write', 'tunio::TunWrap::Write']
+]
+const PER_ROUND = 64
+
+if (process.argv[2] === '--child') {
+  child(process.argv[3], Number(process.argv[4])).then(() => process.exit(0), (err) => {
+    console.error(err)
+    process.exit(1)
+  })
+} else {
+  main()
+}
+
+async function child (root, rounds) {
+  const { openTun, openUdp } = require(path.join(root, 'dist', 'index.js'))
+  const mode = (v) => (v === 'auto' ? 'auto' : false)
+  const tunOffload = mode(process.env.TUNIO_TUN_OFFLOAD)
+  const udpOffload = mode(process.env.TUNIO_UDP_OFFLOAD)
+  const tun = await openTun({ name: 'tiocg0', addresses: ['10.77.0.1/24'], mtu: 1420, offload: tunOffload })
+  const generator = require('dgram').createSocket('udp4')
+  await new Promise((resolve) => generator.bind(0, '10.77.0.1', resolve))
+  const payload = Buffer.alloc(1372, 0x61)
+  const tx = await openUdp({ bind: '127.0.0.1:0', gso: udpOffload, gro: udpOffload })
+  const rx = await openUdp({ bind: '127.0.0.1:0', gso: udpOffload, gro: udpOffload })
+  const rxAddress = `127.0.0.1:${rx.local.port}`
+  const fromTun = tun[Symbol.asyncIterator]()
+  const fromRx = rx[Symbol.asyncIterator]()
+  // Reads batches until `count` packets came (the kernel may hand them over in several reads).
+  async function take (it, count, on) {
+    let got = 0
+    const deadline = setTimeout(() => { throw new Error(`datapath-instructions: ${got} of ${count} packets arrived`) }, 20000)
+    while (got < count) {
+      const { value: batch, done } = await it.next()
+      if (done) throw new Error('datapath-instructions: reader ended')
+      got += batch.length
+      on(batch)
+    }
+    clearTimeout(deadline)
+    return got
+  }
+  const packets = { read: 0, sent: 0, received: 0, written: 0 }
+  for (let round = 0; round < rounds; round++) {
+    await Promise.all(Array.from({ length: PER_ROUND }, () => new Promise((resolve, reject) =>
+      generator.send(payload, 9, '10.77.0.2', (err) => (err ? reject(err) : resolve())))))
+    packets.read += await take(fromTun, PER_ROUND, (b) => { packets.sent += tx.send(b, rxAddress) })
+    packets.received += await take(fromRx, PER_ROUND, (b) => { packets.written += b.length; tun.write(b) })
+  }
+  process.stdout.write(JSON.stringify(packets) + '\n')
+  generator.close()
+  tx.close()
+  rx.close()
+  tun.close()
+}
+
+// Inclusive instructions of each function in one callgrind run of the workload on tree `root`.
+function measure (label, root, rounds) {
+  const ns = `tunio-cg-${process.pid}`
+  const keep = process.env.CALLGRIND_KEEP
+  const out = keep ? path.join(path.resolve(keep), `${label}.callgrind`) : path.join(os.tmpdir(), `tunio-callgrind-${process.pid}.out`)
+  execFileSync('ip', ['netns', 'add', ns])
+  try {
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
+    const r = spawnSync('ip', ['netns', 'exec', ns, 'valgrind', '--tool=callgrind', `--callgrind-out-file=${out}`,
+      '--collect-atstart=no', ...FUNCTIONS.map(([, fn]) => `--toggle-collect=${fn}(*`),
+      process.execPath, __filename, '--child', root, String(rounds)], { encoding: 'utf8', maxBuffer: 64 << 20 })
+    if (r.status !== 0) throw new Error(`valgrind failed (${r.status}): ${r.stderr.slice(-1500)}`)
+    const packets = JSON.parse(r.stdout.trim().split('\n').pop())
+    const annotate = execFileSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', out], { encoding: 'utf8', maxBuffer: 64 << 20 })
+    const counts = {}
+    for (const [name, fn] of FUNCTIONS) {
+      const line = annotate.split('\n').find((l) => l.includes(`${fn}(`))
+      const m = line && /^\s*([\d,]+)/.exec(line)
+      if (!m) throw new Error(`callgrind_annotate: no line for ${fn}`)
+      counts[name] = Number(m[1].replace(/,/g, ''))
+    }
+    return { packets, counts }
+  } finally {
+    if (!keep) fs.rmSync(out, { force: true })
+    spawnSync('ip', ['netns', 'del', ns])
+  }
+}
+
+function revision (root) {
+  try { return execFileSync('git', ['-C', root, 'log', '-1', '--format=%h %cs'], { encoding: 'utf8' }).trim() } catch { return 'not a git checkout' }
+}
+
+function main () {
+  const rounds = Number(process.argv[2] || 100)
+  try { execFileSync('valgrind', ['--version'], { stdio: 'ignore' }) } catch {
+    console.error('datapath-instructions: valgrind not found (Debian package valgrind)')
+    process.exit(1)
+  }
+  if (process.getuid() !== 0) {
+    console.error('datapath-instructions: needs root (a network namespace and a TUN device)')
+    process.exit(1)
+  }
+  const trees = [['this tree', path.join(__dirname, '..')]]
+  if (process.env.BENCH_BASELINE) trees.push(['baseline', path.resolve(process.env.BENCH_BASELINE)])
+  console.log(`Instructions per packet inside the native calls (callgrind, inclusive), ${rounds} rounds of ${PER_ROUND} ` +
+    `packets of 1400 B; TUN offload ${process.env.TUNIO_TUN_OFFLOAD === 'auto' ? 'auto' : 'off'}, ` +
+    `UDP offload ${process.env.TUNIO_UDP_OFFLOAD === 'auto' ? 'auto' : 'off'}\n`)
+  const results = trees.map(([label, root]) => ({ label, root, ...measure(label, root, rounds) }))
+  const per = {
+    'tun.read': (r) => r.counts['tun.read'] / r.packets.read,
+    'udp.send': (r) => r.counts['udp.send'] / r.packets.sent,
+    'udp.read': (r) => r.counts['udp.read'] / r.packets.received,
+    'tun.write': (r) => r.counts['tun.write'] / r.packets.written
+  }
+  const header = ['call', ...results.map((r) => `${r.label} (${revision(r.root)})`)]
+  if (results.length === 2) header.push('ratio')
+  console.log(`| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|`)
+  for (const [name] of FUNCTIONS) {
+    const cells = results.map((r) => per[name](r).toFixed(0))
+    if (results.length === 2) cells.push((per[name](results[0]) / per[name](results[1])).toFixed(3))
+    console.log(`| ${name} | ${cells.join(' | ')} |`)
+  }
+  const sum = (r) => FUNCTIONS.reduce((s, [name]) => s + per[name](r), 0)
+  const total = results.map((r) => sum(r).toFixed(0))
+  if (results.length === 2) total.push((sum(results[0]) / sum(results[1])).toFixed(3))
+  console.log(`| all four | ${total.join(' | ')} |`)
+  for (const r of results) console.log(`\n${r.label}: packets ${JSON.stringify(r.packets)}`)
+}
