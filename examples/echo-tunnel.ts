@@ -29,6 +29,11 @@
  * and the tag), so the offloads survive: the sealed segments of one superpacket still leave as
  * one UDP_SEGMENT send, and opened datagrams are still coalesced on the TUN write.
  *
+ * --forward native: the same data plane without a JavaScript turn per batch: tun.forward(udp)
+ * and udp.forward(tun) hand each batch from one side to the other inside tunio's native poll
+ * callback (sealing or opening it first with --aead). --forward js (the default) is the two
+ * loops below. Same wire format, same offloads; `npm run bench` compares the two.
+ *
  * Status: one line per interval on stdout (--stats-format json: the raw stats() instead, for
  * scripts such as scripts/soak.js); on SIGINT/SIGTERM a final line of JSON with stats.
  *
@@ -41,14 +46,14 @@ import { Worker, isMainThread, parentPort, workerData } from 'worker_threads'
 import { readFileSync, readlinkSync } from 'fs'
 import { isIPv4 } from 'net'
 import { everyMs, firstLoopEnd, stopOnce } from './shared/lifecycle'
-import { Aead, openTun, openUdp, sumStats, type AeadAlgorithm, type AeadStats, type Tun, type TunStats, type Udp, type UdpPeerError, type UdpStats } from '../lib/index'
+import { Aead, openTun, openUdp, sumStats, type AeadAlgorithm, type AeadStats, type Forward, type ForwardStats, type Tun, type TunStats, type Udp, type UdpPeerError, type UdpStats } from '../lib/index'
 
 // ---- command line -----------------------------------------------------------------------
 interface AeadArgs { algorithm: AeadAlgorithm, key: Buffer, direction: 0 | 1 }
-interface Args { tun: string, address: string, listen: string, peer: string, mtu: number, offload: 'auto' | boolean, udpOffload: 'auto' | false, statsMs: number, statsJson: boolean, workers: number, steer: boolean, aead?: AeadArgs }
+interface Args { tun: string, address: string, listen: string, peer: string, mtu: number, offload: 'auto' | boolean, udpOffload: 'auto' | false, statsMs: number, statsJson: boolean, workers: number, steer: boolean, forward: 'js' | 'native', aead?: AeadArgs }
 
 function parseArgs (argv: string[]): Args {
-  const a: Record<string, string> = { tun: 'tun0', address: '10.8.0.1/24', listen: '0.0.0.0:5555', mtu: '1420', offload: 'auto', 'udp-offload': 'auto', stats: '1s', 'stats-format': 'text', workers: '0', steer: 'none', direction: 'auto' }
+  const a: Record<string, string> = { tun: 'tun0', address: '10.8.0.1/24', listen: '0.0.0.0:5555', mtu: '1420', offload: 'auto', 'udp-offload': 'auto', stats: '1s', 'stats-format': 'text', workers: '0', steer: 'none', direction: 'auto', forward: 'js' }
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '')
     if (!(key in a) && key !== 'peer' && key !== 'aead' && key !== 'key-file') usage(`unknown option ${argv[i]}`)
@@ -68,6 +73,7 @@ function parseArgs (argv: string[]): Args {
   if (!Number.isInteger(workers) || workers < 0 || workers > 64) usage('--workers must be 0..64')
   if (a.steer !== 'none' && a.steer !== 'inner-flow') usage('--steer must be none or inner-flow')
   if (a['stats-format'] !== 'text' && a['stats-format'] !== 'json') usage('--stats-format must be text or json')
+  if (a.forward !== 'js' && a.forward !== 'native') usage('--forward must be js or native')
   let aead: AeadArgs | undefined
   if (a.aead !== undefined || a['key-file'] !== undefined) {
     if (a.aead !== 'chacha20-poly1305' && a.aead !== 'aes-256-gcm') usage('--aead must be chacha20-poly1305 or aes-256-gcm')
@@ -75,7 +81,7 @@ function parseArgs (argv: string[]): Args {
     if (workers > 0) usage('--aead does not work with --workers (each worker would need its own nonce space)')
     aead = { algorithm: a.aead, key: readKey(a['key-file']), direction: direction(a.direction, a.listen, a.peer) }
   }
-  return { tun: a.tun, address: a.address, listen: a.listen, peer: a.peer, mtu: Number(a.mtu), offload, udpOffload, statsMs, statsJson: a['stats-format'] === 'json', workers, steer: a.steer === 'inner-flow', aead }
+  return { tun: a.tun, address: a.address, listen: a.listen, peer: a.peer, mtu: Number(a.mtu), offload, udpOffload, statsMs, statsJson: a['stats-format'] === 'json', workers, steer: a.steer === 'inner-flow', forward: a.forward, aead }
 }
 
 /** 32 raw bytes, or 64 hex digits, or 44 base64 characters (as `wg genkey` prints a key). */
@@ -126,7 +132,7 @@ function makeCiphers (aead: AeadArgs): { seal: Aead, open: Aead } {
 function usage (msg: string): never {
   console.error(`echo-tunnel: ${msg}\nusage: echo-tunnel --peer HOST:PORT [--tun tun0] [--address 10.8.0.1/24] ` +
     '[--listen 0.0.0.0:5555] [--mtu 1420] [--offload auto|on|off] [--udp-offload auto|off] [--stats 1s] [--stats-format text|json] [--workers N [--steer none|inner-flow]] ' +
-    '[--aead chacha20-poly1305|aes-256-gcm --key-file PATH [--direction auto|0|1]]')
+    '[--aead chacha20-poly1305|aes-256-gcm --key-file PATH [--direction auto|0|1]] [--forward js|native]')
   process.exit(2)
 }
 
@@ -144,7 +150,7 @@ async function main (): Promise<void> {
     `udp ${udp.local.address}:${udp.local.port} -> ${args.peer} features ${JSON.stringify(udp.features)}` +
     (args.aead === undefined ? '' : ` aead ${args.aead.algorithm} direction ${args.aead.direction}`))
 
-  const { loops, peerErrors, peerErrorEvents } = carry(tun, udp, args.peer, ciphers)
+  const { loops, peerErrors, peerErrorEvents, forwardStats } = carry(tun, udp, args.peer, args.forward, ciphers)
   const aeadStats = (): { seal: AeadStats, open: AeadStats } | undefined =>
     ciphers === undefined ? undefined : { seal: ciphers.seal.stats(), open: ciphers.open.stats() }
 
@@ -163,7 +169,7 @@ async function main (): Promise<void> {
   // the two loops above finish), then print one line of JSON for scripts to parse.
   const stop = stopOnce(async (signal) => {
     stopStatus()
-    const final = { signal, tun: tun.stats(), udp: udp.stats(), peerErrors, peerErrorEvents: peerErrorEvents(), aead: aeadStats() }
+    const final = { signal, tun: tun.stats(), udp: udp.stats(), peerErrors, peerErrorEvents: peerErrorEvents(), aead: aeadStats(), forward: forwardStats() }
     tun.close()
     udp.close()
     await Promise.allSettled(loops)
@@ -177,7 +183,7 @@ async function main (): Promise<void> {
  * The data plane, the same in the single-thread tunnel and in each worker: two loops that hand
  * batches from one side to the other. Ends when either side is closed (or fails).
  */
-function carry (tun: Tun, udp: Udp, peer: string, ciphers?: { seal: Aead, open: Aead }): { loops: Array<Promise<void>>, peerErrors: Record<string, number>, peerErrorEvents: () => number } {
+function carry (tun: Tun, udp: Udp, peer: string, forward: 'js' | 'native', ciphers?: { seal: Aead, open: Aead }): Carrier {
   // The peer may not be up yet (ICMP port unreachable -> ECONNREFUSED) or unreachable for a
   // while: tunio reports these as events and keeps going. We only count them: by errno, each
   // event standing for `count` errors (repeats are merged); peerErrorEvents counts the events.
@@ -188,11 +194,29 @@ function carry (tun: Tun, udp: Udp, peer: string, ciphers?: { seal: Aead, open: 
     peerErrors[key] = (peerErrors[key] ?? 0) + (err.count ?? 1)
     peerErrorEvents++
   })
+  if (forward === 'native') {
+    // Each batch goes from one side to the other inside tunio's poll callback (sealed or opened
+    // on the way with --aead); `done` resolves when the forward stops: null on close, the
+    // error (a read failure, the counters running out) otherwise, which ends the tunnel.
+    const out = tun.forward(udp, { to: peer, seal: ciphers?.seal })
+    const back = udp.forward(tun, { open: ciphers?.open })
+    const ended = async (f: Forward): Promise<void> => {
+      const err = await f.done
+      if (err !== null) throw err
+    }
+    return {
+      peerErrors,
+      peerErrorEvents: () => peerErrorEvents,
+      forwardStats: () => ({ out: out.stats(), back: back.stats() }),
+      loops: [ended(out), ended(back)]
+    }
+  }
   if (ciphers !== undefined) {
     let counters = new BigUint64Array(256)
     return {
       peerErrors,
       peerErrorEvents: () => peerErrorEvents,
+      forwardStats: () => undefined,
       loops: [
         // TUN -> UDP: sealed in place (one call per batch), then sent as without --aead.
         (async () => {
@@ -216,6 +240,7 @@ function carry (tun: Tun, udp: Udp, peer: string, ciphers?: { seal: Aead, open: 
   return {
     peerErrors,
     peerErrorEvents: () => peerErrorEvents,
+    forwardStats: () => undefined,
     loops: [
       // TUN -> UDP: each batch holds one lease per IP packet (superpackets already split);
       // send() groups equal-size runs into UDP_SEGMENT sends. Ownership moves, nothing to release.
@@ -225,6 +250,14 @@ function carry (tun: Tun, udp: Udp, peer: string, ciphers?: { seal: Aead, open: 
       (async () => { for await (const batch of udp) tun.write(batch) })()
     ]
   }
+}
+
+interface Carrier {
+  loops: Array<Promise<void>>
+  peerErrors: Record<string, number>
+  peerErrorEvents: () => number
+  /** --forward native: each direction's ForwardStats. */
+  forwardStats: () => { out: ForwardStats, back: ForwardStats } | undefined
 }
 
 interface Snapshot { t: bigint, tun: TunStats, udp: UdpStats }
@@ -302,7 +335,7 @@ async function workerMain (): Promise<void> {
   const port = parentPort as NonNullable<typeof parentPort>
   const tun = await openTun({ name: args.tun, attach: true, offload: args.offload })
   const udp = await openUdp({ bind: args.listen, gso: args.udpOffload, gro: args.udpOffload, reusePort: true, innerFlowSteering: args.steer ? args.workers : undefined })
-  const { loops, peerErrors } = carry(tun, udp, args.peer)
+  const { loops, peerErrors } = carry(tun, udp, args.peer, args.forward)
   // This thread's id and CPU time (utime + stime, in clock ticks) from /proc/thread-self.
   const tid = Number(readlinkSync('/proc/thread-self').split('/').pop())
   const cpuTicks = (): number => {

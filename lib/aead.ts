@@ -7,6 +7,7 @@ import { types } from 'util'
 import { binding } from './binding'
 import { asUint8Array, byteSourceLength } from './bytes'
 import { invalidArg, invalidOption } from './errors'
+import { registerForwardEnd } from './forward'
 import { Lease, PacketBatch } from './lease'
 import type { LeaseHandle, NativeAead, NativeAeadLimits, NativeBatch } from './native'
 import { checkKnownKeys, checkOptionsObject, intOption, boolOption } from './options'
@@ -247,6 +248,7 @@ export class Aead {
     const addon = binding()
     const spec = buildSpec(options, addon.aeadLimits)
     this.#native = new addon.NativeAead(spec)
+    registerForwardEnd(this, 'aead', this.#native)
     this.tagLength = addon.aeadLimits.tagLength
     this.headroom = (spec.header as Uint8Array).length
     this.tailroom = this.tagLength + Math.max(0, (spec.padTo as number) - 1)

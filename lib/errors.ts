@@ -30,6 +30,8 @@ export type TunioErrorCode =
   | 'ERR_TUNIO_AEAD_INIT'
   | 'ERR_TUNIO_AEAD_COUNTER_LIMIT'
   | 'ERR_TUNIO_VIEW_CLOSED'
+  | 'ERR_TUNIO_FORWARDING'
+  | 'ERR_TUNIO_FORWARD_READ'
 
 /** An Error with a stable `code`; system-call failures also carry `errno` and `syscall`. */
 export interface TunioError extends Error {

@@ -10,6 +10,8 @@ import { toNativeItems, type PacketInput } from './packets'
 import { Pool, getDefaultPool, type PoolStats } from './pool'
 import { BatchReader, type NativeReadResult } from './reader'
 import { registerTestHooks } from './test-hooks'
+import { endForwards, forwardEnds, forwardTunToUdp, registerForwardEnd, type Forward, type ForwardEndInfo, type TunForwardOptions } from './forward'
+import type { Udp } from './udp'
 import { alreadyGone, publicRoute, routeChange, routeSpec, ruleChange, ruleSpec, sameEntry, type Route, type RouteOptions, type Rule, type RuleOptions } from './routes'
 
 /**
@@ -465,6 +467,7 @@ export class Tun extends TypedEmitter<TunEvents> implements AsyncIterable<Packet
     this.multiQueue = info.multiQueue
     for (let q = 0; q < info.queues; q++) queues.push(new TunQueue(this, this.#native, q))
     this.queues = queues
+    registerForwardEnd(this, 'tun', this.#native)
     // The native object's fault injection, for lib/test-hooks.ts only (typed here, not in
     // NativeTun, which the published declarations show through TunQueue's constructor).
     const hooks = this.#native as unknown as {
@@ -602,6 +605,20 @@ export class Tun extends TypedEmitter<TunEvents> implements AsyncIterable<Packet
 
   stats (): TunStats { return this.#native.stats() }
 
+  /**
+   * Forwards every packet read from the device (queue `options.queue`, default 0) to `udp`
+   * natively (see Forward): each round of reads goes from the read and split to the socket's
+   * send (UDP_SEGMENT runs included), sealed first with `options.seal`, without a JavaScript
+   * turn per batch. Meanwhile that queue's read() and iterator throw ERR_TUNIO_FORWARDING.
+   * Throws ERR_TUNIO_FORWARDING when the queue is already forwarded or the socket already
+   * receives a forward, ERR_TUNIO_CLOSED when either is closed, ERR_TUNIO_INVALID_OPTION for
+   * a bad option (`to` is required unless the socket is connected).
+   */
+  forward (udp: Udp, options: TunForwardOptions = {}): Forward {
+    if (this.#closed) throw closedError(`TUN device ${this.name}`)
+    return forwardTunToUdp(forwardEnds.get(this) as ForwardEndInfo, udp, options)
+  }
+
   /** The kernel's counters for the link (rtnetlink IFLA_STATS64), as `ip -s link` shows them. */
   linkStats (): LinkStats {
     if (this.#closed) throw closedError(`TUN device ${this.name}`)
@@ -632,6 +649,7 @@ export class Tun extends TypedEmitter<TunEvents> implements AsyncIterable<Packet
         if (!alreadyGone(err)) process.emitWarning(err as Error)
       }
     }
+    endForwards(this)
     for (const q of this.queues) q.reader.close()
     this.#native.close()
     this.emit('close')

@@ -7,6 +7,8 @@ import type { NativeBatch } from './native'
 import { boolOption, checkKnownKeys, checkOptionsObject, choiceOption, endpointOption, interfaceNameOption, intOption, offloadOption, type HostPort } from './options'
 import { toNativeItems, type PacketInput } from './packets'
 import { Pool, getDefaultPool, type PoolStats } from './pool'
+import { endForwards, forwardEnds, forwardUdpToTun, registerForwardEnd, type Forward, type ForwardEndInfo, type UdpForwardOptions } from './forward'
+import type { Tun } from './tun'
 import { BatchReader, type NativeReadResult } from './reader'
 import { registerTestHooks } from './test-hooks'
 
@@ -345,19 +347,25 @@ export class Udp extends TypedEmitter<UdpEvents> implements AsyncIterable<Packet
   readonly #reader: BatchReader
   #closed = false
   readonly #connected: boolean
+  /**
+   * Written by the addon at the end of every recvBatch()/send() (and takeErrors()/
+   * takeSendEvents()): [0] peer errors wait, [1] send events wait. Read instead of asking the
+   * addon after every batch (two N-API calls, one allocating an empty array).
+   */
+  readonly #state = new Uint8Array(2)
 
   /** @internal use openUdp() */
   constructor (options: UdpOptions) {
     super()
     const o = validate(options)
     this.pool = options.pool ?? getDefaultPool()
-    const { NativeUdp: Ctor } = binding() as unknown as { NativeUdp: new (o: object, p: unknown, cb: (errors: boolean, readable: boolean, sendEvents: boolean) => void) => NativeUdp }
+    const { NativeUdp: Ctor } = binding() as unknown as { NativeUdp: new (o: object, p: unknown, cb: (errors: boolean, readable: boolean, sendEvents: boolean) => void, state: Uint8Array) => NativeUdp }
     let reader: BatchReader | undefined
     this.#native = new Ctor(o, this.pool.native, (errors: boolean, readable: boolean, sendEvents: boolean) => {
       if (errors) this.#drainErrors()
       if (sendEvents) this.#emitSendEvents()
       if (readable) reader?.onReadable()
-    })
+    }, this.#state)
     reader = new BatchReader(() => this.#recv(), (on) => this.#native.watchReadable(on))
     this.#reader = reader
     const info = this.#native.info()
@@ -365,6 +373,7 @@ export class Udp extends TypedEmitter<UdpEvents> implements AsyncIterable<Packet
     this.fwmark = info.fwmark
     this.bindDevice = info.bindDevice === '' ? undefined : info.bindDevice
     this.#connected = info.peer !== undefined
+    registerForwardEnd(this, 'udp', this.#native, this.#connected)
     this.#features = info.features
     registerTestHooks(this, {
       forceGsoEioOnce: () => {
@@ -389,7 +398,7 @@ export class Udp extends TypedEmitter<UdpEvents> implements AsyncIterable<Packet
 
   #recv (): NativeReadResult {
     const r = this.#native.recvBatch()
-    this.#drainErrors()
+    if (this.#state[0] !== 0) this.#drainErrors()
     return r
   }
 
@@ -429,12 +438,24 @@ export class Udp extends TypedEmitter<UdpEvents> implements AsyncIterable<Packet
     const dest = to === undefined ? undefined : endpointOption('to', to)
     const items = toNativeItems(datagrams, { argument: 'datagrams', needsOwnDestination: dest === undefined && !this.#connected })
     const n = this.#native.send(items, dest)
-    this.#drainErrors()
-    this.#emitSendEvents()
+    if (this.#state[0] !== 0) this.#drainErrors()
+    if (this.#state[1] !== 0) this.#emitSendEvents()
     return n
   }
 
   stats (): UdpStats { return this.#native.stats() }
+
+  /**
+   * Forwards every datagram this socket receives to `tun` natively (see Forward): each batch
+   * goes from the receive to the device's write (GRO coalescing included), opened first with
+   * `options.open`, without a JavaScript turn per batch. Meanwhile read() and the iterator
+   * throw ERR_TUNIO_FORWARDING. Throws ERR_TUNIO_FORWARDING when this socket is already
+   * forwarded or the queue already receives a forward, ERR_TUNIO_CLOSED when either is closed.
+   */
+  forward (tun: Tun, options: UdpForwardOptions = {}): Forward {
+    if (this.#closed) throw closedError('UDP socket')
+    return forwardUdpToTun(forwardEnds.get(this) as ForwardEndInfo, tun, options)
+  }
 
   /**
    * Turns an offload on or off while the socket runs (an operator's switch; the same as the
@@ -462,6 +483,7 @@ export class Udp extends TypedEmitter<UdpEvents> implements AsyncIterable<Packet
   close (): void {
     if (this.#closed) return
     this.#closed = true
+    endForwards(this)
     this.#reader.close()
     this.#native.close()
     this.emit('close')

@@ -85,15 +85,16 @@ function spawnIn (procs, netns, cmd, args, opts = {}) {
  * Starts examples/echo-tunnel in one side. Resolves once the TUN device is up.
  * stop() sends SIGTERM and resolves with the endpoint's final JSON stats.
  * aead: { algorithm, keyFile } seals the tunnel (side a is direction 0, side b direction 1).
+ * forward: 'js' (the default: the two JavaScript loops) or 'native' (tun.forward/udp.forward).
  * script: another tree's dist/examples/echo-tunnel.js (bench/tunnel.js's BENCH_BASELINE), which
  * loads that tree's lib and addon.
  */
-async function startEcho (wire, side, { offload = 'auto', udpOffload = 'auto', mtu = 1420, stats = '0', statsFormat = 'text', onLine, workers = 0, steer = 'none', nodeArgs = [], aead, script = ECHO } = {}) {
+async function startEcho (wire, side, { offload = 'auto', udpOffload = 'auto', mtu = 1420, stats = '0', statsFormat = 'text', onLine, workers = 0, steer = 'none', nodeArgs = [], aead, forward, script = ECHO } = {}) {
   const other = side === 'a' ? 'b' : 'a'
   const aeadArgs = aead ? ['--aead', aead.algorithm, '--key-file', aead.keyFile, '--direction', side === 'a' ? '0' : '1'] : []
   const child = wire.spawn(side, process.execPath, [...nodeArgs, script, '--tun', 'tun0', '--address', `${TUNNEL[side]}/24`,
     '--listen', '0.0.0.0:5555', '--peer', `${WIRE[other]}:5555`, '--mtu', String(mtu), '--offload', offload, '--udp-offload', udpOffload, '--stats', stats,
-    '--stats-format', statsFormat, ...(workers > 0 ? ['--workers', String(workers), '--steer', steer] : []), ...aeadArgs])
+    '--stats-format', statsFormat, ...(forward ? ['--forward', forward] : []), ...(workers > 0 ? ['--workers', String(workers), '--steer', steer] : []), ...aeadArgs])
   let buf = ''
   child.stdout.on('data', (d) => {
     buf += d

@@ -8,6 +8,7 @@
 #include "js_checked.h"
 #include "endpoint_js.h"
 #include "fd_passing_wrap.h"
+#include "forward_wrap.h"
 #include "lease_js.h"
 #include "pool_wrap.h"
 #include "route_wrap.h"
@@ -45,6 +46,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   export_class("NativeUdp", UdpWrap::Define(env), &data->udp_ctor);
 
   exports.Set("NativeAead", AeadWrap::Define(env));
+  exports.Set("NativeForward", ForwardWrap::Define(env));
   exports.Set("aeadLimits", AeadLimitsToJs(env));
   exports.Set("coalesceRefusals", CoalesceRefusalNamesToJs(env));
   // Each stats shape with every count 0, as the methods build it (test/shared-facts.test.ts).
@@ -54,7 +56,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       .Value("peerErrors", PeerErrorsToJs(env, PeerErrorCounts()))
       .Value("udp", UdpStatsToJs(env, UdpStatsSources()))
       .Value("aead", AeadStatsToJs(env, AeadStats()))
-      .Value("pool", PoolStatsToJs(env, PoolStats()));
+      .Value("pool", PoolStatsToJs(env, PoolStats()))
+      .Value("forward", ForwardStatsToJs(env, ForwardStats()));
   exports.Set("statsShapes", shapes.result());
   exports.Set("nativeDefaults", JsObject(env).Value("tun", TunDefaultsToJs(env)).Value("udp", UdpDefaultsToJs(env)).result());
   exports.Set("setOpenSslAllowed", Napi::Function::New<SetAddonFlag<&AddonData::openssl_allowed>>(env, "setOpenSslAllowed"));

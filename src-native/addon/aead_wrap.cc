@@ -1,5 +1,6 @@
 #include "aead_wrap.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -10,6 +11,7 @@
 #include "js_checked.h"
 #include "stats_js.h"
 #include "slot_packer.h"
+#include "type_tags.h"
 
 namespace tunio {
 
@@ -64,6 +66,7 @@ Napi::Value AeadLimitsToJs(Napi::Env env) {
 // new NativeAead(spec): `spec` as lib/aead.ts builds it (validated there).
 AeadWrap::AeadWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AeadWrap>(info) {
   Napi::Env env = info.Env();
+  SetTypeTag(env, Value(), kAeadTypeTag);  // a forward's seal/open (forward_wrap.cc)
   if (info.Length() < 1 || !info[0].IsObject()) {
     ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "NativeAead needs its spec object (lib/aead.ts)");
     return;
@@ -104,9 +107,41 @@ AeadWrap::AeadWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AeadWrap>(
 }
 
 bool AeadWrap::CheckIdle(Napi::Env env) {
+  if (forwarding_) {
+    ThrowError(env, "ERR_TUNIO_FORWARDING", "this Aead is used by a forward: stop() the forward first");
+    return false;
+  }
   if (!busy_) return true;
   ThrowError(env, "ERR_TUNIO_INVALID_ARG", "this Aead is sealing on the threadpool: wait for it");
   return false;
+}
+
+bool AeadWrap::Claim(Napi::Env env) {
+  if (!CheckIdle(env)) return false;
+  forwarding_ = true;
+  return true;
+}
+
+namespace {
+
+// Removes the packets a batch transform dropped (reset), keeping the order.
+void RemoveDropped(std::vector<Packet>& pkts) {
+  pkts.erase(std::remove_if(pkts.begin(), pkts.end(), [](const Packet& p) { return !p.valid(); }), pkts.end());
+}
+
+}  // namespace
+
+bool AeadWrap::SealForward(std::vector<Packet>& pkts) {
+  if (aead_counters_left(cipher_->spec(), next_counter_) < pkts.size()) return false;
+  const AeadBatchResult r = aead_seal_batch(*cipher_, pkts.data(), pkts.size(), &next_counter_, stats_);
+  if (r.done != pkts.size()) RemoveDropped(pkts);
+  return true;
+}
+
+void AeadWrap::OpenForward(std::vector<Packet>& pkts, std::vector<uint64_t>& counters) {
+  if (counters.size() < pkts.size()) counters.resize(pkts.size());
+  const AeadBatchResult r = aead_open_batch(*cipher_, pkts.data(), pkts.size(), counters.data(), stats_);
+  if (r.done != pkts.size()) RemoveDropped(pkts);
 }
 
 BatchWrap* AeadWrap::BatchToSeal(const Napi::CallbackInfo& info, const char* usage) {

@@ -19,6 +19,17 @@ class AeadWrap : public Napi::ObjectWrap<AeadWrap> {
   static Napi::Function Define(Napi::Env env);
   explicit AeadWrap(const Napi::CallbackInfo& info);
 
+  // A native forward (forward_wrap.h) takes this Aead for its life: Claim() (false, with an
+  // error thrown, when it is sealing on the threadpool or another forward has it) ... Release().
+  // Meanwhile seal()/open() from JS throw: the counter and the replay window are the forward's.
+  bool Claim(Napi::Env env);
+  void Release() { forwarding_ = false; }
+  // The forward's round, in place: packets that fail are dropped and removed from `pkts`
+  // (counted in stats). SealForward refuses (false, nothing sealed) when the counters would
+  // reach the limit; OpenForward checks counters against the replay window (AeadSpec).
+  bool SealForward(std::vector<Packet>& pkts);
+  void OpenForward(std::vector<Packet>& pkts, std::vector<uint64_t>& counters);
+
  private:
   Napi::Value Seal(const Napi::CallbackInfo& info);
   Napi::Value Open(const Napi::CallbackInfo& info);
@@ -40,6 +51,7 @@ class AeadWrap : public Napi::ObjectWrap<AeadWrap> {
 
   std::unique_ptr<AeadCipher> cipher_;
   bool busy_ = false;  // a threadpool seal owns cipher_ and the counter
+  bool forwarding_ = false;  // a native forward owns them (Claim)
   uint64_t next_counter_ = 0;
   AeadStats stats_;
 };

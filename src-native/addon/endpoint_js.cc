@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "errors.h"
 #include "js_checked.h"
 
 namespace tunio {
@@ -97,6 +98,27 @@ bool ParseAddress(const std::string& text, IpEndpoint* ep, std::string* why) {
     return true;
   }
   if (why) *why = "'" + text + "' is not an IPv4 or IPv6 address";
+  return false;
+}
+
+// { address, port } (checked by lib/options.ts first) into ep; on false, throws
+// ERR_TUNIO_INVALID_OPTION naming `option`.
+bool ParseEndpoint(napi_env env, Napi::Value v, const char* option, IpEndpoint* ep) {
+  std::string why = "expected { address, port }";
+  if (v.IsObject()) {
+    Napi::Object o = v.As<Napi::Object>();
+    Napi::Value address = JsGet(o, "address");
+    Napi::Value port = JsGet(o, "port");
+    if (address.IsString() && port.IsNumber() && ParseAddress(address.As<Napi::String>().Utf8Value(), ep, &why)) {
+      const int64_t p = port.As<Napi::Number>().Int64Value();
+      if (p >= 0 && p <= 65535) {
+        ep->port = static_cast<uint16_t>(p);
+        return true;
+      }
+      why = "port out of range 0-65535";
+    }
+  }
+  ThrowInvalidOption(env, option, why);
   return false;
 }
 

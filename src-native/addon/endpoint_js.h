@@ -19,6 +19,10 @@ std::string AddressToString(const IpEndpoint& ep);
 // its index), into ep (port untouched). On false, *why (if given) says what is wrong.
 bool ParseAddress(const std::string& text, IpEndpoint* ep, std::string* why = nullptr);
 
+// { address, port } (checked by lib/options.ts first) into ep (UDP bind/connect, send()'s and
+// a forward's destination); on false, throws ERR_TUNIO_INVALID_OPTION naming `option`.
+bool ParseEndpoint(napi_env env, Napi::Value v, const char* option, IpEndpoint* ep);
+
 // interfaceIndex(name) -> the index of the interface of that name in this network namespace,
 // 0 when there is none (lib/options.ts turns zones into scope ids with it).
 Napi::Value InterfaceIndex(const Napi::CallbackInfo& info);

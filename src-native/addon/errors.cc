@@ -58,6 +58,10 @@ void ThrowPoolExhausted(napi_env env, uint64_t cap_bytes) {
                  "): release leases and batches, or create the Pool with a larger capBytes");
 }
 
+napi_value MakeError(napi_env env, const char* code, const std::string& message) {
+  return NewCodedError(env, napi_create_error, code, message);
+}
+
 napi_value MakeSysError(napi_env env, const char* code, const std::string& message, int err, const char* call) {
   const char* name = errno_name(err);
   std::string text = message + ": " + call + " failed: " + std::strerror(err) + " (" + name + ")";

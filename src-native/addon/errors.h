@@ -28,7 +28,9 @@ void ThrowSysError(napi_env env, const char* code, const std::string& message, i
 // has a detail, then as above with its errno and call.
 struct SysError;
 void ThrowSysError(napi_env env, const char* code, const std::string& message, const SysError& e);
-// The same error, not thrown (e.g. a 'peerError' event); null when it could not be built.
+// The same errors, not thrown (e.g. a 'peerError' event, a forward's end); null when they
+// could not be built.
+napi_value MakeError(napi_env env, const char* code, const std::string& message);
 napi_value MakeSysError(napi_env env, const char* code, const std::string& message, int err, const char* call);
 
 }  // namespace tunio

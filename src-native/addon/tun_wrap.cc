@@ -18,6 +18,7 @@
 #include "stats_js.h"
 #include "sys_error.h"  // errno_name
 #include "tun_io_faults.h"  // the TEST ONLY write hooks
+#include "type_tags.h"
 
 namespace tunio {
 
@@ -123,6 +124,7 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(inf
   // napi_wrap failed: the environment is being torn down (js_checked.h). Open nothing, since
   // no finalizer and no cleanup hook would ever close it.
   if (Value().IsEmpty()) return;
+  SetTypeTag(env, Value(), kTunTypeTag);  // a forward's end (forward_wrap.cc)
   PoolWrap* pool = OpenHandle::CheckCtorArgs(info, "NativeTun(options, pool, onReadable)");
   if (!pool) return;
   pool_ = pool->pool();
@@ -239,6 +241,10 @@ void TunWrap::CleanupHook(void* arg) {
 void TunWrap::CloseAll() {
   if (closed_) return;
   closed_ = true;
+  for (Queue& q : queues_) {
+    if (q.forward_out) q.forward_out->Detach();  // unlinks itself from both ends
+    if (q.forward_in) q.forward_in->Detach();
+  }
   StopLinkMonitor();
   for (Queue& q : queues_) {
     if (q.watcher) q.watcher->close();  // before the fd goes: epoll must not see a stale fd
@@ -269,6 +275,10 @@ Napi::Value TunWrap::ReadBatch(const Napi::CallbackInfo& info) {
   int q;
   if (!QueueArg(info, 0, &q)) return Napi::Value();
   Queue& queue = queues_[static_cast<size_t>(q)];
+  if (queue.forward_out) {
+    ThrowError(env, "ERR_TUNIO_FORWARDING", "queue " + std::to_string(q) + " of " + dev_.name() + " is forwarded natively: stop() the forward to read it");
+    return Napi::Value();
+  }
   std::vector<Packet> out;
   // A batch of superpackets splits into hundreds of packets: growing the vector from empty
   // cost about 1.5% of the forwarder's CPU (perf) in reallocations.
@@ -288,6 +298,7 @@ Napi::Value TunWrap::WatchReadable(const Napi::CallbackInfo& info) {
   if (!QueueArg(info, 0, &q)) return Napi::Value();
   bool on = info.Length() > 1 && JsTruthy(info[1]);
   Queue& queue = queues_[static_cast<size_t>(q)];
+  if (queue.forward_out) return info.Env().Undefined();  // the forward decides while it runs
   queue.want_read = on;
   queue.watcher->want_readable(on);
   return info.Env().Undefined();
@@ -299,7 +310,14 @@ void TunWrap::OnReady(int q, int events, int status) {
   if (status < 0 || (events & UV_WRITABLE)) {
     Flush(q);
   }
-  const bool readable = status < 0 || (events & UV_READABLE);
+  bool readable = status < 0 || (events & UV_READABLE);
+  if (readable && queue.forward_out) {
+    // Natively forwarded: the batches go straight to the other end (forward_wrap.h), whose
+    // notifications may run JS that closes this device.
+    queue.forward_out->OnReadable();
+    if (closed_) return;
+    readable = false;
+  }
   // The poll stays armed: the reader reads until EAGAIN inside this callback (its microtasks
   // run before the callback returns), so the level-triggered poll does not fire again, and
   // disarming here cost two epoll_ctl calls per wake-up to re-arm. A wake-up that finds no
@@ -403,6 +421,7 @@ void TunWrap::Flush(int q) {
     DeviceEvent e{"drain"};
     e.queue = q;
     RecordEvent(e);
+    if (queue.forward_in) queue.forward_in->OnSinkDrained();
   }
   queue.watcher->want_writable(!queue.pending.empty());
 }
@@ -417,12 +436,61 @@ Napi::Value TunWrap::Write(const Napi::CallbackInfo& info) {
   CollectResult r = CollectPackets(env, info[1], *pool_, queue.pending.packets(), "packets");
   queue.stats.drop_pool_exhausted += r.pool_drops;
   RecordDrop(q, "poolExhausted", r.pool_drops);
+  const size_t accepted = Admit(q, before);
+  if (!r.ok) return Napi::Value();
+  FlushAdmitted(q, accepted);
+  return Napi::Number::New(env, static_cast<double>(accepted));
+}
+
+size_t TunWrap::Admit(int q, size_t before) {
+  Queue& queue = queues_[static_cast<size_t>(q)];
   const SendQueue::Admitted a = queue.pending.admit(before, queue.io->done_in_plan());
   queue.stats.drop_queue_full += a.dropped;
   RecordDrop(q, "queueFull", a.dropped);
-  if (!r.ok) return Napi::Value();
-  if (queue.pending.flush_now(a.accepted)) Flush(q);
-  return Napi::Number::New(env, static_cast<double>(a.accepted));
+  return a.accepted;
+}
+
+void TunWrap::FlushAdmitted(int q, size_t accepted) {
+  if (queues_[static_cast<size_t>(q)].pending.flush_now(accepted)) Flush(q);
+}
+
+IoResult TunWrap::ForwardRead(int q, std::vector<Packet>& out, uint32_t max_reads) {
+  Queue& queue = queues_[static_cast<size_t>(q)];
+  return queue.io->read_batch(*pool_, out, queue.stats, max_reads);
+}
+
+void TunWrap::ForwardWatch(int q, bool on) {
+  Queue& queue = queues_[static_cast<size_t>(q)];
+  queue.want_read = on;
+  if (queue.watcher) queue.watcher->want_readable(on);
+}
+
+void TunWrap::ForwardWrite(int q, std::vector<Packet>& pkts, const IpEndpoint&) {
+  std::vector<Packet>& pending = queues_[static_cast<size_t>(q)].pending.packets();
+  const size_t before = pending.size();
+  if (before == 0) {
+    pending.swap(pkts);  // the common case: no copy of the packet list
+  } else {
+    pending.insert(pending.end(), std::make_move_iterator(pkts.begin()), std::make_move_iterator(pkts.end()));
+  }
+  pkts.clear();
+  FlushAdmitted(q, Admit(q, before));
+}
+
+bool TunWrap::ForwardLinked(int q, bool as_source) const {
+  const Queue& queue = queues_[static_cast<size_t>(q)];
+  return (as_source ? queue.forward_out : queue.forward_in) != nullptr;
+}
+
+void TunWrap::ForwardLink(int q, bool as_source, ForwardWrap* f) {
+  Queue& queue = queues_[static_cast<size_t>(q)];
+  (as_source ? queue.forward_out : queue.forward_in) = f;
+}
+
+void TunWrap::ForwardNotify(int q) {
+  if (closed_ || events_.empty()) return;
+  Napi::HandleScope scope(env_);
+  handle_.Call({Napi::Number::New(env_, q), Napi::Boolean::New(env_, false), Napi::Boolean::New(env_, true)});
 }
 
 Napi::Value TunWrap::Stats(const Napi::CallbackInfo& info) {

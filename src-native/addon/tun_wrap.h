@@ -10,6 +10,7 @@
 #include "buffer_pool.h"
 #include "event_log.h"
 #include "fd_watcher.h"
+#include "forward_wrap.h"
 #include "js_checked.h"
 #include "link_monitor.h"
 #include "open_handle.h"
@@ -45,11 +46,22 @@ Napi::Value TunStatsShapeToJs(Napi::Env env);
 // The defaults of the core for the openTun() options that have one (binding.nativeDefaults.tun).
 Napi::Value TunDefaultsToJs(Napi::Env env);
 
-class TunWrap : public Napi::ObjectWrap<TunWrap> {
+class TunWrap : public Napi::ObjectWrap<TunWrap>, public ForwardEnd {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit TunWrap(const Napi::CallbackInfo& info);
   ~TunWrap() override;
+
+  // A queue as one end of a native forward (forward_wrap.h).
+  bool ForwardHasQueue(int q) const override { return q >= 0 && static_cast<size_t>(q) < queues_.size(); }
+  IoResult ForwardRead(int q, std::vector<Packet>& out, uint32_t max_reads) override;
+  void ForwardWatch(int q, bool on) override;
+  void ForwardWrite(int q, std::vector<Packet>& pkts, const IpEndpoint& to) override;
+  bool ForwardCongested(int q) const override { return queues_[static_cast<size_t>(q)].pending.congested(); }
+  bool ForwardLinked(int q, bool as_source) const override;
+  void ForwardLink(int q, bool as_source, ForwardWrap* f) override;
+  void ForwardNotify(int q) override;
+  bool ForwardClosed() const override { return closed_; }
 
  private:
   struct Queue {
@@ -58,6 +70,8 @@ class TunWrap : public Napi::ObjectWrap<TunWrap> {
     SendQueue pending;  // accepted by write(), waiting for the fd
     bool want_read = false;
     bool attached = true;  // TUNSETQUEUE state: a detached queue receives nothing
+    ForwardWrap* forward_out = nullptr;  // a native forward reads this queue
+    ForwardWrap* forward_in = nullptr;   // a native forward writes to this queue
     TunStats stats;
   };
 
@@ -94,6 +108,11 @@ class TunWrap : public Napi::ObjectWrap<TunWrap> {
 
   bool QueueArg(const Napi::CallbackInfo& info, size_t index, int* q);
   void Flush(int q);
+  // write()'s and a forward's tail: admits the packets appended from `before` on (the newest
+  // beyond writeQueueLength dropped and counted), returns how many stay queued.
+  size_t Admit(int q, size_t before);
+  // Then writes them now unless the queue waits for the fd (it keeps order).
+  void FlushAdmitted(int q, size_t accepted);
   // Packets a queue holds that the kernel has not taken yet (`pending` minus what the active
   // write plan already wrote: a plan interrupted by EAGAIN is resumed, then erased whole).
   static size_t Waiting(const Queue& q) { return q.pending.waiting(q.io ? q.io->done_in_plan() : 0); }

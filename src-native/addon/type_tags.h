@@ -18,6 +18,10 @@ namespace tunio {
 // Random 128-bit values; only their distinctness matters.
 inline constexpr napi_type_tag kBatchTypeTag = {0x8a1f3c6e52d94b07ULL, 0xb3e4a9d1027c5f68ULL};
 inline constexpr napi_type_tag kPoolTypeTag = {0x4d7b2e90c1a85f36ULL, 0x9e06f4b3a72d18c5ULL};
+// The ends and the Aead of a native forward (forward_wrap.cc checks its arguments with them).
+inline constexpr napi_type_tag kTunTypeTag = {0x2c95e7a4d3b1068fULL, 0x71f8b0c6e24a9d53ULL};
+inline constexpr napi_type_tag kUdpTypeTag = {0xe6034b9f1a7dc258ULL, 0x3b9d52e8f0c16a47ULL};
+inline constexpr napi_type_tag kAeadTypeTag = {0x58a1d6c3f70e92b4ULL, 0xc4e27f0b938d165aULL};
 
 // Tags a new wrapper in its constructor (skipped when the environment is going away: the
 // object is then never handed out).

@@ -14,31 +14,11 @@
 #include "packet_input.h"
 #include "pool_wrap.h"
 #include "stats_js.h"
+#include "type_tags.h"
 
 namespace tunio {
 
 namespace {
-
-// { address, port } (checked by lib/options.ts first) into ep; on false, throws
-// ERR_TUNIO_INVALID_OPTION naming `option`.
-bool ParseEndpoint(napi_env env, Napi::Value v, const char* option, IpEndpoint* ep) {
-  std::string why = "expected { address, port }";
-  if (v.IsObject()) {
-    Napi::Object o = v.As<Napi::Object>();
-    Napi::Value address = JsGet(o, "address");
-    Napi::Value port = JsGet(o, "port");
-    if (address.IsString() && port.IsNumber() && ParseAddress(address.As<Napi::String>().Utf8Value(), ep, &why)) {
-      const int64_t p = port.As<Napi::Number>().Int64Value();
-      if (p >= 0 && p <= 65535) {
-        ep->port = static_cast<uint16_t>(p);
-        return true;
-      }
-      why = "port out of range 0-65535";
-    }
-  }
-  ThrowInvalidOption(env, option, why);
-  return false;
-}
 
 // 'auto' | 'on' | 'off' (checked by lib/udp.ts); absent: `def`, the core's default.
 Offload ParseOffload(Napi::Object o, const char* key, Offload def) {
@@ -109,6 +89,7 @@ UdpWrap::UdpWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpWrap>(inf
   // napi_wrap failed: the environment is being torn down (js_checked.h). Open nothing, since
   // no finalizer and no cleanup hook would ever close it.
   if (Value().IsEmpty()) return;
+  SetTypeTag(env, Value(), kUdpTypeTag);  // a forward's end (forward_wrap.cc)
   PoolWrap* pool = OpenHandle::CheckCtorArgs(info, "NativeUdp(options, pool, onReadable)");
   if (!pool) return;
   pool_ = pool->pool();
@@ -158,7 +139,18 @@ UdpWrap::UdpWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpWrap>(inf
   uv_timer_init(loop, error_timer_);
   uv_unref(reinterpret_cast<uv_handle_t*>(error_timer_));
   error_timer_->data = this;
+  if (info.Length() > 3 && info[3].IsTypedArray() && info[3].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array &&
+      info[3].As<Napi::Uint8Array>().ElementLength() >= 2) {
+    state_ref_ = Napi::Persistent(info[3].As<Napi::Uint8Array>());
+    state_ = info[3].As<Napi::Uint8Array>().Data();
+  }
   handle_.Open(env, Value(), info[2].As<Napi::Function>(), "tunio.Udp", CleanupHook, this);
+}
+
+void UdpWrap::UpdateState() {
+  if (!state_ || closed_) return;
+  state_[0] = socket_->has_errors() ? 1 : 0;
+  state_[1] = HasSendEvents() ? 1 : 0;
 }
 
 UdpWrap::~UdpWrap() { CloseAll(); }
@@ -168,6 +160,8 @@ void UdpWrap::CleanupHook(void* arg) { static_cast<UdpWrap*>(arg)->CloseAll(); }
 void UdpWrap::CloseAll() {
   if (closed_) return;
   closed_ = true;
+  if (forward_out_) forward_out_->Detach();  // unlinks itself from both ends
+  if (forward_in_) forward_in_->Detach();
   if (watcher_) watcher_->close();
   if (retry_timer_) {
     uv_timer_stop(retry_timer_);
@@ -201,9 +195,14 @@ bool UdpWrap::CheckOpen(Napi::Env env) {
 Napi::Value UdpWrap::RecvBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return Napi::Value();
+  if (forward_out_) {
+    ThrowError(env, "ERR_TUNIO_FORWARDING", "the UDP socket is forwarded natively: stop() the forward to read it");
+    return Napi::Value();
+  }
   std::vector<Packet> out;
   out.reserve(kReadBatchPacketsHint);  // GRO reads carry tens of datagrams each (see tun_wrap.cc)
   IoResult r = socket_->recv_batch(*pool_, out, socket_->batch_size(), recv_stats_);
+  UpdateState();
   if (!out.empty()) return BatchWrap::Create(env, pool_, std::move(out));
   if (r.status == IoStatus::kError) {
     ThrowSysError(env, "ERR_TUNIO_UDP_RECV", "receiving failed", r.error.err, r.error.call ? r.error.call : "recvmmsg");
@@ -214,6 +213,7 @@ Napi::Value UdpWrap::RecvBatch(const Napi::CallbackInfo& info) {
 
 Napi::Value UdpWrap::WatchReadable(const Napi::CallbackInfo& info) {
   if (!CheckOpen(info.Env())) return Napi::Value();
+  if (forward_out_) return info.Env().Undefined();  // the forward decides while it runs
   watcher_->want_readable(info.Length() > 0 && JsTruthy(info[0]));
   return info.Env().Undefined();
 }
@@ -230,7 +230,14 @@ void UdpWrap::OnReady(int events, int status) {
     socket_->drain_error_queue();
   }
   if (status < 0 || (events & UV_WRITABLE)) Flush();
-  const bool readable = status < 0 || (events & UV_READABLE);
+  bool readable = status < 0 || (events & UV_READABLE);
+  if (readable && forward_out_) {
+    // Natively forwarded: the batches go straight to the other end (forward_wrap.h), whose
+    // notifications may run JS that closes this socket.
+    forward_out_->OnReadable();
+    if (closed_) return;
+    readable = false;
+  }
   // The poll stays armed on readable (see TunWrap::OnReady): the JS reader disarms it when a
   // wake-up finds nobody waiting. On POLLERR libuv stopped the handle and the reader re-arms.
   const bool errors = socket_->has_errors();
@@ -292,7 +299,7 @@ void UdpWrap::EnterCongestion(const char* reason) {
 void UdpWrap::Flush() {
   if (closed_ || pending_.empty()) {
     if (watcher_) watcher_->want_writable(false);
-    if (!closed_ && pending_.drained()) RecordSendEvent("drain", nullptr, 0);
+    if (!closed_ && pending_.drained()) NoteDrained();
     return;
   }
   IoResult r = socket_->send_batch(pending_.packets(), nullptr, send_stats_);
@@ -315,8 +322,58 @@ void UdpWrap::Flush() {
       break;
     }
   }
-  if (pending_.drained()) RecordSendEvent("drain", nullptr, 0);
+  if (pending_.drained()) NoteDrained();
   watcher_->want_writable(!pending_.empty());
+}
+
+void UdpWrap::NoteDrained() {
+  RecordSendEvent("drain", nullptr, 0);
+  if (forward_in_) forward_in_->OnSinkDrained();
+}
+
+size_t UdpWrap::Admit(size_t before) {
+  const SendQueue::Admitted a = pending_.admit(before);
+  drop_queue_full_ += a.dropped;
+  if (a.dropped > 0) RecordSendEvent("drop", "queueFull", a.dropped);
+  return a.accepted;
+}
+
+void UdpWrap::FlushAdmitted(size_t accepted) {
+  if (pending_.flush_now(accepted)) Flush();
+  ArmErrorTimer();
+}
+
+IoResult UdpWrap::ForwardRead(int, std::vector<Packet>& out, uint32_t max_reads) {
+  const uint32_t messages = max_reads == 0 || max_reads > socket_->batch_size() ? socket_->batch_size() : max_reads;
+  return socket_->recv_batch(*pool_, out, messages, recv_stats_);
+}
+
+void UdpWrap::ForwardWatch(int, bool on) {
+  if (watcher_ && !closed_) watcher_->want_readable(on);
+}
+
+void UdpWrap::ForwardWrite(int, std::vector<Packet>& pkts, const IpEndpoint& to) {
+  std::vector<Packet>& pending = pending_.packets();
+  const size_t before = pending.size();
+  if (!to.empty()) {
+    for (Packet& p : pkts) p.remote = to;
+  }
+  if (before == 0) {
+    pending.swap(pkts);  // the common case: no copy of the packet list
+  } else {
+    pending.insert(pending.end(), std::make_move_iterator(pkts.begin()), std::make_move_iterator(pkts.end()));
+  }
+  pkts.clear();
+  FlushAdmitted(Admit(before));
+}
+
+void UdpWrap::ForwardNotify(int) {
+  if (closed_) return;
+  const bool errors = socket_->has_errors();
+  const bool send_events = HasSendEvents();
+  if (!errors && !send_events) return;
+  Napi::HandleScope scope(env_);
+  handle_.Call({Napi::Boolean::New(env_, errors), Napi::Boolean::New(env_, false), Napi::Boolean::New(env_, send_events)});
 }
 
 // send(items, to?) -> datagrams accepted (sent or queued). `to` applies to every datagram
@@ -334,13 +391,14 @@ Napi::Value UdpWrap::Send(const Napi::CallbackInfo& info) {
   if (has_to) {
     for (size_t i = before; i < pending_.packets().size(); i++) pending_.packets()[i].remote = to;
   }
-  const SendQueue::Admitted a = pending_.admit(before);
-  drop_queue_full_ += a.dropped;
-  if (a.dropped > 0) RecordSendEvent("drop", "queueFull", a.dropped);
-  if (!c.ok) return Napi::Value();
-  if (pending_.flush_now(a.accepted)) Flush();
-  ArmErrorTimer();
-  return Napi::Number::New(env, static_cast<double>(a.accepted));
+  const size_t accepted = Admit(before);
+  if (!c.ok) {
+    UpdateState();
+    return Napi::Value();
+  }
+  FlushAdmitted(accepted);
+  UpdateState();
+  return Napi::Number::New(env, static_cast<double>(accepted));
 }
 
 // takeSendEvents() -> undefined (nothing happened: the common case, no allocation) or
@@ -383,6 +441,7 @@ Napi::Value UdpWrap::TakeSendEvents(const Napi::CallbackInfo& info) {
     out.Set(static_cast<uint32_t>(send_events_.size() + gso.size() + k), o.get());
   }
   send_events_.clear();
+  UpdateState();
   return out.result();
 }
 
@@ -393,6 +452,7 @@ Napi::Value UdpWrap::TakeErrors(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closed_) return Napi::Array::New(env, 0);
   std::vector<SocketError> errs = socket_->take_errors();
+  UpdateState();
   JsArray arr(env, errs.size());
   for (size_t i = 0; i < errs.size() && arr.ok(); i++) {
     const SocketError& se = errs[i];

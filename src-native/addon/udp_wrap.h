@@ -10,6 +10,7 @@
 #include "buffer_pool.h"
 #include "event_log.h"
 #include "fd_watcher.h"
+#include "forward_wrap.h"
 #include "js_checked.h"
 #include "open_handle.h"
 #include "send_queue.h"
@@ -28,11 +29,22 @@ JsObject UdpStatsToJs(napi_env env, const UdpStatsSources& s);
 // The defaults of the core for the openUdp() options that have one (binding.nativeDefaults.udp).
 Napi::Value UdpDefaultsToJs(Napi::Env env);
 
-class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
+class UdpWrap : public Napi::ObjectWrap<UdpWrap>, public ForwardEnd {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit UdpWrap(const Napi::CallbackInfo& info);
   ~UdpWrap() override;
+
+  // The socket as one end of a native forward (forward_wrap.h); it has one "queue", 0.
+  bool ForwardHasQueue(int q) const override { return q == 0; }
+  IoResult ForwardRead(int, std::vector<Packet>& out, uint32_t max_reads) override;
+  void ForwardWatch(int, bool on) override;
+  void ForwardWrite(int, std::vector<Packet>& pkts, const IpEndpoint& to) override;
+  bool ForwardCongested(int) const override { return pending_.congested(); }
+  bool ForwardLinked(int, bool as_source) const override { return (as_source ? forward_out_ : forward_in_) != nullptr; }
+  void ForwardLink(int, bool as_source, ForwardWrap* f) override { (as_source ? forward_out_ : forward_in_) = f; }
+  void ForwardNotify(int) override;
+  bool ForwardClosed() const override { return closed_; }
 
  private:
   Napi::Value RecvBatch(const Napi::CallbackInfo& info);
@@ -49,6 +61,15 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
 
   bool CheckOpen(Napi::Env env);
   void Flush();
+  // send()'s and a forward's tail: admits the datagrams appended from `before` on (the newest
+  // beyond sendQueueLength dropped and counted), returns how many stay queued.
+  size_t Admit(size_t before);
+  // Then sends them now unless the queue waits for the socket (it keeps order).
+  void FlushAdmitted(size_t accepted);
+  // The send queue emptied after a wait: 'drain', and a forward into this socket reads again.
+  void NoteDrained();
+  // state_[0]/[1] for lib/udp.ts: whether peer errors / send events wait (see the constructor).
+  void UpdateState();
   void OnRetryTimer();
   // Merged repeats of a peer error wait for the end of their interval: wake JS then.
   void ArmErrorTimer();
@@ -93,6 +114,13 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
   UdpSocketStats closed_socket_stats_;  // the socket's own counts as of close()
   OpenHandle handle_;  // JS callback, async context, self reference, env cleanup hook
   bool closed_ = false;
+  ForwardWrap* forward_out_ = nullptr;  // a native forward reads this socket
+  ForwardWrap* forward_in_ = nullptr;   // a native forward sends through this socket
+  // JS's Uint8Array(2) (the constructor's 4th argument, optional): [0] peer errors wait for
+  // takeErrors(), [1] send events wait for takeSendEvents(), as of the end of the last
+  // recvBatch()/send(). lib/udp.ts reads them instead of calling both after every batch.
+  Napi::Reference<Napi::Uint8Array> state_ref_;
+  uint8_t* state_ = nullptr;
 };
 
 }  // namespace tunio

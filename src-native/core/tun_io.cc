@@ -67,7 +67,7 @@ TunQueueIo::TunQueueIo(TunDevice* dev, int queue, TunIoOptions opts)
   coalescer_ = GroCoalescer(g);
 }
 
-IoResult TunQueueIo::read_batch(BufferPool& pool, std::vector<Packet>& out, TunStats& stats) {
+IoResult TunQueueIo::read_batch(BufferPool& pool, std::vector<Packet>& out, TunStats& stats, uint32_t max_reads) {
   const size_t out_before = out.size();
   auto finish = [&](IoStatus status, int err = 0) {
     IoResult r;
@@ -84,7 +84,8 @@ IoResult TunQueueIo::read_batch(BufferPool& pool, std::vector<Packet>& out, TunS
   const size_t room_per_packet = static_cast<size_t>(opts_.headroom) + opts_.tailroom;
   const size_t slots_needed =
       kSlotsPerSuperpacket + (room_per_packet * 128 + BufferPool::kLargeSlotSize - 1) / BufferPool::kLargeSlotSize;
-  for (uint32_t i = 0; i < opts_.batch_size; i++) {
+  const uint32_t reads = max_reads == 0 ? opts_.batch_size : max_reads;
+  for (uint32_t i = 0; i < reads; i++) {
     // Backpressure: read only what we can store. Memory for a worst-case split must be there
     // before the kernel hands us the packet, or it would be lost.
     if (sink.room() < cap && !pool.can_acquire_count(BufferPool::kLargeSlotSize, slots_needed)) {

@@ -52,8 +52,9 @@ class TunQueueIo {
   // kWouldBlock when the queue is empty, kPoolExhausted when the pool cannot hold one more
   // worst-case superpacket (backpressure: nothing is read that could not be stored), kError on
   // a read failure other than EAGAIN (`error`, call "readv"). Packets already appended stay
-  // valid in any case; `done` counts them.
-  IoResult read_batch(BufferPool& pool, std::vector<Packet>& out, TunStats& stats);
+  // valid in any case; `done` counts them. `max_reads` (0: batch_size) caps the kernel reads
+  // of this call: a native forward reads, seals and sends in rounds that stay in the cache.
+  IoResult read_batch(BufferPool& pool, std::vector<Packet>& out, TunStats& stats, uint32_t max_reads = 0);
 
   // Writes packets from the front of `pkts` (coalescing what it can), removing what the
   // kernel took or what was dropped (`done`, of them `dropped`). kWouldBlock (EAGAIN) or
