@@ -10,6 +10,8 @@
 // PROFILE_RECORD=1 adds a second transfer per tunnel under `perf record -e cpu-clock -g` on
 // endpoint a and b and prints the top symbols. Needs root, iperf3 and perf.
 //   node bench/profile-tunnel.js            (PROFILE_SECONDS=5, PROFILE_CONFIGS=tunio,C reference)
+// Configs: 'tunio' (the echo tunnel, JavaScript forwarding each batch), 'tunio native'
+// (--forward native), 'C reference', and 'tunio aead ALG' / 'tunio native aead ALG' (sealed).
 const { spawn, execFileSync } = require('child_process')
 const fs = require('fs')
 const os = require('os')
@@ -43,12 +45,20 @@ function parseStat (file) {
   return counts
 }
 
+let keyFile
 async function startTunnel (wire, config, side) {
-  return config === 'tunio' ? await netns.startEcho(wire, side) : await netns.startCReference(wire, side)
+  if (config === 'C reference') return await netns.startCReference(wire, side)
+  const m = /^tunio( native)?(?: aead (\S+))?$/.exec(config)
+  if (m === null) throw new Error(`PROFILE_CONFIGS: unknown config "${config}"`)
+  if (m[2] !== undefined && keyFile === undefined) {
+    keyFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tunio-profile-key-')), 'key')
+    fs.writeFileSync(keyFile, require('crypto').randomBytes(32))
+  }
+  return await netns.startEcho(wire, side, { forward: m[1] ? 'native' : 'js', aead: m[2] ? { algorithm: m[2], keyFile } : undefined })
 }
 
 async function transfer (config, tmp, mode) {
-  const wireTag = config === 'tunio' ? 'pt' : 'pc'
+  const wireTag = `p${CONFIGS.indexOf(config)}`
   const w = netns.createWire(wireTag)
   try {
     const eps = [await startTunnel(w, config, 'a'), await startTunnel(w, config, 'b')]

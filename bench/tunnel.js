@@ -4,7 +4,8 @@
 // tunnel with offloads on / TUN offloads off / every offload off (TUN and UDP), the echo tunnel
 // sealed with each AEAD (--aead, offloads on), the C reference (bench/tunnel_reference.c: the
 // same data path in plain C, compiled here with cc) and a socat tunnel. 1, 8 and 32 streams,
-// both directions.
+// both directions. The 'tunio native forward' rows are the echo tunnel with --forward native
+// (tun.forward/udp.forward: no JavaScript turn per batch), plain and sealed (1 stream each way).
 // Also the WireGuard rows: examples/wireguard against itself and against Debian's wireguard-go, and
 // wireguard-go against itself (needs wireguard-go and wg).
 // Writes docs/bench/tunnel.{md,json,svg} (BENCH_OUT=name: docs/bench/name.*, e.g. for a subset
@@ -25,8 +26,10 @@ const OUT_NAME = process.env.BENCH_OUT || 'tunnel'
 // The WireGuard rows: examples/wireguard on both ends, the example against Debian's
 // wireguard-go (example in a), and wireguard-go on both ends.
 const WG_CONFIGS = { 'wireguard example <-> wireguard example': ['example', 'example'], 'wireguard example <-> wireguard-go': ['example', 'wireguard-go'], 'wireguard-go <-> wireguard-go': ['wireguard-go', 'wireguard-go'] }
-const ALL_CONFIGS = ['direct', 'tunio offload on', 'C reference', 'tunio offload off', 'tunio all offloads off',
-  'tunio aead chacha20-poly1305', 'tunio aead aes-256-gcm', 'socat', ...Object.keys(WG_CONFIGS)]
+const ALL_CONFIGS = ['direct', 'tunio offload on', 'tunio native forward', 'C reference', 'tunio offload off', 'tunio all offloads off',
+  'tunio aead chacha20-poly1305', 'tunio aead aes-256-gcm', 'tunio native aead chacha20-poly1305', 'tunio native aead aes-256-gcm',
+  'socat', ...Object.keys(WG_CONFIGS)]
+const NATIVE_AEAD = 'tunio native aead '
 // The pre-shared key of the 'tunio aead' rows (written to a temporary file in main()).
 let keyFile
 // BENCH_BASELINE=dir: another checkout of tunio, built (`npm run build`), e.g. a worktree of the
@@ -43,6 +46,8 @@ const CELLS = [{ streams: 1, reverse: false }, { streams: 1, reverse: true }, { 
   { streams: 32, reverse: false }, { streams: 32, reverse: true }]
 // The WireGuard rows: one stream each way, and 32 streams for peak RSS.
 const WG_CELLS = [{ streams: 1, reverse: false }, { streams: 1, reverse: true }, { streams: 32, reverse: false }]
+// The sealed native-forward rows: one stream each way (the issue 13 ratio), to keep the run short.
+const ONE_STREAM_CELLS = [{ streams: 1, reverse: false }, { streams: 1, reverse: true }]
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -69,7 +74,11 @@ async function measure (wire, label, cell) {
   // A "(baseline)" row runs the same configuration from the other tree.
   const config = label.endsWith(BASELINE_SUFFIX) ? label.slice(0, -BASELINE_SUFFIX.length) : label
   let eps = []
-  if (config.startsWith('tunio aead ')) {
+  if (config === 'tunio native forward' || config.startsWith(NATIVE_AEAD)) {
+    const aead = config.startsWith(NATIVE_AEAD) ? { algorithm: config.slice(NATIVE_AEAD.length), keyFile } : undefined
+    const opts = { offload: 'on', forward: 'native', aead, script: echoScriptOf(label) }
+    eps = [await netns.startEcho(wire, 'a', opts), await netns.startEcho(wire, 'b', opts)]
+  } else if (config.startsWith('tunio aead ')) {
     const opts = { offload: 'on', aead: { algorithm: config.slice('tunio aead '.length), keyFile }, script: echoScriptOf(label) }
     eps = [await netns.startEcho(wire, 'a', opts), await netns.startEcho(wire, 'b', opts)]
   } else if (config.startsWith('tunio')) {
@@ -148,20 +157,35 @@ function targets (results) {
         (sealed ? `, ${sealed.gsoSendsPerSuperpacket} UDP_SEGMENT sends per TUN superpacket (target ≤ 1.1: ${sealed.gsoSendsPerSuperpacket <= 1.1 ? 'met' : 'MISSED'})` : ''))
     }
   }
-  // Issue 19: tunio at or above the same data path written in C, in every cell of this run.
-  for (const direction of ['a->b', 'b->a (-R)']) {
-    const parts = []
-    for (const streams of [1, 8, 32]) {
-      const r = ratio(cell('tunio offload on', streams, direction), cell('C reference', streams, direction))
-      if (r !== null) parts.push(`${streams} stream${streams > 1 ? 's' : ''} ${r.toFixed(2)}× (${r >= 1 ? 'met' : 'MISSED'})`)
+  // Issue 19: tunio at or above the same data path written in C, in every cell of this run;
+  // with JavaScript forwarding each batch and with the native forward.
+  for (const config of ['tunio offload on', 'tunio native forward']) {
+    for (const direction of ['a->b', 'b->a (-R)']) {
+      const parts = []
+      for (const streams of [1, 8, 32]) {
+        const r = ratio(cell(config, streams, direction), cell('C reference', streams, direction))
+        if (r !== null) parts.push(`${streams} stream${streams > 1 ? 's' : ''} ${r.toFixed(2)}× (${r >= 1 ? 'met' : 'MISSED'})`)
+      }
+      const cRef = cell('C reference', 1, direction); const direct = cell('direct', 1, direction)
+      if (parts.length) {
+        lines.push(`- ${direction}, ${config} / C reference (target ≥ 1.0×): ${parts.join(', ')}` +
+          (cRef && direct ? `; C reference 1 stream ${(cRef.gbps / direct.gbps * 100).toFixed(0)}% of direct veth` : ''))
+      }
+      const on = cell(config, 1, direction)
+      if (on && direct) lines.push(`- ${direction}, ${config} 1 stream: ${(on.gbps / direct.gbps * 100).toFixed(0)}% of direct veth (issue 19 target ≥ 50%: ${on.gbps / direct.gbps >= 0.5 ? 'met' : 'MISSED'})`)
     }
-    const cRef = cell('C reference', 1, direction); const direct = cell('direct', 1, direction)
-    if (parts.length) {
-      lines.push(`- ${direction}, tunio offload on / C reference (target ≥ 1.0×): ${parts.join(', ')}` +
-        (cRef && direct ? `; C reference 1 stream ${(cRef.gbps / direct.gbps * 100).toFixed(0)}% of direct veth` : ''))
+  }
+  // Issue 13 with the native forward: sealed against the plain native forward (and the plain JS one).
+  for (const algorithm of ['chacha20-poly1305', 'aes-256-gcm']) {
+    for (const direction of ['a->b', 'b->a (-R)']) {
+      const sealed = cell(`${NATIVE_AEAD}${algorithm}`, 1, direction)
+      if (!sealed) continue
+      const vsNative = ratio(sealed, cell('tunio native forward', 1, direction))
+      const vsJs = ratio(sealed, cell('tunio offload on', 1, direction))
+      const pct = (x) => x === null ? 'not measured' : `${(x * 100).toFixed(0)}%`
+      lines.push(`- 1 stream ${direction}, ${NATIVE_AEAD}${algorithm}: ${pct(vsNative)} of the plain native forward (target ≥ 60%: ${vsNative !== null && vsNative >= 0.6 ? 'met' : 'MISSED'}), ` +
+        `${pct(vsJs)} of the plain echo tunnel with JS forwarding, ${sealed.gsoSendsPerSuperpacket} UDP_SEGMENT sends per TUN superpacket`)
     }
-    const on = cell('tunio offload on', 1, direction)
-    if (on && direct) lines.push(`- ${direction}, tunio offload on 1 stream: ${(on.gbps / direct.gbps * 100).toFixed(0)}% of direct veth (issue 19 target ≥ 50%: ${on.gbps / direct.gbps >= 0.5 ? 'met' : 'MISSED'})`)
   }
   const onCells = results.filter((r) => r.config === 'tunio offload on')
   const worstSys = Math.max(...onCells.map((r) => r.syscallsPerGB ?? 0))
@@ -218,7 +242,7 @@ function baselineComparison (results) {
 
 function svg (results) {
   const W = 760; const barH = 14; const gap = 6; const left = 260; const maxG = Math.max(...results.map((r) => r.max), 1)
-  const colors = { direct: '#888', 'tunio offload on': '#2a7', 'tunio offload off': '#27c', 'tunio all offloads off': '#73c', 'tunio aead chacha20-poly1305': '#a52', 'tunio aead aes-256-gcm': '#b84', 'C reference': '#a33', socat: '#c72', 'wireguard example <-> wireguard example': '#d4a', 'wireguard example <-> wireguard-go': '#a6d', 'wireguard-go <-> wireguard-go': '#666' }
+  const colors = { direct: '#888', 'tunio offload on': '#2a7', 'tunio offload off': '#27c', 'tunio all offloads off': '#73c', 'tunio aead chacha20-poly1305': '#a52', 'tunio aead aes-256-gcm': '#b84', 'tunio native forward': '#1a5', 'tunio native aead chacha20-poly1305': '#831', 'tunio native aead aes-256-gcm': '#963', 'C reference': '#a33', socat: '#c72', 'wireguard example <-> wireguard example': '#d4a', 'wireguard example <-> wireguard-go': '#a6d', 'wireguard-go <-> wireguard-go': '#666' }
   const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
   let y = 30
   let body = `<text x="10" y="18" font-size="14" font-weight="bold">TCP over veth between namespaces, Gbit/s (median of ${RUNS}, whiskers min–max)</text>\n`
@@ -252,7 +276,7 @@ async function main () {
     for (const config of CONFIGS) {
       if (config === 'socat' && !netns.has('socat')) continue
       if (WG_CONFIGS[config] && !wg.hasWireguardGo()) { console.error(`${config}: skipped (needs wireguard-go and wg)`); continue }
-      for (const cell of WG_CONFIGS[config] ? WG_CELLS : CELLS) {
+      for (const cell of WG_CONFIGS[config] ? WG_CELLS : config.startsWith(NATIVE_AEAD) ? ONE_STREAM_CELLS : CELLS) {
         // A cell that fails (iperf3 could not connect on a loaded machine, a tunnel that did
         // not come up) is reported and left out; the rest of the run still counts.
         let r
