@@ -8,7 +8,7 @@ import { randomBytes } from 'crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'fs'
 import { tmpdir } from 'os'
 import * as path from 'path'
-import { createNetns, deleteNetns, netnsSkipReason, runIn } from './helpers/netns'
+import { createNetns, deleteNetns, netnsSkipReason, runFixtureIn } from './helpers/netns'
 import { netns, readyForTunnels, tcpBothWays } from './helpers/tunnels'
 
 const fixture = path.join(__dirname, 'fixtures', 'forward-api.js')
@@ -18,9 +18,7 @@ const skip = netnsSkipReason()
 t.test('the forward API against one device and socket', { skip }, async (t) => {
   const ns = await createNetns('fw')
   t.teardown(() => deleteNetns(ns))
-  const r = await runIn(ns, [process.execPath, fixture, path.join(dist, 'index.js'), path.join(dist, 'test-hooks.js')], { timeoutMs: 120_000 })
-  if (r.code !== 0) throw new Error(`fixture exited ${r.code}: ${r.stderr}`)
-  const o = JSON.parse(r.stdout.trim().split('\n').pop() as string)
+  const o = await runFixtureIn(ns, fixture, [path.join(dist, 'index.js'), path.join(dist, 'test-hooks.js')], 120_000)
 
   t.same(o.refused, {
     noTo: 'ERR_TUNIO_INVALID_OPTION', badBatch: 'ERR_TUNIO_INVALID_OPTION', badQueue: 'ERR_TUNIO_INVALID_OPTION',

@@ -6,7 +6,7 @@
 // a TUN deleted from outside; link options with attach; arrays as options.
 import t from 'tap'
 import * as path from 'path'
-import { check, createNetns, deleteNetns, netnsSkipReason, runIn } from './helpers/netns'
+import { check, createNetns, deleteNetns, netnsSkipReason, runFixtureIn } from './helpers/netns'
 import { Aead, Pool, openUdp } from '../lib/index'
 
 const fixture = path.join(__dirname, 'fixtures', 'input-defects.js')
@@ -21,9 +21,7 @@ t.test('input defects', { skip }, async (t) => {
     await check(['ip', '-n', ns, 'link', 'set', dev, 'up'])
     await check(['ip', '-n', ns, 'addr', 'add', addr, 'dev', dev, 'nodad'])
   }
-  const r = await runIn(ns, [process.execPath, fixture, dist], { timeoutMs: 120_000 })
-  if (r.code !== 0) throw new Error(`fixture exited ${r.code}: ${r.stderr}`)
-  const o = JSON.parse(r.stdout.trim().split('\n').pop() as string)
+  const o = await runFixtureIn(ns, fixture, [dist], 120_000)
 
   for (const k of Object.keys(o).filter((k) => k.endsWith('Error'))) t.fail(`${k.slice(0, -5)} threw: ${String(o[k])}`)
   const released = 'ERR_TUNIO_LEASE_RELEASED'

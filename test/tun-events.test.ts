@@ -4,7 +4,7 @@
 // 'offload' events are in tun-wire.test.ts, under a real TCP transfer.)
 import t from 'tap'
 import * as path from 'path'
-import { createNetns, deleteNetns, netnsSkipReason, runIn } from './helpers/netns'
+import { createNetns, deleteNetns, netnsSkipReason, runFixtureIn } from './helpers/netns'
 
 const fixture = path.join(__dirname, 'fixtures', 'tun-events.js')
 const dist = path.join(__dirname, '..', 'dist')
@@ -13,9 +13,7 @@ const skip = netnsSkipReason()
 t.test('TUN congestion, drain and drop events', { skip }, async (t) => {
   const ns = await createNetns('ev')
   t.teardown(() => deleteNetns(ns))
-  const r = await runIn(ns, [process.execPath, fixture, path.join(dist, 'index.js'), path.join(dist, 'test-hooks.js')], { timeoutMs: 60_000 })
-  if (r.code !== 0) throw new Error(`fixture exited ${r.code}: ${r.stderr}`)
-  const o = JSON.parse(r.stdout.trim().split('\n').pop() as string)
+  const o = await runFixtureIn(ns, fixture, [path.join(dist, 'index.js'), path.join(dist, 'test-hooks.js')], 60_000)
 
   t.same(o.linkDefaults, { mtu: 1500, txqueuelen: 500 }, 'a new TUN device has the MTU and txqueuelen TunOptions documents as the defaults')
   t.equal(o.plainAccepted, 2)

@@ -63,6 +63,16 @@ export function runIn (ns: string, argv: string[], opts: { input?: string, timeo
   return run(['ip', 'netns', 'exec', ns, ...argv], opts)
 }
 
+/**
+ * Runs `node fixture args...` inside the namespace and returns the JSON object on the last line
+ * of its stdout; throws with its stderr when it exits non-zero.
+ */
+export async function runFixtureIn (ns: string, fixture: string, args: string[], timeoutMs: number): Promise<any> {
+  const r = await runIn(ns, [process.execPath, fixture, ...args], { timeoutMs })
+  if (r.code !== 0) throw new Error(`fixture ${fixture} exited ${r.code}: ${r.stderr}`)
+  return JSON.parse(r.stdout.trim().split('\n').pop() as string)
+}
+
 /** Spawns `node script args...` inside the namespace (stdio piped). */
 export function spawnNodeIn (ns: string, script: string, args: string[] = [], nodeArgs: string[] = []): ChildProcess {
   return spawn('ip', ['netns', 'exec', ns, process.execPath, ...nodeArgs, script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
