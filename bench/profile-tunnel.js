@@ -98,14 +98,17 @@ async function main () {
       const per = r.finals.map((f, i) => {
         const c = parseStat(r.files[i])
         const sp = i === 0 ? f.tun.superpacketsIn : f.tun.superpacketsOut
-        const o = { superpackets: sp }
+        // UDP_SEGMENT sends per superpacket, per endpoint: on a the sender's data (about 1 when
+        // each superpacket's segments go out as one message), on b the TCP ACKs it reads from its
+        // TUN one by one and sends back in runs (no superpackets there: runs of equal-size ACKs).
+        const o = { superpackets: sp, 'gso sends': +(f.udp.gsoSends / sp).toFixed(3) }
         for (const [k, v] of Object.entries(c)) o[k] = k === 'task-clock' ? +(v * 1e3 / sp).toFixed(2) : +(v / sp).toFixed(3) // task-clock: ms -> µs
         return o
       })
       rows[config] = { gbps: +r.gbps.toFixed(2), a: per[0], b: per[1] }
       console.error(`${config}: ${r.gbps.toFixed(2)} Gbit/s`)
     }
-    const keys = ['superpackets', 'task-clock', 'context-switches', 'all syscalls', ...SYSCALLS, 'cpu-migrations']
+    const keys = ['superpackets', 'gso sends', 'task-clock', 'context-switches', 'all syscalls', ...SYSCALLS, 'cpu-migrations']
     const lines = [`One TCP stream a -> b, ${SECS} s, ${new Date().toISOString()}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}.`,
       `Gbit/s: ${CONFIGS.map((c) => `${c} ${rows[c].gbps}`).join(', ')}. Per superpacket (task-clock in µs of CPU):`, '',
       `| per superpacket | ${CONFIGS.map((c) => `${c} a (TUN read, UDP send) | ${c} b (UDP recv, TUN write)`).join(' | ')} |`,

@@ -10,6 +10,9 @@
 // wireguard-go against itself (needs wireguard-go and wg).
 // Writes docs/bench/tunnel.{md,json,svg} (BENCH_OUT=name: docs/bench/name.*, e.g. for a subset
 // chosen with BENCH_CONFIGS). Needs root and iperf3; builds the examples first.
+// 'tunio native forward' and 'C reference' are measured as an interleaved pair (measurePair:
+// both up at once, runs alternating), so that their ratio, issue 19's target, does not depend
+// on the load drifting between two rows measured minutes apart (BENCH_INTERLEAVE for others).
 const { execFileSync } = require('child_process')
 const fs = require('fs')
 const os = require('os')
@@ -19,6 +22,10 @@ const wg = require('../scripts/wireguard-netns')
 
 const RUNS = Number(process.env.BENCH_RUNS || 3)
 const SECS = Number(process.env.BENCH_SECONDS || 3)
+// Interleaved pairs (BENCH_INTERLEAVE, below): more and shorter runs, about the same time per
+// cell (5 x 2 s against 3 x 3 s), so the median ratio is of 5 pairs instead of 3.
+const PAIR_RUNS = Number(process.env.BENCH_PAIR_RUNS || 5)
+const PAIR_SECS = Number(process.env.BENCH_PAIR_SECONDS || 2)
 const OUT = path.join(netns.ROOT, 'docs', 'bench')
 const OUT_NAME = process.env.BENCH_OUT || 'tunnel'
 // 'tunio offload off' turns off the TUN's offloads only (no superpackets in or out; the UDP side
@@ -49,16 +56,25 @@ const WG_CELLS = [{ streams: 1, reverse: false }, { streams: 1, reverse: true },
 // The sealed native-forward rows: one stream each way (the issue 13 ratio), to keep the run short.
 const ONE_STREAM_CELLS = [{ streams: 1, reverse: false }, { streams: 1, reverse: true }]
 
+// Rows measured as interleaved pairs (measurePair) when both are in the run: 'A|B' each,
+// separated by ';' in BENCH_INTERLEAVE (which replaces the default; '' for none). By default the
+// native forward and the C reference, whose ratio is issue 19's target and whose 1-stream cells
+// swing by up to 2x between runs of the same build.
+const INTERLEAVE = (process.env.BENCH_INTERLEAVE ?? 'tunio native forward|C reference').split(';').map((s) => s.trim()).filter(Boolean)
+  .map((p) => p.split('|').map((s) => s.trim()))
+for (const p of INTERLEAVE) {
+  if (p.length !== 2 || p.some((c) => !ALL_CONFIGS.includes(c)) || p[0] === p[1]) throw new Error(`BENCH_INTERLEAVE: "${p.join('|')}" is not two known configs`)
+}
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function iperf (wire, target, { streams, reverse }) {
+async function iperf (wire, target, { streams, reverse }, secs = SECS) {
   const server = wire.spawn('b', 'iperf3', ['-s', '-1', '-B', target])
   await sleep(200)
   try {
-    const args = ['-c', target, '-t', String(SECS), '-P', String(streams), '-J', ...(reverse ? ['-R'] : [])]
+    const args = ['-c', target, '-t', String(secs), '-P', String(streams), '-J', ...(reverse ? ['-R'] : [])]
     let out
-    try { out = wire.exec('a', 'iperf3', args, { timeout: (SECS + 15) * 1000 }) } catch (err) { out = String(err.stdout ?? '') }
+    try { out = wire.exec('a', 'iperf3', args, { timeout: (secs + 15) * 1000 }) } catch (err) { out = String(err.stdout ?? '') }
     const j = JSON.parse(out || '{}')
     if (!j.end?.sum_received) throw new Error(`iperf3 failed: ${j.error ?? 'no result'}`)
     return { gbps: j.end.sum_received.bits_per_second / 1e9, bytes: j.end.sum_received.bytes }
@@ -70,59 +86,106 @@ function echoScriptOf (label) {
   return label.endsWith(BASELINE_SUFFIX) ? path.join(BASELINE, 'dist', 'examples', 'echo-tunnel.js') : netns.ECHO
 }
 
-async function measure (wire, label, cell) {
+/** Starts both endpoints of a row's tunnel in `wire`: { config, target, eps }. */
+async function startRow (wire, label) {
   // A "(baseline)" row runs the same configuration from the other tree.
   const config = label.endsWith(BASELINE_SUFFIX) ? label.slice(0, -BASELINE_SUFFIX.length) : label
   let eps = []
-  if (config === 'tunio native forward' || config.startsWith(NATIVE_AEAD)) {
-    const aead = config.startsWith(NATIVE_AEAD) ? { algorithm: config.slice(NATIVE_AEAD.length), keyFile } : undefined
-    const opts = { offload: 'on', forward: 'native', aead, script: echoScriptOf(label) }
-    eps = [await netns.startEcho(wire, 'a', opts), await netns.startEcho(wire, 'b', opts)]
-  } else if (config.startsWith('tunio aead ')) {
-    const opts = { offload: 'on', aead: { algorithm: config.slice('tunio aead '.length), keyFile }, script: echoScriptOf(label) }
-    eps = [await netns.startEcho(wire, 'a', opts), await netns.startEcho(wire, 'b', opts)]
-  } else if (config.startsWith('tunio')) {
-    const offload = config.endsWith('on') ? 'on' : 'off'
-    const udpOffload = config === 'tunio all offloads off' ? 'off' : 'auto'
-    const opts = { offload, udpOffload, script: echoScriptOf(label) }
-    eps = [await netns.startEcho(wire, 'a', opts), await netns.startEcho(wire, 'b', opts)]
-  } else if (config === 'C reference') {
-    eps = [await netns.startCReference(wire, 'a'), await netns.startCReference(wire, 'b')]
-  } else if (config === 'socat') {
-    eps = [await netns.startSocat(wire, 'a'), await netns.startSocat(wire, 'b')]
-  } else if (WG_CONFIGS[config]) {
-    const k = wg.keys()
-    eps = [await wg.start(wire, 'a', WG_CONFIGS[config][0], k), await wg.start(wire, 'b', WG_CONFIGS[config][1], k)]
-    // The first packet waits for the handshake: make it before iperf3 measures.
-    // On a loaded machine a handshake message can be late: both implementations retry after 5 s.
-    let ok = false
-    for (let i = 0; i < 3 && !ok; i++) ok = wg.ping(wire, 'a', 'b', { count: 1, timeoutSec: 10 }) === 0
-    if (!ok) throw new Error(`${config}: no ping through the tunnel: ${eps.map((e) => e.child.output).join('\n')}`)
+  const started = (e) => { eps.push(e); return e }
+  try {
+    if (config === 'tunio native forward' || config.startsWith(NATIVE_AEAD)) {
+      const aead = config.startsWith(NATIVE_AEAD) ? { algorithm: config.slice(NATIVE_AEAD.length), keyFile } : undefined
+      const opts = { offload: 'on', forward: 'native', aead, script: echoScriptOf(label) }
+      started(await netns.startEcho(wire, 'a', opts)); started(await netns.startEcho(wire, 'b', opts))
+    } else if (config.startsWith('tunio aead ')) {
+      const opts = { offload: 'on', aead: { algorithm: config.slice('tunio aead '.length), keyFile }, script: echoScriptOf(label) }
+      started(await netns.startEcho(wire, 'a', opts)); started(await netns.startEcho(wire, 'b', opts))
+    } else if (config.startsWith('tunio')) {
+      const offload = config.endsWith('on') ? 'on' : 'off'
+      const udpOffload = config === 'tunio all offloads off' ? 'off' : 'auto'
+      const opts = { offload, udpOffload, script: echoScriptOf(label) }
+      started(await netns.startEcho(wire, 'a', opts)); started(await netns.startEcho(wire, 'b', opts))
+    } else if (config === 'C reference') {
+      started(await netns.startCReference(wire, 'a')); started(await netns.startCReference(wire, 'b'))
+    } else if (config === 'socat') {
+      started(await netns.startSocat(wire, 'a')); started(await netns.startSocat(wire, 'b'))
+    } else if (WG_CONFIGS[config]) {
+      const k = wg.keys()
+      started(await wg.start(wire, 'a', WG_CONFIGS[config][0], k)); started(await wg.start(wire, 'b', WG_CONFIGS[config][1], k))
+      // The first packet waits for the handshake: make it before iperf3 measures.
+      // On a loaded machine a handshake message can be late: both implementations retry after 5 s.
+      let ok = false
+      for (let i = 0; i < 3 && !ok; i++) ok = wg.ping(wire, 'a', 'b', { count: 1, timeoutSec: 10 }) === 0
+      if (!ok) throw new Error(`${config}: no ping through the tunnel: ${eps.map((e) => e.child.output).join('\n')}`)
+    }
+  } catch (err) {
+    for (const e of eps) await e.stop()
+    throw err
   }
   const target = config === 'direct' ? netns.WIRE.b : netns.TUNNEL.b
-  const before = eps.map((e) => netns.procUsage(e.pid))
-  const runs = []
-  let bytes = 0
-  try {
-    for (let i = 0; i < RUNS; i++) { const r = await iperf(wire, target, cell); runs.push(r.gbps); bytes += r.bytes }
-  } finally {
-    var after = eps.map((e) => netns.procUsage(e.pid)) // eslint-disable-line no-var
-    var finals = [] // eslint-disable-line no-var
-    for (const e of eps) finals.push(await e.stop())
-  }
-  const gb = bytes / 1e9
+  return { label, config, wire, target, eps, before: eps.map((e) => netns.procUsage(e.pid)), runs: [], bytes: 0 }
+}
+
+/** Stops a row's endpoints; the cell's result from the runs made (row.runs, row.bytes). */
+async function stopRow (row, cell) {
+  const { config, eps } = row
+  const after = eps.map((e) => netns.procUsage(e.pid))
+  const finals = []
+  for (const e of eps) finals.push(await e.stop())
+  if (row.runs.length === 0) return null
+  const gb = row.bytes / 1e9
   const sys = finals.reduce((s, f) => s + netns.syscalls(f), 0)
+  // The data's sender is endpoint a (b with -R): its UDP_SEGMENT sends per TUN superpacket it
+  // read. The other endpoint's sends are the TCP ACKs, read from its TUN one by one and sent in
+  // runs: counting them too (as before 2026-12-02) added 0.05-0.09 that is not a split send.
+  const sender = finals[cell.reverse ? 1 : 0]
   return {
-    config: label, streams: cell.streams, direction: cell.reverse ? 'b->a (-R)' : 'a->b',
-    gbps: median(runs), min: Math.min(...runs), max: Math.max(...runs), runs,
-    cpuSeconds: eps.map((e, i) => before[i] && after[i] ? +(after[i].cpu - before[i].cpu).toFixed(2) : null),
+    config: row.label, streams: cell.streams, direction: cell.reverse ? 'b->a (-R)' : 'a->b',
+    gbps: median(row.runs), min: Math.min(...row.runs), max: Math.max(...row.runs), runs: row.runs,
+    cpuSeconds: eps.map((e, i) => row.before[i] && after[i] ? +(after[i].cpu - row.before[i].cpu).toFixed(2) : null),
     syscallsPerGB: config.startsWith('tunio') || config === 'C reference' || config === 'wireguard example <-> wireguard example' ? Math.round(sys / gb) : null,
     peakRssMiB: eps.map((e, i) => after[i] ? +(after[i].hwmKiB / 1024).toFixed(1) : null),
     drops: finals.map((f) => f ? { tun: f.tun.drops, udp: { ...f.udp.drops }, ...(f.device ? { wireguard: f.device.dataplane } : {}), ...(f.aead ? { aead: { seal: f.aead.seal.drops, open: f.aead.open.drops } } : {}) } : null),
-    gsoSendsPerSuperpacket: config.startsWith('tunio') && finals[0] && finals[1]
-      ? +((finals[0].udp.gsoSends + finals[1].udp.gsoSends) / Math.max(1, finals[0].tun.superpacketsIn + finals[1].tun.superpacketsIn)).toFixed(3)
+    gsoSendsPerSuperpacket: config.startsWith('tunio') && sender
+      ? +(sender.udp.gsoSends / Math.max(1, sender.tun.superpacketsIn)).toFixed(3)
       : null
   }
+}
+
+async function runOnce (row, cell, secs = SECS) {
+  const r = await iperf(row.wire, row.target, cell, secs)
+  row.runs.push(r.gbps)
+  row.bytes += r.bytes
+}
+
+async function measure (wire, label, cell) {
+  const row = await startRow(wire, label)
+  try {
+    for (let i = 0; i < RUNS; i++) await runOnce(row, cell)
+  } finally { var result = await stopRow(row, cell) } // eslint-disable-line no-var
+  return result
+}
+
+/**
+ * Two rows measured together, cell by cell: both tunnels up at once (each in its own wire, the
+ * idle one costs nothing), their iperf3 runs alternating A B, B A, A B, ... so that a change in
+ * the machine's load during the cell hits both alike. Each pair of runs gives a ratio A / B;
+ * the cell reports their median and range (pairRatios) besides each row's own figures.
+ */
+async function measurePair (wires, labels, cell) {
+  const rows = []
+  try {
+    for (let i = 0; i < 2; i++) rows.push(await startRow(wires[i], labels[i]))
+    for (let i = 0; i < PAIR_RUNS; i++) {
+      for (const row of i % 2 === 0 ? rows : [...rows].reverse()) await runOnce(row, cell, PAIR_SECS)
+    }
+  } finally {
+    var results = [] // eslint-disable-line no-var
+    for (const row of rows) results.push(await stopRow(row, cell))
+  }
+  const ratios = results[0].runs.map((g, i) => +(g / results[1].runs[i]).toFixed(3))
+  for (const r of results) r.pairRatios = { of: `${labels[0]} / ${labels[1]}`, ratios, median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) }
+  return results
 }
 
 function table (results) {
@@ -163,12 +226,16 @@ function targets (results) {
     for (const direction of ['a->b', 'b->a (-R)']) {
       const parts = []
       for (const streams of [1, 8, 32]) {
-        const r = ratio(cell(config, streams, direction), cell('C reference', streams, direction))
-        if (r !== null) parts.push(`${streams} stream${streams > 1 ? 's' : ''} ${r.toFixed(2)}× (${r >= 1 ? 'met' : 'MISSED'})`)
+        const c = cell(config, streams, direction)
+        const p = c?.pairRatios?.of === `${config} / C reference` ? c.pairRatios : null
+        // Interleaved (measurePair): the median of the runs' pairwise ratios, and their range.
+        const r = p ? p.median : ratio(c, cell('C reference', streams, direction))
+        if (r !== null) parts.push(`${streams} stream${streams > 1 ? 's' : ''} ${r.toFixed(2)}×${p ? ` (pairs ${p.min.toFixed(2)}–${p.max.toFixed(2)})` : ''} (${r >= 1 ? 'met' : 'MISSED'})`)
       }
       const cRef = cell('C reference', 1, direction); const direct = cell('direct', 1, direction)
       if (parts.length) {
-        lines.push(`- ${direction}, ${config} / C reference (target ≥ 1.0×): ${parts.join(', ')}` +
+        const paired = [1, 8, 32].some((n) => cell(config, n, direction)?.pairRatios)
+        lines.push(`- ${direction}, ${config} / C reference (target ≥ 1.0×${paired ? '; runs interleaved with the C reference, median of the pairs\' ratios' : ''}): ${parts.join(', ')}` +
           (cRef && direct ? `; C reference 1 stream ${(cRef.gbps / direct.gbps * 100).toFixed(0)}% of direct veth` : ''))
       }
       const on = cell(config, 1, direction)
@@ -186,6 +253,11 @@ function targets (results) {
       lines.push(`- 1 stream ${direction}, ${NATIVE_AEAD}${algorithm}: ${pct(vsNative)} of the plain native forward (target ≥ 60%: ${vsNative !== null && vsNative >= 0.6 ? 'met' : 'MISSED'}), ` +
         `${pct(vsJs)} of the plain echo tunnel with JS forwarding, ${sealed.gsoSendsPerSuperpacket} UDP_SEGMENT sends per TUN superpacket`)
     }
+  }
+  for (const r of results) {
+    const p = r.pairRatios
+    if (!p || p.of === 'tunio native forward / C reference' || !p.of.startsWith(`${r.config} /`)) continue
+    lines.push(`- ${r.streams} stream${r.streams > 1 ? 's' : ''} ${r.direction}, ${p.of} (interleaved runs): median ${p.median.toFixed(2)}× (pairs ${p.min.toFixed(2)}–${p.max.toFixed(2)})`)
   }
   const onCells = results.filter((r) => r.config === 'tunio offload on')
   const worstSys = Math.max(...onCells.map((r) => r.syscallsPerGB ?? 0))
@@ -245,7 +317,7 @@ function svg (results) {
   const colors = { direct: '#888', 'tunio offload on': '#2a7', 'tunio offload off': '#27c', 'tunio all offloads off': '#73c', 'tunio aead chacha20-poly1305': '#a52', 'tunio aead aes-256-gcm': '#b84', 'tunio native forward': '#1a5', 'tunio native aead chacha20-poly1305': '#831', 'tunio native aead aes-256-gcm': '#963', 'C reference': '#a33', socat: '#c72', 'wireguard example <-> wireguard example': '#d4a', 'wireguard example <-> wireguard-go': '#a6d', 'wireguard-go <-> wireguard-go': '#666' }
   const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
   let y = 30
-  let body = `<text x="10" y="18" font-size="14" font-weight="bold">TCP over veth between namespaces, Gbit/s (median of ${RUNS}, whiskers min–max)</text>\n`
+  let body = `<text x="10" y="18" font-size="14" font-weight="bold">TCP over veth between namespaces, Gbit/s (median of the runs, whiskers min–max)</text>\n`
   for (const r of results) {
     const w = (v) => (v / maxG) * (W - left - 60)
     body += `<text x="${left - 6}" y="${y + 11}" font-size="11" text-anchor="end">${esc(`${r.config}, ${r.streams} stream${r.streams > 1 ? 's' : ''}, ${r.direction}`)}</text>\n` +
@@ -272,44 +344,64 @@ async function main () {
   fs.writeFileSync(keyFile, require('crypto').randomBytes(32))
   const failed = []
   const wire = netns.createWire('b')
+  let pairWire = null // the second tunnel of an interleaved pair
+  const cellsOf = (config) => WG_CONFIGS[config] ? WG_CELLS : config.startsWith(NATIVE_AEAD) ? ONE_STREAM_CELLS : CELLS
+  const cellName = (cell) => `${cell.streams} stream(s), ${cell.reverse ? 'b->a (-R)' : 'a->b'}`
+  const done = new Set() // config|cell measured (or failed) already, as part of a pair
+  const report = (r) => { results.push(r); console.error(`${r.config}, ${r.streams} stream(s), ${r.direction}: ${r.gbps.toFixed(2)} Gbit/s${r.pairRatios ? ` (${r.pairRatios.of} ${r.pairRatios.ratios.join(', ')})` : ''}`) }
   try {
     for (const config of CONFIGS) {
       if (config === 'socat' && !netns.has('socat')) continue
       if (WG_CONFIGS[config] && !wg.hasWireguardGo()) { console.error(`${config}: skipped (needs wireguard-go and wg)`); continue }
-      for (const cell of WG_CONFIGS[config] ? WG_CELLS : config.startsWith(NATIVE_AEAD) ? ONE_STREAM_CELLS : CELLS) {
+      // The pair's cells are measured when the first of its two rows comes up, as [A, B].
+      const pair = BASELINE ? undefined : INTERLEAVE.find((p) => p.includes(config) && p.every((c) => CONFIGS.includes(c)))
+      for (const cell of cellsOf(config)) {
+        if (done.has(`${config}|${cellName(cell)}`)) continue
+        const other = pair && pair[0] === config ? pair[1] : pair?.[0]
+        const partner = other && cellsOf(other).some((c) => c.streams === cell.streams && c.reverse === cell.reverse) ? other : null
         // A cell that fails (iperf3 could not connect on a loaded machine, a tunnel that did
         // not come up) is reported and left out; the rest of the run still counts.
-        let r
-        try { r = await measure(wire, config, cell) } catch (err) {
-          console.error(`${config}, ${cell.streams} stream(s), ${cell.reverse ? 'b->a (-R)' : 'a->b'}: FAILED: ${err.message}`)
-          failed.push(`${config}, ${cell.streams} stream(s), ${cell.reverse ? 'b->a (-R)' : 'a->b'}: ${err.message}`)
+        try {
+          if (partner) {
+            done.add(`${partner}|${cellName(cell)}`)
+            pairWire ??= netns.createWire('c')
+            for (const r of await measurePair([wire, pairWire], pair, cell)) report(r)
+          } else {
+            report(await measure(wire, config, cell))
+          }
+        } catch (err) {
+          const what = partner ? pair.join(' and ') : config
+          console.error(`${what}, ${cellName(cell)}: FAILED: ${err.message}`)
+          failed.push(`${what}, ${cellName(cell)}: ${err.message}`)
           continue
         }
-        results.push(r)
-        console.error(`${config}, ${cell.streams} stream(s), ${r.direction}: ${r.gbps.toFixed(2)} Gbit/s`)
         if (BASELINE && config.startsWith('tunio')) {
           const label = config + BASELINE_SUFFIX
-          try { r = await measure(wire, label, cell) } catch (err) {
+          try { report(await measure(wire, label, cell)) } catch (err) {
             console.error(`${label}, ${cell.streams} stream(s): FAILED: ${err.message}`)
-            failed.push(`${label}, ${cell.streams} stream(s), ${cell.reverse ? 'b->a (-R)' : 'a->b'}: ${err.message}`)
+            failed.push(`${label}, ${cellName(cell)}: ${err.message}`)
             continue
           }
-          results.push(r)
-          console.error(`${label}, ${cell.streams} stream(s), ${r.direction}: ${r.gbps.toFixed(2)} Gbit/s`)
         }
       }
     }
-  } finally { wire.cleanup(); fs.rmSync(keyDir, { recursive: true, force: true }) }
+  } finally { wire.cleanup(); pairWire?.cleanup(); fs.rmSync(keyDir, { recursive: true, force: true }) }
+  // In the order of CONFIGS (an interleaved pair measured its two rows cell by cell together).
+  const rank = (r) => CONFIGS.indexOf(r.config.replace(BASELINE_SUFFIX, '')) + (r.config.endsWith(BASELINE_SUFFIX) ? 0.5 : 0)
+  results.sort((x, y) => rank(x) - rank(y))
   const md = `# Tunnel benchmark\n\nMachine: ${machine.nproc} CPUs (${machine.cpu}), Linux ${machine.kernel}, Node ${machine.node}, ${machine.date}.\n` +
     `Two network namespaces joined by veth; iperf3 ${RUNS} runs × ${SECS} s per cell. CPU s: utime+stime of each ` +
     `tunnel process over the cell; syscalls/GB: tun read+writev + udp recvmmsg+sendmsg+sendmmsg of both endpoints per GB received; ` +
-    `peak RSS: VmHWM. Generated by \`npm run bench\` (bench/tunnel.js).\n\n${table(results)}\n\n` +
+    `peak RSS: VmHWM. Generated by \`npm run bench\` (bench/tunnel.js).` +
+    (results.some((r) => r.pairRatios) ? ` Interleaved pairs (${[...new Set(results.filter((r) => r.pairRatios).map((r) => r.pairRatios.of))].join('; ')}): ` +
+      `both tunnels up at once, ${PAIR_RUNS} runs × ${PAIR_SECS} s each per cell, alternating A B, B A, A B, ...; the ratio targets use the median of the runs' pairwise ratios.` : '') +
+    `\n\n${table(results)}\n\n` +
     (failed.length ? `Cells that failed and are left out:\n\n${failed.map((f) => `- ${f}`).join('\n')}\n\n` : '') +
     (BASELINE ? `## Against the baseline (BENCH_BASELINE=${BASELINE}, ${baselineRevision()})\n\n${baselineComparison(results)}\n\n` : '') +
     `## Targets (from the cells above)\n\n${targets(results)}\n\n![chart](${OUT_NAME}.svg)\n`
   fs.mkdirSync(OUT, { recursive: true })
   fs.writeFileSync(path.join(OUT, `${OUT_NAME}.md`), md)
-  fs.writeFileSync(path.join(OUT, `${OUT_NAME}.json`), JSON.stringify({ machine, runs: RUNS, seconds: SECS, results }, null, 2) + '\n')
+  fs.writeFileSync(path.join(OUT, `${OUT_NAME}.json`), JSON.stringify({ machine, runs: RUNS, seconds: SECS, pairRuns: PAIR_RUNS, pairSeconds: PAIR_SECS, interleave: INTERLEAVE, results }, null, 2) + '\n')
   fs.writeFileSync(path.join(OUT, `${OUT_NAME}.svg`), svg(results))
   console.log(md)
 }
