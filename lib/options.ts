@@ -83,20 +83,6 @@ export function isIPv6 (s: string): boolean {
   return (require('net') as typeof import('net')).isIPv6(s)
 }
 
-export function cidrOption (name: string, value: unknown): string {
-  if (typeof value !== 'string') throw invalidOption(name, `must be a CIDR string like "10.8.0.1/24", got ${describe(value)}`)
-  const m = /^([^/]+)\/(\d{1,3})$/.exec(value)
-  if (!m) throw invalidOption(name, `"${value}" is not a CIDR (address/prefix)`)
-  const [, addr, prefixText] = m
-  if (addr.includes('%')) {
-    throw invalidOption(name, `"${value}": an address of this device takes no zone (%interface); it is added to this device itself`)
-  }
-  const prefix = Number(prefixText)
-  if (isIPv4(addr) && prefix <= 32) return value
-  if (isIPv6(addr) && prefix <= 128) return value
-  throw invalidOption(name, `"${value}" is not a valid IPv4 or IPv6 CIDR`)
-}
-
 export interface HostPort { address: string, port: number }
 
 /**

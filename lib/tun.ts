@@ -5,7 +5,7 @@ import { closedError, invalidArg, invalidOption } from './errors'
 import { TypedEmitter } from './events'
 import type { PacketBatch } from './lease'
 import type { NativeBatch } from './native'
-import { boolOption, checkKnownKeys, checkOptionsObject, cidrOption, intOption, offloadOption } from './options'
+import { boolOption, checkKnownKeys, checkOptionsObject, describe, intOption, offloadOption } from './options'
 import { toNativeItems, type PacketInput } from './packets'
 import { Pool, getDefaultPool, type PoolStats } from './pool'
 import { BatchReader, type NativeReadResult } from './reader'
@@ -263,7 +263,12 @@ function validate (options: TunOptions): Record<string, unknown> {
   o.mtu = intOption('mtu', options.mtu, 68, 65535)
   if (options.addresses !== undefined) {
     if (!Array.isArray(options.addresses)) throw invalidOption('addresses', 'must be an array of CIDR strings')
-    o.addresses = options.addresses.map((a) => cidrOption('addresses', a))
+    // Each address's text is checked where it is parsed, by the core's parse_cidr (the
+    // addon refuses it before opening anything, with the reason a route's `to` gets too).
+    o.addresses = options.addresses.map((a: unknown) => {
+      if (typeof a !== 'string') throw invalidOption('addresses', `must be a CIDR string like "10.8.0.1/24", got ${describe(a)}`)
+      return a
+    })
   }
   o.up = boolOption('up', options.up) ?? TUN_DEFAULTS.up
   o.txqueuelen = intOption('txqueuelen', options.txqueuelen, 1, 2 ** 31 - 1)

@@ -68,7 +68,7 @@ TEST_CASE("netlink: parse_cidr accepts v4/v6 and says why it rejects") {
       {"10.8.0.1/+24", "decimal digits"},  {"10.8.0.1/ 24", "decimal digits"},
       {"10.8.0.1/0x18", "decimal digits"}, {"10.8.0.1/24/1", "more than one"},
       {"/24", "empty address"},            {"10.8.0.256/24", "not an IPv4 or IPv6"},
-      {"fe80::1%eth0/64", "not an IPv4"},  {"10.8.0.1 /24", "not an IPv4"},
+      {"fe80::1%eth0/64", "takes no zone"},  {"10.8.0.1 /24", "not an IPv4"},
       {"hello/8", "not an IPv4"},          {"10.8.0.1/0024", "1 to 3"},
   };
   for (const Bad& b : bad) {

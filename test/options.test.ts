@@ -5,6 +5,7 @@ import t, { type Test } from 'tap'
 import * as path from 'path'
 import { execFileSync, spawnSync } from 'child_process'
 import { openTun, openUdp, Pool } from '../lib/index'
+import { binding } from '../lib/binding'
 
 const dist = path.join(__dirname, '..', 'dist', 'index.js')
 
@@ -151,6 +152,30 @@ t.test('openTun refuses every bad option by name', async (t) => {
       t.ok(err, 'rejected')
       expectInvalid(t, err, c.option)
     })
+  }
+})
+
+// An address's text has one check, the core's parse_cidr (src-native/core/netlink.cc, doctest
+// test-native/netlink_test.cc): openTun() hands the strings on and the addon refuses them
+// before opening anything, with the reason a route's `to` gets as well.
+t.test('a TUN address is refused with the core\'s reason, also when the addon is called directly', async (t) => {
+  const reasons: Array<[unknown, RegExp]> = [
+    ['10.8.0.1', /invalid address '10\.8\.0\.1': missing \/prefix/],
+    ['10.8.0.1/33', /IPv4 prefix must be 0\.\.32/],
+    ['fd08::1/129', /IPv6 prefix must be 0\.\.128/],
+    ['fe80::1%eth0/64', /takes no zone/],
+    ['localhost/8', /not an IPv4 or IPv6 address/],
+    [24, /must be a CIDR string like "10\.8\.0\.1\/24", got 24/]
+  ]
+  for (const [address, reason] of reasons) {
+    await t.rejects(openTun({ name: 'tvalid0', addresses: [address as string] }), { code: 'ERR_TUNIO_INVALID_OPTION', option: 'addresses', message: reason }, String(address))
+  }
+  // Past lib/tun.ts: no string, a hole, a sparse array of 2^32-1 entries. A clear error, no device.
+  const { NativeTun } = binding() as unknown as { NativeTun: new (...args: unknown[]) => { close: () => void } }
+  const pool = new Pool()
+  for (const addresses of [[24], [undefined, '10.0.0.1/24'], new Array(2 ** 32 - 1)]) {
+    t.throws(() => new NativeTun({ name: 'tvalid0', addresses }, pool.native, () => {}).close(),
+      { code: 'ERR_TUNIO_INVALID_OPTION', option: 'addresses', message: /invalid address ''/ })
   }
 })
 

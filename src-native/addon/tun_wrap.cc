@@ -37,6 +37,26 @@ bool GetBool(Napi::Object o, const char* key, bool def) {
   return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : def;
 }
 
+// The `addresses` option (an array of CIDR strings) into `out`; false with
+// ERR_TUNIO_INVALID_OPTION thrown for the first one parse_cidr refuses. Anything but an array
+// is no addresses; an entry that is not a string is refused as an empty address would be.
+bool ParseAddresses(Napi::Env env, Napi::Value value, std::vector<Cidr>* out) {
+  if (!value.IsArray()) return true;
+  Napi::Array items = value.As<Napi::Array>();
+  const uint32_t n = items.Length();
+  for (uint32_t i = 0; i < n; i++) {  // one by one: a sparse array's length allocates nothing
+    Napi::Value item = JsGet(items, i);
+    Cidr cidr;
+    std::string why;
+    if (!parse_cidr(item.IsString() ? item.As<Napi::String>().Utf8Value() : std::string(), &cidr, &why)) {
+      ThrowInvalidOption(env, "addresses", why);
+      return false;
+    }
+    out->push_back(cidr);
+  }
+  return true;
+}
+
 void ThrowDevError(Napi::Env env, const char* code, const std::string& what, const SysError& e) {
   std::string msg = what;
   if (e.err == EEXIST && !e.detail.empty()) {
@@ -145,6 +165,12 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(inf
   opts.group = GetInt(o, "group", opts.group);
   const size_t write_queue_limit = static_cast<size_t>(GetInt(o, "writeQueueLength", SendQueue::kDefaultLimit));
 
+  // The link's addresses, parsed before anything is opened: the core's parse_cidr is the one
+  // check of an address's text (lib/tun.ts checks only that each is a string), and its reason
+  // is the message, as for a route's `to` (route_wrap.cc).
+  std::vector<Cidr> addresses;
+  if (!ParseAddresses(env, JsGet(o, "addresses"), &addresses)) return;
+
   // `fd`: a queue fd opened and bound by someone else (a privileged helper, lib/fd-passing.ts);
   // lib/tun.ts refuses the device and link options alongside it.
   Napi::Value fd_value = JsGet(o, "fd");
@@ -172,21 +198,7 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(inf
     link.txqueuelen = static_cast<uint32_t>(std::max<int64_t>(GetInt(o, "txqueuelen", 0), 0));
     link.gso_max_size = static_cast<uint32_t>(std::max<int64_t>(GetInt(o, "gsoMaxSize", 0), 0));
     link.up = GetBool(o, "up", link.up);
-    Napi::Value addresses = JsGet(o, "addresses");
-    if (addresses.IsArray()) {
-      Napi::Array addrs = addresses.As<Napi::Array>();
-      for (uint32_t i = 0; i < addrs.Length(); i++) {
-        Napi::Value item = JsGet(addrs, i);
-        std::string text = item.IsString() ? item.As<Napi::String>().Utf8Value() : std::string();
-        std::string why;
-        link.addresses.emplace_back();
-        if (!parse_cidr(text, &link.addresses.back(), &why)) {
-          dev_.close();
-          ThrowInvalidOption(env, "addresses", text + ": " + why);
-          return;
-        }
-      }
-    }
+    link.addresses = std::move(addresses);
     const LinkConfigResult r = configure_link(dev_.ifindex(), dev_.offload().tso4, link);
     gso_max_size_ = r.gso_max_size;
     gso_max_size_error_ = r.gso_max_size_error;

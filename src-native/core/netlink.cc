@@ -47,6 +47,9 @@ bool parse_cidr(const std::string& text, Cidr* out, std::string* why) {
     if (c < '0' || c > '9') return fail("prefix must be decimal digits");
     prefix = prefix * 10 + unsigned(c - '0');
   }
+  // A zone names the interface a link-local address is on; an address given to a device, or
+  // a route's or rule's network, has its interface from elsewhere (the device, `dev`).
+  if (addr.find('%') != std::string::npos) return fail("takes no zone (%interface): the device or route names the interface");
   Cidr c;
   if (inet_pton(AF_INET, addr.c_str(), c.addr) == 1) {
     c.family = 4;
@@ -55,7 +58,7 @@ bool parse_cidr(const std::string& text, Cidr* out, std::string* why) {
     c.family = 6;
     if (prefix > 128) return fail("IPv6 prefix must be 0..128");
   } else {
-    return fail("not an IPv4 or IPv6 address (zones like %eth0 are not accepted)");
+    return fail("not an IPv4 or IPv6 address");
   }
   c.prefix = uint8_t(prefix);
   if (out) *out = c;
