@@ -102,13 +102,16 @@ async function main () {
         // each superpacket's segments go out as one message), on b the TCP ACKs it reads from its
         // TUN one by one and sends back in runs (no superpackets there: runs of equal-size ACKs).
         const o = { superpackets: sp, 'gso sends': +(f.udp.gsoSends / sp).toFixed(3) }
+        // --forward native: the forward's rounds (source reads handed on, up to batchSize kernel
+        // reads each) from the TUN (a) and from the UDP socket (b), per superpacket.
+        if (f.forward) o['forward rounds'] = +((i === 0 ? f.forward.out.rounds : f.forward.back.rounds) / sp).toFixed(3)
         for (const [k, v] of Object.entries(c)) o[k] = k === 'task-clock' ? +(v * 1e3 / sp).toFixed(2) : +(v / sp).toFixed(3) // task-clock: ms -> µs
         return o
       })
       rows[config] = { gbps: +r.gbps.toFixed(2), a: per[0], b: per[1] }
       console.error(`${config}: ${r.gbps.toFixed(2)} Gbit/s`)
     }
-    const keys = ['superpackets', 'gso sends', 'task-clock', 'context-switches', 'all syscalls', ...SYSCALLS, 'cpu-migrations']
+    const keys = ['superpackets', 'gso sends', 'forward rounds', 'task-clock', 'context-switches', 'all syscalls', ...SYSCALLS, 'cpu-migrations']
     const lines = [`One TCP stream a -> b, ${SECS} s, ${new Date().toISOString()}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}.`,
       `Gbit/s: ${CONFIGS.map((c) => `${c} ${rows[c].gbps}`).join(', ')}. Per superpacket (task-clock in µs of CPU):`, '',
       `| per superpacket | ${CONFIGS.map((c) => `${c} a (TUN read, UDP send) | ${c} b (UDP recv, TUN write)`).join(' | ')} |`,
