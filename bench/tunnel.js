@@ -10,9 +10,10 @@
 // wireguard-go against itself (needs wireguard-go and wg).
 // Writes docs/bench/tunnel.{md,json,svg} (BENCH_OUT=name: docs/bench/name.*, e.g. for a subset
 // chosen with BENCH_CONFIGS). Needs root and iperf3; builds the examples first.
-// 'tunio native forward' and 'C reference' are measured as an interleaved pair (measurePair:
-// both up at once, runs alternating), so that their ratio, issue 19's target, does not depend
-// on the load drifting between two rows measured minutes apart (BENCH_INTERLEAVE for others).
+// Rows whose ratio is a target are measured as interleaved groups (measureGroup: all up at
+// once, runs alternating): 'tunio native forward' with 'C reference' (issue 19), and the sealed
+// echo tunnels with the plain one (issue 13), so that a ratio does not depend on the load
+// drifting between rows measured minutes apart (BENCH_INTERLEAVE).
 const { execFileSync } = require('child_process')
 const fs = require('fs')
 const os = require('os')
@@ -22,8 +23,8 @@ const wg = require('../scripts/wireguard-netns')
 
 const RUNS = Number(process.env.BENCH_RUNS || 3)
 const SECS = Number(process.env.BENCH_SECONDS || 3)
-// Interleaved pairs (BENCH_INTERLEAVE, below): more and shorter runs, about the same time per
-// cell (5 x 2 s against 3 x 3 s), so the median ratio is of 5 pairs instead of 3.
+// Interleaved groups (BENCH_INTERLEAVE, below): more and shorter runs, about the same time per
+// cell (5 x 2 s against 3 x 3 s), so the median ratio is of 5 pairs of runs instead of 3.
 const PAIR_RUNS = Number(process.env.BENCH_PAIR_RUNS || 5)
 const PAIR_SECS = Number(process.env.BENCH_PAIR_SECONDS || 2)
 const OUT = path.join(netns.ROOT, 'docs', 'bench')
@@ -56,14 +57,18 @@ const WG_CELLS = [{ streams: 1, reverse: false }, { streams: 1, reverse: true },
 // The sealed native-forward rows: one stream each way (the issue 13 ratio), to keep the run short.
 const ONE_STREAM_CELLS = [{ streams: 1, reverse: false }, { streams: 1, reverse: true }]
 
-// Rows measured as interleaved pairs (measurePair) when both are in the run: 'A|B' each,
-// separated by ';' in BENCH_INTERLEAVE (which replaces the default; '' for none). By default the
-// native forward and the C reference, whose ratio is issue 19's target and whose 1-stream cells
-// swing by up to 2x between runs of the same build.
-const INTERLEAVE = (process.env.BENCH_INTERLEAVE ?? 'tunio native forward|C reference').split(';').map((s) => s.trim()).filter(Boolean)
-  .map((p) => p.split('|').map((s) => s.trim()))
-for (const p of INTERLEAVE) {
-  if (p.length !== 2 || p.some((c) => !ALL_CONFIGS.includes(c)) || p[0] === p[1]) throw new Error(`BENCH_INTERLEAVE: "${p.join('|')}" is not two known configs`)
+// Rows measured as interleaved groups (measureGroup) in the cells they share, when all of a
+// group are in the run: 'A|B|...|REF' each, the last row the one the others are divided by,
+// groups separated by ';' in BENCH_INTERLEAVE (which replaces the default; '' for none; a row in
+// one group only). By default the native forward with the C reference, whose ratio is issue
+// 19's target and whose 1-stream cells swing by up to 2x between runs of the same build, and the
+// two sealed echo tunnels with the plain one (issue 13's ratio).
+const INTERLEAVE = (process.env.BENCH_INTERLEAVE ??
+  'tunio native forward|C reference;tunio aead chacha20-poly1305|tunio aead aes-256-gcm|tunio offload on')
+  .split(';').map((s) => s.trim()).filter(Boolean).map((g) => g.split('|').map((s) => s.trim()))
+for (const g of INTERLEAVE) {
+  if (g.length < 2 || g.some((c) => !ALL_CONFIGS.includes(c)) || new Set(g).size !== g.length) throw new Error(`BENCH_INTERLEAVE: "${g.join('|')}" is not two or more known configs`)
+  if (g.some((c) => INTERLEAVE.some((o) => o !== g && o.includes(c)))) throw new Error(`BENCH_INTERLEAVE: a config is in two groups ("${g.join('|')}")`)
 }
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -167,15 +172,15 @@ async function measure (wire, label, cell) {
 }
 
 /**
- * Two rows measured together, cell by cell: both tunnels up at once (each in its own wire, the
- * idle one costs nothing), their iperf3 runs alternating A B, B A, A B, ... so that a change in
- * the machine's load during the cell hits both alike. Each pair of runs gives a ratio A / B;
- * the cell reports their median and range (pairRatios) besides each row's own figures.
+ * Rows measured together, cell by cell: all tunnels up at once (each in its own wire, the idle
+ * ones cost nothing), their iperf3 runs alternating (A B C, C B A, A B C, ...) so that a change
+ * in the machine's load during the cell hits all alike. Each row but the last (the reference)
+ * gets pairRatios: its run i divided by the reference's run i, with their median and range.
  */
-async function measurePair (wires, labels, cell) {
+async function measureGroup (wires, labels, cell) {
   const rows = []
   try {
-    for (let i = 0; i < 2; i++) rows.push(await startRow(wires[i], labels[i]))
+    for (let i = 0; i < labels.length; i++) rows.push(await startRow(wires[i], labels[i]))
     for (let i = 0; i < PAIR_RUNS; i++) {
       for (const row of i % 2 === 0 ? rows : [...rows].reverse()) await runOnce(row, cell, PAIR_SECS)
     }
@@ -183,8 +188,11 @@ async function measurePair (wires, labels, cell) {
     var results = [] // eslint-disable-line no-var
     for (const row of rows) results.push(await stopRow(row, cell))
   }
-  const ratios = results[0].runs.map((g, i) => +(g / results[1].runs[i]).toFixed(3))
-  for (const r of results) r.pairRatios = { of: `${labels[0]} / ${labels[1]}`, ratios, median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) }
+  const ref = results[results.length - 1]
+  for (const r of results.slice(0, -1)) {
+    const ratios = r.runs.map((g, i) => +(g / ref.runs[i]).toFixed(3))
+    r.pairRatios = { of: `${r.config} / ${ref.config}`, ratios, median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) }
+  }
   return results
 }
 
@@ -215,8 +223,10 @@ function targets (results) {
   for (const algorithm of ['chacha20-poly1305', 'aes-256-gcm']) {
     for (const direction of ['a->b', 'b->a (-R)']) {
       const sealed = cell(`tunio aead ${algorithm}`, 1, direction)
-      const r = ratio(sealed, cell('tunio offload on', 1, direction))
-      lines.push(`- 1 stream ${direction}, tunio aead ${algorithm}: ${r === null ? 'not measured' : `${(r * 100).toFixed(0)}% of the plain echo tunnel (target ≥ 60%: ${r >= 0.6 ? 'met' : 'MISSED'})`}` +
+      // Interleaved (measureGroup): the median of the runs' ratios to the plain tunnel's, and their range.
+      const p = sealed?.pairRatios?.of === `tunio aead ${algorithm} / tunio offload on` ? sealed.pairRatios : null
+      const r = p ? p.median : ratio(sealed, cell('tunio offload on', 1, direction))
+      lines.push(`- 1 stream ${direction}, tunio aead ${algorithm}: ${r === null ? 'not measured' : `${(r * 100).toFixed(0)}%${p ? ` (interleaved, median of ${p.ratios.length} pairs of runs, ${(p.min * 100).toFixed(0)}–${(p.max * 100).toFixed(0)}%)` : ''} of the plain echo tunnel (target ≥ 60%: ${r >= 0.6 ? 'met' : 'MISSED'})`}` +
         (sealed ? `, ${sealed.gsoSendsPerSuperpacket} UDP_SEGMENT sends per TUN superpacket (target ≤ 1.1: ${sealed.gsoSendsPerSuperpacket <= 1.1 ? 'met' : 'MISSED'})` : ''))
     }
   }
@@ -228,7 +238,7 @@ function targets (results) {
       for (const streams of [1, 8, 32]) {
         const c = cell(config, streams, direction)
         const p = c?.pairRatios?.of === `${config} / C reference` ? c.pairRatios : null
-        // Interleaved (measurePair): the median of the runs' pairwise ratios, and their range.
+        // Interleaved (measureGroup): the median of the runs' pairwise ratios, and their range.
         const r = p ? p.median : ratio(c, cell('C reference', streams, direction))
         if (r !== null) parts.push(`${streams} stream${streams > 1 ? 's' : ''} ${r.toFixed(2)}×${p ? ` (pairs ${p.min.toFixed(2)}–${p.max.toFixed(2)})` : ''} (${r >= 1 ? 'met' : 'MISSED'})`)
       }
@@ -256,7 +266,7 @@ function targets (results) {
   }
   for (const r of results) {
     const p = r.pairRatios
-    if (!p || p.of === 'tunio native forward / C reference' || !p.of.startsWith(`${r.config} /`)) continue
+    if (!p || p.of === 'tunio native forward / C reference' || p.of.startsWith('tunio aead ') || !p.of.startsWith(`${r.config} /`)) continue
     lines.push(`- ${r.streams} stream${r.streams > 1 ? 's' : ''} ${r.direction}, ${p.of} (interleaved runs): median ${p.median.toFixed(2)}× (pairs ${p.min.toFixed(2)}–${p.max.toFixed(2)})`)
   }
   const onCells = results.filter((r) => r.config === 'tunio offload on')
@@ -344,33 +354,32 @@ async function main () {
   fs.writeFileSync(keyFile, require('crypto').randomBytes(32))
   const failed = []
   const wire = netns.createWire('b')
-  let pairWire = null // the second tunnel of an interleaved pair
+  const groupWires = [] // the other tunnels of an interleaved group ('c', 'd', ...)
   const cellsOf = (config) => WG_CONFIGS[config] ? WG_CELLS : config.startsWith(NATIVE_AEAD) ? ONE_STREAM_CELLS : CELLS
   const cellName = (cell) => `${cell.streams} stream(s), ${cell.reverse ? 'b->a (-R)' : 'a->b'}`
-  const done = new Set() // config|cell measured (or failed) already, as part of a pair
+  const done = new Set() // config|cell measured (or failed) already, as part of a group
   const report = (r) => { results.push(r); console.error(`${r.config}, ${r.streams} stream(s), ${r.direction}: ${r.gbps.toFixed(2)} Gbit/s${r.pairRatios ? ` (${r.pairRatios.of} ${r.pairRatios.ratios.join(', ')})` : ''}`) }
   try {
     for (const config of CONFIGS) {
       if (config === 'socat' && !netns.has('socat')) continue
       if (WG_CONFIGS[config] && !wg.hasWireguardGo()) { console.error(`${config}: skipped (needs wireguard-go and wg)`); continue }
-      // The pair's cells are measured when the first of its two rows comes up, as [A, B].
-      const pair = BASELINE ? undefined : INTERLEAVE.find((p) => p.includes(config) && p.every((c) => CONFIGS.includes(c)))
+      // A group's shared cells are measured when the first of its rows comes up, in its order.
+      const group = BASELINE ? undefined : INTERLEAVE.find((g) => g.includes(config) && g.every((c) => CONFIGS.includes(c)))
       for (const cell of cellsOf(config)) {
         if (done.has(`${config}|${cellName(cell)}`)) continue
-        const other = pair && pair[0] === config ? pair[1] : pair?.[0]
-        const partner = other && cellsOf(other).some((c) => c.streams === cell.streams && c.reverse === cell.reverse) ? other : null
+        const shared = group && group.every((c) => cellsOf(c).some((x) => x.streams === cell.streams && x.reverse === cell.reverse))
         // A cell that fails (iperf3 could not connect on a loaded machine, a tunnel that did
         // not come up) is reported and left out; the rest of the run still counts.
         try {
-          if (partner) {
-            done.add(`${partner}|${cellName(cell)}`)
-            pairWire ??= netns.createWire('c')
-            for (const r of await measurePair([wire, pairWire], pair, cell)) report(r)
+          if (shared) {
+            for (const c of group) done.add(`${c}|${cellName(cell)}`)
+            while (groupWires.length < group.length - 1) groupWires.push(netns.createWire(String.fromCharCode(99 + groupWires.length)))
+            for (const r of await measureGroup([wire, ...groupWires], group, cell)) report(r)
           } else {
             report(await measure(wire, config, cell))
           }
         } catch (err) {
-          const what = partner ? pair.join(' and ') : config
+          const what = shared ? group.join(' and ') : config
           console.error(`${what}, ${cellName(cell)}: FAILED: ${err.message}`)
           failed.push(`${what}, ${cellName(cell)}: ${err.message}`)
           continue
@@ -385,16 +394,16 @@ async function main () {
         }
       }
     }
-  } finally { wire.cleanup(); pairWire?.cleanup(); fs.rmSync(keyDir, { recursive: true, force: true }) }
-  // In the order of CONFIGS (an interleaved pair measured its two rows cell by cell together).
+  } finally { wire.cleanup(); for (const w of groupWires) w.cleanup(); fs.rmSync(keyDir, { recursive: true, force: true }) }
+  // In the order of CONFIGS (an interleaved group measured its rows cell by cell together).
   const rank = (r) => CONFIGS.indexOf(r.config.replace(BASELINE_SUFFIX, '')) + (r.config.endsWith(BASELINE_SUFFIX) ? 0.5 : 0)
   results.sort((x, y) => rank(x) - rank(y))
   const md = `# Tunnel benchmark\n\nMachine: ${machine.nproc} CPUs (${machine.cpu}), Linux ${machine.kernel}, Node ${machine.node}, ${machine.date}.\n` +
     `Two network namespaces joined by veth; iperf3 ${RUNS} runs × ${SECS} s per cell. CPU s: utime+stime of each ` +
     `tunnel process over the cell; syscalls/GB: tun read+writev + udp recvmmsg+sendmsg+sendmmsg of both endpoints per GB received; ` +
     `peak RSS: VmHWM. Generated by \`npm run bench\` (bench/tunnel.js).` +
-    (results.some((r) => r.pairRatios) ? ` Interleaved pairs (${[...new Set(results.filter((r) => r.pairRatios).map((r) => r.pairRatios.of))].join('; ')}): ` +
-      `both tunnels up at once, ${PAIR_RUNS} runs × ${PAIR_SECS} s each per cell, alternating A B, B A, A B, ...; the ratio targets use the median of the runs' pairwise ratios.` : '') +
+    (results.some((r) => r.pairRatios) ? ` Interleaved groups (${INTERLEAVE.filter((g) => g.every((c) => results.some((r) => r.config === c))).map((g) => g.join(' | ')).join('; ')}): ` +
+      `all tunnels of a group up at once, ${PAIR_RUNS} runs × ${PAIR_SECS} s each per cell, alternating A B, B A, A B, ...; the ratio targets use the median of the ratios of runs made side by side (each row to the group's last).` : '') +
     `\n\n${table(results)}\n\n` +
     (failed.length ? `Cells that failed and are left out:\n\n${failed.map((f) => `- ${f}`).join('\n')}\n\n` : '') +
     (BASELINE ? `## Against the baseline (BENCH_BASELINE=${BASELINE}, ${baselineRevision()})\n\n${baselineComparison(results)}\n\n` : '') +
