@@ -7,7 +7,7 @@
  */
 import { binding } from './binding'
 import { invalidArg, invalidOption, type TunioError } from './errors'
-import { checkKnownKeys, checkOptionsObject, endpointOption, intOption, type HostPort } from './options'
+import { checkKnownKeys, checkOptionsObject, intOption, type HostPort } from './options'
 import type { Aead } from './aead'
 
 /** Options of `tun.forward(udp, options)`: TUN packets out through the UDP socket. */
@@ -178,7 +178,7 @@ function commonOptions (options: TunForwardOptions | UdpForwardOptions, keys: re
 export function forwardTunToUdp (tun: ForwardEndInfo, udp: unknown, options: TunForwardOptions): Forward {
   const sink = endOf(udp, 'Udp', 'udp')
   const o = commonOptions(options, TUN_KEYS, 'tun.forward()', 1024, 8)
-  if (options.to !== undefined) o.to = endpointOption('to', options.to)
+  if (options.to !== undefined) o.to = options.to // checked by the addon (the core's endpoint parser)
   else if (sink.connected !== true) throw invalidOption('to', 'is required: the socket is not connected')
   if (options.seal !== undefined) o.seal = aeadNative('seal', options.seal)
   return new Forward(tun, sink, o)

@@ -10,7 +10,7 @@ import { BatchBytes } from './batch-bytes'
 import { asUint8Array, byteSourceLength, type ByteSource } from './bytes'
 import { invalidArg, leaseReleased, tunioError } from './errors'
 import type { LeaseHandle, NativeBatch, NativeMeta } from './native'
-import { describe, endpointOption, isIPv4, isIPv6, type HostPort } from './options'
+import { describe, isIPv4, isIPv6, parseEndpoint, type HostPort } from './options'
 import { leakTracker } from './leak-debug'
 
 /** An IP address and port as tunio reports them (v4-mapped IPv6 is shown as plain IPv4). */
@@ -72,9 +72,9 @@ export abstract class Lease implements Disposable {
   set remote (value: string | HostPort | undefined) {
     if (!this.held) throw leaseReleased()
     if (value === undefined) { this.setMetadata(null, undefined, undefined); return }
-    const ep = endpointOption('remote', value, '0.0.0.0', invalidArg)
-    if (ep.port === 0) throw invalidArg('remote', 'port 0 is not a destination')
-    this.setMetadata(ep, undefined, undefined)
+    const ep = parseEndpoint(value, true)
+    if (typeof ep === 'string') throw invalidArg('remote', ep)
+    this.setMetadata({ address: ep.address, port: ep.port }, undefined, undefined)
   }
 
   /**

@@ -1,6 +1,6 @@
 /** Option validation shared by openTun() and openUdp(): every error names its option. */
 import { binding } from './binding'
-import { invalidOption, type TunioError } from './errors'
+import { invalidOption } from './errors'
 
 /**
  * The options argument itself: an object that is not an array (an array's keys would be
@@ -83,49 +83,21 @@ export function isIPv6 (s: string): boolean {
   return (require('net') as typeof import('net')).isIPv6(s)
 }
 
+/**
+ * An endpoint as the API takes it: "1.2.3.4:5", "[::1]:5", ":5" (any IPv4 address) or
+ * { address, port }; an IPv6 address may carry a zone, "[fe80::1%eth0]:5" or "[fe80::1%2]:5".
+ */
 export interface HostPort { address: string, port: number }
 
 /**
- * "1.2.3.4:5", "[::1]:5", ":5" (any address) or { address, port }. An IPv6 address may carry a
- * zone, "[fe80::1%eth0]:5" or "[fe80::1%2]:5": the interface (by name in this network
- * namespace, or by index) is the scope id a link-local address needs. The result names the
- * zone by index.
+ * An endpoint parsed by the core (src-native/core/endpoint_text.h), the one check of an
+ * endpoint's text: `{ address, family, port }` with the zone of a link-local address as its
+ * index ("fe80::1%2"), or the reason the core refuses it (the caller names the option or
+ * argument). `destination`: port 0 is refused too. Options the addon reads itself (openUdp's
+ * bind/connect, send()'s and a forward's `to`) are handed on unparsed: the addon applies the
+ * same parser and throws ERR_TUNIO_INVALID_OPTION.
  */
-export function endpointOption (name: string, value: unknown, defaultAddress = '0.0.0.0', fail: (name: string, message: string) => TunioError = invalidOption): HostPort {
-  let address: string
-  let port: number
-  if (typeof value === 'string') {
-    const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value)
-    if (!m) throw fail(name, `"${value}" is not address:port (use [addr]:port for IPv6)`)
-    address = m[1] ?? (m[2] === '' ? defaultAddress : m[2])
-    port = Number(m[3])
-  } else if (value !== null && typeof value === 'object' && typeof (value as HostPort).address === 'string') {
-    address = (value as HostPort).address
-    port = (value as HostPort).port
-  } else {
-    throw fail(name, 'must be "address:port" or { address, port }')
-  }
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw fail(name, `port ${describe(port)} is out of range 0-65535`)
-  const percent = address.indexOf('%')
-  if (percent >= 0) return { address: withScopeId(name, address.slice(0, percent), address.slice(percent + 1), fail), port }
-  if (!isIPv4(address) && !isIPv6(address)) throw fail(name, `"${address}" is not an IPv4 or IPv6 address`)
-  return { address, port }
-}
-
-/** "fe80::1" + zone "eth0" (an interface name) or "2" (an index) -> "fe80::1%<index>". */
-function withScopeId (name: string, address: string, zone: string, fail: (name: string, message: string) => TunioError): string {
-  if (!isIPv6(address) || address.includes('%')) {
-    throw fail(name, `"${address}%${zone}": a zone (%interface) follows an IPv6 address only`)
-  }
-  let index: number
-  if (/^\d{1,10}$/.test(zone)) {
-    index = Number(zone)
-  } else if (/^[^\s/%:]{1,15}$/.test(zone)) {
-    index = (binding() as unknown as { interfaceIndex: (n: string) => number }).interfaceIndex(zone)
-    if (index === 0) throw fail(name, `no interface named "${zone}" (the zone of "${address}%${zone}") in this network namespace`)
-  } else {
-    throw fail(name, `"${zone}" (after the % of "${address}") is not an interface name or index`)
-  }
-  if (index > 0xffffffff) throw fail(name, `zone index ${zone} is out of range`)
-  return `${address}%${index}`
+export function parseEndpoint (value: unknown, destination: boolean): (HostPort & { family: 'IPv4' | 'IPv6' }) | string {
+  return (binding() as unknown as { parseEndpoint: (value: unknown, destination: boolean) => (HostPort & { family: 'IPv4' | 'IPv6' }) | string })
+    .parseEndpoint(value, destination)
 }

@@ -4,7 +4,7 @@ import { closedError, invalidArg, invalidOption, type TunioError } from './error
 import { TypedEmitter } from './events'
 import type { Endpoint, PacketBatch } from './lease'
 import type { NativeBatch } from './native'
-import { boolOption, checkKnownKeys, checkOptionsObject, choiceOption, endpointOption, interfaceNameOption, intOption, offloadOption, type HostPort } from './options'
+import { boolOption, checkKnownKeys, checkOptionsObject, choiceOption, interfaceNameOption, intOption, offloadOption, type HostPort } from './options'
 import { toNativeItems, type PacketInput } from './packets'
 import { Pool, getDefaultPool, type PoolStats } from './pool'
 import { endForwards, forwardEnds, forwardUdpToTun, registerForwardEnd, type Forward, type ForwardEndInfo, type UdpForwardOptions } from './forward'
@@ -244,7 +244,7 @@ export interface UdpStats {
 
 interface NativeUdp {
   recvBatch (): NativeReadResult
-  send (items: Array<NativeBatch | ArrayBufferView>, to?: HostPort): number
+  send (items: Array<NativeBatch | ArrayBufferView>, to?: string | HostPort): number
   watchReadable (on: boolean): void
   takeErrors (): UdpPeerError[]
   takeSendEvents (): NativeSendEvent[] | undefined
@@ -265,8 +265,10 @@ function validate (options: UdpOptions): Record<string, unknown> {
   checkOptionsObject(options)
   checkKnownKeys(options, KNOWN, 'openUdp()')
   if (options.bind === undefined) throw invalidOption('bind', 'is required, e.g. "0.0.0.0:51820"')
-  const o: Record<string, unknown> = { bind: endpointOption('bind', options.bind) }
-  if (options.connect !== undefined) o.connect = endpointOption('connect', options.connect)
+  // bind and connect go to the addon as given: the core's endpoint parser checks them there
+  // (lib/options.ts parseEndpoint), before the socket is opened.
+  const o: Record<string, unknown> = { bind: options.bind }
+  if (options.connect !== undefined) o.connect = options.connect
   o.ipv6Only = boolOption('ipv6Only', options.ipv6Only) ?? UDP_DEFAULTS.ipv6Only
   o.reusePort = boolOption('reusePort', options.reusePort) ?? UDP_DEFAULTS.reusePort
   o.innerFlowSteering = intOption('innerFlowSteering', options.innerFlowSteering, 1, 65535)
@@ -435,9 +437,9 @@ export class Udp extends TypedEmitter<UdpEvents> implements AsyncIterable<Packet
    */
   send (datagrams: PacketInput, to?: string | HostPort): number {
     if (this.#closed) throw closedError('UDP socket')
-    const dest = to === undefined ? undefined : endpointOption('to', to)
-    const items = toNativeItems(datagrams, { argument: 'datagrams', needsOwnDestination: dest === undefined && !this.#connected })
-    const n = this.#native.send(items, dest)
+    // `to` is checked by the addon (the core's endpoint parser) before any datagram moves.
+    const items = toNativeItems(datagrams, { argument: 'datagrams', needsOwnDestination: to == null && !this.#connected })
+    const n = this.#native.send(items, to)
     if (this.#state[0] !== 0) this.#drainErrors()
     if (this.#state[1] !== 0) this.#emitSendEvents()
     return n

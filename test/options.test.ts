@@ -227,6 +227,53 @@ t.test('send(…, to) validates `to` like an option', async (t) => {
   }
 })
 
+// An endpoint's text has one check, the core's parser (src-native/core/endpoint_text.h,
+// doctest test-native/endpoint_text_test.cc): bind, connect and `to` go to the addon as given
+// and a lease's remote is checked through binding.parseEndpoint, all with the core's reason.
+t.test('an endpoint is refused with the core\'s reason wherever it is taken', async (t) => {
+  const reasons: Array<[unknown, RegExp]> = [
+    ['127.0.0.1', /"127\.0\.0\.1" is not address:port \(use \[addr\]:port for IPv6\)/],
+    ['127.0.0.1:65536', /port 65536 is out of range 0-65535/],
+    ['localhost:80', /"localhost" is not an IPv4 or IPv6 address/],
+    ['[fe80::1%nosuch0]:80', /no interface named "nosuch0" \(the zone of "fe80::1%nosuch0"\) in this network namespace/],
+    ['[127.0.0.1%lo]:80', /"127\.0\.0\.1%lo": a zone \(%interface\) follows an IPv6 address only/],
+    ['[fe80::1%4294967296]:80', /zone index 4294967296 is out of range/],
+    [{ address: '127.0.0.1', port: 80.5 }, /port 80\.5 is out of range 0-65535/],
+    [{ address: '127.0.0.1', port: '80' }, /port must be a number from 0 to 65535/],
+    [80, /must be "address:port" or \{ address, port \}/]
+  ]
+  const udp = await openUdp({ bind: '127.0.0.1:0' })
+  t.teardown(() => udp.close())
+  const pool = new Pool()
+  const lease = pool.leaseFrom(Buffer.from('x'))
+  const batch = pool.leaseBatch(1, 1)
+  t.teardown(() => { lease.release(); batch.release() })
+  for (const [value, reason] of reasons) {
+    const what = JSON.stringify(value)
+    await t.rejects(openUdp({ bind: value as string }), { code: 'ERR_TUNIO_INVALID_OPTION', option: 'bind', message: reason }, `bind ${what}`)
+    await t.rejects(openUdp({ bind: '127.0.0.1:0', connect: value as string }), { code: 'ERR_TUNIO_INVALID_OPTION', option: 'connect', message: reason }, `connect ${what}`)
+    t.throws(() => udp.send([Buffer.from('x')], value as string), { code: 'ERR_TUNIO_INVALID_OPTION', option: 'to', message: reason }, `send to ${what}`)
+    for (const l of [lease, batch.at(0) as typeof lease]) {
+      t.throws(() => { l.remote = value as string }, { code: 'ERR_TUNIO_INVALID_ARG', argument: 'remote', message: reason }, `remote ${what}`)
+    }
+  }
+  t.throws(() => { lease.remote = '192.0.2.1:0' }, { argument: 'remote', message: /port 0 is not a destination/ })
+  lease.remote = '[::ffff:192.0.2.1]:7'
+  t.same(lease.remote, { address: '192.0.2.1', family: 'IPv4', port: 7 }, 'a v4-mapped remote is the IPv4 peer it names')
+  lease.remote = '[fe80::1%lo]:7'
+  t.match(lease.remote, { address: /^fe80::1%\d+$/, family: 'IPv6', port: 7 }, 'a zone by name is kept as its index')
+
+  // Past lib/: the addon applies the same parser, and a value of another type is a thrown error.
+  const b = binding() as unknown as { NativeUdp: new (...args: unknown[]) => { close: () => void } }
+  for (const bind of [undefined, null, 5, {}, { address: 5, port: 1 }, { address: '127.0.0.1', port: 2 ** 53 }, '1.2.3.4\u00005:6']) {
+    t.throws(() => new b.NativeUdp({ bind }, pool.native, () => {}).close(), { code: 'ERR_TUNIO_INVALID_OPTION', option: 'bind' }, `NativeUdp bind ${String(bind)}`)
+  }
+  const native = (batch as unknown as { native: { setMeta: (...args: unknown[]) => void } }).native
+  for (const remote of [5, 'x', { address: '127.0.0.1', port: 0 }, { address: '127.0.0.1', port: -1 }]) {
+    t.throws(() => native.setMeta(0, remote), { code: 'ERR_TUNIO_INVALID_ARG', argument: 'remote' }, `setMeta remote ${JSON.stringify(remote)}`)
+  }
+})
+
 t.test('port in use: binding twice without reusePort is ERR_TUNIO_UDP_OPEN / EADDRINUSE', async (t) => {
   for (const host of ['127.0.0.1', '[::1]']) {
     const a = await openUdp({ bind: `${host}:0` })

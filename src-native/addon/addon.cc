@@ -65,6 +65,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   DefineLeaseFunctions(env, exports);
   exports.Set("setExternalBuffers", Napi::Function::New<SetAddonFlag<&AddonData::external_buffers>>(env, "setExternalBuffers"));
   exports.Set("interfaceIndex", Napi::Function::New(env, InterfaceIndex));
+  exports.Set("parseEndpoint", Napi::Function::New(env, ParseEndpointJs));
   exports.Set("routeChange", Napi::Function::New(env, RouteChange));
   exports.Set("ruleChange", Napi::Function::New(env, RuleChange));
   exports.Set("sendFd", Napi::Function::New(env, SendFd));

@@ -5,6 +5,7 @@
 #include "addon_data.h"
 #include "byte_source.h"
 #include "endpoint_js.h"
+#include "endpoint_text.h"
 #include "errors.h"
 #include "js_checked.h"
 #include "type_tags.h"
@@ -361,21 +362,14 @@ Napi::Value BatchWrap::SetMeta(const Napi::CallbackInfo& info) {
   Napi::Value r = info.Length() > 1 ? info[1] : env.Undefined();
   if (r.IsNull()) {
     remote = IpEndpoint{};
-  } else if (r.IsObject()) {
-    Napi::Object o = r.As<Napi::Object>();
-    Napi::Value address = JsGet(o, "address");
-    Napi::Value port = JsGet(o, "port");
+  } else if (!r.IsUndefined()) {
+    // The core's endpoint parser and destination rule (endpoint_text.h), as lib/lease.ts's
+    // setter applies them through binding.parseEndpoint.
     IpEndpoint ep;
-    if (!address.IsString() || !port.IsNumber() || !ParseAddress(address.As<Napi::String>().Utf8Value(), &ep, &why)) {
-      ThrowInvalidArg(env, "remote", why.empty() ? "expected { address, port }" : why);
+    if (!EndpointFromJs(r, &ep, &why) || !check_destination(ep, &why)) {
+      ThrowInvalidArg(env, "remote", why);
       return Napi::Value();
     }
-    const int64_t n = port.As<Napi::Number>().Int64Value();
-    if (n < 1 || n > 65535) {
-      ThrowInvalidArg(env, "remote", "port must be between 1 and 65535");
-      return Napi::Value();
-    }
-    ep.port = static_cast<uint16_t>(n);
     remote = ep;
   }
   Napi::Value l = info.Length() > 2 ? info[2] : env.Undefined();
@@ -386,7 +380,7 @@ Napi::Value BatchWrap::SetMeta(const Napi::CallbackInfo& info) {
     Napi::Value address = JsGet(o, "address");
     Napi::Value ifindex = JsGet(o, "ifindex");
     IpEndpoint ep;
-    if (!address.IsString() || !ParseAddress(address.As<Napi::String>().Utf8Value(), &ep, &why) || ep.scope_id != 0) {
+    if (!address.IsString() || !parse_zoned_address(address.As<Napi::String>().Utf8Value(), &ep, &why) || ep.scope_id != 0) {
       ThrowInvalidArg(env, "local", why.empty() ? "expected { address, ifindex? } with an address of this host" : why);
       return Napi::Value();
     }

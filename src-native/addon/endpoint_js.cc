@@ -6,7 +6,9 @@
 #include <cstring>
 
 #include "errors.h"
+#include "endpoint_text.h"
 #include "js_checked.h"
+#include "socket_address.h"  // format_address
 
 namespace tunio {
 
@@ -33,35 +35,6 @@ Napi::Object EndpointToJs(Napi::Env env, const IpEndpoint& ep, bool with_port) {
   return Napi::Object(env, obj.get());
 }
 
-namespace {
-// A zone as the scope id: decimal digits are the index itself, anything else an interface name.
-bool ZoneToScopeId(const std::string& zone, uint32_t* scope_id, std::string* why) {
-  if (zone.empty()) {
-    if (why) *why = "empty zone after '%'";
-    return false;
-  }
-  if (zone.find_first_not_of("0123456789") == std::string::npos) {
-    uint64_t index = 0;
-    for (char c : zone) {
-      index = index * 10 + static_cast<uint64_t>(c - '0');
-      if (index > UINT32_MAX) {
-        if (why) *why = "zone index " + zone + " is out of range";
-        return false;
-      }
-    }
-    *scope_id = static_cast<uint32_t>(index);
-    return true;
-  }
-  const unsigned index = zone.size() < IF_NAMESIZE ? if_nametoindex(zone.c_str()) : 0;
-  if (index == 0) {
-    if (why) *why = "no interface named '" + zone + "' (the zone after '%') in this network namespace";
-    return false;
-  }
-  *scope_id = index;
-  return true;
-}
-}  // namespace
-
 Napi::Value InterfaceIndex(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) return Napi::Number::New(env, 0);
@@ -70,56 +43,48 @@ Napi::Value InterfaceIndex(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, index);
 }
 
-bool ParseAddress(const std::string& text, IpEndpoint* ep, std::string* why) {
-  const size_t percent = text.find('%');
-  const std::string address = text.substr(0, percent);
-  in_addr v4;
-  in6_addr v6;
-  if (percent == std::string::npos && inet_pton(AF_INET, address.c_str(), &v4) == 1) {
-    ep->family = 4;
-    std::memcpy(ep->addr, &v4, 4);
-    return true;
+bool EndpointFromJs(Napi::Value v, IpEndpoint* ep, std::string* why) {
+  if (v.IsString()) return parse_endpoint(v.As<Napi::String>().Utf8Value(), ep, why);
+  Napi::Value address = v.IsObject() ? JsGet(v.As<Napi::Object>(), "address") : Napi::Value();
+  if (address.IsEmpty() || !address.IsString()) {
+    *why = "must be \"address:port\" or { address, port }";
+    return false;
   }
-  if (inet_pton(AF_INET6, address.c_str(), &v6) == 1) {
-    if (IN6_IS_ADDR_V4MAPPED(&v6)) {
-      if (percent != std::string::npos) {
-        if (why) *why = "'" + text + "': a zone applies to IPv6 addresses only";
-        return false;
-      }
-      ep->family = 4;
-      std::memcpy(ep->addr, v6.s6_addr + 12, 4);
-      return true;
-    }
-    uint32_t scope_id = 0;
-    if (percent != std::string::npos && !ZoneToScopeId(text.substr(percent + 1), &scope_id, why)) return false;
-    ep->family = 6;
-    std::memcpy(ep->addr, v6.s6_addr, 16);
-    ep->scope_id = scope_id;
-    return true;
+  Napi::Value port = JsGet(v.As<Napi::Object>(), "port");
+  IpEndpoint parsed;
+  if (!port.IsNumber()) {
+    *why = "port must be a number from 0 to 65535";
+    return false;
   }
-  if (why) *why = "'" + text + "' is not an IPv4 or IPv6 address";
+  if (!parse_port(port.As<Napi::Number>().DoubleValue(), &parsed.port, why) ||
+      !parse_zoned_address(address.As<Napi::String>().Utf8Value(), &parsed, why)) {
+    return false;
+  }
+  *ep = parsed;
+  return true;
+}
+
+bool ParseEndpoint(napi_env env, Napi::Value v, const char* option, IpEndpoint* ep) {
+  std::string why;
+  if (EndpointFromJs(v, ep, &why)) return true;
+  ThrowInvalidOption(env, option, why);
   return false;
 }
 
-// { address, port } (checked by lib/options.ts first) into ep; on false, throws
-// ERR_TUNIO_INVALID_OPTION naming `option`.
-bool ParseEndpoint(napi_env env, Napi::Value v, const char* option, IpEndpoint* ep) {
-  std::string why = "expected { address, port }";
-  if (v.IsObject()) {
-    Napi::Object o = v.As<Napi::Object>();
-    Napi::Value address = JsGet(o, "address");
-    Napi::Value port = JsGet(o, "port");
-    if (address.IsString() && port.IsNumber() && ParseAddress(address.As<Napi::String>().Utf8Value(), ep, &why)) {
-      const int64_t p = port.As<Napi::Number>().Int64Value();
-      if (p >= 0 && p <= 65535) {
-        ep->port = static_cast<uint16_t>(p);
-        return true;
-      }
-      why = "port out of range 0-65535";
-    }
+Napi::Value ParseEndpointJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  IpEndpoint ep;
+  std::string why;
+  const bool destination = info.Length() > 1 && JsTruthy(info[1]);
+  if (!EndpointFromJs(info.Length() > 0 ? info[0] : env.Undefined(), &ep, &why) ||
+      (destination && !check_destination(ep, &why))) {
+    return Napi::String::New(env, why);
   }
-  ThrowInvalidOption(env, option, why);
-  return false;
+  // The zone by index: the text reads back the same whatever the interface is called later.
+  std::string address = format_address(ep);
+  if (ep.scope_id != 0) address += "%" + std::to_string(ep.scope_id);
+  return JsObject(env).String("address", address).String("family", ep.family == 4 ? "IPv4" : "IPv6")
+      .Number("port", ep.port).result();
 }
 
 }  // namespace tunio

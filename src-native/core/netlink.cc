@@ -50,6 +50,8 @@ bool parse_cidr(const std::string& text, Cidr* out, std::string* why) {
   // A zone names the interface a link-local address is on; an address given to a device, or
   // a route's or rule's network, has its interface from elsewhere (the device, `dev`).
   if (addr.find('%') != std::string::npos) return fail("takes no zone (%interface): the device or route names the interface");
+  // inet_pton reads up to a NUL, and a JavaScript string may hold one.
+  if (addr.find('\0') != std::string::npos) return fail("not an IPv4 or IPv6 address");
   Cidr c;
   if (inet_pton(AF_INET, addr.c_str(), c.addr) == 1) {
     c.family = 4;
