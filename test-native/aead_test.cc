@@ -22,22 +22,13 @@ using Bytes = std::vector<uint8_t>;
 
 // evp_api.h declares the EVP prototypes itself (it is resolved with dlsym); they must be
 // OpenSSL's exactly.
-static_assert(std::is_same<EvpApi::CipherFn, decltype(&EVP_chacha20_poly1305)>::value, "EVP_chacha20_poly1305");
-static_assert(std::is_same<EvpApi::CipherFn, decltype(&EVP_aes_256_gcm)>::value, "EVP_aes_256_gcm");
-static_assert(std::is_same<EvpApi::CtxNewFn, decltype(&EVP_CIPHER_CTX_new)>::value, "EVP_CIPHER_CTX_new");
-static_assert(std::is_same<EvpApi::CtxFreeFn, decltype(&EVP_CIPHER_CTX_free)>::value, "EVP_CIPHER_CTX_free");
-static_assert(std::is_same<EvpApi::CtxCtrlFn, decltype(&EVP_CIPHER_CTX_ctrl)>::value, "EVP_CIPHER_CTX_ctrl");
-static_assert(std::is_same<EvpApi::InitExFn, decltype(&EVP_EncryptInit_ex)>::value, "EVP_EncryptInit_ex");
-static_assert(std::is_same<EvpApi::InitExFn, decltype(&EVP_DecryptInit_ex)>::value, "EVP_DecryptInit_ex");
-static_assert(std::is_same<EvpApi::UpdateFn, decltype(&EVP_EncryptUpdate)>::value, "EVP_EncryptUpdate");
-static_assert(std::is_same<EvpApi::UpdateFn, decltype(&EVP_DecryptUpdate)>::value, "EVP_DecryptUpdate");
-static_assert(std::is_same<EvpApi::FinalExFn, decltype(&EVP_EncryptFinal_ex)>::value, "EVP_EncryptFinal_ex");
-static_assert(std::is_same<EvpApi::FinalExFn, decltype(&EVP_DecryptFinal_ex)>::value, "EVP_DecryptFinal_ex");
+#define TUNIO_EVP_PROTOTYPE_MATCHES(member, Fn, symbol, required) \
+  static_assert(std::is_same<decltype(EvpApi::member), decltype(&symbol)>::value, #symbol);
+TUNIO_EVP_FUNCTIONS(TUNIO_EVP_PROTOTYPE_MATCHES)
+#undef TUNIO_EVP_PROTOTYPE_MATCHES
 static_assert(EvpApi::kCtrlAeadSetIvLen == EVP_CTRL_AEAD_SET_IVLEN, "EVP_CTRL_AEAD_SET_IVLEN");
 static_assert(EvpApi::kCtrlAeadGetTag == EVP_CTRL_AEAD_GET_TAG, "EVP_CTRL_AEAD_GET_TAG");
 static_assert(EvpApi::kCtrlAeadSetTag == EVP_CTRL_AEAD_SET_TAG, "EVP_CTRL_AEAD_SET_TAG");
-static_assert(std::is_same<EvpApi::CtxParamsFn, decltype(&EVP_CIPHER_CTX_get_params)>::value, "EVP_CIPHER_CTX_get_params");
-static_assert(std::is_same<EvpApi::CtxSetParamsFn, decltype(&EVP_CIPHER_CTX_set_params)>::value, "EVP_CIPHER_CTX_set_params");
 static_assert(EvpApi::kParamOctetString == OSSL_PARAM_OCTET_STRING, "OSSL_PARAM_OCTET_STRING");
 static_assert(sizeof(EvpParam) == sizeof(OSSL_PARAM), "OSSL_PARAM layout");
 static_assert(offsetof(EvpParam, key) == offsetof(OSSL_PARAM, key), "OSSL_PARAM::key");

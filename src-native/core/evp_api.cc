@@ -7,16 +7,10 @@ namespace tunio {
 namespace {
 
 template <typename Fn>
-void resolve(SymbolLookup lookup, Fn* slot, const char* name, const char** missing) {
+void resolve(SymbolLookup lookup, Fn* slot, const char* name, bool required, const char** missing) {
   void* sym = lookup(name);
-  if (!sym && !*missing) *missing = name;
+  if (!sym && required && !*missing) *missing = name;
   *slot = reinterpret_cast<Fn>(sym);
-}
-
-// A symbol that may be missing (a newer API with a fallback): never marks the API unavailable.
-template <typename Fn>
-void resolve_optional(SymbolLookup lookup, Fn* slot, const char* name) {
-  *slot = reinterpret_cast<Fn>(lookup(name));
 }
 
 }  // namespace
@@ -24,19 +18,9 @@ void resolve_optional(SymbolLookup lookup, Fn* slot, const char* name) {
 EvpApi load_evp_api(SymbolLookup lookup) {
   EvpApi api;
   const char* missing = nullptr;
-  resolve(lookup, &api.chacha20_poly1305, "EVP_chacha20_poly1305", &missing);
-  resolve(lookup, &api.aes_256_gcm, "EVP_aes_256_gcm", &missing);
-  resolve(lookup, &api.ctx_new, "EVP_CIPHER_CTX_new", &missing);
-  resolve(lookup, &api.ctx_free, "EVP_CIPHER_CTX_free", &missing);
-  resolve(lookup, &api.ctx_ctrl, "EVP_CIPHER_CTX_ctrl", &missing);
-  resolve(lookup, &api.encrypt_init, "EVP_EncryptInit_ex", &missing);
-  resolve(lookup, &api.encrypt_update, "EVP_EncryptUpdate", &missing);
-  resolve(lookup, &api.encrypt_final, "EVP_EncryptFinal_ex", &missing);
-  resolve(lookup, &api.decrypt_init, "EVP_DecryptInit_ex", &missing);
-  resolve(lookup, &api.decrypt_update, "EVP_DecryptUpdate", &missing);
-  resolve(lookup, &api.decrypt_final, "EVP_DecryptFinal_ex", &missing);
-  resolve_optional(lookup, &api.ctx_get_params, "EVP_CIPHER_CTX_get_params");
-  resolve_optional(lookup, &api.ctx_set_params, "EVP_CIPHER_CTX_set_params");
+#define TUNIO_EVP_RESOLVE(member, Fn, symbol, required) resolve(lookup, &api.member, #symbol, required, &missing);
+  TUNIO_EVP_FUNCTIONS(TUNIO_EVP_RESOLVE)
+#undef TUNIO_EVP_RESOLVE
   api.missing = missing;
   return api;
 }
