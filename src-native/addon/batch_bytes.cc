@@ -81,6 +81,12 @@ bool BatchWrap::SyncBytes(Napi::Env env, const char* argument) {
   return true;
 }
 
+bool BatchWrap::ApplyAndCloseBytes(Napi::Env env, const char* argument) {
+  if (!SyncBytes(env, argument) && argument) return false;
+  CloseBytes(env);
+  return true;
+}
+
 void BatchWrap::PublishBytes(Napi::Env env) {
   int32_t* table = BytesTable(env);
   if (table) bytes_->layout.publish(packets_.data(), packets_.size(), size_, table);
@@ -127,8 +133,7 @@ Napi::Value BatchWrap::Bytes(const Napi::CallbackInfo& info) {
     return Napi::Value();
   }
   // A view already open: what it says is applied before it closes.
-  if (!SyncBytes(env, "batch")) return Napi::Value();
-  CloseBytes(env);
+  if (!ApplyAndCloseBytes(env, "batch")) return Napi::Value();
 
   auto v = std::make_unique<BytesView>();
   v->layout.plan(packets_.data(), packets_.size());

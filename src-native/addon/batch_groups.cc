@@ -104,8 +104,7 @@ Napi::Value BatchWrap::Split(const Napi::CallbackInfo& info) {
       return Napi::Value();
     }
   }
-  if (!SyncBytes(env, "batch")) return Napi::Value();
-  CloseBytes(env);
+  if (!ApplyAndCloseBytes(env, "batch")) return Napi::Value();
   std::vector<std::vector<Packet>> out(static_cast<size_t>(count));
   for (size_t i = 0; i < packets_.size(); i++) {
     if (!packets_[i].valid()) continue;

@@ -111,11 +111,15 @@ BatchWrap::~BatchWrap() {
   }
 }
 
-void BatchWrap::DropEntry(uint32_t index) {
+void BatchWrap::DropView(uint32_t index) {
   if (views_[index]) {
     EntryDropsView(views_[index]);
     views_[index] = nullptr;
   }
+}
+
+void BatchWrap::DropEntry(uint32_t index) {
+  DropView(index);
   if (packets_[index].valid()) {
     packets_[index].slot.reset();
     live_--;
@@ -123,26 +127,16 @@ void BatchWrap::DropEntry(uint32_t index) {
 }
 
 void BatchWrap::MoveEntry(uint32_t index, std::vector<Packet>& to) {
-  if (views_[index]) {
-    EntryDropsView(views_[index]);
-    views_[index] = nullptr;
-  }
+  DropView(index);
   to.push_back(std::move(packets_[index]));
   live_--;
 }
 
 void BatchWrap::TakeAll(Napi::Env env, std::vector<Packet>& out) {
-  SyncBytes(env, nullptr);
-  CloseBytes(env);
+  ApplyAndCloseBytes(env, nullptr);
   out.reserve(out.size() + live_);
   for (size_t i = 0; i < packets_.size(); i++) {
-    if (!packets_[i].valid()) continue;
-    if (views_[i]) {
-      EntryDropsView(views_[i]);
-      views_[i] = nullptr;
-    }
-    out.push_back(std::move(packets_[i]));
-    live_--;
+    if (packets_[i].valid()) MoveEntry(static_cast<uint32_t>(i), out);
   }
   FreeStorageIfConsumed();
 }
@@ -152,9 +146,8 @@ void BatchWrap::SettleTransformed() {
   for (size_t i = 0; i < packets_.size(); i++) {
     if (packets_[i].valid()) {
       live++;
-    } else if (views_[i]) {
-      EntryDropsView(views_[i]);
-      views_[i] = nullptr;
+    } else {
+      DropView(static_cast<uint32_t>(i));
     }
   }
   live_ = live;
@@ -212,8 +205,7 @@ Napi::Value BatchWrap::Buffer(const Napi::CallbackInfo& info) {
   if (!CheckHeld(info, &i)) return Napi::Value();
   // A lease Buffer and a bytes() view are never open at once (a copy of each would be written
   // back over the other): the view is applied and closed.
-  if (!SyncBytes(env, "batch")) return Napi::Value();
-  CloseBytes(env);
+  if (!ApplyAndCloseBytes(env, "batch")) return Napi::Value();
   Packet& p = packets_[i];
   AddonData* data = GetAddonData(env);
   if (data->external_buffers && !views_[i]) {
@@ -252,8 +244,7 @@ Napi::Value BatchWrap::Release(const Napi::CallbackInfo& info) {
   if (!Held(i)) return Napi::Boolean::New(env, false);
   // The other packets keep what an open bytes() view gave them; the view closes (its runs
   // cover this packet's bytes too).
-  SyncBytes(env, nullptr);
-  CloseBytes(env);
+  ApplyAndCloseBytes(env, nullptr);
   // Detach first: from here on no JS view can read the bytes, so the slot can be reused now.
   if (info.Length() > 1 && !info[1].IsUndefined()) DetachView(env, info[1]);
   DropEntry(i);
@@ -323,15 +314,9 @@ Napi::Value BatchWrap::Extract(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t i;
   if (!CheckHeld(info, &i)) return Napi::Value();
-  if (!SyncBytes(env, "lease")) return Napi::Value();
-  CloseBytes(env);
-  if (views_[i]) {
-    EntryDropsView(views_[i]);
-    views_[i] = nullptr;
-  }
+  if (!ApplyAndCloseBytes(env, "lease")) return Napi::Value();
   std::vector<Packet> one;
-  one.push_back(std::move(packets_[i]));
-  live_--;
+  MoveEntry(i, one);
   FreeStorageIfConsumed();
   return Create(env, pool_, std::move(one));
 }

@@ -63,9 +63,13 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
   // `argument`, a packet outside its room throws ERR_TUNIO_INVALID_ARG naming it and nothing
   // is applied (false); without, such a table is left unapplied. Every operation that reads
   // packet extents syncs first. CloseBytes detaches the view's buffers and table (applying
-  // nothing: callers sync first where the table still matters) and lets go of its slots.
+  // nothing) and lets go of its slots. ApplyAndCloseBytes is the two in order, for operations
+  // after which the view's extents are no use: with `argument` a table that cannot be applied
+  // throws and the view stays open (false); without, the view closes all the same.
   bool SyncBytes(Napi::Env env, const char* argument);
-  void CloseBytes(Napi::Env env);  const std::shared_ptr<BufferPool>& pool() const { return pool_; }
+  void CloseBytes(Napi::Env env);
+  bool ApplyAndCloseBytes(Napi::Env env, const char* argument);
+  const std::shared_ptr<BufferPool>& pool() const { return pool_; }
 
  private:
   Napi::Value Size(const Napi::CallbackInfo& info);
@@ -101,6 +105,8 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
   // Entry i still holds its packet (false once released, moved or the storage freed).
   bool Held(uint32_t i) const { return i < packets_.size() && packets_[i].valid(); }
   void DropEntry(uint32_t index);
+  // Lets go of entry `index`'s JS view, if any (EntryDropsView).
+  void DropView(uint32_t index);
   // Moves held entry `index` to the end of `to` (its JS view, if any, let go first).
   void MoveEntry(uint32_t index, std::vector<Packet>& to);
   // Once no entry holds a packet, frees the packet and view arrays. The JS wrapper of a
