@@ -60,15 +60,15 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       .Value("forward", ForwardStatsToJs(env, ForwardStats()));
   exports.Set("statsShapes", shapes.result());
   exports.Set("nativeDefaults", JsObject(env).Value("tun", TunDefaultsToJs(env)).Value("udp", UdpDefaultsToJs(env)).result());
-  exports.Set("setOpenSslAllowed", Napi::Function::New<SetAddonFlag<&AddonData::openssl_allowed>>(env, "setOpenSslAllowed"));
+  ExportFunction<SetAddonFlag<&AddonData::openssl_allowed>>(env, exports, "setOpenSslAllowed");
 
   DefineLeaseFunctions(env, exports);
-  exports.Set("setExternalBuffers", Napi::Function::New<SetAddonFlag<&AddonData::external_buffers>>(env, "setExternalBuffers"));
-  exports.Set("interfaceIndex", Napi::Function::New(env, InterfaceIndex));
-  exports.Set("parseEndpoint", Napi::Function::New(env, ParseEndpointJs));
-  exports.Set("routeChange", Napi::Function::New(env, RouteChange));
-  exports.Set("ruleChange", Napi::Function::New(env, RuleChange));
-  exports.Set("sendFd", Napi::Function::New(env, SendFd));
+  ExportFunction<SetAddonFlag<&AddonData::external_buffers>>(env, exports, "setExternalBuffers");
+  ExportFunction<InterfaceIndex>(env, exports, "interfaceIndex");
+  ExportFunction<ParseEndpointJs>(env, exports, "parseEndpoint");
+  ExportFunction<RouteChange>(env, exports, "routeChange");
+  ExportFunction<RuleChange>(env, exports, "ruleChange");
+  ExportFunction<SendFd>(env, exports, "sendFd");
   exports.Set("NativeFdReceiver", FdReceiverWrap::Define(env));
   return exports;
 }

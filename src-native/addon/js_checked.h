@@ -48,6 +48,14 @@ class JsObject {
   napi_value object_ = nullptr;
 };
 
+// exports[name] = a JS function named `name` that calls `cb`: the name is written once, and the
+// templated Function::New calls `cb` directly (its Callable overload keeps the pointer in a heap
+// CallbackData and calls through it, and names the function only if given the name again).
+template <Napi::Function::Callback cb>
+void ExportFunction(Napi::Env env, Napi::Object exports, const char* name) {
+  exports.Set(name, Napi::Function::New<cb>(env, name));
+}
+
 // An object of named numbers, e.g. a layout or the limits the addon exports at load time
 // (constants of the core: the TS layer reads them instead of writing them again).
 struct NamedNumber {

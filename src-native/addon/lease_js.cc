@@ -374,18 +374,18 @@ void DefineLeaseFunctions(Napi::Env env, Napi::Object exports) {
                                    {"queueLength", LeaseTable::kReleaseQueue},
                                    {"words", LeaseTable::kScratchWords},
                                }));
-  exports.Set("leaseAcquire", Napi::Function::New<Acquire>(env, "leaseAcquire"));
-  exports.Set("leaseAcquireView", Napi::Function::New<AcquireView>(env, "leaseAcquireView"));
-  exports.Set("leaseFrom", Napi::Function::New<LeaseFrom>(env, "leaseFrom"));
-  exports.Set("leaseHome", Napi::Function::New<Home>(env, "leaseHome"));
-  exports.Set("leaseView", Napi::Function::New<View>(env, "leaseView"));
-  exports.Set("leaseCopyOut", Napi::Function::New<CopyOut>(env, "leaseCopyOut"));
-  exports.Set("leaseSet", Napi::Function::New<Set>(env, "leaseSet"));
-  exports.Set("leaseRelease", Napi::Function::New<Release>(env, "leaseRelease"));
-  exports.Set("leaseAbandon", Napi::Function::New<Abandon>(env, "leaseAbandon"));
-  exports.Set("leaseDropView", Napi::Function::New<DropView>(env, "leaseDropView"));
-  exports.Set("leaseReleaseLeaked", Napi::Function::New<ReleaseLeaked>(env, "leaseReleaseLeaked"));
-  exports.Set("leaseSurrender", Napi::Function::New<Surrender>(env, "leaseSurrender"));
+  ExportFunction<Acquire>(env, exports, "leaseAcquire");
+  ExportFunction<AcquireView>(env, exports, "leaseAcquireView");
+  ExportFunction<LeaseFrom>(env, exports, "leaseFrom");
+  ExportFunction<Home>(env, exports, "leaseHome");
+  ExportFunction<View>(env, exports, "leaseView");
+  ExportFunction<CopyOut>(env, exports, "leaseCopyOut");
+  ExportFunction<Set>(env, exports, "leaseSet");
+  ExportFunction<Release>(env, exports, "leaseRelease");
+  ExportFunction<Abandon>(env, exports, "leaseAbandon");
+  ExportFunction<DropView>(env, exports, "leaseDropView");
+  ExportFunction<ReleaseLeaked>(env, exports, "leaseReleaseLeaked");
+  ExportFunction<Surrender>(env, exports, "leaseSurrender");
 }
 
 }  // namespace tunio
