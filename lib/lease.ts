@@ -10,7 +10,7 @@ import { BatchBytes } from './batch-bytes'
 import { asUint8Array, byteSourceLength, type ByteSource } from './bytes'
 import { invalidArg, leaseReleased, tunioError } from './errors'
 import type { LeaseHandle, NativeBatch, NativeMeta } from './native'
-import { describe, isIPv4, isIPv6, parseEndpoint, type HostPort } from './options'
+import type { HostPort } from './options'
 import { leakTracker } from './leak-debug'
 
 /** An IP address and port as tunio reports them (v4-mapped IPv6 is shown as plain IPv4). */
@@ -71,10 +71,7 @@ export abstract class Lease implements Disposable {
   get remote (): Endpoint | undefined { return this.metadata().remote as Endpoint | undefined }
   set remote (value: string | HostPort | undefined) {
     if (!this.held) throw leaseReleased()
-    if (value === undefined) { this.setMetadata(null, undefined, undefined); return }
-    const ep = parseEndpoint(value, true)
-    if (typeof ep === 'string') throw invalidArg('remote', ep)
-    this.setMetadata({ address: ep.address, port: ep.port }, undefined, undefined)
+    this.setMetadata('remote', value ?? null)
   }
 
   /**
@@ -89,16 +86,7 @@ export abstract class Lease implements Disposable {
   get local (): LocalAddress | undefined { return this.metadata().local as LocalAddress | undefined }
   set local (value: string | { address: string, ifindex?: number } | undefined) {
     if (!this.held) throw leaseReleased()
-    if (value === undefined) { this.setMetadata(undefined, null, undefined); return }
-    const address = typeof value === 'string' ? value : value !== null && typeof value === 'object' ? value.address : undefined
-    if (typeof address !== 'string' || address.includes('%') || (!isIPv4(address) && !isIPv6(address))) {
-      throw invalidArg('local', `must be an IPv4 or IPv6 address without a zone (the interface is ifindex), or { address, ifindex? }; got ${describe(value)}`)
-    }
-    const ifindex = typeof value === 'object' ? value.ifindex : undefined
-    if (ifindex !== undefined && (typeof ifindex !== 'number' || !Number.isInteger(ifindex) || ifindex < 0 || ifindex > 0xffffffff)) {
-      throw invalidArg('local', `ifindex must be an integer between 0 and ${0xffffffff}, got ${describe(ifindex)}`)
-    }
-    this.setMetadata(undefined, ifindex === undefined ? { address } : { address, ifindex }, undefined)
+    this.setMetadata('local', value ?? null)
   }
 
   /**
@@ -109,10 +97,7 @@ export abstract class Lease implements Disposable {
   get ecn (): number { return this.metadata().ecn }
   set ecn (value: number) {
     if (!this.held) throw leaseReleased()
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 3) {
-      throw invalidArg('ecn', `must be 0, 1, 2 or 3, got ${describe(value)}`)
-    }
-    this.setMetadata(undefined, undefined, value)
+    this.setMetadata('ecn', value)
   }
   /** TUN with `split: false`: GSO metadata of a superpacket. */
   get gso (): GsoInfo | undefined { return this.metadata().gso }
@@ -169,13 +154,16 @@ export abstract class Lease implements Disposable {
   protected abstract metadata (): NativeMeta
 
   /**
-   * @internal Send metadata, checked by the setters: undefined leaves a field, null clears it.
+   * @internal One field of the send metadata as its setter got it (null: clear). The addon
+   * checks it with the core's parsers (src-native/addon/endpoint_js.h SendMetaFieldFromJs, the
+   * one check of a lease's remote, local and ecn) and throws ERR_TUNIO_INVALID_ARG naming the
+   * field, changing nothing.
    */
-  protected abstract setMetadata (remote: HostPort | null | undefined, local: { address: string, ifindex?: number } | null | undefined, ecn: number | undefined): void
+  protected abstract setMetadata (field: SendMetaField, value: unknown): void
 }
 
-/** family of a checked address ("fe80::1%3" is IPv6). */
-export function familyOf (address: string): 'IPv4' | 'IPv6' { return isIPv4(address) ? 'IPv4' : 'IPv6' }
+/** @internal */
+export type SendMetaField = 'remote' | 'local' | 'ecn'
 
 /** Checks set()'s arguments against a lease of `length` bytes. */
 export function checkSetArgs (source: unknown, offset: unknown, length: number): void {
@@ -241,8 +229,9 @@ class BatchLease extends Lease {
     return this.#meta
   }
 
-  protected setMetadata (remote: HostPort | null | undefined, local: { address: string, ifindex?: number } | null | undefined, ecn: number | undefined): void {
-    this.#batch.native.setMeta(this.#index, remote, local, ecn)
+  protected setMetadata (field: SendMetaField, value: unknown): void {
+    this.#batch.native.setMeta(this.#index, field === 'remote' ? value : undefined, field === 'local' ? value : undefined,
+      field === 'ecn' ? value : undefined)
     this.#meta = undefined
   }
 

@@ -19,8 +19,11 @@ export interface NativeBatch {
   writeBack (i: number, view: Buffer): boolean
   truncate (i: number, length: number): number
   meta (i: number): NativeMeta
-  /** Send metadata of packet i: undefined leaves a field, null clears it. */
-  setMeta (i: number, remote: { address: string, port: number } | null | undefined, local: { address: string, ifindex?: number } | null | undefined, ecn: number | undefined): void
+  /**
+   * Send metadata of packet i: undefined leaves a field, null clears it; anything else is
+   * checked by the addon (ERR_TUNIO_INVALID_ARG naming the field, nothing changed).
+   */
+  setMeta (i: number, remote: unknown, local: unknown, ecn: unknown): void
   extract (i: number): NativeBatch
   headers (bytesPerPacket: number, out: Uint8Array, lengths: Int32Array): number
   split (groups: Uint8Array, count: number): NativeBatch[]
@@ -56,6 +59,11 @@ export interface NativeLeaseScratchLayout {
 
 export interface NativeLeaseFunctions {
   leaseScratch: NativeLeaseScratchLayout
+  /**
+   * One field of a lease's send metadata checked (ERR_TUNIO_INVALID_ARG naming it) and as it
+   * reads back: an endpoint, null (cleared) or the ECN number (src-native/addon/endpoint_js.h).
+   */
+  sendMeta (field: 'remote' | 'local' | 'ecn', value: unknown): NativeEndpoint | null | number
   leaseAcquire (h: LeaseHandle, size: number, viaHome: boolean): number
   leaseAcquireView (h: LeaseHandle, size: number, headroom?: number, tailroom?: number): Buffer | null
   leaseFrom (h: LeaseHandle, source: ArrayBufferView, viaHome: boolean, headroom?: number, tailroom?: number): number

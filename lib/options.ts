@@ -1,5 +1,4 @@
 /** Option validation shared by openTun() and openUdp(): every error names its option. */
-import { binding } from './binding'
 import { invalidOption } from './errors'
 
 /**
@@ -73,31 +72,8 @@ export function choiceOption<T extends string> (name: string, value: unknown, ch
   return value as T
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
-
-export function isIPv4 (s: string): boolean { return IPV4.test(s) }
-
-export function isIPv6 (s: string): boolean {
-  // net.isIPv6 is exact and well kept; use it instead of a hand-written grammar.
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  return (require('net') as typeof import('net')).isIPv6(s)
-}
-
 /**
  * An endpoint as the API takes it: "1.2.3.4:5", "[::1]:5", ":5" (any IPv4 address) or
  * { address, port }; an IPv6 address may carry a zone, "[fe80::1%eth0]:5" or "[fe80::1%2]:5".
  */
 export interface HostPort { address: string, port: number }
-
-/**
- * An endpoint parsed by the core (src-native/core/endpoint_text.h), the one check of an
- * endpoint's text: `{ address, family, port }` with the zone of a link-local address as its
- * index ("fe80::1%2"), or the reason the core refuses it (the caller names the option or
- * argument). `destination`: port 0 is refused too. Options the addon reads itself (openUdp's
- * bind/connect, send()'s and a forward's `to`) are handed on unparsed: the addon applies the
- * same parser and throws ERR_TUNIO_INVALID_OPTION.
- */
-export function parseEndpoint (value: unknown, destination: boolean): (HostPort & { family: 'IPv4' | 'IPv6' }) | string {
-  return (binding() as unknown as { parseEndpoint: (value: unknown, destination: boolean) => (HostPort & { family: 'IPv4' | 'IPv6' }) | string })
-    .parseEndpoint(value, destination)
-}

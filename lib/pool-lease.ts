@@ -20,10 +20,9 @@
  */
 import { leaseReleased, tunioError } from './errors'
 import { asUint8Array, isDetached, type ByteSource } from './bytes'
-import { Lease, checkSetArgs, checkTruncate, familyOf } from './lease'
+import { Lease, checkSetArgs, checkTruncate, type SendMetaField } from './lease'
 import { leakTracker } from './leak-debug'
-import type { LeaseHandle, NativeBatch, NativeLeaseFunctions, NativeLeaseScratchLayout, NativeMeta } from './native'
-import type { HostPort } from './options'
+import type { LeaseHandle, NativeBatch, NativeEndpoint, NativeLeaseFunctions, NativeLeaseScratchLayout, NativeMeta } from './native'
 
 export type LeaseMode = 'transfer' | 'external' | 'copy'
 
@@ -153,8 +152,8 @@ export class PoolLease extends Lease {
   readonly #generation: number
   // Send metadata set from JavaScript (remote/local/ecn setters): kept here until surrender()
   // hands it to the native packet, so a lease nobody sets anything on costs nothing more.
-  #remote: HostPort | undefined
-  #local: { address: string, ifindex?: number } | undefined
+  #remote: NativeEndpoint | undefined
+  #local: NativeEndpoint | undefined
   #ecn = 0
   #meta: NativeMeta | undefined
 
@@ -221,20 +220,19 @@ export class PoolLease extends Lease {
     if (this.#remote === undefined && this.#local === undefined && this.#ecn === 0) return NO_META
     if (this.#meta === undefined) {
       const meta: NativeMeta = { ecn: this.#ecn }
-      if (this.#remote !== undefined) meta.remote = { address: this.#remote.address, family: familyOf(this.#remote.address), port: this.#remote.port }
-      if (this.#local !== undefined) {
-        meta.local = { address: this.#local.address, family: familyOf(this.#local.address) }
-        if (this.#local.ifindex !== undefined && this.#local.ifindex !== 0) meta.local.ifindex = this.#local.ifindex
-      }
+      if (this.#remote !== undefined) meta.remote = this.#remote
+      if (this.#local !== undefined) meta.local = this.#local
       this.#meta = meta
     }
     return this.#meta
   }
 
-  protected setMetadata (remote: HostPort | null | undefined, local: { address: string, ifindex?: number } | null | undefined, ecn: number | undefined): void {
-    if (remote !== undefined) this.#remote = remote ?? undefined
-    if (local !== undefined) this.#local = local ?? undefined
-    if (ecn !== undefined) this.#ecn = ecn
+  protected setMetadata (field: SendMetaField, value: unknown): void {
+    // Checked now by the addon (the same check a batch's lease gets), kept as it reads back.
+    const checked = this.#host.fns.sendMeta(field, value)
+    if (field === 'remote') this.#remote = (checked as NativeEndpoint | null) ?? undefined
+    else if (field === 'local') this.#local = (checked as NativeEndpoint | null) ?? undefined
+    else this.#ecn = checked as number
     this.#meta = undefined
   }
 

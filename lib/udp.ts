@@ -266,7 +266,7 @@ function validate (options: UdpOptions): Record<string, unknown> {
   checkKnownKeys(options, KNOWN, 'openUdp()')
   if (options.bind === undefined) throw invalidOption('bind', 'is required, e.g. "0.0.0.0:51820"')
   // bind and connect go to the addon as given: the core's endpoint parser checks them there
-  // (lib/options.ts parseEndpoint), before the socket is opened.
+  // (src-native/core/endpoint_text.h), before the socket is opened.
   const o: Record<string, unknown> = { bind: options.bind }
   if (options.connect !== undefined) o.connect = options.connect
   o.ipv6Only = boolOption('ipv6Only', options.ipv6Only) ?? UDP_DEFAULTS.ipv6Only

@@ -125,3 +125,44 @@ TEST_CASE("endpoint text: ports as numbers, and destinations") {
   REQUIRE(parse_endpoint("192.0.2.1:1", &ep, &why));
   CHECK(check_destination(ep, &why));
 }
+
+TEST_CASE("endpoint text: a lease's local address, ifindex and ECN bits") {
+  IpEndpoint ep;
+  std::string why;
+  REQUIRE(parse_local_address("192.0.2.9", &ep, &why));
+  CHECK(format_address(ep) == "192.0.2.9");
+  REQUIRE(parse_local_address("::ffff:192.0.2.9", &ep, &why));
+  CHECK(ep.family == 4);
+  REQUIRE(parse_local_address("2001:db8::2", &ep, &why));
+  CHECK(ep.family == 6);
+  CHECK_FALSE(parse_local_address("fe80::1%lo", &ep, &why));
+  CHECK(why == "\"fe80::1%lo\": a local address takes no zone (the interface is ifindex)");
+  CHECK_FALSE(parse_local_address("192.0.2.1:5", &ep, &why));
+  CHECK(why == "\"192.0.2.1:5\" is not an IPv4 or IPv6 address");
+
+  uint32_t ifindex = 7;
+  CHECK(parse_ifindex(0, &ifindex, &why));
+  CHECK(ifindex == 0);
+  CHECK(parse_ifindex(4294967295.0, &ifindex, &why));
+  CHECK(ifindex == 4294967295u);
+  for (double bad : {-1.0, 4294967296.0, 2.5}) {
+    CAPTURE(bad);
+    ifindex = 7;
+    CHECK_FALSE(parse_ifindex(bad, &ifindex, &why));
+    CHECK(ifindex == 7);
+    CHECK(contains(why, "ifindex must be an integer between 0 and 4294967295, got "));
+  }
+
+  uint8_t ecn = 9;
+  for (double good : {0.0, 1.0, 2.0, 3.0}) {
+    REQUIRE(parse_ecn(good, &ecn, &why));
+    CHECK(ecn == good);
+  }
+  for (double bad : {-1.0, 4.0, 1.5, 0.0 / 0.0}) {
+    CAPTURE(bad);
+    ecn = 9;
+    CHECK_FALSE(parse_ecn(bad, &ecn, &why));
+    CHECK(ecn == 9);
+    CHECK(contains(why, "must be 0 (not ECT), 1 (ECT(1)), 2 (ECT(0)) or 3 (CE), got "));
+  }
+}

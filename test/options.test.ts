@@ -229,7 +229,11 @@ t.test('send(…, to) validates `to` like an option', async (t) => {
 
 // An endpoint's text has one check, the core's parser (src-native/core/endpoint_text.h,
 // doctest test-native/endpoint_text_test.cc): bind, connect and `to` go to the addon as given
-// and a lease's remote is checked through binding.parseEndpoint, all with the core's reason.
+// and a lease's remote, local and ecn are checked by the addon's SendMetaFieldFromJs (setMeta,
+// binding.sendMeta), all with the core's reason.
+/** The loopback interface's index in this network namespace. */
+function lo (): number { return (binding() as unknown as { interfaceIndex: (name: string) => number }).interfaceIndex('lo') }
+
 t.test('an endpoint is refused with the core\'s reason wherever it is taken', async (t) => {
   const reasons: Array<[unknown, RegExp]> = [
     ['127.0.0.1', /"127\.0\.0\.1" is not address:port \(use \[addr\]:port for IPv6\)/],
@@ -260,8 +264,38 @@ t.test('an endpoint is refused with the core\'s reason wherever it is taken', as
   t.throws(() => { lease.remote = '192.0.2.1:0' }, { argument: 'remote', message: /port 0 is not a destination/ })
   lease.remote = '[::ffff:192.0.2.1]:7'
   t.same(lease.remote, { address: '192.0.2.1', family: 'IPv4', port: 7 }, 'a v4-mapped remote is the IPv4 peer it names')
-  lease.remote = '[fe80::1%lo]:7'
-  t.match(lease.remote, { address: /^fe80::1%\d+$/, family: 'IPv6', port: 7 }, 'a zone by name is kept as its index')
+  const first = batch.at(0) as typeof lease
+  for (const remote of ['[fe80::1%lo]:7', `[fe80::1%${lo()}]:7`]) {
+    lease.remote = remote
+    first.remote = remote
+    t.same(lease.remote, { address: 'fe80::1%lo', family: 'IPv6', port: 7 }, `${remote}: the zone reads back by name`)
+    t.same(first.remote, lease.remote, 'on a lease of a batch as on a lease of the pool')
+  }
+  first.remote = undefined
+  lease.remote = undefined
+
+  // local and ecn: the same one check for a lease of the pool and of a batch.
+  const badMeta: Array<[string, unknown, RegExp]> = [
+    ['local', 'fe80::1%lo', /"fe80::1%lo": a local address takes no zone \(the interface is ifindex\)/],
+    ['local', '192.0.2.1:5', /"192\.0\.2\.1:5" is not an IPv4 or IPv6 address/],
+    ['local', 5, /must be an IPv4 or IPv6 address of this host, or \{ address, ifindex\? \}/],
+    ['local', { address: '192.0.2.1', ifindex: -1 }, /ifindex must be an integer between 0 and 4294967295, got -1/],
+    ['local', { address: '192.0.2.1', ifindex: '3' }, /ifindex must be an integer between 0 and 4294967295/],
+    ['ecn', 4, /must be 0 \(not ECT\), 1 \(ECT\(1\)\), 2 \(ECT\(0\)\) or 3 \(CE\), got 4/],
+    ['ecn', 1.5, /got 1\.5/],
+    ['ecn', '1', /must be 0 \(not ECT\), 1 \(ECT\(1\)\), 2 \(ECT\(0\)\) or 3 \(CE\)/]
+  ]
+  for (const [field, value, reason] of badMeta) {
+    for (const l of [lease, first]) {
+      t.throws(() => { (l as unknown as Record<string, unknown>)[field] = value }, { code: 'ERR_TUNIO_INVALID_ARG', argument: field, message: reason }, `${field} = ${JSON.stringify(value)}`)
+    }
+  }
+  for (const l of [lease, first]) {
+    l.local = { address: '::ffff:192.0.2.9', ifindex: 3 }
+    t.same(l.local, { address: '192.0.2.9', family: 'IPv4', ifindex: 3 })
+    l.ecn = 3
+    t.equal(l.ecn, 3)
+  }
 
   // Past lib/: the addon applies the same parser, and a value of another type is a thrown error.
   const b = binding() as unknown as { NativeUdp: new (...args: unknown[]) => { close: () => void } }

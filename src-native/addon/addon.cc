@@ -65,7 +65,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   DefineLeaseFunctions(env, exports);
   ExportFunction<SetAddonFlag<&AddonData::external_buffers>>(env, exports, "setExternalBuffers");
   ExportFunction<InterfaceIndex>(env, exports, "interfaceIndex");
-  ExportFunction<ParseEndpointJs>(env, exports, "parseEndpoint");
+  ExportFunction<SendMetaJs>(env, exports, "sendMeta");
   ExportFunction<RouteChange>(env, exports, "routeChange");
   ExportFunction<RuleChange>(env, exports, "ruleChange");
   ExportFunction<SendFd>(env, exports, "sendFd");

@@ -5,7 +5,6 @@
 #include "addon_data.h"
 #include "byte_source.h"
 #include "endpoint_js.h"
-#include "endpoint_text.h"
 #include "errors.h"
 #include "js_checked.h"
 #include "type_tags.h"
@@ -332,65 +331,27 @@ Napi::Value BatchWrap::WithoutRemote(const Napi::CallbackInfo& info) {
 }
 
 // setMeta(i, remote, local, ecn): send metadata of held packet i, set from JavaScript (the
-// lease's remote/local/ecn setters, lib/lease.ts, which validate first). Each argument:
-// undefined leaves that field, null clears it; remote { address, port }, local { address,
-// ifindex? }, ecn 0..3.
+// lease's remote/local/ecn setters, lib/lease.ts). Each argument: undefined leaves that field;
+// otherwise as SendMetaFieldFromJs (endpoint_js.h) takes it, which throws nothing: on a refusal
+// nothing is changed and ERR_TUNIO_INVALID_ARG names the field.
 Napi::Value BatchWrap::SetMeta(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t i;
   if (!CheckHeld(info, &i)) return Napi::Value();
   Packet& p = packets_[i];
-  IpEndpoint remote = p.remote;
-  IpEndpoint local = p.local;
-  uint8_t ecn = p.ecn;
-  std::string why;
-  Napi::Value r = info.Length() > 1 ? info[1] : env.Undefined();
-  if (r.IsNull()) {
-    remote = IpEndpoint{};
-  } else if (!r.IsUndefined()) {
-    // The core's endpoint parser and destination rule (endpoint_text.h), as lib/lease.ts's
-    // setter applies them through binding.parseEndpoint.
-    IpEndpoint ep;
-    if (!EndpointFromJs(r, &ep, &why) || !check_destination(ep, &why)) {
-      ThrowInvalidArg(env, "remote", why);
+  SendMeta meta{p.remote, p.local, p.ecn};
+  static const char* const kFields[] = {"remote", "local", "ecn"};
+  for (size_t f = 0; f < 3; f++) {
+    Napi::Value value = info.Length() > f + 1 ? info[f + 1] : env.Undefined();
+    std::string why;
+    if (!value.IsUndefined() && !SendMetaFieldFromJs(kFields[f], value, &meta, &why)) {
+      ThrowInvalidArg(env, kFields[f], why);
       return Napi::Value();
     }
-    remote = ep;
   }
-  Napi::Value l = info.Length() > 2 ? info[2] : env.Undefined();
-  if (l.IsNull()) {
-    local = IpEndpoint{};
-  } else if (l.IsObject()) {
-    Napi::Object o = l.As<Napi::Object>();
-    Napi::Value address = JsGet(o, "address");
-    Napi::Value ifindex = JsGet(o, "ifindex");
-    IpEndpoint ep;
-    if (!address.IsString() || !parse_zoned_address(address.As<Napi::String>().Utf8Value(), &ep, &why) || ep.scope_id != 0) {
-      ThrowInvalidArg(env, "local", why.empty() ? "expected { address, ifindex? } with an address of this host" : why);
-      return Napi::Value();
-    }
-    if (ifindex.IsNumber()) {
-      const int64_t n = ifindex.As<Napi::Number>().Int64Value();
-      if (n < 0 || n > UINT32_MAX) {
-        ThrowInvalidArg(env, "local", "ifindex out of range");
-        return Napi::Value();
-      }
-      ep.ifindex = static_cast<uint32_t>(n);
-    }
-    local = ep;
-  }
-  Napi::Value e = info.Length() > 3 ? info[3] : env.Undefined();
-  if (e.IsNumber()) {
-    const int64_t n = e.As<Napi::Number>().Int64Value();
-    if (n < 0 || n > 3) {
-      ThrowInvalidArg(env, "ecn", "must be 0 (not ECT), 1 (ECT(1)), 2 (ECT(0)) or 3 (CE)");
-      return Napi::Value();
-    }
-    ecn = static_cast<uint8_t>(n);
-  }
-  p.remote = remote;
-  p.local = local;
-  p.ecn = ecn;
+  p.remote = meta.remote;
+  p.local = meta.local;
+  p.ecn = meta.ecn;
   return env.Undefined();
 }
 

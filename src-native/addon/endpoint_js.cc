@@ -8,7 +8,6 @@
 #include "errors.h"
 #include "endpoint_text.h"
 #include "js_checked.h"
-#include "socket_address.h"  // format_address
 
 namespace tunio {
 
@@ -71,20 +70,69 @@ bool ParseEndpoint(napi_env env, Napi::Value v, const char* option, IpEndpoint* 
   return false;
 }
 
-Napi::Value ParseEndpointJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  IpEndpoint ep;
-  std::string why;
-  const bool destination = info.Length() > 1 && JsTruthy(info[1]);
-  if (!EndpointFromJs(info.Length() > 0 ? info[0] : env.Undefined(), &ep, &why) ||
-      (destination && !check_destination(ep, &why))) {
-    return Napi::String::New(env, why);
+namespace {
+
+bool LocalFromJs(Napi::Value v, IpEndpoint* ep, std::string* why) {
+  Napi::Value address = v;
+  Napi::Value ifindex;
+  if (v.IsObject()) {
+    address = JsGet(v.As<Napi::Object>(), "address");
+    ifindex = JsGet(v.As<Napi::Object>(), "ifindex");
   }
-  // The zone by index: the text reads back the same whatever the interface is called later.
-  std::string address = format_address(ep);
-  if (ep.scope_id != 0) address += "%" + std::to_string(ep.scope_id);
-  return JsObject(env).String("address", address).String("family", ep.family == 4 ? "IPv4" : "IPv6")
-      .Number("port", ep.port).result();
+  if (address.IsEmpty() || !address.IsString()) {
+    *why = "must be an IPv4 or IPv6 address of this host, or { address, ifindex? }";
+    return false;
+  }
+  IpEndpoint parsed;
+  if (!parse_local_address(address.As<Napi::String>().Utf8Value(), &parsed, why)) return false;
+  if (!ifindex.IsEmpty() && !ifindex.IsUndefined()) {
+    if (!ifindex.IsNumber()) {
+      *why = "ifindex must be an integer between 0 and 4294967295";
+      return false;
+    }
+    if (!parse_ifindex(ifindex.As<Napi::Number>().DoubleValue(), &parsed.ifindex, why)) return false;
+  }
+  *ep = parsed;
+  return true;
+}
+
+}  // namespace
+
+bool SendMetaFieldFromJs(const std::string& field, Napi::Value value, SendMeta* meta, std::string* why) {
+  if (field == "ecn") {
+    if (!value.IsNumber()) {
+      *why = "must be 0 (not ECT), 1 (ECT(1)), 2 (ECT(0)) or 3 (CE)";
+      return false;
+    }
+    return parse_ecn(value.As<Napi::Number>().DoubleValue(), &meta->ecn, why);
+  }
+  const bool remote = field == "remote";
+  IpEndpoint* ep = remote ? &meta->remote : &meta->local;
+  if (value.IsNull()) {
+    *ep = IpEndpoint{};
+    return true;
+  }
+  if (remote) return EndpointFromJs(value, ep, why) && check_destination(*ep, why);
+  return LocalFromJs(value, ep, why);
+}
+
+Napi::Value SendMetaJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string field = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  if (field != "remote" && field != "local" && field != "ecn") {
+    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "sendMeta(field: 'remote' | 'local' | 'ecn', value)");
+    return Napi::Value();
+  }
+  SendMeta meta;
+  std::string why;
+  if (!SendMetaFieldFromJs(field, info.Length() > 1 ? info[1] : env.Undefined(), &meta, &why)) {
+    ThrowInvalidArg(env, field, why);
+    return Napi::Value();
+  }
+  if (field == "ecn") return Napi::Number::New(env, meta.ecn);
+  const IpEndpoint& ep = field == "remote" ? meta.remote : meta.local;
+  if (ep.empty()) return env.Null();
+  return EndpointToJs(env, ep, field == "remote");
 }
 
 }  // namespace tunio

@@ -23,11 +23,24 @@ bool EndpointFromJs(Napi::Value v, IpEndpoint* ep, std::string* why);
 // throws ERR_TUNIO_INVALID_OPTION naming `option` with the core's reason.
 bool ParseEndpoint(napi_env env, Napi::Value v, const char* option, IpEndpoint* ep);
 
-// parseEndpoint(value, destination?) -> { address, family, port } (the zone of a link-local
-// address as its index, "fe80::1%2") or, for a value the core refuses, the reason (a string):
-// lib/lease.ts checks a lease's remote with it when it is set, and names the argument.
-// `destination`: port 0 is refused too (check_destination).
-Napi::Value ParseEndpointJs(const Napi::CallbackInfo& info);
+// A datagram's send metadata as lib/lease.ts's remote/local/ecn setters take it.
+struct SendMeta {
+  IpEndpoint remote;
+  IpEndpoint local;
+  uint8_t ecn = 0;
+};
+
+// One field of it from JavaScript into `meta`: "remote" (an endpoint as EndpointFromJs takes
+// it, port 0 refused), "local" (an address of this host without a zone, or { address,
+// ifindex? }), "ecn" (0..3); null clears remote or local. Parsed by the core (endpoint_text.h);
+// on false, *why says why (the caller names the field). BatchWrap::SetMeta and sendMeta below.
+bool SendMetaFieldFromJs(const std::string& field, Napi::Value value, SendMeta* meta, std::string* why);
+
+// sendMeta(field, value) -> the field as a lease reads it back ({ address, family, port } for
+// a remote, { address, family, ifindex? } for a local, null when cleared, the ECN number), or
+// ERR_TUNIO_INVALID_ARG naming the field: a lease of the pool (lib/pool-lease.ts) keeps its
+// metadata in JavaScript until it is sent, and its setters check it here.
+Napi::Value SendMetaJs(const Napi::CallbackInfo& info);
 
 // interfaceIndex(name) -> the index of the interface of that name in this network namespace,
 // 0 when there is none (lib/routes.ts: a route's `dev` by name).

@@ -120,4 +120,27 @@ bool check_destination(const IpEndpoint& ep, std::string* why) {
   return ep.port != 0 || fail(why, "port 0 is not a destination");
 }
 
+bool parse_local_address(const std::string& text, IpEndpoint* ep, std::string* why) {
+  if (text.find('%') != std::string::npos) {
+    return fail(why, "\"" + text + "\": a local address takes no zone (the interface is ifindex)");
+  }
+  return parse_zoned_address(text, ep, why);
+}
+
+bool parse_ifindex(double ifindex, uint32_t* out, std::string* why) {
+  if (!(ifindex >= 0 && ifindex <= UINT32_MAX) || std::floor(ifindex) != ifindex) {
+    return fail(why, "ifindex must be an integer between 0 and 4294967295, got " + number_text(ifindex));
+  }
+  *out = static_cast<uint32_t>(ifindex);
+  return true;
+}
+
+bool parse_ecn(double ecn, uint8_t* out, std::string* why) {
+  if (!(ecn >= 0 && ecn <= 3) || std::floor(ecn) != ecn) {
+    return fail(why, "must be 0 (not ECT), 1 (ECT(1)), 2 (ECT(0)) or 3 (CE), got " + number_text(ecn));
+  }
+  *out = static_cast<uint8_t>(ecn);
+  return true;
+}
+
 }  // namespace tunio

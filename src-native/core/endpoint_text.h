@@ -1,6 +1,7 @@
-// A UDP endpoint as a user writes it: the one parser (and the one wording of its errors) of
-// the addresses, zones and ports that openUdp's bind/connect, udp.send()'s and a forward's
-// `to` and a lease's remote take. lib/ hands the text on unparsed; the addon takes a
+// A UDP endpoint and a datagram's send metadata as a user writes them: the one parser (and
+// the one wording of its errors) of the addresses, zones and ports that openUdp's
+// bind/connect, udp.send()'s and a forward's `to` and a lease's remote take, and of a lease's
+// local address, ifindex and ECN bits. lib/ hands the text on unparsed; the addon takes a
 // { address, port } object apart and calls these (endpoint_js.cc). Messages are sentences for
 // the user, without the option's name (the caller's error names it).
 //
@@ -30,5 +31,15 @@ bool parse_endpoint(const std::string& text, IpEndpoint* ep, std::string* why);
 
 // An endpoint a datagram can be sent to: any parsed endpoint but port 0.
 bool check_destination(const IpEndpoint& ep, std::string* why);
+
+// An address of this host to send from (IP_PKTINFO): parse_zoned_address without a zone (the
+// interface is the ifindex, below).
+bool parse_local_address(const std::string& text, IpEndpoint* ep, std::string* why);
+
+// An interface index as a number: an integer 0..2^32-1 (0: any interface).
+bool parse_ifindex(double ifindex, uint32_t* out, std::string* why);
+
+// The ECN bits of the outer IP header as a number: 0 (not ECT), 1 (ECT(1)), 2 (ECT(0)), 3 (CE).
+bool parse_ecn(double ecn, uint8_t* out, std::string* why);
 
 }  // namespace tunio
