@@ -52,14 +52,10 @@ export function offloadOption (name: string, value: unknown): 'auto' | 'on' | 'o
   throw invalidOption(name, `must be 'auto', true or false, got ${describe(value)}`)
 }
 
-/**
- * An interface name as the kernel takes it: 1 to 15 bytes (IFNAMSIZ less the NUL), no
- * whitespace, '/' or ':', not '.' or '..'.
- */
-export function interfaceNameOption (name: string, value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0) throw invalidOption(name, `must be a non-empty interface name, got ${describe(value)}`)
-  if (Buffer.byteLength(value) > 15) throw invalidOption(name, `"${value}" is longer than 15 bytes (IFNAMSIZ)`)
-  if (/[\s/:]/.test(value) || value === '.' || value === '..') throw invalidOption(name, `"${value}" is not a valid interface name`)
+/** A non-empty string, or undefined when absent. What the string says is checked where it is parsed. */
+export function stringOption (name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value.length === 0) throw invalidOption(name, `must be a non-empty string, got ${describe(value)}`)
   return value
 }
 

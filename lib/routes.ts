@@ -6,7 +6,7 @@
  */
 import { binding } from './binding'
 import { invalidOption, type TunioError } from './errors'
-import { boolOption, checkKnownKeys, checkOptionsObject, describe, intOption } from './options'
+import { boolOption, checkKnownKeys, checkOptionsObject, describe, intOption, stringOption } from './options'
 
 /** A routing table: its id (1 to 2^32-1) or one of the kernel's named tables. */
 export type RouteTable = number | 'main' | 'local' | 'default'
@@ -96,12 +96,6 @@ interface NativeRoutes {
   interfaceIndex (name: string): number
 }
 function native (): NativeRoutes { return binding() as unknown as NativeRoutes }
-
-function stringOption (name: string, value: unknown): string | undefined {
-  if (value === undefined) return undefined
-  if (typeof value !== 'string' || value.length === 0) throw invalidOption(name, `must be a non-empty string, got ${describe(value)}`)
-  return value
-}
 
 function tableOption (value: unknown, required: boolean): number | undefined {
   if (value === undefined) {

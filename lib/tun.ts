@@ -5,7 +5,7 @@ import { closedError, invalidArg, invalidOption } from './errors'
 import { TypedEmitter } from './events'
 import type { PacketBatch } from './lease'
 import type { NativeBatch } from './native'
-import { boolOption, checkKnownKeys, checkOptionsObject, describe, intOption, offloadOption } from './options'
+import { boolOption, checkKnownKeys, checkOptionsObject, describe, intOption, offloadOption, stringOption } from './options'
 import { toNativeItems, type PacketInput } from './packets'
 import { Pool, getDefaultPool, type PoolStats } from './pool'
 import { BatchReader, type NativeReadResult } from './reader'
@@ -245,12 +245,10 @@ function validate (options: TunOptions): Record<string, unknown> {
   const o: Record<string, unknown> = {}
   const fd = intOption('fd', options.fd, 0, 2 ** 31 - 1)
   if (fd !== undefined) o.fd = fd
-  if (options.name !== undefined) {
-    if (typeof options.name !== 'string' || options.name.length === 0) throw invalidOption('name', 'must be a non-empty string')
-    if (Buffer.byteLength(options.name) > 15) throw invalidOption('name', `"${options.name}" is longer than 15 bytes (IFNAMSIZ)`)
-    if (/[\s/:]/.test(options.name) || options.name === '.' || options.name === '..') throw invalidOption('name', `"${options.name}" is not a valid interface name`)
-    o.name = options.name
-  }
+  // The kernel's rules for the name (length, characters, one %d template) are checked by the
+  // core's valid_ifname, before the device is opened.
+  const name = stringOption('name', options.name)
+  if (name !== undefined) o.name = name
   if (options.mode !== undefined && options.mode !== 'tun' && options.mode !== 'tap') throw invalidOption('mode', "must be 'tun' or 'tap'")
   o.mode = options.mode ?? TUN_DEFAULTS.mode
   o.offload = offloadOption('offload', options.offload ?? TUN_DEFAULTS.offload)

@@ -4,7 +4,7 @@ import { closedError, invalidArg, invalidOption, type TunioError } from './error
 import { TypedEmitter } from './events'
 import type { Endpoint, PacketBatch } from './lease'
 import type { NativeBatch } from './native'
-import { boolOption, checkKnownKeys, checkOptionsObject, choiceOption, interfaceNameOption, intOption, offloadOption, type HostPort } from './options'
+import { boolOption, checkKnownKeys, checkOptionsObject, choiceOption, intOption, offloadOption, stringOption, type HostPort } from './options'
 import { toNativeItems, type PacketInput } from './packets'
 import { Pool, getDefaultPool, type PoolStats } from './pool'
 import { endForwards, forwardEnds, forwardUdpToTun, registerForwardEnd, type Forward, type ForwardEndInfo, type UdpForwardOptions } from './forward'
@@ -283,7 +283,7 @@ function validate (options: UdpOptions): Record<string, unknown> {
   o.batchSize = intOption('batchSize', options.batchSize, 1, 128) ?? UDP_DEFAULTS.batchSize
   o.sendQueueLength = intOption('sendQueueLength', options.sendQueueLength, 1, 1 << 20) ?? UDP_DEFAULTS.sendQueueLength
   o.fwmark = intOption('fwmark', options.fwmark, 0, 0xffffffff)
-  if (options.bindDevice !== undefined) o.bindDevice = interfaceNameOption('bindDevice', options.bindDevice)
+  o.bindDevice = stringOption('bindDevice', options.bindDevice) // its rules: the core's valid_ifname, in the addon
   o.pmtu = choiceOption('pmtu', options.pmtu, PMTU_MODES) ?? UDP_DEFAULTS.pmtu
   if (options.pool !== undefined && !(options.pool instanceof Pool)) throw invalidOption('pool', 'must be a tunio Pool')
   return o

@@ -231,6 +231,27 @@ t.test('send(…, to) validates `to` like an option', async (t) => {
 // doctest test-native/endpoint_text_test.cc): bind, connect and `to` go to the addon as given
 // and a lease's remote, local and ecn are checked by the addon's SendMetaFieldFromJs (setMeta,
 // binding.sendMeta), all with the core's reason.
+// An interface name has one check, the core's valid_ifname (src-native/core/netlink.cc, doctest
+// test-native/netlink_test.cc): openTun's name and openUdp's bindDevice are refused by the
+// addon, before anything is opened, with its reason.
+t.test('an interface name is refused with the core\'s reason', async (t) => {
+  const reasons: Array<[string, RegExp]> = [
+    ['abcdefghijklmnop', /invalid interface name 'abcdefghijklmnop': longer than 15 bytes/],
+    ['éééééééé', /longer than 15 bytes/],
+    ['tun/0', /contains '\/', ':', NUL or whitespace/],
+    ['a\u0000b', /contains '\/', ':', NUL or whitespace/],
+    ['..', /'\.' and '\.\.' are reserved/]
+  ]
+  for (const [name, reason] of reasons) {
+    await t.rejects(openTun({ name }), { code: 'ERR_TUNIO_INVALID_OPTION', option: 'name', message: reason }, `name ${JSON.stringify(name)}`)
+    await t.rejects(openUdp({ bind: '127.0.0.1:0', bindDevice: name }), { code: 'ERR_TUNIO_INVALID_OPTION', option: 'bindDevice', message: reason }, `bindDevice ${JSON.stringify(name)}`)
+  }
+  // A template is for a device the kernel names: not to attach to, and never a socket's device.
+  await t.rejects(openTun({ name: 'tun%x' }), { option: 'name', message: /'%' must be followed by 'd'/ })
+  await t.rejects(openTun({ name: 'tun%d', attach: true }), { option: 'name', message: /'%' is not allowed here/ })
+  await t.rejects(openUdp({ bind: '127.0.0.1:0', bindDevice: 'tun%d' }), { option: 'bindDevice', message: /'%' is not allowed here/ })
+})
+
 /** The loopback interface's index in this network namespace. */
 function lo (): number { return (binding() as unknown as { interfaceIndex: (name: string) => number }).interfaceIndex('lo') }
 

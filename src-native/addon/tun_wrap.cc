@@ -170,6 +170,13 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(inf
   // is the message, as for a route's `to` (route_wrap.cc).
   std::vector<Cidr> addresses;
   if (!ParseAddresses(env, JsGet(o, "addresses"), &addresses)) return;
+  // The name, likewise: the kernel's rules (valid_ifname; a %d template only when creating),
+  // checked here so that a bad name is ERR_TUNIO_INVALID_OPTION, not a failed open.
+  std::string why;
+  if (!opts.name.empty() && !valid_ifname(opts.name, !opts.attach, &why)) {
+    ThrowInvalidOption(env, "name", why);
+    return;
+  }
 
   // `fd`: a queue fd opened and bound by someone else (a privileged helper, lib/fd-passing.ts);
   // lib/tun.ts refuses the device and link options alongside it.

@@ -10,6 +10,7 @@
 #include "endpoint_js.h"
 #include "open_handle.h"
 #include "errors.h"
+#include "netlink.h"  // valid_ifname
 #include "js_checked.h"
 #include "packet_input.h"
 #include "pool_wrap.h"
@@ -121,6 +122,11 @@ UdpWrap::UdpWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpWrap>(inf
   }
   Napi::Value device = JsGet(o, "bindDevice");
   if (device.IsString()) opts.bind_device = device.As<Napi::String>().Utf8Value();
+  std::string why;  // the kernel's rules for the name, once (netlink.h; lib/udp.ts checks it is a string)
+  if (!opts.bind_device.empty() && !valid_ifname(opts.bind_device, false, &why)) {
+    ThrowInvalidOption(env, "bindDevice", why);
+    return;
+  }
   UdpOpenResult r = UdpSocket::open(opts);
   if (!r.socket) {
     const bool refused = r.error.err == ENOPROTOOPT || r.error.err == EOPNOTSUPP;
