@@ -437,7 +437,9 @@ export class Udp extends TypedEmitter<UdpEvents> implements AsyncIterable<Packet
    */
   send (datagrams: PacketInput, to?: string | HostPort): number {
     if (this.#closed) throw closedError('UDP socket')
-    // `to` is checked by the addon (the core's endpoint parser) before any datagram moves.
+    // `to` is checked by the core's endpoint parser before any datagram moves: toNativeItems
+    // surrenders the leases, and a `to` refused after that would lose them.
+    if (to != null) binding().checkEndpoint(to, 'to')
     const items = toNativeItems(datagrams, { argument: 'datagrams', needsOwnDestination: to == null && !this.#connected })
     const n = this.#native.send(items, to)
     if (this.#state[0] !== 0) this.#drainErrors()
