@@ -169,7 +169,7 @@ function commonOptions (options: TunForwardOptions | UdpForwardOptions, keys: re
   checkOptionsObject(options)
   checkKnownKeys(options, keys, where)
   return {
-    queue: intOption('queue', options.queue, 0, 255) ?? 0,
+    queue: intOption('queue', options.queue, 0, binding().limits.tunQueues - 1) ?? 0,
     batchSize: intOption('batchSize', options.batchSize, 1, maxBatch) ?? defaultBatch
   }
 }
@@ -187,7 +187,7 @@ export function forwardTunToUdp (tun: ForwardEndInfo, udp: unknown, options: Tun
 /** @internal udp.forward(tun, options) */
 export function forwardUdpToTun (udp: ForwardEndInfo, tun: unknown, options: UdpForwardOptions): Forward {
   const sink = endOf(tun, 'Tun', 'tun')
-  const o = commonOptions(options, UDP_KEYS, 'udp.forward()', 128, 16)
+  const o = commonOptions(options, UDP_KEYS, 'udp.forward()', binding().limits.udpBatchSize, 16)
   if (options.open !== undefined) o.open = aeadNative('open', options.open)
   return new Forward(udp, sink, o)
 }

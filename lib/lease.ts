@@ -8,6 +8,7 @@
 import { types } from 'util'
 import { BatchBytes } from './batch-bytes'
 import { asUint8Array, byteSourceLength, type ByteSource } from './bytes'
+import { binding } from './binding'
 import { invalidArg, leaseReleased, tunioError } from './errors'
 import type { LeaseHandle, NativeBatch, NativeMeta } from './native'
 import type { HostPort } from './options'
@@ -303,11 +304,6 @@ class BatchLease extends Lease {
   }
 }
 
-/** headers(): the most bytes copied per packet. */
-const MAX_HEADER_BYTES = 256
-/** split(): the group that releases a packet. */
-const RELEASE_GROUP = 255
-
 /**
  * The packets of one read (tun.read(), udp.read(), iteration) or of pool.leaseBatch(): one
  * native object holding the packets in pool memory, with a Lease made only for the packets
@@ -427,8 +423,9 @@ export class PacketBatch implements Iterable<Lease>, Disposable {
    * change made through `lease.buffer` shows once the lease moves or is released.
    */
   headers (bytesPerPacket: number, out?: Uint8Array, lengths?: Int32Array): { bytes: Uint8Array, lengths: Int32Array } {
-    if (typeof bytesPerPacket !== 'number' || !Number.isInteger(bytesPerPacket) || bytesPerPacket < 1 || bytesPerPacket > MAX_HEADER_BYTES) {
-      throw invalidArg('bytesPerPacket', `must be an integer between 1 and ${MAX_HEADER_BYTES}`)
+    const most = binding().limits.headerBytes
+    if (typeof bytesPerPacket !== 'number' || !Number.isInteger(bytesPerPacket) || bytesPerPacket < 1 || bytesPerPacket > most) {
+      throw invalidArg('bytesPerPacket', `must be an integer between 1 and ${most}`)
     }
     const n = this.#leases.length
     const bytes = out ?? new Uint8Array(n * bytesPerPacket)
@@ -453,14 +450,15 @@ export class PacketBatch implements Iterable<Lease>, Disposable {
     if (!types.isUint8Array(groups) || byteSourceLength(groups, 'groups') < this.#leases.length) {
       throw invalidArg('groups', `must be a Uint8Array of at least ${this.#leases.length} entries`)
     }
-    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 255) {
-      throw invalidArg('count', 'must be an integer between 1 and 255')
+    const release = binding().limits.releaseGroup // also the most groups
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > release) {
+      throw invalidArg('count', `must be an integer between 1 and ${release}`)
     }
     this.syncBytes('batch')
     for (let i = 0; i < this.#leases.length; i++) {
       const g = groups[i]
-      if (g >= count && g !== RELEASE_GROUP && this.native.lengthOf(i) >= 0) {
-        throw invalidArg(`groups[${i}]`, `is ${g}: neither below count (${count}) nor 255 (release)`)
+      if (g >= count && g !== release && this.native.lengthOf(i) >= 0) {
+        throw invalidArg(`groups[${i}]`, `is ${g}: neither below count (${count}) nor ${release} (release)`)
       }
     }
     for (const lease of this.#leases) {

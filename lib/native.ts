@@ -81,7 +81,30 @@ export interface NativeLeaseFunctions {
 
 export interface NativeAeadLimits {
   keyLength: number, nonceLength: number, tagLength: number, counterLength: number,
-  maxHeaderLength: number, maxPadTo: number, maxPacketRoom: number, minReplayWindow: number, maxReplayWindow: number
+  maxHeaderLength: number, maxPadTo: number, minReplayWindow: number, maxReplayWindow: number
+}
+
+/**
+ * The numeric limits whose one definition is a constant of the core (or of the addon):
+ * src-native/addon/addon.cc LimitsToJs names each. lib/ checks options and arguments with them.
+ */
+export interface NativeLimits {
+  /** Queues of one TUN device (the kernel's MAX_TAP_QUEUES). */
+  tunQueues: number
+  /** Messages per recvmmsg of a UDP socket (its batchSize). */
+  udpBatchSize: number
+  /** Bytes of one lease, room included (MAX_LEASE_SIZE). */
+  leaseSize: number
+  /** Leases of one pool.leaseBatch(). */
+  leaseBatchCount: number
+  /** headroom and tailroom of a lease or a TUN device's packets, each. */
+  packetRoom: number
+  /** The smallest capBytes of a pool. */
+  poolMinCapBytes: number
+  /** batch.headers(): bytes per packet at the most. */
+  headerBytes: number
+  /** batch.split(): the group that releases a packet (and the most groups). */
+  releaseGroup: number
 }
 
 export interface NativeAead {
@@ -105,6 +128,7 @@ export interface NativeBinding extends NativeLeaseFunctions {
   NativeBatch: new () => NativeBatch
   NativeAead: new (spec: Record<string, unknown>) => NativeAead
   aeadLimits: NativeAeadLimits
+  limits: NativeLimits
   /** The keys of TunStats.coalesceRefusals, in the addon's order (GroRefusal). */
   coalesceRefusals: readonly string[]
   /**
@@ -114,10 +138,10 @@ export interface NativeBinding extends NativeLeaseFunctions {
   statsShapes: { tunQueue: object, tun: object, peerErrors: object, udp: object, aead: object, pool: object }
   /**
    * The core's defaults for the options that have one (TunOptions, TunIoOptions, UdpOptions,
-   * SendQueue): what the addon applies to an option it is not given. TUN_DEFAULTS and
+   * SendQueue, BufferPool): what the addon applies to an option it is not given. TUN_DEFAULTS and
    * UDP_DEFAULTS are held to them by test/shared-facts.test.ts.
    */
-  nativeDefaults: { tun: Record<string, number | boolean>, udp: Record<string, number | boolean> }
+  nativeDefaults: { tun: Record<string, number | boolean>, udp: Record<string, number | boolean>, pool: { capBytes: number } }
   batchLayout: NativeBatchLayout
   /**
    * Throws ERR_TUNIO_INVALID_OPTION naming `option` when `value` is not an endpoint (the core's

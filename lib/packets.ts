@@ -2,8 +2,8 @@
 import { bufferOf, byteSourceLength, isByteSource, type ByteSource } from './bytes'
 import { invalidArg, tunioError } from './errors'
 import { Lease, PacketBatch } from './lease'
+import { binding } from './binding'
 import type { NativeBatch } from './native'
-import { MAX_LEASE_SIZE } from './pool'
 
 /**
  * One packet or many: leases and batches move (zero copy); byte sources (a Buffer, any typed
@@ -50,7 +50,8 @@ export function toNativeItems (input: PacketInput, check: ItemCheck): Array<Nati
       if (check.needsOwnDestination === true && !hasOwnDestinations(it)) throw noDestination(name)
     } else {
       const length = byteSourceLength(it, name)
-      if (length > MAX_LEASE_SIZE) throw invalidArg(name, `a packet of ${length} bytes is larger than ${MAX_LEASE_SIZE}`)
+      const max = binding().limits.leaseSize
+      if (length > max) throw invalidArg(name, `a packet of ${length} bytes is larger than ${max}`)
       if (check.needsOwnDestination === true) throw noDestination(name)
     }
   }

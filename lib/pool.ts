@@ -56,8 +56,12 @@ export interface LeaseBatchOptions {
 /** The options of pool.lease() and pool.leaseFrom() (the same as each lease of leaseBatch() takes). */
 export type LeaseOptions = LeaseBatchOptions
 
+/**
+ * The largest lease in bytes, room included (a 64 KiB slot). A constant users can read without
+ * loading the addon; tunio's own checks use the addon's `limits.leaseSize`, and
+ * test/shared-facts.test.ts holds this to it.
+ */
 export const MAX_LEASE_SIZE = 65536
-const MIN_CAP = 256 * 1024
 const MAX_CAP = 2 ** 40
 
 export class Pool {
@@ -70,11 +74,12 @@ export class Pool {
     for (const key of Object.keys(options)) {
       if (key !== 'capBytes') throw invalidOption(key, 'unknown option for a pool')
     }
-    const cap = options.capBytes ?? 64 * 1024 * 1024
-    if (typeof cap !== 'number' || !Number.isInteger(cap) || cap < MIN_CAP || cap > MAX_CAP) {
-      throw invalidOption('capBytes', `must be an integer between ${MIN_CAP} and ${MAX_CAP}`)
-    }
     const addon = binding()
+    const cap = options.capBytes ?? addon.nativeDefaults.pool.capBytes
+    const minCap = addon.limits.poolMinCapBytes
+    if (typeof cap !== 'number' || !Number.isInteger(cap) || cap < minCap || cap > MAX_CAP) {
+      throw invalidOption('capBytes', `must be an integer between ${minCap} and ${MAX_CAP}`)
+    }
     const scratch = new Uint32Array(new ArrayBuffer(4 * addon.leaseScratch.words))
     this.native = new addon.NativePool(cap, scratch)
     this.#host = createLeaseHost(addon, this.native.leaseHandle(), scratch, this.native.stats().externalBuffers)
@@ -88,9 +93,7 @@ export class Pool {
    * ERR_TUNIO_POOL_EXHAUSTED when the cap is reached.
    */
   lease (size: number, options?: LeaseOptions): Lease {
-    if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > MAX_LEASE_SIZE) {
-      throw invalidArg('size', `must be an integer between 0 and ${MAX_LEASE_SIZE}`)
-    }
+    checkSize(size)
     if (options === undefined) return leaseFresh(this.#host, size)
     const [headroom, tailroom] = roomOptions(options, size)
     return leaseFresh(this.#host, size, headroom, tailroom)
@@ -105,7 +108,8 @@ export class Pool {
    */
   leaseFrom (source: ByteSource, options?: LeaseOptions): Lease {
     const length = byteSourceLength(source, 'source')
-    if (length > MAX_LEASE_SIZE) throw invalidArg('source', `must be at most ${MAX_LEASE_SIZE} bytes, got ${length}`)
+    const max = binding().limits.leaseSize
+    if (length > max) throw invalidArg('source', `must be at most ${max} bytes, got ${length}`)
     if (options === undefined) return leaseCopyOf(this.#host, source, length)
     const [headroom, tailroom] = roomOptions(options, length)
     return leaseCopyOf(this.#host, source, length, headroom, tailroom)
@@ -117,12 +121,11 @@ export class Pool {
    * own `headroom` and `tailroom` (so sealed equal-size packets stay one contiguous run).
    */
   leaseBatch (count: number, size: number, options: LeaseBatchOptions = {}): PacketBatch {
-    if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > 4096) {
-      throw invalidArg('count', 'must be an integer between 0 and 4096')
+    const most = binding().limits.leaseBatchCount
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > most) {
+      throw invalidArg('count', `must be an integer between 0 and ${most}`)
     }
-    if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > MAX_LEASE_SIZE) {
-      throw invalidArg('size', `must be an integer between 0 and ${MAX_LEASE_SIZE}`)
-    }
+    checkSize(size)
     const [headroom, tailroom] = roomOptions(options, size)
     return new PacketBatch(this.native.leaseBatch(count, size, headroom, tailroom))
   }
@@ -137,15 +140,24 @@ function roomOptions (options: LeaseOptions, size: number): [number, number] {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw invalidArg('options', 'must be an object')
   const headroom = roomOption('headroom', options.headroom)
   const tailroom = roomOption('tailroom', options.tailroom)
-  if (size + headroom + tailroom > MAX_LEASE_SIZE) {
-    throw invalidArg('size', `size + headroom + tailroom must be at most ${MAX_LEASE_SIZE}`)
+  const max = binding().limits.leaseSize
+  if (size + headroom + tailroom > max) {
+    throw invalidArg('size', `size + headroom + tailroom must be at most ${max}`)
   }
   return [headroom, tailroom]
 }
 
-/** headroom/tailroom of leases and openTun(): 0 to the addon's maxPacketRoom (512). */
+/** A lease's size: 0 to the addon's limits.leaseSize. */
+function checkSize (size: unknown): void {
+  const max = binding().limits.leaseSize
+  if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > max) {
+    throw invalidArg('size', `must be an integer between 0 and ${max}`)
+  }
+}
+
+/** headroom/tailroom of leases: 0 to the addon's limits.packetRoom (512). */
 export function roomOption (name: string, value: unknown): number {
-  const max = binding().aeadLimits.maxPacketRoom
+  const max = binding().limits.packetRoom
   if (value === undefined) return 0
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
     throw invalidArg(name, `must be an integer between 0 and ${max}`)

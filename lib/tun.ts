@@ -252,7 +252,8 @@ function validate (options: TunOptions): Record<string, unknown> {
   if (options.mode !== undefined && options.mode !== 'tun' && options.mode !== 'tap') throw invalidOption('mode', "must be 'tun' or 'tap'")
   o.mode = options.mode ?? TUN_DEFAULTS.mode
   o.offload = offloadOption('offload', options.offload ?? TUN_DEFAULTS.offload)
-  o.queues = intOption('queues', options.queues, 1, 256) ?? TUN_DEFAULTS.queues
+  const limits = binding().limits
+  o.queues = intOption('queues', options.queues, 1, limits.tunQueues) ?? TUN_DEFAULTS.queues
   o.multiQueue = boolOption('multiQueue', options.multiQueue) ?? TUN_DEFAULTS.multiQueue
   o.attach = boolOption('attach', options.attach) ?? TUN_DEFAULTS.attach
   o.persist = boolOption('persist', options.persist) ?? TUN_DEFAULTS.persist
@@ -278,8 +279,8 @@ function validate (options: TunOptions): Record<string, unknown> {
   o.disableReadOffload = disabledByEnv('tunTso')
   o.disableCoalescing = disabledByEnv('tunGro')
   o.batchSize = intOption('batchSize', options.batchSize, 1, 1024) ?? TUN_DEFAULTS.batchSize
-  o.headroom = intOption('headroom', options.headroom, 0, binding().aeadLimits.maxPacketRoom) ?? TUN_DEFAULTS.headroom
-  o.tailroom = intOption('tailroom', options.tailroom, 0, binding().aeadLimits.maxPacketRoom) ?? TUN_DEFAULTS.tailroom
+  o.headroom = intOption('headroom', options.headroom, 0, limits.packetRoom) ?? TUN_DEFAULTS.headroom
+  o.tailroom = intOption('tailroom', options.tailroom, 0, limits.packetRoom) ?? TUN_DEFAULTS.tailroom
   o.writeQueueLength = intOption('writeQueueLength', options.writeQueueLength, 1, 1 << 20) ?? TUN_DEFAULTS.writeQueueLength
   if (options.pool !== undefined && !(options.pool instanceof Pool)) throw invalidOption('pool', 'must be a tunio Pool')
   return o

@@ -280,7 +280,7 @@ function validate (options: UdpOptions): Record<string, unknown> {
   // The operator's switches (TUNIO_DISABLE_UDP_GSO / _GRO, lib/offload-env.ts) win over the option.
   if (disabledByEnv('udpGso')) o.gso = 'off'
   if (disabledByEnv('udpGro')) o.gro = 'off'
-  o.batchSize = intOption('batchSize', options.batchSize, 1, 128) ?? UDP_DEFAULTS.batchSize
+  o.batchSize = intOption('batchSize', options.batchSize, 1, binding().limits.udpBatchSize) ?? UDP_DEFAULTS.batchSize
   o.sendQueueLength = intOption('sendQueueLength', options.sendQueueLength, 1, 1 << 20) ?? UDP_DEFAULTS.sendQueueLength
   o.fwmark = intOption('fwmark', options.fwmark, 0, 0xffffffff)
   o.bindDevice = stringOption('bindDevice', options.bindDevice) // its rules: the core's valid_ifname, in the addon

@@ -10,6 +10,7 @@ import ts from 'typescript'
 import { binding } from '../lib/binding'
 import { TUN_DEFAULTS } from '../lib/tun'
 import { UDP_DEFAULTS, openUdp } from '../lib/udp'
+import { MAX_LEASE_SIZE } from '../lib/pool'
 
 /** The string literals of `export type NAME = 'a' | 'b' ...` in a TypeScript source file. */
 function unionMembers (file: string, name: string): string[] {
@@ -149,4 +150,80 @@ t.test('the lease scratch layout the TS layer reads comes from the addon and is 
   t.ok(fixed.every((w) => Number.isInteger(w) && w >= 0 && w < l.queue), 'they come before the release queue')
   t.ok(l.queueLength >= 1, `the release queue holds ${l.queueLength}`)
   t.equal(l.words, l.queue + l.queueLength, 'words covers the queue exactly')
+})
+
+/** The doc comment of member `member` of interface or class `container` in a TypeScript source file. */
+function memberDoc (file: string, container: string, member: string): string {
+  const src = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true)
+  for (const st of src.statements) {
+    if (!(ts.isInterfaceDeclaration(st) || ts.isClassDeclaration(st)) || st.name?.text !== container) continue
+    for (const m of st.members as ts.NodeArray<ts.Node & { name?: ts.PropertyName }>) {
+      if (m.name === undefined || m.name.getText(src) !== member) continue
+      return ts.getJSDocCommentsAndTags(m).map((d) => ts.getTextOfJSDocComment(d.comment) ?? '').join(' ').replace(/\s+/g, ' ')
+    }
+  }
+  throw new Error(`no member ${container}.${member} in ${file}`)
+}
+
+t.test('the limits lib/ checks come from the addon, which enforces the same numbers', async (t) => {
+  const l = binding().limits
+  const keys = ['tunQueues', 'udpBatchSize', 'leaseSize', 'leaseBatchCount', 'packetRoom', 'poolMinCapBytes', 'headerBytes', 'releaseGroup']
+  t.same(Object.keys(l).sort(), [...keys].sort(), 'the addon exports these limits')
+  for (const k of keys) t.ok(Number.isInteger((l as unknown as Record<string, number>)[k]) && (l as unknown as Record<string, number>)[k] > 0, `${k} is a positive integer`)
+  t.equal(MAX_LEASE_SIZE, l.leaseSize, 'MAX_LEASE_SIZE (a public constant, readable without the addon) is the addon\'s')
+
+  // What the docs say is what the addon exports.
+  const lib = (f: string): string => path.join(__dirname, '..', 'lib', f)
+  const capDefault = binding().nativeDefaults.pool.capBytes
+  for (const [file, container, member, ...says] of [
+    ['tun.ts', 'TunOptions', 'queues', `1 to ${l.tunQueues}.`],
+    ['tun.ts', 'TunOptions', 'headroom', `at most ${l.packetRoom}.`],
+    ['tun.ts', 'TunOptions', 'tailroom', `at most ${l.packetRoom}.`],
+    ['udp.ts', 'UdpOptions', 'batchSize', `1 to ${l.udpBatchSize}.`],
+    ['pool.ts', 'LeaseBatchOptions', 'headroom', `at most ${l.packetRoom}.`],
+    ['pool.ts', 'LeaseBatchOptions', 'tailroom', `at most ${l.packetRoom}.`],
+    ['pool.ts', 'PoolOptions', 'capBytes', `default ${capDefault / 2 ** 20} MiB`, `minimum ${l.poolMinCapBytes / 1024} KiB`],
+    ['pool.ts', 'Pool', 'leaseFrom', `more than ${l.leaseSize.toLocaleString('en-US')} bytes`],
+    ['lease.ts', 'PacketBatch', 'headers', `(1 to ${l.headerBytes})`],
+    ['lease.ts', 'PacketBatch', 'split', `(1 to ${l.releaseGroup})`, `group ${l.releaseGroup} releases`]
+  ]) {
+    const doc = memberDoc(lib(file), container, member)
+    for (const s of says) t.ok(doc.includes(s), `${container}.${member} (lib/${file}) says "${s}"`)
+  }
+
+  // At the limit lib/ and the addon accept; one past it lib/ refuses, and so does the addon
+  // when called past lib/ (its own check of the same constant).
+  const { Pool } = await import('../lib/pool')
+  t.ok(new Pool({ capBytes: l.poolMinCapBytes }), 'capBytes poolMinCapBytes')
+  const pool = new Pool()
+  t.throws(() => new Pool({ capBytes: l.poolMinCapBytes - 1 }), { code: 'ERR_TUNIO_INVALID_OPTION' }, 'capBytes below poolMinCapBytes')
+  const full = pool.leaseBatch(l.leaseBatchCount, 0)
+  t.equal(full.length, l.leaseBatchCount, `leaseBatch(${l.leaseBatchCount})`)
+  full.release()
+  t.throws(() => pool.leaseBatch(l.leaseBatchCount + 1, 0), { code: 'ERR_TUNIO_INVALID_ARG' }, 'lib/: one lease too many')
+  t.throws(() => pool.native.leaseBatch(l.leaseBatchCount + 1, 0, 0, 0), { code: 'ERR_TUNIO_INVALID_ARG' }, 'the addon: one lease too many')
+  t.throws(() => pool.native.leaseBatch(1, 0, l.packetRoom + 1, 0), { code: 'ERR_TUNIO_INVALID_ARG' }, 'the addon: headroom past packetRoom')
+  pool.lease(l.leaseSize - 2 * l.packetRoom, { headroom: l.packetRoom, tailroom: l.packetRoom }).release()
+  t.throws(() => pool.lease(0, { headroom: l.packetRoom + 1 }), { code: 'ERR_TUNIO_INVALID_ARG' }, 'lib/: headroom past packetRoom')
+  t.throws(() => pool.lease(l.leaseSize + 1), { code: 'ERR_TUNIO_INVALID_ARG' }, 'lib/: a lease past leaseSize')
+  const batch = pool.leaseBatch(2, 1)
+  t.equal(batch.headers(l.headerBytes).bytes.length, 2 * l.headerBytes, `headers(${l.headerBytes})`)
+  t.throws(() => batch.headers(l.headerBytes + 1), { code: 'ERR_TUNIO_INVALID_ARG' }, 'lib/: headers past headerBytes')
+  t.throws(() => batch.native.headers(l.headerBytes + 1, new Uint8Array(4 * l.headerBytes), new Int32Array(2)), { code: 'ERR_TUNIO_INVALID_ARG' }, 'the addon: headers past headerBytes')
+  t.throws(() => batch.split(Uint8Array.of(0, 0), l.releaseGroup + 1), { code: 'ERR_TUNIO_INVALID_ARG' }, 'lib/: split into more than releaseGroup groups')
+  t.throws(() => batch.native.split(Uint8Array.of(0, 0), l.releaseGroup + 1), { code: 'ERR_TUNIO_INVALID_ARG' }, 'the addon: likewise')
+  const groups = batch.split(Uint8Array.of(0, l.releaseGroup), l.releaseGroup)
+  t.equal(groups.length, l.releaseGroup, `split into ${l.releaseGroup} groups`)
+  t.same(groups.map((g) => g.length).slice(0, 2), [1, 0], `group ${l.releaseGroup} released the second packet`)
+  for (const g of groups) g.release()
+
+  const { openTun } = await import('../lib/tun')
+  await t.rejects(openTun({ name: 'tunio-lim0', queues: l.tunQueues + 1 }), { code: 'ERR_TUNIO_INVALID_OPTION' }, 'lib/: queues past tunQueues')
+  t.throws(() => new (binding() as unknown as { NativeTun: new (...a: unknown[]) => unknown }).NativeTun({ name: 'tunio-lim0', queues: l.tunQueues + 1 }, pool.native, () => {}),
+    /queues must be 1\.\.256/, 'the addon (the core\'s TunDevice::open): queues past tunQueues')
+  await t.rejects(openUdp({ bind: '127.0.0.1:0', batchSize: l.udpBatchSize + 1 }), { code: 'ERR_TUNIO_INVALID_OPTION' }, 'lib/: batchSize past udpBatchSize')
+  t.throws(() => new (binding() as unknown as { NativeUdp: new (...a: unknown[]) => unknown }).NativeUdp({ bind: '127.0.0.1:0', batchSize: l.udpBatchSize + 1 }, pool.native, () => {}),
+    { code: 'ERR_TUNIO_UDP_OPEN' }, 'the addon (the core\'s UdpSocket::init): batchSize past udpBatchSize')
+  const u = await openUdp({ bind: '127.0.0.1:0', batchSize: l.udpBatchSize, pool })
+  u.close()
 })

@@ -14,6 +14,10 @@
 #include "route_wrap.h"
 #include "tun_wrap.h"
 #include "udp_wrap.h"
+#include "lease_batch.h"  // kMaxLeaseBatch
+#include "slot_packer.h"  // kMaxPacketRoom
+#include "tun_device.h"   // TunDevice::kMaxQueues
+#include "udp_socket.h"   // kMaxUdpBatch
 
 namespace tunio {
 
@@ -26,6 +30,22 @@ template <bool AddonData::*flag>
 Napi::Value SetAddonFlag(const Napi::CallbackInfo& info) {
   GetAddonData(info.Env())->*flag = info.Length() > 0 && JsTruthy(info[0]);
   return info.Env().Undefined();
+}
+
+// binding.limits: the numeric limits whose one definition is a constant of the core (or of
+// the addon, for a batch's headers()/split()); lib/ checks its options and arguments against
+// these, so the number is written once (test/shared-facts.test.ts holds the docs to them).
+Napi::Value LimitsToJs(Napi::Env env) {
+  return NumbersToJs(env, {
+      {"tunQueues", TunDevice::kMaxQueues},
+      {"udpBatchSize", kMaxUdpBatch},
+      {"leaseSize", BufferPool::kMaxLeaseSize},
+      {"leaseBatchCount", kMaxLeaseBatch},
+      {"packetRoom", kMaxPacketRoom},
+      {"poolMinCapBytes", BufferPool::kMinCapBytes},
+      {"headerBytes", BatchWrap::kMaxHeaderBytes},
+      {"releaseGroup", BatchWrap::kReleaseGroup},
+  });
 }
 
 }  // namespace
@@ -59,7 +79,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       .Value("pool", PoolStatsToJs(env, PoolStats()))
       .Value("forward", ForwardStatsToJs(env, ForwardStats()));
   exports.Set("statsShapes", shapes.result());
-  exports.Set("nativeDefaults", JsObject(env).Value("tun", TunDefaultsToJs(env)).Value("udp", UdpDefaultsToJs(env)).result());
+  exports.Set("nativeDefaults", JsObject(env)
+                                    .Value("tun", TunDefaultsToJs(env))
+                                    .Value("udp", UdpDefaultsToJs(env))
+                                    .Value("pool", NumbersToJs(env, {{"capBytes", BufferPool::kDefaultCapBytes}}))
+                                    .result());
+  exports.Set("limits", LimitsToJs(env));
   ExportFunction<SetAddonFlag<&AddonData::openssl_allowed>>(env, exports, "setOpenSslAllowed");
 
   DefineLeaseFunctions(env, exports);

@@ -58,7 +58,7 @@ Napi::Value AeadLimitsToJs(Napi::Env env) {
   return NumbersToJs(env, {
       {"keyLength", kAeadKeyLen}, {"nonceLength", kAeadNonceLen}, {"tagLength", kAeadTagLen},
       {"counterLength", kAeadCounterLen}, {"maxHeaderLength", kAeadMaxHeaderLen},
-      {"maxPadTo", kAeadMaxPadTo}, {"maxPacketRoom", kMaxPacketRoom},
+      {"maxPadTo", kAeadMaxPadTo},
       {"minReplayWindow", ReplayWindow::kMinBits}, {"maxReplayWindow", ReplayWindow::kMaxBits}
   });
 }

@@ -5,6 +5,7 @@
 // packet into one caller-owned array, split() moves the packets into one batch per group.
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "batch_wrap.h"
 #include "byte_source.h"
@@ -12,13 +13,6 @@
 #include "js_checked.h"
 
 namespace tunio {
-
-namespace {
-// headers(): bytes copied per packet. Enough for an IPv6 header with a TCP/UDP header behind.
-constexpr uint32_t kMaxHeaderBytes = 256;
-// split(): the group that means "release this packet" (groups are 0..count-1 otherwise).
-constexpr uint8_t kReleaseGroup = 255;
-}  // namespace
 
 // headers(bytesPerPacket, out: Uint8Array, lengths: Int32Array) -> number of entries.
 // Packet i's first min(length, bytesPerPacket) bytes go to out[i * bytesPerPacket ...] (the
@@ -33,7 +27,7 @@ Napi::Value BatchWrap::Headers(const Napi::CallbackInfo& info) {
   auto out = info[1].As<Napi::TypedArray>();
   auto lengths = info[2].As<Napi::TypedArray>();
   if (per < 1 || per > kMaxHeaderBytes) {
-    ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "bytesPerPacket must be between 1 and 256");
+    ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "bytesPerPacket must be between 1 and " + std::to_string(kMaxHeaderBytes));
     return Napi::Value();
   }
   if (out.TypedArrayType() != napi_uint8_array || lengths.TypedArrayType() != napi_int32_array) {
@@ -94,13 +88,13 @@ Napi::Value BatchWrap::Split(const Napi::CallbackInfo& info) {
     return Napi::Value();
   }
   if (count < 1 || count > kReleaseGroup) {
-    ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "count must be between 1 and 255");
+    ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "count must be between 1 and " + std::to_string(kReleaseGroup));
     return Napi::Value();
   }
   const uint8_t* groups = group_bytes.data;
   for (size_t i = 0; i < packets_.size(); i++) {
     if (packets_[i].valid() && groups[i] != kReleaseGroup && groups[i] >= count) {
-      ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "a group is neither below count nor 255 (release)");
+      ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "a group is neither below count nor " + std::to_string(kReleaseGroup) + " (release)");
       return Napi::Value();
     }
   }

@@ -34,6 +34,11 @@ struct ViewRecord {
 
 class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
  public:
+  // headers(): bytes copied per packet. Enough for an IPv6 header with a TCP/UDP header behind.
+  static constexpr uint32_t kMaxHeaderBytes = 256;
+  // split(): the group that means "release this packet" (groups are 0..count-1 otherwise).
+  static constexpr uint8_t kReleaseGroup = 255;
+
   static Napi::Function Define(Napi::Env env);
   // Empty when the environment is being torn down; `packets` then stay with the caller.
   static Napi::Object Create(Napi::Env env, std::shared_ptr<BufferPool> pool, std::vector<Packet>&& packets);

@@ -1,5 +1,6 @@
 #include "pool_wrap.h"
 
+#include <string>
 #include <vector>
 
 #include "addon_data.h"
@@ -68,9 +69,13 @@ Napi::Value PoolWrap::LeaseBatch(const Napi::CallbackInfo& info) {
   int64_t size = info[1].As<Napi::Number>().Int64Value();
   int64_t head = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : 0;
   int64_t tail = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int64Value() : 0;
-  if (count < 0 || count > 4096 || size < 0 || head < 0 || tail < 0 || head > kMaxPacketRoom || tail > kMaxPacketRoom ||
-      size + head + tail > BufferPool::kMaxLeaseSize) {
-    ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "count must be 0..4096, headroom and tailroom 0..512, size + both at most 65536");
+  // Preconditions of lease_batch(), not the user's check (lib/pool.ts makes that, with the
+  // limits read from binding.limits): only a call past lib/ gets here with other numbers.
+  if (count < 0 || count > static_cast<int64_t>(kMaxLeaseBatch) || size < 0 || head < 0 || tail < 0 ||
+      head > kMaxPacketRoom || tail > kMaxPacketRoom || size + head + tail > BufferPool::kMaxLeaseSize) {
+    ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG",
+                    "count must be 0.." + std::to_string(kMaxLeaseBatch) + ", headroom and tailroom 0.." +
+                        std::to_string(kMaxPacketRoom) + ", size + both at most " + std::to_string(BufferPool::kMaxLeaseSize));
     return Napi::Value();
   }
   std::vector<Packet> packets;

@@ -18,10 +18,13 @@ enum class LeaseBatchResult : uint8_t {
   kPoolExhausted,  // the pool refused a slot: `out` is left empty (taken slots are released)
 };
 
+// Leases one leaseBatch() call hands out at the most (binding.limits.leaseBatchCount).
+constexpr size_t kMaxLeaseBatch = 4096;
+
 // Appends `count` packets of `len` bytes to an empty `out`. Each packet's bytes start
 // `headroom` bytes into its own memory and have at least `tailroom` bytes behind them.
-// The caller has checked the sizes (headroom, tailroom <= kMaxPacketRoom; headroom + len +
-// tailroom <= BufferPool::kMaxLeaseSize).
+// The caller has checked the count (at most kMaxLeaseBatch) and the sizes (headroom,
+// tailroom <= kMaxPacketRoom; headroom + len + tailroom <= BufferPool::kMaxLeaseSize).
 LeaseBatchResult lease_batch(BufferPool& pool, size_t count, uint32_t len, uint32_t headroom,
                              uint32_t tailroom, std::vector<Packet>& out);
 

@@ -18,8 +18,6 @@ namespace tunio {
 
 namespace {
 
-constexpr int kMaxQueues = 256;  // the kernel's MAX_TAP_QUEUES
-
 // What an existing name means and what to do (joined to the error as its detail).
 std::string exists_detail(const std::string& name) {
   return "a device named '" + name + "' already exists; pass attach: true to open queues on it";

@@ -70,6 +70,10 @@ constexpr unsigned kTunFUso6 = 0x40;
 
 class TunDevice {
  public:
+  // Queues of one device: the kernel's MAX_TAP_QUEUES (drivers/net/tun.c). lib/tun.ts reads it
+  // as binding.limits.tunQueues.
+  static constexpr int kMaxQueues = 256;
+
   TunDevice() = default;
   TunDevice(TunDevice&& o) noexcept = default;
   TunDevice& operator=(TunDevice&& o) noexcept = default;
