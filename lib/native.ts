@@ -143,11 +143,6 @@ export interface NativeBinding extends NativeLeaseFunctions {
    */
   nativeDefaults: { tun: Record<string, number | boolean>, udp: Record<string, number | boolean>, pool: { capBytes: number } }
   batchLayout: NativeBatchLayout
-  /**
-   * Throws ERR_TUNIO_INVALID_OPTION naming `option` when `value` is not an endpoint (the core's
-   * parser, as the addon's send() applies it): for a check before anything moves.
-   */
-  checkEndpoint (value: unknown, option: string): void
   setExternalBuffers (allowed: boolean): void
   setOpenSslAllowed (allowed: boolean): void
   [name: string]: unknown

@@ -244,7 +244,10 @@ export interface UdpStats {
 
 interface NativeUdp {
   recvBatch (): NativeReadResult
-  send (items: Array<NativeBatch | ArrayBufferView>, to?: string | HostPort): number
+  /** Parses send()'s `to` (the core's parser; ERR_TUNIO_INVALID_OPTION 'to') and keeps it for the next send(items, true). */
+  parseTo (to: string | HostPort): void
+  /** With `withTo`, every datagram goes to the endpoint parseTo() kept. */
+  send (items: Array<NativeBatch | ArrayBufferView>, withTo: boolean): number
   watchReadable (on: boolean): void
   takeErrors (): UdpPeerError[]
   takeSendEvents (): NativeSendEvent[] | undefined
@@ -437,11 +440,12 @@ export class Udp extends TypedEmitter<UdpEvents> implements AsyncIterable<Packet
    */
   send (datagrams: PacketInput, to?: string | HostPort): number {
     if (this.#closed) throw closedError('UDP socket')
-    // `to` is checked by the core's endpoint parser before any datagram moves: toNativeItems
-    // surrenders the leases, and a `to` refused after that would lose them.
-    if (to != null) binding().checkEndpoint(to, 'to')
-    const items = toNativeItems(datagrams, { argument: 'datagrams', needsOwnDestination: to == null && !this.#connected })
-    const n = this.#native.send(items, to)
+    // `to` is parsed (once, by the core's endpoint parser) before any datagram moves:
+    // toNativeItems surrenders the leases, and a `to` refused after that would lose them.
+    const withTo = to != null
+    if (withTo) this.#native.parseTo(to)
+    const items = toNativeItems(datagrams, { argument: 'datagrams', needsOwnDestination: !withTo && !this.#connected })
+    const n = this.#native.send(items, withTo)
     if (this.#state[0] !== 0) this.#drainErrors()
     if (this.#state[1] !== 0) this.#emitSendEvents()
     return n

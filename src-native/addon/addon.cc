@@ -91,7 +91,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ExportFunction<SetAddonFlag<&AddonData::external_buffers>>(env, exports, "setExternalBuffers");
   ExportFunction<InterfaceIndex>(env, exports, "interfaceIndex");
   ExportFunction<SendMetaJs>(env, exports, "sendMeta");
-  ExportFunction<CheckEndpointJs>(env, exports, "checkEndpoint");
   ExportFunction<RouteChange>(env, exports, "routeChange");
   ExportFunction<RuleChange>(env, exports, "ruleChange");
   ExportFunction<SendFd>(env, exports, "sendFd");

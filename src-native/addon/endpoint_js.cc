@@ -70,14 +70,6 @@ bool ParseEndpoint(napi_env env, Napi::Value v, const char* option, IpEndpoint* 
   return false;
 }
 
-Napi::Value CheckEndpointJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const std::string option = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "endpoint";
-  IpEndpoint ep;
-  ParseEndpoint(env, info.Length() > 0 ? info[0] : env.Undefined(), option.c_str(), &ep);
-  return env.Undefined();
-}
-
 namespace {
 
 bool LocalFromJs(Napi::Value v, IpEndpoint* ep, std::string* why) {

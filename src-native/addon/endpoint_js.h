@@ -23,11 +23,6 @@ bool EndpointFromJs(Napi::Value v, IpEndpoint* ep, std::string* why);
 // throws ERR_TUNIO_INVALID_OPTION naming `option` with the core's reason.
 bool ParseEndpoint(napi_env env, Napi::Value v, const char* option, IpEndpoint* ep);
 
-// checkEndpoint(value, option) -> undefined, or throws as ParseEndpoint does. For a call that
-// must refuse a bad endpoint before anything moves: udp.send() surrenders its leases before
-// the addon's send() parses `to`, so lib/udp.ts checks `to` with this first.
-Napi::Value CheckEndpointJs(const Napi::CallbackInfo& info);
-
 // A datagram's send metadata as lib/lease.ts's remote/local/ecn setters take it.
 struct SendMeta {
   IpEndpoint remote;

@@ -71,6 +71,7 @@ Napi::Function UdpWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeUdp",
                      {
                          InstanceMethod<&UdpWrap::RecvBatch>("recvBatch"),
+                         InstanceMethod<&UdpWrap::ParseTo>("parseTo"),
                          InstanceMethod<&UdpWrap::Send>("send"),
                          InstanceMethod<&UdpWrap::WatchReadable>("watchReadable"),
                          InstanceMethod<&UdpWrap::TakeErrors>("takeErrors"),
@@ -382,14 +383,26 @@ void UdpWrap::ForwardNotify(int) {
   handle_.Call({Napi::Boolean::New(env_, errors), Napi::Boolean::New(env_, false), Napi::Boolean::New(env_, send_events)});
 }
 
-// send(items, to?) -> datagrams accepted (sent or queued). `to` applies to every datagram
-// that has no destination of its own; otherwise each packet's own remote is used.
+// parseTo(to): send()'s `to` parsed by the core (ERR_TUNIO_INVALID_OPTION 'to' with its
+// reason) and kept for the next send(items, true). A call of its own because lib/udp.ts must
+// refuse a bad `to` before it surrenders any lease (toNativeItems), and send() comes after.
+Napi::Value UdpWrap::ParseTo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  send_to_ = IpEndpoint();
+  if (!CheckOpen(env)) return Napi::Value();
+  if (!ParseEndpoint(env, info.Length() > 0 ? info[0] : env.Undefined(), "to", &send_to_)) send_to_ = IpEndpoint();
+  return env.Undefined();
+}
+
+// send(items, withTo?) -> datagrams accepted (sent or queued). With `withTo`, the endpoint
+// parseTo() kept goes to every datagram (the override of their own remote, as `to` documents);
+// otherwise each packet's own remote is used.
 Napi::Value UdpWrap::Send(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return Napi::Value();
-  IpEndpoint to;
-  const bool has_to = info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull();
-  if (has_to && !ParseEndpoint(env, info[1], "to", &to)) return Napi::Value();
+  const IpEndpoint to = send_to_;
+  send_to_ = IpEndpoint();
+  const bool has_to = info.Length() > 1 && JsTruthy(info[1]) && !to.empty();
   const size_t before = pending_.packets().size();
   CollectResult c = CollectPackets(env, info[0], *pool_, pending_.packets(), "datagrams");
   drop_pool_exhausted_ += c.pool_drops;

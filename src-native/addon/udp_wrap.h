@@ -48,6 +48,7 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap>, public ForwardEnd {
 
  private:
   Napi::Value RecvBatch(const Napi::CallbackInfo& info);
+  Napi::Value ParseTo(const Napi::CallbackInfo& info);
   Napi::Value Send(const Napi::CallbackInfo& info);
   Napi::Value WatchReadable(const Napi::CallbackInfo& info);
   Napi::Value TakeErrors(const Napi::CallbackInfo& info);
@@ -95,6 +96,9 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap>, public ForwardEnd {
   uv_timer_t* retry_timer_ = nullptr;  // ENOBUFS: POLLOUT may already be set, so retry on a timer
   uv_timer_t* error_timer_ = nullptr;  // see ArmErrorTimer
   SendQueue pending_;
+  // send()'s `to`, parsed by parseTo() before lib/udp.ts moves any lease; the next send(items,
+  // true) applies it and clears it.
+  IpEndpoint send_to_;
   uint64_t drop_queue_full_ = 0;
   uint64_t drop_pool_exhausted_ = 0;
   uint64_t send_errors_ = 0;
