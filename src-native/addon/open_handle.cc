@@ -1,19 +1,26 @@
 #include "open_handle.h"
 
-
 #include "errors.h"
+#include "pool_wrap.h"
+#include "type_tags.h"
 
 namespace tunio {
 
-PoolWrap* OpenHandle::CheckCtorArgs(const Napi::CallbackInfo& info, const char* signature) {
+std::shared_ptr<BufferPool> OpenHandle::Begin(const Napi::CallbackInfo& info, Napi::Object self,
+                                               const napi_type_tag& tag, const char* signature) {
   Napi::Env env = info.Env();
+  if (self.IsEmpty()) return nullptr;
+  SetTypeTag(env, self, tag);
   if (info.Length() < 3 || !info[0].IsObject() || !info[2].IsFunction()) {
     ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", signature);
     return nullptr;
   }
   PoolWrap* pool = PoolWrap::FromValue(info[1]);
-  if (!pool) ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "pool must be a tunio Pool");
-  return pool;
+  if (!pool) {
+    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", "pool must be a tunio Pool");
+    return nullptr;
+  }
+  return pool->pool();
 }
 
 void OpenHandle::Open(Napi::Env env, Napi::Object self, Napi::Function callback, const char* resource_name,

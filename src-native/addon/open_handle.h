@@ -9,16 +9,22 @@
 #include <napi.h>
 
 #include <initializer_list>
+#include <memory>
 
-#include "pool_wrap.h"
+#include "buffer_pool.h"
 
 namespace tunio {
 
 class OpenHandle {
  public:
-  // Checks the constructor arguments every wrap takes: (options object, pool, callback).
-  // Returns the pool, or null with a TypeError pending; `signature` names the constructor.
-  static PoolWrap* CheckCtorArgs(const Napi::CallbackInfo& info, const char* signature);
+  // The first step of both wraps' constructors, new Native*(options, pool, callback): `self`
+  // (the new object) gets its type tag (a forward checks its ends with it, forward_wrap.cc) and
+  // the arguments are checked. Returns the pool's memory; null when the environment is being
+  // torn down (napi_wrap failed, js_checked.h: the wrap must open nothing, since no finalizer
+  // and no cleanup hook would ever close it) or, with a TypeError pending, when the arguments
+  // are not these (`signature` names the constructor).
+  static std::shared_ptr<BufferPool> Begin(const Napi::CallbackInfo& info, Napi::Object self,
+                                           const napi_type_tag& tag, const char* signature);
 
   // Once the wrap is built: keeps `self` alive, registers `close_all(arg)` as env cleanup.
   void Open(Napi::Env env, Napi::Object self, Napi::Function callback, const char* resource_name,

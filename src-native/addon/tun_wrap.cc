@@ -127,7 +127,7 @@ Napi::Function TunWrap::Define(Napi::Env env) {
                          InstanceMethod<&TunWrap::Stats>("stats"),
                          InstanceMethod<&TunWrap::Info>("info"),
                          InstanceMethod<&TunWrap::LinkStats>("linkStats"),
-                         InstanceMethod<&TunWrap::Close>("close"),
+                         InstanceMethod("close", &TunWrap::Close),
                          InstanceMethod<&TunWrap::SetQueueAttached>("setQueueAttached"),
                          InstanceMethod<&TunWrap::TakeEvents>("takeEvents"),
                          InstanceMethod<&TunWrap::ForceCoalesceEinval>("forceCoalesceEinvalOnce"),
@@ -139,15 +139,10 @@ Napi::Function TunWrap::Define(Napi::Env env) {
 }
 
 // new NativeTun(options, pool, onReadable(queue)): options are validated by lib/tun.ts.
-TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(info), env_(info.Env()) {
+TunWrap::TunWrap(const Napi::CallbackInfo& info)
+    : IoWrap(info, kTunTypeTag, "NativeTun(options, pool, onReadable)") {
   Napi::Env env = info.Env();
-  // napi_wrap failed: the environment is being torn down (js_checked.h). Open nothing, since
-  // no finalizer and no cleanup hook would ever close it.
-  if (Value().IsEmpty()) return;
-  SetTypeTag(env, Value(), kTunTypeTag);  // a forward's end (forward_wrap.cc)
-  PoolWrap* pool = OpenHandle::CheckCtorArgs(info, "NativeTun(options, pool, onReadable)");
-  if (!pool) return;
-  pool_ = pool->pool();
+  if (!pool_) return;
   Napi::Object o = info[0].As<Napi::Object>();
 
   // Options lib/tun.ts leaves out take the core's defaults (TunOptions, TunIoOptions, SendQueue;
@@ -246,16 +241,10 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunWrap>(inf
     }
   }
   if (GetBool(o, "disableCoalescing", false)) SetCoalescing(false);
-  handle_.Open(env, Value(), info[2].As<Napi::Function>(), "tunio.Tun", CleanupHook, this);
+  Opened(info, "tunio.Tun");
 }
 
-TunWrap::~TunWrap() {
-  CloseAll();
-}
-
-void TunWrap::CleanupHook(void* arg) {
-  static_cast<TunWrap*>(arg)->CloseAll();
-}
+TunWrap::~TunWrap() { CloseAll(); }
 
 void TunWrap::CloseAll() {
   if (closed_) return;
@@ -604,14 +593,6 @@ Napi::Value TunWrap::SetQueueAttached(const Napi::CallbackInfo& info) {
   }
   queue.attached = on;
   return env.Undefined();
-}
-
-Napi::Value TunWrap::Close(const Napi::CallbackInfo& info) {
-  if (!closed_) {
-    CloseAll();
-    handle_.Release();
-  }
-  return info.Env().Undefined();
 }
 
 // takeEvents() -> undefined (nothing happened: the common case, no allocation) or

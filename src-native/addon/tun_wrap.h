@@ -11,6 +11,7 @@
 #include "event_log.h"
 #include "fd_watcher.h"
 #include "forward_wrap.h"
+#include "io_wrap.h"
 #include "js_checked.h"
 #include "link_monitor.h"
 #include "open_handle.h"
@@ -46,7 +47,7 @@ Napi::Value TunStatsShapeToJs(Napi::Env env);
 // The defaults of the core for the openTun() options that have one (binding.nativeDefaults.tun).
 Napi::Value TunDefaultsToJs(Napi::Env env);
 
-class TunWrap : public Napi::ObjectWrap<TunWrap>, public ForwardEnd {
+class TunWrap : public IoWrap<TunWrap> {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit TunWrap(const Napi::CallbackInfo& info);
@@ -61,9 +62,9 @@ class TunWrap : public Napi::ObjectWrap<TunWrap>, public ForwardEnd {
   bool ForwardLinked(int q, bool as_source) const override;
   void ForwardLink(int q, bool as_source, ForwardWrap* f) override;
   void ForwardNotify(int q) override;
-  bool ForwardClosed() const override { return closed_; }
 
  private:
+  friend class IoWrap<TunWrap>;  // CloseAll
   struct Queue {
     std::unique_ptr<TunQueueIo> io;
     std::unique_ptr<FdWatcher> watcher;
@@ -96,7 +97,6 @@ class TunWrap : public Napi::ObjectWrap<TunWrap>, public ForwardEnd {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value LinkStats(const Napi::CallbackInfo& info);
-  Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value SetQueueAttached(const Napi::CallbackInfo& info);
   Napi::Value TakeEvents(const Napi::CallbackInfo& info);
   Napi::Value ForceCoalesceEinval(const Napi::CallbackInfo& info);
@@ -125,19 +125,14 @@ class TunWrap : public Napi::ObjectWrap<TunWrap>, public ForwardEnd {
   void OnLinkReady(int status);
   void StopLinkMonitor();
   void CloseAll();
-  static void CleanupHook(void* arg);
 
-  Napi::Env env_;
   TunDevice dev_;
-  std::shared_ptr<BufferPool> pool_;
   std::vector<Queue> queues_;
   // 'link' events (rtnetlink RTMGRP_LINK), only while JS listens for them. The poll is
   // unref'd: watching the link alone never keeps the process alive.
   LinkMonitor link_monitor_;
   std::unique_ptr<FdWatcher> link_watcher_;
   Napi::FunctionReference link_callback_;
-  OpenHandle handle_;  // JS callback, async context, self reference (alive while open), cleanup hook
-  bool closed_ = false;
   uint32_t gso_max_size_ = 0;       // set by the link configuration; 0: not set
   std::string gso_max_size_error_;  // the default gso_max_size the kernel refused
   // Coalescing after the kernel refused a coalesced write (Flush): off until coalesce_retry_at_ms_

@@ -78,7 +78,7 @@ Napi::Function UdpWrap::Define(Napi::Env env) {
                          InstanceMethod<&UdpWrap::TakeSendEvents>("takeSendEvents"),
                          InstanceMethod<&UdpWrap::Stats>("stats"),
                          InstanceMethod<&UdpWrap::Info>("info"),
-                         InstanceMethod<&UdpWrap::Close>("close"),
+                         InstanceMethod("close", &UdpWrap::Close),
                          InstanceMethod<&UdpWrap::ForceGsoEio>("forceGsoEioOnce"),
                          InstanceMethod<&UdpWrap::SimulateGsoSegmentLimit>("simulateGsoSegmentLimit"),
                          InstanceMethod<&UdpWrap::SetOffload>("setOffload"),
@@ -86,15 +86,10 @@ Napi::Function UdpWrap::Define(Napi::Env env) {
 }
 
 // new NativeUdp(options, pool, onReadable): options validated by lib/udp.ts.
-UdpWrap::UdpWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpWrap>(info), env_(info.Env()) {
+UdpWrap::UdpWrap(const Napi::CallbackInfo& info)
+    : IoWrap(info, kUdpTypeTag, "NativeUdp(options, pool, onReadable)") {
   Napi::Env env = info.Env();
-  // napi_wrap failed: the environment is being torn down (js_checked.h). Open nothing, since
-  // no finalizer and no cleanup hook would ever close it.
-  if (Value().IsEmpty()) return;
-  SetTypeTag(env, Value(), kUdpTypeTag);  // a forward's end (forward_wrap.cc)
-  PoolWrap* pool = OpenHandle::CheckCtorArgs(info, "NativeUdp(options, pool, onReadable)");
-  if (!pool) return;
-  pool_ = pool->pool();
+  if (!pool_) return;
   Napi::Object o = info[0].As<Napi::Object>();
   UdpOptions opts;
   if (!ParseEndpoint(env, JsGet(o, "bind"), "bind", &opts.bind)) return;
@@ -151,7 +146,7 @@ UdpWrap::UdpWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpWrap>(inf
     state_ref_ = Napi::Persistent(info[3].As<Napi::Uint8Array>());
     state_ = info[3].As<Napi::Uint8Array>().Data();
   }
-  handle_.Open(env, Value(), info[2].As<Napi::Function>(), "tunio.Udp", CleanupHook, this);
+  Opened(info, "tunio.Udp");
 }
 
 void UdpWrap::UpdateState() {
@@ -161,8 +156,6 @@ void UdpWrap::UpdateState() {
 }
 
 UdpWrap::~UdpWrap() { CloseAll(); }
-
-void UdpWrap::CleanupHook(void* arg) { static_cast<UdpWrap*>(arg)->CloseAll(); }
 
 void UdpWrap::CloseAll() {
   if (closed_) return;
@@ -560,14 +553,6 @@ Napi::Value UdpWrap::SetOffload(const Napi::CallbackInfo& info) {
   if (which == "gro") return Napi::Boolean::New(env, socket_->set_gro(on));
   ThrowInvalidArg(env, "offload", "must be 'gso' or 'gro'");
   return Napi::Value();
-}
-
-Napi::Value UdpWrap::Close(const Napi::CallbackInfo& info) {
-  if (!closed_) {
-    CloseAll();
-    handle_.Release();
-  }
-  return info.Env().Undefined();
 }
 
 }  // namespace tunio

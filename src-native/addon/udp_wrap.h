@@ -11,6 +11,7 @@
 #include "event_log.h"
 #include "fd_watcher.h"
 #include "forward_wrap.h"
+#include "io_wrap.h"
 #include "js_checked.h"
 #include "open_handle.h"
 #include "send_queue.h"
@@ -29,7 +30,7 @@ JsObject UdpStatsToJs(napi_env env, const UdpStatsSources& s);
 // The defaults of the core for the openUdp() options that have one (binding.nativeDefaults.udp).
 Napi::Value UdpDefaultsToJs(Napi::Env env);
 
-class UdpWrap : public Napi::ObjectWrap<UdpWrap>, public ForwardEnd {
+class UdpWrap : public IoWrap<UdpWrap> {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit UdpWrap(const Napi::CallbackInfo& info);
@@ -44,9 +45,9 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap>, public ForwardEnd {
   bool ForwardLinked(int, bool as_source) const override { return (as_source ? forward_out_ : forward_in_) != nullptr; }
   void ForwardLink(int, bool as_source, ForwardWrap* f) override { (as_source ? forward_out_ : forward_in_) = f; }
   void ForwardNotify(int) override;
-  bool ForwardClosed() const override { return closed_; }
 
  private:
+  friend class IoWrap<UdpWrap>;  // CloseAll
   Napi::Value RecvBatch(const Napi::CallbackInfo& info);
   Napi::Value ParseTo(const Napi::CallbackInfo& info);
   Napi::Value Send(const Napi::CallbackInfo& info);
@@ -55,7 +56,6 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap>, public ForwardEnd {
   Napi::Value TakeSendEvents(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
-  Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value ForceGsoEio(const Napi::CallbackInfo& info);
   Napi::Value SimulateGsoSegmentLimit(const Napi::CallbackInfo& info);
   Napi::Value SetOffload(const Napi::CallbackInfo& info);
@@ -83,15 +83,12 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap>, public ForwardEnd {
   void RecordSendEvent(const char* type, const char* reason, uint64_t count, int err = 0);
   void OnReady(int events, int status);
   void CloseAll();
-  static void CleanupHook(void* arg);
 
-  Napi::Env env_;
   // The test hooks' kernel with faults (null until a hook is used); declared before socket_ so
   // that it outlives the socket it is installed in.
   std::unique_ptr<UdpSocketFaults> send_faults_;
   UdpSocketFaults& SendFaults();
   std::unique_ptr<UdpSocket> socket_;
-  std::shared_ptr<BufferPool> pool_;
   std::unique_ptr<FdWatcher> watcher_;
   uv_timer_t* retry_timer_ = nullptr;  // ENOBUFS: POLLOUT may already be set, so retry on a timer
   uv_timer_t* error_timer_ = nullptr;  // see ArmErrorTimer
@@ -116,8 +113,6 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap>, public ForwardEnd {
   RecvStats recv_stats_;
   SendStats send_stats_;
   UdpSocketStats closed_socket_stats_;  // the socket's own counts as of close()
-  OpenHandle handle_;  // JS callback, async context, self reference, env cleanup hook
-  bool closed_ = false;
   ForwardWrap* forward_out_ = nullptr;  // a native forward reads this socket
   ForwardWrap* forward_in_ = nullptr;   // a native forward sends through this socket
   // JS's Uint8Array(2) (the constructor's 4th argument, optional): [0] peer errors wait for
