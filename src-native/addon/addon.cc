@@ -85,15 +85,18 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                                     .Value("pool", NumbersToJs(env, {{"capBytes", BufferPool::kDefaultCapBytes}}))
                                     .result());
   exports.Set("limits", LimitsToJs(env));
-  ExportFunction<SetAddonFlag<&AddonData::openssl_allowed>>(env, exports, "setOpenSslAllowed");
-
+  // The plain functions (the lease functions are lease_js.cc's table, the same way).
+  static constexpr FunctionExport kFunctions[] = {
+      {"setOpenSslAllowed", JsCallback<SetAddonFlag<&AddonData::openssl_allowed>>},
+      {"setExternalBuffers", JsCallback<SetAddonFlag<&AddonData::external_buffers>>},
+      {"interfaceIndex", JsCallback<InterfaceIndex>},
+      {"sendMeta", JsCallback<SendMetaJs>},
+      {"routeChange", JsCallback<RouteChange>},
+      {"ruleChange", JsCallback<RuleChange>},
+      {"sendFd", JsCallback<SendFd>},
+  };
+  ExportFunctions(env, exports, kFunctions);
   DefineLeaseFunctions(env, exports);
-  ExportFunction<SetAddonFlag<&AddonData::external_buffers>>(env, exports, "setExternalBuffers");
-  ExportFunction<InterfaceIndex>(env, exports, "interfaceIndex");
-  ExportFunction<SendMetaJs>(env, exports, "sendMeta");
-  ExportFunction<RouteChange>(env, exports, "routeChange");
-  ExportFunction<RuleChange>(env, exports, "ruleChange");
-  ExportFunction<SendFd>(env, exports, "sendFd");
   exports.Set("NativeFdReceiver", FdReceiverWrap::Define(env));
   return exports;
 }

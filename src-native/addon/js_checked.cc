@@ -33,6 +33,13 @@ bool JsTruthy(Napi::Value v) {
 
 JsObject::JsObject(napi_env env) : env_(env) { Check(napi_create_object(env, &object_)); }
 
+void ExportFunction(Napi::Env env, Napi::Object exports, const FunctionExport& f) {
+  napi_value fn = nullptr;
+  if (napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.callback, nullptr, &fn) == napi_ok) {
+    napi_set_named_property(env, exports, f.name, fn);
+  }
+}
+
 Napi::Value NumbersToJs(napi_env env, std::initializer_list<NamedNumber> fields) {
   JsObject o(env);
   for (const NamedNumber& f : fields) o.Number(f.name, f.value);

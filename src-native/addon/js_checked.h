@@ -48,12 +48,24 @@ class JsObject {
   napi_value object_ = nullptr;
 };
 
-// exports[name] = a JS function named `name` that calls `cb`: the name is written once, and the
-// templated Function::New calls `cb` directly (its Callable overload keeps the pointer in a heap
-// CallbackData and calls through it, and names the function only if given the name again).
-template <Napi::Function::Callback cb>
-void ExportFunction(Napi::Env env, Napi::Object exports, const char* name) {
-  exports.Set(name, Napi::Function::New<cb>(env, name));
+// A plain function the addon exports: its JS name (also its .name) and the N-API callback.
+// Rows of a table are written { "name", JsCallback<Fn> }: JsCallback<Fn> is the trampoline
+// node-addon-api's templated Function::New<Fn> registers, so a call reaches Fn directly (the
+// Callable overload of Function::New keeps the pointer in a heap CallbackData and calls
+// through it: the lease functions run once per packet where JavaScript builds packets).
+struct FunctionExport {
+  const char* name;
+  napi_callback callback;
+};
+template <Napi::Function::Callback fn>
+constexpr napi_callback JsCallback = Napi::details::TemplatedCallback<fn>;
+
+// exports[f.name] = a function named f.name calling f.callback.
+void ExportFunction(Napi::Env env, Napi::Object exports, const FunctionExport& f);
+// The same for each row of a table.
+template <size_t n>
+void ExportFunctions(Napi::Env env, Napi::Object exports, const FunctionExport (&functions)[n]) {
+  for (const FunctionExport& f : functions) ExportFunction(env, exports, f);
 }
 
 // An object of named numbers, e.g. a layout or the limits the addon exports at load time

@@ -374,18 +374,21 @@ void DefineLeaseFunctions(Napi::Env env, Napi::Object exports) {
                                    {"queueLength", LeaseTable::kReleaseQueue},
                                    {"words", LeaseTable::kScratchWords},
                                }));
-  ExportFunction<Acquire>(env, exports, "leaseAcquire");
-  ExportFunction<AcquireView>(env, exports, "leaseAcquireView");
-  ExportFunction<LeaseFrom>(env, exports, "leaseFrom");
-  ExportFunction<Home>(env, exports, "leaseHome");
-  ExportFunction<View>(env, exports, "leaseView");
-  ExportFunction<CopyOut>(env, exports, "leaseCopyOut");
-  ExportFunction<Set>(env, exports, "leaseSet");
-  ExportFunction<Release>(env, exports, "leaseRelease");
-  ExportFunction<Abandon>(env, exports, "leaseAbandon");
-  ExportFunction<DropView>(env, exports, "leaseDropView");
-  ExportFunction<ReleaseLeaked>(env, exports, "leaseReleaseLeaked");
-  ExportFunction<Surrender>(env, exports, "leaseSurrender");
+  static constexpr FunctionExport kLeaseFunctions[] = {
+      {"leaseAcquire", JsCallback<Acquire>},
+      {"leaseAcquireView", JsCallback<AcquireView>},
+      {"leaseFrom", JsCallback<LeaseFrom>},
+      {"leaseHome", JsCallback<Home>},
+      {"leaseView", JsCallback<View>},
+      {"leaseCopyOut", JsCallback<CopyOut>},
+      {"leaseSet", JsCallback<Set>},
+      {"leaseRelease", JsCallback<Release>},
+      {"leaseAbandon", JsCallback<Abandon>},
+      {"leaseDropView", JsCallback<DropView>},
+      {"leaseReleaseLeaked", JsCallback<ReleaseLeaked>},
+      {"leaseSurrender", JsCallback<Surrender>},
+  };
+  ExportFunctions(env, exports, kLeaseFunctions);
 }
 
 }  // namespace tunio
