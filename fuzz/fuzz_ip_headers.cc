@@ -115,11 +115,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fz::require(pi.payload_offset + pi.payload_len == pi.ip.total_len);
     const uint8_t* l4 = data + pi.l4_offset;
     const size_t l4_len = pi.ip.total_len - pi.ip.header_len;
-    if (pi.l4_protocol == kIpProtoTcp) {
+    if (pi.l4_protocol == IPPROTO_TCP) {
       check_tcp_fields(l4, l4_len, pi.tcp);
       fz::require(pi.l4_header_len == pi.tcp.header_len);
     } else {
-      fz::require(pi.l4_protocol == kIpProtoUdp);
+      fz::require(pi.l4_protocol == IPPROTO_UDP);
       check_udp_fields(l4, l4_len, pi.udp);
       fz::require(pi.l4_header_len == 8);
     }

@@ -223,7 +223,7 @@ TEST_CASE("gro: coalescing rules table") {
   max3.max_segments = 3;
   GroOptions tcp_off;
   tcp_off.tcp = false;
-  const tb::Change psh = tcp_flags(kTcpAck | kTcpPsh);
+  const tb::Change psh = tcp_flags(TH_ACK | TH_PUSH);
 
   std::vector<GroCase> cases = {
       rule("last segment shorter closes the group")
@@ -280,11 +280,11 @@ TEST_CASE("gro: coalescing rules table") {
           .refusals({{GroRefusal::kIpFieldsDiffer, 2}}),
       rule("SYN, RST, URG, CWR, ECE, FIN are never coalesced; a FIN closes its flow's group")
           .packets([&](Batch& b) {
-            add_run(b, {1000, 1000, {1000, tcp_flags(kTcpAck | kTcpFin)},
+            add_run(b, {1000, 1000, {1000, tcp_flags(TH_ACK | TH_FIN)},
                         1000,  // must not join the first group (would reorder)
-                        {1000, tcp_flags(kTcpAck | kTcpCwr)}, {1000, tcp_flags(kTcpAck | kTcpEce)},
-                        {1000, tcp_flags(kTcpAck | kTcpUrg)}, {1000, tcp_flags(kTcpSyn | kTcpAck)},
-                        {1000, tcp_flags(kTcpRst | kTcpAck)}});
+                        {1000, tcp_flags(TH_ACK | TH_CWR)}, {1000, tcp_flags(TH_ACK | TH_ECE)},
+                        {1000, tcp_flags(TH_ACK | TH_URG)}, {1000, tcp_flags(TH_SYN | TH_ACK)},
+                        {1000, tcp_flags(TH_RST | TH_ACK)}});
           })
           .writes({{0, 1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}})
           .refusals({{GroRefusal::kTcpFlags, 6}}),
@@ -449,9 +449,9 @@ TEST_CASE("gro: split-then-coalesce gives back the superpacket and its virtio he
   const auto payload = [](size_t n) { return [n](tb::Spec& p) { p.payload = tb::pattern(n, 77); }; };
   std::vector<Sp> cases = {
       {"tcp4", 1448, payload(10000)},
-      {"tcp4 last shorter, PSH", 1448, [&](tb::Spec& p) { payload(10001)(p); p.tcp.flags = kTcpAck | kTcpPsh; }},
+      {"tcp4 last shorter, PSH", 1448, [&](tb::Spec& p) { payload(10001)(p); p.tcp.flags = TH_ACK | TH_PUSH; }},
       {"tcp4 timestamps", 1436, [&](tb::Spec& p) { payload(30000)(p); p.tcp.options = {1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8}; }},
-      {"tcp6", 1428, [&](tb::Spec& p) { payload(60000)(p); to_v6(p); p.tcp.flags = kTcpAck | kTcpPsh; }},
+      {"tcp6", 1428, [&](tb::Spec& p) { payload(60000)(p); to_v6(p); p.tcp.flags = TH_ACK | TH_PUSH; }},
       {"udp4", 1200, [&](tb::Spec& p) { payload(12000)(p); as_udp(p); }},
       {"udp6 last shorter", 1232, [&](tb::Spec& p) { payload(12345)(p); to_v6(p); as_udp(p); }},
   };

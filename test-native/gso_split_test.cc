@@ -22,7 +22,7 @@ struct SplitCase {
   bool udp = false;
   size_t payload = 3000;
   uint16_t gso_size = 1000;
-  uint8_t flags = kTcpAck;
+  uint8_t flags = TH_ACK;
   tb::Bytes ip_options = {};
   tb::Bytes tcp_options = {};
   uint32_t seq = 1000;
@@ -97,8 +97,8 @@ std::vector<tb::Bytes> expected_segments(const SplitCase& c) {
       t.seq = c.seq + static_cast<uint32_t>(off);
       t.options = c.tcp_options;
       uint8_t f = c.flags;
-      if (i + 1 != n) f &= static_cast<uint8_t>(~(kTcpFin | kTcpPsh));
-      if (i != 0) f &= static_cast<uint8_t>(~kTcpCwr);
+      if (i + 1 != n) f &= static_cast<uint8_t>(~(TH_FIN | TH_PUSH));
+      if (i != 0) f &= static_cast<uint8_t>(~TH_CWR);
       t.flags = f;
       out.push_back(tb::build_tcp(ip, t, slice));
     }
@@ -119,9 +119,9 @@ TEST_CASE("gso_split: segmentation table") {
       row("tcp4 with TCP options", [&](SplitCase& c) { c.payload = 4000; c.gso_size = 1448; c.tcp_options = ts; }),
       row("tcp4 with IP options", [](SplitCase& c) { c.ip_options = {1, 1, 1, 0}; }),
       row("tcp4 FIN|PSH only on last, CWR only on first",
-          [](SplitCase& c) { c.payload = 3500; c.flags = kTcpAck | kTcpPsh | kTcpFin | kTcpCwr; }),
+          [](SplitCase& c) { c.payload = 3500; c.flags = TH_ACK | TH_PUSH | TH_FIN | TH_CWR; }),
       row("tcp4 ECN modifier bit masked",
-          [](SplitCase& c) { c.flags = kTcpAck | kTcpCwr | kTcpEce; c.ecn_bit = true; }),
+          [](SplitCase& c) { c.flags = TH_ACK | TH_CWR | TH_ECE; c.ecn_bit = true; }),
       row("tcp4 sequence and ID wrap", [](SplitCase& c) { c.seq = 0xfffffc00u; c.id = 0xffff; }),
       row("tcp4 without NEEDS_CSUM still gets full checksums",
           [](SplitCase& c) { c.payload = 2000; c.seq = 1; c.id = 1; c.needs_csum = false; }),
@@ -130,10 +130,10 @@ TEST_CASE("gso_split: segmentation table") {
       row("tcp4 gso_size 1", [](SplitCase& c) { c.payload = 5; c.gso_size = 1; }),
       row("tcp6 last segment shorter", [](SplitCase& c) { c.version = 6; c.payload = 3001; }),
       row("tcp6 with options and flags", [&](SplitCase& c) {
-        c.version = 6; c.payload = 64000; c.gso_size = 1428; c.flags = kTcpAck | kTcpPsh | kTcpCwr; c.tcp_options = ts;
+        c.version = 6; c.payload = 64000; c.gso_size = 1428; c.flags = TH_ACK | TH_PUSH | TH_CWR; c.tcp_options = ts;
       }),
       row("tcp6 FIN|PSH only on last, CWR only on first", [](SplitCase& c) {
-        c.version = 6; c.payload = 3500; c.flags = kTcpAck | kTcpPsh | kTcpFin | kTcpCwr;
+        c.version = 6; c.payload = 3500; c.flags = TH_ACK | TH_PUSH | TH_FIN | TH_CWR;
       }),
       row("udp4 USO equal", [](SplitCase& c) { c.udp = true; c.payload = 3600; c.gso_size = 1200; }),
       row("udp4 USO last shorter", [](SplitCase& c) { c.udp = true; c.payload = 3601; c.gso_size = 1200; }),

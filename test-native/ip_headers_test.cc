@@ -13,7 +13,7 @@ TEST_CASE("ip_headers: IPv4 TCP with IP and TCP options") {
   ip.v4_options = {1, 1, 1, 0};  // NOP NOP NOP EOL
   tb::Tcp t;
   t.options = {1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2};  // NOP NOP timestamps
-  t.flags = kTcpAck | kTcpPsh;
+  t.flags = TH_ACK | TH_PUSH;
   auto pkt = tb::build_tcp(ip, t, tb::pattern(50, 1));
   PacketInfo pi;
   REQUIRE(parse_packet(pkt.data(), pkt.size(), &pi) == ParseError::ok);
@@ -23,14 +23,14 @@ TEST_CASE("ip_headers: IPv4 TCP with IP and TCP options") {
   CHECK(pi.ip.dont_fragment);
   CHECK(!pi.ip.fragment);
   CHECK(pi.ip.total_len == pkt.size());
-  CHECK(pi.l4_protocol == kIpProtoTcp);
+  CHECK(pi.l4_protocol == IPPROTO_TCP);
   CHECK(pi.l4_offset == 24);
   CHECK(pi.l4_header_len == 32);
   CHECK(pi.payload_offset == 56);
   CHECK(pi.payload_len == 50);
   CHECK(pi.tcp.seq == t.seq);
   CHECK(pi.tcp.ack == t.ack);
-  CHECK(pi.tcp.flags == (kTcpAck | kTcpPsh));
+  CHECK(pi.tcp.flags == (TH_ACK | TH_PUSH));
   CHECK(pi.tcp.src_port == t.sport);
   CHECK(pi.tcp.dst_port == t.dport);
 }
@@ -45,7 +45,7 @@ TEST_CASE("ip_headers: IPv6 UDP") {
   CHECK(pi.ip.addr_len == 16);
   CHECK(pi.ip.src_offset == 8);
   CHECK(pi.ip.dst_offset == 24);
-  CHECK(pi.l4_protocol == kIpProtoUdp);
+  CHECK(pi.l4_protocol == IPPROTO_UDP);
   CHECK(pi.udp.length == 15);
   CHECK(pi.payload_offset == 48);
   CHECK(pi.payload_len == 7);

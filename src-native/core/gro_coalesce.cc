@@ -51,7 +51,7 @@ GroRefusal check_fits_alone(uint32_t len, uint32_t max_total, uint32_t max_segs)
 // tcp_gro_receive() flushes on any flag beyond ACK/PSH (and TCP_FLAG_CWR); URG would need
 // the urgent pointer per segment. Reserved bits (and AE) are not reproduced by segmentation.
 GroRefusal check_tcp_head(const uint8_t* tcp, const PacketInfo& pi) {
-  if ((pi.tcp.flags & ~kTcpPsh) != kTcpAck) return GroRefusal::kTcpFlags;
+  if ((pi.tcp.flags & ~TH_PUSH) != TH_ACK) return GroRefusal::kTcpFlags;
   return (tcp[12] & 0x0f) == 0 ? kPass : GroRefusal::kTcpReservedBits;
 }
 // udp_gro_receive_segment() takes the UDP length as the datagram's: it must match the IP's.
@@ -88,7 +88,7 @@ bool bytes_equal(const uint8_t* a, const uint8_t* b, size_t n) {
 // checked for adjacency, the checksum is per segment.
 bool tcp_fields_equal(const uint8_t* a, const uint8_t* b, size_t tcp_hdr_len) {
   return std::memcmp(a + 8, b + 8, 5) == 0 &&
-         (a[13] & ~kTcpPsh) == (b[13] & ~kTcpPsh) &&
+         (a[kTcpFlagsOffset] & ~TH_PUSH) == (b[kTcpFlagsOffset] & ~TH_PUSH) &&
          std::memcmp(a + 14, b + 14, 2) == 0 &&
          std::memcmp(a + 18, b + 18, 2) == 0 &&
          bytes_equal(a + 20, b + 20, tcp_hdr_len - kTcpMinHeaderLen);
@@ -111,7 +111,7 @@ GroRefusal GroCoalescer::check_coalescable(const uint8_t* p, uint32_t len, const
   if ((r = check_has_payload(pi)) != kPass) return r;
   if ((r = check_plain_ip(pi)) != kPass) return r;
   if ((r = check_fits_alone(len, max_total, opts_.max_segments)) != kPass) return r;
-  if (pi.l4_protocol == kIpProtoTcp) {
+  if (pi.l4_protocol == IPPROTO_TCP) {
     if (!opts_.tcp) return GroRefusal::kOffloadOff;
     return check_tcp_head(p + pi.l4_offset, pi);
   }
@@ -130,7 +130,7 @@ GroRefusal GroCoalescer::check_joins(const Flow& f, const uint8_t* head, const u
   // One hdr_len in the virtio header describes every segment's headers.
   if (pi.payload_offset != f.hdr_len) return GroRefusal::kHeaderLengthDiffers;
   if (!ip_fields_equal(head, p, pi.ip.version)) return GroRefusal::kIpFieldsDiffer;
-  if (pi.l4_protocol != kIpProtoTcp) return kPass;
+  if (pi.l4_protocol != IPPROTO_TCP) return kPass;
   // tcp_gro_receive() appends only the segment that starts where the group ends.
   if (pi.tcp.seq != f.next_seq) return GroRefusal::kSeqNotAdjacent;
   return tcp_fields_equal(head + f.l4_offset, p + pi.l4_offset, pi.l4_header_len)
@@ -183,7 +183,7 @@ void GroCoalescer::plan(const GroPacket* pkts, size_t n, GroPlan* out) {
       continue;
     }
 
-    const bool tcp = pi.l4_protocol == kIpProtoTcp;
+    const bool tcp = pi.l4_protocol == IPPROTO_TCP;
     const uint16_t sport = tcp ? pi.tcp.src_port : pi.udp.src_port;
     const uint16_t dport = tcp ? pi.tcp.dst_port : pi.udp.dst_port;
     const uint8_t* src = p + pi.ip.src_offset;
@@ -207,7 +207,7 @@ void GroCoalescer::plan(const GroPacket* pkts, size_t n, GroPlan* out) {
       continue;
     }
 
-    const bool psh = tcp && (pi.tcp.flags & kTcpPsh);
+    const bool psh = tcp && (pi.tcp.flags & TH_PUSH);
     if (flow) {
       Flow& f = *flow;
       const GroRefusal not_joining = check_joins(f, pkts[f.head].data, p, pi, max_total);
@@ -273,7 +273,7 @@ void GroCoalescer::plan(const GroPacket* pkts, size_t n, GroPlan* out) {
     uint8_t* p = pkts[w.packet].data;
     PacketInfo pi;
     parse_packet(p, pkts[w.packet].len, &pi);  // succeeded during planning; bytes unchanged
-    const bool tcp = pi.l4_protocol == kIpProtoTcp;
+    const bool tcp = pi.l4_protocol == IPPROTO_TCP;
     const uint32_t hdr_len = pi.payload_offset;
 
     w.members_begin = static_cast<uint32_t>(out->members.size());
@@ -298,7 +298,7 @@ void GroCoalescer::plan(const GroPacket* pkts, size_t n, GroPlan* out) {
     }
     uint8_t* l4 = p + ihl;
     if (tcp) {
-      if (pkts[last].data[pi.l4_offset + 13] & kTcpPsh) l4[13] |= kTcpPsh;
+      if (pkts[last].data[pi.l4_offset + kTcpFlagsOffset] & TH_PUSH) l4[kTcpFlagsOffset] |= TH_PUSH;
     } else {
       store_be16(l4 + 4, static_cast<uint16_t>(l4_len));
     }

@@ -105,7 +105,7 @@ SplitResult gso_split(const VirtioNetHdr& h, const uint8_t* pkt, size_t len, Seg
   // means the header and the buffer disagree and we would be guessing where the payload ends.
   if (ip.total_len != len) return SplitResult::bad_ip_length;
   if (ip.fragment) return SplitResult::ip_fragment;
-  const uint8_t proto = tcp ? kIpProtoTcp : kIpProtoUdp;
+  const uint8_t proto = tcp ? IPPROTO_TCP : IPPROTO_UDP;
   if (ip.protocol != proto) return SplitResult::unsupported_l4;
 
   const size_t ihl = ip.header_len;
@@ -165,10 +165,10 @@ SplitResult gso_split(const VirtioNetHdr& h, const uint8_t* pkt, size_t len, Seg
     uint8_t* o4 = out + ihl;
     if (tcp) {
       store_be32(o4 + 4, seq0 + static_cast<uint32_t>(off));
-      uint8_t flags = o4[13];
-      if (i + 1 != nseg) flags &= static_cast<uint8_t>(~(kTcpFin | kTcpPsh));
-      if (i != 0) flags &= static_cast<uint8_t>(~kTcpCwr);
-      o4[13] = flags;
+      uint8_t flags = o4[kTcpFlagsOffset];
+      if (i + 1 != nseg) flags &= static_cast<uint8_t>(~(TH_FIN | TH_PUSH));
+      if (i != 0) flags &= static_cast<uint8_t>(~TH_CWR);
+      o4[kTcpFlagsOffset] = flags;
     } else {
       store_be16(o4 + 4, static_cast<uint16_t>(seg_l4_len));
     }

@@ -70,7 +70,7 @@ ParseError parse_tcp(const uint8_t* p, size_t l4_len, TcpHeaderInfo* out) {
   out->seq = load_be32(p + 4);
   out->ack = load_be32(p + 8);
   out->header_len = static_cast<uint16_t>(doff);
-  out->flags = p[13];
+  out->flags = p[kTcpFlagsOffset];
   return ParseError::ok;
 }
 
@@ -92,12 +92,12 @@ ParseError parse_packet(const uint8_t* p, size_t len, PacketInfo* out) {
   if (e != ParseError::ok) return e;
   const IpHeaderInfo& ip = out->ip;
   if (ip.version == 4 && ip.fragment) return ParseError::fragment;
-  if (ip.protocol != kIpProtoTcp && ip.protocol != kIpProtoUdp) {
+  if (ip.protocol != IPPROTO_TCP && ip.protocol != IPPROTO_UDP) {
     return ip.version == 6 ? ParseError::ext_headers : ParseError::not_tcp_udp;
   }
   const uint8_t* l4 = p + ip.header_len;
   const size_t l4_len = ip.total_len - ip.header_len;  // total_len >= header_len checked
-  if (ip.protocol == kIpProtoTcp) {
+  if (ip.protocol == IPPROTO_TCP) {
     e = parse_tcp(l4, l4_len, &out->tcp);
     if (e != ParseError::ok) return e;
     out->l4_header_len = out->tcp.header_len;

@@ -7,29 +7,37 @@
 // (the kernel does not hand us such superpackets and coalescing them buys nothing).
 #pragma once
 
+#include <netinet/in.h>   // IPPROTO_TCP, IPPROTO_UDP
+#include <netinet/ip.h>   // struct iphdr (RFC 791)
+#include <netinet/ip6.h>  // struct ip6_hdr (RFC 8200)
+#include <netinet/tcp.h>  // struct tcphdr (RFC 9293), TH_FIN .. TH_URG
+#include <netinet/udp.h>  // struct udphdr (RFC 768)
+
 #include <cstddef>
 #include <cstdint>
 
+// The protocol numbers, header layouts and TCP flag bits are the C library's (the kernel's UAPI
+// headers carry the same); the code below names only what they do not. glibc's list of TCP
+// flags stops at TH_URG: ECN-Echo and Congestion Window Reduced, the flags byte's two high bits
+// (RFC 3168 6.1 and 23.2), here under the names FreeBSD's and macOS's <netinet/tcp.h> give them.
+#ifndef TH_ECE
+#define TH_ECE 0x40
+#endif
+#ifndef TH_CWR
+#define TH_CWR 0x80
+#endif
+
 namespace tunio {
 
-constexpr uint8_t kIpProtoTcp = 6;
-constexpr uint8_t kIpProtoUdp = 17;
-constexpr size_t kIpv4MinHeaderLen = 20;
-constexpr size_t kIpv6HeaderLen = 40;
-constexpr size_t kTcpMinHeaderLen = 20;
-constexpr size_t kUdpHeaderLen = 8;
-constexpr size_t kTcpChecksumOffset = 16;  // offsetof(struct tcphdr, check)
-constexpr size_t kUdpChecksumOffset = 6;   // offsetof(struct udphdr, check)
-
-// TCP flag bits (byte 13 of the TCP header).
-constexpr uint8_t kTcpFin = 0x01;
-constexpr uint8_t kTcpSyn = 0x02;
-constexpr uint8_t kTcpRst = 0x04;
-constexpr uint8_t kTcpPsh = 0x08;
-constexpr uint8_t kTcpAck = 0x10;
-constexpr uint8_t kTcpUrg = 0x20;
-constexpr uint8_t kTcpEce = 0x40;
-constexpr uint8_t kTcpCwr = 0x80;
+// The fixed part of each header (IPv4 and TCP options follow it) and the fields the split and
+// coalescing code rewrites, as offsets into their header.
+constexpr size_t kIpv4MinHeaderLen = sizeof(struct iphdr);
+constexpr size_t kIpv6HeaderLen = sizeof(struct ip6_hdr);
+constexpr size_t kTcpMinHeaderLen = sizeof(struct tcphdr);
+constexpr size_t kUdpHeaderLen = sizeof(struct udphdr);
+constexpr size_t kTcpFlagsOffset = offsetof(struct tcphdr, th_flags);
+constexpr size_t kTcpChecksumOffset = offsetof(struct tcphdr, check);
+constexpr size_t kUdpChecksumOffset = offsetof(struct udphdr, check);
 
 inline uint16_t load_be16(const uint8_t* p) {
   return static_cast<uint16_t>((p[0] << 8) | p[1]);
@@ -87,7 +95,7 @@ struct TcpHeaderInfo {
   uint32_t seq = 0;
   uint32_t ack = 0;
   uint16_t header_len = 0;  // data offset * 4, 20..60, <= l4_len
-  uint8_t flags = 0;        // byte 13
+  uint8_t flags = 0;        // the byte at kTcpFlagsOffset: TH_FIN .. TH_CWR
 };
 // p points at the TCP header, l4_len = bytes of the IP payload.
 ParseError parse_tcp(const uint8_t* p, size_t l4_len, TcpHeaderInfo* out);
@@ -103,7 +111,7 @@ ParseError parse_udp(const uint8_t* p, size_t l4_len, UdpHeaderInfo* out);
 // IP header plus, for TCP and UDP, the L4 header, all within the IP total length.
 struct PacketInfo {
   IpHeaderInfo ip;
-  uint8_t l4_protocol = 0;     // kIpProtoTcp or kIpProtoUdp when ok
+  uint8_t l4_protocol = 0;     // IPPROTO_TCP or IPPROTO_UDP when ok
   uint16_t l4_offset = 0;      // == ip.header_len
   uint16_t l4_header_len = 0;  // TCP data offset * 4, or 8
   uint32_t payload_offset = 0; // l4_offset + l4_header_len

@@ -1,6 +1,7 @@
 // Inner-flow steering for SO_REUSEPORT groups; see reuseport_steering.h.
 #include "reuseport_steering.h"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <map>
@@ -55,7 +56,6 @@ class Asm {
 };
 
 constexpr uint32_t kFallBackToKernelHash = 0xffffffff;  // any index >= group size
-constexpr uint32_t kTcp = 6, kUdp = 17;
 constexpr uint32_t kGoldenRatio32 = 0x9e3779b1;  // 2^32 / phi, odd
 
 }  // namespace
@@ -76,8 +76,8 @@ std::vector<sock_filter> inner_flow_steering_program(uint32_t sockets) {
   a.op(BPF_LD | BPF_H | BPF_ABS, 6);   // flags + fragment offset
   a.jump(BPF_JSET, 0x3fff, "addresses_only");  // MF or an offset: a fragment, no ports
   a.op(BPF_LD | BPF_B | BPF_ABS, 9);   // protocol
-  a.jump(BPF_JEQ, kTcp, "ports4");
-  a.jump(BPF_JEQ, kUdp, "ports4", "addresses_only");
+  a.jump(BPF_JEQ, IPPROTO_TCP, "ports4");
+  a.jump(BPF_JEQ, IPPROTO_UDP, "ports4", "addresses_only");
   a.label("ports4");
   a.op(BPF_LDX | BPF_B | BPF_MSH, 0);  // X = IHL * 4
   a.op(BPF_LD | BPF_W | BPF_IND, 0);   // A = sport << 16 | dport
@@ -92,8 +92,8 @@ std::vector<sock_filter> inner_flow_steering_program(uint32_t sockets) {
   }
   a.op(BPF_ST, 0);
   a.op(BPF_LD | BPF_B | BPF_ABS, 6);   // next header (extension headers: addresses only)
-  a.jump(BPF_JEQ, kTcp, "ports6");
-  a.jump(BPF_JEQ, kUdp, "ports6", "addresses_only");
+  a.jump(BPF_JEQ, IPPROTO_TCP, "ports6");
+  a.jump(BPF_JEQ, IPPROTO_UDP, "ports6", "addresses_only");
   a.label("ports6");
   a.op(BPF_LD | BPF_W | BPF_ABS, 40);
 
