@@ -22,7 +22,7 @@ using Bytes = std::vector<uint8_t>;
 
 // evp_api.h declares the EVP prototypes itself (it is resolved with dlsym); they must be
 // OpenSSL's exactly.
-#define TUNIO_EVP_PROTOTYPE_MATCHES(member, Fn, symbol, required) \
+#define TUNIO_EVP_PROTOTYPE_MATCHES(member, Fn, symbol) \
   static_assert(std::is_same<decltype(EvpApi::member), decltype(&symbol)>::value, #symbol);
 TUNIO_EVP_FUNCTIONS(TUNIO_EVP_PROTOTYPE_MATCHES)
 #undef TUNIO_EVP_PROTOTYPE_MATCHES

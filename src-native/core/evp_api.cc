@@ -18,9 +18,12 @@ void resolve(SymbolLookup lookup, Fn* slot, const char* name, bool required, con
 EvpApi load_evp_api(SymbolLookup lookup) {
   EvpApi api;
   const char* missing = nullptr;
-#define TUNIO_EVP_RESOLVE(member, Fn, symbol, required) resolve(lookup, &api.member, #symbol, required, &missing);
-  TUNIO_EVP_FUNCTIONS(TUNIO_EVP_RESOLVE)
-#undef TUNIO_EVP_RESOLVE
+#define TUNIO_EVP_REQUIRED(member, Fn, symbol) resolve(lookup, &api.member, #symbol, true, &missing);
+#define TUNIO_EVP_OPTIONAL(member, Fn, symbol) resolve(lookup, &api.member, #symbol, false, &missing);
+  TUNIO_EVP_REQUIRED_FUNCTIONS(TUNIO_EVP_REQUIRED)
+  TUNIO_EVP_OPTIONAL_FUNCTIONS(TUNIO_EVP_OPTIONAL)
+#undef TUNIO_EVP_OPTIONAL
+#undef TUNIO_EVP_REQUIRED
   api.missing = missing;
   return api;
 }

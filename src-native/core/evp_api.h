@@ -39,30 +39,37 @@ struct EvpParam {
   size_t return_size = 0;
 };
 
-// The one list of the EVP functions tunio resolves: X(member, Fn, symbol, required). It declares
-// the EvpApi members, drives the lookups in load_evp_api (evp_api.cc) and the prototype checks
-// against OpenSSL's headers (test-native/aead_test.cc). A required symbol that is missing makes
-// the AEAD API unavailable (EvpApi::missing names it).
-//
-// The two optional ones are OpenSSL 3 only (nullptr: the EVP_CIPHER_CTX_ctrl path is used). Per
-// packet they replace a ctrl call each (the tag read after sealing, set before opening): ctrl
-// builds its own parameter array and goes through a switch on every call before it reaches the
-// same provider function. (Setting the tag together with the nonce in one EVP_CipherInit_ex2
-// call was measured too: 30-45 more instructions per packet than init + ctrl, not fewer.)
-#define TUNIO_EVP_FUNCTIONS(X)                                           \
-  X(chacha20_poly1305, CipherFn, EVP_chacha20_poly1305, true)            \
-  X(aes_256_gcm, CipherFn, EVP_aes_256_gcm, true)                        \
-  X(ctx_new, CtxNewFn, EVP_CIPHER_CTX_new, true)                         \
-  X(ctx_free, CtxFreeFn, EVP_CIPHER_CTX_free, true)                      \
-  X(ctx_ctrl, CtxCtrlFn, EVP_CIPHER_CTX_ctrl, true)                      \
-  X(encrypt_init, InitExFn, EVP_EncryptInit_ex, true)                    \
-  X(encrypt_update, UpdateFn, EVP_EncryptUpdate, true)                   \
-  X(encrypt_final, FinalExFn, EVP_EncryptFinal_ex, true)                 \
-  X(decrypt_init, InitExFn, EVP_DecryptInit_ex, true)                    \
-  X(decrypt_update, UpdateFn, EVP_DecryptUpdate, true)                   \
-  X(decrypt_final, FinalExFn, EVP_DecryptFinal_ex, true)                 \
-  X(ctx_get_params, CtxParamsFn, EVP_CIPHER_CTX_get_params, false)       \
-  X(ctx_set_params, CtxSetParamsFn, EVP_CIPHER_CTX_set_params, false)
+// The EVP functions tunio resolves, X(member, Fn, symbol), in two lists: the required ones
+// (a missing one makes the AEAD API unavailable; EvpApi::missing names it) and the optional
+// ones. TUNIO_EVP_FUNCTIONS is both: it declares the EvpApi members and drives the prototype
+// checks against OpenSSL's headers (test-native/aead_test.cc); load_evp_api (evp_api.cc) looks
+// up each list with its own consequence.
+#define TUNIO_EVP_REQUIRED_FUNCTIONS(X)                                              \
+  /* the two ciphers */                                                              \
+  X(chacha20_poly1305, CipherFn, EVP_chacha20_poly1305)                              \
+  X(aes_256_gcm, CipherFn, EVP_aes_256_gcm)                                          \
+  /* a context per direction; ctrl: the nonce length (the tag without OpenSSL 3) */  \
+  X(ctx_new, CtxNewFn, EVP_CIPHER_CTX_new)                                           \
+  X(ctx_free, CtxFreeFn, EVP_CIPHER_CTX_free)                                        \
+  X(ctx_ctrl, CtxCtrlFn, EVP_CIPHER_CTX_ctrl)                                        \
+  /* per packet, sealing and opening: init (the nonce), update (AAD, data), final */ \
+  X(encrypt_init, InitExFn, EVP_EncryptInit_ex)                                      \
+  X(encrypt_update, UpdateFn, EVP_EncryptUpdate)                                     \
+  X(encrypt_final, FinalExFn, EVP_EncryptFinal_ex)                                   \
+  X(decrypt_init, InitExFn, EVP_DecryptInit_ex)                                      \
+  X(decrypt_update, UpdateFn, EVP_DecryptUpdate)                                     \
+  X(decrypt_final, FinalExFn, EVP_DecryptFinal_ex)
+
+// OpenSSL 3 only (nullptr: the EVP_CIPHER_CTX_ctrl path is used). Per packet they replace a
+// ctrl call each (the tag read after sealing, set before opening): ctrl builds its own
+// parameter array and goes through a switch on every call before it reaches the same provider
+// function. (Setting the tag together with the nonce in one EVP_CipherInit_ex2 call was
+// measured too: 30-45 more instructions per packet than init + ctrl, not fewer.)
+#define TUNIO_EVP_OPTIONAL_FUNCTIONS(X)                                              \
+  X(ctx_get_params, CtxParamsFn, EVP_CIPHER_CTX_get_params)                          \
+  X(ctx_set_params, CtxSetParamsFn, EVP_CIPHER_CTX_set_params)
+
+#define TUNIO_EVP_FUNCTIONS(X) TUNIO_EVP_REQUIRED_FUNCTIONS(X) TUNIO_EVP_OPTIONAL_FUNCTIONS(X)
 
 struct EvpApi {
   // EVP_CIPHER_CTX_ctrl commands (include/openssl/evp.h; identical in OpenSSL 1.1 and 3.x).
@@ -83,7 +90,7 @@ struct EvpApi {
   using CtxParamsFn = int (*)(EVP_CIPHER_CTX*, OSSL_PARAM*);
   using CtxSetParamsFn = int (*)(EVP_CIPHER_CTX*, const OSSL_PARAM*);
 
-#define TUNIO_EVP_MEMBER(member, Fn, symbol, required) Fn member = nullptr;
+#define TUNIO_EVP_MEMBER(member, Fn, symbol) Fn member = nullptr;
   TUNIO_EVP_FUNCTIONS(TUNIO_EVP_MEMBER)
 #undef TUNIO_EVP_MEMBER
 
