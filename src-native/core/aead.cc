@@ -177,24 +177,47 @@ bool AeadCipher::header_matches(const uint8_t* header) const {
                      n - co - kAeadCounterLen) == 0;
 }
 
-AeadResult AeadCipher::encrypt(uint64_t counter, const uint8_t* aad, size_t aad_len, uint8_t* data, size_t len,
-                               uint8_t* tag) {
-  if (!ready_) return AeadResult::kCryptoError;
+// The steps of sealing and opening a packet, on the direction's context and with its EVP
+// functions. Both ciphers are stream modes: update writes exactly `len` bytes, final none.
+// Inline: they run per packet, and as calls they cost 40-47 more instructions per packet
+// (node bench/aead-instructions.js).
+
+// The packet's nonce into the context (init() keyed it once).
+inline bool AeadCipher::set_nonce(EVP_CIPHER_CTX* ctx, EvpApi::InitExFn init, uint64_t counter) const {
   uint8_t nonce[kAeadNonceLen];
   make_nonce(counter, nonce);
+  return init(ctx, nullptr, nullptr, nullptr, nonce) == 1;
+}
+
+// The associated data (if any), then the data in place.
+inline bool AeadCipher::update(EVP_CIPHER_CTX* ctx, EvpApi::UpdateFn fn, const uint8_t* aad, size_t aad_len,
+                               uint8_t* data, size_t len) {
   int out = 0;
-  if (api_.encrypt_init(enc_, nullptr, nullptr, nullptr, nonce) != 1) return AeadResult::kCryptoError;
-  if (aad_len != 0 && api_.encrypt_update(enc_, nullptr, &out, aad, static_cast<int>(aad_len)) != 1) {
-    return AeadResult::kCryptoError;
-  }
-  // Both ciphers are stream modes: update writes exactly `len` bytes, final none.
-  if (len != 0 && api_.encrypt_update(enc_, data, &out, data, static_cast<int>(len)) != 1) return AeadResult::kCryptoError;
-  if (api_.encrypt_final(enc_, data + len, &out) != 1) return AeadResult::kCryptoError;
-  if (api_.ctx_get_params) {
-    EvpParam params[2];
-    params[0] = EvpParam{EvpApi::kParamAeadTag, EvpApi::kParamOctetString, tag, kAeadTagLen, 0};
-    if (api_.ctx_get_params(enc_, reinterpret_cast<OSSL_PARAM*>(params)) != 1) return AeadResult::kCryptoError;
-  } else if (api_.ctx_ctrl(enc_, EvpApi::kCtrlAeadGetTag, static_cast<int>(kAeadTagLen), tag) != 1) {
+  return (aad_len == 0 || fn(ctx, nullptr, &out, aad, static_cast<int>(aad_len)) == 1) &&
+         (len == 0 || fn(ctx, data, &out, data, static_cast<int>(len)) == 1);
+}
+
+// The tag: read once sealing is final, set before opening starts (OpenSSL 3's parameter calls
+// where they exist, else EVP_CIPHER_CTX_ctrl).
+inline bool AeadCipher::get_tag(uint8_t* tag) const {
+  EvpParam params[2] = {{EvpApi::kParamAeadTag, EvpApi::kParamOctetString, tag, kAeadTagLen, 0}, {}};
+  if (api_.ctx_get_params) return api_.ctx_get_params(enc_, reinterpret_cast<OSSL_PARAM*>(params)) == 1;
+  return api_.ctx_ctrl(enc_, EvpApi::kCtrlAeadGetTag, static_cast<int>(kAeadTagLen), tag) == 1;
+}
+inline bool AeadCipher::set_tag(uint8_t* tag) const {
+  EvpParam params[2] = {{EvpApi::kParamAeadTag, EvpApi::kParamOctetString, tag, kAeadTagLen, 0}, {}};
+  if (api_.ctx_set_params) return api_.ctx_set_params(dec_, reinterpret_cast<const OSSL_PARAM*>(params)) == 1;
+  return api_.ctx_ctrl(dec_, EvpApi::kCtrlAeadSetTag, static_cast<int>(kAeadTagLen), tag) == 1;
+}
+
+AeadResult AeadCipher::encrypt(uint64_t counter, const uint8_t* aad, size_t aad_len, uint8_t* data, size_t len,
+                               uint8_t* tag) {
+  int out = 0;
+  if (!ready_ ||
+      !set_nonce(enc_, api_.encrypt_init, counter) ||
+      !update(enc_, api_.encrypt_update, aad, aad_len, data, len) ||
+      api_.encrypt_final(enc_, data + len, &out) != 1 ||
+      !get_tag(tag)) {
     return AeadResult::kCryptoError;
   }
   return AeadResult::kOk;
@@ -202,26 +225,16 @@ AeadResult AeadCipher::encrypt(uint64_t counter, const uint8_t* aad, size_t aad_
 
 AeadResult AeadCipher::decrypt(uint64_t counter, const uint8_t* aad, size_t aad_len, uint8_t* data, size_t len,
                                uint8_t* tag) {
-  if (!ready_) return AeadResult::kCryptoError;
-  uint8_t nonce[kAeadNonceLen];
-  make_nonce(counter, nonce);
-  int out = 0;
-  if (api_.decrypt_init(dec_, nullptr, nullptr, nullptr, nonce) != 1) return AeadResult::kCryptoError;
-  if (api_.ctx_set_params) {
-    EvpParam params[2];
-    params[0] = EvpParam{EvpApi::kParamAeadTag, EvpApi::kParamOctetString, tag, kAeadTagLen, 0};
-    if (api_.ctx_set_params(dec_, reinterpret_cast<const OSSL_PARAM*>(params)) != 1) return AeadResult::kCryptoError;
-  } else if (api_.ctx_ctrl(dec_, EvpApi::kCtrlAeadSetTag, static_cast<int>(kAeadTagLen), tag) != 1) {
+  if (!ready_ ||
+      !set_nonce(dec_, api_.decrypt_init, counter) ||
+      !set_tag(tag) ||
+      !update(dec_, api_.decrypt_update, aad, aad_len, data, len)) {
     return AeadResult::kCryptoError;
   }
-  if (aad_len != 0 && api_.decrypt_update(dec_, nullptr, &out, aad, static_cast<int>(aad_len)) != 1) {
-    return AeadResult::kCryptoError;
-  }
-  if (len != 0 && api_.decrypt_update(dec_, data, &out, data, static_cast<int>(len)) != 1) return AeadResult::kCryptoError;
   // Final is where the tag is checked; the plaintext written above is garbage until it passes
   // and the caller drops the packet otherwise.
-  if (api_.decrypt_final(dec_, data + len, &out) != 1) return AeadResult::kAuthFailed;
-  return AeadResult::kOk;
+  int out = 0;
+  return api_.decrypt_final(dec_, data + len, &out) == 1 ? AeadResult::kOk : AeadResult::kAuthFailed;
 }
 
 AeadResult AeadCipher::seal_bytes(uint8_t* buf, size_t plain_len, size_t room, uint64_t counter, size_t* out_len) {

@@ -175,6 +175,12 @@ class AeadCipher {
   uint64_t read_counter(const uint8_t* header) const;
   void write_header(uint8_t* header, uint64_t counter) const;
   bool header_matches(const uint8_t* header) const;
+  // The steps of encrypt and decrypt (aead.cc).
+  bool set_nonce(EVP_CIPHER_CTX* ctx, EvpApi::InitExFn init, uint64_t counter) const;
+  static bool update(EVP_CIPHER_CTX* ctx, EvpApi::UpdateFn fn, const uint8_t* aad, size_t aad_len, uint8_t* data,
+                     size_t len);
+  bool get_tag(uint8_t* tag) const;
+  bool set_tag(uint8_t* tag) const;
   AeadResult encrypt(uint64_t counter, const uint8_t* aad, size_t aad_len, uint8_t* data, size_t len,
                      uint8_t* tag);
   AeadResult decrypt(uint64_t counter, const uint8_t* aad, size_t aad_len, uint8_t* data, size_t len,
