@@ -50,21 +50,27 @@ const BASELINE_SUFFIX = ' (baseline)'
 const CONFIGS = process.env.BENCH_CONFIGS ? process.env.BENCH_CONFIGS.split(',').map((s) => s.trim()) : ALL_CONFIGS
 for (const c of CONFIGS) if (!ALL_CONFIGS.includes(c)) throw new Error(`BENCH_CONFIGS: unknown config "${c}" (known: ${ALL_CONFIGS.join(', ')})`)
 // The 32-stream cell is there for memory: peak RSS must not grow with the number of streams.
-const CELLS = [{ streams: 1, reverse: false }, { streams: 1, reverse: true }, { streams: 8, reverse: false }, { streams: 8, reverse: true },
-  { streams: 32, reverse: false }, { streams: 32, reverse: true }]
+// BENCH_STREAMS=1 (or 1,8): only the cells with these stream counts, e.g. the 1-stream ratio
+// targets of a subset under another Node binary, in a third of the time.
+const STREAMS = process.env.BENCH_STREAMS ? process.env.BENCH_STREAMS.split(',').map(Number) : null
+const onlyStreams = (cells) => STREAMS ? cells.filter((c) => STREAMS.includes(c.streams)) : cells
+const CELLS = onlyStreams([{ streams: 1, reverse: false }, { streams: 1, reverse: true }, { streams: 8, reverse: false }, { streams: 8, reverse: true },
+  { streams: 32, reverse: false }, { streams: 32, reverse: true }])
 // The WireGuard rows: one stream each way, and 32 streams for peak RSS.
-const WG_CELLS = [{ streams: 1, reverse: false }, { streams: 1, reverse: true }, { streams: 32, reverse: false }]
+const WG_CELLS = onlyStreams([{ streams: 1, reverse: false }, { streams: 1, reverse: true }, { streams: 32, reverse: false }])
 // The sealed native-forward rows: one stream each way (the issue 13 ratio), to keep the run short.
-const ONE_STREAM_CELLS = [{ streams: 1, reverse: false }, { streams: 1, reverse: true }]
+const ONE_STREAM_CELLS = onlyStreams([{ streams: 1, reverse: false }, { streams: 1, reverse: true }])
 
 // Rows measured as interleaved groups (measureGroup) in the cells they share, when all of a
 // group are in the run: 'A|B|...|REF' each, the last row the one the others are divided by,
 // groups separated by ';' in BENCH_INTERLEAVE (which replaces the default; '' for none; a row in
 // one group only). By default the native forward with the C reference, whose ratio is issue
-// 19's target and whose 1-stream cells swing by up to 2x between runs of the same build, and the
-// two sealed echo tunnels with the plain one (issue 13's ratio).
+// 19's target and whose 1-stream cells swing by up to 2x between runs of the same build, with
+// the direct veth (issue 19's "% of direct veth"), and the two sealed echo tunnels and the
+// WireGuard example pair with the plain echo tunnel (issues 13 and 14). A group's cells are
+// those all its rows have (the WireGuard rows have no 8-stream cells: there the others run alone).
 const INTERLEAVE = (process.env.BENCH_INTERLEAVE ??
-  'tunio native forward|C reference;tunio aead chacha20-poly1305|tunio aead aes-256-gcm|tunio offload on')
+  'tunio native forward|direct|C reference;tunio aead chacha20-poly1305|tunio aead aes-256-gcm|wireguard example <-> wireguard example|tunio offload on')
   .split(';').map((s) => s.trim()).filter(Boolean).map((g) => g.split('|').map((s) => s.trim()))
 for (const g of INTERLEAVE) {
   if (g.length < 2 || g.some((c) => !ALL_CONFIGS.includes(c)) || new Set(g).size !== g.length) throw new Error(`BENCH_INTERLEAVE: "${g.join('|')}" is not two or more known configs`)
@@ -188,6 +194,7 @@ async function measureGroup (wires, labels, cell) {
     var results = [] // eslint-disable-line no-var
     for (const row of rows) results.push(await stopRow(row, cell))
   }
+  for (const r of results) if (r) r.group = labels.join(' | ')
   const ref = results[results.length - 1]
   for (const r of results.slice(0, -1)) {
     const ratios = r.runs.map((g, i) => +(g / ref.runs[i]).toFixed(3))
@@ -211,6 +218,11 @@ function targets (results) {
   const cell = (config, streams, direction) => results.find((r) => r.config === config && r.streams === streams && r.direction === direction)
   const lines = []
   const ratio = (a, b) => (a && b && b.gbps > 0 ? a.gbps / b.gbps : null)
+  // Two rows of one interleaved group: the median of their runs' ratios (run i beside run i),
+  // which the load's drift between rows does not move; otherwise the ratio of the medians.
+  const pairedRatio = (a, b) => a?.group && a.group === b?.group && a.runs.length === b.runs.length
+    ? median(a.runs.map((g, i) => g / b.runs[i]))
+    : ratio(a, b)
   for (const direction of ['a->b', 'b->a (-R)']) {
     const on = cell('tunio offload on', 1, direction)
     const vsSocat = ratio(on, cell('socat', 1, direction))
@@ -246,10 +258,11 @@ function targets (results) {
       if (parts.length) {
         const paired = [1, 8, 32].some((n) => cell(config, n, direction)?.pairRatios)
         lines.push(`- ${direction}, ${config} / C reference (target ≥ 1.0×${paired ? '; runs interleaved with the C reference, median of the pairs\' ratios' : ''}): ${parts.join(', ')}` +
-          (cRef && direct ? `; C reference 1 stream ${(cRef.gbps / direct.gbps * 100).toFixed(0)}% of direct veth` : ''))
+          (cRef && direct ? `; C reference 1 stream ${(pairedRatio(cRef, direct) * 100).toFixed(0)}% of direct veth` : ''))
       }
       const on = cell(config, 1, direction)
-      if (on && direct) lines.push(`- ${direction}, ${config} 1 stream: ${(on.gbps / direct.gbps * 100).toFixed(0)}% of direct veth (issue 19 target ≥ 50%: ${on.gbps / direct.gbps >= 0.5 ? 'met' : 'MISSED'})`)
+      const vsDirect = pairedRatio(on, direct)
+      if (on && direct) lines.push(`- ${direction}, ${config} 1 stream: ${(vsDirect * 100).toFixed(0)}% of direct veth${on.group === direct.group ? ' (interleaved, median of the runs\' ratios)' : ''} (issue 19 target ≥ 50%: ${vsDirect >= 0.5 ? 'met' : 'MISSED'})`)
     }
   }
   // Issue 13 with the native forward: sealed against the plain native forward (and the plain JS one).
@@ -285,12 +298,12 @@ function targets (results) {
   for (const direction of ['a->b', 'b->a (-R)']) {
     const ex = wgPair(direction)
     const vsGo = ratio(ex, cell('wireguard-go <-> wireguard-go', 1, direction))
-    const vsEcho = ratio(ex, cell('tunio offload on', 1, direction))
+    const vsEcho = pairedRatio(ex, cell('tunio offload on', 1, direction))
     const mixed = cell('wireguard example <-> wireguard-go', 1, direction)
     if (!ex) continue
     lines.push(`- 1 stream ${direction}, wireguard example pair ${ex.gbps.toFixed(2)} Gbit/s: ` +
       (vsGo === null ? 'wireguard-go pair not measured' : `${vsGo.toFixed(1)}× the wireguard-go pair (target ≥ 5×: ${vsGo >= 5 ? 'met' : 'MISSED'})`) + '; ' +
-      (vsEcho === null ? 'echo tunnel not measured' : `${(vsEcho * 100).toFixed(0)}% of the plain echo tunnel (target ≥ 50%: ${vsEcho >= 0.5 ? 'met' : 'MISSED'})`) +
+      (vsEcho === null ? 'echo tunnel not measured' : `${(vsEcho * 100).toFixed(0)}% of the plain echo tunnel${ex.group && ex.group === cell('tunio offload on', 1, direction)?.group ? ' (interleaved, median of the runs\' ratios)' : ''} (target ≥ 50%: ${vsEcho >= 0.5 ? 'met' : 'MISSED'})`) +
       (mixed ? `; example <-> wireguard-go ${mixed.gbps.toFixed(2)} Gbit/s` : ''))
   }
   const wg32 = cell('wireguard example <-> wireguard example', 32, 'a->b')
@@ -347,7 +360,11 @@ async function main () {
     if (!fs.existsSync(path.join(BASELINE, 'scripts', 'build-examples.js'))) { console.error(`bench: BENCH_BASELINE=${BASELINE} is not a tunio checkout`); process.exit(1) }
     execFileSync(process.execPath, [path.join(BASELINE, 'scripts', 'build-examples.js')], { stdio: 'inherit', cwd: BASELINE })
   }
-  const machine = { nproc: os.cpus().length, cpu: os.cpus()[0]?.model, kernel: os.release(), node: process.version, date: new Date().toISOString() }
+  // Every tunio endpoint runs under this process's Node (process.execPath), whose OpenSSL is
+  // the one the AEAD rows use: Node 20 ships OpenSSL 3.0, Node 22-26 OpenSSL 3.5 (AES-256-GCM
+  // with VAES there: about twice as fast per packet on this machine, docs/performance.md).
+  const machine = { nproc: os.cpus().length, cpu: os.cpus()[0]?.model, kernel: os.release(), node: process.version, openssl: process.versions.openssl, execPath: process.execPath, date: new Date().toISOString(), loadStart: +os.loadavg()[0].toFixed(1) }
+  console.error(`bench: endpoints run under Node ${machine.node} (OpenSSL ${machine.openssl}, ${machine.execPath}); load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`)
   const results = []
   const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tunio-bench-'))
   keyFile = path.join(keyDir, 'key')
@@ -358,13 +375,22 @@ async function main () {
   const cellsOf = (config) => WG_CONFIGS[config] ? WG_CELLS : config.startsWith(NATIVE_AEAD) ? ONE_STREAM_CELLS : CELLS
   const cellName = (cell) => `${cell.streams} stream(s), ${cell.reverse ? 'b->a (-R)' : 'a->b'}`
   const done = new Set() // config|cell measured (or failed) already, as part of a group
+  // socat, and the WireGuard rows (they ping through the tunnel before measuring: iputils-ping).
+  const unavailable = (config) => (config === 'socat' && !netns.has('socat')) ||
+    (WG_CONFIGS[config] !== undefined && (!wg.hasWireguardGo() || !netns.has('ping')))
+  // A config's interleaved group: the rows of its BENCH_INTERLEAVE group that this run has
+  // (e.g. 'tunio native forward,C reference' without 'direct'), if its reference is one of them.
+  const groupOf = (config) => {
+    const g = INTERLEAVE.find((x) => x.includes(config))
+    const present = g?.filter((c) => CONFIGS.includes(c) && !unavailable(c))
+    return present && present.length >= 2 && present.includes(config) && present.at(-1) === g.at(-1) ? present : undefined
+  }
   const report = (r) => { results.push(r); console.error(`${r.config}, ${r.streams} stream(s), ${r.direction}: ${r.gbps.toFixed(2)} Gbit/s${r.pairRatios ? ` (${r.pairRatios.of} ${r.pairRatios.ratios.join(', ')})` : ''}`) }
   try {
     for (const config of CONFIGS) {
-      if (config === 'socat' && !netns.has('socat')) continue
-      if (WG_CONFIGS[config] && !wg.hasWireguardGo()) { console.error(`${config}: skipped (needs wireguard-go and wg)`); continue }
+      if (unavailable(config)) { if (config !== 'socat') console.error(`${config}: skipped (needs wireguard-go, wg and ping)`); continue }
       // A group's shared cells are measured when the first of its rows comes up, in its order.
-      const group = BASELINE ? undefined : INTERLEAVE.find((g) => g.includes(config) && g.every((c) => CONFIGS.includes(c)))
+      const group = BASELINE ? undefined : groupOf(config)
       for (const cell of cellsOf(config)) {
         if (done.has(`${config}|${cellName(cell)}`)) continue
         const shared = group && group.every((c) => cellsOf(c).some((x) => x.streams === cell.streams && x.reverse === cell.reverse))
@@ -398,11 +424,11 @@ async function main () {
   // In the order of CONFIGS (an interleaved group measured its rows cell by cell together).
   const rank = (r) => CONFIGS.indexOf(r.config.replace(BASELINE_SUFFIX, '')) + (r.config.endsWith(BASELINE_SUFFIX) ? 0.5 : 0)
   results.sort((x, y) => rank(x) - rank(y))
-  const md = `# Tunnel benchmark\n\nMachine: ${machine.nproc} CPUs (${machine.cpu}), Linux ${machine.kernel}, Node ${machine.node}, ${machine.date}.\n` +
+  const md = `# Tunnel benchmark\n\nMachine: ${machine.nproc} CPUs (${machine.cpu}), Linux ${machine.kernel}, Node ${machine.node} (OpenSSL ${machine.openssl}; every endpoint runs under it), ${machine.date}, load average ${machine.loadStart} at the start and ${os.loadavg()[0].toFixed(1)} at the end.\n` +
     `Two network namespaces joined by veth; iperf3 ${RUNS} runs × ${SECS} s per cell. CPU s: utime+stime of each ` +
     `tunnel process over the cell; syscalls/GB: tun read+writev + udp recvmmsg+sendmsg+sendmmsg of both endpoints per GB received; ` +
     `peak RSS: VmHWM. Generated by \`npm run bench\` (bench/tunnel.js).` +
-    (results.some((r) => r.pairRatios) ? ` Interleaved groups (${INTERLEAVE.filter((g) => g.every((c) => results.some((r) => r.config === c))).map((g) => g.join(' | ')).join('; ')}): ` +
+    (results.some((r) => r.pairRatios) ? ` Interleaved groups (${[...new Set(results.filter((r) => r.pairRatios).map((r) => r.group))].join('; ')}): ` +
       `all tunnels of a group up at once, ${PAIR_RUNS} runs × ${PAIR_SECS} s each per cell, alternating A B, B A, A B, ...; the ratio targets use the median of the ratios of runs made side by side (each row to the group's last).` : '') +
     `\n\n${table(results)}\n\n` +
     (failed.length ? `Cells that failed and are left out:\n\n${failed.map((f) => `- ${f}`).join('\n')}\n\n` : '') +
