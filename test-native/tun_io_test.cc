@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "buffer_pool.h"
+#include "io_checks.h"
 #include "netlink.h"
 #include "netns.h"
 #include "packet_builders.h"
@@ -183,10 +184,8 @@ TEST_CASE("tun_io: write_batch coalesce, EAGAIN resume and the EINVAL fallback t
     std::vector<Packet> pkts;
     for (uint8_t i = 0; i < 10; i++) pkts.push_back(udp_packet(pool, 7001, i, 1200));
     const IoResult r = io.write_batch(pkts, st);
-    REQUIRE(r.status == IoStatus::kOk);
+    CHECK_ALL_SENT(r, pkts, 10u);
     CHECK(r.done == 10);
-    CHECK(r.sent() == 10);
-    CHECK(pkts.empty());
     CHECK(st.write_calls == 1);
     CHECK(st.superpackets_out == 1);
     CHECK(st.segments_out == 10);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "buffer_pool.h"
+#include "io_checks.h"
 #include "packet.h"
 #include "udp_features.h"
 #include "test_endpoints.h"
@@ -191,10 +192,8 @@ TEST_CASE("udp socket: 64 equal datagrams go out as one GSO sendmsg and come bac
     const IpEndpoint to = rx->local_address();
     SendStats st;
     IoResult r = tx->send_batch(pkts, &to, st);
-    CHECK(r.status == IoStatus::kOk);
-    CHECK(r.sent() == 64);
+    CHECK_ALL_SENT(r, pkts, 64u);
     CHECK(r.done == 64);
-    CHECK(pkts.empty());
     CHECK(st.sendmsg_calls == 1);
     CHECK(st.sendmmsg_calls == 0);
     CHECK(st.gso_sends == 1);
@@ -250,9 +249,7 @@ TEST_CASE("udp socket: runs longer than the message batch are planned whole (one
   const IpEndpoint to = rx->local_address();
   SendStats st;
   IoResult r = tx->send_batch(pkts, &to, st);
-  CHECK(r.status == IoStatus::kOk);
-  CHECK(r.sent() == 230);
-  CHECK(pkts.empty());
+  CHECK_ALL_SENT(r, pkts, 230u);
   CHECK(st.gso_sends == 5);
   CHECK(st.gso_segments == 230);
   CHECK(st.sendmmsg_calls == 1);
@@ -278,8 +275,7 @@ TEST_CASE("udp socket: more messages than the batch go out in several rounds, in
   const IpEndpoint to = rx->local_address();
   SendStats st;
   IoResult r = tx->send_batch(pkts, &to, st);
-  CHECK(r.sent() == 200);
-  CHECK(pkts.empty());
+  CHECK_ALL_SENT(r, pkts, 200u);
   CHECK(st.sendmmsg_calls == 4);  // 64 + 64 + 64 + 8
   CHECK(st.gso_sends == 0);
   RecvStats rs;
@@ -337,8 +333,7 @@ TEST_CASE("udp socket: 0-byte and 65,507-byte datagrams") {
   const IpEndpoint to = rx->local_address();
   SendStats st;
   IoResult r = tx->send_batch(pkts, &to, st);
-  CHECK(r.status == IoStatus::kOk);
-  CHECK(r.sent() == 4);
+  CHECK_ALL_SENT(r, pkts, 4u);
   CHECK(st.sendmmsg_calls == 1);  // four messages, one syscall
   CHECK(st.sendmsg_calls == 0);
   CHECK(st.gso_sends == 0);
@@ -385,9 +380,7 @@ TEST_CASE("udp socket: mixed sizes to many peers arrive complete and in order") 
   const size_t total = pkts.size();
   SendStats st;
   IoResult r = tx->send_batch(pkts, nullptr, st);
-  CHECK(r.status == IoStatus::kOk);
-  CHECK(r.sent() == total);
-  CHECK(pkts.empty());
+  CHECK_ALL_SENT(r, pkts, total);
   CHECK(st.datagrams == total);
   CHECK(st.gso_sends > 0);
   const uint64_t syscalls = st.sendmsg_calls + st.sendmmsg_calls;
@@ -444,8 +437,7 @@ TEST_CASE("udp socket: a dual-stack socket sees IPv4 peers as plain IPv4 and ans
   }
   SendStats dst;
   IoResult r = dual->send_batch(reply, nullptr, dst);
-  CHECK(r.status == IoStatus::kOk);
-  CHECK(r.sent() == 10);
+  CHECK_ALL_SENT(r, reply, 10u);
   CHECK(dst.gso_sends == 1);
   CHECK(dst.sendmsg_calls == 1);
   std::vector<Packet> back = receive(*v4, pool, 10, rs);
@@ -535,10 +527,7 @@ TEST_CASE("udp socket: forced GSO EIO falls back to sendmmsg and loses nothing")
   }
   SendStats st;
   IoResult r = tx->send_batch(pkts, nullptr, st);
-  CHECK(r.status == IoStatus::kOk);
-  CHECK(r.sent() == 65);
-  CHECK(r.dropped == 0);
-  CHECK(pkts.empty());
+  CHECK_ALL_SENT(r, pkts, 65u);
   CHECK(st.gso_fallbacks == 1);
   CHECK(st.gso_sends == 0);
   CHECK(st.datagrams == 65);
@@ -728,8 +717,7 @@ TEST_CASE("udp socket: a kernel that takes 64 segments lowers the limit, nothing
       pkts.back().remote = rx->local_address();
     }
     IoResult r = tx->send_batch(pkts, nullptr, st);
-    CHECK(r.status == IoStatus::kOk);
-    CHECK(r.sent() == n);
+    CHECK_ALL_SENT(r, pkts, n);
     RecvStats rs;
     std::vector<Packet> got = receive(*rx, pool, n, rs);
     for (uint32_t i = 0; i < n; i++) CHECK(bytes_ok(got[i], i));
@@ -810,10 +798,7 @@ TEST_CASE("udp socket: ICMP port unreachable on a connected socket: reported in 
   pkts.push_back(make_packet(pool, 100, 2));
   pkts.push_back(make_packet(pool, 200, 3));
   IoResult r = c->send_batch(pkts, nullptr, st);
-  CHECK(r.status == IoStatus::kOk);
-  CHECK(r.dropped == 0);
-  CHECK(r.sent() == 2);
-  CHECK(pkts.empty());
+  CHECK_ALL_SENT(r, pkts, 2u);
   CHECK(st.dropped.total() == 0);
   CHECK(st.pending_errors >= 1);
 
@@ -878,9 +863,7 @@ void many_peers_one_closed(const char* any, const char* loop) {
       pkts.back().remote = i == 3 ? dead : peers[i < 3 ? i : i - 1]->local_address();
     }
     IoResult r = s->send_batch(pkts, nullptr, st);
-    CHECK(r.status == IoStatus::kOk);
-    CHECK(r.sent() == peers.size() + 1);
-    CHECK(r.dropped == 0);
+    CHECK_ALL_SENT(r, pkts, peers.size() + 1);
   }
   RecvStats rs;
   for (auto& p : peers) {

@@ -8,17 +8,14 @@ import { randomBytes } from 'crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'fs'
 import { tmpdir } from 'os'
 import * as path from 'path'
-import { createNetns, deleteNetns, netnsSkipReason, runFixtureIn } from './helpers/netns'
+import { netnsSkipReason, runFixtureWithHooks } from './helpers/netns'
 import { netns, readyForTunnels, tcpBothWays } from './helpers/tunnels'
 
 const fixture = path.join(__dirname, 'fixtures', 'forward-api.js')
-const dist = path.join(__dirname, '..', 'dist')
 const skip = netnsSkipReason()
 
 t.test('the forward API against one device and socket', { skip }, async (t) => {
-  const ns = await createNetns('fw')
-  t.teardown(() => deleteNetns(ns))
-  const o = await runFixtureIn(ns, fixture, [path.join(dist, 'index.js'), path.join(dist, 'test-hooks.js')], 120_000)
+  const o = await runFixtureWithHooks(t, 'fw', fixture, 120_000)
 
   t.same(o.refused, {
     noTo: 'ERR_TUNIO_INVALID_OPTION', badBatch: 'ERR_TUNIO_INVALID_OPTION', badQueue: 'ERR_TUNIO_INVALID_OPTION',

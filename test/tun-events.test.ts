@@ -4,16 +4,13 @@
 // 'offload' events are in tun-wire.test.ts, under a real TCP transfer.)
 import t from 'tap'
 import * as path from 'path'
-import { createNetns, deleteNetns, netnsSkipReason, runFixtureIn } from './helpers/netns'
+import { netnsSkipReason, runFixtureWithHooks } from './helpers/netns'
 
 const fixture = path.join(__dirname, 'fixtures', 'tun-events.js')
-const dist = path.join(__dirname, '..', 'dist')
 const skip = netnsSkipReason()
 
 t.test('TUN congestion, drain and drop events', { skip }, async (t) => {
-  const ns = await createNetns('ev')
-  t.teardown(() => deleteNetns(ns))
-  const o = await runFixtureIn(ns, fixture, [path.join(dist, 'index.js'), path.join(dist, 'test-hooks.js')], 60_000)
+  const o = await runFixtureWithHooks(t, 'ev', fixture, 60_000)
 
   t.same(o.linkDefaults, { mtu: 1500, txqueuelen: 500 }, 'a new TUN device has the MTU and txqueuelen TunOptions documents as the defaults')
   t.equal(o.plainAccepted, 2)

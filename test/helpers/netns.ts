@@ -73,6 +73,18 @@ export async function runFixtureIn (ns: string, fixture: string, args: string[],
   return JSON.parse(r.stdout.trim().split('\n').pop() as string)
 }
 
+/**
+ * Runs a fixture that takes the built package and its test hooks (`node fixture
+ * dist/index.js dist/test-hooks.js`) in a namespace of its own, deleted when `t` ends; returns
+ * the fixture's JSON result as runFixtureIn does.
+ */
+export async function runFixtureWithHooks (t: { teardown: (fn: () => unknown) => void }, tag: string, fixture: string, timeoutMs: number): Promise<any> {
+  const ns = await createNetns(tag)
+  t.teardown(() => deleteNetns(ns))
+  const dist = path.join(__dirname, '..', '..', 'dist')
+  return await runFixtureIn(ns, fixture, [path.join(dist, 'index.js'), path.join(dist, 'test-hooks.js')], timeoutMs)
+}
+
 /** Spawns `node script args...` inside the namespace (stdio piped). */
 export function spawnNodeIn (ns: string, script: string, args: string[] = [], nodeArgs: string[] = []): ChildProcess {
   return spawn('ip', ['netns', 'exec', ns, process.execPath, ...nodeArgs, script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
