@@ -113,7 +113,7 @@ async function startSocat (wire, side, { mtu = 1420 } = {}) {
   const other = side === 'a' ? 'b' : 'a'
   const child = wire.spawn(side, 'socat', [`UDP-DATAGRAM:${WIRE[other]}:5555,bind=:5555`,
     `TUN:${TUNNEL[side]}/24,tun-type=tun,iff-no-pi,iff-up,tun-name=tun0`])
-  await waitFor(() => { try { return wire.exec(side, 'ip', ['-o', 'link', 'show', 'tun0']).includes('UP') } catch { return child.exitCode !== null } }, 20000)
+  await waitFor(() => { try { return wire.exec(side, 'ip', ['-o', 'link', 'show', 'tun0']).includes('UP') } catch { return child.exitCode !== null } }, 20000 * TIME_SCALE)
   if (child.exitCode !== null) throw new Error(`socat in ${side} exited: ${child.output}`)
   wire.exec(side, 'ip', ['link', 'set', 'tun0', 'mtu', String(mtu)])
   return endpoint(child, 'socat')
@@ -222,7 +222,7 @@ module.exports = { ROOT, ECHO, WIRE, TUNNEL, TIME_SCALE, has, createWire, startE
 async function tcpRoundTrip (wire, port = 7007) {
   const server = wire.spawn('b', process.execPath, ['-e', `require('net').createServer((s) => s.pipe(s)).listen(${port}, '${TUNNEL.b}', () => console.log('listening'))`])
   try {
-    await waitFor(() => server.output.includes('listening'), 5000)
+    await waitFor(() => server.output.includes('listening'), 5000 * TIME_SCALE)
     const out = wire.exec('a', process.execPath, ['-e', `
       const t0 = process.hrtime.bigint()
       const s = require('net').connect(${port}, '${TUNNEL.b}', () => s.write('ping'))
@@ -248,7 +248,7 @@ async function tcpTransfer (wire, from, to, bytes, { port = 7100, timeoutMs = 30
       s.on('end', () => { console.log(JSON.stringify({ n, hash: h.digest('hex') })); s.end(); srv.close() })
     }).listen(${port}, '${listenAny ? '0.0.0.0' : dst}', () => console.log('listening'))`])
   try {
-    await waitFor(() => rx.output.includes('listening') || rx.exitCode !== null, 5000)
+    await waitFor(() => rx.output.includes('listening') || rx.exitCode !== null, 5000 * TIME_SCALE)
     const tx = wire.spawn(from, process.execPath, ['-e', `
       const crypto = require('crypto'); const h = crypto.createHash('sha256'); let left = ${bytes}
       const s = require('net').connect(${port}, '${dst}')

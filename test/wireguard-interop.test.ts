@@ -17,7 +17,7 @@ const skip = process.getuid?.() !== 0
 
 /** The next JSON line a child prints on stdout (after `since` characters of its output). */
 async function jsonLine (child: ChildProcess & { output: string }, since: number): Promise<any> {
-  await netns.waitFor(() => child.output.slice(since).split('\n').some((l: string) => l.startsWith('{')), 10000)
+  await netns.waitFor(() => child.output.slice(since).split('\n').some((l: string) => l.startsWith('{')), 10000 * netns.TIME_SCALE)
   return JSON.parse(child.output.slice(since).split('\n').find((l: string) => l.startsWith('{')) as string)
 }
 
@@ -80,7 +80,7 @@ if (skip !== '') {
     // which forwards to the example on 127.0.0.1 and can replay or forge what it forwarded.
     const a = await wg.start(wire, 'a', 'example', k, { endpoint: false })
     const relay = wire.spawn('a', process.execPath, [RELAY, netns.WIRE.a, '51900', '127.0.0.1', String(wg.PORT)], { stdio: ['pipe', 'pipe', 'pipe'] })
-    await netns.waitFor(() => relay.output.includes('"ready"'), 10000)
+    await netns.waitFor(() => relay.output.includes('"ready"'), 10000 * netns.TIME_SCALE)
     const goPeer = { ...wg.peerOf(k, 'a'), endpoint: `${netns.WIRE.a}:51900` }
     let b = await wg.startWireguardGo(wire, 'b', { privateKey: k.b.private, peers: [goPeer] })
     t.equal(wg.ping(wire, 'b', 'a'), 0, 'ping from wireguard-go\'s side: it initiates, the example answers')
