@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the addon with ASan + UBSan (clang-14) into build-asan/Release/tunio.node, without
 # touching build/Release, then runs the tap suite against it.
-#   scripts/sanitize-addon.sh                 build + tap (test/**/*.test.ts but four, below)
+#   scripts/sanitize-addon.sh                 build + tap (test/**/*.test.ts but five, below)
 #   scripts/sanitize-addon.sh test/x.test.ts  build + tap on the given files
 #   SANITIZE_BUILD_ONLY=1 scripts/sanitize-addon.sh
 #
@@ -98,9 +98,12 @@ export TUNIO_SANITIZED=1
 #   api-docs    typedoc output compared with docs/api
 #   test-setup  the apt package step of npm test
 #   demo        scripts/demo.js's messages; its tunnel is echo-tunnel.test.ts's, which runs here
+#   tunnel-reference  bench/tunnel_reference.c, the C forwarder (not built with the sanitizers);
+#               its one use of the addon (an echo endpoint's gso_max_size) echo-tunnel covers
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
   mapfile -t files < <(find test -name '*.test.ts' | sort | grep -v -x -e test/typings.test.ts \
-    -e test/api-docs.test.ts -e test/test-setup.test.ts -e test/demo.test.ts)
+    -e test/api-docs.test.ts -e test/test-setup.test.ts -e test/demo.test.ts \
+    -e test/tunnel-reference.test.ts)
 fi
 "$root/node_modules/.bin/tap" --timeout=600 "${files[@]}"
