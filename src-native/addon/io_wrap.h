@@ -1,38 +1,95 @@
-// What the two fd-owning wraps (TunWrap, UdpWrap) share, in one place: their opening (the type
-// tag, the arguments (options, pool, callback), the pool), the JavaScript side while open
-// (OpenHandle: callback, async context, self reference, env cleanup hook), `closed_`, and
-// close() from JavaScript or from the environment's cleanup. T is the wrap (CRTP); it
-// implements CloseAll(), which closes what it owns and calls handle_.Shutdown() (idempotent).
+// What the two fd-owning wraps (TunWrap, UdpWrap) share, in one place: the JS methods every
+// I/O handle has (DefineIo), the constructor's steps (the type tag, the arguments (options,
+// pool, callback), the pool; T's own open; the JavaScript side while open: OpenHandle's
+// callback, async context, self reference, env cleanup hook), `closed_`, close() from
+// JavaScript or from the environment's cleanup, and the queue side of a native forward's end
+// (links, congestion). T is the wrap (CRTP); it has
+//   static constexpr IoClass kIoClass: its JS class's name, type tag and async resource;
+// and implements
+//   bool Open(Napi::Env, Napi::Object options, const Napi::CallbackInfo&): its own fds, false
+//     with a JS error pending;
+//   CloseAll(): closes what it owns and calls handle_.Shutdown() (idempotent);
+//   SendQueue& SendQueueOf(int q), ForwardLinks& LinksOf(int q): queue q's (UDP: its one);
+//   and the JS methods DefineIo registers for it: WatchReadable, Stats, Info, SetOffload.
 #pragma once
 
 #include <napi.h>
 
+#include <initializer_list>
 #include <memory>
+#include <vector>
 
 #include "buffer_pool.h"
 #include "forward_wrap.h"
 #include "open_handle.h"
+#include "send_queue.h"
+#include "type_tags.h"
 
 namespace tunio {
 
+// The native forwards (forward_wrap.h) using one queue of an I/O handle.
+struct ForwardLinks {
+  ForwardWrap* out = nullptr;  // a forward reads this queue (its source)
+  ForwardWrap* in = nullptr;   // a forward writes to this queue (its sink)
+  ForwardWrap*& of(bool as_source) { return as_source ? out : in; }
+  // The handle closes: each forward unlinks itself from both its ends.
+  void DetachAll() {
+    if (out) out->Detach();
+    if (in) in->Detach();
+  }
+};
+
+// What names an I/O handle's JS class (T::kIoClass).
+struct IoClass {
+  const char* name;          // the constructor's, e.g. "NativeTun"
+  const napi_type_tag& tag;  // type_tags.h: a forward checks its ends with it (forward_wrap.cc)
+  const char* resource;      // the async resource of its callbacks, e.g. "tunio.Tun"
+};
+
 template <typename T>
 class IoWrap : public Napi::ObjectWrap<T>, public ForwardEnd {
+  using Wrap = Napi::ObjectWrap<T>;
+
  public:
+  // The forward's queries and links, on T's queue q.
   bool ForwardClosed() const override { return closed_; }
+  bool ForwardCongested(int q) const override { return Self().SendQueueOf(q).congested(); }
+  bool ForwardLinked(int q, bool as_source) const override { return Self().LinksOf(q).of(as_source) != nullptr; }
+  void ForwardLink(int q, bool as_source, ForwardWrap* f) override { Self().LinksOf(q).of(as_source) = f; }
 
  protected:
-  // The first step of the constructor (OpenHandle::Begin): pool_ is null when the wrap must
-  // open nothing (the environment is going away, or a TypeError is pending).
-  IoWrap(const Napi::CallbackInfo& info, const napi_type_tag& tag, const char* signature)
-      : Napi::ObjectWrap<T>(info), env_(info.Env()), pool_(OpenHandle::Begin(info, this->Value(), tag, signature)) {}
-
-  // The last step, once the wrap holds its fds: calls back info[2] from poll events, stays
-  // alive while open and is closed by the environment's cleanup if JavaScript never does.
-  void Opened(const Napi::CallbackInfo& info, const char* resource_name) {
-    handle_.Open(env_, this->Value(), info[2].As<Napi::Function>(), resource_name, CleanupHook, this);
+  // The JS class: T's own methods, then those every I/O handle has (lib/tun.ts's
+  // NativeTun and lib/udp.ts's NativeUdp both declare them): T's watchReadable, stats, info
+  // and setOffload, each doing its own handle's work, and this base's close.
+  static Napi::Function DefineIo(Napi::Env env, std::initializer_list<Napi::ClassPropertyDescriptor<T>> own) {
+    std::vector<Napi::ClassPropertyDescriptor<T>> methods(own);
+    methods.insert(methods.end(), {
+                                      Wrap::template InstanceMethod<&T::WatchReadable>("watchReadable"),
+                                      Wrap::template InstanceMethod<&T::Stats>("stats"),
+                                      Wrap::template InstanceMethod<&T::Info>("info"),
+                                      Wrap::template InstanceMethod<&T::SetOffload>("setOffload"),
+                                      // The member-pointer form: a member of this base cannot
+                                      // be the templated form's argument (not a per-packet call).
+                                      Wrap::InstanceMethod("close", &IoWrap::Close),
+                                  });
+    return Wrap::DefineClass(env, T::kIoClass.name, methods);
   }
 
-  // close() (Define: InstanceMethod("close", &T::Close), a member of this base).
+  // The constructor's first step (OpenHandle::Begin): pool_ is null when the wrap must open
+  // nothing (the environment is going away, or a TypeError is pending). T's constructor then
+  // calls OpenWith (its members exist by then).
+  explicit IoWrap(const Napi::CallbackInfo& info)
+      : Wrap(info), env_(info.Env()), pool_(OpenHandle::Begin(info, this->Value(), T::kIoClass.tag, T::kIoClass.name)) {}
+
+  // The other steps: T's own Open with the options object (info[0]; checked by Begin), and
+  // once it holds its fds, the handle: calls back info[2] from poll events, stays alive while
+  // open and is closed by the environment's cleanup if JavaScript never does.
+  void OpenWith(const Napi::CallbackInfo& info) {
+    if (!pool_ || !static_cast<T*>(this)->Open(info.Env(), info[0].As<Napi::Object>(), info)) return;
+    handle_.Open(env_, this->Value(), info[2].As<Napi::Function>(), T::kIoClass.resource, CleanupHook, this);
+  }
+
+  // close() (DefineIo).
   Napi::Value Close(const Napi::CallbackInfo& info) {
     if (!closed_) {
       static_cast<T*>(this)->CloseAll();
@@ -47,6 +104,8 @@ class IoWrap : public Napi::ObjectWrap<T>, public ForwardEnd {
   bool closed_ = false;
 
  private:
+  // For the const ForwardEnd queries: T's queue accessors serve them and ForwardLink alike.
+  T& Self() const { return *static_cast<T*>(const_cast<IoWrap*>(this)); }
   static void CleanupHook(void* arg) { static_cast<T*>(static_cast<IoWrap*>(arg))->CloseAll(); }
 };
 

@@ -7,12 +7,12 @@
 namespace tunio {
 
 std::shared_ptr<BufferPool> OpenHandle::Begin(const Napi::CallbackInfo& info, Napi::Object self,
-                                               const napi_type_tag& tag, const char* signature) {
+                                               const napi_type_tag& tag, const char* class_name) {
   Napi::Env env = info.Env();
   if (self.IsEmpty()) return nullptr;
   SetTypeTag(env, self, tag);
   if (info.Length() < 3 || !info[0].IsObject() || !info[2].IsFunction()) {
-    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", signature);
+    ThrowTypeError(env, "ERR_TUNIO_INVALID_ARG", std::string(class_name) + "(options, pool, onReadable)");
     return nullptr;
   }
   PoolWrap* pool = PoolWrap::FromValue(info[1]);

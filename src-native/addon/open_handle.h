@@ -22,9 +22,9 @@ class OpenHandle {
   // the arguments are checked. Returns the pool's memory; null when the environment is being
   // torn down (napi_wrap failed, js_checked.h: the wrap must open nothing, since no finalizer
   // and no cleanup hook would ever close it) or, with a TypeError pending, when the arguments
-  // are not these (`signature` names the constructor).
+  // are not these (the message names the constructor, `class_name`, and its arguments).
   static std::shared_ptr<BufferPool> Begin(const Napi::CallbackInfo& info, Napi::Object self,
-                                           const napi_type_tag& tag, const char* signature);
+                                           const napi_type_tag& tag, const char* class_name);
 
   // Once the wrap is built: keeps `self` alive, registers `close_all(arg)` as env cleanup.
   void Open(Napi::Env env, Napi::Object self, Napi::Function callback, const char* resource_name,

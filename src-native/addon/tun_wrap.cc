@@ -119,31 +119,24 @@ Napi::Array CoalesceRefusalNamesToJs(Napi::Env env) {
 }
 
 Napi::Function TunWrap::Define(Napi::Env env) {
-  return DefineClass(env, "NativeTun",
-                     {
-                         InstanceMethod<&TunWrap::ReadBatch>("readBatch"),
-                         InstanceMethod<&TunWrap::Write>("write"),
-                         InstanceMethod<&TunWrap::WatchReadable>("watchReadable"),
-                         InstanceMethod<&TunWrap::Stats>("stats"),
-                         InstanceMethod<&TunWrap::Info>("info"),
-                         InstanceMethod<&TunWrap::LinkStats>("linkStats"),
-                         InstanceMethod("close", &TunWrap::Close),
-                         InstanceMethod<&TunWrap::SetQueueAttached>("setQueueAttached"),
-                         InstanceMethod<&TunWrap::TakeEvents>("takeEvents"),
-                         InstanceMethod<&TunWrap::ForceCoalesceEinval>("forceCoalesceEinvalOnce"),
-                         InstanceMethod<&TunWrap::ForceWriteErrorOnce>("forceWriteErrorOnce"),
-                         InstanceMethod<&TunWrap::SetOffload>("setOffload"),
-                         InstanceMethod<&TunWrap::WatchLink>("watchLink"),
-                         InstanceMethod<&TunWrap::QueueFd>("queueFd"),
-                     });
+  return DefineIo(env,
+                  {
+                      InstanceMethod<&TunWrap::ReadBatch>("readBatch"),
+                      InstanceMethod<&TunWrap::Write>("write"),
+                      InstanceMethod<&TunWrap::LinkStats>("linkStats"),
+                      InstanceMethod<&TunWrap::SetQueueAttached>("setQueueAttached"),
+                      InstanceMethod<&TunWrap::TakeEvents>("takeEvents"),
+                      InstanceMethod<&TunWrap::ForceCoalesceEinval>("forceCoalesceEinvalOnce"),
+                      InstanceMethod<&TunWrap::ForceWriteErrorOnce>("forceWriteErrorOnce"),
+                      InstanceMethod<&TunWrap::WatchLink>("watchLink"),
+                      InstanceMethod<&TunWrap::QueueFd>("queueFd"),
+                  });
 }
 
 // new NativeTun(options, pool, onReadable(queue)): options are validated by lib/tun.ts.
-TunWrap::TunWrap(const Napi::CallbackInfo& info)
-    : IoWrap(info, kTunTypeTag, "NativeTun(options, pool, onReadable)") {
-  Napi::Env env = info.Env();
-  if (!pool_) return;
-  Napi::Object o = info[0].As<Napi::Object>();
+TunWrap::TunWrap(const Napi::CallbackInfo& info) : IoWrap(info) { OpenWith(info); }
+
+bool TunWrap::Open(Napi::Env env, Napi::Object o, const Napi::CallbackInfo&) {
 
   // Options lib/tun.ts leaves out take the core's defaults (TunOptions, TunIoOptions, SendQueue;
   // binding.nativeDefaults, held to TUN_DEFAULTS by test/shared-facts.test.ts).
@@ -164,13 +157,13 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info)
   // check of an address's text (lib/tun.ts checks only that each is a string), and its reason
   // is the message, as for a route's `to` (route_wrap.cc).
   std::vector<Cidr> addresses;
-  if (!ParseAddresses(env, JsGet(o, "addresses"), &addresses)) return;
+  if (!ParseAddresses(env, JsGet(o, "addresses"), &addresses)) return false;
   // The name, likewise: the kernel's rules (valid_ifname; a %d template only when creating),
   // checked here so that a bad name is ERR_TUNIO_INVALID_OPTION, not a failed open.
   std::string why;
   if (!opts.name.empty() && !valid_ifname(opts.name, !opts.attach, &why)) {
     ThrowInvalidOption(env, "name", why);
-    return;
+    return false;
   }
 
   // `fd`: a queue fd opened and bound by someone else (a privileged helper, lib/fd-passing.ts);
@@ -182,13 +175,13 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info)
   if (!e.ok() && adopted) {
     ThrowDevError(env, e.err == ENOTSUP && offload == "on" ? "ERR_TUNIO_OFFLOAD_REFUSED" : "ERR_TUNIO_TUN_OPEN",
                   "cannot open the TUN device of fd " + std::to_string(fd_value.As<Napi::Number>().Int32Value()), e);
-    return;
+    return false;
   }
   if (!e.ok()) {
     const char* code = e.err == EEXIST ? "ERR_TUNIO_TUN_EXISTS"
                        : e.err == ENOTSUP && offload == "on" ? "ERR_TUNIO_OFFLOAD_REFUSED" : "ERR_TUNIO_TUN_OPEN";
     ThrowDevError(env, code, "cannot open TUN device" + (opts.name.empty() ? std::string() : " \"" + opts.name + "\""), e);
-    return;
+    return false;
   }
 
   // Link configuration: the options converted here, the steps and their order in the core
@@ -208,7 +201,7 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info)
       std::string name = dev_.name();
       dev_.close();
       ThrowDevError(env, "ERR_TUNIO_LINK_CONFIG", "cannot configure link " + name, r.error);
-      return;
+      return false;
     }
   }
 
@@ -237,11 +230,11 @@ TunWrap::TunWrap(const Napi::CallbackInfo& info)
       std::string name = dev_.name();
       CloseAll();
       ThrowDevError(env, "ERR_TUNIO_TUN_OPEN", "cannot switch off read offloads of " + name, oe);
-      return;
+      return false;
     }
   }
   if (GetBool(o, "disableCoalescing", false)) SetCoalescing(false);
-  Opened(info, "tunio.Tun");
+  return true;
 }
 
 TunWrap::~TunWrap() { CloseAll(); }
@@ -249,10 +242,7 @@ TunWrap::~TunWrap() { CloseAll(); }
 void TunWrap::CloseAll() {
   if (closed_) return;
   closed_ = true;
-  for (Queue& q : queues_) {
-    if (q.forward_out) q.forward_out->Detach();  // unlinks itself from both ends
-    if (q.forward_in) q.forward_in->Detach();
-  }
+  for (Queue& q : queues_) q.links.DetachAll();
   StopLinkMonitor();
   for (Queue& q : queues_) {
     if (q.watcher) q.watcher->close();  // before the fd goes: epoll must not see a stale fd
@@ -283,7 +273,7 @@ Napi::Value TunWrap::ReadBatch(const Napi::CallbackInfo& info) {
   int q;
   if (!QueueArg(info, 0, &q)) return Napi::Value();
   Queue& queue = queues_[static_cast<size_t>(q)];
-  if (queue.forward_out) {
+  if (queue.links.out) {
     ThrowError(env, "ERR_TUNIO_FORWARDING", "queue " + std::to_string(q) + " of " + dev_.name() + " is forwarded natively: stop() the forward to read it");
     return Napi::Value();
   }
@@ -306,7 +296,7 @@ Napi::Value TunWrap::WatchReadable(const Napi::CallbackInfo& info) {
   if (!QueueArg(info, 0, &q)) return Napi::Value();
   bool on = info.Length() > 1 && JsTruthy(info[1]);
   Queue& queue = queues_[static_cast<size_t>(q)];
-  if (queue.forward_out) return info.Env().Undefined();  // the forward decides while it runs
+  if (queue.links.out) return info.Env().Undefined();  // the forward decides while it runs
   queue.want_read = on;
   queue.watcher->want_readable(on);
   return info.Env().Undefined();
@@ -319,10 +309,10 @@ void TunWrap::OnReady(int q, int events, int status) {
     Flush(q);
   }
   bool readable = status < 0 || (events & UV_READABLE);
-  if (readable && queue.forward_out) {
+  if (readable && queue.links.out) {
     // Natively forwarded: the batches go straight to the other end (forward_wrap.h), whose
     // notifications may run JS that closes this device.
-    queue.forward_out->OnReadable();
+    queue.links.out->OnReadable();
     if (closed_) return;
     readable = false;
   }
@@ -429,7 +419,7 @@ void TunWrap::Flush(int q) {
     DeviceEvent e{"drain"};
     e.queue = q;
     RecordEvent(e);
-    if (queue.forward_in) queue.forward_in->OnSinkDrained();
+    if (queue.links.in) queue.links.in->OnSinkDrained();
   }
   queue.watcher->want_writable(!queue.pending.empty());
 }
@@ -483,16 +473,6 @@ void TunWrap::ForwardWrite(int q, std::vector<Packet>& pkts, const IpEndpoint&) 
   }
   pkts.clear();
   FlushAdmitted(q, Admit(q, before));
-}
-
-bool TunWrap::ForwardLinked(int q, bool as_source) const {
-  const Queue& queue = queues_[static_cast<size_t>(q)];
-  return (as_source ? queue.forward_out : queue.forward_in) != nullptr;
-}
-
-void TunWrap::ForwardLink(int q, bool as_source, ForwardWrap* f) {
-  Queue& queue = queues_[static_cast<size_t>(q)];
-  (as_source ? queue.forward_out : queue.forward_in) = f;
 }
 
 void TunWrap::ForwardNotify(int q) {

@@ -49,32 +49,32 @@ Napi::Value TunDefaultsToJs(Napi::Env env);
 
 class TunWrap : public IoWrap<TunWrap> {
  public:
+  static constexpr IoClass kIoClass{"NativeTun", kTunTypeTag, "tunio.Tun"};
   static Napi::Function Define(Napi::Env env);
   explicit TunWrap(const Napi::CallbackInfo& info);
   ~TunWrap() override;
 
-  // A queue as one end of a native forward (forward_wrap.h).
+  // A queue as one end of a native forward (forward_wrap.h; links and congestion: IoWrap).
   bool ForwardHasQueue(int q) const override { return q >= 0 && static_cast<size_t>(q) < queues_.size(); }
   IoResult ForwardRead(int q, std::vector<Packet>& out, uint32_t max_reads) override;
   void ForwardWatch(int q, bool on) override;
   void ForwardWrite(int q, std::vector<Packet>& pkts, const IpEndpoint& to) override;
-  bool ForwardCongested(int q) const override { return queues_[static_cast<size_t>(q)].pending.congested(); }
-  bool ForwardLinked(int q, bool as_source) const override;
-  void ForwardLink(int q, bool as_source, ForwardWrap* f) override;
   void ForwardNotify(int q) override;
 
  private:
-  friend class IoWrap<TunWrap>;  // CloseAll
+  friend class IoWrap<TunWrap>;  // Open, CloseAll, the queue accessors, the shared JS methods
   struct Queue {
     std::unique_ptr<TunQueueIo> io;
     std::unique_ptr<FdWatcher> watcher;
     SendQueue pending;  // accepted by write(), waiting for the fd
     bool want_read = false;
     bool attached = true;  // TUNSETQUEUE state: a detached queue receives nothing
-    ForwardWrap* forward_out = nullptr;  // a native forward reads this queue
-    ForwardWrap* forward_in = nullptr;   // a native forward writes to this queue
+    ForwardLinks links;
     TunStats stats;
   };
+  SendQueue& SendQueueOf(int q) { return queues_[static_cast<size_t>(q)].pending; }
+  ForwardLinks& LinksOf(int q) { return queues_[static_cast<size_t>(q)].links; }
+  bool Open(Napi::Env env, Napi::Object options, const Napi::CallbackInfo& info);
 
   // What happened since JS last asked (takeEvents): 'offload' (coalescing suspended after the
   // kernel refused a coalesced write, or back after a probe went out), 'congestion' (a queue's
@@ -91,20 +91,21 @@ class TunWrap : public IoWrap<TunWrap> {
     uint64_t retry_ms = 0;         // offload, suspended: when the next probe may go
   };
 
-  Napi::Value ReadBatch(const Napi::CallbackInfo& info);
-  Napi::Value Write(const Napi::CallbackInfo& info);
+  // The JS methods of every I/O handle (IoWrap::DefineIo), then NativeTun's own (Define).
   Napi::Value WatchReadable(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value SetOffload(const Napi::CallbackInfo& info);
+  Napi::Value ReadBatch(const Napi::CallbackInfo& info);
+  Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value LinkStats(const Napi::CallbackInfo& info);
   Napi::Value SetQueueAttached(const Napi::CallbackInfo& info);
   Napi::Value TakeEvents(const Napi::CallbackInfo& info);
   Napi::Value ForceCoalesceEinval(const Napi::CallbackInfo& info);
   Napi::Value ForceWriteErrorOnce(const Napi::CallbackInfo& info);
-  Napi::Value SetOffload(const Napi::CallbackInfo& info);
-  void SetCoalescing(bool on);
   Napi::Value WatchLink(const Napi::CallbackInfo& info);
   Napi::Value QueueFd(const Napi::CallbackInfo& info);
+  void SetCoalescing(bool on);
 
   bool QueueArg(const Napi::CallbackInfo& info, size_t index, int* q);
   void Flush(int q);

@@ -68,33 +68,26 @@ JsObject UdpStatsToJs(napi_env env, const UdpStatsSources& s) {
 }
 
 Napi::Function UdpWrap::Define(Napi::Env env) {
-  return DefineClass(env, "NativeUdp",
-                     {
-                         InstanceMethod<&UdpWrap::RecvBatch>("recvBatch"),
-                         InstanceMethod<&UdpWrap::ParseTo>("parseTo"),
-                         InstanceMethod<&UdpWrap::Send>("send"),
-                         InstanceMethod<&UdpWrap::WatchReadable>("watchReadable"),
-                         InstanceMethod<&UdpWrap::TakeErrors>("takeErrors"),
-                         InstanceMethod<&UdpWrap::TakeSendEvents>("takeSendEvents"),
-                         InstanceMethod<&UdpWrap::Stats>("stats"),
-                         InstanceMethod<&UdpWrap::Info>("info"),
-                         InstanceMethod("close", &UdpWrap::Close),
-                         InstanceMethod<&UdpWrap::ForceGsoEio>("forceGsoEioOnce"),
-                         InstanceMethod<&UdpWrap::SimulateGsoSegmentLimit>("simulateGsoSegmentLimit"),
-                         InstanceMethod<&UdpWrap::SetOffload>("setOffload"),
-                     });
+  return DefineIo(env,
+                  {
+                      InstanceMethod<&UdpWrap::RecvBatch>("recvBatch"),
+                      InstanceMethod<&UdpWrap::ParseTo>("parseTo"),
+                      InstanceMethod<&UdpWrap::Send>("send"),
+                      InstanceMethod<&UdpWrap::TakeErrors>("takeErrors"),
+                      InstanceMethod<&UdpWrap::TakeSendEvents>("takeSendEvents"),
+                      InstanceMethod<&UdpWrap::ForceGsoEio>("forceGsoEioOnce"),
+                      InstanceMethod<&UdpWrap::SimulateGsoSegmentLimit>("simulateGsoSegmentLimit"),
+                  });
 }
 
 // new NativeUdp(options, pool, onReadable): options validated by lib/udp.ts.
-UdpWrap::UdpWrap(const Napi::CallbackInfo& info)
-    : IoWrap(info, kUdpTypeTag, "NativeUdp(options, pool, onReadable)") {
-  Napi::Env env = info.Env();
-  if (!pool_) return;
-  Napi::Object o = info[0].As<Napi::Object>();
+UdpWrap::UdpWrap(const Napi::CallbackInfo& info) : IoWrap(info) { OpenWith(info); }
+
+bool UdpWrap::Open(Napi::Env env, Napi::Object o, const Napi::CallbackInfo& info) {
   UdpOptions opts;
-  if (!ParseEndpoint(env, JsGet(o, "bind"), "bind", &opts.bind)) return;
+  if (!ParseEndpoint(env, JsGet(o, "bind"), "bind", &opts.bind)) return false;
   Napi::Value connect = JsGet(o, "connect");
-  if (!connect.IsUndefined() && !ParseEndpoint(env, connect, "connect", &opts.connect)) return;
+  if (!connect.IsUndefined() && !ParseEndpoint(env, connect, "connect", &opts.connect)) return false;
   opts.ipv6_only = JsTruthy(JsGet(o, "ipv6Only"));
   opts.reuse_port = JsTruthy(JsGet(o, "reusePort"));
   auto number = [&](const char* key, auto* out) {
@@ -121,14 +114,14 @@ UdpWrap::UdpWrap(const Napi::CallbackInfo& info)
   std::string why;  // the kernel's rules for the name, once (netlink.h; lib/udp.ts checks it is a string)
   if (!opts.bind_device.empty() && !valid_ifname(opts.bind_device, false, &why)) {
     ThrowInvalidOption(env, "bindDevice", why);
-    return;
+    return false;
   }
   UdpOpenResult r = UdpSocket::open(opts);
   if (!r.socket) {
     const bool refused = r.error.err == ENOPROTOOPT || r.error.err == EOPNOTSUPP;
     ThrowSysError(env, refused ? "ERR_TUNIO_OFFLOAD_REFUSED" : "ERR_TUNIO_UDP_OPEN", "cannot open UDP socket",
                   r.error.err, r.error.call ? r.error.call : "socket");
-    return;
+    return false;
   }
   socket_ = std::move(r.socket);
   uv_loop_t* loop = nullptr;
@@ -146,7 +139,7 @@ UdpWrap::UdpWrap(const Napi::CallbackInfo& info)
     state_ref_ = Napi::Persistent(info[3].As<Napi::Uint8Array>());
     state_ = info[3].As<Napi::Uint8Array>().Data();
   }
-  Opened(info, "tunio.Udp");
+  return true;
 }
 
 void UdpWrap::UpdateState() {
@@ -160,8 +153,7 @@ UdpWrap::~UdpWrap() { CloseAll(); }
 void UdpWrap::CloseAll() {
   if (closed_) return;
   closed_ = true;
-  if (forward_out_) forward_out_->Detach();  // unlinks itself from both ends
-  if (forward_in_) forward_in_->Detach();
+  links_.DetachAll();
   if (watcher_) watcher_->close();
   if (retry_timer_) {
     uv_timer_stop(retry_timer_);
@@ -195,7 +187,7 @@ bool UdpWrap::CheckOpen(Napi::Env env) {
 Napi::Value UdpWrap::RecvBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return Napi::Value();
-  if (forward_out_) {
+  if (links_.out) {
     ThrowError(env, "ERR_TUNIO_FORWARDING", "the UDP socket is forwarded natively: stop() the forward to read it");
     return Napi::Value();
   }
@@ -213,7 +205,7 @@ Napi::Value UdpWrap::RecvBatch(const Napi::CallbackInfo& info) {
 
 Napi::Value UdpWrap::WatchReadable(const Napi::CallbackInfo& info) {
   if (!CheckOpen(info.Env())) return Napi::Value();
-  if (forward_out_) return info.Env().Undefined();  // the forward decides while it runs
+  if (links_.out) return info.Env().Undefined();  // the forward decides while it runs
   watcher_->want_readable(info.Length() > 0 && JsTruthy(info[0]));
   return info.Env().Undefined();
 }
@@ -231,10 +223,10 @@ void UdpWrap::OnReady(int events, int status) {
   }
   if (status < 0 || (events & UV_WRITABLE)) Flush();
   bool readable = status < 0 || (events & UV_READABLE);
-  if (readable && forward_out_) {
+  if (readable && links_.out) {
     // Natively forwarded: the batches go straight to the other end (forward_wrap.h), whose
     // notifications may run JS that closes this socket.
-    forward_out_->OnReadable();
+    links_.out->OnReadable();
     if (closed_) return;
     readable = false;
   }
@@ -328,7 +320,7 @@ void UdpWrap::Flush() {
 
 void UdpWrap::NoteDrained() {
   RecordSendEvent("drain", nullptr, 0);
-  if (forward_in_) forward_in_->OnSinkDrained();
+  if (links_.in) links_.in->OnSinkDrained();
 }
 
 size_t UdpWrap::Admit(size_t before) {

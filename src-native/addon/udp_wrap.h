@@ -32,33 +32,36 @@ Napi::Value UdpDefaultsToJs(Napi::Env env);
 
 class UdpWrap : public IoWrap<UdpWrap> {
  public:
+  static constexpr IoClass kIoClass{"NativeUdp", kUdpTypeTag, "tunio.Udp"};
   static Napi::Function Define(Napi::Env env);
   explicit UdpWrap(const Napi::CallbackInfo& info);
   ~UdpWrap() override;
 
-  // The socket as one end of a native forward (forward_wrap.h); it has one "queue", 0.
+  // The socket as one end of a native forward (forward_wrap.h; links and congestion: IoWrap);
+  // it has one "queue", 0.
   bool ForwardHasQueue(int q) const override { return q == 0; }
   IoResult ForwardRead(int, std::vector<Packet>& out, uint32_t max_reads) override;
   void ForwardWatch(int, bool on) override;
   void ForwardWrite(int, std::vector<Packet>& pkts, const IpEndpoint& to) override;
-  bool ForwardCongested(int) const override { return pending_.congested(); }
-  bool ForwardLinked(int, bool as_source) const override { return (as_source ? forward_out_ : forward_in_) != nullptr; }
-  void ForwardLink(int, bool as_source, ForwardWrap* f) override { (as_source ? forward_out_ : forward_in_) = f; }
   void ForwardNotify(int) override;
 
  private:
-  friend class IoWrap<UdpWrap>;  // CloseAll
+  friend class IoWrap<UdpWrap>;  // Open, CloseAll, the queue accessors, the shared JS methods
+  SendQueue& SendQueueOf(int) { return pending_; }
+  ForwardLinks& LinksOf(int) { return links_; }
+  bool Open(Napi::Env env, Napi::Object options, const Napi::CallbackInfo& info);
+  // The JS methods of every I/O handle (IoWrap::DefineIo), then NativeUdp's own (Define).
+  Napi::Value WatchReadable(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value SetOffload(const Napi::CallbackInfo& info);
   Napi::Value RecvBatch(const Napi::CallbackInfo& info);
   Napi::Value ParseTo(const Napi::CallbackInfo& info);
   Napi::Value Send(const Napi::CallbackInfo& info);
-  Napi::Value WatchReadable(const Napi::CallbackInfo& info);
   Napi::Value TakeErrors(const Napi::CallbackInfo& info);
   Napi::Value TakeSendEvents(const Napi::CallbackInfo& info);
-  Napi::Value Stats(const Napi::CallbackInfo& info);
-  Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value ForceGsoEio(const Napi::CallbackInfo& info);
   Napi::Value SimulateGsoSegmentLimit(const Napi::CallbackInfo& info);
-  Napi::Value SetOffload(const Napi::CallbackInfo& info);
 
   bool CheckOpen(Napi::Env env);
   void Flush();
@@ -113,8 +116,7 @@ class UdpWrap : public IoWrap<UdpWrap> {
   RecvStats recv_stats_;
   SendStats send_stats_;
   UdpSocketStats closed_socket_stats_;  // the socket's own counts as of close()
-  ForwardWrap* forward_out_ = nullptr;  // a native forward reads this socket
-  ForwardWrap* forward_in_ = nullptr;   // a native forward sends through this socket
+  ForwardLinks links_;  // the native forwards reading this socket, sending through it
   // JS's Uint8Array(2) (the constructor's 4th argument, optional): [0] peer errors wait for
   // takeErrors(), [1] send events wait for takeSendEvents(), as of the end of the last
   // recvBatch()/send(). lib/udp.ts reads them instead of calling both after every batch.
