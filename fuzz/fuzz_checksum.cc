@@ -1,5 +1,6 @@
 // libFuzzer target: the fast checksum equals a naive byte-pair implementation for any bytes,
-// any start offset (alignment) and any initial sum; chaining even pieces equals one pass;
+// any start offset (alignment) and any initial sum, for each vector kernel and the copying
+// variant; chaining even pieces equals one pass;
 // incremental updates equal recomputation.
 #include <cstddef>
 #include <cstdint>
@@ -39,6 +40,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint16_t fast = tunio::checksum_add(p, size, initial);
   const uint16_t slow = naive_fold(naive_sum(p, size) + initial);
   if (!same(fast, slow)) abort();
+  // Each kernel (the portable one, and AVX2 where the CPU has it), and the copying variant:
+  // the same sum, the bytes copied, nothing written past them.
+  for (auto k : {tunio::checksum_impl::Kernel::portable, tunio::checksum_impl::Kernel::avx2}) {
+    if (!tunio::checksum_impl::available(k)) continue;
+    if (!same(tunio::checksum_impl::add(k, p, size, initial), slow)) abort();
+    std::vector<uint8_t> dst(size + 1, 0x5a);
+    if (!same(tunio::checksum_impl::copy(k, dst.data(), p, size, initial), slow)) abort();
+    if ((size && std::memcmp(dst.data(), p, size) != 0) || dst[size] != 0x5a) abort();
+  }
   // Chaining at an even split point.
   const size_t cut = (size / 2) & ~static_cast<size_t>(1);
   const uint16_t chained = tunio::checksum_add(p + cut, size - cut, tunio::checksum_add(p, cut, initial));

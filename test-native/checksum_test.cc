@@ -1,5 +1,6 @@
 #include <doctest.h>
 
+#include <algorithm>
 #include <random>
 
 #include "checksum.h"
@@ -40,6 +41,39 @@ TEST_CASE("checksum: fast == naive for every length 0..300 and alignment 0..7") 
   CHECK(checksum_add(ff.data(), ff.size()) == tb::naive_fold(tb::naive_sum(ff.data(), ff.size())));
   CHECK(checksum_add(ff.data(), 65535, 0xffff) ==
         tb::naive_fold(tb::naive_sum(ff.data(), 65535, 0xffff)));
+}
+
+TEST_CASE("checksum: each kernel and checksum_copy == naive, lengths around the 64-byte steps") {
+  std::mt19937 rng(11);
+  std::vector<uint8_t> buf(70000 + 8);  // the longest length at every alignment 0..7
+  for (auto& b : buf) b = static_cast<uint8_t>(rng());
+  std::vector<uint8_t> ff(1200000, 0xff);  // past one 512 KiB accumulation chunk, all carries
+  const size_t lens[] = {0, 1, 63, 64, 65, 127, 128, 129, 191, 1400, 1401, 1452, 9000, 65535, 65536, 69999};
+  for (auto k : {checksum_impl::Kernel::portable, checksum_impl::Kernel::avx2}) {
+    if (!checksum_impl::available(k)) {
+      MESSAGE("kernel not available on this CPU: ", static_cast<int>(k));
+      continue;
+    }
+    for (size_t align = 0; align < 8; align++) {
+      for (size_t len : lens) {
+        const uint8_t* p = buf.data() + align;
+        const uint32_t init = rng() & 0x1ffff;
+        const uint16_t want = tb::naive_fold(tb::naive_sum(p, len, init));
+        REQUIRE(checksum_impl::add(k, p, len, init) == want);
+        std::vector<uint8_t> dst(len + 16, 0xa5);
+        REQUIRE(checksum_impl::copy(k, dst.data() + (align ^ 5), p, len, init) == want);
+        REQUIRE(std::equal(p, p + len, dst.data() + (align ^ 5)));
+        REQUIRE(dst[(align ^ 5) + len] == 0xa5);  // nothing past len written
+      }
+    }
+    for (size_t len : {size_t{524288}, size_t{524289}, ff.size()}) {
+      REQUIRE(checksum_impl::add(k, ff.data(), len, 0) == tb::naive_fold(tb::naive_sum(ff.data(), len)));
+    }
+  }
+  // The dispatched calls are one of the kernels.
+  std::vector<uint8_t> dst(1452);
+  CHECK(checksum_copy(dst.data(), buf.data() + 3, 1452, 7) == tb::naive_fold(tb::naive_sum(buf.data() + 3, 1452, 7)));
+  CHECK(checksum_add(buf.data() + 1, 1452) == tb::naive_fold(tb::naive_sum(buf.data() + 1, 1452)));
 }
 
 TEST_CASE("checksum: chaining even pieces equals one pass") {

@@ -200,6 +200,9 @@ TEST_CASE("gso_split: UDP checksum computing to 0 is sent as 0xFFFF (0 means non
     auto inplace = pkt;
     REQUIRE(complete_checksum(h, inplace.data(), inplace.size()) == SplitResult::ok);
     CHECK(inplace == sink2.segs[0]);
+    tb::Bytes copied(pkt.size());
+    REQUIRE(copy_complete_checksum(h, pkt.data(), pkt.size(), copied.data()) == SplitResult::ok);
+    CHECK(copied == sink2.segs[0]);
   }
 }
 
@@ -210,7 +213,7 @@ TEST_CASE("gso_split: GSO_NONE with and without NEEDS_CSUM") {
       CAPTURE(udp);
       tb::Ip ip;
       ip.version = version;
-      auto payload = tb::pattern(333, 5);
+      auto payload = tb::pattern(1333, 5);  // long enough for the vector checksum
       auto partial = udp ? tb::build_udp(ip, 1, 2, payload, tb::Csum::partial)
                          : tb::build_tcp(ip, tb::Tcp{}, payload, tb::Csum::partial);
       auto full = udp ? tb::build_udp(ip, 1, 2, payload) : tb::build_tcp(ip, tb::Tcp{}, payload);
@@ -225,6 +228,9 @@ TEST_CASE("gso_split: GSO_NONE with and without NEEDS_CSUM") {
       auto inplace = partial;
       REQUIRE(complete_checksum(h, inplace.data(), inplace.size()) == SplitResult::ok);
       CHECK(inplace == full);
+      tb::Bytes copied(partial.size());
+      REQUIRE(copy_complete_checksum(h, partial.data(), partial.size(), copied.data()) == SplitResult::ok);
+      CHECK(copied == full);
 
       // Without NEEDS_CSUM the packet passes through byte for byte.
       VirtioNetHdr plain;
@@ -234,6 +240,9 @@ TEST_CASE("gso_split: GSO_NONE with and without NEEDS_CSUM") {
       auto untouched = partial;
       REQUIRE(complete_checksum(plain, untouched.data(), untouched.size()) == SplitResult::ok);
       CHECK(untouched == partial);
+      tb::Bytes copied2(partial.size());
+      REQUIRE(copy_complete_checksum(plain, partial.data(), partial.size(), copied2.data()) == SplitResult::ok);
+      CHECK(copied2 == partial);
     }
   }
 }
@@ -349,7 +358,7 @@ TEST_CASE("gso_split: malformed inputs report a reason and emit nothing") {
   }
 }
 
-TEST_CASE("gso_split: complete_checksum refuses GSO packets and bad offsets without writing") {
+TEST_CASE("gso_split: complete_checksum and copy_complete_checksum refuse GSO packets and bad offsets without writing") {
   SplitCase c{"", 4, false, 3000, 1000};
   VirtioNetHdr h;
   auto pkt = superpacket(c, &h);
@@ -361,6 +370,11 @@ TEST_CASE("gso_split: complete_checksum refuses GSO packets and bad offsets with
   none.csum_offset = 0xfffe;
   CHECK(complete_checksum(none, copy.data(), copy.size()) == SplitResult::bad_csum_offsets);
   CHECK(copy == pkt);
+  tb::Bytes out(pkt.size(), 0x77);
+  CHECK(copy_complete_checksum(h, pkt.data(), pkt.size(), out.data()) == SplitResult::needs_split);
+  CHECK(copy_complete_checksum(none, pkt.data(), pkt.size(), out.data()) == SplitResult::bad_csum_offsets);
+  CHECK(copy_complete_checksum(VirtioNetHdr{}, pkt.data(), 0, out.data()) == SplitResult::empty);
+  CHECK(out == tb::Bytes(pkt.size(), 0x77));
 }
 
 TEST_CASE("gso_split: sink running out of memory stops with no_memory") {

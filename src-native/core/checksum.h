@@ -29,6 +29,21 @@ inline uint16_t checksum_fold(uint64_t sum) {
 // calls over consecutive pieces every piece except the last must have an even length.
 uint16_t checksum_add(const uint8_t* data, size_t len, uint64_t initial = 0);
 
+// Copies `len` bytes from `src` to `dst` (not overlapping, as memcpy) and returns what
+// checksum_add(dst, len, initial) would, in one pass over the bytes: a TSO split copies each
+// segment's payload and sums it for the segment's checksum.
+uint16_t checksum_copy(uint8_t* dst, const uint8_t* src, size_t len, uint64_t initial = 0);
+
+// The kernels checksum_add and checksum_copy run on buffers of 64 bytes or more: the portable
+// vector code (SSE2 on x86-64, NEON on arm64) or, chosen once when the CPU has it, the same
+// code compiled for AVX2. Named so that the tests check each one, whichever the CPU picks.
+namespace checksum_impl {
+enum class Kernel { portable, avx2 };
+bool available(Kernel k);
+uint16_t add(Kernel k, const uint8_t* data, size_t len, uint64_t initial);
+uint16_t copy(Kernel k, uint8_t* dst, const uint8_t* src, size_t len, uint64_t initial);
+}  // namespace checksum_impl
+
 // The value for a checksum field: ones-complement of the folded sum.
 inline uint16_t checksum_finish(uint64_t sum) {
   return static_cast<uint16_t>(~checksum_fold(sum));

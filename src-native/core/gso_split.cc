@@ -58,6 +58,22 @@ SplitResult map_ip_error(ParseError e) {
 
 }  // namespace
 
+SplitResult copy_complete_checksum(const VirtioNetHdr& h, const uint8_t* pkt, size_t len, uint8_t* out) {
+  if (h.gso_kind() != VIRTIO_NET_HDR_GSO_NONE) return SplitResult::needs_split;
+  if (len == 0) return SplitResult::empty;
+  if (!(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
+    std::memcpy(out, pkt, len);
+    return SplitResult::ok;
+  }
+  if (!csum_offsets_ok(len, h.csum_start, h.csum_offset)) return SplitResult::bad_csum_offsets;
+  // The bytes before csum_start as they are; from there copied and summed in one pass (the
+  // field, inside the summed range, holds the pseudo-header sum), then the field completed.
+  std::memcpy(out, pkt, h.csum_start);
+  const uint16_t sum = checksum_copy(out + h.csum_start, pkt + h.csum_start, len - h.csum_start);
+  store_be16(out + h.csum_start + h.csum_offset, udp_checksum_field(checksum_finish(sum)));
+  return SplitResult::ok;
+}
+
 SplitResult complete_checksum(const VirtioNetHdr& h, uint8_t* pkt, size_t len) {
   if (h.gso_kind() != VIRTIO_NET_HDR_GSO_NONE) return SplitResult::needs_split;
   if (len == 0) return SplitResult::empty;
@@ -82,8 +98,7 @@ SplitResult gso_split(const VirtioNetHdr& h, const uint8_t* pkt, size_t len, Seg
     }
     uint8_t* out = sink.reserve(len);
     if (!out) return SplitResult::no_memory;
-    std::memcpy(out, pkt, len);
-    if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) finish_partial(out, len, h.csum_start, h.csum_offset);
+    copy_complete_checksum(h, pkt, len, out);  // cannot fail: the offsets were checked
     sink.commit(len);
     st.segments = 1;
     st.bytes = static_cast<uint32_t>(len);
@@ -151,7 +166,9 @@ SplitResult gso_split(const VirtioNetHdr& h, const uint8_t* pkt, size_t len, Seg
     uint8_t* out = sink.reserve(seg_len);
     if (!out) return SplitResult::no_memory;
     std::memcpy(out, pkt, hdr_len);
-    std::memcpy(out + hdr_len, pkt + hdr_len + off, seg_payload);
+    // The payload is copied and summed in one pass; the L4 header's sum is added below, after
+    // its fields are set (hdr_len - ihl is even: the payload's words line up with the header's).
+    const uint16_t payload_sum = checksum_copy(out + hdr_len, pkt + hdr_len + off, seg_payload);
 
     if (ip.version == 4) {
       store_be16(out + 2, static_cast<uint16_t>(seg_len));
@@ -176,7 +193,7 @@ SplitResult gso_split(const VirtioNetHdr& h, const uint8_t* pkt, size_t len, Seg
     const uint16_t pseudo = ip.version == 4
                                 ? pseudo_header_sum_v4(src, dst, proto, static_cast<uint32_t>(seg_l4_len))
                                 : pseudo_header_sum_v6(src, dst, proto, static_cast<uint32_t>(seg_l4_len));
-    uint16_t c = checksum_finish(checksum_add(o4, seg_l4_len, pseudo));
+    uint16_t c = checksum_finish(checksum_add(o4, l4_hdr_len, static_cast<uint64_t>(pseudo) + payload_sum));
     if (!tcp) c = udp_checksum_field(c);
     store_be16(out + csum_at, c);
 

@@ -67,4 +67,9 @@ SplitResult gso_split(const VirtioNetHdr& h, const uint8_t* pkt, size_t len, Seg
 // out of bounds; the packet is untouched unless ok is returned.
 SplitResult complete_checksum(const VirtioNetHdr& h, uint8_t* pkt, size_t len);
 
+// complete_checksum() on a copy: copies the packet (GSO_NONE) to `out` (room for `len` bytes,
+// not overlapping `pkt`), completing its checksum there if NEEDS_CSUM is set, in one pass over
+// the summed bytes. Same results as complete_checksum; `out` is untouched unless ok is returned.
+SplitResult copy_complete_checksum(const VirtioNetHdr& h, const uint8_t* pkt, size_t len, uint8_t* out);
+
 }  // namespace tunio

@@ -123,13 +123,6 @@ IoResult TunQueueIo::read_batch(BufferPool& pool, std::vector<Packet>& out, TunS
       }
       continue;
     }
-    if (vnet_ && !gso && (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
-      if (complete_checksum(h, scratch_.get(), len) != SplitResult::ok) {
-        stats.drop_malformed++;
-        continue;
-      }
-      stats.checksums_completed++;
-    }
     if (len == 0) {
       stats.drop_malformed++;
       continue;
@@ -139,7 +132,17 @@ IoResult TunQueueIo::read_batch(BufferPool& pool, std::vector<Packet>& out, TunS
       stats.drop_pool_exhausted++;
       return finish(IoStatus::kPoolExhausted);
     }
-    std::memcpy(dst, scratch_.get(), len);
+    if (vnet_ && !gso && (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
+      // Copied into the slot and the checksum completed in the same pass (an abandoned
+      // reservation is reused by the next packet).
+      if (copy_complete_checksum(h, scratch_.get(), len, dst) != SplitResult::ok) {
+        stats.drop_malformed++;
+        continue;
+      }
+      stats.checksums_completed++;
+    } else {
+      std::memcpy(dst, scratch_.get(), len);
+    }
     sink.commit(len);
     if (gso) {  // split: false, the superpacket goes out whole with its metadata
       Packet& p = out.back();
