@@ -46,6 +46,10 @@ void finish_partial(uint8_t* pkt, size_t len, uint16_t csum_start, uint16_t csum
   store_be16(pkt + csum_start + csum_offset, udp_checksum_field(c));
 }
 
+// The longest headers a superpacket can have: IPv4's IHL and TCP's data offset are 4-bit
+// counts of 32-bit words (IPv6 without extension headers, 40 bytes, and UDP's 8 are less).
+constexpr size_t kMaxSplitHeaderLen = 15 * 4 + 15 * 4;
+
 SplitResult map_ip_error(ParseError e) {
   switch (e) {
     case ParseError::truncated: return SplitResult::truncated;
@@ -159,6 +163,32 @@ SplitResult gso_split(const VirtioNetHdr& h, const uint8_t* pkt, size_t len, Seg
   const uint8_t* dst = pkt + ip.dst_offset;
   const size_t csum_at = ihl + (tcp ? kTcpChecksumOffset : kUdpChecksumOffset);
 
+  // The headers' sums, once per superpacket: every segment's headers are the superpacket's
+  // except a few fields, so each segment adds only those to a sum taken with them zeroed (the
+  // ones-complement sum is a plain sum of 16-bit words: a zeroed word adds nothing). IPv4: total
+  // length, ID (and the checksum itself); L4: TCP sequence number and the word of data offset
+  // and flags, UDP length (and the checksum); the pseudo-header: its length.
+  uint8_t hdr_copy[kMaxSplitHeaderLen];
+  std::memcpy(hdr_copy, pkt, hdr_len);
+  uint64_t ip_base = 0;
+  if (ip.version == 4) {
+    store_be16(hdr_copy + 2, 0);
+    store_be16(hdr_copy + 4, 0);
+    store_be16(hdr_copy + 10, 0);
+    ip_base = checksum_add(hdr_copy, ihl);
+  }
+  uint8_t* const l4_copy = hdr_copy + ihl;
+  if (tcp) {
+    store_be32(l4_copy + 4, 0);
+    store_be16(l4_copy + kTcpFlagsOffset - 1, 0);
+  } else {
+    store_be16(l4_copy + 4, 0);
+  }
+  store_be16(hdr_copy + csum_at, 0);
+  const uint64_t l4_base = static_cast<uint64_t>(checksum_add(l4_copy, l4_hdr_len)) +
+                           (ip.version == 4 ? pseudo_header_sum_v4(src, dst, proto, 0)
+                                            : pseudo_header_sum_v6(src, dst, proto, 0));
+
   size_t off = 0;
   for (size_t i = 0; i < nseg; i++) {
     const size_t seg_payload = payload - off < gso ? payload - off : gso;
@@ -171,29 +201,30 @@ SplitResult gso_split(const VirtioNetHdr& h, const uint8_t* pkt, size_t len, Seg
     const uint16_t payload_sum = checksum_copy(out + hdr_len, pkt + hdr_len + off, seg_payload);
 
     if (ip.version == 4) {
+      const uint16_t id = static_cast<uint16_t>(id0 + i);  // wraps like the kernel's
       store_be16(out + 2, static_cast<uint16_t>(seg_len));
-      store_be16(out + 4, static_cast<uint16_t>(id0 + i));  // wraps like the kernel's
-      store_be16(out + 10, 0);
-      store_be16(out + 10, internet_checksum(out, ihl));
+      store_be16(out + 4, id);
+      store_be16(out + 10, checksum_finish(ip_base + seg_len + id));
     } else {
       store_be16(out + 4, static_cast<uint16_t>(seg_len - kIpv6HeaderLen));
     }
     const size_t seg_l4_len = seg_len - ihl;
     uint8_t* o4 = out + ihl;
+    // The pseudo-header's length (below 2^16 here; for IPv6 a 32-bit field whose high word is 0).
+    uint64_t sum = l4_base + payload_sum + seg_l4_len;
     if (tcp) {
-      store_be32(o4 + 4, seq0 + static_cast<uint32_t>(off));
+      const uint32_t seq = seq0 + static_cast<uint32_t>(off);
+      store_be32(o4 + 4, seq);
       uint8_t flags = o4[kTcpFlagsOffset];
       if (i + 1 != nseg) flags &= static_cast<uint8_t>(~(TH_FIN | TH_PUSH));
       if (i != 0) flags &= static_cast<uint8_t>(~TH_CWR);
       o4[kTcpFlagsOffset] = flags;
+      sum += (seq >> 16) + (seq & 0xffffu) + (static_cast<uint32_t>(o4[kTcpFlagsOffset - 1]) << 8 | flags);
     } else {
       store_be16(o4 + 4, static_cast<uint16_t>(seg_l4_len));
+      sum += seg_l4_len;
     }
-    store_be16(out + csum_at, 0);
-    const uint16_t pseudo = ip.version == 4
-                                ? pseudo_header_sum_v4(src, dst, proto, static_cast<uint32_t>(seg_l4_len))
-                                : pseudo_header_sum_v6(src, dst, proto, static_cast<uint32_t>(seg_l4_len));
-    uint16_t c = checksum_finish(checksum_add(o4, l4_hdr_len, static_cast<uint64_t>(pseudo) + payload_sum));
+    uint16_t c = checksum_finish(sum);
     if (!tcp) c = udp_checksum_field(c);
     store_be16(out + csum_at, c);
 
