@@ -12,6 +12,11 @@
 //   node bench/profile-tunnel.js            (PROFILE_SECONDS=5, PROFILE_CONFIGS=tunio,C reference)
 // Configs: 'tunio' (the echo tunnel, JavaScript forwarding each batch), 'tunio native'
 // (--forward native), 'C reference', and 'tunio aead ALG' / 'tunio native aead ALG' (sealed).
+// On a loaded machine: PROFILE_BITRATE=3G rate-limits iperf3 (-b) so that neither forwarder
+// saturates and the CPU each spends is for the same work; PROFILE_REPEAT=N runs the configs N
+// times alternating (A B, B A, ...) and reports each cell's median. Per GB forwarded (iperf3's
+// bytes) it adds task-clock ms; and for each endpoint the threads that ran during the transfer
+// (their CPU and context switches from /proc/PID/task, e.g. V8's workers or libuv's pool).
 const { spawn, execFileSync } = require('child_process')
 const fs = require('fs')
 const os = require('os')
@@ -21,6 +26,8 @@ const netns = require('../scripts/netns')
 const SECS = Number(process.env.PROFILE_SECONDS || 5)
 const RECORD = process.env.PROFILE_RECORD === '1'
 const CONFIGS = (process.env.PROFILE_CONFIGS || 'tunio,C reference').split(',').map((s) => s.trim())
+const BITRATE = process.env.PROFILE_BITRATE
+const REPEAT = Number(process.env.PROFILE_REPEAT || 1)
 const SYSCALLS = ['read', 'readv', 'writev', 'write', 'recvmmsg', 'recvmsg', 'sendmmsg', 'sendmsg', 'epoll_wait', 'epoll_pwait',
   'epoll_pwait2', 'epoll_ctl', 'futex', 'getsockopt', 'ioctl', 'mprotect', 'madvise']
 const EVENTS = ['task-clock', 'context-switches', 'cpu-migrations', 'raw_syscalls:sys_enter', ...SYSCALLS.map((s) => `syscalls:sys_enter_${s}`)]
@@ -43,6 +50,28 @@ function parseStat (file) {
     counts[f[2].replace(/^syscalls:sys_enter_/, '').replace(/^raw_syscalls:sys_enter$/, 'all syscalls')] = Number(f[0])
   }
   return counts
+}
+
+/** Per thread of a process: name, CPU ticks (utime + stime) and context switches. */
+function threads (pid) {
+  const out = {}
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const status = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8')
+      const n = (k) => Number((new RegExp(`${k}:\\s+(\\d+)`).exec(status) || [0, 0])[1])
+      out[tid] = { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ticks: Number(f[11]) + Number(f[12]), switches: n('voluntary_ctxt_switches') + n('nonvoluntary_ctxt_switches') }
+    } catch {}
+  }
+  return out
+}
+/** The threads that ran between two snapshots: "name (tid) ticks/switches", the main one first. */
+function threadsRan (pid, before, after) {
+  return Object.entries(after).map(([tid, a]) => {
+    const b = before[tid] || { ticks: 0, switches: 0 }
+    return { tid, name: a.name, ticks: a.ticks - b.ticks, switches: a.switches - b.switches }
+  }).filter((t) => t.ticks > 0 || t.switches > 0 || t.tid === String(pid))
 }
 
 let keyFile
@@ -71,13 +100,15 @@ async function transfer (config, tmp, mode) {
         : perfOn(e.pid, ['record', '-e', 'cpu-clock', '-F', '1999', '-g', '-q'], out)
     })
     await sleep(300)
-    const j = JSON.parse(w.exec('a', 'iperf3', ['-c', netns.TUNNEL.b, '-t', String(SECS), '-J'], { timeout: (SECS + 20) * 1000 }))
+    const before = eps.map((e) => threads(e.pid))
+    const j = JSON.parse(w.exec('a', 'iperf3', ['-c', netns.TUNNEL.b, '-t', String(SECS), '-J', ...(BITRATE ? ['-b', BITRATE] : [])], { timeout: (SECS + 20) * 1000 }))
+    const ran = eps.map((e, i) => threadsRan(e.pid, before[i], threads(e.pid)))
     const files = []
     for (const p of perfs) files.push(await p.stop())
     server.kill('SIGKILL')
     const finals = []
     for (const e of eps) finals.push(await e.stop())
-    return { gbps: j.end.sum_received.bits_per_second / 1e9, files, finals }
+    return { gbps: j.end.sum_received.bits_per_second / 1e9, bytes: j.end.sum_received.bytes, files, finals, ran }
   } finally { w.cleanup() }
 }
 
@@ -92,8 +123,9 @@ async function main () {
   execFileSync(process.execPath, [path.join(netns.ROOT, 'scripts', 'build-examples.js')], { stdio: 'inherit' })
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tunio-profile-'))
   try {
-    const rows = {}
-    for (const config of CONFIGS) {
+    const runs = Object.fromEntries(CONFIGS.map((c) => [c, []]))
+    for (let rep = 0; rep < REPEAT; rep++) {
+      for (const config of rep % 2 === 0 ? CONFIGS : [...CONFIGS].reverse()) {
       const r = await transfer(config, tmp, 'stat')
       const per = r.finals.map((f, i) => {
         const c = parseStat(r.files[i])
@@ -106,13 +138,24 @@ async function main () {
         // reads each) from the TUN (a) and from the UDP socket (b), per superpacket.
         if (f.forward) o['forward rounds'] = +((i === 0 ? f.forward.out.rounds : f.forward.back.rounds) / sp).toFixed(3)
         for (const [k, v] of Object.entries(c)) o[k] = k === 'task-clock' ? +(v * 1e3 / sp).toFixed(2) : +(v / sp).toFixed(3) // task-clock: ms -> µs
+        if (c['task-clock'] !== undefined) o['task-clock ms per GB'] = +(c['task-clock'] / (r.bytes / 1e9)).toFixed(1)
         return o
       })
-      rows[config] = { gbps: +r.gbps.toFixed(2), a: per[0], b: per[1] }
-      console.error(`${config}: ${r.gbps.toFixed(2)} Gbit/s`)
+      runs[config].push({ gbps: r.gbps, a: per[0], b: per[1] })
+      console.error(`${config}: ${r.gbps.toFixed(2)} Gbit/s; threads that ran (ticks of 10 ms / context switches): ` +
+        r.ran.map((t, i) => `${'ab'[i]}: ${t.map((x) => `${x.name}(${x.tid}) ${x.ticks}/${x.switches}`).join(', ')}`).join('; '))
+      }
     }
-    const keys = ['superpackets', 'gso sends', 'forward rounds', 'task-clock', 'context-switches', 'all syscalls', ...SYSCALLS, 'cpu-migrations']
-    const lines = [`One TCP stream a -> b, ${SECS} s, ${new Date().toISOString()}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}.`,
+    const median = (xs) => { const v = xs.filter((x) => x !== undefined).sort((p, q) => p - q); return v.length ? v[(v.length - 1) >> 1] : undefined }
+    const rows = {}
+    for (const c of CONFIGS) {
+      const cell = (side, k) => median(runs[c].map((x) => x[side][k]))
+      const keysOf = new Set(runs[c].flatMap((x) => [...Object.keys(x.a), ...Object.keys(x.b)]))
+      rows[c] = { gbps: +median(runs[c].map((x) => x.gbps)).toFixed(2), a: {}, b: {} }
+      for (const k of keysOf) { rows[c].a[k] = cell('a', k); rows[c].b[k] = cell('b', k) }
+    }
+    const keys = ['superpackets', 'task-clock ms per GB', 'gso sends', 'forward rounds', 'task-clock', 'context-switches', 'all syscalls', ...SYSCALLS, 'cpu-migrations']
+    const lines = [`One TCP stream a -> b, ${SECS} s${BITRATE ? `, iperf3 -b ${BITRATE}` : ''}${REPEAT > 1 ? `, median of ${REPEAT} runs per config (alternating)` : ''}, ${new Date().toISOString()}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}.`,
       `Gbit/s: ${CONFIGS.map((c) => `${c} ${rows[c].gbps}`).join(', ')}. Per superpacket (task-clock in µs of CPU):`, '',
       `| per superpacket | ${CONFIGS.map((c) => `${c} a (TUN read, UDP send) | ${c} b (UDP recv, TUN write)`).join(' | ')} |`,
       `|---|${CONFIGS.map(() => '---:|---:').join('|')}|`]
