@@ -108,6 +108,24 @@ TEST_CASE("send queue: discard drops what waits and reports how many") {
   CHECK(q.drained());  // the queue emptied: the congestion ends with a 'drain'
 }
 
+TEST_CASE("send queue: append moves a whole batch to the end and says where it starts") {
+  SendQueue q(10);
+  std::vector<Packet> batch(3);
+  for (size_t i = 0; i < batch.size(); i++) batch[i].length = static_cast<uint32_t>(i + 1);
+  const Packet* storage = batch.data();
+  CHECK(q.append(batch) == 0);
+  CHECK(batch.empty());
+  CHECK(q.packets().data() == storage);  // an empty queue took the batch's vector, no copy
+  batch.resize(2);
+  batch[0].length = 4;
+  batch[1].length = 5;
+  CHECK(q.append(batch) == 3);
+  CHECK(batch.empty());
+  REQUIRE(q.packets().size() == 5);
+  for (size_t i = 0; i < 5; i++) CHECK(q.packets()[i].length == i + 1);  // in order, behind the first
+  CHECK(q.admit(3).accepted == 2);
+}
+
 TEST_CASE("event log: repeats merge by the caller's rule, the newest kMaxEvents are kept") {
   EventLog<Ev> log;
   log.record({"drop", 2}, merge_drops);

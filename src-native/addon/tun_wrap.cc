@@ -464,15 +464,7 @@ void TunWrap::ForwardWatch(int q, bool on) {
 }
 
 void TunWrap::ForwardWrite(int q, std::vector<Packet>& pkts, const IpEndpoint&) {
-  std::vector<Packet>& pending = queues_[static_cast<size_t>(q)].pending.packets();
-  const size_t before = pending.size();
-  if (before == 0) {
-    pending.swap(pkts);  // the common case: no copy of the packet list
-  } else {
-    pending.insert(pending.end(), std::make_move_iterator(pkts.begin()), std::make_move_iterator(pkts.end()));
-  }
-  pkts.clear();
-  FlushAdmitted(q, Admit(q, before));
+  FlushAdmitted(q, Admit(q, SendQueueOf(q).append(pkts)));
 }
 
 void TunWrap::ForwardNotify(int q) {

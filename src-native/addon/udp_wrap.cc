@@ -356,18 +356,10 @@ void UdpWrap::ForwardWatch(int, bool on) {
 }
 
 void UdpWrap::ForwardWrite(int, std::vector<Packet>& pkts, const IpEndpoint& to) {
-  std::vector<Packet>& pending = pending_.packets();
-  const size_t before = pending.size();
   if (!to.empty()) {
     for (Packet& p : pkts) p.remote = to;
   }
-  if (before == 0) {
-    pending.swap(pkts);  // the common case: no copy of the packet list
-  } else {
-    pending.insert(pending.end(), std::make_move_iterator(pkts.begin()), std::make_move_iterator(pkts.end()));
-  }
-  pkts.clear();
-  FlushAdmitted(Admit(before));
+  FlushAdmitted(Admit(pending_.append(pkts)));
 }
 
 void UdpWrap::ForwardNotify(int) {

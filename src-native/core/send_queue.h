@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <iterator>
 #include <vector>
 
 #include "packet.h"
@@ -33,6 +34,20 @@ class SendQueue {
   // Packets still waiting for the kernel: those held minus `done`, the ones at the front that
   // an interrupted write plan already wrote but has not erased yet (TunQueueIo::done_in_plan).
   size_t waiting(size_t done = 0) const { return packets_.size() - done; }
+
+  // Moves a whole batch (a native forward's) to the end, leaving `pkts` empty; returns where
+  // it starts, admit()'s `before`. An empty queue takes the batch's vector itself (the common
+  // case: no copy of the packet list) and gives its own, empty, in exchange.
+  size_t append(std::vector<Packet>& pkts) {
+    const size_t before = packets_.size();
+    if (before == 0) {
+      packets_.swap(pkts);
+    } else {
+      packets_.insert(packets_.end(), std::make_move_iterator(pkts.begin()), std::make_move_iterator(pkts.end()));
+    }
+    pkts.clear();
+    return before;
+  }
 
   struct Admitted {
     size_t accepted = 0;  // of the packets appended, those that stay queued
