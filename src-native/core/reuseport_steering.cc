@@ -2,7 +2,11 @@
 #include "reuseport_steering.h"
 
 #include <netinet/in.h>
+#include <netinet/ip.h>   // struct iphdr
+#include <netinet/ip6.h>  // struct ip6_hdr
 #include <sys/socket.h>
+
+#include <cstddef>
 
 #include <map>
 #include <string>
@@ -58,6 +62,16 @@ class Asm {
 constexpr uint32_t kFallBackToKernelHash = 0xffffffff;  // any index >= group size
 constexpr uint32_t kGoldenRatio32 = 0x9e3779b1;  // 2^32 / phi, odd
 
+// The header fields the program loads, as offsets into the packet (it starts with the IP
+// header): the C library's layouts, as ip_headers.h has them.
+constexpr uint32_t kIpv4Source = offsetof(struct iphdr, saddr);
+constexpr uint32_t kIpv4Destination = offsetof(struct iphdr, daddr);
+constexpr uint32_t kIpv4Fragment = offsetof(struct iphdr, frag_off);  // flags + fragment offset
+constexpr uint32_t kIpv4Protocol = offsetof(struct iphdr, protocol);
+constexpr uint32_t kIpv6NextHeader = offsetof(struct ip6_hdr, ip6_nxt);
+constexpr uint32_t kIpv6Addresses = offsetof(struct ip6_hdr, ip6_src);  // source, then destination
+constexpr uint32_t kIpv6HeaderEnd = sizeof(struct ip6_hdr);  // the addresses' end; the ports (no extension header)
+
 }  // namespace
 
 std::vector<sock_filter> inner_flow_steering_program(uint32_t sockets) {
@@ -68,14 +82,14 @@ std::vector<sock_filter> inner_flow_steering_program(uint32_t sockets) {
   a.jump(BPF_JEQ, 6, "v6", "other");
 
   a.label("v4");
-  a.op(BPF_LD | BPF_W | BPF_ABS, 12);  // source address
+  a.op(BPF_LD | BPF_W | BPF_ABS, kIpv4Source);
   a.op(BPF_MISC | BPF_TAX);
-  a.op(BPF_LD | BPF_W | BPF_ABS, 16);  // destination address
+  a.op(BPF_LD | BPF_W | BPF_ABS, kIpv4Destination);
   a.op(BPF_ALU | BPF_XOR | BPF_X);
   a.op(BPF_ST, 0);                     // M[0] = saddr ^ daddr
-  a.op(BPF_LD | BPF_H | BPF_ABS, 6);   // flags + fragment offset
+  a.op(BPF_LD | BPF_H | BPF_ABS, kIpv4Fragment);
   a.jump(BPF_JSET, 0x3fff, "addresses_only");  // MF or an offset: a fragment, no ports
-  a.op(BPF_LD | BPF_B | BPF_ABS, 9);   // protocol
+  a.op(BPF_LD | BPF_B | BPF_ABS, kIpv4Protocol);
   a.jump(BPF_JEQ, IPPROTO_TCP, "ports4");
   a.jump(BPF_JEQ, IPPROTO_UDP, "ports4", "addresses_only");
   a.label("ports4");
@@ -84,18 +98,18 @@ std::vector<sock_filter> inner_flow_steering_program(uint32_t sockets) {
   a.jmp("mix_ports");
 
   a.label("v6");
-  a.op(BPF_LD | BPF_W | BPF_ABS, 8);   // XOR of the eight words of both addresses
-  for (uint32_t off = 12; off < 40; off += 4) {
+  a.op(BPF_LD | BPF_W | BPF_ABS, kIpv6Addresses);  // XOR of the eight words of both addresses
+  for (uint32_t off = kIpv6Addresses + 4; off < kIpv6HeaderEnd; off += 4) {
     a.op(BPF_MISC | BPF_TAX);
     a.op(BPF_LD | BPF_W | BPF_ABS, off);
     a.op(BPF_ALU | BPF_XOR | BPF_X);
   }
   a.op(BPF_ST, 0);
-  a.op(BPF_LD | BPF_B | BPF_ABS, 6);   // next header (extension headers: addresses only)
+  a.op(BPF_LD | BPF_B | BPF_ABS, kIpv6NextHeader);  // extension headers: addresses only
   a.jump(BPF_JEQ, IPPROTO_TCP, "ports6");
   a.jump(BPF_JEQ, IPPROTO_UDP, "ports6", "addresses_only");
   a.label("ports6");
-  a.op(BPF_LD | BPF_W | BPF_ABS, 40);
+  a.op(BPF_LD | BPF_W | BPF_ABS, kIpv6HeaderEnd);  // A = sport << 16 | dport
 
   a.label("mix_ports");
   a.op(BPF_LDX | BPF_MEM, 0);
