@@ -10,14 +10,9 @@
 const { execFileSync, spawnSync } = require('child_process')
 
 if (process.argv[2] === '--child') {
-  const { Aead, Pool } = require('../dist/index.js')
+  const { aeadFixture } = require('./aead-fixture.js')
   const [algorithm, batches] = [process.argv[3], Number(process.argv[4])]
-  const opts = { algorithm, key: Buffer.alloc(32, 1), nonce: 'iv-xor', iv: Buffer.alloc(12) }
-  const sealer = new Aead(opts)
-  const opener = new Aead(opts)
-  const batch = new Pool({ capBytes: 16 << 20 }).leaseBatch(64, 1400, { headroom: sealer.headroom, tailroom: sealer.tailroom })
-  for (const lease of batch) lease.buffer.fill(0x61)
-  const counters = new BigUint64Array(64)
+  const { sealer, opener, batch, counters } = aeadFixture(algorithm)
   for (let i = 0; i < batches; i++) { sealer.seal(batch); opener.open(batch, counters) }
   if (batch.live !== 64) throw new Error('packets were lost')
   process.exit(0)

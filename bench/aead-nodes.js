@@ -9,17 +9,12 @@
 const { execFileSync } = require('child_process')
 
 if (process.argv[2] === '--child') {
-  const { Aead, Pool } = require('../dist/index.js')
+  const { aeadFixture } = require('./aead-fixture.js')
   const cpuNs = () => { const u = process.cpuUsage(); return (u.user + u.system) * 1000 }
   const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
   const out = { node: process.version, openssl: process.versions.openssl }
   for (const algorithm of ['chacha20-poly1305', 'aes-256-gcm']) {
-    const opts = { algorithm, key: Buffer.alloc(32, 1), nonce: 'iv-xor', iv: Buffer.alloc(12) }
-    const sealer = new Aead(opts)
-    const opener = new Aead(opts)
-    const batch = new Pool({ capBytes: 16 << 20 }).leaseBatch(64, 1400, { headroom: sealer.headroom, tailroom: sealer.tailroom })
-    for (const lease of batch) lease.buffer.fill(0x61)
-    const counters = new BigUint64Array(64)
+    const { sealer, opener, batch, counters } = aeadFixture(algorithm)
     const seal = []
     const open = []
     for (let k = 0; k < 15; k++) {
