@@ -10,8 +10,8 @@ namespace tunio {
 // The per-packet checks below run for every packet a TUN write plans (the receiving end's
 // hottest user-space code, docs/performance.md): GCC at -O2 left them as calls (bytes_equal
 // three times per TCP packet, check_joins and check_coalescable once each), which with their
-// argument set-up were 6% (TCP) to 18% (UDP) of plan()'s instructions. Inlined by force.
-#define TUNIO_ALWAYS_INLINE inline __attribute__((always_inline))
+// argument set-up were 6% (TCP) to 18% (UDP) of plan()'s instructions. Inlined by force
+// (TUNIO_ALWAYS_INLINE, ip_headers.h), as is parse_packet.
 
 namespace {
 
@@ -76,28 +76,61 @@ TUNIO_ALWAYS_INLINE bool ip_fields_equal(const uint8_t* a, const uint8_t* b, uin
   return std::memcmp(a, b, 4) == 0 && a[7] == b[7];
 }
 
-// `n` bytes equal, with the usual sizes (4 and 16: IP addresses; 12: TCP timestamps, the
-// options of nearly every segment) as fixed-size compares the compiler inlines. A memcmp of a
-// variable length is a libc call: three per packet here were 2% of a receiving endpoint's CPU
-// (perf, docs/performance.md).
-TUNIO_ALWAYS_INLINE bool bytes_equal(const uint8_t* a, const uint8_t* b, size_t n) {
-  switch (n) {
-    case 4: return std::memcmp(a, b, 4) == 0;
-    case 12: return std::memcmp(a, b, 12) == 0;
-    case 16: return std::memcmp(a, b, 16) == 0;
-    default: return std::memcmp(a, b, n) == 0;
-  }
+// Header bytes compared as whole words: a memcmp of a length the compiler does not know, or
+// of an odd one (the 5 bytes of ACK number and data offset), is a libc call.
+TUNIO_ALWAYS_INLINE uint64_t load64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+TUNIO_ALWAYS_INLINE uint32_t load32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+TUNIO_ALWAYS_INLINE uint16_t load16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// `n` bytes equal, n a multiple of 4 (TCP options: the data offset counts 32-bit words). The
+// options of nearly every segment are 12 bytes (NOP, NOP, timestamps): compared straight.
+TUNIO_ALWAYS_INLINE bool words_equal(const uint8_t* a, const uint8_t* b, size_t n) {
+  if (n == 12) return ((load64(a) ^ load64(b)) | (load32(a + 8) ^ load32(b + 8))) == 0;
+  uint64_t diff = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) diff |= load64(a + i) ^ load64(b + i);
+  if (i < n) diff |= load32(a + i) ^ load32(b + i);
+  return diff == 0;
 }
 
 // TCP header bytes that must match (tcp_gro_receive): ACK number, data offset/reserved bits,
 // flags except PSH, window, urgent pointer, options. Ports are part of the flow key, seq is
-// checked for adjacency, the checksum is per segment.
+// checked for adjacency, the checksum is per segment. Bytes 8..15 are one word, PSH masked.
 TUNIO_ALWAYS_INLINE bool tcp_fields_equal(const uint8_t* a, const uint8_t* b, size_t tcp_hdr_len) {
-  return std::memcmp(a + 8, b + 8, 5) == 0 &&
-         (a[kTcpFlagsOffset] & ~TH_PUSH) == (b[kTcpFlagsOffset] & ~TH_PUSH) &&
-         std::memcmp(a + 14, b + 14, 2) == 0 &&
-         std::memcmp(a + 18, b + 18, 2) == 0 &&
-         bytes_equal(a + 20, b + 20, tcp_hdr_len - kTcpMinHeaderLen);
+  static constexpr uint8_t kMaskBytes[8] = {0xff, 0xff, 0xff, 0xff, 0xff,
+                                            static_cast<uint8_t>(~TH_PUSH), 0xff, 0xff};
+  static_assert(kTcpFlagsOffset == 8 + 5, "the flags byte is the 6th of the word at offset 8");
+  const uint64_t mask = load64(kMaskBytes);
+  return ((load64(a + 8) ^ load64(b + 8)) & mask) == 0 &&
+         load16(a + 18) == load16(b + 18) &&
+         words_equal(a + kTcpMinHeaderLen, b + kTcpMinHeaderLen, tcp_hdr_len - kTcpMinHeaderLen);
+}
+
+// What identifies a packet's flow besides its addresses, with kOpen set: a Flow's key when its
+// group is open (0 when closed, which no packet's key is).
+constexpr uint64_t kOpen = uint64_t{1} << 63;
+TUNIO_ALWAYS_INLINE uint64_t flow_key(uint8_t version, uint8_t proto, const uint8_t* l4) {
+  return kOpen | uint64_t{version} << 40 | uint64_t{proto} << 32 | load32(l4);
+}
+TUNIO_ALWAYS_INLINE uint8_t key_version(uint64_t key) { return static_cast<uint8_t>(key >> 40); }
+
+// Source and destination address, adjacent in both headers (IPv4 12..19, IPv6 8..39).
+TUNIO_ALWAYS_INLINE bool addrs_equal(const uint64_t* f, const uint8_t* a, uint8_t version) {
+  if (version == 4) return f[0] == load64(a);
+  return ((f[0] ^ load64(a)) | (f[1] ^ load64(a + 8)) | (f[2] ^ load64(a + 16)) |
+          (f[3] ^ load64(a + 24))) == 0;
 }
 
 }  // namespace
@@ -144,6 +177,23 @@ TUNIO_ALWAYS_INLINE GroRefusal GroCoalescer::check_joins(const Flow& f, const ui
              : GroRefusal::kTcpFieldsDiffer;
 }
 
+// The open group of the flow with this key and these addresses, or null. A flow has at most
+// one open group (opening one closes the flow's previous group), so trying the slot the last
+// packet used first finds what the scan in slot order would.
+TUNIO_ALWAYS_INLINE GroCoalescer::Flow* GroCoalescer::find_flow(uint64_t key, const uint8_t* addrs) {
+  const uint8_t version = key_version(key);
+  Flow& hinted = flows_[hint_];
+  if (hinted.key == key && addrs_equal(hinted.addrs, addrs, version)) return &hinted;
+  for (uint32_t k = 0; k < kFlowTableSize; k++) {
+    Flow& f = flows_[k];
+    if (f.key == key && addrs_equal(f.addrs, addrs, version)) {
+      hint_ = k;
+      return &f;
+    }
+  }
+  return nullptr;
+}
+
 void GroCoalescer::plan(const GroPacket* pkts, size_t n, GroPlan* out) {
   out->writes.clear();
   out->members.clear();
@@ -152,7 +202,8 @@ void GroCoalescer::plan(const GroPacket* pkts, size_t n, GroPlan* out) {
   if (out->writes.capacity() < n) out->writes.reserve(n);
   if (out->members.capacity() < n) out->members.reserve(n);
   if (next_.size() < n) next_.resize(n);
-  for (Flow& f : flows_) f.open = false;
+  if (heads_.size() < n) heads_.resize(n);
+  for (Flow& f : flows_) f.key = 0;
 
   const uint32_t max_total = opts_.max_total_len < 65535 ? opts_.max_total_len : 65535;
   const uint32_t max_segs = opts_.max_segments;
@@ -170,17 +221,23 @@ void GroCoalescer::plan(const GroPacket* pkts, size_t n, GroPlan* out) {
     const uint8_t* p = pkts[i].data;
     const uint32_t len = pkts[i].len;
     PacketInfo pi;
-    const ParseError e = (p && len) ? parse_packet(p, len, &pi) : ParseError::truncated;
+    ParseError e = ParseError::truncated;
+    if (p && len) {
+      e = parse_packet(p, len, &pi);
+    } else {
+      pi.ip.version = 0;
+    }
     if (e != ParseError::ok) {
       // No ports (fragment, IPv6 extension headers, other protocol, malformed L4): we cannot
       // tell which flow it belongs to, so close every group between these addresses to keep
-      // any flow it might belong to in order.
+      // any flow it might belong to in order. (parse_packet set the IP header's facts unless
+      // it refused the IP header itself: then version is 0.)
       if (pi.ip.version != 0) {
+        const uint8_t* addrs = p + pi.ip.src_offset;
         for (Flow& f : flows_) {
-          if (f.open && f.version == pi.ip.version &&
-              bytes_equal(f.src, p + pi.ip.src_offset, pi.ip.addr_len) &&
-              bytes_equal(f.dst, p + pi.ip.dst_offset, pi.ip.addr_len)) {
-            f.open = false;
+          if (f.open() && key_version(f.key) == pi.ip.version &&
+              addrs_equal(f.addrs, addrs, pi.ip.version)) {
+            f.key = 0;
           }
         }
       }
@@ -190,24 +247,13 @@ void GroCoalescer::plan(const GroPacket* pkts, size_t n, GroPlan* out) {
     }
 
     const bool tcp = pi.l4_protocol == IPPROTO_TCP;
-    const uint16_t sport = tcp ? pi.tcp.src_port : pi.udp.src_port;
-    const uint16_t dport = tcp ? pi.tcp.dst_port : pi.udp.dst_port;
-    const uint8_t* src = p + pi.ip.src_offset;
-    const uint8_t* dst = p + pi.ip.dst_offset;
-
-    Flow* flow = nullptr;
-    for (Flow& f : flows_) {
-      if (f.open && f.version == pi.ip.version && f.proto == pi.l4_protocol && f.sport == sport &&
-          f.dport == dport && bytes_equal(f.src, src, pi.ip.addr_len) &&
-          bytes_equal(f.dst, dst, pi.ip.addr_len)) {
-        flow = &f;
-        break;
-      }
-    }
+    const uint64_t key = flow_key(pi.ip.version, pi.l4_protocol, p + pi.l4_offset);
+    const uint8_t* addrs = p + pi.ip.src_offset;
+    Flow* flow = find_flow(key, addrs);
 
     const GroRefusal not_coalescable = check_coalescable(p, len, pi, max_total);
     if (not_coalescable != kPass) {
-      if (flow) flow->open = false;  // written alone between members would reorder the flow
+      if (flow) flow->key = 0;  // written alone between members would reorder the flow
       refuse(not_coalescable);
       single(i);
       continue;
@@ -224,14 +270,11 @@ void GroCoalescer::plan(const GroPacket* pkts, size_t n, GroPlan* out) {
         f.total += pi.payload_len;
         f.next_seq += pi.payload_len;
         f.last_used = i;
-        GroWrite& w = out->writes[f.write];
-        w.members_count++;
-        w.total_len = f.total;
         // A shorter segment must be the last; PSH ends a burst; the cap ends the group.
-        if (pi.payload_len < f.gso_size || psh || f.count >= max_segs) f.open = false;
+        if (pi.payload_len < f.gso_size || psh || f.count >= max_segs) f.key = 0;
         continue;
       }
-      f.open = false;  // the next packet of the flow did not fit: close
+      f.key = 0;  // the next packet of the flow did not fit: close
       refuse(not_joining);
     } else if (psh) {
       refuse(GroRefusal::kPshOnHead);
@@ -244,23 +287,24 @@ void GroCoalescer::plan(const GroPacket* pkts, size_t n, GroPlan* out) {
 
     // Open a group headed by this packet, evicting the least recently used one if needed
     // (evicting only stops it from growing; its write stays where it is).
-    Flow* slot = nullptr;
-    for (Flow& f : flows_) {
-      if (!f.open) {
-        slot = &f;
+    uint32_t slot = kFlowTableSize;
+    for (uint32_t k = 0; k < kFlowTableSize; k++) {
+      const Flow& f = flows_[k];
+      if (!f.open()) {
+        slot = k;
         break;
       }
-      if (!slot || f.last_used < slot->last_used) slot = &f;
+      if (slot == kFlowTableSize || f.last_used < flows_[slot].last_used) slot = k;
     }
-    Flow& f = *slot;
-    f = Flow{};
-    f.open = true;
-    f.version = pi.ip.version;
-    f.proto = pi.l4_protocol;
-    std::memcpy(f.src, src, pi.ip.addr_len);
-    std::memcpy(f.dst, dst, pi.ip.addr_len);
-    f.sport = sport;
-    f.dport = dport;
+    hint_ = slot;
+    Flow& f = flows_[slot];
+    f.key = key;
+    f.addrs[0] = load64(addrs);
+    if (pi.ip.version == 6) {
+      f.addrs[1] = load64(addrs + 8);
+      f.addrs[2] = load64(addrs + 16);
+      f.addrs[3] = load64(addrs + 24);
+    }
     f.write = static_cast<uint32_t>(out->writes.size());
     f.head = f.tail = f.last_used = i;
     f.next_seq = tcp ? pi.tcp.seq + pi.payload_len : 0;
@@ -269,59 +313,65 @@ void GroCoalescer::plan(const GroPacket* pkts, size_t n, GroPlan* out) {
     f.gso_size = static_cast<uint16_t>(pi.payload_len);
     f.hdr_len = static_cast<uint16_t>(pi.payload_offset);
     f.l4_offset = pi.l4_offset;
+    heads_[i] = Head{f.hdr_len, f.gso_size, static_cast<uint8_t>(pi.l4_offset), pi.ip.version,
+                     pi.l4_protocol};
     single(i);
   }
 
   // Lay the members out contiguously per write and patch the heads. The heads' bytes were
-  // only read during planning, so modifying them now cannot change any decision above.
+  // only read during planning, so modifying them now cannot change any decision above; what
+  // planning learned about each head (heads_) is all this needs.
   for (GroWrite& w : out->writes) {
-    if (w.members_count == 0) continue;
+    if (next_[w.packet] == kNone) continue;  // not coalesced (or a group nothing joined)
     uint8_t* p = pkts[w.packet].data;
-    PacketInfo pi;
-    parse_packet(p, pkts[w.packet].len, &pi);  // succeeded during planning; bytes unchanged
-    const bool tcp = pi.l4_protocol == IPPROTO_TCP;
-    const uint32_t hdr_len = pi.payload_offset;
+    const Head& h = heads_[w.packet];
+    const bool tcp = h.proto == IPPROTO_TCP;
+    const uint32_t hdr_len = h.hdr_len;
 
     w.members_begin = static_cast<uint32_t>(out->members.size());
     uint32_t last = w.packet;
+    uint32_t total = pkts[w.packet].len;
     for (uint32_t m = next_[w.packet]; m != kNone; m = next_[m]) {
       GroMember gm;
       gm.packet = m;
       gm.offset = hdr_len;
       gm.length = pkts[m].len - hdr_len;
       out->members.push_back(gm);
+      total += gm.length;
       last = m;
     }
+    w.members_count = static_cast<uint32_t>(out->members.size()) - w.members_begin;
+    w.total_len = total;
 
-    const uint32_t ihl = pi.ip.header_len;
-    const uint32_t l4_len = w.total_len - ihl;
-    if (pi.ip.version == 4) {
-      store_be16(p + 2, static_cast<uint16_t>(w.total_len));
+    const uint32_t ihl = h.ihl;
+    const uint32_t l4_len = total - ihl;
+    const uint8_t* src = p + (h.version == 4 ? 12 : 8);  // the addresses' offsets, as parsed
+    const uint8_t* dst = src + (h.version == 4 ? 4 : 16);
+    if (h.version == 4) {
+      store_be16(p + 2, static_cast<uint16_t>(total));
       store_be16(p + 10, 0);
       store_be16(p + 10, internet_checksum(p, ihl));
     } else {
-      store_be16(p + 4, static_cast<uint16_t>(w.total_len - kIpv6HeaderLen));
+      store_be16(p + 4, static_cast<uint16_t>(total - kIpv6HeaderLen));
     }
     uint8_t* l4 = p + ihl;
     if (tcp) {
-      if (pkts[last].data[pi.l4_offset + kTcpFlagsOffset] & TH_PUSH) l4[kTcpFlagsOffset] |= TH_PUSH;
+      if (pkts[last].data[ihl + kTcpFlagsOffset] & TH_PUSH) l4[kTcpFlagsOffset] |= TH_PUSH;
     } else {
       store_be16(l4 + 4, static_cast<uint16_t>(l4_len));
     }
     // CHECKSUM_PARTIAL convention: the field holds the folded pseudo-header sum, not
     // complemented; the kernel adds the L4 bytes from csum_start and complements.
-    const uint16_t pseudo =
-        pi.ip.version == 4
-            ? pseudo_header_sum_v4(p + pi.ip.src_offset, p + pi.ip.dst_offset, pi.l4_protocol, l4_len)
-            : pseudo_header_sum_v6(p + pi.ip.src_offset, p + pi.ip.dst_offset, pi.l4_protocol, l4_len);
+    const uint16_t pseudo = h.version == 4 ? pseudo_header_sum_v4(src, dst, h.proto, l4_len)
+                                           : pseudo_header_sum_v6(src, dst, h.proto, l4_len);
     const uint16_t csum_offset = tcp ? kTcpChecksumOffset : kUdpChecksumOffset;
     store_be16(l4 + csum_offset, pseudo);
 
     w.hdr.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
     w.hdr.gso_type = !tcp ? VIRTIO_NET_HDR_GSO_UDP_L4
-                          : (pi.ip.version == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6);
-    w.hdr.hdr_len = static_cast<uint16_t>(hdr_len);
-    w.hdr.gso_size = static_cast<uint16_t>(pi.payload_len);
+                          : (h.version == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6);
+    w.hdr.hdr_len = h.hdr_len;
+    w.hdr.gso_size = h.gso_size;
     w.hdr.csum_start = static_cast<uint16_t>(ihl);
     w.hdr.csum_offset = csum_offset;
     out->stats.groups++;

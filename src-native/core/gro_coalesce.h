@@ -116,14 +116,12 @@ class GroCoalescer {
   void plan(const GroPacket* pkts, size_t n, GroPlan* out);
 
  private:
+  // A flow's open group. `key` packs what identifies the flow besides its addresses (the
+  // L4 header's two ports as loaded, the protocol, the IP version) with a bit that marks the
+  // slot open, so finding a packet's group is one 64-bit compare and the addresses'.
   struct Flow {
-    bool open = false;
-    uint8_t version = 0;
-    uint8_t proto = 0;
-    uint8_t src[16] = {};
-    uint8_t dst[16] = {};
-    uint16_t sport = 0;
-    uint16_t dport = 0;
+    uint64_t key = 0;       // flow_key(); 0 when the slot is closed (free)
+    uint64_t addrs[4] = {}; // source then destination address as loaded (IPv4: addrs[0] only)
     uint32_t write = 0;     // index into out->writes
     uint32_t head = 0;      // packet index of the head
     uint32_t tail = 0;      // packet index of the last member
@@ -134,6 +132,16 @@ class GroCoalescer {
     uint16_t hdr_len = 0;   // IP + L4 header bytes (equal for all members)
     uint16_t l4_offset = 0;
     uint32_t last_used = 0; // packet index of the last touch, for LRU eviction
+    bool open() const { return key != 0; }
+  };
+  // What planning learned about a group's head, for laying the group out afterwards without
+  // parsing the head again (heads_[packet index], set when the packet opens a group).
+  struct Head {
+    uint16_t hdr_len;   // IP + L4 header bytes
+    uint16_t gso_size;  // the head's payload: every member's but the last
+    uint8_t ihl;        // IP header bytes (20 or 40: no IPv4 options in a group)
+    uint8_t version;
+    uint8_t proto;
   };
 
   // Inline (forced, in gro_coalesce.cc, their only caller): they run for every packet planned.
@@ -141,10 +149,13 @@ class GroCoalescer {
                                       uint32_t max_total) const;
   inline GroRefusal check_joins(const Flow& f, const uint8_t* head, const uint8_t* p,
                                 const PacketInfo& pi, uint32_t max_total) const;
+  inline Flow* find_flow(uint64_t key, const uint8_t* addrs);
 
   GroOptions opts_;
   Flow flows_[kFlowTableSize];
+  uint32_t hint_ = 0;           // the flow slot the last packet found or opened: tried first
   std::vector<uint32_t> next_;  // member chain: next_[i] = next packet of i's group, or ~0
+  std::vector<Head> heads_;     // by packet index, valid for the heads of groups
 };
 
 }  // namespace tunio

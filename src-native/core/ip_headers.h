@@ -72,6 +72,13 @@ enum class ParseError : uint8_t {
 };
 const char* parse_error_name(ParseError e);
 
+// Inlined by force where a function runs for every packet (the parsers below, the coalescer's
+// checks): GCC at -O2 keeps such helpers as calls, whose argument set-up and result structs
+// cost more than their few comparisons (docs/performance.md, "The receiving end's parse").
+#ifndef TUNIO_ALWAYS_INLINE
+#define TUNIO_ALWAYS_INLINE inline __attribute__((always_inline))
+#endif
+
 struct IpHeaderInfo {
   uint8_t version = 0;      // 4 or 6
   uint8_t protocol = 0;     // IPv4 protocol / IPv6 next header
@@ -80,13 +87,14 @@ struct IpHeaderInfo {
   uint8_t addr_len = 0;     // 4 or 16
   uint8_t src_offset = 0;   // offset of the source address in the packet
   uint8_t dst_offset = 0;
-  bool has_options = false;   // IPv4 IHL > 5
-  bool fragment = false;      // IPv4 MF or fragment offset != 0
-  bool dont_fragment = false; // IPv4 DF
+  bool has_options = false;    // IPv4 IHL > 5
+  bool fragment = false;       // IPv4 MF or fragment offset != 0
+  bool dont_fragment = false;  // IPv4 DF
 };
 
 // Parses the IP header at p. On ok, header_len <= total_len <= len (bytes after total_len,
 // if any, are not part of the IP packet; callers that rewrite packets require equality).
+// On an error *out is all zero.
 ParseError parse_ip(const uint8_t* p, size_t len, IpHeaderInfo* out);
 
 struct TcpHeaderInfo {
@@ -97,7 +105,7 @@ struct TcpHeaderInfo {
   uint16_t header_len = 0;  // data offset * 4, 20..60, <= l4_len
   uint8_t flags = 0;        // the byte at kTcpFlagsOffset: TH_FIN .. TH_CWR
 };
-// p points at the TCP header, l4_len = bytes of the IP payload.
+// p points at the TCP header, l4_len = bytes of the IP payload. On an error *out is all zero.
 ParseError parse_tcp(const uint8_t* p, size_t l4_len, TcpHeaderInfo* out);
 
 struct UdpHeaderInfo {
@@ -106,21 +114,136 @@ struct UdpHeaderInfo {
   uint16_t length = 0;  // the header's length field, 8..l4_len
   uint16_t checksum = 0;
 };
+// On an error *out is all zero.
 ParseError parse_udp(const uint8_t* p, size_t l4_len, UdpHeaderInfo* out);
 
 // IP header plus, for TCP and UDP, the L4 header, all within the IP total length.
 struct PacketInfo {
   IpHeaderInfo ip;
-  uint8_t l4_protocol = 0;     // IPPROTO_TCP or IPPROTO_UDP when ok
-  uint16_t l4_offset = 0;      // == ip.header_len
-  uint16_t l4_header_len = 0;  // TCP data offset * 4, or 8
-  uint32_t payload_offset = 0; // l4_offset + l4_header_len
-  uint32_t payload_len = 0;    // ip.total_len - payload_offset (for UDP: IP payload, not uh->len)
-  TcpHeaderInfo tcp;
-  UdpHeaderInfo udp;
+  uint8_t l4_protocol = 0;      // IPPROTO_TCP or IPPROTO_UDP when ok
+  uint16_t l4_offset = 0;       // == ip.header_len
+  uint16_t l4_header_len = 0;   // TCP data offset * 4, or 8
+  uint32_t payload_offset = 0;  // l4_offset + l4_header_len
+  uint32_t payload_len = 0;     // ip.total_len - payload_offset (for UDP: IP payload, not uh->len)
+  TcpHeaderInfo tcp;            // all zero unless l4_protocol is IPPROTO_TCP
+  UdpHeaderInfo udp;            // all zero unless l4_protocol is IPPROTO_UDP
 };
-// On any error other than the IP-level ones, out->ip is still filled in (so a caller can
-// learn the addresses of a fragment or an IPv6 packet with extension headers).
-ParseError parse_packet(const uint8_t* p, size_t len, PacketInfo* out);
+
+namespace ip_detail {
+
+// One layer each, setting every field of *out on ok and nothing on an error. parse_ip/_tcp/_udp
+// (ip_headers.cc) are these with a clear on an error; parse_packet is them inlined into one
+// pass.
+TUNIO_ALWAYS_INLINE ParseError read_ip(const uint8_t* p, size_t len, IpHeaderInfo* out) {
+  if (len < 1) return ParseError::truncated;
+  const uint8_t version = p[0] >> 4;
+  if (version == 4) {
+    if (len < kIpv4MinHeaderLen) return ParseError::truncated;
+    const size_t ihl = static_cast<size_t>(p[0] & 0x0f) * 4;
+    if (ihl < kIpv4MinHeaderLen || ihl > len) return ParseError::bad_ihl;
+    const size_t total = load_be16(p + 2);
+    if (total < ihl || total > len) return ParseError::bad_total_length;
+    const uint16_t frag = load_be16(p + 6);
+    out->version = 4;
+    out->protocol = p[9];
+    out->header_len = static_cast<uint16_t>(ihl);
+    out->total_len = static_cast<uint32_t>(total);
+    out->addr_len = 4;
+    out->src_offset = 12;
+    out->dst_offset = 16;
+    out->has_options = ihl > kIpv4MinHeaderLen;
+    out->fragment = (frag & 0x3fff) != 0;  // MF (0x2000) or a fragment offset (0x1fff)
+    out->dont_fragment = (frag & 0x4000) != 0;
+    return ParseError::ok;
+  }
+  if (version == 6) {
+    if (len < kIpv6HeaderLen) return ParseError::truncated;
+    const size_t total = kIpv6HeaderLen + load_be16(p + 4);
+    // A payload length of 0 with a jumbo hop-by-hop option is not supported: total is then
+    // 40, which never matches a packet that carries data, and callers refuse the mismatch.
+    if (total > len) return ParseError::bad_total_length;
+    out->version = 6;
+    out->protocol = p[6];
+    out->header_len = kIpv6HeaderLen;
+    out->total_len = static_cast<uint32_t>(total);
+    out->addr_len = 16;
+    out->src_offset = 8;
+    out->dst_offset = 24;
+    out->has_options = false;
+    out->fragment = false;
+    out->dont_fragment = false;
+    return ParseError::ok;
+  }
+  return ParseError::bad_version;
+}
+
+TUNIO_ALWAYS_INLINE ParseError read_tcp(const uint8_t* p, size_t l4_len, TcpHeaderInfo* out) {
+  if (l4_len < kTcpMinHeaderLen) return ParseError::l4_truncated;
+  const size_t doff = static_cast<size_t>(p[12] >> 4) * 4;
+  if (doff < kTcpMinHeaderLen || doff > l4_len) return ParseError::bad_tcp_offset;
+  out->src_port = load_be16(p);
+  out->dst_port = load_be16(p + 2);
+  out->seq = load_be32(p + 4);
+  out->ack = load_be32(p + 8);
+  out->header_len = static_cast<uint16_t>(doff);
+  out->flags = p[kTcpFlagsOffset];
+  return ParseError::ok;
+}
+
+TUNIO_ALWAYS_INLINE ParseError read_udp(const uint8_t* p, size_t l4_len, UdpHeaderInfo* out) {
+  if (l4_len < kUdpHeaderLen) return ParseError::l4_truncated;
+  const uint16_t length = load_be16(p + 4);
+  if (length < kUdpHeaderLen || length > l4_len) return ParseError::bad_udp_length;
+  out->src_port = load_be16(p);
+  out->dst_port = load_be16(p + 2);
+  out->length = length;
+  out->checksum = load_be16(p + 6);
+  return ParseError::ok;
+}
+
+}  // namespace ip_detail
+
+// One pass over the IP and the TCP/UDP header, inlined into its caller (the GRO coalescer runs
+// it on every packet it plans). The result is what clearing *out and then filling it would
+// give, without the clear: every path stores each field once. On ok every field is set (the
+// other protocol's header struct zero); on an L4-level error (fragment .. bad_udp_length) only
+// out->ip, so a caller can learn the addresses of a fragment or an IPv6 packet with extension
+// headers; on an IP-level error (truncated .. bad_total_length) nothing (all zero).
+TUNIO_ALWAYS_INLINE ParseError parse_packet(const uint8_t* p, size_t len, PacketInfo* out) {
+  IpHeaderInfo& ip = out->ip;
+  ParseError e = ip_detail::read_ip(p, len, &ip);
+  if (e != ParseError::ok) {
+    *out = PacketInfo{};  // refused (rare): nothing learned
+    return e;
+  }
+  const uint8_t* l4 = p + ip.header_len;
+  const size_t l4_len = ip.total_len - ip.header_len;  // total_len >= header_len checked
+  uint16_t l4_header_len = 0;
+  if (ip.fragment) {  // only IPv4 sets it
+    e = ParseError::fragment;
+  } else if (ip.protocol == IPPROTO_TCP) {
+    e = ip_detail::read_tcp(l4, l4_len, &out->tcp);
+    l4_header_len = out->tcp.header_len;
+    out->udp = UdpHeaderInfo{};
+  } else if (ip.protocol == IPPROTO_UDP) {
+    e = ip_detail::read_udp(l4, l4_len, &out->udp);
+    l4_header_len = kUdpHeaderLen;
+    out->tcp = TcpHeaderInfo{};
+  } else {
+    e = ip.version == 6 ? ParseError::ext_headers : ParseError::not_tcp_udp;
+  }
+  if (e != ParseError::ok) {  // refused at L4 (rare): the IP header's facts stay
+    const IpHeaderInfo kept = ip;
+    *out = PacketInfo{};
+    out->ip = kept;
+    return e;
+  }
+  out->l4_protocol = ip.protocol;
+  out->l4_offset = ip.header_len;
+  out->l4_header_len = l4_header_len;
+  out->payload_offset = static_cast<uint32_t>(ip.header_len) + l4_header_len;
+  out->payload_len = ip.total_len - out->payload_offset;
+  return ParseError::ok;
+}
 
 }  // namespace tunio
