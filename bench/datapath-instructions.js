@@ -23,6 +23,19 @@
 //   CALLGRIND_KEEP=dir ...                                   keep the callgrind files (dir/this
 //     tree.callgrind, dir/baseline.callgrind) to see where a difference is, e.g. with
 //     callgrind_annotate --inclusive=yes --tree=calling (or callgrind_annotate --diff ... on two)
+//
+// DATAPATH_MODE=forward counts the receiving end of the native forward instead, the path the
+// `npm run bench` row "tunio native forward" takes from UDP to TUN: `udp.forward(tun)` in the
+// addon, i.e. ForwardWrap::OnReadable (recvmmsg with UDP_GRO, the split into datagrams, the
+// hand-off, GroCoalescer::plan, the TUN writev, the forward's own bookkeeping), per packet
+// forwarded. Each round a tunio socket sends 64 IPv4 TCP segments of one flow (1,400 bytes,
+// ACK, timestamps, consecutive sequence numbers, as a TCP stream's sender puts them in the
+// tunnel; UDP_SEGMENT when TUNIO_UDP_OFFLOAD=auto, so they arrive as one GRO read) to the
+// forwarded socket; the TUN gets them coalesced (TUNIO_TUN_OFFLOAD=auto) and the kernel drops
+// them (10.77.0.2 -> 10.77.0.3, not local, no forwarding). The bench row runs with both
+// offloads auto:
+//   DATAPATH_MODE=forward TUNIO_TUN_OFFLOAD=auto TUNIO_UDP_OFFLOAD=auto node bench/datapath-instructions.js
+//
 // Needs root (network namespace, TUN) and valgrind (Debian package valgrind; a bench tool, not
 // a test dependency). About a minute per tree on an idle machine. Results: docs/bench/.
 const { execFileSync, spawnSync } = require('child_process')
@@ -30,16 +43,26 @@ const fs = require('fs')
 const os = require('os')
 const path = require('path')
 
-const FUNCTIONS = [
-  ['tun.read', 'tunio::TunWrap::ReadBatch'],
-  ['udp.send', 'tunio::UdpWrap::Send'],
-  ['udp.read', 'tunio::UdpWrap::RecvBatch'],
-  ['tun.write', 'tunio::TunWrap::Write']
-]
+const FORWARD = process.env.DATAPATH_MODE === 'forward'
+// [row, function, whether collection is toggled on at its entry]: the rows that are not
+// toggles are parts of a toggled function, read from the same run's inclusive counts.
+const FUNCTIONS = FORWARD
+  ? [
+      ['forward UDP -> TUN', 'tunio::ForwardWrap::OnReadable', true],
+      ['  recv_batch (recvmmsg, split)', 'tunio::UdpSocket::recv_batch', false],
+      ['  TUN write (plan, writev)', 'tunio::TunWrap::ForwardWrite', false],
+      ['    plan()', 'tunio::GroCoalescer::plan', false]
+    ]
+  : [
+      ['tun.read', 'tunio::TunWrap::ReadBatch', true],
+      ['udp.send', 'tunio::UdpWrap::Send', true],
+      ['udp.read', 'tunio::UdpWrap::RecvBatch', true],
+      ['tun.write', 'tunio::TunWrap::Write', true]
+    ]
 const PER_ROUND = 64
 
 if (process.argv[2] === '--child') {
-  child(process.argv[3], Number(process.argv[4])).then(() => process.exit(0), (err) => {
+  (FORWARD ? forwardChild : child)(process.argv[3], Number(process.argv[4])).then(() => process.exit(0), (err) => {
     console.error(err)
     process.exit(1)
   })
@@ -88,6 +111,47 @@ async function child (root, rounds) {
   tun.close()
 }
 
+// DATAPATH_MODE=forward: a native forward from `rx` to the TUN, fed TCP segments by `tx`.
+async function forwardChild (root, rounds) {
+  const { openTun, openUdp } = require(path.join(root, 'dist', 'index.js'))
+  const { packet } = require('../test/helpers/packets.js')
+  const mode = (v) => (v === 'auto' ? 'auto' : false)
+  const tunOffload = mode(process.env.TUNIO_TUN_OFFLOAD)
+  const udpOffload = mode(process.env.TUNIO_UDP_OFFLOAD)
+  const tun = await openTun({ name: 'tiocg0', addresses: ['10.77.0.1/24'], mtu: 1420, offload: tunOffload })
+  const tx = await openUdp({ bind: '127.0.0.1:0', gso: udpOffload, gro: udpOffload })
+  const rx = await openUdp({ bind: '127.0.0.1:0', gso: udpOffload, gro: udpOffload })
+  const rxAddress = `127.0.0.1:${rx.local.port}`
+  const forward = rx.forward(tun)
+  // NOP, NOP, timestamps: the options of a Linux TCP stream's segments.
+  const tcpOptions = [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]
+  const payload = Buffer.alloc(1400 - 20 - 20 - tcpOptions.length, 0x61)
+  let seq = 1000
+  const waitFor = async (count) => {
+    const deadline = Date.now() + 20000
+    while (forward.stats().packets < count) {
+      if (Date.now() > deadline) throw new Error(`datapath-instructions: ${forward.stats().packets} of ${count} packets forwarded`)
+      await new Promise((resolve) => setTimeout(resolve, 1))
+    }
+  }
+  for (let round = 0; round < rounds; round++) {
+    const segments = []
+    for (let i = 0; i < PER_ROUND; i++) {
+      segments.push(packet({ src: [10, 77, 0, 2], dst: [10, 77, 0, 3], sport: 40000, dport: 5201, seq, tcpOptions, payload }))
+      seq += payload.length
+    }
+    tx.send(segments, rxAddress)
+    await waitFor((round + 1) * PER_ROUND)
+  }
+  const s = forward.stats()
+  const packets = { forwarded: s.packets, rounds: s.rounds, tunWrites: tun.stats().syscalls.writev }
+  forward.stop()
+  process.stdout.write(JSON.stringify(packets) + '\n')
+  tx.close()
+  rx.close()
+  tun.close()
+}
+
 // Inclusive instructions of each function in one callgrind run of the workload on tree `root`.
 function measure (label, root, rounds) {
   const ns = `tunio-cg-${process.pid}`
@@ -97,7 +161,7 @@ function measure (label, root, rounds) {
   try {
     execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
     const r = spawnSync('ip', ['netns', 'exec', ns, 'valgrind', '--tool=callgrind', `--callgrind-out-file=${out}`,
-      '--collect-atstart=no', ...FUNCTIONS.map(([, fn]) => `--toggle-collect=${fn}(*`),
+      '--collect-atstart=no', ...FUNCTIONS.filter(([, , toggle]) => toggle).map(([, fn]) => `--toggle-collect=${fn}(*`),
       process.execPath, __filename, '--child', root, String(rounds)], { encoding: 'utf8', maxBuffer: 64 << 20 })
     if (r.status !== 0) throw new Error(`valgrind failed (${r.status}): ${r.stderr.slice(-1500)}`)
     const packets = JSON.parse(r.stdout.trim().split('\n').pop())
@@ -133,26 +197,28 @@ function main () {
   const trees = [['this tree', path.join(__dirname, '..')]]
   if (process.env.BENCH_BASELINE) trees.push(['baseline', path.resolve(process.env.BENCH_BASELINE)])
   console.log(`Instructions per packet inside the native calls (callgrind, inclusive), ${rounds} rounds of ${PER_ROUND} ` +
-    `packets of 1400 B; TUN offload ${process.env.TUNIO_TUN_OFFLOAD === 'auto' ? 'auto' : 'off'}, ` +
+    `${FORWARD ? 'TCP segments of 1400 B through udp.forward(tun)' : 'packets of 1400 B'}; ` +
+    `TUN offload ${process.env.TUNIO_TUN_OFFLOAD === 'auto' ? 'auto' : 'off'}, ` +
     `UDP offload ${process.env.TUNIO_UDP_OFFLOAD === 'auto' ? 'auto' : 'off'}\n`)
   const results = trees.map(([label, root]) => ({ label, root, ...measure(label, root, rounds) }))
-  const per = {
-    'tun.read': (r) => r.counts['tun.read'] / r.packets.read,
-    'udp.send': (r) => r.counts['udp.send'] / r.packets.sent,
-    'udp.read': (r) => r.counts['udp.read'] / r.packets.received,
-    'tun.write': (r) => r.counts['tun.write'] / r.packets.written
-  }
+  // What each row is divided by: the packets that went through that call.
+  const packetsOf = FORWARD
+    ? () => 'forwarded'
+    : (name) => ({ 'tun.read': 'read', 'udp.send': 'sent', 'udp.read': 'received', 'tun.write': 'written' })[name]
+  const per = (name, r) => r.counts[name] / r.packets[packetsOf(name)]
   const header = ['call', ...results.map((r) => `${r.label} (${revision(r.root)})`)]
   if (results.length === 2) header.push('ratio')
   console.log(`| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|`)
   for (const [name] of FUNCTIONS) {
-    const cells = results.map((r) => per[name](r).toFixed(0))
-    if (results.length === 2) cells.push((per[name](results[0]) / per[name](results[1])).toFixed(3))
+    const cells = results.map((r) => per(name, r).toFixed(0))
+    if (results.length === 2) cells.push((per(name, results[0]) / per(name, results[1])).toFixed(3))
     console.log(`| ${name} | ${cells.join(' | ')} |`)
   }
-  const sum = (r) => FUNCTIONS.reduce((s, [name]) => s + per[name](r), 0)
-  const total = results.map((r) => sum(r).toFixed(0))
-  if (results.length === 2) total.push((sum(results[0]) / sum(results[1])).toFixed(3))
-  console.log(`| all four | ${total.join(' | ')} |`)
+  if (!FORWARD) {
+    const sum = (r) => FUNCTIONS.reduce((s, [name]) => s + per(name, r), 0)
+    const total = results.map((r) => sum(r).toFixed(0))
+    if (results.length === 2) total.push((sum(results[0]) / sum(results[1])).toFixed(3))
+    console.log(`| all four | ${total.join(' | ')} |`)
+  }
   for (const r of results) console.log(`\n${r.label}: packets ${JSON.stringify(r.packets)}`)
 }
