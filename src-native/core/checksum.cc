@@ -2,27 +2,13 @@
 
 #include <cstring>
 
+#include "native_load.h"
+
 namespace tunio {
 
 namespace {
 
 constexpr bool kLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
-
-inline uint64_t load64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, sizeof v);  // unaligned-safe; compiles to one load
-  return v;
-}
-inline uint32_t load32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline uint16_t load16(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
 
 // Sums host-order words: the ones-complement sum is byte-order independent up to a final
 // byte swap (RFC 1071 section 2(B)), so the data is summed in native order and the folded

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "native_load.h"
+
 #include "checksum.h"
 #include "ip_headers.h"
 
@@ -76,24 +78,9 @@ TUNIO_ALWAYS_INLINE bool ip_fields_equal(const uint8_t* a, const uint8_t* b, uin
   return std::memcmp(a, b, 4) == 0 && a[7] == b[7];
 }
 
-// Header bytes compared as whole words: a memcmp of a length the compiler does not know, or
-// of an odd one (the 5 bytes of ACK number and data offset), is a libc call.
-TUNIO_ALWAYS_INLINE uint64_t load64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-TUNIO_ALWAYS_INLINE uint32_t load32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-TUNIO_ALWAYS_INLINE uint16_t load16(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
+// Header bytes compared as whole words (load64/32/16 from native_load.h): a memcmp of a
+// length the compiler does not know, or of an odd one (the 5 bytes of ACK number and data
+// offset), is a libc call.
 // `n` bytes equal, n a multiple of 4 (TCP options: the data offset counts 32-bit words). The
 // options of nearly every segment are 12 bytes (NOP, NOP, timestamps): compared straight.
 TUNIO_ALWAYS_INLINE bool words_equal(const uint8_t* a, const uint8_t* b, size_t n) {
