@@ -163,18 +163,21 @@ IoResult TunQueueIo::read_batch(BufferPool& pool, std::vector<Packet>& out, TunS
 
 ssize_t TunQueueIo::write_one(std::vector<Packet>& pkts, const GroWrite& w, const GroPlan& plan) {
   uint8_t hdr[kVirtioNetHdrLen];
-  iov_.clear();
+  // The iovec is filled in place (sized once; it only grows): no capacity check per member.
+  const size_t count = (vnet_ ? 1 : 0) + 1 + size_t{w.members_count};
+  if (iov_.size() < count) iov_.resize(count);
+  iovec* v = iov_.data();
   if (vnet_) {
     encode_virtio_net_hdr(w.hdr, hdr);
-    iov_.push_back({hdr, sizeof hdr});
+    *v++ = {hdr, sizeof hdr};
   }
   const Packet& head = pkts[w.packet];
-  iov_.push_back({head.data(), head.length});
-  for (uint32_t m = 0; m < w.members_count; m++) {
-    const GroMember& g = plan.members[w.members_begin + m];
-    iov_.push_back({pkts[g.packet].data() + g.offset, g.length});
-  }
-  return write_packet(iov_.data(), static_cast<int>(iov_.size()), w.members_count > 0);
+  *v++ = {head.data(), head.length};
+  // The planned members' data pointers are gro_in_'s (the same packets, planned from it).
+  const GroMember* g = plan.members.data() + w.members_begin;
+  const GroMember* const end = g + w.members_count;
+  for (; g != end; ++g) *v++ = {gro_in_[g->packet].data + g->offset, g->length};
+  return write_packet(iov_.data(), static_cast<int>(count), w.members_count > 0);
 }
 
 ssize_t TunQueueIo::write_packet(const iovec* iov, int iovcnt, bool coalesced) {
