@@ -52,6 +52,12 @@ struct Packet {
   uint8_t ecn = 0;    // ECN bits of the outer IP header (receive) or to set (send)
   GsoMeta gso;        // only for superpackets delivered whole
 
+  Packet() = default;
+  // A received datagram: each member written once (UdpSocket::recv_batch's per-datagram cost
+  // was the default construction's zeroing plus the assignments over it).
+  Packet(SlotRef&& s, uint32_t off, uint32_t len, const IpEndpoint& from, const IpEndpoint& to, uint8_t ecn_bits)
+      : slot(std::move(s)), offset(off), length(len), remote(from), local(to), ecn(ecn_bits) {}
+
   uint8_t* data() const { return slot.get()->data + offset; }
   bool valid() const { return static_cast<bool>(slot); }
 };

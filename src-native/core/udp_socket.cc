@@ -634,15 +634,9 @@ IoResult UdpSocket::recv_batch(BufferPool& pool, std::vector<Packet>& out, size_
     const uint32_t count = split.count();
     if (count > 1) stats.gro_reads++;
     for (uint32_t k = 0; k < count; k++) {
-      out.emplace_back();
-      Packet& p = out.back();
       // The first packet adopts the slot reference recvmmsg filled; the others share it.
-      p.slot = k == 0 ? SlotRef(slot) : SlotRef::share(slot);
-      p.offset = split.offset(k);
-      p.length = split.length(k);
-      p.remote = remote;
-      p.local = local;
-      p.ecn = ecn;
+      out.emplace_back(k == 0 ? SlotRef(slot) : SlotRef::share(slot), split.offset(k), split.length(k), remote, local,
+                       ecn);
     }
     stats.datagrams += count;
     stats.bytes += len;
