@@ -75,11 +75,6 @@ Slot* BufferPool::acquire(size_t size) {
   return s;
 }
 
-void BufferPool::unref(Slot* slot) {
-  assert(slot->refs > 0);
-  if (--slot->refs == 0) slot->pool->release_slot(slot);
-}
-
 void BufferPool::release_slot(Slot* s) {
   stats_.in_use_bytes -= s->capacity;
   stats_.slots_in_use--;

@@ -9,6 +9,7 @@
 // No Node headers: this file is unit-tested and fuzzed on its own.
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -72,7 +73,11 @@ class BufferPool {
 
   static void ref(Slot* slot) { ++slot->refs; }
   // Drops one reference; the slot returns to its free list when the last one goes. O(1).
-  static void unref(Slot* slot);
+  // Inline: every packet's destruction comes here (the hot path of each write and send).
+  static void unref(Slot* slot) {
+    assert(slot->refs > 0);
+    if (--slot->refs == 0) slot->pool->release_slot(slot);
+  }
 
   void count_leak() { ++stats_.leaked; }
   const PoolStats& stats() const { return stats_; }
