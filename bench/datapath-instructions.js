@@ -35,10 +35,16 @@
 // them (10.77.0.2 -> 10.77.0.3, not local, no forwarding). The bench row runs with both
 // offloads auto:
 //   DATAPATH_MODE=forward TUNIO_TUN_OFFLOAD=auto TUNIO_UDP_OFFLOAD=auto node bench/datapath-instructions.js
+// DATAPATH_C_REFERENCE=1 (forward mode) adds a column for the C reference's receiving end
+// (bench/tunnel_reference.c, `cc -O2 -g -fno-inline-functions-called-once` so that its
+// udp_to_tun, plan and write_tun stay functions callgrind can name; the flag changes nothing
+// else): the same segments, sent the same way, into its UDP socket; counted inside udp_to_tun
+// (recvmmsg, the cut into datagrams, plan, write_tun with its writev), per datagram received.
+// Its rows: udp_to_tun; udp_to_tun without plan and write_tun; plan + write_tun; plan.
 //
 // Needs root (network namespace, TUN) and valgrind (Debian package valgrind; a bench tool, not
 // a test dependency). About a minute per tree on an idle machine. Results: docs/bench/.
-const { execFileSync, spawnSync } = require('child_process')
+const { execFileSync, spawn, spawnSync } = require('child_process')
 const fs = require('fs')
 const os = require('os')
 const path = require('path')
@@ -61,13 +67,23 @@ const FUNCTIONS = FORWARD
     ]
 const PER_ROUND = 64
 
-if (process.argv[2] === '--child') {
+const C_REFERENCE = FORWARD && process.env.DATAPATH_C_REFERENCE === '1'
+
+if (process.argv[2] === '--c-sender') {
+  cSender(process.argv[3], Number(process.argv[4]), Number(process.argv[5])).then(() => process.exit(0), (err) => {
+    console.error(err)
+    process.exit(1)
+  })
+} else if (process.argv[2] === '--child') {
   (FORWARD ? forwardChild : child)(process.argv[3], Number(process.argv[4])).then(() => process.exit(0), (err) => {
     console.error(err)
     process.exit(1)
   })
 } else {
-  main()
+  main().catch((err) => {
+    console.error(err)
+    process.exit(1)
+  })
 }
 
 async function child (root, rounds) {
@@ -123,10 +139,7 @@ async function forwardChild (root, rounds) {
   const rx = await openUdp({ bind: '127.0.0.1:0', gso: udpOffload, gro: udpOffload })
   const rxAddress = `127.0.0.1:${rx.local.port}`
   const forward = rx.forward(tun)
-  // NOP, NOP, timestamps: the options of a Linux TCP stream's segments.
-  const tcpOptions = [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]
-  const payload = Buffer.alloc(1400 - 20 - 20 - tcpOptions.length, 0x61)
-  let seq = 1000
+  const nextRound = roundOfSegments()
   const waitFor = async (count) => {
     const deadline = Date.now() + 20000
     while (forward.stats().packets < count) {
@@ -135,12 +148,7 @@ async function forwardChild (root, rounds) {
     }
   }
   for (let round = 0; round < rounds; round++) {
-    const segments = []
-    for (let i = 0; i < PER_ROUND; i++) {
-      segments.push(packet({ src: [10, 77, 0, 2], dst: [10, 77, 0, 3], sport: 40000, dport: 5201, seq, tcpOptions, payload }))
-      seq += payload.length
-    }
-    tx.send(segments, rxAddress)
+    tx.send(nextRound(), rxAddress)
     await waitFor((round + 1) * PER_ROUND)
   }
   const s = forward.stats()
@@ -150,6 +158,107 @@ async function forwardChild (root, rounds) {
   tx.close()
   rx.close()
   tun.close()
+}
+
+// The forward's workload: PER_ROUND IPv4 TCP segments of one flow per call, sequence numbers
+// running on from call to call.
+function roundOfSegments () {
+  const { packet } = require('../test/helpers/packets.js')
+  // NOP, NOP, timestamps: the options of a Linux TCP stream's segments.
+  const tcpOptions = [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]
+  const payload = Buffer.alloc(1400 - 20 - 20 - tcpOptions.length, 0x61)
+  let seq = 1000
+  return () => {
+    const segments = []
+    for (let i = 0; i < PER_ROUND; i++) {
+      segments.push(packet({ src: [10, 77, 0, 2], dst: [10, 77, 0, 3], sport: 40000, dport: 5201, seq, tcpOptions, payload }))
+      seq += payload.length
+    }
+    return segments
+  }
+}
+
+// DATAPATH_C_REFERENCE: the forward's segments sent to the C reference on 127.0.0.1:port, each
+// round after the last one reached its TUN: the device's rx_bytes count what the C reference
+// wrote, coalesced (each write one 52-byte IP + TCP header and its segments' 1,348-byte
+// payloads), at least PER_ROUND payloads and one header per round. measureC checks the count.
+async function cSender (root, port, rounds) {
+  const { openUdp } = require(path.join(root, 'dist', 'index.js'))
+  const udpOffload = process.env.TUNIO_UDP_OFFLOAD === 'auto' ? 'auto' : false
+  const tx = await openUdp({ bind: '127.0.0.1:0', gso: udpOffload, gro: udpOffload })
+  const nextRound = roundOfSegments()
+  const rxBytes = () => Number(fs.readFileSync('/sys/class/net/tiocg0/statistics/rx_bytes', 'utf8'))
+  const start = rxBytes()
+  for (let round = 0; round < rounds; round++) {
+    tx.send(nextRound(), `127.0.0.1:${port}`)
+    const want = start + (round + 1) * (PER_ROUND * 1348 + 52)
+    const deadline = Date.now() + 20000
+    while (rxBytes() < want) {
+      if (Date.now() > deadline) throw new Error(`datapath-instructions: the C reference's TUN got ${rxBytes() - start} of ${want - start} bytes`)
+      await new Promise((resolve) => setTimeout(resolve, 1))
+    }
+  }
+  tx.close()
+}
+
+// The C reference's receiving end, counted like measure() counts the forward's.
+async function measureC (rounds) {
+  const ns = `tunio-cgc-${process.pid}`
+  const keep = process.env.CALLGRIND_KEEP
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tunio-cref-cg-'))
+  const bin = path.join(dir, 'tunnel_reference')
+  const out = keep ? path.join(path.resolve(keep), 'C reference.callgrind') : path.join(dir, 'callgrind.out')
+  execFileSync('cc', ['-O2', '-g', '-fno-inline-functions-called-once', '-Wall', '-o', bin, path.join(__dirname, 'tunnel_reference.c')])
+  const port = 5555
+  execFileSync('ip', ['netns', 'add', ns])
+  let child
+  try {
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
+    child = spawn('ip', ['netns', 'exec', ns, 'valgrind', '--tool=callgrind', `--callgrind-out-file=${out}`,
+      '--collect-atstart=no', '--toggle-collect=udp_to_tun', bin, 'tiocg0', String(port), '127.0.0.1', '9'],
+    { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => { stdout += d })
+    child.stderr.on('data', (d) => { stderr += d })
+    const exited = new Promise((resolve) => child.on('exit', resolve))
+    const deadline = Date.now() + 60000
+    while (!stdout.includes('tunnel_reference: tiocg0 ready')) {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`tunnel_reference did not start: ${stdout} ${stderr.slice(-1500)}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    // As scripts/netns.js startCReference sets the link up.
+    const gsoMaxSize = Math.floor(65507 / 1420) * (1420 - 80) + 80
+    execFileSync('ip', ['-n', ns, 'addr', 'add', '10.77.0.1/24', 'dev', 'tiocg0'])
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'dev', 'tiocg0', 'mtu', '1420', 'gso_max_size', String(gsoMaxSize), 'up'])
+    const s = spawnSync('ip', ['netns', 'exec', ns, process.execPath, __filename, '--c-sender', path.join(__dirname, '..'), String(port), String(rounds)],
+      { encoding: 'utf8' })
+    if (s.status !== 0) throw new Error(`C reference sender failed (${s.status}): ${s.stderr.slice(-1500)}`)
+    child.kill('SIGTERM')
+    await exited
+    const line = stdout.trim().split('\n').pop()
+    const stats = JSON.parse(line)
+    if (stats.udp.datagramsIn !== rounds * PER_ROUND) throw new Error(`the C reference received ${stats.udp.datagramsIn} of ${rounds * PER_ROUND} datagrams`)
+    const annotate = execFileSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', '--auto=no', out], { encoding: 'utf8', maxBuffer: 64 << 20 })
+    const inclusive = (fn) => {
+      const l = annotate.split('\n').find((x) => new RegExp(`:${fn} \\[`).test(x))
+      const m = l && /^\s*([\d,]+)/.exec(l)
+      if (!m) throw new Error(`callgrind_annotate: no line for ${fn} in the C reference`)
+      return Number(m[1].replace(/,/g, ''))
+    }
+    const total = inclusive('udp_to_tun')
+    const plan = inclusive('plan')
+    const write = inclusive('write_tun')
+    const [r0, r1, r2, r3] = FUNCTIONS.map(([name]) => name)
+    return {
+      packets: { forwarded: stats.udp.datagramsIn, recvmmsg: stats.udp.syscalls.recvmmsg, tunWrites: stats.tun.syscalls.writev },
+      counts: { [r0]: total, [r1]: total - plan - write, [r2]: plan + write, [r3]: plan }
+    }
+  } finally {
+    if (child && child.exitCode === null) child.kill('SIGKILL')
+    spawnSync('ip', ['netns', 'del', ns])
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 // Inclusive instructions of each function in one callgrind run of the workload on tree `root`.
@@ -184,7 +293,7 @@ function revision (root) {
   try { return execFileSync('git', ['-C', root, 'log', '-1', '--format=%h %cs'], { encoding: 'utf8' }).trim() } catch { return 'not a git checkout' }
 }
 
-function main () {
+async function main () {
   const rounds = Number(process.argv[2] || 100)
   try { execFileSync('valgrind', ['--version'], { stdio: 'ignore' }) } catch {
     console.error('datapath-instructions: valgrind not found (Debian package valgrind)')
@@ -201,12 +310,13 @@ function main () {
     `TUN offload ${process.env.TUNIO_TUN_OFFLOAD === 'auto' ? 'auto' : 'off'}, ` +
     `UDP offload ${process.env.TUNIO_UDP_OFFLOAD === 'auto' ? 'auto' : 'off'}\n`)
   const results = trees.map(([label, root]) => ({ label, root, ...measure(label, root, rounds) }))
+  if (C_REFERENCE) results.push({ label: 'C reference', root: path.join(__dirname, '..'), ...(await measureC(rounds)) })
   // What each row is divided by: the packets that went through that call.
   const packetsOf = FORWARD
     ? () => 'forwarded'
     : (name) => ({ 'tun.read': 'read', 'udp.send': 'sent', 'udp.read': 'received', 'tun.write': 'written' })[name]
   const per = (name, r) => r.counts[name] / r.packets[packetsOf(name)]
-  const header = ['call', ...results.map((r) => `${r.label} (${revision(r.root)})`)]
+  const header = ['call', ...results.map((r) => r.label === 'C reference' ? 'C reference (bench/tunnel_reference.c)' : `${r.label} (${revision(r.root)})`)]
   if (results.length === 2) header.push('ratio')
   console.log(`| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|`)
   for (const [name] of FUNCTIONS) {
