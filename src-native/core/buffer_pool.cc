@@ -52,7 +52,7 @@ bool BufferPool::grow(uint8_t size_class) {
   return true;
 }
 
-Slot* BufferPool::acquire(size_t size) {
+Slot* BufferPool::acquire_slow(size_t size) {
   if (size > kLargeSlotSize) {
     ++stats_.lease_failures;
     return nullptr;
@@ -63,16 +63,7 @@ Slot* BufferPool::acquire(size_t size) {
     ++stats_.lease_failures;
     return nullptr;
   }
-  Slot* s = free_[cls];
-  free_[cls] = s->next_free;
-  free_count_[cls]--;
-  s->next_free = nullptr;
-  s->refs = 1;
-  stats_.in_use_bytes += s->capacity;
-  stats_.slots_in_use++;
-  stats_.acquired++;
-  if (stats_.in_use_bytes > stats_.high_water_bytes) stats_.high_water_bytes = stats_.in_use_bytes;
-  return s;
+  return take_free(free_[cls], cls);
 }
 
 void BufferPool::release_slot(Slot* s) {

@@ -66,8 +66,15 @@ class BufferPool {
   BufferPool& operator=(const BufferPool&) = delete;
 
   // A slot of at least `size` bytes with refs == 1, or nullptr when `size` is larger than a
-  // large slot or the cap would be exceeded (counted in lease_failures). O(1).
-  Slot* acquire(size_t size);
+  // large slot or the cap would be exceeded (counted in lease_failures). O(1). Inline when the
+  // free list has one (every receive batch takes its slots here); otherwise acquire_slow.
+  Slot* acquire(size_t size) {
+    if (size <= kLargeSlotSize) {
+      const uint8_t cls = size <= kSmallSlotSize ? 0 : 1;
+      if (Slot* s = free_[cls]) return take_free(s, cls);
+    }
+    return acquire_slow(size);
+  }
   // Same but forces the large class (receive buffers that must hold a superpacket).
   Slot* acquire_large() { return acquire(kLargeSlotSize); }
 
@@ -97,6 +104,19 @@ class BufferPool {
 
  private:
   void release_slot(Slot* slot);
+  // acquire() without a free slot of the class at hand: reclaim, grow, or refuse.
+  Slot* acquire_slow(size_t size);
+  Slot* take_free(Slot* s, uint8_t cls) {
+    free_[cls] = s->next_free;
+    free_count_[cls]--;
+    s->next_free = nullptr;
+    s->refs = 1;
+    stats_.in_use_bytes += s->capacity;
+    stats_.slots_in_use++;
+    stats_.acquired++;
+    if (stats_.in_use_bytes > stats_.high_water_bytes) stats_.high_water_bytes = stats_.in_use_bytes;
+    return s;
+  }
   bool grow(uint8_t size_class);
 
   struct Chunk {
