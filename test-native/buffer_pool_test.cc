@@ -47,6 +47,38 @@ TEST_CASE("pool: refcounted views keep the parent until the last one goes") {
   CHECK(pool.stats().in_use_bytes == 0);
 }
 
+TEST_CASE("packet: the received-datagram constructor adopts the reference and sets its fields, the rest as default") {
+  BufferPool pool(1 << 20);
+  Slot* s = pool.acquire_large();
+  tunio::IpEndpoint from, to;
+  from.family = 4;
+  from.addr[0] = 10;
+  from.port = 4500;
+  to.family = 6;
+  to.addr[15] = 1;
+  to.ifindex = 7;
+  {
+    tunio::Packet first(SlotRef(s), 0, 1400, from, to, 2);
+    tunio::Packet second(SlotRef::share(s), 1400, 600, from, to, 0);
+    CHECK(s->refs == 2);
+    CHECK(first.slot.get() == s);
+    CHECK(first.data() == s->data);
+    CHECK(second.data() == s->data + 1400);
+    CHECK(first.length == 1400);
+    CHECK(second.length == 600);
+    CHECK(first.remote.same_address_port(from));
+    CHECK(first.local.family == 6);
+    CHECK(first.local.addr[15] == 1);
+    CHECK(first.local.ifindex == 7);
+    CHECK(first.ecn == 2);
+    CHECK(first.headroom == 0);
+    CHECK(first.tailroom == 0);
+    CHECK(first.gso.gso_type == 0);
+    CHECK(first.gso.gso_size == 0);
+  }
+  CHECK(pool.stats().in_use_bytes == 0);  // both references dropped: the slot is free again
+}
+
 TEST_CASE("pool: the cap bounds reserved memory and a full pool fails cleanly") {
   const size_t cap = 1 << 20;  // 1 MiB = 16 large slots
   BufferPool pool(cap);
