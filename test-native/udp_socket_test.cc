@@ -314,6 +314,13 @@ TEST_CASE("udp socket: a GRO read with a shorter last datagram; without GRO each
     if (rx == gro_rx.get()) {
       CHECK(rs.messages == 1);
       CHECK(got[10].slot.get() == got[0].slot.get());
+      CHECK(got[0].slot.get()->refs == 11);  // one reference per datagram, no more
+      Slot* shared = got[0].slot.get();
+      const uint64_t in_use = pool.stats().slots_in_use;
+      got.resize(10);
+      CHECK(shared->refs == 10);
+      got.clear();
+      CHECK(pool.stats().slots_in_use == in_use - 1);  // the last reference returned the slot
     } else {
       CHECK(rs.messages == 11);  // the kernel segmented for a socket without UDP_GRO
       CHECK(rs.gro_reads == 0);

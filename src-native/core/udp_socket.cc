@@ -633,11 +633,13 @@ IoResult UdpSocket::recv_batch(BufferPool& pool, std::vector<Packet>& out, size_
     const UdpGroSplit split(len, gro_size);
     const uint32_t count = split.count();
     if (count > 1) stats.gro_reads++;
-    for (uint32_t k = 0; k < count; k++) {
-      // The first packet adopts the slot reference recvmmsg filled; the others share it.
-      out.emplace_back(k == 0 ? SlotRef(slot) : SlotRef::share(slot), split.offset(k), split.length(k), remote, local,
-                       ecn);
-    }
+    // One slot reference per datagram: recvmmsg's, plus count - 1 taken at once; each Packet
+    // adopts one. All datagrams but the last are segment_size() long.
+    slot->refs += count - 1;
+    const uint32_t seg = split.segment_size();
+    uint32_t off = 0;
+    for (uint32_t k = 1; k < count; k++, off += seg) out.emplace_back(SlotRef(slot), off, seg, remote, local, ecn);
+    out.emplace_back(SlotRef(slot), off, len - off, remote, local, ecn);
     stats.datagrams += count;
     stats.bytes += len;
     result.done += count;
