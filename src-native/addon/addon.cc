@@ -85,7 +85,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                                     .Value("pool", NumbersToJs(env, {{"capBytes", BufferPool::kDefaultCapBytes}}))
                                     .result());
   exports.Set("limits", LimitsToJs(env));
-  // The plain functions (the lease functions are lease_js.cc's table, the same way).
+  // The plain functions (the lease functions: lease_js.cc's TUNIO_LEASE_FUNCTIONS).
   static constexpr FunctionExport kFunctions[] = {
       {"setOpenSslAllowed", JsCallback<SetAddonFlag<&AddonData::openssl_allowed>>},
       {"setExternalBuffers", JsCallback<SetAddonFlag<&AddonData::external_buffers>>},

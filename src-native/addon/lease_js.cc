@@ -133,7 +133,7 @@ Napi::Value AcquireView(const Napi::CallbackInfo& info) {
 
 // leaseFrom(handle, source, viaHome, headroom?, tailroom?) -> number: a lease holding a copy of
 // source after `headroom` bytes of its slot, in one call.
-Napi::Value LeaseFrom(const Napi::CallbackInfo& info) {
+Napi::Value From(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LeaseTable* table = TableOf(info);
   if (!table) return Napi::Value();
@@ -363,6 +363,23 @@ Napi::Value NewLeaseHandle(Napi::Env env, const std::shared_ptr<LeaseTable>& tab
   return Napi::Value(env, result);
 }
 
+// The lease functions JavaScript calls, the one list of them: each is a callback above,
+// exported by DefineLeaseFunctions as "lease" + its name. Defined in this file, so each is
+// inlined into its trampoline (JsCallback), with no call of its own per lease operation.
+#define TUNIO_LEASE_FUNCTIONS(X) \
+  X(Acquire)                     \
+  X(AcquireView)                 \
+  X(From)                        \
+  X(Home)                        \
+  X(View)                        \
+  X(CopyOut)                     \
+  X(Set)                         \
+  X(Release)                     \
+  X(Abandon)                     \
+  X(DropView)                    \
+  X(ReleaseLeaked)               \
+  X(Surrender)
+
 void DefineLeaseFunctions(Napi::Env env, Napi::Object exports) {
   // The layout of the scratch words (LeaseTable::kScratch*), read by lib/pool-lease.ts: the
   // one definition is lease_table.h.
@@ -374,20 +391,10 @@ void DefineLeaseFunctions(Napi::Env env, Napi::Object exports) {
                                    {"queueLength", LeaseTable::kReleaseQueue},
                                    {"words", LeaseTable::kScratchWords},
                                }));
-  static constexpr FunctionExport kLeaseFunctions[] = {
-      {"leaseAcquire", JsCallback<Acquire>},
-      {"leaseAcquireView", JsCallback<AcquireView>},
-      {"leaseFrom", JsCallback<LeaseFrom>},
-      {"leaseHome", JsCallback<Home>},
-      {"leaseView", JsCallback<View>},
-      {"leaseCopyOut", JsCallback<CopyOut>},
-      {"leaseSet", JsCallback<Set>},
-      {"leaseRelease", JsCallback<Release>},
-      {"leaseAbandon", JsCallback<Abandon>},
-      {"leaseDropView", JsCallback<DropView>},
-      {"leaseReleaseLeaked", JsCallback<ReleaseLeaked>},
-      {"leaseSurrender", JsCallback<Surrender>},
-  };
+  // Each exported as "lease" + its name here (leaseAcquire, ...: lib/pool-lease.ts's calls).
+#define TUNIO_LEASE_FUNCTION_EXPORT(name) {"lease" #name, JsCallback<name>},
+  static constexpr FunctionExport kLeaseFunctions[] = {TUNIO_LEASE_FUNCTIONS(TUNIO_LEASE_FUNCTION_EXPORT)};
+#undef TUNIO_LEASE_FUNCTION_EXPORT
   ExportFunctions(env, exports, kLeaseFunctions);
 }
 
