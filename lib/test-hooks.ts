@@ -5,6 +5,7 @@
  * device registers its hooks here when it is created; the hooks reach the native object,
  * which user code cannot.
  */
+import { binding } from './binding'
 import type { Tun } from './tun'
 import type { Udp } from './udp'
 
@@ -17,6 +18,18 @@ export interface Hooks {
 }
 
 const registry = new WeakMap<object, Hooks>()
+
+/** The faults the addon's one fault seam installs (src-native/addon/fault_seam.h), by device. */
+type Fault =
+  | [native: object, fault: 'coalesceEinval', queue: number]
+  | [native: object, fault: 'writeError', queue: number, errno: 'EAGAIN' | 'ENOBUFS', skip: number]
+  | [native: object, fault: 'gsoEio']
+  | [native: object, fault: 'gsoSegmentLimit', segments: number]
+
+/** @internal called by the hooks the Udp and Tun constructors register, with their native object */
+export function injectFault (...args: Fault): void {
+  (binding() as unknown as { injectFault: (...a: Fault) => void }).injectFault(...args)
+}
 
 /** @internal called by the Udp and Tun constructors */
 export function registerTestHooks (device: object, hooks: Hooks): void { registry.set(device, hooks) }

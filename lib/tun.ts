@@ -9,7 +9,7 @@ import { boolOption, checkKnownKeys, checkOptionsObject, describe, intOption, of
 import { toNativeItems, type PacketInput } from './packets'
 import { Pool, getDefaultPool, type PoolStats } from './pool'
 import { BatchReader, type NativeReadResult } from './reader'
-import { registerTestHooks } from './test-hooks'
+import { injectFault, registerTestHooks } from './test-hooks'
 import { endForwards, forwardEnds, forwardTunToUdp, registerForwardEnd, type Forward, type ForwardEndInfo, type TunForwardOptions } from './forward'
 import type { Udp } from './udp'
 import { alreadyGone, publicRoute, routeChange, routeSpec, ruleChange, ruleSpec, sameEntry, type Route, type RouteOptions, type Rule, type RuleOptions } from './routes'
@@ -472,20 +472,14 @@ export class Tun extends TypedEmitter<TunEvents> implements AsyncIterable<Packet
     for (let q = 0; q < info.queues; q++) queues.push(new TunQueue(this, this.#native, q))
     this.queues = queues
     registerForwardEnd(this, 'tun', this.#native)
-    // The native object's fault injection, for lib/test-hooks.ts only (typed here, not in
-    // NativeTun, which the published declarations show through TunQueue's constructor).
-    const hooks = this.#native as unknown as {
-      forceCoalesceEinvalOnce: (q: number) => void
-      forceWriteErrorOnce: (q: number, errno: 'EAGAIN' | 'ENOBUFS', skip: number) => void
-    }
     registerTestHooks(this, {
       forceCoalesceEinvalOnce: (queue) => {
         if (this.#closed) throw closedError(`TUN device ${this.name}`)
-        hooks.forceCoalesceEinvalOnce(queue)
+        injectFault(this.#native, 'coalesceEinval', queue)
       },
       forceTunWriteErrorOnce: (queue, errno, skip) => {
         if (this.#closed) throw closedError(`TUN device ${this.name}`)
-        hooks.forceWriteErrorOnce(queue, errno, skip)
+        injectFault(this.#native, 'writeError', queue, errno, skip)
       }
     })
     // 'link' events cost a netlink socket: open it only while someone listens.

@@ -10,7 +10,7 @@ import { Pool, getDefaultPool, type PoolStats } from './pool'
 import { endForwards, forwardEnds, forwardUdpToTun, registerForwardEnd, type Forward, type ForwardEndInfo, type UdpForwardOptions } from './forward'
 import type { Tun } from './tun'
 import { BatchReader, type NativeReadResult } from './reader'
-import { registerTestHooks } from './test-hooks'
+import { injectFault, registerTestHooks } from './test-hooks'
 
 /**
  * The defaults openUdp() applies to the options below that have one. The one place they are
@@ -253,8 +253,6 @@ interface NativeUdp {
   takeSendEvents (): NativeSendEvent[] | undefined
   stats (): UdpStats
   info (): { local: HostPort & { family: string }, peer?: HostPort, features: UdpFeatures, recvBufferSize: number, sendBufferSize: number, fwmark: number, bindDevice: string }
-  forceGsoEioOnce (): void
-  simulateGsoSegmentLimit (segments: number): void
   setOffload (offload: 'gso' | 'gro', on: boolean): boolean
   close (): void
 }
@@ -383,11 +381,11 @@ export class Udp extends TypedEmitter<UdpEvents> implements AsyncIterable<Packet
     registerTestHooks(this, {
       forceGsoEioOnce: () => {
         if (this.#closed) throw closedError('UDP socket')
-        this.#native.forceGsoEioOnce()
+        injectFault(this.#native, 'gsoEio')
       },
       simulateGsoSegmentLimit: (segments) => {
         if (this.#closed) throw closedError('UDP socket')
-        this.#native.simulateGsoSegmentLimit(segments)
+        injectFault(this.#native, 'gsoSegmentLimit', segments)
       }
     })
   }

@@ -84,7 +84,7 @@ t.test('the tarball holds what users need and nothing of the development tree', 
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
   t.same(Object.keys(pkg.exports).sort(), ['.', './package.json'], 'the exports map has only the API entry')
   t.notOk(files.includes('types/test-hooks.d.ts'), 'no declarations of the test hooks in the tarball')
-  const hooks = /test-hooks|forceGsoEio|forceCoalesce|forceWriteError|forceTunWrite|simulateGsoSegmentLimit/
+  const hooks = /test-hooks|injectFault|forceGsoEio|forceCoalesce|forceWriteError|forceTunWrite|simulateGsoSegmentLimit/
   for (const f of files.filter((f) => f.startsWith('types/') || f.startsWith('docs/api/'))) {
     t.notMatch(fs.readFileSync(path.join(root, f), 'utf8'), hooks, `${f} does not mention a test hook`)
   }

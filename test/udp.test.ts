@@ -6,7 +6,7 @@ import * as dgram from 'dgram'
 import * as path from 'path'
 import { Worker } from 'worker_threads'
 import { openUdp, type Udp, type Lease, type UdpPeerError, type UdpOffloadEvent } from '../lib/index'
-import { forceGsoEioOnce, simulateGsoSegmentLimit } from '../lib/test-hooks'
+import { forceGsoEioOnce, injectFault, simulateGsoSegmentLimit } from '../lib/test-hooks'
 
 const dist = path.join(__dirname, '..', 'dist', 'index.js')
 
@@ -161,6 +161,16 @@ t.test('GSO: 64 x 1400 bytes (more than one UDP_SEGMENT message holds) arrive co
   t.same(got.map((g) => digest(g.data)), bufs.map(digest), 'all 64 in order and intact')
   t.ok(rx.stats().groReads >= 1 && rx.stats().groReads <= 2, 'coalesced on receive')
 }))
+
+t.test("the addon's fault seam installs faults in its own devices only", async (t) => {
+  const udp = await openUdp({ bind: '127.0.0.1:0' })
+  try {
+    t.throws(() => injectFault({}, 'gsoEio'), { code: 'ERR_TUNIO_INVALID_ARG', message: /not a NativeTun or NativeUdp/ })
+    t.throws(() => injectFault(udp, 'gsoEio'), { code: 'ERR_TUNIO_INVALID_ARG' }, 'the Udp, not its native object')
+  } finally {
+    udp.close()
+  }
+})
 
 t.test('forced EIO on a GSO send falls back without losing anything; GSO to that path comes back after the back-off', async (t) => {
   const rx = await openUdp({ bind: '127.0.0.1:0' })

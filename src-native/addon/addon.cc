@@ -7,6 +7,7 @@
 #include "batch_wrap.h"
 #include "js_checked.h"
 #include "endpoint_js.h"
+#include "fault_seam.h"
 #include "fd_passing_wrap.h"
 #include "forward_wrap.h"
 #include "lease_js.h"
@@ -94,6 +95,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"routeChange", JsCallback<RouteChange>},
       {"ruleChange", JsCallback<RuleChange>},
       {"sendFd", JsCallback<SendFd>},
+      {"injectFault", JsCallback<InjectFault>},
   };
   ExportFunctions(env, exports, kFunctions);
   DefineLeaseFunctions(env, exports);

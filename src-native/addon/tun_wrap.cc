@@ -17,7 +17,6 @@
 #include "pool_wrap.h"
 #include "stats_js.h"
 #include "sys_error.h"  // errno_name
-#include "tun_io_faults.h"  // the TEST ONLY write hooks
 #include "type_tags.h"
 
 namespace tunio {
@@ -126,8 +125,6 @@ Napi::Function TunWrap::Define(Napi::Env env) {
                       InstanceMethod<&TunWrap::LinkStats>("linkStats"),
                       InstanceMethod<&TunWrap::SetQueueAttached>("setQueueAttached"),
                       InstanceMethod<&TunWrap::TakeEvents>("takeEvents"),
-                      InstanceMethod<&TunWrap::ForceCoalesceEinval>("forceCoalesceEinvalOnce"),
-                      InstanceMethod<&TunWrap::ForceWriteErrorOnce>("forceWriteErrorOnce"),
                       InstanceMethod<&TunWrap::WatchLink>("watchLink"),
                       InstanceMethod<&TunWrap::QueueFd>("queueFd"),
                   });
@@ -702,32 +699,6 @@ Napi::Value TunWrap::QueueFd(const Napi::CallbackInfo& info) {
   int q;
   if (!QueueArg(info, 0, &q)) return Napi::Value();
   return Napi::Number::New(info.Env(), dev_.queue_fd(q));
-}
-
-// forceCoalesceEinvalOnce(queue): TEST ONLY: the next coalesced write fails with EINVAL (see
-// OneWriteFault in tun_io_faults.h).
-Napi::Value TunWrap::ForceCoalesceEinval(const Napi::CallbackInfo& info) {
-  int q;
-  if (!QueueArg(info, 0, &q)) return Napi::Value();
-  queues_[static_cast<size_t>(q)].io->set_writer(std::make_unique<OneWriteFault>(&dev_, q, EINVAL, true, 0));
-  return info.Env().Undefined();
-}
-
-// forceWriteErrorOnce(queue, errnoName, skip): TEST ONLY, see OneWriteFault in tun_io_faults.h
-// (EAGAIN or ENOBUFS: the next write after `skip` written ones waits as if the fd were full).
-Napi::Value TunWrap::ForceWriteErrorOnce(const Napi::CallbackInfo& info) {
-  int q;
-  if (!QueueArg(info, 0, &q)) return Napi::Value();
-  const std::string name = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
-  const int err = name == "EAGAIN" ? EAGAIN : name == "ENOBUFS" ? ENOBUFS : 0;
-  if (err == 0) {
-    ThrowRangeError(info.Env(), "ERR_TUNIO_INVALID_ARG", "forceWriteErrorOnce: EAGAIN or ENOBUFS");
-    return Napi::Value();
-  }
-  const int64_t skip = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : 0;
-  queues_[static_cast<size_t>(q)].io->set_writer(
-      std::make_unique<OneWriteFault>(&dev_, q, err, false, static_cast<uint32_t>(std::max<int64_t>(0, skip))));
-  return info.Env().Undefined();
 }
 
 }  // namespace tunio

@@ -63,6 +63,7 @@ class TunWrap : public IoWrap<TunWrap> {
 
  private:
   friend class IoWrap<TunWrap>;  // Open, CloseAll, the queue accessors, the shared JS methods
+  friend struct FaultSeam;        // tests' faults in a queue's writer (fault_seam.h)
   struct Queue {
     std::unique_ptr<TunQueueIo> io;
     std::unique_ptr<FdWatcher> watcher;
@@ -101,8 +102,6 @@ class TunWrap : public IoWrap<TunWrap> {
   Napi::Value LinkStats(const Napi::CallbackInfo& info);
   Napi::Value SetQueueAttached(const Napi::CallbackInfo& info);
   Napi::Value TakeEvents(const Napi::CallbackInfo& info);
-  Napi::Value ForceCoalesceEinval(const Napi::CallbackInfo& info);
-  Napi::Value ForceWriteErrorOnce(const Napi::CallbackInfo& info);
   Napi::Value WatchLink(const Napi::CallbackInfo& info);
   Napi::Value QueueFd(const Napi::CallbackInfo& info);
   void SetCoalescing(bool on);

@@ -75,8 +75,6 @@ Napi::Function UdpWrap::Define(Napi::Env env) {
                       InstanceMethod<&UdpWrap::Send>("send"),
                       InstanceMethod<&UdpWrap::TakeErrors>("takeErrors"),
                       InstanceMethod<&UdpWrap::TakeSendEvents>("takeSendEvents"),
-                      InstanceMethod<&UdpWrap::ForceGsoEio>("forceGsoEioOnce"),
-                      InstanceMethod<&UdpWrap::SimulateGsoSegmentLimit>("simulateGsoSegmentLimit"),
                   });
 }
 
@@ -512,30 +510,6 @@ Napi::Value UdpWrap::Info(const Napi::CallbackInfo& info) {
       .Number("fwmark", socket_->fwmark())
       .String("bindDevice", socket_->bound_device());
   return o.result();
-}
-
-// The test hooks below install a kernel with faults in the socket's send seam (udp_socket_faults.h).
-UdpSocketFaults& UdpWrap::SendFaults() {
-  if (!send_faults_) {
-    send_faults_ = std::make_unique<UdpSocketFaults>();
-    socket_->set_send_calls(send_faults_.get());
-  }
-  return *send_faults_;
-}
-
-// forceGsoEioOnce(): TEST ONLY, see UdpSocketFaults::fail_next_gso.
-Napi::Value UdpWrap::ForceGsoEio(const Napi::CallbackInfo& info) {
-  if (!CheckOpen(info.Env())) return Napi::Value();
-  SendFaults().fail_next_gso(EIO);
-  return info.Env().Undefined();
-}
-
-// simulateGsoSegmentLimit(n): TEST ONLY, see UdpSocketFaults::set_gso_segment_limit.
-Napi::Value UdpWrap::SimulateGsoSegmentLimit(const Napi::CallbackInfo& info) {
-  if (!CheckOpen(info.Env())) return Napi::Value();
-  const int64_t n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int64Value() : 0;
-  SendFaults().set_gso_segment_limit(static_cast<uint16_t>(std::clamp<int64_t>(n, 0, 65535)));
-  return info.Env().Undefined();
 }
 
 // setOffload('gso' | 'gro', on) -> whether it is on now (arguments checked by lib/udp.ts).

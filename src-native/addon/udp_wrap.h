@@ -47,6 +47,7 @@ class UdpWrap : public IoWrap<UdpWrap> {
 
  private:
   friend class IoWrap<UdpWrap>;  // Open, CloseAll, the queue accessors, the shared JS methods
+  friend struct FaultSeam;        // tests' faults in the socket's send calls (fault_seam.h)
   SendQueue& SendQueueOf(int) { return pending_; }
   ForwardLinks& LinksOf(int) { return links_; }
   bool Open(Napi::Env env, Napi::Object options, const Napi::CallbackInfo& info);
@@ -60,8 +61,6 @@ class UdpWrap : public IoWrap<UdpWrap> {
   Napi::Value Send(const Napi::CallbackInfo& info);
   Napi::Value TakeErrors(const Napi::CallbackInfo& info);
   Napi::Value TakeSendEvents(const Napi::CallbackInfo& info);
-  Napi::Value ForceGsoEio(const Napi::CallbackInfo& info);
-  Napi::Value SimulateGsoSegmentLimit(const Napi::CallbackInfo& info);
 
   bool CheckOpen(Napi::Env env);
   void Flush();
@@ -87,10 +86,9 @@ class UdpWrap : public IoWrap<UdpWrap> {
   void OnReady(int events, int status);
   void CloseAll();
 
-  // The test hooks' kernel with faults (null until a hook is used); declared before socket_ so
-  // that it outlives the socket it is installed in.
+  // The tests' kernel with faults (fault_seam.h; null unless a test injects one); declared
+  // before socket_ so that it outlives the socket it is installed in.
   std::unique_ptr<UdpSocketFaults> send_faults_;
-  UdpSocketFaults& SendFaults();
   std::unique_ptr<UdpSocket> socket_;
   std::unique_ptr<FdWatcher> watcher_;
   uv_timer_t* retry_timer_ = nullptr;  // ENOBUFS: POLLOUT may already be set, so retry on a timer

@@ -1,7 +1,7 @@
 // Fault injection for the TUN write path, for tests only: a TunWriter (tun_io.h) that fails
 // one chosen write with an errno without a syscall and hands every other write to the device.
-// The native tests and the addon's TEST ONLY hooks (forceCoalesceEinvalOnce,
-// forceWriteErrorOnce) install it with TunQueueIo::set_writer; production writes never pass
+// The native tests and the addon's fault seam (fault_seam.h: injectFault's coalesceEinval,
+// writeError) install it with TunQueueIo::set_writer; production writes never pass
 // through it. It lets tests reach what the kernel rarely does on demand: EAGAIN or ENOBUFS on
 // a TUN write, EINVAL on a coalesced one (as some 2024 stable kernels answer).
 //

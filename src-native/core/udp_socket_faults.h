@@ -1,5 +1,6 @@
 // A kernel with faults, for tests of UdpSocket's send fallbacks (installed through the seam of
-// udp_socket_calls.h; the addon's test hooks forceGsoEioOnce / simulateGsoSegmentLimit use it).
+// udp_socket_calls.h; the addon's fault seam fault_seam.h installs it for
+// lib/test-hooks.ts's forceGsoEioOnce / simulateGsoSegmentLimit).
 // Each UDP_SEGMENT message it refuses is refused the way the kernel's udp_send_skb refuses
 // one (net/ipv4/udp.c, net/ipv6/udp.c; reasons in gso_backoff.h): whole, before anything
 // leaves, with sendmmsg returning the count of the messages before it. Everything else goes
