@@ -56,7 +56,8 @@ const FUNCTIONS = FORWARD
   ? [
       ['forward UDP -> TUN', 'tunio::ForwardWrap::OnReadable', true],
       ['  recv_batch (recvmmsg, split)', 'tunio::UdpSocket::recv_batch', false],
-      ['  TUN write (plan, writev)', 'tunio::TunWrap::ForwardWrite', false],
+      // TunWrap::EnqueueSend since IoWrap implements ForwardEnd; ForwardWrite in older trees.
+      ['  TUN write (plan, writev)', ['tunio::TunWrap::EnqueueSend', 'tunio::TunWrap::ForwardWrite'], false],
       ['    plan()', 'tunio::GroCoalescer::plan', false]
     ]
   : [
@@ -277,7 +278,7 @@ function measure (label, root, rounds) {
     const annotate = execFileSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', out], { encoding: 'utf8', maxBuffer: 64 << 20 })
     const counts = {}
     for (const [name, fn] of FUNCTIONS) {
-      const line = annotate.split('\n').find((l) => l.includes(`${fn}(`))
+      const line = annotate.split('\n').find((l) => [fn].flat().some((f) => l.includes(`${f}(`)))
       const m = line && /^\s*([\d,]+)/.exec(line)
       if (!m) throw new Error(`callgrind_annotate: no line for ${fn}`)
       counts[name] = Number(m[1].replace(/,/g, ''))

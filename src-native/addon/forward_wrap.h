@@ -27,7 +27,8 @@ namespace tunio {
 class AeadWrap;
 class ForwardWrap;
 
-// One end of a forward as ForwardWrap drives it; TunWrap (one queue) and UdpWrap implement it.
+// One end of a forward as ForwardWrap drives it: a TunWrap queue or a UdpWrap, through
+// IoWrap<T> (io_wrap.h), which implements it once over the wrap's queue operations.
 // `queue` is the TUN queue (UdpWrap ignores it).
 class ForwardEnd {
  public:

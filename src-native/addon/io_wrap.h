@@ -10,6 +10,14 @@
 //     with a JS error pending;
 //   CloseAll(): closes what it owns and calls handle_.Shutdown() (idempotent);
 //   SendQueue& SendQueueOf(int q), ForwardLinks& LinksOf(int q): queue q's (UDP: its one);
+//   the queue operations a native forward's end is made of (ForwardEnd, implemented here once):
+//     int QueueCount() const: queues 0 .. QueueCount() - 1 (UDP: 1),
+//     IoResult ReadQueue(int q, std::vector<Packet>& out, uint32_t max_reads): one read into
+//       out, counted in q's stats; kWouldBlock when q is empty,
+//     void WatchQueue(int q, bool on): q's readable callbacks on or off,
+//     void EnqueueSend(int q, std::vector<Packet>& pkts, const IpEndpoint& to): pkts (moved
+//       out) into q's send queue as write()/send() would, to the UDP destination `to`,
+//     void NotifyJs(int q): calls JS with what q's I/O recorded (events, peer errors), if any;
 //   and the JS methods DefineIo registers for it: WatchReadable, Stats, Info, SetOffload.
 #pragma once
 
@@ -51,7 +59,16 @@ class IoWrap : public Napi::ObjectWrap<T>, public ForwardEnd {
   using Wrap = Napi::ObjectWrap<T>;
 
  public:
-  // The forward's queries and links, on T's queue q.
+  // T's queue q as one end of a native forward (forward_wrap.h). Each is one virtual call from
+  // the forward, as it was when T implemented them; T's operation is a plain call the compiler
+  // inlines here (IoWrap<T>'s overrides are instantiated with T's vtable, in T's own .cc file).
+  bool ForwardHasQueue(int q) const override { return q >= 0 && q < Self().QueueCount(); }
+  IoResult ForwardRead(int q, std::vector<Packet>& out, uint32_t max_reads) override {
+    return Self().ReadQueue(q, out, max_reads);
+  }
+  void ForwardWatch(int q, bool on) override { Self().WatchQueue(q, on); }
+  void ForwardWrite(int q, std::vector<Packet>& pkts, const IpEndpoint& to) override { Self().EnqueueSend(q, pkts, to); }
+  void ForwardNotify(int q) override { Self().NotifyJs(q); }
   bool ForwardClosed() const override { return closed_; }
   bool ForwardCongested(int q) const override { return Self().SendQueueOf(q).congested(); }
   bool ForwardLinked(int q, bool as_source) const override { return Self().LinksOf(q).of(as_source) != nullptr; }

@@ -256,7 +256,7 @@ bool TunWrap::QueueArg(const Napi::CallbackInfo& info, size_t index, int* q) {
     return false;
   }
   int64_t v = info.Length() > index && info[index].IsNumber() ? info[index].As<Napi::Number>().Int64Value() : 0;
-  if (v < 0 || v >= static_cast<int64_t>(queues_.size())) {
+  if (v < 0 || v >= QueueCount()) {
     ThrowRangeError(info.Env(), "ERR_TUNIO_INVALID_ARG", "queue index out of range");
     return false;
   }
@@ -278,7 +278,7 @@ Napi::Value TunWrap::ReadBatch(const Napi::CallbackInfo& info) {
   // A batch of superpackets splits into hundreds of packets: growing the vector from empty
   // cost about 1.5% of the forwarder's CPU (perf) in reallocations.
   out.reserve(kReadBatchPacketsHint);
-  const IoResult r = queue.io->read_batch(*pool_, out, queue.stats);
+  const IoResult r = ReadQueue(q, out, 0);
   if (!out.empty()) return BatchWrap::Create(env, pool_, std::move(out));
   if (r.status == IoStatus::kError) {
     ThrowSysError(env, "ERR_TUNIO_TUN_READ", "reading from " + dev_.name() + " failed", r.error.err, r.error.call);
@@ -294,8 +294,7 @@ Napi::Value TunWrap::WatchReadable(const Napi::CallbackInfo& info) {
   bool on = info.Length() > 1 && JsTruthy(info[1]);
   Queue& queue = queues_[static_cast<size_t>(q)];
   if (queue.links.out) return info.Env().Undefined();  // the forward decides while it runs
-  queue.want_read = on;
-  queue.watcher->want_readable(on);
+  WatchQueue(q, on);
   return info.Env().Undefined();
 }
 
@@ -449,22 +448,22 @@ void TunWrap::FlushAdmitted(int q, size_t accepted) {
   if (queues_[static_cast<size_t>(q)].pending.flush_now(accepted)) Flush(q);
 }
 
-IoResult TunWrap::ForwardRead(int q, std::vector<Packet>& out, uint32_t max_reads) {
+IoResult TunWrap::ReadQueue(int q, std::vector<Packet>& out, uint32_t max_reads) {
   Queue& queue = queues_[static_cast<size_t>(q)];
   return queue.io->read_batch(*pool_, out, queue.stats, max_reads);
 }
 
-void TunWrap::ForwardWatch(int q, bool on) {
+void TunWrap::WatchQueue(int q, bool on) {
   Queue& queue = queues_[static_cast<size_t>(q)];
   queue.want_read = on;
   if (queue.watcher) queue.watcher->want_readable(on);
 }
 
-void TunWrap::ForwardWrite(int q, std::vector<Packet>& pkts, const IpEndpoint&) {
+void TunWrap::EnqueueSend(int q, std::vector<Packet>& pkts, const IpEndpoint&) {
   FlushAdmitted(q, Admit(q, SendQueueOf(q).append(pkts)));
 }
 
-void TunWrap::ForwardNotify(int q) {
+void TunWrap::NotifyJs(int q) {
   if (closed_ || events_.empty()) return;
   Napi::HandleScope scope(env_);
   handle_.Call({Napi::Number::New(env_, q), Napi::Boolean::New(env_, false), Napi::Boolean::New(env_, true)});

@@ -54,13 +54,6 @@ class TunWrap : public IoWrap<TunWrap> {
   explicit TunWrap(const Napi::CallbackInfo& info);
   ~TunWrap() override;
 
-  // A queue as one end of a native forward (forward_wrap.h; links and congestion: IoWrap).
-  bool ForwardHasQueue(int q) const override { return q >= 0 && static_cast<size_t>(q) < queues_.size(); }
-  IoResult ForwardRead(int q, std::vector<Packet>& out, uint32_t max_reads) override;
-  void ForwardWatch(int q, bool on) override;
-  void ForwardWrite(int q, std::vector<Packet>& pkts, const IpEndpoint& to) override;
-  void ForwardNotify(int q) override;
-
  private:
   friend class IoWrap<TunWrap>;  // Open, CloseAll, the queue accessors, the shared JS methods
   friend struct FaultSeam;        // tests' faults in a queue's writer (fault_seam.h)
@@ -75,6 +68,13 @@ class TunWrap : public IoWrap<TunWrap> {
   };
   SendQueue& SendQueueOf(int q) { return queues_[static_cast<size_t>(q)].pending; }
   ForwardLinks& LinksOf(int q) { return queues_[static_cast<size_t>(q)].links; }
+  // The queue operations (IoWrap's list; a forward's end is made of them, watchReadable()
+  // uses WatchQueue). `to` is the UDP destination: a TUN queue ignores it.
+  int QueueCount() const { return static_cast<int>(queues_.size()); }
+  IoResult ReadQueue(int q, std::vector<Packet>& out, uint32_t max_reads);
+  void WatchQueue(int q, bool on);
+  void EnqueueSend(int q, std::vector<Packet>& pkts, const IpEndpoint&);
+  void NotifyJs(int q);
   bool Open(Napi::Env env, Napi::Object options, const Napi::CallbackInfo& info);
 
   // What happened since JS last asked (takeEvents): 'offload' (coalescing suspended after the

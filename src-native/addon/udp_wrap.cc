@@ -204,7 +204,7 @@ Napi::Value UdpWrap::RecvBatch(const Napi::CallbackInfo& info) {
 Napi::Value UdpWrap::WatchReadable(const Napi::CallbackInfo& info) {
   if (!CheckOpen(info.Env())) return Napi::Value();
   if (links_.out) return info.Env().Undefined();  // the forward decides while it runs
-  watcher_->want_readable(info.Length() > 0 && JsTruthy(info[0]));
+  WatchQueue(0, info.Length() > 0 && JsTruthy(info[0]));
   return info.Env().Undefined();
 }
 
@@ -333,7 +333,7 @@ void UdpWrap::FlushAdmitted(size_t accepted) {
   ArmErrorTimer();
 }
 
-IoResult UdpWrap::ForwardRead(int, std::vector<Packet>& out, uint32_t max_reads) {
+IoResult UdpWrap::ReadQueue(int, std::vector<Packet>& out, uint32_t max_reads) {
   const uint32_t messages = max_reads == 0 || max_reads > socket_->batch_size() ? socket_->batch_size() : max_reads;
   const uint64_t calls = recv_stats_.recvmmsg_calls, read = recv_stats_.messages;
   IoResult r = socket_->recv_batch(*pool_, out, messages, recv_stats_);
@@ -349,18 +349,18 @@ IoResult UdpWrap::ForwardRead(int, std::vector<Packet>& out, uint32_t max_reads)
   return r;
 }
 
-void UdpWrap::ForwardWatch(int, bool on) {
+void UdpWrap::WatchQueue(int, bool on) {
   if (watcher_ && !closed_) watcher_->want_readable(on);
 }
 
-void UdpWrap::ForwardWrite(int, std::vector<Packet>& pkts, const IpEndpoint& to) {
+void UdpWrap::EnqueueSend(int, std::vector<Packet>& pkts, const IpEndpoint& to) {
   if (!to.empty()) {
     for (Packet& p : pkts) p.remote = to;
   }
   FlushAdmitted(Admit(pending_.append(pkts)));
 }
 
-void UdpWrap::ForwardNotify(int) {
+void UdpWrap::NotifyJs(int) {
   if (closed_) return;
   const bool errors = socket_->has_errors();
   const bool send_events = HasSendEvents();

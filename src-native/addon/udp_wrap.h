@@ -37,19 +37,18 @@ class UdpWrap : public IoWrap<UdpWrap> {
   explicit UdpWrap(const Napi::CallbackInfo& info);
   ~UdpWrap() override;
 
-  // The socket as one end of a native forward (forward_wrap.h; links and congestion: IoWrap);
-  // it has one "queue", 0.
-  bool ForwardHasQueue(int q) const override { return q == 0; }
-  IoResult ForwardRead(int, std::vector<Packet>& out, uint32_t max_reads) override;
-  void ForwardWatch(int, bool on) override;
-  void ForwardWrite(int, std::vector<Packet>& pkts, const IpEndpoint& to) override;
-  void ForwardNotify(int) override;
-
  private:
   friend class IoWrap<UdpWrap>;  // Open, CloseAll, the queue accessors, the shared JS methods
   friend struct FaultSeam;        // tests' faults in the socket's send calls (fault_seam.h)
   SendQueue& SendQueueOf(int) { return pending_; }
   ForwardLinks& LinksOf(int) { return links_; }
+  // The queue operations (IoWrap's list) on the socket, its one queue, 0.
+  static constexpr int QueueCount() { return 1; }
+  // A forward's read: a short recvmmsg counts as empty (see udp_wrap.cc).
+  IoResult ReadQueue(int, std::vector<Packet>& out, uint32_t max_reads);
+  void WatchQueue(int, bool on);
+  void EnqueueSend(int, std::vector<Packet>& pkts, const IpEndpoint& to);
+  void NotifyJs(int);
   bool Open(Napi::Env env, Napi::Object options, const Napi::CallbackInfo& info);
   // The JS methods of every I/O handle (IoWrap::DefineIo), then NativeUdp's own (Define).
   Napi::Value WatchReadable(const Napi::CallbackInfo& info);
