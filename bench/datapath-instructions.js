@@ -2,7 +2,7 @@
 'use strict'
 // Instructions per packet inside the four native calls of the echo tunnel's data path, counted
 // by valgrind's callgrind: TunWrap::ReadBatch (tun.read), UdpWrap::Send (udp.send),
-// UdpWrap::RecvBatch (udp.read) and TunWrap::Write (tun.write). A count does not move with the
+// UdpWrap::ReadBatch (udp.read; RecvBatch in older trees) and TunWrap::Write (tun.write). A count does not move with the
 // machine's load, unlike the Gbit/s of `npm run bench`, so two trees compare exactly on a busy
 // machine. Counted: user space inside those calls (the core, the addon, libc's syscall stubs),
 // not the kernel's side of the syscalls and not the JavaScript around the calls.
@@ -63,7 +63,7 @@ const FUNCTIONS = FORWARD
   : [
       ['tun.read', 'tunio::TunWrap::ReadBatch', true],
       ['udp.send', 'tunio::UdpWrap::Send', true],
-      ['udp.read', 'tunio::UdpWrap::RecvBatch', true],
+      ['udp.read', ['tunio::UdpWrap::ReadBatch', 'tunio::UdpWrap::RecvBatch'], true],
       ['tun.write', 'tunio::TunWrap::Write', true]
     ]
 const PER_ROUND = 64
@@ -271,7 +271,7 @@ function measure (label, root, rounds) {
   try {
     execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
     const r = spawnSync('ip', ['netns', 'exec', ns, 'valgrind', '--tool=callgrind', `--callgrind-out-file=${out}`,
-      '--collect-atstart=no', ...FUNCTIONS.filter(([, , toggle]) => toggle).map(([, fn]) => `--toggle-collect=${fn}(*`),
+      '--collect-atstart=no', ...FUNCTIONS.filter(([, , toggle]) => toggle).flatMap(([, fn]) => [fn].flat().map((f) => `--toggle-collect=${f}(*`)),
       process.execPath, __filename, '--child', root, String(rounds)], { encoding: 'utf8', maxBuffer: 64 << 20 })
     if (r.status !== 0) throw new Error(`valgrind failed (${r.status}): ${r.stderr.slice(-1500)}`)
     const packets = JSON.parse(r.stdout.trim().split('\n').pop())

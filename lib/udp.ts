@@ -243,14 +243,14 @@ export interface UdpStats {
 }
 
 interface NativeUdp {
-  recvBatch (): NativeReadResult
+  readBatch (): NativeReadResult
   /** Parses send()'s `to` (the core's parser; ERR_TUNIO_INVALID_OPTION 'to') and keeps it for the next send(items, true). */
   parseTo (to: string | HostPort): void
   /** With `withTo`, every datagram goes to the endpoint parseTo() kept. */
   send (items: Array<NativeBatch | ArrayBufferView>, withTo: boolean): number
   watchReadable (on: boolean): void
   takeErrors (): UdpPeerError[]
-  takeSendEvents (): NativeSendEvent[] | undefined
+  takeEvents (): NativeSendEvent[] | undefined
   stats (): UdpStats
   info (): { local: HostPort & { family: string }, peer?: HostPort, features: UdpFeatures, recvBufferSize: number, sendBufferSize: number, fwmark: number, bindDevice: string }
   setOffload (offload: 'gso' | 'gro', on: boolean): boolean
@@ -351,8 +351,8 @@ export class Udp extends TypedEmitter<UdpEvents> implements AsyncIterable<Packet
   #closed = false
   readonly #connected: boolean
   /**
-   * Written by the addon at the end of every recvBatch()/send() (and takeErrors()/
-   * takeSendEvents()): [0] peer errors wait, [1] send events wait. Read instead of asking the
+   * Written by the addon at the end of every readBatch()/send() (and takeErrors()/
+   * takeEvents()): [0] peer errors wait, [1] send events wait. Read instead of asking the
    * addon after every batch (two N-API calls, one allocating an empty array).
    */
   readonly #state = new Uint8Array(2)
@@ -400,13 +400,13 @@ export class Udp extends TypedEmitter<UdpEvents> implements AsyncIterable<Packet
   }
 
   #recv (): NativeReadResult {
-    const r = this.#native.recvBatch()
+    const r = this.#native.readBatch()
     if (this.#state[0] !== 0) this.#drainErrors()
     return r
   }
 
   #emitSendEvents (): void {
-    const events = this.#native.takeSendEvents()
+    const events = this.#native.takeEvents()
     if (events === undefined) return
     for (const e of events) {
       if (e.type === 'drain') this.emit('drain')

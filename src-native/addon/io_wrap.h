@@ -18,7 +18,8 @@
 //     void EnqueueSend(int q, std::vector<Packet>& pkts, const IpEndpoint& to): pkts (moved
 //       out) into q's send queue as write()/send() would, to the UDP destination `to`,
 //     void NotifyJs(int q): calls JS with what q's I/O recorded (events, peer errors), if any;
-//   and the JS methods DefineIo registers for it: WatchReadable, Stats, Info, SetOffload.
+//   and the JS methods DefineIo registers for it: ReadBatch, WatchReadable, TakeEvents, Stats,
+//   Info, SetOffload.
 #pragma once
 
 #include <napi.h>
@@ -76,12 +77,16 @@ class IoWrap : public Napi::ObjectWrap<T>, public ForwardEnd {
 
  protected:
   // The JS class: T's own methods, then those every I/O handle has (lib/tun.ts's
-  // NativeTun and lib/udp.ts's NativeUdp both declare them): T's watchReadable, stats, info
-  // and setOffload, each doing its own handle's work, and this base's close.
+  // NativeTun and lib/udp.ts's NativeUdp both declare them): T's readBatch (a batch read:
+  // NativeBatch | 0 | 1; a TUN device's of a queue), watchReadable, takeEvents (what happened
+  // since JS last asked), stats, info and setOffload, each doing its own handle's work, and
+  // this base's close.
   static Napi::Function DefineIo(Napi::Env env, std::initializer_list<Napi::ClassPropertyDescriptor<T>> own) {
     std::vector<Napi::ClassPropertyDescriptor<T>> methods(own);
     methods.insert(methods.end(), {
+                                      Wrap::template InstanceMethod<&T::ReadBatch>("readBatch"),
                                       Wrap::template InstanceMethod<&T::WatchReadable>("watchReadable"),
+                                      Wrap::template InstanceMethod<&T::TakeEvents>("takeEvents"),
                                       Wrap::template InstanceMethod<&T::Stats>("stats"),
                                       Wrap::template InstanceMethod<&T::Info>("info"),
                                       Wrap::template InstanceMethod<&T::SetOffload>("setOffload"),

@@ -120,11 +120,9 @@ Napi::Array CoalesceRefusalNamesToJs(Napi::Env env) {
 Napi::Function TunWrap::Define(Napi::Env env) {
   return DefineIo(env,
                   {
-                      InstanceMethod<&TunWrap::ReadBatch>("readBatch"),
                       InstanceMethod<&TunWrap::Write>("write"),
                       InstanceMethod<&TunWrap::LinkStats>("linkStats"),
                       InstanceMethod<&TunWrap::SetQueueAttached>("setQueueAttached"),
-                      InstanceMethod<&TunWrap::TakeEvents>("takeEvents"),
                       InstanceMethod<&TunWrap::WatchLink>("watchLink"),
                       InstanceMethod<&TunWrap::QueueFd>("queueFd"),
                   });

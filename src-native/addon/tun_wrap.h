@@ -93,15 +93,15 @@ class TunWrap : public IoWrap<TunWrap> {
   };
 
   // The JS methods of every I/O handle (IoWrap::DefineIo), then NativeTun's own (Define).
+  Napi::Value ReadBatch(const Napi::CallbackInfo& info);
   Napi::Value WatchReadable(const Napi::CallbackInfo& info);
+  Napi::Value TakeEvents(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value SetOffload(const Napi::CallbackInfo& info);
-  Napi::Value ReadBatch(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value LinkStats(const Napi::CallbackInfo& info);
   Napi::Value SetQueueAttached(const Napi::CallbackInfo& info);
-  Napi::Value TakeEvents(const Napi::CallbackInfo& info);
   Napi::Value WatchLink(const Napi::CallbackInfo& info);
   Napi::Value QueueFd(const Napi::CallbackInfo& info);
   void SetCoalescing(bool on);

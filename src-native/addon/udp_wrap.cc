@@ -70,11 +70,9 @@ JsObject UdpStatsToJs(napi_env env, const UdpStatsSources& s) {
 Napi::Function UdpWrap::Define(Napi::Env env) {
   return DefineIo(env,
                   {
-                      InstanceMethod<&UdpWrap::RecvBatch>("recvBatch"),
                       InstanceMethod<&UdpWrap::ParseTo>("parseTo"),
                       InstanceMethod<&UdpWrap::Send>("send"),
                       InstanceMethod<&UdpWrap::TakeErrors>("takeErrors"),
-                      InstanceMethod<&UdpWrap::TakeSendEvents>("takeSendEvents"),
                   });
 }
 
@@ -181,8 +179,8 @@ bool UdpWrap::CheckOpen(Napi::Env env) {
   return true;
 }
 
-// recvBatch() -> NativeBatch | 0 (nothing now) | 1 (pool full: backpressure)
-Napi::Value UdpWrap::RecvBatch(const Napi::CallbackInfo& info) {
+// readBatch() -> NativeBatch | 0 (nothing now) | 1 (pool full: backpressure)
+Napi::Value UdpWrap::ReadBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return Napi::Value();
   if (links_.out) {
@@ -406,9 +404,9 @@ Napi::Value UdpWrap::Send(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(accepted));
 }
 
-// takeSendEvents() -> undefined (nothing happened: the common case, no allocation) or
+// takeEvents() -> undefined (nothing happened: the common case, no allocation) or
 // [{ type, reason?, count, errno? }] in the order they happened.
-Napi::Value UdpWrap::TakeSendEvents(const Napi::CallbackInfo& info) {
+Napi::Value UdpWrap::TakeEvents(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!HasSendEvents()) return env.Undefined();
   std::vector<GsoPathEvent> gso = socket_ ? socket_->gso_backoff().take_events() : std::vector<GsoPathEvent>();

@@ -51,15 +51,15 @@ class UdpWrap : public IoWrap<UdpWrap> {
   void NotifyJs(int);
   bool Open(Napi::Env env, Napi::Object options, const Napi::CallbackInfo& info);
   // The JS methods of every I/O handle (IoWrap::DefineIo), then NativeUdp's own (Define).
+  Napi::Value ReadBatch(const Napi::CallbackInfo& info);
   Napi::Value WatchReadable(const Napi::CallbackInfo& info);
+  Napi::Value TakeEvents(const Napi::CallbackInfo& info);  // the send side's
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value SetOffload(const Napi::CallbackInfo& info);
-  Napi::Value RecvBatch(const Napi::CallbackInfo& info);
   Napi::Value ParseTo(const Napi::CallbackInfo& info);
   Napi::Value Send(const Napi::CallbackInfo& info);
   Napi::Value TakeErrors(const Napi::CallbackInfo& info);
-  Napi::Value TakeSendEvents(const Napi::CallbackInfo& info);
 
   bool CheckOpen(Napi::Env env);
   void Flush();
@@ -115,8 +115,8 @@ class UdpWrap : public IoWrap<UdpWrap> {
   UdpSocketStats closed_socket_stats_;  // the socket's own counts as of close()
   ForwardLinks links_;  // the native forwards reading this socket, sending through it
   // JS's Uint8Array(2) (the constructor's 4th argument, optional): [0] peer errors wait for
-  // takeErrors(), [1] send events wait for takeSendEvents(), as of the end of the last
-  // recvBatch()/send(). lib/udp.ts reads them instead of calling both after every batch.
+  // takeErrors(), [1] send events wait for takeEvents(), as of the end of the last
+  // readBatch()/send(). lib/udp.ts reads them instead of calling both after every batch.
   Napi::Reference<Napi::Uint8Array> state_ref_;
   uint8_t* state_ = nullptr;
 };

@@ -1,7 +1,7 @@
-// The events a device or socket records for JavaScript between two takes (takeEvents,
-// takeSendEvents), oldest first. Bounded: when JS does not take them the log keeps the newest
-// kMaxEvents; the caller's merge rule folds a repeat into the last event (one 'drop' event
-// with the sum instead of one per write).
+// The events a device or socket records for JavaScript between two takes (takeEvents() of
+// NativeTun and NativeUdp), oldest first. Bounded: when JS does not take them the log keeps
+// the newest kMaxEvents; the caller's merge rule folds a repeat into the last event (one
+// 'drop' event with the sum instead of one per write).
 #pragma once
 
 #include <cstddef>
