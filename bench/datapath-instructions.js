@@ -2,10 +2,11 @@
 'use strict'
 // Instructions per packet inside the four native calls of the echo tunnel's data path, counted
 // by valgrind's callgrind: TunWrap::ReadBatch (tun.read), UdpWrap::Send (udp.send),
-// UdpWrap::ReadBatch (udp.read; RecvBatch in older trees) and TunWrap::Write (tun.write). A count does not move with the
-// machine's load, unlike the Gbit/s of `npm run bench`, so two trees compare exactly on a busy
-// machine. Counted: user space inside those calls (the core, the addon, libc's syscall stubs),
-// not the kernel's side of the syscalls and not the JavaScript around the calls.
+// UdpWrap::ReadBatch (udp.read; RecvBatch in older trees) and TunWrap::Write (tun.write). A
+// count does not move with the machine's load, unlike the Gbit/s of `npm run bench`, so two
+// trees compare exactly on a busy machine. Counted: user space inside those calls (the core,
+// the addon, libc's syscall stubs), not the kernel's side of the syscalls and not the
+// JavaScript around the calls.
 //
 // The workload, the same for every tree, in a network namespace of its own: a TUN device
 // (10.77.0.1/24, MTU 1420) and two tunio UDP sockets. Each round, a Node dgram socket sends 64
