@@ -1,6 +1,7 @@
 #include <doctest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <random>
 
 #include "checksum.h"
@@ -68,6 +69,20 @@ TEST_CASE("checksum: each kernel and checksum_copy == naive, lengths around the 
     }
     for (size_t len : {size_t{524288}, size_t{524289}, ff.size()}) {
       REQUIRE(checksum_impl::add(k, ff.data(), len, 0) == tb::naive_fold(tb::naive_sum(ff.data(), len)));
+    }
+    // The words at the ends of the AVX2 kernel's signed range (it sums w ^ 0x8000 as signed):
+    // 0x0000 (-32768), 0xffff (32767), 0x8000 (0) and 0x7fff (-1), each for a whole buffer past
+    // one 512 KiB chunk, summed and copied.
+    std::vector<uint8_t> extreme(1200000);
+    std::vector<uint8_t> dst(extreme.size());
+    for (const uint16_t word : {uint16_t{0x0000}, uint16_t{0xffff}, uint16_t{0x8000}, uint16_t{0x7fff}}) {
+      for (size_t i = 0; i < extreme.size(); i += 2) std::memcpy(&extreme[i], &word, 2);
+      for (size_t len : {size_t{1400}, size_t{524288}, size_t{524289}, extreme.size()}) {
+        const uint16_t want = tb::naive_fold(tb::naive_sum(extreme.data(), len));
+        REQUIRE(checksum_impl::add(k, extreme.data(), len, 0) == want);
+        REQUIRE(checksum_impl::copy(k, dst.data(), extreme.data(), len, 0) == want);
+        REQUIRE(std::equal(extreme.begin(), extreme.begin() + static_cast<std::ptrdiff_t>(len), dst.begin()));
+      }
     }
   }
   // The dispatched calls are one of the kernels.

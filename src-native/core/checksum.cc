@@ -2,6 +2,10 @@
 
 #include <cstring>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 #include "native_load.h"
 
 namespace tunio {
@@ -103,11 +107,57 @@ uint64_t add_portable(uint8_t*, const uint8_t* src, size_t n) { return sum_vec<f
 uint64_t copy_portable(uint8_t* dst, const uint8_t* src, size_t n) { return sum_vec<true>(dst, src, n); }
 #if defined(__x86_64__)
 #define TUNIO_CHECKSUM_AVX2 1
+// The AVX2 kernel sums with vpmaddwd instead of masking and shifting: each native 16-bit word
+// w is flipped to w ^ 0x8000, which read as signed is w - 32768, and vpmaddwd (times 1) adds
+// each pair of them into a signed 32-bit lane; the n / 2 words' 32768 each are added back
+// once at the end. Per 32 bytes an xor, a vpmaddwd and an add where the portable kernel takes
+// an and, a shift and two adds: 13 instructions per 64 bytes copied and summed instead of 15
+// (bench/split-instructions.cc). A lane takes at most |-65536| per step: a chunk's 8,193 steps
+// (kChunk / 64, plus a half step) leave each of the two accumulators below 2^29.5 in magnitude
+// and their sum below 2^31. The lanes' sum is negative or not; the total, with the words'
+// 32768s added back, is the plain sum of the words, computed modulo 2^64 (exact: below 2^64).
+typedef int32_t I32x8 __attribute__((vector_size(32)));
+template <bool kCopy>
+__attribute__((target("avx2"))) inline uint64_t sum_avx2(uint8_t* dst, const uint8_t* src, size_t n) {
+  const __m256i flip = _mm256_set1_epi16(static_cast<short>(0x8000));
+  const __m256i ones = _mm256_set1_epi16(1);
+  uint64_t total = static_cast<uint64_t>(n / 2) * 32768u;
+  while (n > 0) {
+    const size_t chunk = n < kChunk ? n : kChunk;
+    I32x8 a = {}, b = {};
+    for (size_t i = 0; i + kVecStep <= chunk; i += kVecStep) {
+      const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
+      const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i + 32));
+      if (kCopy) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), v0);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i + 32), v1);
+      }
+      a += reinterpret_cast<I32x8>(_mm256_madd_epi16(_mm256_xor_si256(v0, flip), ones));
+      b += reinterpret_cast<I32x8>(_mm256_madd_epi16(_mm256_xor_si256(v1, flip), ones));
+    }
+    if (chunk % kVecStep != 0) {  // one half step of 32 bytes left (n is a multiple of 32)
+      const size_t i = chunk - 32;
+      const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
+      if (kCopy) _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), v0);
+      a += reinterpret_cast<I32x8>(_mm256_madd_epi16(_mm256_xor_si256(v0, flip), ones));
+    }
+    // Eight signed lanes, sign-extended to four 64-bit sums.
+    const __m256i s = reinterpret_cast<__m256i>(a + b);
+    const __m256i q = _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(s)),
+                                       _mm256_cvtepi32_epi64(_mm256_extracti128_si256(s, 1)));
+    const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    total += static_cast<uint64_t>(_mm_cvtsi128_si64(h)) + static_cast<uint64_t>(_mm_extract_epi64(h, 1));
+    src += chunk;
+    if (kCopy) dst += chunk;
+    n -= chunk;
+  }
+  return total;
+}
 __attribute__((target("avx2"))) uint64_t add_avx2(uint8_t*, const uint8_t* src, size_t n) {
-  return sum_vec<false>(nullptr, src, n);
+  return sum_avx2<false>(nullptr, src, n);
 }
 __attribute__((target("avx2"))) uint64_t copy_avx2(uint8_t* dst, const uint8_t* src, size_t n) {
-  return sum_vec<true>(dst, src, n);
+  return sum_avx2<true>(dst, src, n);
 }
 #endif
 #else  // no vector extensions: the scalar sum, the copy separate
