@@ -164,3 +164,39 @@ TEST_CASE("packets of separate slots are separate runs even when their memory ha
   CHECK(layout.runs().size() == 3);
   for (size_t r = 0; r < 3; r++) CHECK(layout.runs()[r].slot == pkts[r].slot.get());
 }
+
+TEST_CASE("SlotPacker: each committed packet is a fresh view of its slot, appended after what the vector held") {
+  BufferPool pool;
+  std::vector<Packet> out(1);
+  out[0].length = 9;
+  out[0].ecn = 3;
+  out[0].remote.family = 4;
+  out[0].gso.gso_size = 1400;
+  {
+    SlotPacker packer(pool, out, 16, 24);
+    for (size_t i = 0; i < 3; i++) {
+      REQUIRE(packer.reserve(100) != nullptr);
+      packer.commit(100);
+    }
+    REQUIRE(out.size() == 4);
+    CHECK(out[0].length == 9);  // the packet that was there is untouched
+    CHECK(out[0].ecn == 3);
+    Slot* slot = out[1].slot.get();
+    REQUIRE(slot != nullptr);
+    CHECK(slot->refs == 4);  // three views and the packer's own reference
+    for (size_t i = 1; i < 4; i++) {
+      const Packet& p = out[i];
+      CHECK(p.slot.get() == slot);
+      CHECK(p.offset == (i - 1) * 140 + 16);
+      CHECK(p.length == 100);
+      CHECK(p.headroom == 16);
+      CHECK(p.tailroom == 24);
+      CHECK(p.remote.empty());
+      CHECK(p.local.empty());
+      CHECK(p.ecn == 0);
+      CHECK(p.gso.gso_type == 0);
+      CHECK(p.gso.gso_size == 0);
+    }
+  }
+  CHECK(out[1].slot.get()->refs == 3);  // the packer let go of its reference
+}
