@@ -102,6 +102,27 @@ TEST_CASE("socket address: comparisons") {
   CHECK_FALSE(same_source(src, none));
   CHECK(same_source(none, none));
 
+  // The bytes each family compares: IPv4 its 4 (what lies past them does not count), IPv6 all
+  // 16 (the last one too); the same bytes of two families are two addresses.
+  IpEndpoint a_tail = a;
+  a_tail.addr[4] = 0x55;
+  a_tail.addr[15] = 0x66;
+  CHECK(same_address(a, a_tail));
+  CHECK(same_destination(a, a_tail));
+  CHECK(same_source(src, [&] { IpEndpoint s = src; s.addr[9] = 1; return s; }()));
+  IpEndpoint six = endpoint("2001:db8::1", 1000);
+  IpEndpoint six_last = six;
+  six_last.addr[15] ^= 1;
+  CHECK_FALSE(same_address(six, six_last));
+  CHECK_FALSE(same_destination(six, six_last));
+  IpEndpoint six_src = six, six_last_src = six_last;
+  six_src.ifindex = six_last_src.ifindex = 4;
+  CHECK_FALSE(same_source(six_src, six_last_src));
+  IpEndpoint four_as_six = a;
+  four_as_six.family = 6;
+  CHECK_FALSE(same_address(a, four_as_six));
+  CHECK_FALSE(same_destination(a, four_as_six));
+
   const IpEndpoint path = path_of(src);  // the key of the per-path tables
   CHECK(same_address(path, src));
   CHECK(path.port == 0);

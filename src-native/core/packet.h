@@ -21,10 +21,12 @@ struct IpEndpoint {
   uint32_t ifindex = 0;    // for local (destination) addresses from IP_PKTINFO
   uint32_t scope_id = 0;   // IPv6 scope id for link-local remotes
   bool empty() const { return family == 0; }
-  bool same_address_port(const IpEndpoint& o) const {
-    if (family != o.family || port != o.port) return false;
-    return std::memcmp(addr, o.addr, family == 4 ? 4 : 16) == 0;
+  // Compared with a constant size per family, which the compiler inlines: a variable-length
+  // memcmp is a libc call, made per datagram by the send planner (udp_send_plan.cc).
+  bool same_address(const IpEndpoint& o) const {
+    return family == o.family && (family == 4 ? std::memcmp(addr, o.addr, 4) == 0 : std::memcmp(addr, o.addr, 16) == 0);
   }
+  bool same_address_port(const IpEndpoint& o) const { return port == o.port && same_address(o); }
 };
 
 // GSO metadata of a superpacket delivered whole (TUN option split: false).

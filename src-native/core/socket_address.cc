@@ -97,23 +97,9 @@ IpEndpoint path_of(const IpEndpoint& ep) {
   return path;
 }
 
-bool same_address(const IpEndpoint& a, const IpEndpoint& b) {
-  return a.family == b.family && std::memcmp(a.addr, b.addr, address_length(a.family)) == 0;
-}
-
 bool same_host(const IpEndpoint& a, const IpEndpoint& b) {
   if (a.empty() || !same_address(a, b)) return false;
   return a.family != 6 || a.scope_id == b.scope_id;
-}
-
-bool same_destination(const IpEndpoint& a, const IpEndpoint& b) {
-  return a.same_address_port(b) && (a.family != 6 || a.scope_id == b.scope_id);
-}
-
-bool same_source(const IpEndpoint& a, const IpEndpoint& b) {
-  if (a.family != b.family) return false;
-  if (a.empty()) return true;
-  return a.ifindex == b.ifindex && same_address(a, b);
 }
 
 }  // namespace tunio

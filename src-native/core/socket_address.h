@@ -46,13 +46,21 @@ IpEndpoint path_of(const IpEndpoint& ep);
 
 // Same family and address bytes (ports, ifindex and scope ignored; two empty endpoints are
 // the same). What the kernel's route lookup keys on, so what a per-path table keys on.
-bool same_address(const IpEndpoint& a, const IpEndpoint& b);
+inline bool same_address(const IpEndpoint& a, const IpEndpoint& b) { return a.same_address(b); }
 // same_address, and for IPv6 the same scope id (fe80::1%eth0 and fe80::1%eth1 are two hosts).
 // Empty endpoints are never the same host.
 bool same_host(const IpEndpoint& a, const IpEndpoint& b);
-// One destination for a send: same host and port.
-bool same_destination(const IpEndpoint& a, const IpEndpoint& b);
+// One destination for a send: same host and port. Inline, as same_source: the send planner
+// asks both for every datagram of a run (out of line, with the libc memcmp of a variable
+// length they were about 40% of plan_udp_sends' instructions per datagram).
+inline bool same_destination(const IpEndpoint& a, const IpEndpoint& b) {
+  return a.same_address_port(b) && (a.family != 6 || a.scope_id == b.scope_id);
+}
 // One source for a send (Packet.local): both unset, or the same address and ifindex.
-bool same_source(const IpEndpoint& a, const IpEndpoint& b);
+inline bool same_source(const IpEndpoint& a, const IpEndpoint& b) {
+  if (a.family != b.family) return false;
+  if (a.empty()) return true;
+  return a.ifindex == b.ifindex && a.same_address(b);
+}
 
 }  // namespace tunio
