@@ -43,6 +43,17 @@
 // (recvmmsg, the cut into datagrams, plan, write_tun with its writev), per datagram received.
 // Its rows: udp_to_tun; udp_to_tun without plan and write_tun; plan + write_tun; plan.
 //
+// DATAPATH_MODE=forward-send counts the sending end of the native forward, the path the bench
+// row takes from TUN to UDP: `tun.forward(udp)`, i.e. ForwardWrap::OnReadable from the TUN's
+// poll (the TUN readv, the USO/TSO split into the pool, the hand-off into the socket's send
+// queue, the send planner and the UDP_SEGMENT sendmmsg), per packet forwarded. Each round a
+// tunio socket bound in the TUN's subnet sends 64 UDP datagrams of 1,372 bytes to 10.77.0.2
+// (UDP_SEGMENT messages when TUNIO_UDP_OFFLOAD=auto; with TUNIO_TUN_OFFLOAD=auto the TUN gets
+// some of them as USO superpackets, split as a TCP one is, the rest as single datagrams: the
+// printed superpacketsIn and tunReads say how many), which the forward sends on to a socket on
+// loopback that nobody reads (the kernel drops what overflows it):
+//   DATAPATH_MODE=forward-send TUNIO_TUN_OFFLOAD=auto TUNIO_UDP_OFFLOAD=auto node bench/datapath-instructions.js
+//
 // Needs root (network namespace, TUN) and valgrind (Debian package valgrind; a bench tool, not
 // a test dependency). About a minute per tree on an idle machine. Results: docs/bench/.
 const { execFileSync, spawn, spawnSync } = require('child_process')
@@ -51,6 +62,7 @@ const os = require('os')
 const path = require('path')
 
 const FORWARD = process.env.DATAPATH_MODE === 'forward'
+const FORWARD_SEND = process.env.DATAPATH_MODE === 'forward-send'
 // [row, function, whether collection is toggled on at its entry]: the rows that are not
 // toggles are parts of a toggled function, read from the same run's inclusive counts.
 const FUNCTIONS = FORWARD
@@ -60,6 +72,14 @@ const FUNCTIONS = FORWARD
       // TunWrap::EnqueueSend since IoWrap implements ForwardEnd; ForwardWrite in older trees.
       ['  TUN write (plan, writev)', ['tunio::TunWrap::EnqueueSend', 'tunio::TunWrap::ForwardWrite'], false],
       ['    plan()', 'tunio::GroCoalescer::plan', false]
+    ]
+  : FORWARD_SEND
+  ? [
+      ['forward TUN -> UDP', 'tunio::ForwardWrap::OnReadable', true],
+      ['  TUN read (readv, split)', 'tunio::TunQueueIo::read_batch', false],
+      ['    gso_split', 'tunio::gso_split', false],
+      ['  UDP send (queue, plan, sendmmsg)', 'tunio::UdpWrap::ForwardWrite', false],
+      ['    plan_udp_sends', 'tunio::plan_udp_sends', false]
     ]
   : [
       ['tun.read', 'tunio::TunWrap::ReadBatch', true],
@@ -77,7 +97,7 @@ if (process.argv[2] === '--c-sender') {
     process.exit(1)
   })
 } else if (process.argv[2] === '--child') {
-  (FORWARD ? forwardChild : child)(process.argv[3], Number(process.argv[4])).then(() => process.exit(0), (err) => {
+  (FORWARD ? forwardChild : FORWARD_SEND ? forwardSendChild : child)(process.argv[3], Number(process.argv[4])).then(() => process.exit(0), (err) => {
     console.error(err)
     process.exit(1)
   })
@@ -263,6 +283,41 @@ async function measureC (rounds) {
   }
 }
 
+// DATAPATH_MODE=forward-send: a native forward from the TUN to `tx`, fed UDP datagrams through
+// the TUN by a tunio socket in its subnet.
+async function forwardSendChild (root, rounds) {
+  const { openTun, openUdp } = require(path.join(root, 'dist', 'index.js'))
+  const mode = (v) => (v === 'auto' ? 'auto' : false)
+  const tunOffload = mode(process.env.TUNIO_TUN_OFFLOAD)
+  const udpOffload = mode(process.env.TUNIO_UDP_OFFLOAD)
+  const tun = await openTun({ name: 'tiocg0', addresses: ['10.77.0.1/24'], mtu: 1420, offload: tunOffload })
+  const generator = await openUdp({ bind: '10.77.0.1:0', gso: udpOffload, gro: false })
+  const tx = await openUdp({ bind: '127.0.0.1:0', gso: udpOffload, gro: false })
+  const rx = await openUdp({ bind: '127.0.0.1:0', gso: false, gro: false })
+  const forward = tun.forward(tx, { to: `127.0.0.1:${rx.local.port}` })
+  const payload = Buffer.alloc(1372, 0x61)
+  const waitFor = async (count) => {
+    const deadline = Date.now() + 20000
+    while (forward.stats().packets < count) {
+      if (Date.now() > deadline) throw new Error(`datapath-instructions: ${forward.stats().packets} of ${count} packets forwarded`)
+      await new Promise((resolve) => setTimeout(resolve, 1))
+    }
+  }
+  for (let round = 0; round < rounds; round++) {
+    generator.send(Array.from({ length: PER_ROUND }, () => payload), '10.77.0.2:9')
+    await waitFor((round + 1) * PER_ROUND)
+  }
+  const s = forward.stats()
+  const t = tun.stats()
+  const packets = { forwarded: s.packets, rounds: s.rounds, superpacketsIn: t.superpacketsIn, tunReads: t.syscalls.read, gsoSends: tx.stats().gsoSends }
+  forward.stop()
+  process.stdout.write(JSON.stringify(packets) + '\n')
+  generator.close()
+  tx.close()
+  rx.close()
+  tun.close()
+}
+
 // Inclusive instructions of each function in one callgrind run of the workload on tree `root`.
 function measure (label, root, rounds) {
   const ns = `tunio-cg-${process.pid}`
@@ -308,13 +363,13 @@ async function main () {
   const trees = [['this tree', path.join(__dirname, '..')]]
   if (process.env.BENCH_BASELINE) trees.push(['baseline', path.resolve(process.env.BENCH_BASELINE)])
   console.log(`Instructions per packet inside the native calls (callgrind, inclusive), ${rounds} rounds of ${PER_ROUND} ` +
-    `${FORWARD ? 'TCP segments of 1400 B through udp.forward(tun)' : 'packets of 1400 B'}; ` +
+    `${FORWARD ? 'TCP segments of 1400 B through udp.forward(tun)' : FORWARD_SEND ? 'UDP datagrams of 1400 B through tun.forward(udp)' : 'packets of 1400 B'}; ` +
     `TUN offload ${process.env.TUNIO_TUN_OFFLOAD === 'auto' ? 'auto' : 'off'}, ` +
     `UDP offload ${process.env.TUNIO_UDP_OFFLOAD === 'auto' ? 'auto' : 'off'}\n`)
   const results = trees.map(([label, root]) => ({ label, root, ...measure(label, root, rounds) }))
   if (C_REFERENCE) results.push({ label: 'C reference', root: path.join(__dirname, '..'), ...(await measureC(rounds)) })
   // What each row is divided by: the packets that went through that call.
-  const packetsOf = FORWARD
+  const packetsOf = FORWARD || FORWARD_SEND
     ? () => 'forwarded'
     : (name) => ({ 'tun.read': 'read', 'udp.send': 'sent', 'udp.read': 'received', 'tun.write': 'written' })[name]
   const per = (name, r) => r.counts[name] / r.packets[packetsOf(name)]
@@ -326,7 +381,7 @@ async function main () {
     if (results.length === 2) cells.push((per(name, results[0]) / per(name, results[1])).toFixed(3))
     console.log(`| ${name} | ${cells.join(' | ')} |`)
   }
-  if (!FORWARD) {
+  if (!FORWARD && !FORWARD_SEND) {
     const sum = (r) => FUNCTIONS.reduce((s, [name]) => s + per(name, r), 0)
     const total = results.map((r) => sum(r).toFixed(0))
     if (results.length === 2) total.push((sum(results[0]) / sum(results[1])).toFixed(3))
