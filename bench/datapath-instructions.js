@@ -108,11 +108,25 @@ if (process.argv[2] === '--c-sender') {
   })
 }
 
+// The offloads the workload opens its TUN and sockets with: TUNIO_TUN_OFFLOAD /
+// TUNIO_UDP_OFFLOAD 'auto', otherwise off.
+function offloads () {
+  const mode = (v) => (v === 'auto' ? 'auto' : false)
+  return { tunOffload: mode(process.env.TUNIO_TUN_OFFLOAD), udpOffload: mode(process.env.TUNIO_UDP_OFFLOAD) }
+}
+
+// Until `forward` has handed `count` packets to its sink (20 s at most).
+async function forwarded (forward, count) {
+  const deadline = Date.now() + 20000
+  while (forward.stats().packets < count) {
+    if (Date.now() > deadline) throw new Error(`datapath-instructions: ${forward.stats().packets} of ${count} packets forwarded`)
+    await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+}
+
 async function child (root, rounds) {
   const { openTun, openUdp } = require(path.join(root, 'dist', 'index.js'))
-  const mode = (v) => (v === 'auto' ? 'auto' : false)
-  const tunOffload = mode(process.env.TUNIO_TUN_OFFLOAD)
-  const udpOffload = mode(process.env.TUNIO_UDP_OFFLOAD)
+  const { tunOffload, udpOffload } = offloads()
   const tun = await openTun({ name: 'tiocg0', addresses: ['10.77.0.1/24'], mtu: 1420, offload: tunOffload })
   const generator = require('dgram').createSocket('udp4')
   await new Promise((resolve) => generator.bind(0, '10.77.0.1', resolve))
@@ -153,25 +167,16 @@ async function child (root, rounds) {
 async function forwardChild (root, rounds) {
   const { openTun, openUdp } = require(path.join(root, 'dist', 'index.js'))
   const { packet } = require('../test/helpers/packets.js')
-  const mode = (v) => (v === 'auto' ? 'auto' : false)
-  const tunOffload = mode(process.env.TUNIO_TUN_OFFLOAD)
-  const udpOffload = mode(process.env.TUNIO_UDP_OFFLOAD)
+  const { tunOffload, udpOffload } = offloads()
   const tun = await openTun({ name: 'tiocg0', addresses: ['10.77.0.1/24'], mtu: 1420, offload: tunOffload })
   const tx = await openUdp({ bind: '127.0.0.1:0', gso: udpOffload, gro: udpOffload })
   const rx = await openUdp({ bind: '127.0.0.1:0', gso: udpOffload, gro: udpOffload })
   const rxAddress = `127.0.0.1:${rx.local.port}`
   const forward = rx.forward(tun)
   const nextRound = roundOfSegments()
-  const waitFor = async (count) => {
-    const deadline = Date.now() + 20000
-    while (forward.stats().packets < count) {
-      if (Date.now() > deadline) throw new Error(`datapath-instructions: ${forward.stats().packets} of ${count} packets forwarded`)
-      await new Promise((resolve) => setTimeout(resolve, 1))
-    }
-  }
   for (let round = 0; round < rounds; round++) {
     tx.send(nextRound(), rxAddress)
-    await waitFor((round + 1) * PER_ROUND)
+    await forwarded(forward, (round + 1) * PER_ROUND)
   }
   const s = forward.stats()
   const packets = { forwarded: s.packets, rounds: s.rounds, tunWrites: tun.stats().syscalls.writev }
@@ -287,25 +292,16 @@ async function measureC (rounds) {
 // the TUN by a tunio socket in its subnet.
 async function forwardSendChild (root, rounds) {
   const { openTun, openUdp } = require(path.join(root, 'dist', 'index.js'))
-  const mode = (v) => (v === 'auto' ? 'auto' : false)
-  const tunOffload = mode(process.env.TUNIO_TUN_OFFLOAD)
-  const udpOffload = mode(process.env.TUNIO_UDP_OFFLOAD)
+  const { tunOffload, udpOffload } = offloads()
   const tun = await openTun({ name: 'tiocg0', addresses: ['10.77.0.1/24'], mtu: 1420, offload: tunOffload })
   const generator = await openUdp({ bind: '10.77.0.1:0', gso: udpOffload, gro: false })
   const tx = await openUdp({ bind: '127.0.0.1:0', gso: udpOffload, gro: false })
   const rx = await openUdp({ bind: '127.0.0.1:0', gso: false, gro: false })
   const forward = tun.forward(tx, { to: `127.0.0.1:${rx.local.port}` })
   const payload = Buffer.alloc(1372, 0x61)
-  const waitFor = async (count) => {
-    const deadline = Date.now() + 20000
-    while (forward.stats().packets < count) {
-      if (Date.now() > deadline) throw new Error(`datapath-instructions: ${forward.stats().packets} of ${count} packets forwarded`)
-      await new Promise((resolve) => setTimeout(resolve, 1))
-    }
-  }
   for (let round = 0; round < rounds; round++) {
     generator.send(Array.from({ length: PER_ROUND }, () => payload), '10.77.0.2:9')
-    await waitFor((round + 1) * PER_ROUND)
+    await forwarded(forward, (round + 1) * PER_ROUND)
   }
   const s = forward.stats()
   const t = tun.stats()
