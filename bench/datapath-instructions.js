@@ -78,7 +78,8 @@ const FUNCTIONS = FORWARD
       ['forward TUN -> UDP', 'tunio::ForwardWrap::OnReadable', true],
       ['  TUN read (readv, split)', 'tunio::TunQueueIo::read_batch', false],
       ['    gso_split', 'tunio::gso_split', false],
-      ['  UDP send (queue, plan, sendmmsg)', 'tunio::UdpWrap::ForwardWrite', false],
+      // UdpWrap::EnqueueSend since IoWrap implements ForwardEnd; ForwardWrite in older trees.
+      ['  UDP send (queue, plan, sendmmsg)', ['tunio::UdpWrap::EnqueueSend', 'tunio::UdpWrap::ForwardWrite'], false],
       ['    plan_udp_sends', 'tunio::plan_udp_sends', false]
     ]
   : [
