@@ -222,7 +222,8 @@ module.exports = { ROOT, ECHO, WIRE, TUNNEL, TIME_SCALE, has, createWire, startE
 async function tcpRoundTrip (wire, port = 7007) {
   const server = wire.spawn('b', process.execPath, ['-e', `require('net').createServer((s) => s.pipe(s)).listen(${port}, '${TUNNEL.b}', () => console.log('listening'))`])
   try {
-    await waitFor(() => server.output.includes('listening'), 5000 * TIME_SCALE)
+    // A child Node's start-up, not the tunnel: helpers saw it take over 5 s at load 10-13.
+    await waitFor(() => server.output.includes('listening'), 15000 * TIME_SCALE)
     const out = wire.exec('a', process.execPath, ['-e', `
       const t0 = process.hrtime.bigint()
       const s = require('net').connect(${port}, '${TUNNEL.b}', () => s.write('ping'))
@@ -248,7 +249,7 @@ async function tcpTransfer (wire, from, to, bytes, { port = 7100, timeoutMs = 30
       s.on('end', () => { console.log(JSON.stringify({ n, hash: h.digest('hex') })); s.end(); srv.close() })
     }).listen(${port}, '${listenAny ? '0.0.0.0' : dst}', () => console.log('listening'))`])
   try {
-    await waitFor(() => rx.output.includes('listening') || rx.exitCode !== null, 5000 * TIME_SCALE)
+    await waitFor(() => rx.output.includes('listening') || rx.exitCode !== null, 15000 * TIME_SCALE)
     const tx = wire.spawn(from, process.execPath, ['-e', `
       const crypto = require('crypto'); const h = crypto.createHash('sha256'); let left = ${bytes}
       const s = require('net').connect(${port}, '${dst}')
