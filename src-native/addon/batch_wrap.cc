@@ -80,12 +80,7 @@ Napi::Object BatchWrap::Create(Napi::Env env, std::shared_ptr<BufferPool> pool, 
   return obj;
 }
 
-BatchWrap* BatchWrap::FromValue(Napi::Value value) {
-  if (!value.IsObject()) return nullptr;
-  Napi::Object obj = value.As<Napi::Object>();
-  if (!HasTypeTag(value.Env(), obj, kBatchTypeTag)) return nullptr;
-  return Napi::ObjectWrap<BatchWrap>::Unwrap(obj);
-}
+BatchWrap* BatchWrap::FromValue(Napi::Value value) { return UnwrapTagged<BatchWrap>(value, kBatchTypeTag); }
 
 BatchWrap::BatchWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BatchWrap>(info) {
   SetTypeTag(info.Env(), Value(), kBatchTypeTag);

@@ -75,12 +75,8 @@ Napi::Value InjectFault(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string fault = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
   Napi::Value device = info.Length() > 0 ? info[0] : env.Undefined();
-  if (device.IsObject() && HasTypeTag(env, device, kTunTypeTag)) {
-    return FaultSeam::Tun(*TunWrap::Unwrap(device.As<Napi::Object>()), fault, info);
-  }
-  if (device.IsObject() && HasTypeTag(env, device, kUdpTypeTag)) {
-    return FaultSeam::Udp(*UdpWrap::Unwrap(device.As<Napi::Object>()), fault, info);
-  }
+  if (TunWrap* tun = UnwrapTagged<TunWrap>(device, kTunTypeTag)) return FaultSeam::Tun(*tun, fault, info);
+  if (UdpWrap* udp = UnwrapTagged<UdpWrap>(device, kUdpTypeTag)) return FaultSeam::Udp(*udp, fault, info);
   ThrowRangeError(env, "ERR_TUNIO_INVALID_ARG", "injectFault: not a NativeTun or NativeUdp");
   return Napi::Value();
 }

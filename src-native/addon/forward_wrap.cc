@@ -21,15 +21,13 @@ namespace {
 // one callback so that the other direction and timers are not starved by a flood.
 constexpr int kMaxRoundsPerWakeup = 64;
 
-// Type tags, not napi_instanceof, which runs JavaScript inside the call (type_tags.h).
-bool IsTagged(Napi::Value v, const napi_type_tag& tag) { return v.IsObject() && HasTypeTag(v.Env(), v, tag); }
-
-// The end a JS value is (NativeTun or NativeUdp), or null.
+// The end a JS value is (NativeTun or NativeUdp), or null. Type tags, not napi_instanceof,
+// which runs JavaScript inside the call (type_tags.h).
 ForwardEnd* EndOf(Napi::Value v, bool* is_tun) {
-  *is_tun = IsTagged(v, kTunTypeTag);
-  if (*is_tun) return TunWrap::Unwrap(v.As<Napi::Object>());
-  if (IsTagged(v, kUdpTypeTag)) return UdpWrap::Unwrap(v.As<Napi::Object>());
-  return nullptr;
+  TunWrap* tun = UnwrapTagged<TunWrap>(v, kTunTypeTag);
+  *is_tun = tun != nullptr;
+  if (tun) return tun;
+  return UnwrapTagged<UdpWrap>(v, kUdpTypeTag);
 }
 
 }  // namespace
@@ -83,11 +81,11 @@ ForwardWrap::ForwardWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Forw
   if (!to.IsUndefined() && !ParseEndpoint(env, to, "to", &to_)) return;
   Napi::Value transform = JsGet(o, source_is_tun ? "seal" : "open");
   if (!transform.IsUndefined()) {
-    if (!IsTagged(transform, kAeadTypeTag)) {
+    aead_ = UnwrapTagged<AeadWrap>(transform, kAeadTypeTag);
+    if (!aead_) {
       ThrowInvalidOption(env, source_is_tun ? "seal" : "open", "must be an Aead");
       return;
     }
-    aead_ = AeadWrap::Unwrap(transform.As<Napi::Object>());
     if (!aead_->Claim(env)) return;
     aead_ref_ = Napi::Persistent(transform.As<Napi::Object>());
     seal_ = source_is_tun;

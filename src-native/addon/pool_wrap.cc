@@ -22,11 +22,7 @@ Napi::Function PoolWrap::Define(Napi::Env env) {
                       InstanceMethod<&PoolWrap::Stats>("stats")});
 }
 
-PoolWrap* PoolWrap::FromValue(Napi::Value value) {
-  if (!value.IsObject()) return nullptr;
-  Napi::Object obj = value.As<Napi::Object>();
-  return HasTypeTag(value.Env(), obj, kPoolTypeTag) ? Napi::ObjectWrap<PoolWrap>::Unwrap(obj) : nullptr;
-}
+PoolWrap* PoolWrap::FromValue(Napi::Value value) { return UnwrapTagged<PoolWrap>(value, kPoolTypeTag); }
 
 // new NativePool(capBytes, scratch): the JS layer validates options; this re-checks types only.
 // `scratch` is a Uint32Array over its own ArrayBuffer (off the V8 heap, so the pointer is

@@ -34,4 +34,16 @@ inline bool HasTypeTag(napi_env env, napi_value object, const napi_type_tag& tag
   return napi_check_object_type_tag(env, object, &tag, &tagged) == napi_ok && tagged;
 }
 
+// The native object a JS value wraps when it carries `tag`, or null: not an object, another
+// class, or the environment is going away. Every caller must check for null even when the tag
+// matched: under worker.terminate() napi_unwrap fails (napi_pending_exception) after the tag
+// check passed, and node-addon-api's Unwrap then returns null (NODE_API_SWALLOW_UNTHROWABLE_
+// EXCEPTIONS, js_checked.h). injectFault dereferenced it and crashed the process with SIGSEGV
+// (CI, test/worker-terminate.test.ts, a worker looping on testHooks.forceGsoEioOnce).
+template <class Wrap>
+Wrap* UnwrapTagged(Napi::Value value, const napi_type_tag& tag) {
+  if (value.IsEmpty() || !value.IsObject() || !HasTypeTag(value.Env(), value, tag)) return nullptr;
+  return Napi::ObjectWrap<Wrap>::Unwrap(value.As<Napi::Object>());
+}
+
 }  // namespace tunio
