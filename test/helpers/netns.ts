@@ -1,5 +1,6 @@
 // Throwaway network namespaces for wire tests: create/delete, run a command inside, spawn a
 // node child inside, and a two-namespace TUN "wire" joined by a forwarder process.
+import * as os from 'os'
 import { execFile, spawn, spawnSync, type ChildProcess } from 'child_process'
 import * as fs from 'fs'
 import * as path from 'path'
@@ -22,8 +23,15 @@ export function netnsSkipReason (): string | false {
 export function run (argv: string[], opts: { input?: string, timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolve) => {
     const child = execFile(argv[0], argv.slice(1), { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? (err as unknown as { code: number }).code : 1
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) + (err !== null && code === 1 ? ` ${err.message}` : '') })
+      // A child killed by a signal has no exit code: report it as a shell would (128 + signal
+      // number, 139 = SIGSEGV) and name the signal, which CI's log would otherwise not show.
+      const signal = err === null ? null : (err as unknown as { signal?: NodeJS.Signals | null }).signal ?? null
+      const code = err === null
+        ? 0
+        : signal !== null ? 128 + (os.constants.signals[signal] ?? 0)
+          : typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? (err as unknown as { code: number }).code : 1
+      const note = signal !== null ? ` killed by ${signal}: ${err!.message}` : err !== null && code === 1 ? ` ${err.message}` : ''
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) + note })
     })
     if (opts.input !== undefined) child.stdin?.end(opts.input)
   })
