@@ -50,6 +50,9 @@ class ForwardEnd {
   virtual bool ForwardLinked(int queue, bool as_source) const = 0;
   // Either end: `f` starts (or, nullptr, stops) using this end in that role.
   virtual void ForwardLink(int queue, bool as_source, ForwardWrap* f) = 0;
+  // Either end: whether ForwardNotify would call JS now (something is recorded for it). The
+  // forward holds its ends in local handles only for a wake-up that calls JS (OnReadable).
+  virtual bool ForwardHasNotice(int queue) const = 0;
   // Either end: calls JS with what the forward's I/O recorded (events, peer errors), if any.
   virtual void ForwardNotify(int queue) = 0;
   // Either end: closed (a forward never starts on a closed end).

@@ -17,6 +17,7 @@
 //     void WatchQueue(int q, bool on): q's readable callbacks on or off,
 //     void EnqueueSend(int q, std::vector<Packet>& pkts, const IpEndpoint& to): pkts (moved
 //       out) into q's send queue as write()/send() would, to the UDP destination `to`,
+//     bool HasNotice(int q) const: whether NotifyJs(q) would call JS now,
 //     void NotifyJs(int q): calls JS with what q's I/O recorded (events, peer errors), if any;
 //   and the JS methods DefineIo registers for it: ReadBatch, WatchReadable, TakeEvents, Stats,
 //   Info, SetOffload.
@@ -69,6 +70,7 @@ class IoWrap : public Napi::ObjectWrap<T>, public ForwardEnd {
   }
   void ForwardWatch(int q, bool on) override { Self().WatchQueue(q, on); }
   void ForwardWrite(int q, std::vector<Packet>& pkts, const IpEndpoint& to) override { Self().EnqueueSend(q, pkts, to); }
+  bool ForwardHasNotice(int q) const override { return Self().HasNotice(q); }
   void ForwardNotify(int q) override { Self().NotifyJs(q); }
   bool ForwardClosed() const override { return closed_; }
   bool ForwardCongested(int q) const override { return Self().SendQueueOf(q).congested(); }

@@ -462,7 +462,7 @@ void TunWrap::EnqueueSend(int q, std::vector<Packet>& pkts, const IpEndpoint&) {
 }
 
 void TunWrap::NotifyJs(int q) {
-  if (closed_ || events_.empty()) return;
+  if (!HasNotice(q)) return;
   Napi::HandleScope scope(env_);
   handle_.Call({Napi::Number::New(env_, q), Napi::Boolean::New(env_, false), Napi::Boolean::New(env_, true)});
 }

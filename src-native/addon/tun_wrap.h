@@ -74,6 +74,7 @@ class TunWrap : public IoWrap<TunWrap> {
   IoResult ReadQueue(int q, std::vector<Packet>& out, uint32_t max_reads);
   void WatchQueue(int q, bool on);
   void EnqueueSend(int q, std::vector<Packet>& pkts, const IpEndpoint&);
+  bool HasNotice(int) const { return !closed_ && !events_.empty(); }  // the device's events, any queue's
   void NotifyJs(int q);
   bool Open(Napi::Env env, Napi::Object options, const Napi::CallbackInfo& info);
 

@@ -358,13 +358,11 @@ void UdpWrap::EnqueueSend(int, std::vector<Packet>& pkts, const IpEndpoint& to) 
   FlushAdmitted(Admit(pending_.append(pkts)));
 }
 
-void UdpWrap::NotifyJs(int) {
-  if (closed_) return;
-  const bool errors = socket_->has_errors();
-  const bool send_events = HasSendEvents();
-  if (!errors && !send_events) return;
+void UdpWrap::NotifyJs(int q) {
+  if (!HasNotice(q)) return;
   Napi::HandleScope scope(env_);
-  handle_.Call({Napi::Boolean::New(env_, errors), Napi::Boolean::New(env_, false), Napi::Boolean::New(env_, send_events)});
+  handle_.Call({Napi::Boolean::New(env_, socket_->has_errors()), Napi::Boolean::New(env_, false),
+                Napi::Boolean::New(env_, HasSendEvents())});
 }
 
 // parseTo(to): send()'s `to` parsed by the core (ERR_TUNIO_INVALID_OPTION 'to' with its

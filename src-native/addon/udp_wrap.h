@@ -48,6 +48,7 @@ class UdpWrap : public IoWrap<UdpWrap> {
   IoResult ReadQueue(int, std::vector<Packet>& out, uint32_t max_reads);
   void WatchQueue(int, bool on);
   void EnqueueSend(int, std::vector<Packet>& pkts, const IpEndpoint& to);
+  bool HasNotice(int) const { return !closed_ && (socket_->has_errors() || HasSendEvents()); }
   void NotifyJs(int);
   bool Open(Napi::Env env, Napi::Object options, const Napi::CallbackInfo& info);
   // The JS methods of every I/O handle (IoWrap::DefineIo), then NativeUdp's own (Define).
