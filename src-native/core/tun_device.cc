@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "fast_syscall.h"
 #include "netlink.h"
 
 namespace tunio {
@@ -317,13 +318,13 @@ ssize_t TunDevice::read_raw(int q, uint8_t* vnet_hdr10, uint8_t* buf, size_t cap
   if (offload_.vnet_hdr) {
     if (!vnet_hdr10) return -EINVAL;
     iovec iov[2] = {{vnet_hdr10, kVirtioNetHdrLen}, {buf, cap}};
-    do { n = ::readv(fd, iov, 2); } while (n < 0 && errno == EINTR);
+    do { n = sys::readv(fd, iov, 2); } while (n < 0 && errno == EINTR);
     if (n < 0) return -errno;
     // The kernel always writes the whole header before any packet byte.
     if (size_t(n) < kVirtioNetHdrLen) return -EIO;
     return n - ssize_t(kVirtioNetHdrLen);
   }
-  do { n = ::read(fd, buf, cap); } while (n < 0 && errno == EINTR);
+  do { n = sys::read(fd, buf, cap); } while (n < 0 && errno == EINTR);
   return n < 0 ? -errno : n;
 }
 
@@ -331,7 +332,7 @@ ssize_t TunDevice::write_raw(int q, const iovec* iov, int iovcnt) {
   int fd = queue_fd(q);
   if (fd < 0) return -EBADF;
   ssize_t n;
-  do { n = ::writev(fd, iov, iovcnt); } while (n < 0 && errno == EINTR);
+  do { n = sys::writev(fd, iov, iovcnt); } while (n < 0 && errno == EINTR);
   return n < 0 ? -errno : n;
 }
 

@@ -1,6 +1,7 @@
 #include "udp_socket.h"
 
 #include "cmsg_writer.h"
+#include "fast_syscall.h"
 #include "reuseport_steering.h"
 #include "udp_gro_split.h"
 
@@ -63,8 +64,8 @@ int pmtu_value(PmtuMode mode) {
 
 class KernelSendCalls : public UdpSendCalls {
  public:
-  ssize_t sendmsg(int fd, const msghdr* msg, int flags) override { return ::sendmsg(fd, msg, flags); }
-  int sendmmsg(int fd, mmsghdr* msgs, unsigned n, int flags) override { return ::sendmmsg(fd, msgs, n, flags); }
+  ssize_t sendmsg(int fd, const msghdr* msg, int flags) override { return sys::sendmsg(fd, msg, flags); }
+  int sendmmsg(int fd, mmsghdr* msgs, unsigned n, int flags) override { return sys::sendmmsg(fd, msgs, n, flags); }
 };
 
 }  // namespace
@@ -547,7 +548,7 @@ IoResult UdpSocket::recv_batch(BufferPool& pool, std::vector<Packet>& out, size_
       h.msg_flags = 0;
       recv_msgs_[i].msg_len = 0;
     }
-    n = ::recvmmsg(fd_.get(), recv_msgs_.data(), static_cast<unsigned>(slots), 0, nullptr);
+    n = sys::recvmmsg(fd_.get(), recv_msgs_.data(), static_cast<unsigned>(slots), 0);
     stats.recvmmsg_calls++;
     if (n >= 0) break;
     const int e = errno;
