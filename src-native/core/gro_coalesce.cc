@@ -130,26 +130,26 @@ const char* gro_refusal_name(GroRefusal r) {
 GroCoalescer::GroCoalescer(GroOptions opts) : opts_(opts) {}
 
 // Rules a packet must pass to head a group or join one at all (first failing rule wins).
-TUNIO_ALWAYS_INLINE GroRefusal GroCoalescer::check_coalescable(const uint8_t* p, uint32_t len, const PacketInfo& pi,
-                                           uint32_t max_total) const {
+TUNIO_ALWAYS_INLINE GroRefusal GroCoalescer::check_coalescable(const GroOptions& o, const uint8_t* p, uint32_t len,
+                                                               const PacketInfo& pi, uint32_t max_total) {
   GroRefusal r;
   if ((r = check_length_consistent(pi, len)) != kPass) return r;
   if ((r = check_has_payload(pi)) != kPass) return r;
   if ((r = check_plain_ip(pi)) != kPass) return r;
-  if ((r = check_fits_alone(len, max_total, opts_.max_segments)) != kPass) return r;
+  if ((r = check_fits_alone(len, max_total, o.max_segments)) != kPass) return r;
   if (pi.l4_protocol == IPPROTO_TCP) {
-    if (!opts_.tcp) return GroRefusal::kOffloadOff;
+    if (!o.tcp) return GroRefusal::kOffloadOff;
     return check_tcp_head(p + pi.l4_offset, pi);
   }
-  if (!opts_.udp) return GroRefusal::kOffloadOff;
+  if (!o.udp) return GroRefusal::kOffloadOff;
   return check_udp_head(pi);
 }
 
 // Rules a coalescable packet must pass to join its flow's open group.
-TUNIO_ALWAYS_INLINE GroRefusal GroCoalescer::check_joins(const Flow& f, const uint8_t* head, const uint8_t* p,
-                                     const PacketInfo& pi, uint32_t max_total) const {
+TUNIO_ALWAYS_INLINE GroRefusal GroCoalescer::check_joins(const GroOptions& o, const Flow& f, const uint8_t* head,
+                                                         const uint8_t* p, const PacketInfo& pi, uint32_t max_total) {
   // The group's segment count and byte cap (UDP_MAX_SEGMENTS / 65535 for one IP packet).
-  if (f.count >= opts_.max_segments) return GroRefusal::kGroupFull;
+  if (f.count >= o.max_segments) return GroRefusal::kGroupFull;
   if (f.total + pi.payload_len > max_total) return GroRefusal::kGroupTooLong;
   // Segmentation cuts gso_size bytes per segment: only the last member may be shorter.
   if (pi.payload_len > f.gso_size) return GroRefusal::kLargerThanSegment;
@@ -192,8 +192,11 @@ void GroCoalescer::plan(const GroPacket* pkts, size_t n, GroPlan* out) {
   if (heads_.size() < n) heads_.resize(n);
   for (Flow& f : flows_) f.key = 0;
 
-  const uint32_t max_total = opts_.max_total_len < 65535 ? opts_.max_total_len : 65535;
-  const uint32_t max_segs = opts_.max_segments;
+  // The options as a local: the plan's stores (next_, the flows, the stats) could alias
+  // opts_, so the checks would load its fields again for every packet.
+  const GroOptions o = opts_;
+  const uint32_t max_total = o.max_total_len < 65535 ? o.max_total_len : 65535;
+  const uint32_t max_segs = o.max_segments;
 
   auto single = [&](uint32_t i) {
     GroWrite w;
@@ -238,7 +241,7 @@ void GroCoalescer::plan(const GroPacket* pkts, size_t n, GroPlan* out) {
     const uint8_t* addrs = p + pi.ip.src_offset;
     Flow* flow = find_flow(key, addrs);
 
-    const GroRefusal not_coalescable = check_coalescable(p, len, pi, max_total);
+    const GroRefusal not_coalescable = check_coalescable(o, p, len, pi, max_total);
     if (not_coalescable != kPass) {
       if (flow) flow->key = 0;  // written alone between members would reorder the flow
       refuse(not_coalescable);
@@ -249,7 +252,7 @@ void GroCoalescer::plan(const GroPacket* pkts, size_t n, GroPlan* out) {
     const bool psh = tcp && (pi.tcp.flags & TH_PUSH);
     if (flow) {
       Flow& f = *flow;
-      const GroRefusal not_joining = check_joins(f, pkts[f.head].data, p, pi, max_total);
+      const GroRefusal not_joining = check_joins(o, f, pkts[f.head].data, p, pi, max_total);
       if (not_joining == kPass) {
         next_[f.tail] = i;
         f.tail = i;

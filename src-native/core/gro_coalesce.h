@@ -145,10 +145,11 @@ class GroCoalescer {
   };
 
   // Inline (forced, in gro_coalesce.cc, their only caller): they run for every packet planned.
-  inline GroRefusal check_coalescable(const uint8_t* p, uint32_t len, const PacketInfo& pi,
-                                      uint32_t max_total) const;
-  inline GroRefusal check_joins(const Flow& f, const uint8_t* head, const uint8_t* p,
-                                const PacketInfo& pi, uint32_t max_total) const;
+  // `o` is plan()'s local copy of opts_.
+  static inline GroRefusal check_coalescable(const GroOptions& o, const uint8_t* p, uint32_t len,
+                                             const PacketInfo& pi, uint32_t max_total);
+  static inline GroRefusal check_joins(const GroOptions& o, const Flow& f, const uint8_t* head,
+                                       const uint8_t* p, const PacketInfo& pi, uint32_t max_total);
   inline Flow* find_flow(uint64_t key, const uint8_t* addrs);
 
   GroOptions opts_;
