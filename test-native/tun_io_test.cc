@@ -14,6 +14,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,27 @@ std::vector<tb::Bytes> drain(int fd, size_t want) {
   return got;
 }
 
+// `count` datagrams of `len` payload bytes: tb::pattern(len, first), then first + 1, ... (mod 256).
+struct Payloads {
+  size_t count;
+  size_t len;
+  uint8_t first;
+};
+
+// The socket receives exactly these, in this order (the runs one after the other).
+void check_received(int fd, std::initializer_list<Payloads> runs) {
+  size_t want = 0;
+  for (const Payloads& r : runs) want += r.count;
+  std::vector<tb::Bytes> got = drain(fd, want);
+  REQUIRE(got.size() == want);
+  size_t i = 0;
+  for (const Payloads& r : runs) {
+    for (size_t k = 0; k < r.count; k++, i++) {
+      CHECK_MESSAGE(got[i] == tb::pattern(r.len, static_cast<uint8_t>(r.first + k)), "datagram ", i);
+    }
+  }
+}
+
 }  // namespace
 
 TEST_CASE("tun_io: read_batch splits a USO superpacket from the kernel into checked datagrams") {
@@ -190,9 +212,7 @@ TEST_CASE("tun_io: write_batch coalesce, EAGAIN resume and the EINVAL fallback t
     CHECK(st.superpackets_out == 1);
     CHECK(st.segments_out == 10);
     CHECK(st.packets_out == 10);
-    std::vector<tb::Bytes> got = drain(rx1.get(), 10);
-    REQUIRE(got.size() == 10);
-    for (uint8_t i = 0; i < 10; i++) CHECK(got[i] == tb::pattern(1200, i));
+    check_received(rx1.get(), {{10, 1200, 0}});
   }
 
   SUBCASE("a batch longer than one plan is cut between GRO reads, not inside one") {
@@ -211,9 +231,7 @@ TEST_CASE("tun_io: write_batch coalesce, EAGAIN resume and the EINVAL fallback t
     CHECK(st.superpackets_out == 25);
     CHECK(st.write_calls == 25);
     CHECK(st.packets_out == 1125);
-    std::vector<tb::Bytes> got = drain(rx1.get(), 1125);
-    REQUIRE(got.size() == 1125);
-    for (size_t i = 0; i < 1125; i++) CHECK(got[i] == tb::pattern(1412, static_cast<uint8_t>(i)));
+    check_received(rx1.get(), {{1125, 1412, 0}});
   }
 
   SUBCASE("EAGAIN on the second write: the plan resumes there, nothing lost or repeated") {
@@ -234,13 +252,8 @@ TEST_CASE("tun_io: write_batch coalesce, EAGAIN resume and the EINVAL fallback t
     CHECK(st.write_calls == 3);
     CHECK(st.superpackets_out == 2);
     CHECK(st.packets_out == 12);
-    std::vector<tb::Bytes> a = drain(rx1.get(), 6), b = drain(rx2.get(), 6);
-    REQUIRE(a.size() == 6);
-    REQUIRE(b.size() == 6);
-    for (uint8_t i = 0; i < 6; i++) {
-      CHECK(a[i] == tb::pattern(800, i));
-      CHECK(b[i] == tb::pattern(900, uint8_t(50 + i)));
-    }
+    check_received(rx1.get(), {{6, 800, 0}});
+    check_received(rx2.get(), {{6, 900, 50}});
   }
 
   SUBCASE("a plan resumed after EAGAIN, with the vector grown meanwhile, writes its members' bytes") {
@@ -257,14 +270,8 @@ TEST_CASE("tun_io: write_batch coalesce, EAGAIN resume and the EINVAL fallback t
     CHECK(pkts.data() != before);  // moved: the resumed write must not read the old vector
     REQUIRE(io.write_batch(pkts, st).status == IoStatus::kOk);
     CHECK(pkts.empty());
-    std::vector<tb::Bytes> a = drain(rx1.get(), 45), b = drain(rx2.get(), 5);
-    REQUIRE(a.size() == 45);
-    REQUIRE(b.size() == 5);
-    for (uint8_t i = 0; i < 5; i++) {
-      CHECK(a[i] == tb::pattern(1000, i));
-      CHECK(b[i] == tb::pattern(1100, uint8_t(30 + i)));
-    }
-    for (uint8_t i = 0; i < 40; i++) CHECK(a[5 + i] == tb::pattern(600, uint8_t(100 + i)));
+    check_received(rx1.get(), {{5, 1000, 0}, {40, 600, 100}});
+    check_received(rx2.get(), {{5, 1100, 30}});
   }
 
   SUBCASE("ENOBUFS on the first write: kNoBuffers with the errno and call, nothing taken, then all of it") {
@@ -282,9 +289,7 @@ TEST_CASE("tun_io: write_batch coalesce, EAGAIN resume and the EINVAL fallback t
     REQUIRE(r.status == IoStatus::kOk);
     CHECK(r.done == 3);
     CHECK(r.dropped == 0);
-    std::vector<tb::Bytes> got = drain(rx1.get(), 3);
-    REQUIRE(got.size() == 3);
-    for (uint8_t i = 0; i < 3; i++) CHECK(got[i] == tb::pattern(700, uint8_t(90 + i)));
+    check_received(rx1.get(), {{3, 700, 90}});
   }
 
   SUBCASE("EINVAL on a coalesced write: the same segments one by one, coalescing off, counted") {
@@ -303,17 +308,13 @@ TEST_CASE("tun_io: write_batch coalesce, EAGAIN resume and the EINVAL fallback t
     CHECK(st.drop_write_rejected == 0);
     CHECK_FALSE(io.coalescing_udp());
     CHECK_FALSE(io.coalescing_tcp());
-    std::vector<tb::Bytes> got = drain(rx1.get(), 8);
-    REQUIRE(got.size() == 8);
-    for (uint8_t i = 0; i < 8; i++) CHECK(got[i] == tb::pattern(1000, i));
+    check_received(rx1.get(), {{8, 1000, 0}});
     // Later batches are written packet by packet, and still arrive.
     for (uint8_t i = 0; i < 4; i++) pkts.push_back(udp_packet(pool, 7001, uint8_t(20 + i), 1000));
     REQUIRE(io.write_batch(pkts, st).status == IoStatus::kOk);
     CHECK(st.coalesce_fallbacks == 1);
     CHECK(st.superpackets_out == 0);
     CHECK(st.write_calls == 13);
-    got = drain(rx1.get(), 4);
-    REQUIRE(got.size() == 4);
-    for (uint8_t i = 0; i < 4; i++) CHECK(got[i] == tb::pattern(1000, uint8_t(20 + i)));
+    check_received(rx1.get(), {{4, 1000, 20}});
   }
 }
