@@ -1,14 +1,15 @@
 // What the two fd-owning wraps (TunWrap, UdpWrap) share, in one place: the JS methods every
 // I/O handle has (DefineIo), the constructor's steps (the type tag, the arguments (options,
 // pool, callback), the pool; T's own open; the JavaScript side while open: OpenHandle's
-// callback, async context, self reference, env cleanup hook), `closed_`, close() from
-// JavaScript or from the environment's cleanup, and the queue side of a native forward's end
-// (links, congestion). T is the wrap (CRTP); it has
+// callback, async context, self reference, env cleanup hook), `closed_`, the close sequence
+// (CloseAll: from close(), the environment's cleanup or T's destructor), and the queue side of
+// a native forward's end (links, congestion). T is the wrap (CRTP); it has
 //   static constexpr IoClass kIoClass: its JS class's name, type tag and async resource;
 // and implements
 //   bool Open(Napi::Env, Napi::Object options, const Napi::CallbackInfo&): its own fds, false
 //     with a JS error pending;
-//   CloseAll(): closes what it owns and calls handle_.Shutdown() (idempotent);
+//   CloseOwn(): closes what it owns, its watchers and timers before its fds (called once, by
+//     CloseAll, once the forwards have unlinked and before the JavaScript side shuts down);
 //   SendQueue& SendQueueOf(int q), ForwardLinks& LinksOf(int q): queue q's (UDP: its one);
 //   the queue operations a native forward's end is made of (ForwardEnd, implemented here once):
 //     int QueueCount() const: queues 0 .. QueueCount() - 1 (UDP: 1),
@@ -113,10 +114,22 @@ class IoWrap : public Napi::ObjectWrap<T>, public ForwardEnd {
     handle_.Open(env_, this->Value(), info[2].As<Napi::Function>(), T::kIoClass.resource, CleanupHook, this);
   }
 
+  // Closes the handle, once: the native forwards using its queues unlink themselves first (they
+  // hold this wrap), then T closes what it owns (CloseOwn), then the JavaScript side stops
+  // calling back (handle_.Shutdown). From close(), the environment's cleanup hook, T's
+  // destructor (while T's members still exist) and an Open that fails after opening something.
+  void CloseAll() {
+    if (closed_) return;
+    closed_ = true;
+    for (int q = 0; q < Self().QueueCount(); q++) Self().LinksOf(q).DetachAll();
+    Self().CloseOwn();
+    handle_.Shutdown();
+  }
+
   // close() (DefineIo).
   Napi::Value Close(const Napi::CallbackInfo& info) {
     if (!closed_) {
-      static_cast<T*>(this)->CloseAll();
+      CloseAll();
       handle_.Release();
     }
     return info.Env().Undefined();
@@ -128,9 +141,10 @@ class IoWrap : public Napi::ObjectWrap<T>, public ForwardEnd {
   bool closed_ = false;
 
  private:
-  // For the const ForwardEnd queries: T's queue accessors serve them and ForwardLink alike.
+  // T, for the ForwardEnd overrides (the const queries too: T's queue accessors serve them and
+  // ForwardLink alike) and for CloseAll.
   T& Self() const { return *static_cast<T*>(const_cast<IoWrap*>(this)); }
-  static void CleanupHook(void* arg) { static_cast<T*>(static_cast<IoWrap*>(arg))->CloseAll(); }
+  static void CleanupHook(void* arg) { static_cast<IoWrap*>(arg)->CloseAll(); }
 };
 
 }  // namespace tunio

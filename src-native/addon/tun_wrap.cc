@@ -234,10 +234,7 @@ bool TunWrap::Open(Napi::Env env, Napi::Object o, const Napi::CallbackInfo&) {
 
 TunWrap::~TunWrap() { CloseAll(); }
 
-void TunWrap::CloseAll() {
-  if (closed_) return;
-  closed_ = true;
-  for (Queue& q : queues_) q.links.DetachAll();
+void TunWrap::CloseOwn() {
   StopLinkMonitor();
   for (Queue& q : queues_) {
     if (q.watcher) q.watcher->close();  // before the fd goes: epoll must not see a stale fd
@@ -245,7 +242,6 @@ void TunWrap::CloseAll() {
     if (q.io) q.io->abandon_plan();
   }
   dev_.close();
-  handle_.Shutdown();
 }
 
 bool TunWrap::QueueArg(const Napi::CallbackInfo& info, size_t index, int* q) {

@@ -55,7 +55,7 @@ class TunWrap : public IoWrap<TunWrap> {
   ~TunWrap() override;
 
  private:
-  friend class IoWrap<TunWrap>;  // Open, CloseAll, the queue accessors, the shared JS methods
+  friend class IoWrap<TunWrap>;  // Open, CloseOwn, the queue accessors, the shared JS methods
   friend struct FaultSeam;        // tests' faults in a queue's writer (fault_seam.h)
   struct Queue {
     std::unique_ptr<TunQueueIo> io;
@@ -125,7 +125,7 @@ class TunWrap : public IoWrap<TunWrap> {
   void OnReady(int q, int events, int status);
   void OnLinkReady(int status);
   void StopLinkMonitor();
-  void CloseAll();
+  void CloseOwn();  // IoWrap::CloseAll's step: this wrap's own watchers, timers and fds
 
   TunDevice dev_;
   std::vector<Queue> queues_;

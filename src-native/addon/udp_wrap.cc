@@ -146,10 +146,7 @@ void UdpWrap::UpdateState() {
 
 UdpWrap::~UdpWrap() { CloseAll(); }
 
-void UdpWrap::CloseAll() {
-  if (closed_) return;
-  closed_ = true;
-  links_.DetachAll();
+void UdpWrap::CloseOwn() {
   if (watcher_) watcher_->close();
   if (retry_timer_) {
     uv_timer_stop(retry_timer_);
@@ -168,7 +165,6 @@ void UdpWrap::CloseAll() {
     closed_socket_stats_.gso_paths_suspended = 0;
   }
   socket_.reset();
-  handle_.Shutdown();
 }
 
 bool UdpWrap::CheckOpen(Napi::Env env) {

@@ -38,7 +38,7 @@ class UdpWrap : public IoWrap<UdpWrap> {
   ~UdpWrap() override;
 
  private:
-  friend class IoWrap<UdpWrap>;  // Open, CloseAll, the queue accessors, the shared JS methods
+  friend class IoWrap<UdpWrap>;  // Open, CloseOwn, the queue accessors, the shared JS methods
   friend struct FaultSeam;        // tests' faults in the socket's send calls (fault_seam.h)
   SendQueue& SendQueueOf(int) { return pending_; }
   ForwardLinks& LinksOf(int) { return links_; }
@@ -84,7 +84,7 @@ class UdpWrap : public IoWrap<UdpWrap> {
   void EnterCongestion(const char* reason);
   void RecordSendEvent(const char* type, const char* reason, uint64_t count, int err = 0);
   void OnReady(int events, int status);
-  void CloseAll();
+  void CloseOwn();  // IoWrap::CloseAll's step: this wrap's own watchers, timers and fds
 
   // The tests' kernel with faults (fault_seam.h; null unless a test injects one); declared
   // before socket_ so that it outlives the socket it is installed in.
