@@ -28,8 +28,10 @@ export interface TunForwardOptions {
   queue?: number
   /**
    * Kernel reads (superpackets) per round: each round is read, split, sealed and sent before
-   * the next is read, so its bytes are still in the CPU cache; rounds repeat until the queue is
-   * empty. 1 to 1024. Default 8 (about 0.5 MB of packets after the split).
+   * the next is read; rounds repeat until the queue is empty. 1 to 1024. Default 64, or 8 with
+   * `seal` (a sealed round of about 0.5 MB is sealed and sent while it is still in the CPU
+   * cache; an unsealed one has no pass between the split and the send, and fewer, larger sends
+   * wake the peer less often).
    */
   batchSize?: number
 }
@@ -148,6 +150,22 @@ export class Forward {
   }
 }
 
+/**
+ * The rounds the forwards take when `batchSize` is not given (the one place they are written;
+ * test/option-docs.test.ts holds the doc comments to them). A sealed TUN round is 8
+ * superpackets, about 0.5 MB after the split: read, split, sealed and sent while it is in the
+ * CPU cache (sealing 64 costs more per byte: docs/performance.md). An unsealed round has no pass
+ * over the packets between the split and the send, so it takes up to a TUN read batch (64): at
+ * 32 TCP streams the receiving endpoint then gets one sendmmsg per wake-up of up to 64
+ * superpackets instead of 8, wakes up and answers with ACK sends less often, and its UDP socket
+ * overflows less (docs/performance.md, "Issue 19: the unsealed round, session 22").
+ */
+export const FORWARD_DEFAULTS = Object.freeze({
+  tunBatchSize: 64,
+  tunSealedBatchSize: 8,
+  udpBatchSize: 16
+} as const)
+
 const TUN_KEYS = ['to', 'seal', 'queue', 'batchSize'] as const
 const UDP_KEYS = ['open', 'queue', 'batchSize'] as const
 
@@ -177,7 +195,8 @@ function commonOptions (options: TunForwardOptions | UdpForwardOptions, keys: re
 /** @internal tun.forward(udp, options) */
 export function forwardTunToUdp (tun: ForwardEndInfo, udp: unknown, options: TunForwardOptions): Forward {
   const sink = endOf(udp, 'Udp', 'udp')
-  const o = commonOptions(options, TUN_KEYS, 'tun.forward()', 1024, 8)
+  const defaultBatch = options?.seal !== undefined ? FORWARD_DEFAULTS.tunSealedBatchSize : FORWARD_DEFAULTS.tunBatchSize
+  const o = commonOptions(options, TUN_KEYS, 'tun.forward()', 1024, defaultBatch)
   if (options.to !== undefined) o.to = options.to // checked by the addon (the core's endpoint parser)
   else if (sink.connected !== true) throw invalidOption('to', 'is required: the socket is not connected')
   if (options.seal !== undefined) o.seal = aeadNative('seal', options.seal)
@@ -187,7 +206,7 @@ export function forwardTunToUdp (tun: ForwardEndInfo, udp: unknown, options: Tun
 /** @internal udp.forward(tun, options) */
 export function forwardUdpToTun (udp: ForwardEndInfo, tun: unknown, options: UdpForwardOptions): Forward {
   const sink = endOf(tun, 'Tun', 'tun')
-  const o = commonOptions(options, UDP_KEYS, 'udp.forward()', binding().limits.udpBatchSize, 16)
+  const o = commonOptions(options, UDP_KEYS, 'udp.forward()', binding().limits.udpBatchSize, FORWARD_DEFAULTS.udpBatchSize)
   if (options.open !== undefined) o.open = aeadNative('open', options.open)
   return new Forward(udp, sink, o)
 }

@@ -39,6 +39,8 @@ t.test('the forward API against one device and socket', { skip }, async (t) => {
     'sealed on the way: counter, ciphertext and tag, which an Aead with the key opens back to the packet')
   t.equal(o.sealAfterStop, 'no error', 'after stop() the Aead is JavaScript\'s again')
   t.equal(o.readAfterStop, 1, 'after stop() the queue is read from JavaScript again')
+  t.same(o.defaultRounds, { plain: 1, plainPackets: 20, sealed: 3, sealedPackets: 20 },
+    '20 packets queued before a forward starts: one round unsealed (default 64 reads), 8 + 8 + 4 sealed (default 8)')
   t.same(o.closeEnds, { back: null, again: null, active: [false, false] }, "closing an end ends its forwards (done resolves null)")
   t.equal(o.forwardOnClosed, 'ERR_TUNIO_CLOSED')
   t.equal(o.terminateCode, 1, 'worker.terminate() of a worker forwarding mid-flow')

@@ -5,6 +5,7 @@ import t from 'tap'
 import * as path from 'path'
 import * as ts from 'typescript'
 import { TUN_DEFAULTS, UDP_DEFAULTS } from '../lib/index'
+import { FORWARD_DEFAULTS } from '../lib/forward'
 
 const root = path.join(__dirname, '..')
 
@@ -47,6 +48,13 @@ for (const [file, iface, defaults, required] of [
     }
   })
 }
+
+t.test('the forwards\' batchSize docs state FORWARD_DEFAULTS (the rounds lib/forward.ts applies)', async (t) => {
+  const tunDoc = optionDocs('lib/forward.ts', 'TunForwardOptions').get('batchSize') ?? ''
+  t.match(tunDoc, `Default ${FORWARD_DEFAULTS.tunBatchSize}, or ${FORWARD_DEFAULTS.tunSealedBatchSize} with \`seal\``)
+  t.match(optionDocs('lib/forward.ts', 'UdpForwardOptions').get('batchSize') ?? '', `Default ${FORWARD_DEFAULTS.udpBatchSize}.`)
+  t.ok(Object.isFrozen(FORWARD_DEFAULTS))
+})
 
 t.test('recvBufferSize points at udp.socketBuffers (udp.info() does not exist)', async (t) => {
   const doc = optionDocs('lib/udp.ts', 'UdpOptions').get('recvBufferSize') ?? ''

@@ -6,10 +6,12 @@
 // GRO coalescing), the same AEAD batch calls (aead.h). Only the hand-off between them moves
 // out of JavaScript; JS is still called for what it has to see (events, peer errors, the end).
 //
-// Why rounds of a few reads: a TUN read batch of 64 superpackets is about 4 MB after the split,
-// more than the L2 cache, so sealing it and then sending it read every byte back from memory
-// twice. A round of `batchSize` kernel reads (default 8) is read, sealed and sent while it is
-// still in the cache; rounds repeat until the source is empty (EAGAIN), as the JS reader does.
+// Why a sealed round is a few reads: a TUN read batch of 64 superpackets is about 4 MB after the
+// split, more than the L2 cache, so sealing it and then sending it read every byte back from
+// memory twice. A sealed round of `batchSize` kernel reads (default 8) is read, sealed and sent
+// while it is still in the cache; an unsealed round (default 64) has no pass between the split
+// and the send. Rounds repeat until the source is empty (EAGAIN), as the JS reader does. The
+// defaults are lib/forward.ts's FORWARD_DEFAULTS, which always passes batchSize.
 #pragma once
 
 #include <napi.h>
@@ -106,7 +108,7 @@ class ForwardWrap : public Napi::ObjectWrap<ForwardWrap> {
   IpEndpoint to_;
   AeadWrap* aead_ = nullptr;  // seal (source TUN) or open (source UDP), or none
   bool seal_ = false;
-  uint32_t batch_size_ = 8;
+  uint32_t batch_size_ = 8;  // lib/forward.ts always passes batchSize (FORWARD_DEFAULTS)
   Napi::ObjectReference source_ref_, sink_ref_, aead_ref_;  // the ends live while linked
   std::vector<Packet> batch_;                               // one round, reused
   std::vector<uint64_t> counters_;                          // open's counters, reused
