@@ -12,6 +12,9 @@
 //   node bench/profile-tunnel.js            (PROFILE_SECONDS=5, PROFILE_CONFIGS=tunio,C reference)
 // Configs: 'tunio' (the echo tunnel, JavaScript forwarding each batch), 'tunio native'
 // (--forward native), 'C reference', and 'tunio aead ALG' / 'tunio native aead ALG' (sealed).
+// PROFILE_STREAMS=N runs N TCP streams (iperf3 -P; default 1). Each run also reports what the
+// kernel lost in each namespace (UDP receive-buffer drops, TCP retransmissions, via nstat): at
+// 32 streams the receiving endpoint's socket overflows while its thread waits for a CPU.
 // On a loaded machine: PROFILE_BITRATE=3G rate-limits iperf3 (-b) so that neither forwarder
 // saturates and the CPU each spends is for the same work; PROFILE_REPEAT=N runs the configs N
 // times alternating (A B, B A, ...) and reports each cell's median. Per GB forwarded (iperf3's
@@ -28,6 +31,7 @@ const RECORD = process.env.PROFILE_RECORD === '1'
 const CONFIGS = (process.env.PROFILE_CONFIGS || 'tunio,C reference').split(',').map((s) => s.trim())
 const BITRATE = process.env.PROFILE_BITRATE
 const REPEAT = Number(process.env.PROFILE_REPEAT || 1)
+const STREAMS = Number(process.env.PROFILE_STREAMS || 1)
 const SYSCALLS = ['read', 'readv', 'writev', 'write', 'recvmmsg', 'recvmsg', 'sendmmsg', 'sendmsg', 'epoll_wait', 'epoll_pwait',
   'epoll_pwait2', 'epoll_ctl', 'futex', 'getsockopt', 'ioctl', 'mprotect', 'madvise']
 const EVENTS = ['task-clock', 'context-switches', 'cpu-migrations', 'raw_syscalls:sys_enter', ...SYSCALLS.map((s) => `syscalls:sys_enter_${s}`)]
@@ -101,15 +105,25 @@ async function transfer (config, tmp, mode) {
     })
     await sleep(300)
     const before = eps.map((e) => threads(e.pid))
-    const j = JSON.parse(w.exec('a', 'iperf3', ['-c', netns.TUNNEL.b, '-t', String(SECS), '-J', ...(BITRATE ? ['-b', BITRATE] : [])], { timeout: (SECS + 20) * 1000 }))
+    const j = JSON.parse(w.exec('a', 'iperf3', ['-c', netns.TUNNEL.b, '-t', String(SECS), '-P', String(STREAMS), '-J', ...(BITRATE ? ['-b', BITRATE] : [])], { timeout: (SECS + 20) * 1000 }))
     const ran = eps.map((e, i) => threadsRan(e.pid, before[i], threads(e.pid)))
+    // What the kernel lost on the way, per namespace (each is new for this transfer): datagrams
+    // its UDP sockets dropped for a full receive buffer, and its TCP retransmissions.
+    const lost = ['a', 'b'].map((ns) => kernelCounters(w, ns))
     const files = []
     for (const p of perfs) files.push(await p.stop())
     server.kill('SIGKILL')
     const finals = []
     for (const e of eps) finals.push(await e.stop())
-    return { gbps: j.end.sum_received.bits_per_second / 1e9, bytes: j.end.sum_received.bytes, files, finals, ran }
+    return { gbps: j.end.sum_received.bits_per_second / 1e9, bytes: j.end.sum_received.bytes, files, finals, ran, lost }
   } finally { w.cleanup() }
+}
+
+/** The namespace's UdpRcvbufErrors and TcpRetransSegs (nstat's absolute counts). */
+function kernelCounters (w, ns) {
+  const out = w.exec(ns, 'nstat', ['-az', 'UdpRcvbufErrors', 'TcpRetransSegs']).toString()
+  const count = (name) => Number((out.match(new RegExp(`^${name}\\s+(\\d+)`, 'm')) ?? [])[1] ?? 0)
+  return { 'udp rcvbuf drops (run)': count('UdpRcvbufErrors'), 'tcp retransmits (run)': count('TcpRetransSegs') }
 }
 
 function topSymbols (file, n = 14) {
@@ -139,6 +153,7 @@ async function main () {
         if (f.forward) o['forward rounds'] = +((i === 0 ? f.forward.out.rounds : f.forward.back.rounds) / sp).toFixed(3)
         for (const [k, v] of Object.entries(c)) o[k] = k === 'task-clock' ? +(v * 1e3 / sp).toFixed(2) : +(v / sp).toFixed(3) // task-clock: ms -> µs
         if (c['task-clock'] !== undefined) o['task-clock ms per GB'] = +(c['task-clock'] / (r.bytes / 1e9)).toFixed(1)
+        Object.assign(o, r.lost[i])
         return o
       })
       runs[config].push({ gbps: r.gbps, a: per[0], b: per[1] })
@@ -154,8 +169,8 @@ async function main () {
       rows[c] = { gbps: +median(runs[c].map((x) => x.gbps)).toFixed(2), a: {}, b: {} }
       for (const k of keysOf) { rows[c].a[k] = cell('a', k); rows[c].b[k] = cell('b', k) }
     }
-    const keys = ['superpackets', 'task-clock ms per GB', 'gso sends', 'forward rounds', 'task-clock', 'context-switches', 'all syscalls', ...SYSCALLS, 'cpu-migrations']
-    const lines = [`One TCP stream a -> b, ${SECS} s${BITRATE ? `, iperf3 -b ${BITRATE}` : ''}${REPEAT > 1 ? `, median of ${REPEAT} runs per config (alternating)` : ''}, ${new Date().toISOString()}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}.`,
+    const keys = ['superpackets', 'task-clock ms per GB', 'udp rcvbuf drops (run)', 'tcp retransmits (run)', 'gso sends', 'forward rounds', 'task-clock', 'context-switches', 'all syscalls', ...SYSCALLS, 'cpu-migrations']
+    const lines = [`${STREAMS === 1 ? 'One TCP stream' : `${STREAMS} TCP streams`} a -> b, ${SECS} s${BITRATE ? `, iperf3 -b ${BITRATE}` : ''}${REPEAT > 1 ? `, median of ${REPEAT} runs per config (alternating)` : ''}, ${new Date().toISOString()}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}.`,
       `Gbit/s: ${CONFIGS.map((c) => `${c} ${rows[c].gbps}`).join(', ')}. Per superpacket (task-clock in µs of CPU):`, '',
       `| per superpacket | ${CONFIGS.map((c) => `${c} a (TUN read, UDP send) | ${c} b (UDP recv, TUN write)`).join(' | ')} |`,
       `|---|${CONFIGS.map(() => '---:|---:').join('|')}|`]
