@@ -68,9 +68,11 @@ const FORWARD_SEND = process.env.DATAPATH_MODE === 'forward-send'
 const FUNCTIONS = FORWARD
   ? [
       ['forward UDP -> TUN', 'tunio::ForwardWrap::OnReadable', true],
-      ['  recv_batch (recvmmsg, split)', 'tunio::UdpSocket::recv_batch', false],
-      // TunWrap::EnqueueSend since IoWrap implements ForwardEnd; ForwardWrite in older trees.
-      ['  TUN write (plan, writev)', ['tunio::TunWrap::EnqueueSend', 'tunio::TunWrap::ForwardWrite'], false],
+      // UdpSocket::recv_views since the forward hands views (view_batch.h); recv_batch before.
+      ['  recv_batch (recvmmsg, split)', ['tunio::UdpSocket::recv_views', 'tunio::UdpSocket::recv_batch'], false],
+      // TunWrap::EnqueueViews since then; EnqueueSend since IoWrap implements ForwardEnd;
+      // ForwardWrite in older trees.
+      ['  TUN write (plan, writev)', ['tunio::TunWrap::EnqueueViews', 'tunio::TunWrap::EnqueueSend', 'tunio::TunWrap::ForwardWrite'], false],
       ['    plan()', 'tunio::GroCoalescer::plan', false]
     ]
   : FORWARD_SEND

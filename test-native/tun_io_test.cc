@@ -106,6 +106,18 @@ std::vector<Packet> gro_read_like(BufferPool& pool, uint16_t port, uint8_t seed,
   return out;
 }
 
+// The same read as a native forward's views (view_batch.h): the datagrams in one large slot,
+// whose one reference goes to `batch`.
+void add_gro_read(ViewBatch& batch, BufferPool& pool, uint16_t port, uint8_t seed, uint32_t count,
+                  size_t payload) {
+  std::vector<Packet> pkts = gro_read_like(pool, port, seed, count, payload);
+  Slot* s = pkts[0].slot.get();
+  BufferPool::ref(s);
+  const uint32_t seg = pkts[0].length;
+  pkts.clear();
+  batch.add_read(s, count, seg, seg * count);
+}
+
 // Everything the socket has now (waits up to 1 s for the first), as payloads.
 std::vector<tb::Bytes> drain(int fd, size_t want) {
   std::vector<tb::Bytes> got;
@@ -316,5 +328,88 @@ TEST_CASE("tun_io: write_batch coalesce, EAGAIN resume and the EINVAL fallback t
     CHECK(st.superpackets_out == 0);
     CHECK(st.write_calls == 13);
     check_received(rx1.get(), {{4, 1000, 20}});
+  }
+}
+
+TEST_CASE("tun_io: write_views writes a forward's views as write_batch writes Packets; stopped, they become the queue") {
+  TioNetns t;
+  if (!t.has_uso("UDP coalescing")) return;
+  TunDevice& tun = t.tun;
+  TunQueueIo io(&tun, 0, TunIoOptions());
+  REQUIRE(io.coalescing_udp());
+  UniqueFd rx1(bound_udp(7001)), rx2(bound_udp(7002));
+  BufferPool pool;
+  TunStats st;
+  const uint64_t in_use = pool.stats().slots_in_use;
+
+  SUBCASE("written in full: one coalesced writev per read, the slots returned") {
+    ViewBatch batch;
+    add_gro_read(batch, pool, 7001, 0, 20, 1200);
+    add_gro_read(batch, pool, 7002, 40, 7, 900);
+    REQUIRE(batch.size() == 27);
+    REQUIRE(io.can_write_views(batch.size()));
+    std::vector<Packet> pkts;
+    const IoResult r = io.write_views(batch, pkts, st);
+    REQUIRE(r.status == IoStatus::kOk);
+    CHECK(r.done == 27);
+    CHECK(r.dropped == 0);
+    CHECK(batch.empty());
+    CHECK(pkts.empty());
+    CHECK(io.done_in_plan() == 0);
+    CHECK(st.write_calls == 2);
+    CHECK(st.superpackets_out == 2);
+    CHECK(st.packets_out == 27);
+    CHECK(pool.stats().slots_in_use == in_use);
+    check_received(rx1.get(), {{20, 1200, 0}});
+    check_received(rx2.get(), {{7, 900, 40}});
+  }
+
+  SUBCASE("EAGAIN on the second write: the batch becomes Packets with the plan active, write_batch resumes it") {
+    ViewBatch batch;
+    add_gro_read(batch, pool, 7001, 0, 6, 800);
+    add_gro_read(batch, pool, 7002, 50, 6, 900);
+    io.set_writer(std::make_unique<OneWriteFault>(&tun, 0, EAGAIN, false, 1));
+    std::vector<Packet> pkts;
+    IoResult r = io.write_views(batch, pkts, st);
+    REQUIRE(r.status == IoStatus::kWouldBlock);
+    CHECK(r.error.err == EAGAIN);
+    CHECK(std::string(r.error.call) == "writev");
+    CHECK(r.done == 6);
+    CHECK(batch.empty());
+    REQUIRE(pkts.size() == 12);  // the plan's window, whole, as write_batch keeps it
+    CHECK(io.done_in_plan() == 6);
+    CHECK_FALSE(io.can_write_views(1));  // a plan waits: views would overtake it
+    CHECK(pkts[6].offset == 0);
+    CHECK(pkts[11].offset == pkts[6].length * 5);
+    CHECK(pkts[0].slot.get()->refs == 6);
+    CHECK(pool.stats().slots_in_use == in_use + 2);
+    r = io.write_batch(pkts, st);
+    REQUIRE(r.status == IoStatus::kOk);
+    CHECK(r.done == 6);
+    CHECK(pkts.empty());
+    CHECK(st.write_calls == 3);
+    CHECK(st.superpackets_out == 2);
+    CHECK(st.packets_out == 12);
+    CHECK(pool.stats().slots_in_use == in_use);
+    check_received(rx1.get(), {{6, 800, 0}});
+    check_received(rx2.get(), {{6, 900, 50}});
+    CHECK(io.can_write_views(1));
+  }
+
+  SUBCASE("an empty datagram among the views is dropped as malformed, as a Packet of length 0 is") {
+    ViewBatch batch;
+    add_gro_read(batch, pool, 7001, 0, 3, 1000);
+    Slot* empty = pool.acquire(64);
+    REQUIRE(empty != nullptr);
+    batch.add_read(empty, 1, 0, 0);
+    std::vector<Packet> pkts;
+    const IoResult r = io.write_views(batch, pkts, st);
+    REQUIRE(r.status == IoStatus::kOk);
+    CHECK(r.done == 4);
+    CHECK(r.dropped == 1);
+    CHECK(st.drop_malformed == 1);
+    CHECK(st.packets_out == 3);
+    CHECK(pool.stats().slots_in_use == in_use);
+    check_received(rx1.get(), {{3, 1000, 0}});
   }
 }

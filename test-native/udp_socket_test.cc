@@ -328,6 +328,70 @@ TEST_CASE("udp socket: a GRO read with a shorter last datagram; without GRO each
   }
 }
 
+TEST_CASE("udp socket: recv_views reads what recv_batch reads, as views with one slot reference per message") {
+  BufferPool pool;
+  auto tx = open_at("127.0.0.1");
+  UdpOptions o;
+  o.bind = endpoint("127.0.0.1", 0);
+  o.recv_buffer = 8 << 20;
+  auto gro_rx = open_ok(o);
+  o.gro = Offload::kOff;
+  auto plain_rx = open_ok(o);
+  for (UdpSocket* rx : {gro_rx.get(), plain_rx.get()}) {
+    CAPTURE(rx == gro_rx.get());
+    std::vector<Packet> pkts;
+    for (uint32_t i = 0; i < 10; i++) pkts.push_back(make_packet(pool, 1200, 100 + i));
+    pkts.push_back(make_packet(pool, 77, 110));
+    const IpEndpoint to = rx->local_address();
+    SendStats st;
+    REQUIRE(tx->send_batch(pkts, &to, st).sent() == 11);
+    const uint64_t in_use = pool.stats().slots_in_use;
+    RecvStats rs;
+    ViewBatch views;
+    for (int i = 0; i < 100 && views.size() < 11; i++) {
+      const IoResult r = rx->recv_views(pool, views, 64, rs);
+      REQUIRE(r.status != IoStatus::kError);
+      REQUIRE(r.status != IoStatus::kPoolExhausted);
+      if (r.status == IoStatus::kWouldBlock && !wait_for(rx->fd(), POLLIN)) break;
+    }
+    REQUIRE(views.size() == 11);
+    CHECK(rs.datagrams == 11);
+    CHECK(rs.bytes == 10 * 1200 + 77);
+    CHECK(views.bytes() == 10 * 1200 + 77);
+    for (uint32_t i = 0; i < 11; i++) {
+      CAPTURE(i);
+      const GroPacket& v = views.views()[i];
+      REQUIRE(v.len == (i < 10 ? 1200u : 77u));
+      bool same = true;
+      for (uint32_t k = 0; k < v.len; k++) same = same && v.data[k] == pattern(100 + i, k);
+      CHECK(same);
+    }
+    // One slot per message read, one reference each: a GRO read's 11 datagrams share one.
+    const uint64_t messages = rx == gro_rx.get() ? 1 : 11;
+    CHECK(rs.messages == messages);
+    CHECK(pool.stats().slots_in_use == in_use + messages);
+    if (rx == gro_rx.get()) CHECK(views.views()[10].data == views.views()[0].data + 10 * 1200);
+
+    // As Packets: the same bytes at the same places, a reference per datagram.
+    std::vector<Packet> got;
+    views.to_packets(got);
+    CHECK(views.empty());
+    REQUIRE(got.size() == 11);
+    for (uint32_t i = 0; i < 11; i++) {
+      CAPTURE(i);
+      CHECK(got[i].length == (i < 10 ? 1200u : 77u));
+      CHECK(bytes_ok(got[i], 100 + i));
+    }
+    if (rx == gro_rx.get()) {
+      CHECK(got[0].slot.get()->refs == 11);
+      CHECK(got[10].offset == 10 * 1200);
+    }
+    CHECK(pool.stats().slots_in_use == in_use + messages);
+    got.clear();
+    CHECK(pool.stats().slots_in_use == in_use);
+  }
+}
+
 TEST_CASE("udp socket: 0-byte and 65,507-byte datagrams") {
   BufferPool pool;
   auto tx = open_at("127.0.0.1");

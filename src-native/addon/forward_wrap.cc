@@ -93,6 +93,11 @@ ForwardWrap::ForwardWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Forw
   }
   source_ = source;
   sink_ = sink;
+  if (!source_is_tun && !aead_) {
+    view_source_ = UnwrapTagged<UdpWrap>(info[0], kUdpTypeTag);
+    view_sink_ = UnwrapTagged<TunWrap>(info[1], kTunTypeTag);
+    views_.reserve(512, 128);
+  }
   source_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
   sink_ref_ = Napi::Persistent(info[1].As<Napi::Object>());
   uv_loop_t* loop = nullptr;
@@ -127,7 +132,12 @@ void ForwardWrap::Detach() {
     uv_close(reinterpret_cast<uv_handle_t*>(pool_timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
     pool_timer_ = nullptr;
   }
-  if (!in_round_) batch_.clear();  // inside OnReadable the round clears it on its way out
+  if (!in_round_) {  // inside OnReadable the round clears them on its way out
+    batch_.clear();
+    views_.clear();
+  }
+  view_source_ = nullptr;
+  view_sink_ = nullptr;
   source_ref_.Reset();
   sink_ref_.Reset();
   aead_ref_.Reset();
@@ -176,8 +186,19 @@ void ForwardWrap::OnReadable() {
       paused = true;
       break;
     }
-    batch_.clear();
-    const IoResult r = source->ForwardRead(sq, batch_, batch_size_);
+    IoResult r;
+    if (view_source_) {
+      r = view_source_->ReadViews(views_, batch_size_);
+      if (!views_.empty()) {
+        stats_.rounds++;
+        stats_.packets += views_.size();
+        stats_.bytes += views_.bytes();
+        view_sink_->EnqueueViews(dq, views_);  // leaves views_ empty
+      }
+    } else {
+      batch_.clear();
+      r = source->ForwardRead(sq, batch_, batch_size_);
+    }
     if (!batch_.empty()) {
       const size_t n = batch_.size();
       if (aead_ && seal_ && !aead_->SealForward(batch_)) {
@@ -206,6 +227,7 @@ void ForwardWrap::OnReadable() {
     }
   }
   batch_.clear();
+  views_.clear();
   in_round_ = false;
   // After POLLERR libuv stopped the poll (FdWatcher mirrors it): arm it again (a no-op when it
   // still is), unless this round paused it or the forward ended.

@@ -23,11 +23,14 @@
 #include "io_result.h"
 #include "open_handle.h"
 #include "packet.h"
+#include "view_batch.h"
 
 namespace tunio {
 
 class AeadWrap;
 class ForwardWrap;
+class TunWrap;
+class UdpWrap;
 
 // One end of a forward as ForwardWrap drives it: a TunWrap queue or a UdpWrap, through
 // IoWrap<T> (io_wrap.h), which implements it once over the wrap's queue operations.
@@ -111,6 +114,12 @@ class ForwardWrap : public Napi::ObjectWrap<ForwardWrap> {
   uint32_t batch_size_ = 8;  // lib/forward.ts always passes batchSize (FORWARD_DEFAULTS)
   Napi::ObjectReference source_ref_, sink_ref_, aead_ref_;  // the ends live while linked
   std::vector<Packet> batch_;                               // one round, reused
+  // UDP -> TUN without open: the round's datagrams go as views (view_batch.h: a slot reference
+  // per message, no Packet per datagram) from the socket to the TUN queue, which the forward
+  // calls directly (UdpWrap::ReadViews, TunWrap::EnqueueViews); null otherwise.
+  UdpWrap* view_source_ = nullptr;
+  TunWrap* view_sink_ = nullptr;
+  ViewBatch views_;  // one round, reused
   std::vector<uint64_t> counters_;                          // open's counters, reused
   uv_timer_t* pool_timer_ = nullptr;
   OpenHandle handle_;

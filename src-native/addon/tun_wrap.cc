@@ -351,7 +351,7 @@ void TunWrap::RecordCoalescing(int q, bool enabled) {
   RecordEvent(e);
 }
 
-void TunWrap::Flush(int q) {
+void TunWrap::Flush(int q, ViewBatch* views) {
   Queue& queue = queues_[static_cast<size_t>(q)];
   if (coalesce_retry_at_ms_ != 0 && !coalesce_probing_ && !coalesce_switched_off_ &&
       monotonic_ms() >= coalesce_retry_at_ms_) {
@@ -363,7 +363,8 @@ void TunWrap::Flush(int q) {
   }
   const uint64_t fallbacks = queue.stats.coalesce_fallbacks;
   const uint64_t superpackets = queue.stats.superpackets_out;
-  const IoResult r = queue.io->write_batch(queue.pending.packets(), queue.stats);
+  const IoResult r = views ? queue.io->write_views(*views, queue.pending.packets(), queue.stats)
+                           : queue.io->write_batch(queue.pending.packets(), queue.stats);
   if (queue.stats.coalesce_fallbacks != fallbacks) {
     // The kernel refused a coalesced write (its segments went out one by one). That is a
     // property of the kernel more than of the queue, so the whole device stops coalescing,
@@ -455,6 +456,21 @@ void TunWrap::WatchQueue(int q, bool on) {
 
 void TunWrap::EnqueueSend(int q, std::vector<Packet>& pkts, const IpEndpoint&) {
   FlushAdmitted(q, Admit(q, SendQueueOf(q).append(pkts)));
+}
+
+void TunWrap::EnqueueViews(int q, ViewBatch& batch) {
+  Queue& queue = queues_[static_cast<size_t>(q)];
+  // An empty queue admits the whole batch (within its limit) and flushes at once: Admit and
+  // FlushAdmitted would do nothing else, so the views are written as they are.
+  if (queue.pending.empty() && !queue.pending.congested() && batch.size() <= queue.pending.limit() &&
+      queue.io->can_write_views(batch.size())) {
+    Flush(q, &batch);
+    return;
+  }
+  std::vector<Packet>& pkts = queue.pending.packets();
+  const size_t before = pkts.size();
+  batch.to_packets(pkts);
+  FlushAdmitted(q, Admit(q, before));
 }
 
 void TunWrap::NotifyJs(int q) {

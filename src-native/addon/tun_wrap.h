@@ -54,6 +54,12 @@ class TunWrap : public IoWrap<TunWrap> {
   explicit TunWrap(const Napi::CallbackInfo& info);
   ~TunWrap() override;
 
+  // A native forward's sink for a UDP source's datagrams as views (ForwardWrap; view_batch.h):
+  // what EnqueueSend does with the same datagrams as Packets (the same admission, writes,
+  // counts and events), written from the views when queue q holds nothing; they become
+  // Packets in the queue only when some wait (then, or when the write stops).
+  void EnqueueViews(int q, ViewBatch& batch);
+
  private:
   friend class IoWrap<TunWrap>;  // Open, CloseOwn, the queue accessors, the shared JS methods
   friend struct FaultSeam;        // tests' faults in a queue's writer (fault_seam.h)
@@ -108,7 +114,9 @@ class TunWrap : public IoWrap<TunWrap> {
   void SetCoalescing(bool on);
 
   bool QueueArg(const Napi::CallbackInfo& info, size_t index, int* q);
-  void Flush(int q);
+  // Writes queue q's packets (write_batch), or with `views` the batch a forward hands to an
+  // empty queue (write_views), then reports congestion, drain and coalescing as they change.
+  void Flush(int q, ViewBatch* views = nullptr);
   // write()'s and a forward's tail: admits the packets appended from `before` on (the newest
   // beyond writeQueueLength dropped and counted), returns how many stay queued.
   size_t Admit(int q, size_t before);

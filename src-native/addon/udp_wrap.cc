@@ -328,15 +328,24 @@ void UdpWrap::FlushAdmitted(size_t accepted) {
 }
 
 IoResult UdpWrap::ReadQueue(int, std::vector<Packet>& out, uint32_t max_reads) {
+  return ReadForward(max_reads, [&](uint32_t messages) { return socket_->recv_batch(*pool_, out, messages, recv_stats_); });
+}
+
+IoResult UdpWrap::ReadViews(ViewBatch& out, uint32_t max_reads) {
+  return ReadForward(max_reads, [&](uint32_t messages) { return socket_->recv_views(*pool_, out, messages, recv_stats_); });
+}
+
+template <typename Read>
+IoResult UdpWrap::ReadForward(uint32_t max_reads, Read&& read) {
   const uint32_t messages = max_reads == 0 || max_reads > socket_->batch_size() ? socket_->batch_size() : max_reads;
-  const uint64_t calls = recv_stats_.recvmmsg_calls, read = recv_stats_.messages;
-  IoResult r = socket_->recv_batch(*pool_, out, messages, recv_stats_);
+  const uint64_t calls = recv_stats_.recvmmsg_calls, read_before = recv_stats_.messages;
+  IoResult r = read(messages);
   // One recvmmsg that came back with fewer messages than asked emptied the socket: the forward
   // stops here, as the C reference does (bench/tunnel_reference.c), instead of calling
   // recvmmsg once more for its EAGAIN (0.3-0.4 recvmmsg per TUN superpacket in
   // bench/profile-tunnel.js). The poll is level-triggered: a datagram that came in since wakes
   // the forward again. Not while GRO waits to be turned off, which happens at an EAGAIN.
-  if (r.status == IoStatus::kOk && recv_stats_.recvmmsg_calls == calls + 1 && recv_stats_.messages - read < messages &&
+  if (r.status == IoStatus::kOk && recv_stats_.recvmmsg_calls == calls + 1 && recv_stats_.messages - read_before < messages &&
       !socket_->gro_off_pending()) {
     r.status = IoStatus::kWouldBlock;
   }

@@ -37,6 +37,10 @@ class UdpWrap : public IoWrap<UdpWrap> {
   explicit UdpWrap(const Napi::CallbackInfo& info);
   ~UdpWrap() override;
 
+  // A native forward's read for a TUN sink (ForwardWrap): ReadQueue's reads, counts and
+  // result, the datagrams as views (UdpSocket::recv_views) instead of Packets.
+  IoResult ReadViews(ViewBatch& out, uint32_t max_reads);
+
  private:
   friend class IoWrap<UdpWrap>;  // Open, CloseOwn, the queue accessors, the shared JS methods
   friend struct FaultSeam;        // tests' faults in the socket's send calls (fault_seam.h)
@@ -46,6 +50,9 @@ class UdpWrap : public IoWrap<UdpWrap> {
   static constexpr int QueueCount() { return 1; }
   // A forward's read: a short recvmmsg counts as empty (see udp_wrap.cc).
   IoResult ReadQueue(int, std::vector<Packet>& out, uint32_t max_reads);
+  // ReadQueue and ReadViews: `read(messages)` is the recvmmsg (recv_batch or recv_views).
+  template <typename Read>
+  IoResult ReadForward(uint32_t max_reads, Read&& read);
   void WatchQueue(int, bool on);
   void EnqueueSend(int, std::vector<Packet>& pkts, const IpEndpoint& to);
   bool HasNotice(int) const { return !closed_ && (socket_->has_errors() || HasSendEvents()); }

@@ -161,7 +161,7 @@ IoResult TunQueueIo::read_batch(BufferPool& pool, std::vector<Packet>& out, TunS
   return finish(IoStatus::kOk);
 }
 
-ssize_t TunQueueIo::write_one(std::vector<Packet>& pkts, const GroWrite& w, const GroPlan& plan) {
+ssize_t TunQueueIo::write_one(const GroPacket* in, const GroWrite& w, const GroPlan& plan) {
   uint8_t hdr[kVirtioNetHdrLen];
   // The iovec is filled in place (sized once; it only grows): no capacity check per member.
   const size_t count = (vnet_ ? 1 : 0) + 1 + size_t{w.members_count};
@@ -171,12 +171,11 @@ ssize_t TunQueueIo::write_one(std::vector<Packet>& pkts, const GroWrite& w, cons
     encode_virtio_net_hdr(w.hdr, hdr);
     *v++ = {hdr, sizeof hdr};
   }
-  const Packet& head = pkts[w.packet];
-  *v++ = {head.data(), head.length};
-  // The planned members' data pointers are gro_in_'s (the same packets, planned from it).
+  const GroPacket& head = in[w.packet];
+  *v++ = {head.data, head.len};
   const GroMember* g = plan.members.data() + w.members_begin;
   const GroMember* const end = g + w.members_count;
-  for (; g != end; ++g) *v++ = {gro_in_[g->packet].data + g->offset, g->length};
+  for (; g != end; ++g) *v++ = {in[g->packet].data + g->offset, g->length};
   return write_packet(iov_.data(), static_cast<int>(count), w.members_count > 0);
 }
 
@@ -184,17 +183,17 @@ ssize_t TunQueueIo::write_packet(const iovec* iov, int iovcnt, bool coalesced) {
   return writer_ ? writer_->write(iov, iovcnt, coalesced) : dev_->write_raw(queue_, iov, iovcnt);
 }
 
-bool TunQueueIo::write_segments_one_by_one(std::vector<Packet>& pkts, const GroWrite& w, const GroPlan& plan,
+bool TunQueueIo::write_segments_one_by_one(const GroPacket* in, const GroWrite& w, const GroPlan& plan,
                                            TunStats& stats) {
   // Gather the coalesced packet (head + slices) and split it again: gso_split gives back the
   // member packets exactly (see gro_coalesce.h), each written on its own without a GSO type.
   size_t len = 0;
-  const Packet& head = pkts[w.packet];
-  std::memcpy(scratch_.get(), head.data(), head.length);
-  len = head.length;
+  const GroPacket& head = in[w.packet];
+  std::memcpy(scratch_.get(), head.data, head.len);
+  len = head.len;
   for (uint32_t m = 0; m < w.members_count; m++) {
     const GroMember& g = plan.members[w.members_begin + m];
-    std::memcpy(scratch_.get() + len, pkts[g.packet].data() + g.offset, g.length);
+    std::memcpy(scratch_.get() + len, in[g.packet].data + g.offset, g.length);
     len += g.length;
   }
   auto sink = std::make_unique<WritingSink>(
@@ -213,9 +212,9 @@ bool TunQueueIo::write_segments_one_by_one(std::vector<Packet>& pkts, const GroW
 
 // TUNIO_DEBUG=1: which packet the kernel refused, and why (errno plus the IP header fields
 // that identify it), on stderr. Off by default: rejected packets are counted, not logged.
-void TunQueueIo::log_rejected(int err, const Packet& head, uint32_t members) const {
-  const uint8_t* p = head.data();
-  const uint32_t n = head.length;
+void TunQueueIo::log_rejected(int err, const GroPacket& head, uint32_t members) const {
+  const uint8_t* p = head.data;
+  const uint32_t n = head.len;
   char what[160] = "not IP";
   if (n >= 20 && (p[0] >> 4) == 4) {
     std::snprintf(what, sizeof what, "IPv4 %u.%u.%u.%u -> %u.%u.%u.%u proto %u len %u", p[12], p[13], p[14],
@@ -243,6 +242,90 @@ size_t TunQueueIo::plan_window(const std::vector<Packet>& pkts) {
   return cut > kMaxPlan / 2 ? cut : kMaxPlan;
 }
 
+void TunQueueIo::make_plan(const GroPacket* in, size_t n, TunStats& stats) {
+  plan_n_ = n;
+  if (coalesce_tcp_ || coalesce_udp_) {
+    GroOptions g = coalescer_.options();
+    if (g.tcp != coalesce_tcp_ || g.udp != coalesce_udp_) {
+      g.tcp = coalesce_tcp_;
+      g.udp = coalesce_udp_;
+      coalescer_ = GroCoalescer(g);
+    }
+    coalescer_.plan(in, n, &plan_);
+    for (size_t r = 0; r < kGroRefusalCount; r++) stats.coalesce_refusals[r] += plan_.stats.refused[r];
+  } else {
+    plan_.writes.clear();
+    plan_.members.clear();
+    for (size_t i = 0; i < n; i++) {
+      GroWrite w;
+      w.packet = static_cast<uint32_t>(i);
+      w.total_len = in[i].len;
+      plan_.writes.push_back(w);
+    }
+  }
+  plan_pos_ = 0;
+  plan_done_ = 0;
+  plan_active_ = true;
+}
+
+int TunQueueIo::write_planned(const GroPacket* in, TunStats& stats) {
+  while (plan_pos_ < plan_.writes.size()) {
+    const GroWrite& w = plan_.writes[plan_pos_];
+    const GroPacket& head = in[w.packet];
+    const uint64_t count = w.members_count + 1;
+    if (head.len == 0) {  // an empty packet, or one without memory (planned with no data)
+      stats.drop_malformed += count;
+      plan_done_ += count;
+      plan_pos_++;
+      continue;
+    }
+    if (coalesce_refused_ && w.members_count > 0) {
+      // Planned before coalescing was refused: write its segments one by one too, rather
+      // than meet (and count) the same EINVAL again.
+      write_segments_one_by_one(in, w, plan_, stats);
+      plan_done_ += count;
+      plan_pos_++;
+      continue;
+    }
+    const ssize_t r = write_one(in, w, plan_);
+    stats.write_calls++;
+    if (r >= 0) {
+      stats.packets_out += count;
+      stats.bytes_out += w.total_len;
+      if (w.members_count > 0) {
+        stats.superpackets_out++;
+        stats.segments_out += count;
+      }
+      plan_done_ += count;
+      plan_pos_++;
+      continue;
+    }
+    const int e = static_cast<int>(-r);
+    if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) return e;  // resume here; the caller reports which ('congestion')
+    if (e == EINTR) continue;
+    if (w.members_count > 0 && e == EINVAL) {
+      // Some kernels refuse coalesced writes: nothing is lost, the segments go one by one,
+      // and this queue stops coalescing. Known case: Linux 6.6.44 and other 2024 stable
+      // trees took commit e269d79c7d35 ("net: missing check virtio"), whose check in
+      // virtio_net_hdr_to_skb() (include/linux/virtio_net.h, called from tun_get_user() in
+      // drivers/net/tun.c) fails a UDP GSO write whose last segment is shorter than
+      // gso_size with EINVAL; commit 89add40066f9 (Linux 6.11) replaced that check.
+      stats.coalesce_fallbacks++;
+      disable_coalescing();
+      write_segments_one_by_one(in, w, plan_, stats);
+      plan_done_ += count;
+      plan_pos_++;
+      continue;
+    }
+    if (e == EBADF || e == EBADFD || e == EFAULT) return e;
+    stats.drop_write_rejected += count;  // EINVAL, EMSGSIZE, EIO (link down), ...: this packet only
+    if (debug_) log_rejected(e, head, w.members_count);
+    plan_done_ += count;
+    plan_pos_++;
+  }
+  return 0;
+}
+
 IoResult TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats) {
   // Packets already written or dropped by a plan this call resumes were counted by the call
   // that wrote them: `done` counts from here.
@@ -259,97 +342,48 @@ IoResult TunQueueIo::write_batch(std::vector<Packet>& pkts, TunStats& stats) {
   while (!pkts.empty()) {
     if (!plan_active_) {
       // Plan at most one window at a time; the rest waits in `pkts`.
-      plan_n_ = plan_window(pkts);
-      gro_in_.resize(plan_n_);
-      for (size_t i = 0; i < plan_n_; i++) {
+      const size_t n = plan_window(pkts);
+      gro_in_.resize(n);
+      for (size_t i = 0; i < n; i++) {
         Packet& p = pkts[i];
         gro_in_[i].data = p.valid() ? p.data() : nullptr;
         gro_in_[i].len = p.valid() ? p.length : 0;
       }
-      if (coalesce_tcp_ || coalesce_udp_) {
-        GroOptions g = coalescer_.options();
-        if (g.tcp != coalesce_tcp_ || g.udp != coalesce_udp_) {
-          g.tcp = coalesce_tcp_;
-          g.udp = coalesce_udp_;
-          coalescer_ = GroCoalescer(g);
-        }
-        coalescer_.plan(gro_in_.data(), plan_n_, &plan_);
-        for (size_t r = 0; r < kGroRefusalCount; r++) stats.coalesce_refusals[r] += plan_.stats.refused[r];
-      } else {
-        plan_.writes.clear();
-        plan_.members.clear();
-        for (size_t i = 0; i < plan_n_; i++) {
-          GroWrite w;
-          w.packet = static_cast<uint32_t>(i);
-          w.total_len = gro_in_[i].len;
-          plan_.writes.push_back(w);
-        }
-      }
-      plan_pos_ = 0;
-      plan_done_ = 0;
-      plan_active_ = true;
+      make_plan(gro_in_.data(), n, stats);
     }
-    while (plan_pos_ < plan_.writes.size()) {
-      const GroWrite& w = plan_.writes[plan_pos_];
-      const Packet& head = pkts[w.packet];
-      const uint64_t count = w.members_count + 1;
-      if (!head.valid() || head.length == 0) {
-        stats.drop_malformed += count;
-        plan_done_ += count;
-        plan_pos_++;
-        continue;
-      }
-      if (coalesce_refused_ && w.members_count > 0) {
-        // Planned before coalescing was refused: write its segments one by one too, rather
-        // than meet (and count) the same EINVAL again.
-        write_segments_one_by_one(pkts, w, plan_, stats);
-        plan_done_ += count;
-        plan_pos_++;
-        continue;
-      }
-      const ssize_t r = write_one(pkts, w, plan_);
-      stats.write_calls++;
-      if (r >= 0) {
-        stats.packets_out += count;
-        stats.bytes_out += w.total_len;
-        if (w.members_count > 0) {
-          stats.superpackets_out++;
-          stats.segments_out += count;
-        }
-        plan_done_ += count;
-        plan_pos_++;
-        continue;
-      }
-      const int e = static_cast<int>(-r);
-      if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) {
-        return finish(IoResult::status_of(e), e);  // resume here; the caller reports which ('congestion')
-      }
-      if (e == EINTR) continue;
-      if (w.members_count > 0 && e == EINVAL) {
-        // Some kernels refuse coalesced writes: nothing is lost, the segments go one by one,
-        // and this queue stops coalescing. Known case: Linux 6.6.44 and other 2024 stable
-        // trees took commit e269d79c7d35 ("net: missing check virtio"), whose check in
-        // virtio_net_hdr_to_skb() (include/linux/virtio_net.h, called from tun_get_user() in
-        // drivers/net/tun.c) fails a UDP GSO write whose last segment is shorter than
-        // gso_size with EINVAL; commit 89add40066f9 (Linux 6.11) replaced that check.
-        stats.coalesce_fallbacks++;
-        disable_coalescing();
-        write_segments_one_by_one(pkts, w, plan_, stats);
-        plan_done_ += count;
-        plan_pos_++;
-        continue;
-      }
-      if (e == EBADF || e == EBADFD || e == EFAULT) return finish(IoStatus::kError, e);
-      stats.drop_write_rejected += count;  // EINVAL, EMSGSIZE, EIO (link down), ...: this packet only
-      if (debug_) log_rejected(e, head, w.members_count);
-      plan_done_ += count;
-      plan_pos_++;
-    }
+    const int e = write_planned(gro_in_.data(), stats);
+    if (e != 0) return finish(IoResult::status_of(e), e);
     pkts.erase(pkts.begin(), pkts.begin() + static_cast<std::ptrdiff_t>(plan_n_));
     plan_active_ = false;
     plan_done_ = 0;
   }
   return finish(IoStatus::kOk);
+}
+
+IoResult TunQueueIo::write_views(ViewBatch& batch, std::vector<Packet>& pkts, TunStats& stats) {
+  const size_t n = batch.size();
+  const uint64_t dropped_before = stats.drop_malformed + stats.drop_write_rejected;
+  IoResult r;
+  if (n == 0) return r;
+  // Planned and written from the views where they are (no copy into gro_in_, no Packet each).
+  make_plan(batch.views(), n, stats);
+  const int e = write_planned(batch.views(), stats);
+  r.dropped = static_cast<size_t>(stats.drop_malformed + stats.drop_write_rejected - dropped_before);
+  if (e == 0) {
+    plan_active_ = false;
+    plan_done_ = 0;
+    r.done = n;
+    batch.clear();  // the slots' references: the kernel has copied every byte
+    return r;
+  }
+  // Stopped inside the plan: the window becomes Packets in `pkts` (the views' data pointers,
+  // which the plan indexes and has patched, stay in gro_in_), as if write_batch had planned them.
+  r.status = IoResult::status_of(e);
+  r.error = SysError::make(e, "writev");
+  r.done = plan_done_;
+  gro_in_.assign(batch.views(), batch.views() + n);
+  batch.to_packets(pkts);
+  return r;
 }
 
 }  // namespace tunio

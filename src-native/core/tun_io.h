@@ -19,6 +19,7 @@
 #include "packet.h"
 #include "tun_device.h"
 #include "tun_stats.h"
+#include "view_batch.h"
 
 namespace tunio {
 
@@ -62,6 +63,16 @@ class TunQueueIo {
   // EBADFD, EFAULT), the rest stays for the caller to drop.
   IoResult write_batch(std::vector<Packet>& pkts, TunStats& stats);
 
+  // write_batch for a native forward's batch of views (view_batch.h), when nothing waits:
+  // `pkts` (the queue write_batch writes from) empty and can_write_views(batch.size()). Planned
+  // and written from the views in place, no Packet per datagram; the same writes, counts and
+  // result as write_batch on the same datagrams as Packets. Written in full: `batch` is
+  // cleared (its slot references dropped). Stopped (kWouldBlock, kNoBuffers, kError): the
+  // batch is moved into `pkts` as Packets with the plan still active, which write_batch
+  // resumes (done_in_plan() of them are written or dropped).
+  IoResult write_views(ViewBatch& batch, std::vector<Packet>& pkts, TunStats& stats);
+  bool can_write_views(size_t n) const { return !plan_active_ && n <= kMaxPlan; }
+
   // Packets at the front of the caller's vector that write_batch already wrote or dropped but
   // has not erased yet (a plan interrupted by EAGAIN is resumed, not re-planned): what waits
   // for the kernel is the vector's size minus this.
@@ -92,11 +103,17 @@ class TunQueueIo {
  private:
   // One write to the writer, or to the device when there is none; bytes, or -errno.
   ssize_t write_packet(const iovec* iov, int iovcnt, bool coalesced);
+  // Plans the window in[0, n) into plan_ (coalesced when on, else one write each) and makes it
+  // the active plan.
+  void make_plan(const GroPacket* in, size_t n, TunStats& stats);
+  // Writes the active plan on from plan_pos_ (`in`: the window it was planned from): 0 when
+  // every write is done, else the errno that stopped it (EAGAIN, EWOULDBLOCK, ENOBUFS: resume
+  // later; EBADF, EBADFD, EFAULT: the fd is broken).
+  int write_planned(const GroPacket* in, TunStats& stats);
   // Writes one planned write; returns bytes, or -errno.
-  ssize_t write_one(std::vector<Packet>& pkts, const GroWrite& w, const GroPlan& plan);
+  ssize_t write_one(const GroPacket* in, const GroWrite& w, const GroPlan& plan);
   // A coalesced write the kernel refused: re-split it and write the segments one by one.
-  bool write_segments_one_by_one(std::vector<Packet>& pkts, const GroWrite& w, const GroPlan& plan,
-                                 TunStats& stats);
+  bool write_segments_one_by_one(const GroPacket* in, const GroWrite& w, const GroPlan& plan, TunStats& stats);
 
   TunDevice* dev_;
   int queue_;
@@ -107,7 +124,7 @@ class TunQueueIo {
   bool coalesce_tcp_configured_ = false;  // what open() negotiated, for enable_coalescing()
   bool coalesce_udp_configured_ = false;
   std::unique_ptr<TunWriter> writer_;  // null: write to dev_ directly
-  void log_rejected(int err, const Packet& head, uint32_t members) const;
+  void log_rejected(int err, const GroPacket& head, uint32_t members) const;
   bool debug_ = false;              // TUNIO_DEBUG set: log refused writes to stderr
   bool coalesce_refused_ = false;  // EINVAL fallback happened: coalesced writes still planned split
   std::unique_ptr<uint8_t[]> scratch_;  // one superpacket read from the kernel

@@ -509,6 +509,34 @@ std::vector<SocketError> UdpSocket::take_errors() {
 
 IoResult UdpSocket::recv_batch(BufferPool& pool, std::vector<Packet>& out, size_t max_messages,
                                RecvStats& stats) {
+  // One slot reference per datagram: recvmmsg's, plus count - 1 taken at once; each Packet
+  // adopts one. All datagrams but the last are segment_size() long.
+  return recv_messages(pool, max_messages, stats,
+                       [&out](Slot* slot, const msghdr& h, uint32_t len, const UdpGroSplit& split,
+                              const IpEndpoint& local, uint8_t ecn) {
+                         const IpEndpoint remote =
+                             endpoint_from_sockaddr(reinterpret_cast<const sockaddr*>(h.msg_name), h.msg_namelen);
+                         const uint32_t count = split.count();
+                         slot->refs += count - 1;
+                         const uint32_t seg = split.segment_size();
+                         uint32_t off = 0;
+                         for (uint32_t k = 1; k < count; k++, off += seg) {
+                           out.emplace_back(SlotRef(slot), off, seg, remote, local, ecn);
+                         }
+                         out.emplace_back(SlotRef(slot), off, len - off, remote, local, ecn);
+                       });
+}
+
+IoResult UdpSocket::recv_views(BufferPool& pool, ViewBatch& out, size_t max_messages, RecvStats& stats) {
+  // The slot's one reference goes to the batch; the sender, destination and ECN are not kept
+  // (the TUN write reads none of them).
+  return recv_messages(pool, max_messages, stats,
+                       [&out](Slot* slot, const msghdr&, uint32_t len, const UdpGroSplit& split, const IpEndpoint&,
+                              uint8_t) { out.add_read(slot, split.count(), split.segment_size(), len); });
+}
+
+template <typename Emit>
+IoResult UdpSocket::recv_messages(BufferPool& pool, size_t max_messages, RecvStats& stats, Emit&& emit) {
   IoResult result;
   const size_t want = std::min<size_t>(max_messages, batch_);
   if (want == 0) return result;
@@ -629,18 +657,10 @@ IoResult UdpSocket::recv_batch(BufferPool& pool, std::vector<Packet>& out, size_
       BufferPool::unref(slot);
       continue;
     }
-    const IpEndpoint remote =
-        endpoint_from_sockaddr(reinterpret_cast<const sockaddr*>(h.msg_name), h.msg_namelen);
     const UdpGroSplit split(len, gro_size);
     const uint32_t count = split.count();
     if (count > 1) stats.gro_reads++;
-    // One slot reference per datagram: recvmmsg's, plus count - 1 taken at once; each Packet
-    // adopts one. All datagrams but the last are segment_size() long.
-    slot->refs += count - 1;
-    const uint32_t seg = split.segment_size();
-    uint32_t off = 0;
-    for (uint32_t k = 1; k < count; k++, off += seg) out.emplace_back(SlotRef(slot), off, seg, remote, local, ecn);
-    out.emplace_back(SlotRef(slot), off, len - off, remote, local, ecn);
+    emit(slot, h, len, split, local, ecn);  // takes the slot's reference
     stats.datagrams += count;
     stats.bytes += len;
     result.done += count;

@@ -31,6 +31,7 @@
 #include "udp_send_plan.h"
 #include "udp_socket_calls.h"
 #include "unique_fd.h"
+#include "view_batch.h"
 
 namespace tunio {
 
@@ -195,6 +196,10 @@ class UdpSocket {
   // IoResult.done: Packets appended; kPoolExhausted: the pool had no slot, nothing was read.
   IoResult recv_batch(BufferPool& pool, std::vector<Packet>& out, size_t max_messages,
                       RecvStats& stats);
+  // recv_batch for a native forward's TUN sink: the same reads, counts and result, but the
+  // datagrams appended to `out` as views with one slot reference per message (view_batch.h),
+  // not as Packets, and without their endpoints and ECN.
+  IoResult recv_views(BufferPool& pool, ViewBatch& out, size_t max_messages, RecvStats& stats);
 
   // Sends `pkts` in order, to Packet.remote or else `*default_to` (null/empty on a connected
   // socket: the peer). Per packet, Packet.local (when set) picks the source address/ifindex
@@ -260,6 +265,11 @@ class UdpSocket {
  private:
   UdpSocket() = default;
   SysError init(const UdpOptions& o);
+  // recv_batch and recv_views: the recvmmsg, its errors and the per-message checks and counts;
+  // each message kept is handed to emit(slot, msghdr, length, split, local, ecn) with the
+  // slot's one reference (udp_socket.cc; both instantiated there).
+  template <typename Emit>
+  IoResult recv_messages(BufferPool& pool, size_t max_messages, RecvStats& stats, Emit&& emit);
   void record_error(const SocketError& e);
   void queue_error(const SocketError& e);
   void flush_error_repeats(uint64_t now_ms, bool oldest_now = false);
