@@ -36,7 +36,8 @@
 // them (10.77.0.2 -> 10.77.0.3, not local, no forwarding). The bench row runs with both
 // offloads auto:
 //   DATAPATH_MODE=forward TUNIO_TUN_OFFLOAD=auto TUNIO_UDP_OFFLOAD=auto node bench/datapath-instructions.js
-// DATAPATH_C_REFERENCE=1 (forward mode) adds a column for the C reference's receiving end
+// DATAPATH_C_REFERENCE=1 (forward and forward-send modes) adds a column for the C reference.
+// In forward mode, its receiving end
 // (bench/tunnel_reference.c, `cc -O2 -g -fno-inline-functions-called-once` so that its
 // udp_to_tun, plan and write_tun stay functions callgrind can name; the flag changes nothing
 // else): the same segments, sent the same way, into its UDP socket; counted inside udp_to_tun
@@ -53,6 +54,13 @@
 // printed superpacketsIn and tunReads say how many), which the forward sends on to a socket on
 // loopback that nobody reads (the kernel drops what overflows it):
 //   DATAPATH_MODE=forward-send TUNIO_TUN_OFFLOAD=auto TUNIO_UDP_OFFLOAD=auto node bench/datapath-instructions.js
+// With DATAPATH_C_REFERENCE=1 the C reference's sending end (bench/tunnel_reference.c, built as
+// in forward mode, with USO and TSO on its TUN as tunio's auto gets them) is counted on the same
+// workload: the same generator's datagrams into its TUN, which it sends to a loopback socket
+// (read by the sender process, to know when a round is through); counted inside tun_to_udp (the
+// TUN reads, the checksum completion or split into its arena, send_all's planning and
+// sendmmsg), per packet forwarded. Its rows: tun_to_udp; tun_to_udp without send_all; split;
+// send_all; send_all without sendmmsg.
 //
 // Needs root (network namespace, TUN) and valgrind (Debian package valgrind; a bench tool, not
 // a test dependency). About a minute per tree on an idle machine. Results: docs/bench/.
@@ -92,10 +100,10 @@ const FUNCTIONS = FORWARD
     ]
 const PER_ROUND = 64
 
-const C_REFERENCE = FORWARD && process.env.DATAPATH_C_REFERENCE === '1'
+const C_REFERENCE = (FORWARD || FORWARD_SEND) && process.env.DATAPATH_C_REFERENCE === '1'
 
 if (process.argv[2] === '--c-sender') {
-  cSender(process.argv[3], Number(process.argv[4]), Number(process.argv[5])).then(() => process.exit(0), (err) => {
+  (FORWARD_SEND ? cSendSender : cSender)(process.argv[3], Number(process.argv[4]), Number(process.argv[5])).then(() => process.exit(0), (err) => {
     console.error(err)
     process.exit(1)
   })
@@ -231,7 +239,35 @@ async function cSender (root, port, rounds) {
   tx.close()
 }
 
-// The C reference's receiving end, counted like measure() counts the forward's.
+// DATAPATH_C_REFERENCE in forward-send mode: the generator's datagrams into the C reference's
+// TUN, as forwardSendChild sends them, each round after the last one came out of the C
+// reference at 127.0.0.1:port (read here, so that nothing is dropped: measureC checks the
+// counts).
+async function cSendSender (root, port, rounds) {
+  const { openUdp } = require(path.join(root, 'dist', 'index.js'))
+  const { udpOffload } = offloads()
+  const rx = await openUdp({ bind: `127.0.0.1:${port}`, gso: false, gro: false })
+  const generator = await openUdp({ bind: '10.77.0.1:0', gso: udpOffload, gro: false })
+  const fromRx = rx[Symbol.asyncIterator]()
+  const payload = Buffer.alloc(1372, 0x61)
+  let got = 0
+  for (let round = 0; round < rounds; round++) {
+    generator.send(Array.from({ length: PER_ROUND }, () => payload), '10.77.0.2:9')
+    const deadline = setTimeout(() => { throw new Error(`datapath-instructions: ${got} of ${(round + 1) * PER_ROUND} packets came out of the C reference`) }, 20000)
+    while (got < (round + 1) * PER_ROUND) {
+      const { value: batch, done } = await fromRx.next()
+      if (done) throw new Error('datapath-instructions: reader ended')
+      got += batch.length
+      batch.release()
+    }
+    clearTimeout(deadline)
+  }
+  generator.close()
+  rx.close()
+}
+
+// The C reference's receiving end (forward-send: its sending end), counted like measure()
+// counts the forward's.
 async function measureC (rounds) {
   const ns = `tunio-cgc-${process.pid}`
   const keep = process.env.CALLGRIND_KEEP
@@ -240,12 +276,15 @@ async function measureC (rounds) {
   const out = keep ? path.join(path.resolve(keep), 'C reference.callgrind') : path.join(dir, 'callgrind.out')
   execFileSync('cc', ['-O2', '-g', '-fno-inline-functions-called-once', '-Wall', '-o', bin, path.join(__dirname, 'tunnel_reference.c')])
   const port = 5555
+  const peerPort = 5556
   execFileSync('ip', ['netns', 'add', ns])
   let child
   try {
     execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
+    // forward-send: it sends what its TUN reads to 127.0.0.1:peerPort, where cSendSender reads.
     child = spawn('ip', ['netns', 'exec', ns, 'valgrind', '--tool=callgrind', `--callgrind-out-file=${out}`,
-      '--collect-atstart=no', '--toggle-collect=udp_to_tun', bin, 'tiocg0', String(port), '127.0.0.1', '9'],
+      '--collect-atstart=no', `--toggle-collect=${FORWARD_SEND ? 'tun_to_udp' : 'udp_to_tun'}`, bin, 'tiocg0', String(port), '127.0.0.1',
+      String(FORWARD_SEND ? peerPort : 9)],
     { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
@@ -261,25 +300,49 @@ async function measureC (rounds) {
     const gsoMaxSize = Math.floor(65507 / 1420) * (1420 - 80) + 80
     execFileSync('ip', ['-n', ns, 'addr', 'add', '10.77.0.1/24', 'dev', 'tiocg0'])
     execFileSync('ip', ['-n', ns, 'link', 'set', 'dev', 'tiocg0', 'mtu', '1420', 'gso_max_size', String(gsoMaxSize), 'up'])
-    const s = spawnSync('ip', ['netns', 'exec', ns, process.execPath, __filename, '--c-sender', path.join(__dirname, '..'), String(port), String(rounds)],
+    const s = spawnSync('ip', ['netns', 'exec', ns, process.execPath, __filename, '--c-sender', path.join(__dirname, '..'),
+      String(FORWARD_SEND ? peerPort : port), String(rounds)],
       { encoding: 'utf8' })
     if (s.status !== 0) throw new Error(`C reference sender failed (${s.status}): ${s.stderr.slice(-1500)}`)
     child.kill('SIGTERM')
     await exited
     const line = stdout.trim().split('\n').pop()
     const stats = JSON.parse(line)
-    if (stats.udp.datagramsIn !== rounds * PER_ROUND) throw new Error(`the C reference received ${stats.udp.datagramsIn} of ${rounds * PER_ROUND} datagrams`)
+    if (FORWARD_SEND) {
+      // At least the generator's (the kernel may put one of its own in the TUN, e.g. an IPv6
+      // router solicitation, as the forward's count shows too), all of them sent.
+      if (stats.tun.packetsIn < rounds * PER_ROUND || stats.udp.datagramsOut !== stats.tun.packetsIn) {
+        throw new Error(`the C reference read ${stats.tun.packetsIn} and sent ${stats.udp.datagramsOut} of ${rounds * PER_ROUND} packets`)
+      }
+    } else if (stats.udp.datagramsIn !== rounds * PER_ROUND) {
+      throw new Error(`the C reference received ${stats.udp.datagramsIn} of ${rounds * PER_ROUND} datagrams`)
+    }
     const annotate = execFileSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', '--auto=no', out], { encoding: 'utf8', maxBuffer: 64 << 20 })
     const inclusive = (fn) => {
-      const l = annotate.split('\n').find((x) => new RegExp(`:${fn} \\[`).test(x))
+      // gcc may name a specialised copy (split.constprop.0).
+      const l = annotate.split('\n').find((x) => new RegExp(`:${fn}(\\.(constprop|isra|part)\\.\\d+)* \\[`).test(x))
       const m = l && /^\s*([\d,]+)/.exec(l)
       if (!m) throw new Error(`callgrind_annotate: no line for ${fn} in the C reference`)
       return Number(m[1].replace(/,/g, ''))
     }
+    const [r0, r1, r2, r3, r4] = FUNCTIONS.map(([name]) => name)
+    if (FORWARD_SEND) {
+      const total = inclusive('tun_to_udp')
+      const send = inclusive('send_all')
+      return {
+        packets: {
+          forwarded: stats.tun.packetsIn,
+          superpacketsIn: stats.tun.superpacketsIn,
+          tunReads: stats.tun.syscalls.read,
+          gsoSends: stats.udp.gsoSends,
+          sendmmsg: stats.udp.syscalls.sendmmsg
+        },
+        counts: { [r0]: total, [r1]: total - send, [r2]: stats.tun.superpacketsIn ? inclusive('split') : 0, [r3]: send, [r4]: send - inclusive('sendmmsg') }
+      }
+    }
     const total = inclusive('udp_to_tun')
     const plan = inclusive('plan')
     const write = inclusive('write_tun')
-    const [r0, r1, r2, r3] = FUNCTIONS.map(([name]) => name)
     return {
       packets: { forwarded: stats.udp.datagramsIn, recvmmsg: stats.udp.syscalls.recvmmsg, tunWrites: stats.tun.syscalls.writev },
       counts: { [r0]: total, [r1]: total - plan - write, [r2]: plan + write, [r3]: plan }
