@@ -47,7 +47,8 @@ class ForwardEnd {
   // Source: readable callbacks on or off.
   virtual void ForwardWatch(int queue, bool on) = 0;
   // Sink: takes the packets (moved out of `pkts`) as write()/send() would, queue limit, drops
-  // and events included; `to` is the UDP destination (ignored by a TUN queue).
+  // and events included; `to` is the UDP destination (ignored by a TUN queue) of packets that,
+  // as a TUN's, carry no remote of their own (a forward into a UDP socket comes from a TUN).
   virtual void ForwardWrite(int queue, std::vector<Packet>& pkts, const IpEndpoint& to) = 0;
   // Sink: waiting for the kernel (EAGAIN/ENOBUFS): the forward stops reading until drained.
   virtual bool ForwardCongested(int queue) const = 0;

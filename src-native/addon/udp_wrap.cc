@@ -280,13 +280,13 @@ void UdpWrap::EnterCongestion(const char* reason) {
   if (pending_.congest()) RecordSendEvent("congestion", reason, pending_.waiting());
 }
 
-void UdpWrap::Flush() {
+void UdpWrap::Flush(const IpEndpoint* default_to) {
   if (closed_ || pending_.empty()) {
     if (watcher_) watcher_->want_writable(false);
     if (!closed_ && pending_.drained()) NoteDrained();
     return;
   }
-  IoResult r = socket_->send_batch(pending_.packets(), nullptr, send_stats_);
+  IoResult r = socket_->send_batch(pending_.packets(), default_to, send_stats_);
   switch (r.status) {
     case IoStatus::kOk:
     case IoStatus::kPoolExhausted:  // a read's outcome: send_batch never returns it
@@ -357,10 +357,22 @@ void UdpWrap::WatchQueue(int, bool on) {
 }
 
 void UdpWrap::EnqueueSend(int, std::vector<Packet>& pkts, const IpEndpoint& to) {
-  if (!to.empty()) {
-    for (Packet& p : pkts) p.remote = to;
+  if (to.empty() || !pending_.empty()) {
+    if (!to.empty()) {
+      for (Packet& p : pkts) p.remote = to;
+    }
+    FlushAdmitted(Admit(pending_.append(pkts)));
+    return;
   }
-  FlushAdmitted(Admit(pending_.append(pkts)));
+  // The queue is empty (the common case): the batch goes out with `to` as send_batch's default
+  // destination instead of a copy of it in every packet (a forward's packets come from a TUN
+  // and have no remote of their own, so `to` is every packet's destination either way). Only
+  // what the kernel did not take now gets `to` written in: later flushes may send JavaScript's
+  // packets too, whose empty remote means the connected peer.
+  const size_t accepted = Admit(pending_.append(pkts));
+  if (pending_.flush_now(accepted)) Flush(&to);
+  for (Packet& p : pending_.packets()) p.remote = to;
+  ArmErrorTimer();
 }
 
 void UdpWrap::NotifyJs(int q) {

@@ -70,7 +70,10 @@ class UdpWrap : public IoWrap<UdpWrap> {
   Napi::Value TakeErrors(const Napi::CallbackInfo& info);
 
   bool CheckOpen(Napi::Env env);
-  void Flush();
+  // Sends what the queue holds; a packet without a remote of its own goes to `*default_to`
+  // (null: the connected peer). Only EnqueueSend passes one, for a forward's batch that it
+  // flushes from an empty queue.
+  void Flush(const IpEndpoint* default_to = nullptr);
   // send()'s and a forward's tail: admits the datagrams appended from `before` on (the newest
   // beyond sendQueueLength dropped and counted), returns how many stay queued.
   size_t Admit(size_t before);

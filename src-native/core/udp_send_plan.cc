@@ -28,8 +28,10 @@ bool joins_run(const Packet& p, const Packet& head, const IpEndpoint& dest, cons
                uint64_t total, uint32_t max_payload) {
   if (unsendable(p) || p.length == 0 || p.length > head.length) return false;
   if (total + p.length > max_payload) return false;
-  return p.ecn == head.ecn && same_source(p.local, head.local) &&
-         same_destination(send_destination(p, default_to), dest);
+  // Both without a remote of their own resolve to the same `*default_to` (a native forward's
+  // packets: the TUN's have none): no compare of the endpoints.
+  const IpEndpoint& to = send_destination(p, default_to);
+  return p.ecn == head.ecn && same_source(p.local, head.local) && (&to == &dest || same_destination(to, dest));
 }
 
 // How many packets from `pkts[i]` on form one run (at least 1).
