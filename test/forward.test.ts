@@ -29,6 +29,8 @@ t.test('the forward API against one device and socket', { skip }, async (t) => {
   t.equal(o.backStats.packets, 20, 'the forward counted them')
   t.same(o.backStats.keys, o.backStats.shape, 'stats() has the keys of the native field list (binding.statsShapes.forward)')
   t.same([o.udpDatagramsIn, o.tunPacketsOut], [20, 20], "and so did the ends' own stats")
+  t.equal(o.bytes.tunToUdp[0], o.bytes.tunToUdp[1], 'TUN -> UDP: stats().bytes is the forwarded packet\'s length')
+  t.equal(o.bytes.udpToTun[0], o.bytes.udpToTun[1], 'UDP -> TUN: stats().bytes is the sum of the datagrams\' lengths')
   t.same(o.afterPause.got, Array.from({ length: 30 }, (_, i) => `q${i}`), 'a device write refused with EAGAIN: nothing lost or reordered')
   t.same(o.afterPause.events, [['congestion', 'EAGAIN'], ['drain']], "the device's 'congestion' and 'drain' events are emitted")
   t.equal(o.afterPause.sinkWaits, 1, 'the forward paused reading once until the drain')
@@ -41,6 +43,9 @@ t.test('the forward API against one device and socket', { skip }, async (t) => {
   t.equal(o.readAfterStop, 1, 'after stop() the queue is read from JavaScript again')
   t.same(o.defaultRounds, { plain: 1, plainPackets: 20, sealed: 3, sealedPackets: 20 },
     '20 packets queued before a forward starts: one round unsealed (default 64 reads), 8 + 8 + 4 sealed (default 8)')
+  t.equal(o.bytes.plain[0], o.bytes.plain[1], 'stats().bytes of 20 packets in one round: what the peer got')
+  t.equal(o.bytes.sealed[0], o.bytes.sealed[1], 'sealed: the sealed datagrams\' bytes, as the peer got them')
+  t.ok(o.bytes.plain[0] > 20 * 28, 'and neither count is empty')
   t.same(o.closeEnds, { back: null, again: null, active: [false, false] }, "closing an end ends its forwards (done resolves null)")
   t.equal(o.forwardOnClosed, 'ERR_TUNIO_CLOSED')
   t.equal(o.terminateCode, 1, 'worker.terminate() of a worker forwarding mid-flow')

@@ -187,6 +187,7 @@ void ForwardWrap::OnReadable() {
       break;
     }
     IoResult r;
+    uint64_t bytes = 0;
     if (view_source_) {
       r = view_source_->ReadViews(views_, batch_size_);
       if (!views_.empty()) {
@@ -197,7 +198,7 @@ void ForwardWrap::OnReadable() {
       }
     } else {
       batch_.clear();
-      r = source->ForwardRead(sq, batch_, batch_size_);
+      r = source->ForwardRead(sq, batch_, batch_size_, bytes);
     }
     if (!batch_.empty()) {
       const size_t n = batch_.size();
@@ -211,7 +212,11 @@ void ForwardWrap::OnReadable() {
       stats_.transform_drops += n - batch_.size();
       stats_.rounds++;
       stats_.packets += batch_.size();
-      for (const Packet& p : batch_) stats_.bytes += p.length;
+      if (aead_) {
+        bytes = 0;  // sealed or opened: other lengths, some packets dropped
+        for (const Packet& p : batch_) bytes += p.length;
+      }
+      stats_.bytes += bytes;
       sink->ForwardWrite(dq, batch_, to_);
     }
     if (r.status == IoStatus::kWouldBlock) break;  // empty: the poll stays armed

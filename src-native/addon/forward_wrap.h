@@ -41,9 +41,10 @@ class ForwardEnd {
   // Whether `queue` names a queue of this end (a UDP socket has queue 0 only).
   virtual bool ForwardHasQueue(int queue) const = 0;
   // Source: one read of up to `max_reads` kernel reads (TUN) or messages (UDP) into `out`,
-  // counted in the end's own stats as readBatch() would. kWouldBlock when the source is
-  // empty: EAGAIN, or (UDP) a recvmmsg that returned fewer messages than asked.
-  virtual IoResult ForwardRead(int queue, std::vector<Packet>& out, uint32_t max_reads) = 0;
+  // counted in the end's own stats as readBatch() would; `bytes` gets the summed length of the
+  // packets it appended (from those stats: no pass over the packets). kWouldBlock when the
+  // source is empty: EAGAIN, or (UDP) a recvmmsg that returned fewer messages than asked.
+  virtual IoResult ForwardRead(int queue, std::vector<Packet>& out, uint32_t max_reads, uint64_t& bytes) = 0;
   // Source: readable callbacks on or off.
   virtual void ForwardWatch(int queue, bool on) = 0;
   // Sink: takes the packets (moved out of `pkts`) as write()/send() would, queue limit, drops

@@ -15,6 +15,8 @@
 //     int QueueCount() const: queues 0 .. QueueCount() - 1 (UDP: 1),
 //     IoResult ReadQueue(int q, std::vector<Packet>& out, uint32_t max_reads): one read into
 //       out, counted in q's stats; kWouldBlock when q is empty,
+//     uint64_t BytesRead(int q) const: q's stats count of the bytes its reads appended (the
+//       summed length of the packets; a forward's byte count is its difference over a read),
 //     void WatchQueue(int q, bool on): q's readable callbacks on or off,
 //     void EnqueueSend(int q, std::vector<Packet>& pkts, const IpEndpoint& to): pkts (moved
 //       out) into q's send queue as write()/send() would, to the UDP destination `to`,
@@ -66,8 +68,11 @@ class IoWrap : public Napi::ObjectWrap<T>, public ForwardEnd {
   // the forward, as it was when T implemented them; T's operation is a plain call the compiler
   // inlines here (IoWrap<T>'s overrides are instantiated with T's vtable, in T's own .cc file).
   bool ForwardHasQueue(int q) const override { return q >= 0 && q < Self().QueueCount(); }
-  IoResult ForwardRead(int q, std::vector<Packet>& out, uint32_t max_reads) override {
-    return Self().ReadQueue(q, out, max_reads);
+  IoResult ForwardRead(int q, std::vector<Packet>& out, uint32_t max_reads, uint64_t& bytes) override {
+    const uint64_t before = Self().BytesRead(q);
+    const IoResult r = Self().ReadQueue(q, out, max_reads);
+    bytes = Self().BytesRead(q) - before;
+    return r;
   }
   void ForwardWatch(int q, bool on) override { Self().WatchQueue(q, on); }
   void ForwardWrite(int q, std::vector<Packet>& pkts, const IpEndpoint& to) override { Self().EnqueueSend(q, pkts, to); }

@@ -78,6 +78,8 @@ class TunWrap : public IoWrap<TunWrap> {
   // uses WatchQueue). `to` is the UDP destination: a TUN queue ignores it.
   int QueueCount() const { return static_cast<int>(queues_.size()); }
   IoResult ReadQueue(int q, std::vector<Packet>& out, uint32_t max_reads);
+  // bytesIn: each packet appended counts its length (a split superpacket its segments').
+  uint64_t BytesRead(int q) const { return queues_[static_cast<size_t>(q)].stats.bytes_in; }
   void WatchQueue(int q, bool on);
   void EnqueueSend(int q, std::vector<Packet>& pkts, const IpEndpoint&);
   bool HasNotice(int) const { return !closed_ && !events_.empty(); }  // the device's events, any queue's

@@ -53,6 +53,8 @@ class UdpWrap : public IoWrap<UdpWrap> {
   // ReadQueue and ReadViews: `read(messages)` is the recvmmsg (recv_batch or recv_views).
   template <typename Read>
   IoResult ReadForward(uint32_t max_reads, Read&& read);
+  // bytesIn: each GRO read counts its length, the sum of the datagrams it was split into.
+  uint64_t BytesRead(int) const { return recv_stats_.bytes; }
   void WatchQueue(int, bool on);
   void EnqueueSend(int, std::vector<Packet>& pkts, const IpEndpoint& to);
   bool HasNotice(int) const { return !closed_ && (socket_->has_errors() || HasSendEvents()); }
