@@ -24,17 +24,21 @@ bool can_start_run(uint32_t size, uint32_t max_payload) {
 
 // Whether `p` may follow `head` in its run (same destination, source and ECN bits, not longer
 // than the segment size, not over the payload limit with `total` bytes planned so far).
+// kHeadToDefault: `head` has no remote of its own (it goes to `*default_to`, or to the connected
+// peer), so a packet without one goes to the same place: no compare of the endpoints (a native
+// forward's packets, UdpWrap::EnqueueSend). Otherwise each packet's destination is compared.
+template <bool kHeadToDefault>
 bool joins_run(const Packet& p, const Packet& head, const IpEndpoint& dest, const IpEndpoint* default_to,
                uint64_t total, uint32_t max_payload) {
   if (unsendable(p) || p.length == 0 || p.length > head.length) return false;
   if (total + p.length > max_payload) return false;
-  // Both without a remote of their own resolve to the same `*default_to` (a native forward's
-  // packets: the TUN's have none): no compare of the endpoints.
-  const IpEndpoint& to = send_destination(p, default_to);
-  return p.ecn == head.ecn && same_source(p.local, head.local) && (&to == &dest || same_destination(to, dest));
+  if (p.ecn != head.ecn || !same_source(p.local, head.local)) return false;
+  if (kHeadToDefault && p.remote.empty()) return true;
+  return same_destination(send_destination(p, default_to), dest);
 }
 
 // How many packets from `pkts[i]` on form one run (at least 1).
+template <bool kHeadToDefault>
 size_t run_length(const Packet* pkts, size_t i, size_t n, const IpEndpoint* default_to,
                   const SendPlanLimits& limits) {
   const Packet& head = pkts[i];
@@ -43,12 +47,18 @@ size_t run_length(const Packet* pkts, size_t i, size_t n, const IpEndpoint* defa
   size_t j = i + 1;
   while (j < n && j - i < limits.max_segments) {
     const Packet& p = pkts[j];
-    if (!joins_run(p, head, dest, default_to, total, limits.max_payload)) break;
+    if (!joins_run<kHeadToDefault>(p, head, dest, default_to, total, limits.max_payload)) break;
     total += p.length;
     j++;
     if (p.length < head.length) break;  // a shorter datagram can only be the last segment
   }
   return j - i;
+}
+
+size_t run_length(const Packet* pkts, size_t i, size_t n, const IpEndpoint* default_to,
+                  const SendPlanLimits& limits) {
+  return pkts[i].remote.empty() ? run_length<true>(pkts, i, n, default_to, limits)
+                                : run_length<false>(pkts, i, n, default_to, limits);
 }
 
 }  // namespace
